@@ -1,0 +1,135 @@
+"""The manifest, ``plat.toml``: what a user declares about an app, as plain typed values.
+
+This module holds the types and ``parse_manifest``; the rules live in ``manifest_rules`` so this
+file reads as the contract. The types are frozen dataclasses so a release can carry a manifest
+snapshot that nothing can edit, and ``to_dict``/``from_dict`` give the JSON form stored in a
+release and sent over the wire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class HttpCheck:
+    port: int
+    path: str = "/"
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """How the platform decides an instance is ready to take traffic."""
+
+    tcp: int | None = None
+    http: HttpCheck | None = None
+    interval: float = 1.0  # seconds between probes once running
+    timeout: float = 2.0  # seconds one probe may take
+    retries: int = 3  # consecutive failures before unhealthy
+    grace: float = 30.0  # seconds a new instance has to become healthy
+
+    @property
+    def port(self) -> int | None:
+        return self.tcp if self.tcp is not None else (self.http.port if self.http else None)
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    context: str = "."
+    dockerfile: str = "Dockerfile"
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    image: str | None = None  # an image reference; exactly one of image/build
+    build: BuildSpec | None = None
+    command: tuple[str, ...] | None = None
+    count: int = 1
+    cpu: float = 0.5  # cores
+    memory: int = 128 * 1024 * 1024  # bytes
+    health: HealthCheck | None = None
+    ports: tuple[int, ...] = ()  # extra internal ports to publish on loopback
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    workload: str
+    internal_port: int
+    external_ports: tuple[int, ...]
+    protocol: Literal["tcp"] = "tcp"
+    ipv6: bool = True
+    ipv4: bool = False
+    proxy_protocol: Literal["v2"] | None = None
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    name: str
+    workload: str
+    mount: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class Manifest:
+    app: str
+    workloads: dict[str, Workload]
+    required_env: tuple[str, ...] = ()
+    secret_bundles: tuple[str, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()
+    volumes: tuple[VolumeMount, ...] = ()
+    # Where each dotted field path was written in the source, for errors that cite lines.
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("lines", None)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        """Rebuild a manifest already validated once (from a release or the wire)."""
+        workloads = {}
+        for name, w in data["workloads"].items():
+            health = w.get("health")
+            if health is not None:
+                http = health.get("http")
+                health = HealthCheck(**{**health, "http": HttpCheck(**http) if http else None})
+            build = BuildSpec(**w["build"]) if w.get("build") else None
+            command = tuple(w["command"]) if w.get("command") is not None else None
+            workloads[name] = Workload(
+                **{
+                    **w,
+                    "health": health,
+                    "build": build,
+                    "command": command,
+                    "ports": tuple(w.get("ports", ())),
+                }
+            )
+        return cls(
+            app=data["app"],
+            workloads=workloads,
+            required_env=tuple(data.get("required_env", ())),
+            secret_bundles=tuple(data.get("secret_bundles", ())),
+            endpoints=tuple(
+                Endpoint(**{**e, "external_ports": tuple(e["external_ports"])})
+                for e in data.get("endpoints", ())
+            ),
+            volumes=tuple(VolumeMount(**v) for v in data.get("volumes", ())),
+        )
+
+
+@dataclass(frozen=True)
+class ManifestIssue:
+    """One problem in a manifest: the dotted field path, the line (0 if unknown), and why."""
+
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.path}: {self.message}"
