@@ -1,0 +1,81 @@
+"""The one place the HTTP application is wired: routes, dependencies, errors, lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, get
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+
+from platd import __version__
+from platd.api import envs, errors, tenancy
+from platd.api.context import DaemonContext
+from platd.api.deps import provide_ctx, provide_principal
+from platd.spec.errors import PlatError
+
+MAX_BODY = 1024 * 1024  # manifests and config are small; builds have their own limit
+log = logging.getLogger("platd")
+
+
+@get("/v1/health", exclude_from_auth=True)
+async def health(ctx: DaemonContext) -> dict[str, Any]:
+    """Unauthenticated liveness: the host and version, nothing else."""
+    return {"ok": True, "host": ctx.host["id"], "name": ctx.host["name"], "version": __version__}
+
+
+def create_app(ctx: DaemonContext, *, run_reconciler: bool = True) -> Litestar:
+    @asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        ctx.feed.attach(ctx.store)
+        task = None
+        if run_reconciler and ctx.reconciler is not None:
+            task = asyncio.create_task(ctx.reconciler.run(), name="reconciler")
+            task.add_done_callback(_die_with_reconciler)
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.remove_done_callback(_die_with_reconciler)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    app = Litestar(
+        route_handlers=[health, tenancy.router, envs.router],
+        dependencies={
+            "ctx": Provide(provide_ctx),
+            "principal": Provide(provide_principal),
+        },
+        exception_handlers={
+            PlatError: errors.plat_error,
+            HTTPException: errors.http_error,
+            Exception: errors.internal_error,
+        },
+        request_max_body_size=MAX_BODY,
+        openapi_config=OpenAPIConfig(
+            title="plat", version=__version__, path="/v1/openapi",
+            render_plugins=[JsonRenderPlugin()],
+        ),
+        lifespan=[lifespan],
+        logging_config=None,
+    )
+    app.state.ctx = ctx
+    return app
+
+
+def _die_with_reconciler(task: asyncio.Task[None]) -> None:
+    # A daemon without its reconciler would accept deploys and never act on them: stop instead.
+    if task.cancelled():
+        return
+    exc = task.exception()
+    log.critical("the reconciler stopped (%r); shutting platd down", exc)
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGTERM)

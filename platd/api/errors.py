@@ -1,0 +1,56 @@
+"""The one place where errors become HTTP responses.
+
+A ``PlatError`` keeps its class's status and wire body; Litestar's own errors (unknown route,
+wrong method, body too large, a body of the wrong shape) are translated into the same wire form so
+every client sees one error format; anything else is a 500 whose details stay in the daemon log.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from platd.spec.errors import InvalidInput, NotFound, PlatError
+
+log = logging.getLogger("platd.api")
+
+
+def plat_error(_request: Request[object, object, object], exc: PlatError) -> Response[object]:
+    return Response(content=exc.to_wire(), status_code=exc.http_status)
+
+
+def http_error(request: Request[object, object, object], exc: HTTPException) -> Response[object]:
+    status = exc.status_code
+    if isinstance(exc, ValidationException) or status == 400:
+        extra = exc.extra if isinstance(exc.extra, list) else []
+        problems = "; ".join(
+            f"{e.get('key') or 'body'}: {e.get('message')}" for e in extra if isinstance(e, dict)
+        )
+        err: PlatError = InvalidInput(
+            f"the request is not valid: {problems or exc.detail}",
+            details={"problems": extra},
+        )
+    elif status == 404:
+        err = NotFound(f"no API route {request.method} {request.url.path}",
+                       hint="the routes are listed in the OpenAPI document at /v1/openapi.json")
+    elif status == 413:
+        err = InvalidInput("the request body is too large",
+                           hint="keep manifests and config under the documented limits")
+    else:
+        wire = PlatError(exc.detail)
+        return Response(
+            content={"error": {**wire.to_wire()["error"], "code": f"http_{status}"}},
+            status_code=status,
+        )
+    return Response(content=err.to_wire(), status_code=err.http_status)
+
+
+def internal_error(request: Request[object, object, object], exc: Exception) -> Response[object]:
+    log.exception("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+    err = PlatError(
+        "platd hit an unexpected error while handling this request",
+        hint="the daemon's log has the details; please report it",
+    )
+    return Response(content=err.to_wire(), status_code=500)

@@ -1,0 +1,108 @@
+"""``platd``: create a host's data directory and run the daemon on it.
+
+Kept to the standard library at import time; ``serve`` imports the server stack only when it
+runs, so ``platd --help`` and ``plat daemon --help`` answer instantly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from platd import __version__
+from platd.spec.errors import InvalidInput, PlatError
+
+DEFAULT_LISTEN = "127.0.0.1:7400"
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """"127.0.0.1:7400", "[::1]:7400", "::" + port, or a bare port."""
+    host, port = "127.0.0.1", text
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.lstrip(":")
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    elif ":" in text:
+        raise InvalidInput(f"cannot read listen address {text!r}",
+                           hint="write IPv6 addresses in brackets: [::1]:7400")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise InvalidInput(f"invalid port in listen address {text!r}",
+                           hint="use ADDRESS:PORT, e.g. 127.0.0.1:7400 or [::1]:7400")
+    return host or "127.0.0.1", int(port)
+
+
+def build_parser(prog: str = "platd") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description="The plat daemon: one per host, holding state and running containers.",
+    )
+    parser.add_argument("--version", action="version", version=f"platd {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    init = sub.add_parser("init", help="create the data dir, host id, database and admin token")
+    init.add_argument("--data", type=Path, help="data directory (default: $PLAT_DATA, "
+                      "/var/lib/platd as root, else ~/.local/share/platd)")
+    init.add_argument("--name", help="host name shown to people (default: the hostname)")
+    init.add_argument("--json", action="store_true", help="print the result as JSON")
+    serve = sub.add_parser("serve", help="run the API and the reconciler")
+    serve.add_argument("--data", type=Path, help="data directory (as for init)")
+    serve.add_argument("--listen", default=os.environ.get("PLAT_LISTEN", DEFAULT_LISTEN),
+                       help=f"address:port to listen on (default {DEFAULT_LISTEN}; IPv6 as [::1]:7400)")
+    serve.add_argument("--runtime", choices=("docker", "fake"), default="docker",
+                       help="what runs containers: the Docker engine, or an in-memory fake for demos "
+                       "and UI tests (default docker)")
+    serve.add_argument("--docker-url", default=os.environ.get("DOCKER_HOST"),
+                       help="Docker engine address (default: the local socket)")
+    return parser
+
+
+def main(argv: list[str] | None = None, prog: str = "platd") -> int:
+    args = build_parser(prog).parse_args(argv)
+    try:
+        if args.command == "init":
+            return _init(args)
+        return _serve(args)
+    except PlatError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        for line in e.hint:
+            print(f"  {line}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _init(args: argparse.Namespace) -> int:
+    from platd.datadir import DataDir, default_data_dir
+    from platd.secrets.crypto import create_key_file
+    from platd.services.tokens import create_admin_token
+    from platd.store.db import Store, migrate
+
+    data = DataDir((args.data or default_data_dir()).resolve())
+    host = data.create(args.name)
+    version = migrate(data.state_db)
+    create_key_file(data.key_file)
+    store = Store(data.state_db, host["id"])
+    token = create_admin_token(store)
+    store.close()
+    if args.json:
+        print(json.dumps({"host": host, "data": str(data.path), "schema": version, "token": token}))
+        return 0
+    print(f"initialised host {host['name']} ({host['id']}) in {data.path}")
+    print(f"admin token (shown once, stored only as a hash):\n\n  {token}\n")
+    print("next:")
+    print(f"  platd serve --data {data.path}")
+    print(f"  plat login --api http://{DEFAULT_LISTEN} --token {token[:9]}…")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from platd.server import serve
+
+    host, port = parse_listen(args.listen)
+    return serve(args.data, host, port, runtime=args.runtime, docker_url=args.docker_url)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""A host's data directory: what ``platd init`` creates and ``platd serve`` opens.
+
+    DATA/host.json     host id and name (the id is this host's ``origin`` in replicated rows)
+    DATA/state.db      desired and observed state (SQLite, WAL)
+    DATA/secret.key    the key that seals secret values (mode 0600)
+    DATA/platd.toml    optional settings: registry, labels, address pools
+    DATA/run/          per-instance files delivered into containers (secrets), mode 0700
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from platd.spec.errors import Conflict, InvalidInput, NotFound
+from platd.spec.ids import uuid7
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("PLAT_DATA")
+    if env:
+        return Path(env)
+    if os.geteuid() == 0 and not os.environ.get("XDG_DATA_HOME"):
+        return Path("/var/lib/platd")
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local/share")
+    return Path(base) / "platd"
+
+
+@dataclass
+class HostSettings:
+    """``platd.toml``: everything optional, defaults suit one development host."""
+
+    registry: str = "127.0.0.1:5000"
+    labels: dict[str, str] = field(default_factory=lambda: {"region": "local"})
+    resync_seconds: float = 5.0
+
+    @classmethod
+    def load(cls, path: Path) -> HostSettings:
+        if not path.exists():
+            return cls()
+        try:
+            data: dict[str, Any] = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise InvalidInput(f"{path}: {e}", hint="fix the file and start platd again") from e
+        known = {"registry", "labels", "resync_seconds"}
+        unknown = set(data) - known
+        if unknown:
+            raise InvalidInput(
+                f"{path}: unknown settings {', '.join(sorted(unknown))}",
+                hint=f"known settings: {', '.join(sorted(known))}",
+            )
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class DataDir:
+    path: Path
+
+    @property
+    def state_db(self) -> Path:
+        return self.path / "state.db"
+
+    @property
+    def host_file(self) -> Path:
+        return self.path / "host.json"
+
+    @property
+    def key_file(self) -> Path:
+        return self.path / "secret.key"
+
+    @property
+    def settings_file(self) -> Path:
+        return self.path / "platd.toml"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.path / "run"
+
+    def exists(self) -> bool:
+        return self.host_file.exists()
+
+    def create(self, name: str | None = None) -> dict[str, Any]:
+        if self.exists():
+            raise Conflict(
+                f"{self.path} is already initialised (host {self.host()['id']})",
+                hint="start it with: platd serve --data " + str(self.path),
+            )
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.run_dir.mkdir(mode=0o700, exist_ok=True)
+        host = {"id": uuid7(), "name": name or socket.gethostname(), "created_at": time.time()}
+        self.host_file.write_text(json.dumps(host, indent=2) + "\n")
+        return host
+
+    def host(self) -> dict[str, Any]:
+        if not self.exists():
+            raise NotFound(
+                f"no platd data in {self.path}",
+                hint=f"create it with: platd init --data {self.path}",
+            )
+        data: dict[str, Any] = json.loads(self.host_file.read_text())
+        return data
+
+    def settings(self) -> HostSettings:
+        return HostSettings.load(self.settings_file)

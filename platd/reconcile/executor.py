@@ -1,0 +1,232 @@
+"""The executor: carries out a plan's actions through the Runtime and records what happened.
+
+Pulls run first (a create needs its image), then creates, starts and restarts concurrently.
+Stops run as background tasks because a container may take its full grace period to exit, and a
+rollout must not wait on that; the stopping instance is hidden from the planner meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from platd.reconcile.ledger import HealthState, Ledger
+from platd.reconcile.model import (
+    Create,
+    MarkRelease,
+    Pending,
+    Plan,
+    Pull,
+    Restart,
+    Start,
+    Stop,
+)
+from platd.reconcile.secret_files import SecretFiles
+from platd.runtime.base import InstanceSpec, Runtime, RuntimeError_
+from platd.services import observed
+from platd.spec.ids import short_id
+from platd.store.db import Store
+
+log = logging.getLogger("platd.reconcile")
+
+STOP_TIMEOUT = 10.0
+FAILURE_LOG_LINES = 10
+
+
+class Executor:
+    def __init__(
+        self, store: Store, runtime: Runtime, ledger: Ledger, secret_files: SecretFiles,
+        poke: Callable[[], None], clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.runtime = runtime
+        self.ledger = ledger
+        self.secret_files = secret_files
+        self.poke = poke
+        self.clock = clock
+        self._stop_tasks: set[asyncio.Task[None]] = set()
+
+    async def execute(self, plan: Plan) -> None:
+        failed_images = set()
+        pulls = [a for a in plan.actions if isinstance(a, Pull)]
+        for pull, error in zip(pulls, await asyncio.gather(*map(self._pull, pulls)), strict=True):
+            if error is not None:
+                failed_images.add(pull.image)
+        work = []
+        for action in plan.actions:
+            if isinstance(action, Create) and action.desired.image not in failed_images:
+                work.append(self._create(action))
+            elif isinstance(action, Start):
+                work.append(self._start(action))
+            elif isinstance(action, Restart):
+                work.append(self._restart(action))
+            elif isinstance(action, Stop):
+                self._stop_in_background(action)
+            elif isinstance(action, MarkRelease):
+                work.append(self._mark(action))
+            elif isinstance(action, Pending):
+                work.append(self._pending(action))
+        await asyncio.gather(*work)
+
+    async def _event(self, **fields: Any) -> None:
+        await asyncio.to_thread(observed.record_event, self.store, **fields)
+
+    async def _pull(self, action: Pull) -> RuntimeError_ | None:
+        await self._event(env_id=action.env_id, release_id=action.release_id, step="pull",
+                          outcome="started", message=f"pulling {action.image}")
+        try:
+            await self.runtime.pull(action.image)
+        except RuntimeError_ as e:
+            await asyncio.to_thread(
+                observed.mark_release, self.store, env_id=action.env_id,
+                release_id=action.release_id, status="failed", step="pull", category="image",
+                message=f"cannot pull {action.image}: {e}",
+            )
+            return e
+        self.ledger.images.add(action.image)
+        await self._event(env_id=action.env_id, release_id=action.release_id, step="pull",
+                          outcome="ok", message=f"pulled {action.image}")
+        return None
+
+    async def _create(self, action: Create) -> None:
+        d = action.desired
+        instance_id = short_id()
+        where = dict(env_id=d.env_id, release_id=d.release_id, workload=d.workload,
+                     instance_id=instance_id)
+        try:
+            files = await asyncio.to_thread(self.secret_files.write, instance_id, d.secret_versions)
+        except Exception as e:  # noqa: BLE001 - any failure here is a config problem to report
+            await self._event(**where, step="create", outcome="failed", category="config",
+                              message=f"cannot deliver secret files: {e}")
+            return
+        spec = InstanceSpec(
+            instance_id=instance_id, host_id=self.store.host_id, env_id=d.env_id,
+            env_path=d.env_path, workload=d.workload, release_id=d.release_id,
+            spec_hash=d.spec_hash, image=d.image, command=d.command,
+            env={**d.env, "PLAT_INSTANCE": instance_id}, cpu=d.cpu, memory=d.memory,
+            publish={port: 0 for port in d.publish}, files=files,
+        )
+        # Recorded before the container exists, so a crash of platd right after leaves a trace.
+        await self._event(**where, step="create", outcome="started",
+                          message=f"starting instance {instance_id} of {d.workload} "
+                          f"(release v{d.release_seq})")
+        try:
+            container_id = await self.runtime.create(spec)
+            self.ledger.health[container_id] = HealthState()
+            await self.runtime.start(container_id)
+        except RuntimeError_ as e:
+            await self._event(**where, step="create", outcome="failed", category=e.category,
+                              message=f"instance {instance_id} could not start: {e}")
+            return
+        self.ledger.last_state[container_id] = "running"
+        self.poke()
+        await self._event(**where, step="create", outcome="ok",
+                          message=f"instance {instance_id} is running")
+
+    async def _start(self, action: Start) -> None:
+        inst = action.instance
+        try:
+            await self.runtime.start(inst.container_id)
+        except RuntimeError_ as e:
+            self.ledger.failed_starts[inst.container_id] = str(e)
+            self.ledger.restarts[inst.instance_id] = inst.restarts + 1
+            await self._event(env_id=inst.env_id, release_id=inst.release_id,
+                              workload=inst.workload, instance_id=inst.instance_id,
+                              step="start", outcome="failed", category=e.category,
+                              message=f"instance {inst.instance_id} could not start: {e}")
+
+    async def _restart(self, action: Restart) -> None:
+        inst = action.instance
+        attempt = inst.restarts + 1
+        self.ledger.restarts[inst.instance_id] = attempt
+        self.ledger.health[inst.container_id] = HealthState()
+        await self._event(env_id=inst.env_id, release_id=inst.release_id, workload=inst.workload,
+                          instance_id=inst.instance_id, step="restart", outcome="started",
+                          category="runtime",
+                          message=f"restarting instance {inst.instance_id} ({action.reason}); "
+                          f"restart {attempt}")
+        try:
+            if inst.state == "running":
+                await self.runtime.stop(inst.container_id, timeout=STOP_TIMEOUT)
+            await self.runtime.start(inst.container_id)
+        except RuntimeError_ as e:
+            self.ledger.failed_starts[inst.container_id] = str(e)
+            await self._event(env_id=inst.env_id, release_id=inst.release_id,
+                              workload=inst.workload, instance_id=inst.instance_id,
+                              step="restart", outcome="failed", category=e.category,
+                              message=f"instance {inst.instance_id} could not restart: {e}")
+
+    def _stop_in_background(self, action: Stop) -> None:
+        cid = action.instance.container_id
+        if cid in self.ledger.stopping:
+            return
+        self.ledger.stopping.add(cid)
+        task = asyncio.create_task(self._stop(action), name=f"stop-{cid[:12]}")
+        self._stop_tasks.add(task)
+        task.add_done_callback(self._stop_tasks.discard)
+
+    async def _stop(self, action: Stop) -> None:
+        inst = action.instance
+        where = dict(env_id=inst.env_id, release_id=inst.release_id, workload=inst.workload,
+                     instance_id=inst.instance_id)
+        try:
+            await self._event(**where, step="stop", outcome="started",
+                              message=f"stopping instance {inst.instance_id}: {action.reason}")
+            await self.runtime.stop(inst.container_id, timeout=STOP_TIMEOUT)
+            await self.runtime.remove(inst.container_id)
+            await asyncio.to_thread(self.secret_files.remove, inst.instance_id)
+            self.ledger.restarts.pop(inst.instance_id, None)
+            self.ledger.forget(inst.container_id)
+            await self._event(**where, step="stop", outcome="ok",
+                              message=f"instance {inst.instance_id} stopped and removed")
+        except Exception as e:  # noqa: BLE001 - a failed stop is retried by the next pass
+            log.warning("stopping %s failed: %s", inst.instance_id, e)
+            await self._event(**where, step="stop", outcome="failed", category="runtime",
+                              message=f"could not stop instance {inst.instance_id}: {e}")
+        finally:
+            self.ledger.stopping.discard(inst.container_id)
+            self.poke()
+
+    async def _mark(self, action: MarkRelease) -> None:
+        message = action.message or _default_message(action)
+        if action.status == "failed" and action.instance is not None:
+            lines = await self._last_lines(action.instance.container_id)
+            if lines:
+                message += f"\nlast log lines of instance {action.instance.instance_id}:\n"
+                message += "\n".join("  " + line for line in lines)
+        await asyncio.to_thread(
+            observed.mark_release, self.store, env_id=action.env_id,
+            release_id=action.release_id, status=action.status, step=action.step,
+            category=action.category, message=message,
+        )
+
+    async def _last_lines(self, container_id: str) -> list[str]:
+        try:
+            return await self.runtime.tail_logs(container_id, FAILURE_LOG_LINES)
+        except RuntimeError_:
+            return []
+
+    async def _pending(self, action: Pending) -> None:
+        key = (action.desired.env_id, action.desired.workload)
+        if self.ledger.pending.get(key) == action.reason:
+            return
+        self.ledger.pending[key] = action.reason
+        await self._event(env_id=action.desired.env_id, release_id=action.desired.release_id,
+                          workload=action.desired.workload, step="schedule", outcome="info",
+                          category="scheduling", message=action.reason)
+
+    async def drain(self) -> None:
+        """Wait for stops in flight (used on shutdown and by tests)."""
+        if self._stop_tasks:
+            await asyncio.gather(*self._stop_tasks, return_exceptions=True)
+
+
+def _default_message(action: MarkRelease) -> str:
+    return {
+        "rolling": "rollout started",
+        "converged": "rollout converged: every instance is running and healthy",
+        "failed": "rollout failed",
+    }[action.status]

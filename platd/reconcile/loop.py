@@ -1,0 +1,301 @@
+"""The control loop of one host: observe, plan, execute, record; again on every change.
+
+Three guarded tasks run together and the daemon stops if any of them dies, rather than limping
+on without a reconciler: the pass loop, a watcher of the runtime's event stream, and the health
+prober. A pass is triggered by a desired-state commit, a container event, a health change, a
+backoff timer or the periodic resync, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from platd.reconcile import planner
+from platd.reconcile.executor import Executor
+from platd.reconcile.health import Prober, probe
+from platd.reconcile.ledger import HealthState, Ledger
+from platd.reconcile.model import Capacity, DesiredWorkload, Health, InstanceView
+from platd.reconcile.secret_files import SecretFiles
+from platd.runtime.base import ObservedContainer, Runtime, RuntimeError_
+from platd.secrets.crypto import SecretBox
+from platd.services import config as config_service
+from platd.services import observed as observed_service
+from platd.services.desired import load_desired
+from platd.store.db import Store
+
+log = logging.getLogger("platd.reconcile")
+
+MIN_READY = 1.0  # seconds a workload without a health check must stay up to count as healthy
+STARTING_PROBE_EVERY = 0.1
+
+
+class Reconciler:
+    def __init__(
+        self, store: Store, runtime: Runtime, box: SecretBox, secrets_root: Path,
+        *, resync: float = 5.0, clock: Callable[[], float] = time.time,
+        prober: Prober = probe,
+    ) -> None:
+        self.store = store
+        self.runtime = runtime
+        self.resync = resync
+        self.clock = clock
+        self.ledger = Ledger()
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._observed: list[ObservedContainer] = []
+        self._desired: dict[str, DesiredWorkload] = {}  # by spec hash
+        self._capacity: Capacity | None = None
+        self.passes = 0
+        self._probe = prober
+
+        def open_version(version_id: str) -> dict[str, str]:
+            with store.read() as session:
+                return config_service.open_version(session, box, version_id)
+
+        self.executor = Executor(
+            store, runtime, self.ledger, SecretFiles(secrets_root, open_version), self.poke, clock
+        )
+
+    def poke(self) -> None:
+        """Ask for a pass soon; safe to call from any thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.store.listeners.append(self.poke)
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._pass_loop(), name="reconcile-passes")
+                group.create_task(self._watch_runtime(), name="reconcile-runtime-events")
+                group.create_task(self._probe_loop(), name="reconcile-health")
+        finally:
+            self.store.listeners.remove(self.poke)
+            await self.executor.drain()
+
+    async def _pass_loop(self) -> None:
+        self.ledger.restarts.update(await asyncio.to_thread(observed_service.load_restarts, self.store))
+        first = True
+        while True:
+            self._wake.clear()
+            try:
+                wake_in = await self.pass_once(recovering=first)
+                first = False
+            except RuntimeError_ as e:
+                log.warning("reconcile pass failed, will retry: %s", e)
+                wake_in = 1.0
+            timeout = min(self.resync, wake_in if wake_in is not None else math.inf)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.01))
+            except TimeoutError:
+                pass
+
+    async def pass_once(self, recovering: bool = False) -> float | None:
+        observed = await self.runtime.list_instances(self.store.host_id)
+        desired, status = await asyncio.to_thread(load_desired, self.store)
+        self._observed = observed
+        self._desired = {d.spec_hash: d for d in desired}
+        now = self.clock()
+        if recovering:
+            await self._record_recovery(observed)
+        else:
+            await self._record_crashes(observed)
+        for o in observed:
+            self.ledger.last_state[o.container_id] = o.state
+        views = [self._view(o, now) for o in observed if o.container_id not in self.ledger.stopping]
+        plan = planner.plan(
+            desired, views, images_present=await self._images_present(desired),
+            release_status=status, capacity=await self._host_capacity(), now=now,
+        )
+        await self.executor.execute(plan)
+        self.passes += 1
+        pending = {(a.desired.env_id, a.desired.workload): a for a in plan.actions
+                   if type(a).__name__ == "Pending"}
+        await asyncio.to_thread(
+            observed_service.write_instances, self.store, self._rows(views, pending)
+        )
+        ready_in = self._next_ready(now)
+        waits = [w for w in (plan.wake_in, ready_in) if w is not None]
+        return min(waits) if waits else None
+
+    # --- observation -------------------------------------------------------------------------
+
+    def _view(self, o: ObservedContainer, now: float) -> InstanceView:
+        state: str = o.state
+        if state == "created" and o.container_id in self.ledger.failed_starts:
+            state = "exited"  # a start that failed is a crash, not a container still to start
+        health, reason = self._health_of(o, now)
+        desired = self._desired.get(o.spec_hash)
+        return InstanceView(
+            instance_id=o.instance_id, container_id=o.container_id, env_id=o.env_id,
+            workload=o.workload, release_id=o.release_id, spec_hash=o.spec_hash, state=state,
+            health=health, health_reason=reason,
+            restarts=self.ledger.restarts.get(o.instance_id, 0), exit_code=o.exit_code,
+            oom_killed=o.oom_killed, started_at=o.started_at, finished_at=o.finished_at,
+            memory=desired.memory if desired else 0,
+        )
+
+    def _health_of(self, o: ObservedContainer, now: float) -> tuple[Health, str | None]:
+        if o.state != "running":
+            return "none", None
+        desired = self._desired.get(o.spec_hash)
+        if desired is None:
+            return "healthy", None  # an older release's instance: it passed when it started
+        if desired.health is None:
+            up_for = now - (o.started_at or now)
+            return ("healthy", None) if up_for >= MIN_READY else ("starting", None)
+        state = self.ledger.health.setdefault(o.container_id, HealthState())
+        if state.status == "starting" and o.started_at and now - o.started_at > desired.health.grace:
+            state.status = "unhealthy"
+            state.reason = (
+                f"not healthy within {desired.health.grace:g}s of starting"
+                + (f" (last probe: {state.reason})" if state.reason else "")
+            )
+        return state.status, state.reason
+
+    def _next_ready(self, now: float) -> float | None:
+        """When an instance without a health check will have been up for MIN_READY."""
+        waits = []
+        for o in self._observed:
+            desired = self._desired.get(o.spec_hash)
+            if o.state == "running" and desired and desired.health is None and o.started_at:
+                left = o.started_at + MIN_READY - now
+                if left > 0:
+                    waits.append(left)
+        return min(waits) if waits else None
+
+    async def _images_present(self, desired: list[DesiredWorkload]) -> set[str]:
+        for image in {d.image for d in desired if d.count > 0} - self.ledger.images:
+            if await self.runtime.has_image(image):
+                self.ledger.images.add(image)
+        return set(self.ledger.images)
+
+    async def _host_capacity(self) -> Capacity:
+        if self._capacity is None:
+            cap = await self.runtime.capacity()
+            self._capacity = Capacity(cap.cpus, cap.memory)
+        return self._capacity
+
+    async def _record_recovery(self, observed: list[ObservedContainer]) -> None:
+        by_env: dict[str, list[ObservedContainer]] = {}
+        for o in observed:
+            by_env.setdefault(o.env_id, []).append(o)
+        for env_id, containers in by_env.items():
+            running = sum(1 for o in containers if o.state == "running")
+            await asyncio.to_thread(
+                observed_service.record_event, self.store, env_id=env_id, step="recover",
+                outcome="info",
+                message=f"platd started and found {len(containers)} instance(s) of this env "
+                f"({running} running); resuming from their labels",
+            )
+
+    async def _record_crashes(self, observed: list[ObservedContainer]) -> None:
+        for o in observed:
+            before = self.ledger.last_state.get(o.container_id)
+            if before == "running" and o.state in ("exited", "dead") and (
+                o.container_id not in self.ledger.stopping
+            ):
+                why = " (out of memory)" if o.oom_killed else ""
+                await asyncio.to_thread(
+                    observed_service.record_event, self.store, env_id=o.env_id,
+                    release_id=o.release_id, workload=o.workload, instance_id=o.instance_id,
+                    step="crash", outcome="failed", category="runtime",
+                    message=f"instance {o.instance_id} exited with code {o.exit_code}{why}",
+                )
+
+    def _rows(self, views: list[InstanceView], pending: dict[tuple[str, str], object]) -> list[observed_service.InstanceRow]:
+        published = {o.container_id: o.published for o in self._observed}
+        rows = [
+            observed_service.InstanceRow(
+                instance_id=v.instance_id, env_id=v.env_id, workload=v.workload,
+                release_id=v.release_id, spec_hash=v.spec_hash, container_id=v.container_id,
+                state=v.state, health=v.health, restarts=v.restarts, exit_code=v.exit_code,
+                started_at=v.started_at,
+                ports={p: f"127.0.0.1:{h}" for p, h in published.get(v.container_id, {}).items()},
+                reason=v.health_reason,
+            )
+            for v in views
+        ]
+        for (env_id, workload), action in pending.items():
+            d = action.desired  # type: ignore[attr-defined]
+            for i in range(action.missing):  # type: ignore[attr-defined]
+                rows.append(observed_service.InstanceRow(
+                    instance_id=f"pending-{d.spec_hash}-{i}", env_id=env_id, workload=workload,
+                    release_id=d.release_id, spec_hash=d.spec_hash, container_id=None,
+                    state="pending", health="none", restarts=0, exit_code=None,
+                    started_at=None, ports={},
+                    reason=action.reason,  # type: ignore[attr-defined]
+                ))
+        return rows
+
+    # --- watchers ----------------------------------------------------------------------------
+
+    async def _watch_runtime(self) -> None:
+        while True:
+            try:
+                async for _event in self.runtime.events():
+                    self.poke()
+            except RuntimeError_ as e:
+                log.warning("runtime event stream ended: %s; reconnecting", e)
+            await asyncio.sleep(1.0)
+
+    async def _probe_loop(self) -> None:
+        while True:
+            now = self.clock()
+            due = []
+            for o in self._observed:
+                desired = self._desired.get(o.spec_hash)
+                if o.state != "running" or desired is None or desired.health is None:
+                    continue
+                state = self.ledger.health.setdefault(o.container_id, HealthState())
+                if now >= state.next_probe and o.container_id not in self.ledger.stopping:
+                    due.append((o, desired, state))
+            if due:
+                await asyncio.gather(*(self._probe_one(o, d, s) for o, d, s in due))
+            await asyncio.sleep(STARTING_PROBE_EVERY)
+
+    async def _probe_one(self, o: ObservedContainer, d: DesiredWorkload, state: HealthState) -> None:
+        check = d.health
+        assert check is not None and check.port is not None
+        if o.ip:
+            host, port = o.ip, check.port
+        elif check.port in o.published:
+            host, port = "127.0.0.1", o.published[check.port]
+        else:
+            state.reason = "the instance has no address to probe"
+            state.next_probe = self.clock() + STARTING_PROBE_EVERY
+            return
+        result = await self._probe(check, host, port)
+        before = state.status
+        state.reason = None if result.ok else result.detail
+        if result.ok:
+            state.status, state.failures = "healthy", 0
+        elif state.status == "healthy":
+            state.failures += 1
+            if state.failures >= check.retries:
+                state.status = "unhealthy"
+        starting = state.status == "starting"
+        state.next_probe = self.clock() + (STARTING_PROBE_EVERY if starting else check.interval)
+        if state.status != before:
+            await asyncio.to_thread(
+                observed_service.record_event, self.store, env_id=o.env_id,
+                release_id=o.release_id, workload=o.workload, instance_id=o.instance_id,
+                step="health", outcome="ok" if result.ok else "failed",
+                category=None if result.ok else "health",
+                message=f"instance {o.instance_id} is {state.status}: {result.detail}",
+            )
+            self.poke()

@@ -1,0 +1,198 @@
+"""The planner: desired workloads + observed instances -> the actions still needed.
+
+Pure and deterministic: it reads no clock, no database and no Docker; everything arrives as
+arguments. Each pass of the control loop calls it with fresh observations, so an action that has
+already happened simply no longer appears (idempotent by construction, like pyinfra operations).
+
+Rollout rule: start the new instances, wait until they pass their health check, then stop old
+ones only as far as the number of healthy instances stays at or above the desired count. A
+release whose instances keep failing before it ever converged is marked failed and left alone;
+the instances of the last healthy release keep running (and keep being restarted).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from platd.reconcile.model import (
+    Action,
+    Capacity,
+    Create,
+    DesiredWorkload,
+    InstanceView,
+    MarkRelease,
+    Pending,
+    Plan,
+    Pull,
+    Restart,
+    Start,
+    Stop,
+)
+from platd.spec.sizes import format_size
+
+MAX_START_ATTEMPTS = 3  # crashes of one new instance before its release is declared failed
+BACKOFF_BASE = 0.5
+BACKOFF_MAX = 30.0
+
+
+def backoff(restarts: int) -> float:
+    """Seconds to wait after the ``restarts``-th crash before starting the instance again."""
+    return float(min(BACKOFF_BASE * 2**restarts, BACKOFF_MAX))
+
+
+def plan(
+    desired: Iterable[DesiredWorkload],
+    observed: Iterable[InstanceView],
+    *,
+    images_present: set[str],
+    release_status: dict[str, str],
+    capacity: Capacity,
+    now: float,
+) -> Plan:
+    desired = sorted(desired, key=lambda d: (d.env_path, d.workload))
+    observed = list(observed)
+    actions: list[Action] = []
+    wake: list[float] = []
+
+    by_key: dict[tuple[str, str], list[InstanceView]] = defaultdict(list)
+    for inst in observed:
+        by_key[inst.key].append(inst)
+    wanted = {d.key for d in desired}
+    for inst in observed:
+        if inst.key not in wanted:
+            actions.append(Stop(inst, "its workload or env is no longer deployed"))
+
+    free_memory = capacity.memory - sum(i.memory for i in observed if i.alive)
+    verdicts: dict[str, list[MarkRelease | None]] = defaultdict(list)
+    releases: dict[str, DesiredWorkload] = {}
+    pulls: set[str] = set()
+
+    for d in desired:
+        releases[d.release_id] = d
+        insts = by_key[d.key]
+        mine = [i for i in insts if i.spec_hash == d.spec_hash]
+        old = [i for i in insts if i.spec_hash != d.spec_hash]
+
+        if d.release_failed:
+            actions += [Stop(i, f"release v{d.release_seq} failed") for i in mine]
+            actions += _keep_alive(old, now, wake)
+            continue
+
+        failure = None if d.release_converged else _rollout_failure(d, mine)
+        if failure is not None:
+            verdicts[d.release_id].append(failure)
+            continue
+
+        if d.count > 0 and d.image not in images_present and d.image not in pulls:
+            pulls.add(d.image)
+            actions.append(Pull(d.image, d.env_id, d.release_id))
+
+        actions += _keep_alive(mine, now, wake)
+        actions += [Start(i) for i in mine if i.state == "created"]
+
+        missing = d.count - len(mine)
+        if missing > 0:
+            placed, verdict = _place(d, missing, capacity, free_memory)
+            if verdict is not None:
+                verdicts[d.release_id].append(verdict)
+                continue
+            actions += [Create(d) for _ in range(placed)]
+            free_memory -= placed * d.memory
+            if placed < missing:
+                need = format_size(d.memory)
+                actions.append(Pending(
+                    d, missing - placed,
+                    f"{missing - placed} instance(s) wait for memory: each needs {need}, "
+                    f"{format_size(max(free_memory, 0))} of {format_size(capacity.memory)} is free",
+                ))
+        elif missing < 0:
+            extras = sorted(mine, key=lambda i: (i.health == "healthy", -(i.started_at or now)))
+            actions += [Stop(i, f"scaled down to {d.count}") for i in extras[:-missing]]
+
+        healthy_mine = sum(1 for i in mine if i.state == "running" and i.health == "healthy")
+        healthy_old = sorted(
+            (i for i in old if i.state == "running" and i.health == "healthy"),
+            key=lambda i: i.started_at or 0,
+        )
+        actions += [
+            Stop(i, f"replaced by release v{d.release_seq}")
+            for i in old if i not in healthy_old
+        ]
+        surplus = healthy_mine + len(healthy_old) - d.count
+        stopping_old = healthy_old[: max(0, min(surplus, len(healthy_old)))]
+        actions += [Stop(i, f"replaced by release v{d.release_seq}") for i in stopping_old]
+
+        done = (
+            len(mine) == d.count
+            and healthy_mine == d.count
+            and len(stopping_old) == len(healthy_old)
+        )
+        verdicts[d.release_id].append(
+            MarkRelease(d.env_id, d.release_id, "converged") if done else None
+        )
+
+    for release_id, marks in verdicts.items():
+        d = releases[release_id]
+        failed = next((m for m in marks if m is not None and m.status == "failed"), None)
+        if failed is not None:
+            if release_status.get(release_id) != "failed":
+                actions.append(failed)
+        elif all(m is not None for m in marks):
+            if release_status.get(release_id) != "converged":
+                actions.append(MarkRelease(d.env_id, release_id, "converged"))
+        elif release_status.get(release_id) not in ("rolling", "converged"):
+            actions.append(MarkRelease(d.env_id, release_id, "rolling"))
+
+    return Plan(tuple(actions), min(wake) if wake else None)
+
+
+def _rollout_failure(d: DesiredWorkload, mine: list[InstanceView]) -> MarkRelease | None:
+    """A new instance that cannot start or never becomes healthy fails its release."""
+    for inst in mine:
+        if inst.state in ("exited", "dead") and inst.restarts + 1 >= MAX_START_ATTEMPTS:
+            why = " (killed: out of memory)" if inst.oom_killed else ""
+            return MarkRelease(
+                d.env_id, d.release_id, "failed", step="start", category="runtime",
+                message=f"instance {inst.instance_id} of {d.workload} exited with code "
+                f"{inst.exit_code}{why}, {inst.restarts + 1} times in a row",
+                instance=inst,
+            )
+        if inst.health == "unhealthy":
+            return MarkRelease(
+                d.env_id, d.release_id, "failed", step="health", category="health",
+                message=f"instance {inst.instance_id} of {d.workload} failed its health check: "
+                f"{inst.health_reason or 'no reason given'}",
+                instance=inst,
+            )
+    return None
+
+
+def _keep_alive(instances: list[InstanceView], now: float, wake: list[float]) -> list[Action]:
+    """Restart crashed instances with exponential backoff; unhealthy running ones too."""
+    actions: list[Action] = []
+    for inst in instances:
+        if inst.state in ("exited", "dead"):
+            due = (inst.finished_at or now) + backoff(inst.restarts)
+            if now >= due:
+                actions.append(Restart(inst, f"exited with code {inst.exit_code}"))
+            else:
+                wake.append(due - now)
+        elif inst.state == "running" and inst.health == "unhealthy":
+            actions.append(Restart(inst, inst.health_reason or "health check failing"))
+    return actions
+
+
+def _place(
+    d: DesiredWorkload, missing: int, capacity: Capacity, free_memory: int
+) -> tuple[int, MarkRelease | None]:
+    """How many of ``missing`` new instances fit now; a verdict if none ever could."""
+    if d.cpu > capacity.cpus or d.memory > capacity.memory:
+        return 0, MarkRelease(
+            d.env_id, d.release_id, "failed", step="schedule", category="scheduling",
+            message=f"{d.workload} needs {d.cpu:g} cpu and {format_size(d.memory)} per instance; "
+            f"this host has {capacity.cpus:g} cpu and {format_size(capacity.memory)} in total",
+        )
+    if d.memory <= 0:
+        return missing, None
+    return max(0, min(missing, free_memory // d.memory)), None

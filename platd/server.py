@@ -1,0 +1,85 @@
+"""Assembling a running daemon: open the data dir, build the context, serve HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import sys
+from pathlib import Path
+
+from platd.api.context import DaemonContext
+from platd.datadir import DataDir, default_data_dir
+from platd.reconcile.health import always_healthy, probe
+from platd.reconcile.loop import Reconciler
+from platd.runtime.base import Runtime
+from platd.secrets.crypto import SecretBox
+from platd.store.db import Store, migrate
+
+log = logging.getLogger("platd")
+
+
+def secrets_root(host_id: str) -> Path:
+    """Instance secret files live on a tmpfs so plaintext never reaches the disk."""
+    shm = Path("/dev/shm")
+    base = shm if shm.is_dir() else Path("/tmp")
+    return base / f"platd-{host_id[-12:]}"
+
+
+def build_context(data_path: Path | None, runtime_kind: str = "docker", docker_url: str | None = None) -> DaemonContext:
+    data = DataDir((data_path or default_data_dir()).resolve())
+    host = data.host()
+    migrate(data.state_db)
+    settings = data.settings()
+    store = Store(data.state_db, host["id"])
+    box = SecretBox.from_file(data.key_file)
+    runtime: Runtime
+    if runtime_kind == "fake":
+        from platd.runtime.fake import FakeRuntime
+
+        fake = FakeRuntime()
+        runtime = fake
+
+        async def resolve(ref: str) -> str:
+            # Every reference "exists": pin it to a digest derived from its name.
+            digest = hashlib.sha256(ref.encode()).hexdigest()
+            pinned = ref if "@" in ref else f"{ref.rsplit(':', 1)[0]}@sha256:{digest}"
+            fake.images.add(pinned)
+            return pinned
+
+        builder = None
+    else:
+        from platd.runtime.docker import DockerRuntime
+        from platd.runtime.registry import resolve_digest
+
+        docker = DockerRuntime(docker_url)
+        runtime = docker
+        resolve = resolve_digest
+        builder = docker.build_and_push
+    ctx = DaemonContext(
+        data=data, store=store, box=box, settings=settings, host=host,
+        resolve_image=resolve, build_image=builder,
+    )
+    ctx.reconciler = Reconciler(
+        store, runtime, box, secrets_root(host["id"]), resync=settings.resync_seconds,
+        prober=always_healthy if runtime_kind == "fake" else probe,
+    )
+    return ctx
+
+
+def serve(data_path: Path | None, host: str, port: int, *, runtime: str = "docker", docker_url: str | None = None) -> int:
+    import uvicorn
+
+    from platd.api.app import create_app
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx = build_context(data_path, runtime, docker_url)
+    app = create_app(ctx)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                            access_log=False)
+    server = uvicorn.Server(config)
+    log.info("platd %s serving on %s:%d (data %s)", ctx.host["name"], host, port, ctx.data.path)
+    asyncio.run(server.serve())
+    ctx.store.close()
+    return 0 if server.started else 1

@@ -1,0 +1,233 @@
+"""Env configuration (plain env vars) and secret bundles, both versioned and insert-only.
+
+Every change writes a new version rather than editing the last one, so a release can pin the exact
+version it was created with and a rollback restores exactly that. Secret values are sealed before
+they reach the database and never leave this module except into an instance's secret file.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from platd.auth.tokens import Principal
+from platd.secrets.crypto import SecretBox
+from platd.services import tenancy
+from platd.spec.errors import Conflict, InvalidInput, NotFound
+from platd.spec.ids import uuid7
+from platd.spec.names import check_env_key, check_name
+from platd.store.db import Store
+from platd.store.models import ConfigVersion, SecretBundle, SecretVersion
+
+MAX_VALUE_BYTES = 64 * 1024
+MAX_KEYS = 500
+
+
+def current_config(session: Session, env_id: str) -> ConfigVersion | None:
+    return session.exec(
+        select(ConfigVersion)
+        .where(ConfigVersion.env_id == env_id)
+        .order_by(col(ConfigVersion.version).desc())
+    ).first()
+
+
+def config_values(version: ConfigVersion | None) -> dict[str, str]:
+    return json.loads(version.values_json) if version else {}
+
+
+def _check_values(values: dict[str, str]) -> None:
+    if len(values) > MAX_KEYS:
+        raise InvalidInput(f"too many keys ({len(values)}); the limit is {MAX_KEYS}")
+    for key, value in values.items():
+        check_env_key(key)
+        if not isinstance(value, str):
+            raise InvalidInput(f"the value of {key} must be a string")
+        if len(value.encode()) > MAX_VALUE_BYTES:
+            raise InvalidInput(f"the value of {key} is larger than {MAX_VALUE_BYTES} bytes")
+        if "\x00" in value:
+            raise InvalidInput(f"the value of {key} contains a NUL byte")
+
+
+def _describe_config(ref: tenancy.EnvRef, version: ConfigVersion | None) -> dict[str, Any]:
+    return {
+        "target": ref.path,
+        "version": version.version if version else 0,
+        "values": config_values(version),
+        "created_at": version.created_at if version else None,
+        "created_by": version.created_by if version else None,
+    }
+
+
+def change_config(
+    store: Store, principal: Principal, target: str,
+    set_values: dict[str, str], unset: list[str],
+) -> dict[str, Any]:
+    """Write a new config version with ``set_values`` applied and ``unset`` removed."""
+    _check_values(set_values)
+    for key in unset:
+        check_env_key(key)
+    with store.write() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+        principal.require(ref.org.id, "deployer")
+        previous = current_config(session, ref.env.id)
+        old = config_values(previous)
+        missing = [k for k in unset if k not in old]
+        if missing:
+            raise NotFound(
+                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set in {ref.path}",
+                hint=f"see what is set with: plat config list --target {ref.path}",
+            )
+        new = {k: v for k, v in old.items() if k not in unset} | set_values
+        added = sorted(set(new) - set(old))
+        changed = sorted(k for k in set(new) & set(old) if new[k] != old[k])
+        removed = sorted(set(old) - set(new))
+        version = ConfigVersion(
+            id=uuid7(), env_id=ref.env.id, version=(previous.version if previous else 0) + 1,
+            values_json=json.dumps(new, sort_keys=True), created_at=time.time(),
+            created_by=principal.name, **store.stamp(),
+        )
+        if not (added or changed or removed):
+            return {**_describe_config(ref, previous), "added": [], "changed": [],
+                    "removed": [], "unchanged": True}
+        session.add(version)
+    return {
+        "target": ref.path, "version": version.version,
+        "added": added, "changed": changed, "removed": removed, "unchanged": False,
+    }
+
+
+def list_config(store: Store, principal: Principal, target: str) -> dict[str, Any]:
+    with store.read() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+        return _describe_config(ref, current_config(session, ref.env.id))
+
+
+# --- secret bundles -------------------------------------------------------------------------
+
+
+def live_bundles(session: Session, env_id: str) -> list[SecretBundle]:
+    return list(session.exec(
+        select(SecretBundle)
+        .where(SecretBundle.env_id == env_id, SecretBundle.deleted == False)  # noqa: E712
+        .order_by(col(SecretBundle.name))
+    ).all())
+
+
+def bundle_versions(session: Session, bundle_id: str) -> list[SecretVersion]:
+    return list(session.exec(
+        select(SecretVersion)
+        .where(SecretVersion.bundle_id == bundle_id)
+        .order_by(col(SecretVersion.version))
+    ).all())
+
+
+def _find_bundle(session: Session, ref: tenancy.EnvRef, name: str) -> SecretBundle:
+    bundles = live_bundles(session, ref.env.id)
+    match = next((b for b in bundles if b.name == name), None)
+    if match is None:
+        raise NotFound(
+            f"no secret bundle {name!r} in {ref.path} (bundles there: "
+            f"{', '.join(b.name for b in bundles) or 'none'})",
+            hint=f"create it with: plat secrets create {name} --set KEY=... --target {ref.path}",
+        )
+    return match
+
+
+def _describe_bundle(ref: tenancy.EnvRef, bundle: SecretBundle, versions: list[SecretVersion]) -> dict[str, Any]:
+    return {
+        "target": ref.path, "name": bundle.name, "id": bundle.id,
+        "file": f"/run/secrets/{bundle.name}",
+        "version": versions[-1].version if versions else 0,
+        "keys": json.loads(versions[-1].keys_json) if versions else [],
+        "versions": [
+            {"version": v.version, "id": v.id, "keys": json.loads(v.keys_json),
+             "created_at": v.created_at, "created_by": v.created_by}
+            for v in versions
+        ],
+    }
+
+
+def _seal_version(
+    store: Store, box: SecretBox, bundle_id: str, number: int, values: dict[str, str], by: str,
+) -> SecretVersion:
+    version_id = uuid7()
+    return SecretVersion(
+        id=version_id, bundle_id=bundle_id, version=number,
+        ciphertext=box.seal(values, bound_to=version_id),
+        keys_json=json.dumps(sorted(values)), created_at=time.time(), created_by=by,
+        **store.stamp(),
+    )
+
+
+def write_bundle(
+    store: Store, box: SecretBox, principal: Principal, target: str, name: str,
+    values: dict[str, str], *, create: bool,
+) -> dict[str, Any]:
+    """Create a bundle (``create``) or add a version to an existing one, merging keys."""
+    check_name("secret bundle", name)
+    if not values:
+        raise InvalidInput("a secret bundle needs at least one KEY=value",
+                           hint="pass --set KEY=value or --from-file FILE.env")
+    _check_values(values)
+    with store.write() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+        principal.require(ref.org.id, "deployer")
+        existing = next((b for b in live_bundles(session, ref.env.id) if b.name == name), None)
+        if create and existing is not None:
+            raise Conflict(
+                f"secret bundle {name!r} already exists in {ref.path}",
+                hint=f"add a new version with: plat secrets update {name} --set KEY=... "
+                f"--target {ref.path}",
+            )
+        if existing is None:
+            if not create:
+                _find_bundle(session, ref, name)  # raises NotFound with the names there
+            existing = SecretBundle(id=uuid7(), env_id=ref.env.id, name=name,
+                                    created_at=time.time(), **store.stamp())
+            session.add(existing)
+            versions: list[SecretVersion] = []
+            merged = values
+        else:
+            versions = bundle_versions(session, existing.id)
+            merged = {**box.open(versions[-1].ciphertext, versions[-1].id), **values}
+        version = _seal_version(store, box, existing.id, len(versions) + 1, merged, principal.name)
+        session.add(version)
+        return _describe_bundle(ref, existing, [*versions, version])
+
+
+def list_bundles(store: Store, principal: Principal, target: str) -> list[dict[str, Any]]:
+    with store.read() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+        return [
+            _describe_bundle(ref, b, bundle_versions(session, b.id))
+            for b in live_bundles(session, ref.env.id)
+        ]
+
+
+def describe_bundle(store: Store, principal: Principal, target: str, name: str) -> dict[str, Any]:
+    with store.read() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+        bundle = _find_bundle(session, ref, name)
+        return _describe_bundle(ref, bundle, bundle_versions(session, bundle.id))
+
+
+def delete_bundle(store: Store, principal: Principal, target: str, name: str) -> dict[str, Any]:
+    with store.write() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+        principal.require(ref.org.id, "deployer")
+        bundle = _find_bundle(session, ref, name)
+        bundle.deleted = True
+        bundle.hlc, bundle.origin = store.stamp()["hlc"], store.host_id
+        session.add(bundle)
+        return _describe_bundle(ref, bundle, bundle_versions(session, bundle.id))
+
+
+def open_version(session: Session, box: SecretBox, version_id: str) -> dict[str, str]:
+    """Decrypt one pinned secret version, for delivery into an instance."""
+    version = session.get(SecretVersion, version_id)
+    if version is None:
+        raise NotFound(f"secret version {version_id} is missing from this host")
+    return box.open(version.ciphertext, version.id)

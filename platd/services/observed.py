@@ -1,0 +1,99 @@
+"""Writes of observed state by the host that owns it: instances and release progress.
+
+Only the reconciler of a host calls these, for its own instances, so rows never conflict between
+hosts; they replicate like the rest so any host can answer ``plat status``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+from sqlmodel import select
+
+from platd.services import events
+from platd.store.db import Store
+from platd.store.models import Instance, ReleaseState
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    instance_id: str
+    env_id: str
+    workload: str
+    release_id: str
+    spec_hash: str
+    container_id: str | None
+    state: str
+    health: str
+    restarts: int
+    exit_code: int | None
+    started_at: float | None
+    ports: dict[int, str]
+    reason: str | None
+
+
+def load_restarts(store: Store) -> dict[str, int]:
+    """Restart counts survive a daemon restart; everything else is re-observed."""
+    with store.read() as session:
+        rows = session.exec(
+            select(Instance).where(Instance.origin == store.host_id, Instance.deleted == False)  # noqa: E712
+        )
+        return {r.id: r.restarts for r in rows}
+
+
+def write_instances(store: Store, rows: list[InstanceRow]) -> None:
+    """Replace this host's instance rows with ``rows``; vanished ones become tombstones."""
+    now = time.time()
+    seen = {r.instance_id for r in rows}
+    with store.write() as session:
+        existing = {
+            i.id: i for i in session.exec(select(Instance).where(Instance.origin == store.host_id))
+        }
+        for r in rows:
+            row = existing.get(r.instance_id) or Instance(id=r.instance_id, hlc=0, origin="")
+            fields = dict(
+                env_id=r.env_id, workload=r.workload, release_id=r.release_id,
+                spec_hash=r.spec_hash, container_id=r.container_id, state=r.state,
+                health=r.health, restarts=r.restarts, exit_code=r.exit_code,
+                started_at=r.started_at, ports_json=json.dumps(r.ports), reason=r.reason,
+            )
+            if not row.deleted and row.origin and all(getattr(row, k) == v for k, v in fields.items()):
+                continue
+            for key, value in fields.items():
+                setattr(row, key, value)
+            row.deleted, row.updated_at = False, now
+            row.hlc, row.origin = store.stamp()["hlc"], store.host_id
+            session.add(row)
+        for instance_id, row in existing.items():
+            if instance_id not in seen and not row.deleted:
+                row.deleted, row.state, row.updated_at = True, "gone", now
+                row.hlc = store.stamp()["hlc"]
+                session.add(row)
+
+
+def mark_release(
+    store: Store, *, env_id: str, release_id: str, status: str, step: str | None,
+    category: str | None, message: str,
+) -> None:
+    with store.write() as session:
+        state_id = f"{release_id}:{store.host_id}"
+        state = session.get(ReleaseState, state_id) or ReleaseState(
+            id=state_id, release_id=release_id, host_id=store.host_id, hlc=0, origin="",
+            status=status, updated_at=0,
+        )
+        state.status, state.step, state.category, state.message = status, step, category, message
+        state.updated_at = time.time()
+        state.hlc, state.origin = store.stamp()["hlc"], store.host_id
+        session.add(state)
+        outcome = {"rolling": "started", "converged": "ok", "failed": "failed"}[status]
+        events.record(
+            session, store, env_id=env_id, release_id=release_id, step="rollout",
+            outcome=outcome, category=category, message=message,
+        )
+
+
+def record_event(store: Store, **fields: object) -> None:
+    with store.write() as session:
+        events.record(session, store, **fields)  # type: ignore[arg-type]

@@ -1,0 +1,313 @@
+"""Releases: created by deploy, pointed at by the env, never edited; rollback moves the pointer.
+
+A deploy is two steps around one slow call: ``prepare_deploy`` parses the manifest and checks the
+config gate (nothing written), the caller resolves image tags to digests in the registry, and
+``commit_deploy`` writes the release, moves the env's pointer and records the history in one
+transaction, checking the gate again in case config changed in between.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from platd.auth.tokens import Principal
+from platd.services import config as config_service
+from platd.services import events, tenancy
+from platd.spec.diff import diff_releases
+from platd.spec.errors import Conflict, InvalidInput, NotFound
+from platd.spec.gate import check_gate, gate_error
+from platd.spec.ids import uuid7
+from platd.spec.manifest import Manifest, parse_manifest
+from platd.store.db import Store
+from platd.store.models import ConfigVersion, EnvChange, Event, Release, ReleaseState
+
+MAX_MANIFEST_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    target: str
+    manifest: Manifest
+    manifest_text: str
+    refs: dict[str, str]  # workload -> image reference still to be pinned
+
+
+def prepare_deploy(
+    store: Store, principal: Principal, target: str, manifest_text: str,
+    image_overrides: dict[str, str], manifest_file: str = "plat.toml",
+) -> DeployPlan:
+    if len(manifest_text.encode()) > MAX_MANIFEST_BYTES:
+        raise InvalidInput(f"the manifest is larger than {MAX_MANIFEST_BYTES // 1024} KiB")
+    manifest = parse_manifest(manifest_text, manifest_file)
+    with store.read() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+        principal.require(ref.org.id, "deployer")
+        _check_app(manifest, ref)
+        _check_gate(session, ref, manifest, manifest_file)
+    unknown = sorted(set(image_overrides) - set(manifest.workloads))
+    if unknown:
+        raise InvalidInput(
+            f"--image names workloads the manifest does not have: {', '.join(unknown)}",
+            hint=f"workloads in {manifest_file}: {', '.join(manifest.workloads)}",
+        )
+    refs: dict[str, str] = {}
+    for name, workload in manifest.workloads.items():
+        image = image_overrides.get(name) or workload.image
+        if image is None:
+            raise InvalidInput(
+                f"workload {name} is built from source but no image was given",
+                hint="deploy with --build DIR so plat builds and pushes the image first",
+            )
+        refs[name] = image
+    return DeployPlan(ref.path, manifest, manifest_text, refs)
+
+
+def _check_app(manifest: Manifest, ref: tenancy.EnvRef) -> None:
+    if manifest.app != ref.app.name:
+        raise InvalidInput(
+            f"the manifest is for app {manifest.app!r} but the target is {ref.path}",
+            hint=f"deploy it to app {manifest.app!r} (--target ORG/PROJECT/{manifest.app}/ENV) "
+            "or fix `app` in the manifest",
+        )
+
+
+def _check_gate(session: Session, ref: tenancy.EnvRef, manifest: Manifest, manifest_file: str) -> None:
+    keys = set(config_service.config_values(config_service.current_config(session, ref.env.id)))
+    bundles = {b.name for b in config_service.live_bundles(session, ref.env.id)}
+    gaps = check_gate(manifest, keys, bundles, ref.path, manifest_file)
+    if gaps:
+        raise gate_error(gaps, ref.path)
+
+
+def commit_deploy(
+    store: Store, principal: Principal, plan: DeployPlan, pinned: dict[str, str], source: str,
+    manifest_file: str = "plat.toml",
+) -> dict[str, Any]:
+    with store.write() as session:
+        ref = tenancy.resolve_env(session, principal, plan.target)
+        principal.require(ref.org.id, "deployer")
+        _check_gate(session, ref, plan.manifest, manifest_file)
+        config = config_service.current_config(session, ref.env.id)
+        secret_versions = {}
+        for bundle in config_service.live_bundles(session, ref.env.id):
+            if bundle.name in plan.manifest.secret_bundles:
+                secret_versions[bundle.name] = config_service.bundle_versions(session, bundle.id)[-1].id
+        previous = session.get(Release, ref.env.current_release_id) if ref.env.current_release_id else None
+        release = Release(
+            id=uuid7(), env_id=ref.env.id, seq=_next_seq(session, ref.env.id),
+            manifest_json=json.dumps(plan.manifest.to_dict(), sort_keys=True),
+            images_json=json.dumps(pinned, sort_keys=True),
+            config_version_id=config.id if config else None,
+            secret_versions_json=json.dumps(secret_versions, sort_keys=True),
+            created_at=time.time(), created_by=principal.name, source=source, **store.stamp(),
+        )
+        session.add(release)
+        receipt = _move_pointer(session, store, principal, ref, "deploy", release, previous)
+    return receipt
+
+
+def _move_pointer(
+    session: Session, store: Store, principal: Principal, ref: tenancy.EnvRef, action: str,
+    target: Release, previous: Release | None,
+) -> dict[str, Any]:
+    diff = release_diff(session, previous, target)
+    env = ref.env
+    env.current_release_id = target.id
+    env.hlc, env.origin = store.stamp()["hlc"], store.host_id
+    session.add(env)
+    session.add(EnvChange(
+        id=uuid7(), env_id=env.id, action=action, release_id=target.id,
+        previous_release_id=previous.id if previous else None, at=time.time(),
+        by=principal.name, **store.stamp(),
+    ))
+    verb = "created and deployed" if action == "deploy" else "rolled back to"
+    what = f"release v{target.seq}"
+    if previous is not None:
+        what += f" (was v{previous.seq})"
+    # A release rolled back to starts a fresh rollout here: its old verdict no longer holds.
+    state = session.get(ReleaseState, f"{target.id}:{store.host_id}")
+    if state is not None:
+        session.delete(state)
+    event = events.record(
+        session, store, env_id=env.id, release_id=target.id, step=action, outcome="ok",
+        message=f"{principal.name} {verb} {what}", actor=principal.name,
+    )
+    session.flush()
+    return {
+        "event_cursor": (event.seq or 1) - 1,
+        "action": action,
+        "target": ref.path,
+        "release": describe(session, target, env),
+        "previous_release": {"id": previous.id, "seq": previous.seq} if previous else None,
+        "diff": diff,
+        "follow_ups": [
+            f"plat wait {target.id} --target {ref.path}",
+            f"plat events --release {target.id} --target {ref.path}",
+            f"plat status --target {ref.path}",
+        ],
+    }
+
+
+def release_diff(session: Session, old: Release | None, new: Release) -> dict[str, Any]:
+    def config_of(release: Release | None) -> dict[str, str] | None:
+        if release is None or release.config_version_id is None:
+            return None if release is None else {}
+        return config_service.config_values(session.get(ConfigVersion, release.config_version_id))
+
+    diff = diff_releases(
+        manifest_of(old) if old else None, manifest_of(new),
+        config_of(old), config_of(new) or {},
+        json.loads(old.images_json) if old else {}, json.loads(new.images_json),
+    )
+    return {**diff.to_dict(), "lines": diff.lines()}
+
+
+def manifest_of(release: Release) -> Manifest:
+    return Manifest.from_dict(json.loads(release.manifest_json))
+
+
+def _next_seq(session: Session, env_id: str) -> int:
+    top = session.exec(
+        select(Release.seq).where(Release.env_id == env_id).order_by(col(Release.seq).desc())
+    ).first()
+    return (top or 0) + 1
+
+
+def release_status(session: Session, release: Release, env_current: str | None) -> dict[str, Any]:
+    states = list(session.exec(select(ReleaseState).where(ReleaseState.release_id == release.id)).all())
+    failed = next((s for s in states if s.status == "failed"), None)
+    converged = ever_converged(session, release.id)
+    if release.id != env_current:
+        status = "failed" if failed else "superseded"
+    elif failed:
+        status = "failed"
+    elif states and all(s.status == "converged" for s in states):
+        status = "converged"
+    elif states:
+        status = "rolling"
+    else:
+        status = "pending"
+    out: dict[str, Any] = {"status": status, "ever_converged": converged}
+    if failed:
+        out.update(failed_step=failed.step, category=failed.category, error=failed.message)
+    return out
+
+
+def _rollout_cursor(session: Session, release_id: str) -> int:
+    """Just before the event that started the release's latest rollout (deploy or rollback)."""
+    seq = session.exec(
+        select(Event.seq)
+        .where(Event.release_id == release_id, col(Event.step).in_(("deploy", "rollback")))
+        .order_by(col(Event.seq).desc())
+    ).first()
+    return max((seq or 1) - 1, 0)
+
+
+def ever_converged(session: Session, release_id: str) -> bool:
+    """Whether any rollout of the release ever converged: the history says, not current state."""
+    return session.exec(
+        select(Event.seq).where(
+            Event.release_id == release_id, Event.step == "rollout", Event.outcome == "ok"
+        )
+    ).first() is not None
+
+
+def describe(session: Session, release: Release, env: Any) -> dict[str, Any]:
+    return {
+        "id": release.id, "seq": release.seq, "version": f"v{release.seq}",
+        "created_at": release.created_at, "created_by": release.created_by,
+        "source": release.source, "images": json.loads(release.images_json),
+        "config_version": _config_version_number(session, release.config_version_id),
+        "secret_versions": json.loads(release.secret_versions_json),
+        "current": release.id == env.current_release_id,
+        "rollout_cursor": _rollout_cursor(session, release.id),
+        **release_status(session, release, env.current_release_id),
+    }
+
+
+def _config_version_number(session: Session, version_id: str | None) -> int:
+    if version_id is None:
+        return 0
+    version = session.get(ConfigVersion, version_id)
+    return version.version if version else 0
+
+
+_SEQ_RE = re.compile(r"^v?(\d+)$")
+
+
+def find_release(session: Session, ref: tenancy.EnvRef, text: str) -> Release:
+    """A release of this env by ``v3``, ``3``, full id or a unique id prefix (8+ chars)."""
+    rows = list(session.exec(select(Release).where(Release.env_id == ref.env.id)).all())
+    match = _SEQ_RE.match(text)
+    found = [r for r in rows if (match and r.seq == int(match.group(1))) or r.id == text]
+    if not found and len(text) >= 8:
+        found = [r for r in rows if r.id.startswith(text)]
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        raise InvalidInput(f"{text!r} matches several releases; give more of the id")
+    elsewhere = session.get(Release, text)
+    where = " (it belongs to another env)" if elsewhere is not None else ""
+    raise NotFound(
+        f"no release {text!r} in {ref.path}{where}",
+        hint=f"list this env's releases with: plat releases --target {ref.path}",
+    )
+
+
+def list_releases(store: Store, principal: Principal, target: str) -> dict[str, Any]:
+    with store.read() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+        rows = session.exec(
+            select(Release).where(Release.env_id == ref.env.id).order_by(col(Release.seq).desc())
+        ).all()
+        return {"target": ref.path, "releases": [describe(session, r, ref.env) for r in rows]}
+
+
+def get_release(store: Store, principal: Principal, target: str, text: str) -> dict[str, Any]:
+    with store.read() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+        release = find_release(session, ref, text)
+        return {
+            "target": ref.path, **describe(session, release, ref.env),
+            "manifest": json.loads(release.manifest_json),
+        }
+
+
+def rollback(store: Store, principal: Principal, target: str, text: str | None) -> dict[str, Any]:
+    with store.write() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+        principal.require(ref.org.id, "deployer")
+        current = session.get(Release, ref.env.current_release_id) if ref.env.current_release_id else None
+        if current is None:
+            raise Conflict(f"{ref.path} has no release to roll back from",
+                           hint=f"deploy one with: plat deploy --target {ref.path}")
+        chosen = find_release(session, ref, text) if text else _last_good_before(session, ref, current)
+        if chosen.id == current.id:
+            raise Conflict(f"v{chosen.seq} is already the current release of {ref.path}",
+                           hint=f"see the others with: plat releases --target {ref.path}")
+        receipt = _move_pointer(session, store, principal, ref, "rollback", chosen, current)
+        receipt["chosen_automatically"] = text is None
+        return receipt
+
+
+def _last_good_before(session: Session, ref: tenancy.EnvRef, current: Release) -> Release:
+    rows = session.exec(
+        select(Release)
+        .where(Release.env_id == ref.env.id, col(Release.seq) < current.seq)
+        .order_by(col(Release.seq).desc())
+    ).all()
+    for release in rows:
+        states = session.exec(select(ReleaseState).where(ReleaseState.release_id == release.id)).all()
+        if ever_converged(session, release.id) and not any(s.status == "failed" for s in states):
+            return release
+    raise NotFound(
+        f"no release before v{current.seq} in {ref.path} ever converged healthy",
+        hint=f"pick one explicitly: plat rollback RELEASE --target {ref.path} "
+        f"(see plat releases --target {ref.path})",
+    )

@@ -1,0 +1,221 @@
+"""``plat status`` and ``plat describe``: desired and current side by side, and the why.
+
+Desired comes from the env's current release with scale applied; current from the instance rows
+the owning hosts write. Nothing here asks Docker: any host can answer from its replicated state.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from platd.auth.tokens import Principal
+from platd.services import events, tenancy
+from platd.services import releases as release_service
+from platd.services.releases import find_release, manifest_of
+from platd.spec.errors import InvalidInput, NotFound
+from platd.spec.ids import uuid7
+from platd.spec.sizes import MAX_MEMORY, format_size, parse_size
+from platd.store.db import Store
+from platd.store.models import Instance, Release, Scale
+
+MAX_COUNT = 100
+MAX_CPU = 64.0
+
+
+def _instances(session: Session, env_id: str) -> list[Instance]:
+    return list(session.exec(
+        select(Instance)
+        .where(Instance.env_id == env_id, Instance.deleted == False)  # noqa: E712
+        .order_by(col(Instance.workload), col(Instance.started_at))
+    ).all())
+
+
+def _scales(session: Session, env_id: str) -> dict[str, Scale]:
+    rows = session.exec(select(Scale).where(Scale.env_id == env_id, Scale.deleted == False))  # noqa: E712
+    return {s.workload: s for s in rows}
+
+
+def _instance_dict(i: Instance, seqs: dict[str, int], now: float) -> dict[str, Any]:
+    return {
+        "id": i.id, "workload": i.workload, "release_id": i.release_id,
+        "release": f"v{seqs[i.release_id]}" if i.release_id in seqs else "?",
+        "state": i.state, "health": i.health, "restarts": i.restarts, "exit_code": i.exit_code,
+        "started_at": i.started_at,
+        "age_seconds": round(now - i.started_at, 1) if i.started_at else None,
+        "ports": json.loads(i.ports_json), "host": i.origin, "reason": i.reason,
+        "container_id": i.container_id,
+    }
+
+
+def _desired_scale(release: Release | None, scales: dict[str, Scale]) -> dict[str, dict[str, Any]]:
+    if release is None:
+        return {}
+    out = {}
+    for name, w in manifest_of(release).workloads.items():
+        s = scales.get(name)
+        out[name] = {
+            "count": s.count if s and s.count is not None else w.count,
+            "cpu": s.cpu if s and s.cpu is not None else w.cpu,
+            "memory": s.memory if s and s.memory is not None else w.memory,
+        }
+    return out
+
+
+def status(store: Store, principal: Principal, target: str) -> dict[str, Any]:
+    now = time.time()
+    with store.read() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+        current = session.get(Release, ref.env.current_release_id) if ref.env.current_release_id else None
+        seqs = {r.id: r.seq for r in session.exec(select(Release).where(Release.env_id == ref.env.id))}
+        instances = _instances(session, ref.env.id)
+        desired = _desired_scale(current, _scales(session, ref.env.id))
+        workloads = []
+        for name in sorted(set(desired) | {i.workload for i in instances}):
+            mine = [i for i in instances if i.workload == name]
+            want = desired.get(name, {"count": 0, "cpu": 0, "memory": 0})
+            on_current = [i for i in mine if current and i.release_id == current.id]
+            workloads.append({
+                "name": name, "desired": want["count"], "cpu": want["cpu"],
+                "memory": format_size(want["memory"]) if want["memory"] else "-",
+                "running": sum(1 for i in mine if i.state == "running"),
+                "healthy": sum(1 for i in mine if i.state == "running" and i.health == "healthy"),
+                "current": sum(1 for i in on_current if i.state == "running" and i.health == "healthy"),
+                "pending": [i.reason for i in mine if i.state == "pending"][:1],
+                "instances": [_instance_dict(i, seqs, now) for i in mine],
+            })
+        return {
+            "target": ref.path,
+            "release": release_service.describe(session, current, ref.env) if current else None,
+            "workloads": workloads,
+        }
+
+
+def describe_instance(store: Store, principal: Principal, target: str, instance_id: str) -> dict[str, Any]:
+    now = time.time()
+    with store.read() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+        rows = [i for i in _instances(session, ref.env.id) if i.id.startswith(instance_id)]
+        if len(rows) != 1:
+            existing = ", ".join(i.id for i in _instances(session, ref.env.id)) or "none"
+            raise NotFound(
+                f"no instance {instance_id!r} in {ref.path} (instances there: {existing})",
+                hint=f"see them with: plat status --target {ref.path}",
+            )
+        seqs = {r.id: r.seq for r in session.exec(select(Release).where(Release.env_id == ref.env.id))}
+        inst = rows[0]
+        recent = [e for e in events.last_events(session, ref.env.id, release_id=None, since=None,
+                                                limit=200) if e.instance_id == inst.id][-20:]
+        return {"target": ref.path, "kind": "instance", **_instance_dict(inst, seqs, now),
+                "events": [events.to_dict(e) for e in recent]}
+
+
+def describe_workload(store: Store, principal: Principal, target: str, name: str) -> dict[str, Any]:
+    full = status(store, principal, target)
+    match = next((w for w in full["workloads"] if w["name"] == name), None)
+    if match is None:
+        names = ", ".join(w["name"] for w in full["workloads"]) or "none"
+        raise NotFound(f"no workload {name!r} in {full['target']} (workloads there: {names})",
+                       hint=f"see them with: plat status --target {full['target']}")
+    spec = None
+    with store.read() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+        if ref.env.current_release_id:
+            release = session.get(Release, ref.env.current_release_id)
+            if release is not None:
+                manifest = manifest_of(release)
+                w = manifest.workloads.get(name)
+                spec = manifest.to_dict()["workloads"].get(name) if w else None
+                spec = {**(spec or {}), "image": json.loads(release.images_json).get(name)}
+        recent = [e for e in events.last_events(session, ref.env.id, release_id=None, since=None,
+                                                limit=200) if e.workload == name][-20:]
+    return {"target": full["target"], "kind": "workload", "release": full["release"],
+            **match, "spec": spec, "events": [events.to_dict(e) for e in recent]}
+
+
+def describe_release(store: Store, principal: Principal, target: str, text: str) -> dict[str, Any]:
+    from platd.services.releases import get_release
+
+    out = get_release(store, principal, target, text)
+    with store.read() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+        release = find_release(session, ref, text)
+        recent = events.last_events(session, ref.env.id, release_id=release.id, since=None, limit=50)
+    return {"kind": "release", **out, "events": [events.to_dict(e) for e in recent]}
+
+
+def scale(
+    store: Store, principal: Principal, target: str, workload: str, *, count: int | None,
+    minimum: int | None, maximum: int | None, cpu: float | None, memory: str | int | None,
+) -> dict[str, Any]:
+    count = _fixed_count(count, minimum, maximum)
+    if count is not None and not 0 <= count <= MAX_COUNT:
+        raise InvalidInput(f"count {count} is out of range: use 0 to {MAX_COUNT}")
+    if cpu is not None and not 0 < cpu <= MAX_CPU:
+        raise InvalidInput(f"cpu {cpu:g} is out of range: use more than 0 and at most {MAX_CPU:g} cores")
+    mem = parse_size(memory, what="memory", minimum=6 * 1024 * 1024, maximum=MAX_MEMORY) if memory is not None else None
+    if count is None and cpu is None and mem is None:
+        raise InvalidInput("nothing to change", hint="pass --count N, --cpu X or --memory SIZE")
+    with store.write() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+        principal.require(ref.org.id, "deployer")
+        current = session.get(Release, ref.env.current_release_id) if ref.env.current_release_id else None
+        if current is None:
+            raise NotFound(f"{ref.path} has no release yet, so no workloads to scale",
+                           hint=f"deploy first: plat deploy --target {ref.path}")
+        scales = _scales(session, ref.env.id)
+        before = _desired_scale(current, scales)
+        if workload not in before:
+            raise NotFound(
+                f"no workload {workload!r} in {ref.path} (workloads there: {', '.join(before)})",
+                hint=f"see them with: plat status --target {ref.path}",
+            )
+        row = scales.get(workload) or Scale(id=uuid7(), env_id=ref.env.id, workload=workload,
+                                            **store.stamp())
+        if count is not None:
+            row.count = count
+        if cpu is not None:
+            row.cpu = cpu
+        if mem is not None:
+            row.memory = mem
+        row.hlc, row.origin = store.stamp()["hlc"], store.host_id
+        session.add(row)
+        after = _desired_scale(current, {**scales, workload: row})
+        old, new = before[workload], after[workload]
+        replaces = old["cpu"] != new["cpu"] or old["memory"] != new["memory"]
+        message = (
+            f"{principal.name} scaled {workload}: {_scale_text(old)} -> {_scale_text(new)}"
+        )
+        events.record(session, store, env_id=ref.env.id, release_id=current.id, workload=workload,
+                      step="scale", outcome="ok", message=message, actor=principal.name)
+    return {
+        "action": "scale", "target": ref.path, "workload": workload,
+        "release": f"v{current.seq}", "old": _scale_view(old), "new": _scale_view(new),
+        "replaces_instances": replaces,
+        "follow_ups": [f"plat status --target {ref.path}", f"plat events --target {ref.path}"],
+    }
+
+
+def _fixed_count(count: int | None, minimum: int | None, maximum: int | None) -> int | None:
+    if minimum is None and maximum is None:
+        return count
+    if minimum is None or maximum is None or minimum != maximum:
+        raise InvalidInput(
+            "v1 runs a fixed number of instances: --min and --max must be given together "
+            "and be equal",
+            hint="use --count N (autoscaling between a minimum and a maximum is not built yet)",
+        )
+    if count is not None and count != minimum:
+        raise InvalidInput(f"--count {count} contradicts --min/--max {minimum}")
+    return minimum
+
+
+def _scale_view(s: dict[str, Any]) -> dict[str, Any]:
+    return {"count": s["count"], "cpu": s["cpu"], "memory": format_size(s["memory"])}
+
+
+def _scale_text(s: dict[str, Any]) -> str:
+    return f"{s['count']} × ({s['cpu']:g} cpu, {format_size(s['memory'])})"

@@ -1,0 +1,138 @@
+"""The state database: one SQLite file per host, one writer, many readers.
+
+Writes go through ``Store.write()``: a single connection behind a lock, each transaction opened
+with ``BEGIN IMMEDIATE`` so it takes the write lock up front instead of failing half-way with
+SQLITE_BUSY. Reads use a separate pool of connections and, with WAL, never wait for the writer.
+The reconciler (async) reaches both through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, create_engine
+
+from platd.spec.hlc import HybridLogicalClock
+
+MIGRATIONS_PACKAGE = "platd.store.migrations"
+
+
+def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    # Take transaction control from pysqlite so the "begin" hook below decides how to begin.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _engine(path: Path, *, writer: bool) -> Engine:
+    engine = create_engine(
+        f"sqlite:///{path}",
+        connect_args={"check_same_thread": False},
+        poolclass=StaticPool if writer else None,
+    )
+    event.listen(engine, "connect", _on_connect)
+    begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
+    return engine
+
+
+def migration_scripts() -> list[tuple[int, str, str]]:
+    """(number, name, sql) of every migration shipped with the package, in order."""
+    scripts = []
+    for item in resources.files(MIGRATIONS_PACKAGE).iterdir():
+        name = item.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            scripts.append((int(name[:4]), name, item.read_text()))
+    return sorted(scripts)
+
+
+def migrate(path: Path) -> int:
+    """Bring the database at ``path`` to the newest schema; returns the resulting version."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, _name, sql in migration_scripts():
+            if number <= current:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in sql.split(";\n"):
+                    if statement.strip() and not _only_comments(statement):
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            current = number
+        return int(current)
+    finally:
+        conn.close()
+
+
+def _only_comments(statement: str) -> bool:
+    return all(not line.strip() or line.strip().startswith("--") for line in statement.splitlines())
+
+
+class Store:
+    """Handles to one host's state database plus the clock that stamps its writes."""
+
+    def __init__(self, path: Path, host_id: str, clock: HybridLogicalClock | None = None) -> None:
+        self.path = path
+        self.host_id = host_id
+        self.clock = clock or HybridLogicalClock()
+        self._writer = _engine(path, writer=True)
+        self._reader = _engine(path, writer=False)
+        self._write_lock = threading.Lock()
+        # Called after every commit (from the writing thread): wakes followers and the reconciler.
+        self.listeners: list[Callable[[], None]] = []
+        self._seed_clock()
+
+    def _seed_clock(self) -> None:
+        # A restarted host must never stamp below what it wrote before the restart.
+        with self.read() as session:
+            top = 0
+            for table in ("orgs", "envs", "releases", "tokens", "scales", "instances"):
+                row = session.connection().exec_driver_sql(f"SELECT MAX(hlc) FROM {table}")
+                top = max(top, row.scalar() or 0)
+        self.clock.observe(top)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction; commits on success, rolls back on any exception."""
+        with self._write_lock, Session(self._writer, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+        for listener in self.listeners:
+            listener()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with Session(self._reader) as session:
+            yield session
+
+    def stamp(self) -> dict[str, Any]:
+        """The replication columns for a row written now by this host."""
+        return {"hlc": self.clock.now(), "origin": self.host_id}
+
+    def close(self) -> None:
+        self._writer.dispose()
+        self._reader.dispose()

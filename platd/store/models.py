@@ -1,0 +1,190 @@
+"""The state database's tables.
+
+Desired state replicates between hosts, so every desired row carries ``id`` (UUIDv7), ``hlc``,
+``origin`` (the host that wrote it) and ``deleted`` (a tombstone instead of a DELETE): merging two
+copies of a row keeps the one with the larger ``(hlc, origin)``. Releases, config versions, secret
+versions, env history and events are insert-only. Observed state (instances, release progress) is
+written only by the host that owns it, so it never conflicts, and replicates the same way.
+
+These are storage models; the API speaks in the plain dicts built by ``platd.services``.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Field, SQLModel
+
+
+class Replicated(SQLModel):
+    id: str = Field(primary_key=True)
+    hlc: int = Field(index=True)
+    origin: str
+    deleted: bool = False
+
+
+class Org(Replicated, table=True):
+    __tablename__ = "orgs"
+    name: str = Field(index=True)
+    created_at: float
+
+
+class Project(Replicated, table=True):
+    __tablename__ = "projects"
+    org_id: str = Field(index=True)
+    name: str
+    created_at: float
+
+
+class App(Replicated, table=True):
+    __tablename__ = "apps"
+    project_id: str = Field(index=True)
+    name: str
+    created_at: float
+
+
+class Env(Replicated, table=True):
+    __tablename__ = "envs"
+    app_id: str = Field(index=True)
+    name: str
+    created_at: float
+    current_release_id: str | None = None
+
+
+class Token(Replicated, table=True):
+    """An API token; only its SHA-256 is kept. ``org_id`` None means every org (host admin)."""
+
+    __tablename__ = "tokens"
+    token_hash: str = Field(index=True)
+    hint: str  # last four characters, so people can tell tokens apart
+    name: str
+    org_id: str | None = Field(default=None, index=True)
+    role: str
+    created_at: float
+    created_by: str
+
+
+class ConfigVersion(Replicated, table=True):
+    """One immutable version of an env's plain configuration (env vars), as JSON."""
+
+    __tablename__ = "config_versions"
+    env_id: str = Field(index=True)
+    version: int
+    values_json: str
+    created_at: float
+    created_by: str
+
+
+class SecretBundle(Replicated, table=True):
+    __tablename__ = "secret_bundles"
+    env_id: str = Field(index=True)
+    name: str
+    created_at: float
+
+
+class SecretVersion(Replicated, table=True):
+    """One immutable, encrypted version of a bundle; key names are kept in clear for describe."""
+
+    __tablename__ = "secret_versions"
+    bundle_id: str = Field(index=True)
+    version: int
+    ciphertext: bytes
+    keys_json: str
+    created_at: float
+    created_by: str
+
+
+class Release(Replicated, table=True):
+    """An immutable deployable: pinned images, manifest snapshot, exact config and secrets."""
+
+    __tablename__ = "releases"
+    env_id: str = Field(index=True)
+    seq: int
+    manifest_json: str
+    images_json: str  # workload -> "registry/repo@sha256:..."
+    config_version_id: str | None
+    secret_versions_json: str  # bundle name -> secret version id
+    created_at: float
+    created_by: str
+    source: str  # the image reference or build context the release was made from
+
+
+class EnvChange(Replicated, table=True):
+    """The env's history: every move of its current-release pointer, and why."""
+
+    __tablename__ = "env_changes"
+    env_id: str = Field(index=True)
+    action: str  # deploy | rollback
+    release_id: str
+    previous_release_id: str | None
+    at: float
+    by: str
+
+
+class Scale(Replicated, table=True):
+    """Env-level scale of one workload; overrides the release's manifest when set."""
+
+    __tablename__ = "scales"
+    env_id: str = Field(index=True)
+    workload: str
+    count: int | None = None
+    cpu: float | None = None
+    memory: int | None = None
+
+
+class Event(SQLModel, table=True):
+    """What happened, in order. ``seq`` is this host's local cursor for followers."""
+
+    __tablename__ = "events"
+    seq: int | None = Field(default=None, primary_key=True)
+    id: str = Field(index=True, unique=True)
+    hlc: int
+    origin: str
+    at: float = Field(index=True)
+    env_id: str = Field(index=True)
+    release_id: str | None = Field(default=None, index=True)
+    workload: str | None = None
+    instance_id: str | None = None
+    step: str
+    outcome: str  # started | ok | failed | info
+    category: str | None = None  # config | image | scheduling | runtime | health
+    message: str
+    actor: str | None = None
+
+
+class Instance(Replicated, table=True):
+    """Observed: one instance as its owning host last saw it."""
+
+    __tablename__ = "instances"
+    env_id: str = Field(index=True)
+    workload: str
+    release_id: str
+    spec_hash: str
+    container_id: str | None
+    state: str  # pending | created | running | exited | stopping | gone
+    health: str  # starting | healthy | unhealthy | none
+    restarts: int = 0
+    exit_code: int | None = None
+    started_at: float | None = None
+    updated_at: float
+    ports_json: str = "{}"  # container port -> "127.0.0.1:host port"
+    reason: str | None = None  # why pending / why unhealthy, in plain words
+
+
+class ReleaseState(Replicated, table=True):
+    """Observed: how far one host got in converging one release. ``id`` is release:host."""
+
+    __tablename__ = "release_states"
+    release_id: str = Field(index=True)
+    host_id: str
+    status: str  # rolling | converged | failed
+    step: str | None = None
+    category: str | None = None
+    message: str | None = None
+    updated_at: float
+
+
+class Meta(SQLModel, table=True):
+    """Per-host facts: host id, names. Never replicated."""
+
+    __tablename__ = "meta"
+    key: str = Field(primary_key=True)
+    value: str

@@ -1,0 +1,251 @@
+"""plat manifest check, deploy, wait, releases, rollback and scale."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+from platd.spec.errors import InvalidInput, RolloutFailed, TimedOut
+from platd.spec.gate import check_gate, gate_error
+from platd.spec.manifest import Manifest, parse_manifest
+from tui.cli.context import Ctx
+from tui.render import event_line, failure_lines, receipt, releases_lines, scale_receipt
+
+DEFAULT_TIMEOUT = 300.0
+POLL_WAIT = 20.0
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    m = sub.add_parser("manifest", help="work with plat.toml")
+    msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = msub.add_parser("check", parents=[common], help="validate a manifest (no daemon needed)")
+    p.add_argument("-f", "--file", type=Path, default=Path("plat.toml"))
+    p.set_defaults(handler=manifest_check)
+
+    p = sub.add_parser("deploy", parents=[common], help="create a release and roll it out",
+                       description="Validates the manifest and the config gate, pins each image "
+                       "to its digest, creates an immutable release, prints a receipt, then "
+                       "follows the rollout (unless --detach).")
+    p.add_argument("-f", "--file", type=Path, default=Path("plat.toml"))
+    p.add_argument("--image", action="append", default=[], metavar="[WORKLOAD=]REF",
+                   help="deploy this image instead of the manifest's (repeatable)")
+    p.add_argument("--build", type=Path, metavar="DIR",
+                   help="build the image from DIR with the daemon's Docker engine first")
+    p.add_argument("--detach", action="store_true", help="print the receipt and return")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                   help=f"seconds to follow the rollout (default {DEFAULT_TIMEOUT:g})")
+    p.set_defaults(handler=deploy)
+
+    p = sub.add_parser("wait", parents=[common], help="wait until a release converges or fails",
+                       description="Exit 0 when converged, 8 when the rollout failed, 9 on timeout.")
+    p.add_argument("release", nargs="?", help="release (v3, an id or id prefix; default: current)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
+    p.add_argument("--quiet", "-q", action="store_true", help="do not print events")
+    p.set_defaults(handler=wait)
+
+    p = sub.add_parser("releases", parents=[common], help="list the env's releases")
+    p.set_defaults(handler=releases)
+
+    p = sub.add_parser("rollback", parents=[common], help="point the env back at an earlier release",
+                       description="Without RELEASE, picks the most recent release before the "
+                       "current one that converged healthy. Nothing is rebuilt or re-resolved.")
+    p.add_argument("release", nargs="?")
+    p.add_argument("--detach", action="store_true")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
+    p.set_defaults(handler=rollback)
+
+    p = sub.add_parser("scale", parents=[common], help="change a workload's count, cpu or memory")
+    p.add_argument("workload")
+    p.add_argument("--count", type=int)
+    p.add_argument("--min", type=int, help="v1 runs a fixed count: --min must equal --max")
+    p.add_argument("--max", type=int)
+    p.add_argument("--cpu", type=float, help="cores per instance, e.g. 0.5")
+    p.add_argument("--memory", help="memory per instance, e.g. 256M or 1G")
+    p.set_defaults(handler=scale)
+
+
+def _read_manifest(path: Path) -> tuple[str, Manifest]:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InvalidInput(f"no manifest at {path}",
+                           hint="pass -f PATH, or create plat.toml (see docs/manifest.md)") from None
+    except OSError as e:
+        raise InvalidInput(f"cannot read {path}: {e.strerror}") from None
+    return text, parse_manifest(text, str(path))
+
+
+def manifest_check(ctx: Ctx) -> int:
+    _text, manifest = _read_manifest(ctx.args.file)
+    lines = [f"{ctx.args.file} is valid: app {manifest.app}, "
+             f"{len(manifest.workloads)} workload(s): {', '.join(manifest.workloads)}"]
+    if manifest.required_env:
+        lines.append(f"  requires env vars: {', '.join(manifest.required_env)}")
+    if manifest.secret_bundles:
+        lines.append(f"  requires secret bundles: {', '.join(manifest.secret_bundles)}")
+    ctx.out({"valid": True, "manifest": manifest.to_dict()}, lines)
+    return 0
+
+
+def _image_overrides(items: list[str], manifest: Manifest) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, ref = item.partition("=")
+        if sep and "/" not in name and ":" not in name:
+            out[name] = ref
+        elif len(manifest.workloads) == 1:
+            out[next(iter(manifest.workloads))] = item
+        else:
+            raise InvalidInput(
+                f"--image {item} does not say which workload it is for",
+                hint=f"write --image WORKLOAD=REF; workloads: {', '.join(manifest.workloads)}",
+            )
+    return out
+
+
+def _tar_context(folder: Path) -> bytes:
+    if not folder.is_dir():
+        raise InvalidInput(f"build context {folder} is not a directory")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(folder, arcname=".")
+    return buf.getvalue()
+
+
+def _builds(ctx: Ctx, target: str, manifest: Manifest, manifest_dir: Path) -> dict[str, str]:
+    """Build what needs building; returns workload -> pinned image."""
+    wanted = {n: w for n, w in manifest.workloads.items() if w.build is not None}
+    if ctx.args.build is not None and not wanted:
+        if len(manifest.workloads) != 1:
+            raise InvalidInput("--build needs a workload with [workloads.NAME.build] in the manifest")
+        wanted = dict(manifest.workloads)
+    out = {}
+    for name, w in wanted.items():
+        context = ctx.args.build or manifest_dir / (w.build.context if w.build else ".")
+        dockerfile = w.build.dockerfile if w.build else "Dockerfile"
+        ctx.say(f"building {name} from {context} ...")
+        built = ctx.client.request(
+            "POST", ctx.client.env_path(target, "/builds"), raw=_tar_context(Path(context)),
+            content_type="application/x-tar", query={"dockerfile": dockerfile}, timeout=900,
+        )
+        ctx.say(f"built and pushed {built['image']}")
+        out[name] = built["image"]
+    return out
+
+
+def deploy(ctx: Ctx) -> int:
+    target = ctx.target()
+    text, manifest = _read_manifest(ctx.args.file)
+    overrides = _image_overrides(ctx.args.image, manifest)
+    # The gate runs here first so a refusal costs nothing; the daemon checks again.
+    cfg = ctx.client.get(ctx.client.env_path(target, "/config"))
+    bundles = ctx.client.get(ctx.client.env_path(target, "/secrets"))
+    gaps = check_gate(manifest, set(cfg["values"]), {b["name"] for b in bundles}, target,
+                      str(ctx.args.file))
+    if gaps:
+        raise gate_error(gaps, target)
+    if ctx.args.build is not None or any(w.build for w in manifest.workloads.values()):
+        overrides.update(_builds(ctx, target, manifest, ctx.args.file.parent))
+    r = ctx.client.post(ctx.client.env_path(target, "/deploy"), {
+        "manifest": text, "manifest_file": str(ctx.args.file), "images": overrides,
+    })
+    ctx.out(r, receipt(r))
+    if ctx.args.detach:
+        return 0
+    return follow_release(ctx, target, r["release"]["id"], ctx.args.timeout, after=r["event_cursor"])
+
+
+def follow_release(
+    ctx: Ctx, target: str, release_id: str, timeout: float, quiet: bool = False, after: int = 0
+) -> int:
+    """Print the release's events until its rollout converges (0) or fails (8); 9 on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimedOut(
+                f"release {release_id} did not converge within {timeout:g}s",
+                hint=[f"keep waiting: plat wait {release_id} --target {target}",
+                      f"see why: plat status --target {target}"],
+            )
+        page = ctx.client.request(
+            "GET", ctx.client.env_path(target, "/events"),
+            query={"after": after, "release": release_id, "wait": min(POLL_WAIT, left)},
+            timeout=POLL_WAIT + 10,
+        )
+        for e in page["events"]:
+            if not quiet:
+                ctx.say(event_line(e))
+            if e["step"] == "rollout" and e["outcome"] in ("ok", "failed"):
+                return _conclude(ctx, target, release_id)
+        after = page["cursor"]
+
+
+def _conclude(ctx: Ctx, target: str, release_id: str) -> int:
+    rel = ctx.client.get(ctx.client.env_path(target, f"/releases/{release_id}"))
+    if rel["status"] == "failed":
+        status = ctx.client.get(ctx.client.env_path(target, "/status"))
+        serving = sorted({i["release"] for w in status["workloads"] for i in w["instances"]
+                          if i["state"] == "running" and i["release"] != rel["version"]})
+        raise RolloutFailed(
+            "\n".join(failure_lines(rel, target, ", ".join(serving) or None)),
+            details={"release": rel},
+        )
+    ctx.say(f"release {rel['version']} converged: every instance is running and healthy")
+    return 0
+
+
+def _current_release(ctx: Ctx, target: str) -> str:
+    rows = ctx.client.get(ctx.client.env_path(target, "/releases"))["releases"]
+    current = next((r for r in rows if r["current"]), None)
+    if current is None:
+        raise InvalidInput(f"{target} has no release to wait for",
+                           hint=f"deploy one: plat deploy -f plat.toml --target {target}")
+    return str(current["id"])
+
+
+def wait(ctx: Ctx) -> int:
+    target = ctx.target()
+    wanted = ctx.args.release or _current_release(ctx, target)
+    rel = ctx.client.get(ctx.client.env_path(target, f"/releases/{wanted}"))
+    if rel["status"] == "converged":
+        ctx.out(rel, [f"release {rel['version']} has converged"])
+        return 0
+    if rel["status"] == "failed":
+        return _conclude(ctx, target, rel["id"])
+    if rel["status"] == "superseded":
+        raise InvalidInput(f"release {rel['version']} is not current; nothing will converge it",
+                           hint=f"see plat releases --target {target}")
+    return follow_release(ctx, target, rel["id"], ctx.args.timeout, quiet=ctx.args.quiet,
+                          after=rel.get("rollout_cursor", 0))
+
+
+def releases(ctx: Ctx) -> int:
+    target = ctx.target()
+    r = ctx.client.get(ctx.client.env_path(target, "/releases"))
+    ctx.out(r, releases_lines(r))
+    return 0
+
+
+def rollback(ctx: Ctx) -> int:
+    target = ctx.target()
+    r = ctx.client.post(ctx.client.env_path(target, "/rollback"), {"release": ctx.args.release})
+    ctx.out(r, receipt(r))
+    if ctx.args.detach:
+        return 0
+    return follow_release(ctx, target, r["release"]["id"], ctx.args.timeout, after=r["event_cursor"])
+
+
+def scale(ctx: Ctx) -> int:
+    target = ctx.target()
+    a = ctx.args
+    r = ctx.client.post(ctx.client.env_path(target, "/scale"), {
+        "workload": a.workload, "count": a.count, "min": a.min, "max": a.max, "cpu": a.cpu,
+        "memory": a.memory,
+    })
+    ctx.out(r, scale_receipt(r))
+    return 0

@@ -1,0 +1,137 @@
+"""The words plat shows people: receipts, status tables, event lines, failure summaries.
+
+Every front end (CLI, TUI, web console) renders API results through these functions, so the
+same thing is always said the same way. They take the API's plain dicts and return lines of
+text; they never print and never call the daemon.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from platd.spec.timeparse import format_age, format_utc
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> list[str]:
+    cells = [[str(h) for h in headers]] + [["-" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+
+
+def short(release_id: str | None) -> str:
+    return (release_id or "-")[-12:]
+
+
+def digest_short(image: str) -> str:
+    repo, _, digest = image.partition("@")
+    return f"{repo}@{digest[:19]}" if digest else image
+
+
+def receipt(r: dict[str, Any]) -> list[str]:
+    """The receipt of a deploy or a rollback."""
+    rel = r["release"]
+    verb = {"deploy": "accepted", "rollback": "is the target of a rollback"}.get(r["action"], "")
+    lines = [f"Release {rel['version']} ({rel['id']}) {verb} for {r['target']}"]
+    if r["action"] == "rollback" and r.get("chosen_automatically"):
+        lines.append(f"  chosen: {rel['version']} is the most recent release before the current "
+                     "one that converged healthy")
+    for workload, image in sorted(rel["images"].items()):
+        lines.append(f"  image   {workload}: {digest_short(image)}")
+    secrets = ", ".join(sorted(rel["secret_versions"])) or "none"
+    lines.append(f"  config  version {rel['config_version']}; secret bundles: {secrets}")
+    prev = r.get("previous_release")
+    lines.append(f"Changes from v{prev['seq']}:" if prev else "Changes (first release):")
+    lines += [f"  {line}" for line in r["diff"]["lines"]]
+    lines.append("Next:")
+    lines += [f"  {cmd}" for cmd in r["follow_ups"]]
+    return lines
+
+
+def scale_receipt(r: dict[str, Any]) -> list[str]:
+    old, new = r["old"], r["new"]
+    lines = [
+        f"Scale of {r['workload']} in {r['target']} accepted (release {r['release']})",
+        f"  count   {old['count']} -> {new['count']}",
+        f"  cpu     {old['cpu']:g} -> {new['cpu']:g}",
+        f"  memory  {old['memory']} -> {new['memory']}",
+    ]
+    if r["replaces_instances"]:
+        lines.append("  cpu or memory changed: instances are replaced one for one, new ones "
+                     "healthy before old ones stop")
+    lines.append("Next:")
+    lines += [f"  {cmd}" for cmd in r["follow_ups"]]
+    return lines
+
+
+def event_line(e: dict[str, Any]) -> str:
+    where = "/".join(p for p in (e.get("workload"), e.get("instance_id")) if p)
+    category = f" [{e['category']}]" if e.get("category") else ""
+    first, *rest = str(e["message"]).split("\n")
+    head = f"{format_utc(e['at'])}  {e['step']:<8} {e['outcome']:<7} {where or '-':<20} {first}{category}"
+    return "\n".join([head, *rest])
+
+
+def status_lines(s: dict[str, Any]) -> list[str]:
+    rel = s.get("release")
+    if rel is None:
+        return [f"{s['target']}: nothing deployed yet",
+                f"  deploy with: plat deploy -f plat.toml --target {s['target']}"]
+    lines = [f"{s['target']}  release {rel['version']} ({rel['status']})"]
+    if rel.get("status") == "failed" and rel.get("error"):
+        lines.append(f"  failed at {rel.get('failed_step')} ({rel.get('category')}): "
+                     f"{rel['error'].splitlines()[0]}")
+    rows = [
+        [w["name"], f"{w['current']}/{w['desired']}", w["running"], w["healthy"], f"{w['cpu']:g}",
+         w["memory"]]
+        for w in s["workloads"]
+    ]
+    lines += [""] + table(rows, ["WORKLOAD", "CURRENT/DESIRED", "RUNNING", "HEALTHY", "CPU", "MEMORY"])
+    for w in s["workloads"]:
+        for reason in w["pending"]:
+            lines.append(f"  {w['name']}: pending: {reason}")
+    now = time.time()
+    inst_rows = []
+    for w in s["workloads"]:
+        for i in w["instances"]:
+            ports = ", ".join(f"{v}->{k}" for k, v in sorted(i["ports"].items())) or "-"
+            age = format_age(now - i["started_at"]) if i.get("started_at") else "-"
+            inst_rows.append([i["id"], w["name"], i["release"], i["state"], i["health"],
+                              i["restarts"], age, ports])
+    if inst_rows:
+        lines += [""] + table(inst_rows, ["INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH",
+                                          "RESTARTS", "AGE", "PORTS"])
+    return lines
+
+
+def releases_lines(r: dict[str, Any]) -> list[str]:
+    rows = [
+        ["*" if x["current"] else "", x["version"], short(x["id"]), format_utc(x["created_at"], millis=False),
+         x["created_by"], x["status"], x["config_version"],
+         ", ".join(f"{w}={digest_short(i)}" for w, i in sorted(x["images"].items()))]
+        for x in r["releases"]
+    ]
+    if not rows:
+        return [f"{r['target']} has no releases yet"]
+    return table(rows, ["", "RELEASE", "ID", "CREATED", "BY", "STATUS", "CONFIG", "IMAGES"])
+
+
+def failure_lines(rel: dict[str, Any], target: str, previous_ok: str | None) -> list[str]:
+    """What a failed rollout says: step, category, message, last logs, and the ways out."""
+    lines = [
+        f"Rollout of {rel['version']} failed at step {rel.get('failed_step')} "
+        f"(category: {rel.get('category')})",
+    ]
+    lines += [f"  {line}" if not line.startswith("  ") else line
+              for line in (rel.get("error") or "").splitlines()]
+    if previous_ok:
+        lines.append(f"The instances of {previous_ok} keep serving.")
+    lines += [
+        "Next:",
+        f"  plat events --release {rel['id']} --target {target}",
+        f"  plat status --target {target}",
+        f"  plat rollback --target {target}          # back to the last healthy release",
+        f"  plat deploy -f plat.toml --target {target}   # retry after fixing the cause",
+    ]
+    return lines
