@@ -1,0 +1,205 @@
+"""Fixtures shared by every test level: a real platd process and the real plat program.
+
+``Daemon`` starts ``platd serve`` as a subprocess on a free loopback port with its own data
+directory, waits until ``/v1/health`` answers, and stops it afterwards; ``daemon.plat(...)``
+runs the real ``plat`` executable against it with an isolated config directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PLAT = str(BIN / "plat")
+PLATD = str(BIN / "platd")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_responsive(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"platd exited with {proc.returncode} before answering")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@dataclass
+class Daemon:
+    data: Path
+    config_dir: Path
+    runtime: str = "fake"
+    port: int = field(default_factory=free_port)
+    token: str = ""
+    host_id: str = ""
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def init(self) -> None:
+        out = subprocess.run([PLATD, "init", "--data", str(self.data), "--json"],
+                             check=True, capture_output=True, text=True).stdout
+        info = json.loads(out)
+        self.token, self.host_id = info["token"], info["host"]["id"]
+
+    def start(self) -> None:
+        self.log_path = self.data.parent / f"platd-{self.port}.log"
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
+        self.proc = subprocess.Popen(
+            [PLATD, "serve", "--data", str(self.data), "--listen", f"127.0.0.1:{self.port}",
+             "--runtime", self.runtime],
+            stdout=log, stderr=log, start_new_session=True,
+        )
+        wait_until_responsive(f"{self.url}/v1/health", proc=self.proc)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill9(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
+
+    def env(self, token: str | None = None, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PLAT_")}
+        env.update(PLAT_API=self.url, PLAT_TOKEN=token if token is not None else self.token,
+                   PLAT_CONFIG_DIR=str(self.config_dir))
+        env.update(extra)
+        return env
+
+    def plat(self, *args: str, token: str | None = None, cwd: Path | None = None,
+             input: str | None = None, timeout: float = 120, **extra: str) -> Result:
+        proc = subprocess.run([PLAT, *args], capture_output=True, text=True, input=input,
+                              env=self.env(token, **extra), cwd=cwd, timeout=timeout)
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def api(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+        """A raw HTTP call, for tests of the API itself."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        tok = self.token if token is None else token
+        if tok:
+            req.add_header("Authorization", f"Bearer {tok}")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                raw = r.read()
+                return r.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            return e.code, json.loads(raw) if raw else None
+
+    def make_env(self, path: str = "acme/shop/hello/prod") -> str:
+        """Create the org/project/app/env tree for ``path`` with the admin token."""
+        parts = path.split("/")
+        for depth, plural in enumerate(("orgs", "projects", "apps", "envs"), start=1):
+            r = self.plat(plural, "create", "/".join(parts[:depth]))
+            assert r.code in (0, 5), r.err
+        return path
+
+
+def _daemon(tmp_path: Path, runtime: str) -> Iterator[Daemon]:
+    d = Daemon(data=tmp_path / "data", config_dir=tmp_path / "config", runtime=runtime)
+    d.init()
+    d.start()
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    """A real platd on loopback with the in-memory fake runtime."""
+    yield from _daemon(tmp_path, "fake")
+
+
+@pytest.fixture
+def docker_daemon(tmp_path: Path, docker_services: None) -> Iterator[Daemon]:
+    """A real platd driving the real Docker engine; its containers are removed afterwards."""
+    gen = _daemon(tmp_path, "docker")
+    d = next(gen)
+    try:
+        yield d
+    finally:
+        try:
+            next(gen)
+        except StopIteration:
+            pass
+        _remove_containers(d.host_id)
+
+
+def _remove_containers(host_id: str) -> None:
+    if not host_id:
+        return
+    ids = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=dev.plat.host={host_id}"],
+        capture_output=True, text=True,
+    ).stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def docker_services() -> None:
+    """The Docker engine and the local registry (scripts/dev-services starts both)."""
+    problems = []
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        problems.append("the Docker engine does not answer")
+    try:
+        urllib.request.urlopen("http://127.0.0.1:5000/v2/", timeout=2).close()
+    except OSError:
+        problems.append("no registry answers on 127.0.0.1:5000")
+    if problems:
+        message = "; ".join(problems) + " (run scripts/dev-services)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
