@@ -25,6 +25,9 @@ def uuid7() -> str:
             # Same (or earlier) millisecond: keep order by counting up in the random field.
             ms = _last_ms
             rand = _last_rand + 1
+            if rand >> 74:
+                # The 74-bit counter is spent: borrow the next millisecond instead of wrapping.
+                ms, rand = ms + 1, 0
         else:
             rand = int.from_bytes(os.urandom(10), "big") >> 6  # 74 random bits
         _last_ms, _last_rand = ms, rand

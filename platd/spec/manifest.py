@@ -133,3 +133,11 @@ class ManifestIssue:
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line else ""
         return f"{where}{self.path}: {self.message}"
+
+
+def parse_manifest(text: str, source: str = "plat.toml") -> Manifest:
+    """Parse and validate ``plat.toml`` text; raises ManifestInvalid listing every problem."""
+    # Imported here because the rules module builds the types defined above.
+    from platd.spec.manifest_rules import parse
+
+    return parse(text, source)

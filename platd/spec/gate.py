@@ -1,0 +1,114 @@
+"""The config gate: no release is created while the config its manifest requires is missing.
+
+Deploying with "mystery config" (an env var the code reads but nobody set, a secret bundle that
+does not exist yet) is the failure the onboarding flow must prevent. The gate compares what the
+manifest requires with what the env has and, for every gap, names the exact command that closes
+it, so the refusal is a to-do list rather than a dead end. The CLI runs it before uploading and
+the daemon runs it again before it writes the release.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from platd.spec.errors import ConfigGateRefused
+from platd.spec.manifest import Manifest
+
+
+@dataclass(frozen=True)
+class GateGap:
+    """One required setting the env lacks, where the manifest asks for it, and how to add it."""
+
+    kind: Literal["env", "secret"]
+    name: str
+    line: int  # line in the manifest that requires it; 0 if unknown
+    fix: str  # the command that closes the gap
+    source: str = "plat.toml"
+
+    def describe(self) -> str:
+        where = (
+            f"required at {self.source} line {self.line}"
+            if self.line
+            else f"required by {self.source}"
+        )
+        if self.kind == "env":
+            return f"env var {self.name} ({where}) is not set: {self.fix}"
+        return (
+            f"secret bundle {self.name} ({where}) does not exist: {self.fix} "
+            f"(or --from-file {self.name}.env instead of --set)"
+        )
+
+    def to_dict(self) -> dict[str, str | int]:
+        return {"kind": self.kind, "name": self.name, "line": self.line, "fix": self.fix}
+
+
+def check_gate(
+    manifest: Manifest,
+    env_keys: set[str],
+    bundles: set[str],
+    target: str,
+    manifest_file: str = "plat.toml",
+) -> list[GateGap]:
+    """Every required env var and secret bundle the env at ``target`` lacks, in manifest order.
+
+    ``target`` is "org/project/app/env"; ``env_keys`` are the config keys set there and
+    ``bundles`` the secret bundles that exist there.
+    """
+    gaps = [
+        GateGap(
+            kind="env",
+            name=key,
+            line=_line(manifest, "env.required", index),
+            fix=f"plat config set {key}=... --target {target}",
+            source=manifest_file,
+        )
+        for index, key in enumerate(manifest.required_env)
+        if key not in env_keys
+    ]
+    gaps += [
+        GateGap(
+            kind="secret",
+            name=bundle,
+            line=_line(manifest, "secrets.bundles", index),
+            fix=f"plat secrets create {bundle} --set KEY=... --target {target}",
+            source=manifest_file,
+        )
+        for index, bundle in enumerate(manifest.secret_bundles)
+        if bundle not in bundles
+    ]
+    return gaps
+
+
+def gate_error(gaps: list[GateGap], target: str) -> ConfigGateRefused:
+    """The refusal for ``gaps`` (which must not be empty): one hint line per gap, then a summary."""
+    if not gaps:
+        raise ValueError("gate_error needs at least one gap; an empty list means the gate passes")
+    if len(gaps) == 1:
+        count = "1 required setting is missing"
+    else:
+        count = f"{len(gaps)} required settings are missing"
+    return ConfigGateRefused(
+        f"refusing to create a release for {target}: {count}",
+        hint=[gap.describe() for gap in gaps]
+        + ["nothing was changed; run the commands above, then deploy again"],
+        details={"target": target, "missing": [gap.to_dict() for gap in gaps]},
+    )
+
+
+def enforce_gate(
+    manifest: Manifest,
+    env_keys: set[str],
+    bundles: set[str],
+    target: str,
+    manifest_file: str = "plat.toml",
+) -> None:
+    """Raise ConfigGateRefused if the env at ``target`` lacks anything the manifest requires."""
+    gaps = check_gate(manifest, env_keys, bundles, target, manifest_file)
+    if gaps:
+        raise gate_error(gaps, target)
+
+
+def _line(manifest: Manifest, field: str, index: int) -> int:
+    # Prefer the list element's own line (a multi-line list), else the line of the list itself.
+    return manifest.lines.get(f"{field}[{index}]") or manifest.lines.get(field, 0)

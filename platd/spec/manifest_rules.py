@@ -1,0 +1,909 @@
+"""The rules that turn ``plat.toml`` text into a ``Manifest``, and the words for every mistake.
+
+A manifest error is only useful if it says where: tomllib reports positions for syntax errors but
+not for values, so ``locate_lines`` re-scans the (already valid) text to map each dotted field
+path to the line it was written on. Validation collects every problem before raising, so a user
+fixes a manifest in one pass instead of one error per deploy attempt.
+
+Field paths look like ``workloads.web.count``, ``endpoints[1].internal_port`` and
+``env.required[0]``: array indexes count from 0, and keys that are not bare TOML keys are quoted.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import posixpath
+import re
+import shlex
+import tomllib
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from platd.spec.errors import InvalidInput, ManifestInvalid
+from platd.spec.manifest import (
+    BuildSpec,
+    Endpoint,
+    HealthCheck,
+    HttpCheck,
+    Manifest,
+    ManifestIssue,
+    VolumeMount,
+    Workload,
+)
+from platd.spec.names import ENV_KEY_RE, NAME_RE
+from platd.spec.sizes import parse_memory
+
+MAX_COUNT = 100
+MAX_CPU = 64.0
+SECRETS_DIR = "/run/secrets"
+
+_TOP_FIELDS = ("app", "env", "secrets", "workloads", "endpoints", "volumes")
+_ENV_FIELDS = ("required",)
+_SECRETS_FIELDS = ("bundles",)
+_WORKLOAD_FIELDS = ("image", "build", "command", "count", "cpu", "memory", "ports", "health")
+_BUILD_FIELDS = ("context", "dockerfile")
+_HEALTH_FIELDS = ("tcp", "http", "interval", "timeout", "retries", "grace")
+_HTTP_FIELDS = ("port", "path")
+_ENDPOINT_FIELDS = (
+    "name",
+    "workload",
+    "internal_port",
+    "external_ports",
+    "protocol",
+    "ipv4",
+    "ipv6",
+    "proxy_protocol",
+)
+_VOLUME_FIELDS = ("name", "workload", "mount", "read_only")
+
+_NAME_RULE = (
+    "use 1-40 lowercase letters, digits and '-', starting with a letter, not ending with '-'"
+)
+_ENV_KEY_RULE = "use letters, digits and '_', not starting with a digit"
+
+
+def parse(text: str, source: str = "plat.toml") -> Manifest:
+    """Parse and validate manifest text; raises ManifestInvalid naming every problem and line."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _syntax_error(exc, text, source) from None
+    return validate(data, source, locate_lines(text))
+
+
+def validate(
+    data: dict[str, Any], source: str = "plat.toml", lines: dict[str, int] | None = None
+) -> Manifest:
+    """Validate a decoded manifest document (the TOML tables, or the same shape sent as JSON).
+
+    Without ``lines`` every issue reports line 0, which ``ManifestIssue`` prints without a line.
+    """
+    checker = _Checker(dict(lines or {}))
+    manifest = _manifest(checker, data)
+    if checker.issues:
+        raise _invalid(checker.issues, source)
+    return manifest
+
+
+# --- syntax errors -----------------------------------------------------------------------------
+
+_POSITION_RE = re.compile(r"\s*\((?:at line (\d+), column (\d+)|at end of document)\)\s*$")
+_SYNTAX_ADVICE = (
+    ("twice", "each table and key may appear only once; merge the two into one"),
+    ("overwrite", "each table and key may appear only once; merge the two into one"),
+    ("Unterminated string", "close the string with the same quote it opened with"),
+    ("Unclosed", "close the array or inline table with ']' or '}'"),
+    ("Invalid value", 'strings need quotes: image = "nginx:1.27", not image = nginx:1.27'),
+)
+
+_TOML_BASICS = (
+    'check the TOML syntax there: strings need quotes (app = "hello"), tables are written '
+    "[workloads.web] and repeated tables [[endpoints]]"
+)
+
+
+def _syntax_error(exc: tomllib.TOMLDecodeError, text: str, source: str) -> ManifestInvalid:
+    raw = str(exc)
+    position = _POSITION_RE.search(raw)
+    reason = raw[: position.start()] if position else raw
+    source_lines = text.splitlines()
+    if position and position.group(1):
+        line, column = int(position.group(1)), int(position.group(2))
+    else:  # "at end of document": the last line is the closest honest answer
+        line, column = max(len(source_lines), 1), 0
+    where = f"line {line}, column {column}" if column else f"line {line} (end of file)"
+    hint = []
+    if 0 < line <= len(source_lines):
+        hint.append(f"line {line}: {source_lines[line - 1].strip()}")
+    hint.append(next((tip for key, tip in _SYNTAX_ADVICE if key in reason), _TOML_BASICS))
+    return ManifestInvalid(
+        f"{source} is not valid TOML: {reason[:1].lower()}{reason[1:]} at {where}",
+        hint=hint,
+        details={
+            "file": source,
+            "line": line,
+            "column": column,
+            "issues": [{"path": "", "line": line, "message": reason}],
+        },
+    )
+
+
+def _invalid(issues: list[ManifestIssue], source: str) -> ManifestInvalid:
+    ordered = sorted(issues, key=lambda issue: (issue.line == 0, issue.line))
+    noun = "problem" if len(ordered) == 1 else "problems"
+    return ManifestInvalid(
+        f"{source} has {len(ordered)} {noun}",
+        hint=[str(issue) for issue in ordered],
+        details={
+            "file": source,
+            "issues": [
+                {"path": issue.path, "line": issue.line, "message": issue.message}
+                for issue in ordered
+            ],
+        },
+    )
+
+
+# --- field paths and the line locator ----------------------------------------------------------
+
+_BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
+_LAST_STEP_RE = re.compile(r'^(.*)(?:\.(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*")|\[\d+\])$')
+
+
+def key_path(parent: str, key: str) -> str:
+    """The path of ``key`` inside the table at ``parent``, quoting keys that are not bare."""
+    part = key if _BARE_KEY_RE.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+    return f"{parent}.{part}" if parent else part
+
+
+def item_path(parent: str, index: int) -> str:
+    return f"{parent}[{index}]"
+
+
+def parent_path(path: str) -> str:
+    match = _LAST_STEP_RE.match(path)
+    return match.group(1) if match else ""
+
+
+def line_of(lines: dict[str, int], path: str) -> int:
+    """The line of ``path``, else of its nearest written ancestor (a missing key's table), or 0."""
+    while path:
+        if path in lines:
+            return lines[path]
+        path = parent_path(path)
+    return 0
+
+
+def locate_lines(text: str) -> dict[str, int]:
+    """Map every table, key and array element path in valid TOML ``text`` to its 1-based line."""
+    return _LineLocator(text).run()
+
+
+class _LineLocator:
+    """A scanner that understands just enough TOML to know where each key starts.
+
+    It runs only on text tomllib accepted, so it need not report errors; it must only never loop
+    forever or raise, whatever it is given.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.line = 1
+        self.lines: dict[str, int] = {}
+        self.implicit: set[str] = set()
+        self.array_tables: dict[str, int] = {}
+
+    def run(self) -> dict[str, int]:
+        table = ""
+        while True:
+            self.skip_trivia()
+            if self.pos >= len(self.text):
+                return self.lines
+            start = self.pos
+            if self.peek() == "[":
+                table = self.header()
+            else:
+                self.key_value(table)
+            if self.pos == start:
+                self.advance()
+
+    # characters
+
+    def peek(self, ahead: int = 0) -> str:
+        index = self.pos + ahead
+        return self.text[index] if index < len(self.text) else ""
+
+    def advance(self, count: int = 1) -> None:
+        for _ in range(count):
+            if self.pos >= len(self.text):
+                return
+            if self.text[self.pos] == "\n":
+                self.line += 1
+            self.pos += 1
+
+    def skip_spaces(self) -> None:
+        while self.peek() in (" ", "\t", "\r"):
+            self.advance()
+
+    def skip_trivia(self) -> None:
+        while True:
+            self.skip_spaces()
+            if self.peek() == "#":
+                while self.peek() not in ("\n", ""):
+                    self.advance()
+            elif self.peek() == "\n":
+                self.advance()
+            else:
+                return
+
+    # records
+
+    def mark(self, path: str, line: int, *, implicit: bool = False) -> None:
+        # A table named by a later header beats the earlier header that only implied it.
+        if implicit:
+            if path not in self.lines:
+                self.lines[path] = line
+                self.implicit.add(path)
+        elif path not in self.lines or path in self.implicit:
+            self.lines[path] = line
+            self.implicit.discard(path)
+
+    # statements
+
+    def header(self) -> str:
+        line = self.line
+        is_array = self.peek(1) == "["
+        self.advance(2 if is_array else 1)
+        parts = self.read_key()
+        self.skip_spaces()
+        self.advance(2 if is_array else 1)
+        path = ""
+        for position, part in enumerate(parts):
+            path = key_path(path, part)
+            last = position == len(parts) - 1
+            if last and is_array:
+                seen = self.array_tables.get(path, 0)
+                self.array_tables[path] = seen + 1
+                self.mark(path, line, implicit=True)
+                path = item_path(path, seen)
+            elif path in self.array_tables:
+                path = item_path(path, self.array_tables[path] - 1)
+            if not last:
+                self.mark(path, line, implicit=True)
+        self.mark(path, line)
+        return path
+
+    def key_value(self, table: str) -> None:
+        line = self.line
+        parts = self.read_key()
+        if not parts:
+            return
+        path = table
+        for part in parts[:-1]:
+            path = key_path(path, part)
+            self.mark(path, line, implicit=True)
+        path = key_path(path, parts[-1])
+        self.mark(path, line)
+        self.skip_spaces()
+        if self.peek() == "=":
+            self.advance()
+            self.skip_spaces()
+            self.value(path)
+
+    def read_key(self) -> list[str]:
+        parts: list[str] = []
+        while True:
+            self.skip_spaces()
+            char = self.peek()
+            if char in ('"', "'"):
+                parts.append(self.quoted_key(char))
+            else:
+                start = self.pos
+                while _BARE_KEY_RE.fullmatch(self.peek()):
+                    self.advance()
+                if self.pos == start:
+                    return parts
+                parts.append(self.text[start : self.pos])
+            self.skip_spaces()
+            if self.peek() != ".":
+                return parts
+            self.advance()
+
+    def quoted_key(self, quote: str) -> str:
+        self.advance()
+        start = self.pos
+        while self.peek() not in (quote, "\n", ""):
+            self.advance(2 if quote == '"' and self.peek() == "\\" else 1)
+        raw = self.text[start : self.pos]
+        self.advance()
+        if quote == "'":
+            return raw
+        try:
+            decoded = json.loads(f'"{raw}"')
+        except ValueError:
+            return raw
+        return decoded if isinstance(decoded, str) else raw
+
+    # values
+
+    def value(self, path: str) -> None:
+        char = self.peek()
+        if char in ('"', "'"):
+            self.string(char)
+        elif char == "[":
+            self.array(path)
+        elif char == "{":
+            self.inline_table(path)
+        else:
+            while self.peek() not in (",", "]", "}", "\n", "#", ""):
+                self.advance()
+
+    def string(self, quote: str) -> None:
+        delimiter = quote * 3 if self.text.startswith(quote * 3, self.pos) else quote
+        self.advance(len(delimiter))
+        while self.peek():
+            if quote == '"' and self.peek() == "\\":
+                self.advance(2)
+            elif self.text.startswith(delimiter, self.pos):
+                self.advance(len(delimiter))
+                # A multi-line string may end with up to two extra quotes that belong to it.
+                while len(delimiter) == 3 and self.peek() == quote:
+                    self.advance()
+                return
+            elif len(delimiter) == 1 and self.peek() == "\n":
+                return
+            else:
+                self.advance()
+
+    def array(self, path: str) -> None:
+        self.advance()
+        index = 0
+        while True:
+            self.skip_trivia()
+            if self.peek() in ("]", ""):
+                self.advance()
+                return
+            start = self.pos
+            element = item_path(path, index)
+            self.mark(element, self.line)
+            self.value(element)
+            self.skip_trivia()
+            if self.peek() == "," or self.pos == start:
+                self.advance()
+            index += 1
+
+    def inline_table(self, path: str) -> None:
+        self.advance()
+        while True:
+            self.skip_trivia()
+            if self.peek() in ("}", ""):
+                self.advance()
+                return
+            start = self.pos
+            self.key_value(path)
+            self.skip_trivia()
+            if self.peek() == "," or self.pos == start:
+                self.advance()
+
+
+# --- validation --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Checker:
+    """Reads typed values out of decoded TOML, recording an issue and a default for each bad one."""
+
+    lines: dict[str, int]
+    issues: list[ManifestIssue] = field(default_factory=list)
+
+    def add(self, path: str, message: str) -> None:
+        self.issues.append(ManifestIssue(path, line_of(self.lines, path), message))
+
+    def table(self, path: str, value: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
+        """The table at ``path`` (empty if it is not a table), after reporting unknown fields."""
+        if not isinstance(value, dict):
+            self.add(path, f"expected a table, got {_show(value)}")
+            return {}
+        for key in value:
+            if key not in allowed:
+                self.add(key_path(path, key), _unknown_field(key, path, allowed))
+        return value
+
+    def required(self, path: str, body: dict[str, Any], key: str) -> Any:
+        if key not in body:
+            self.add(key_path(path, key), f"missing required field '{key}' in {_section(path)}")
+        return body.get(key)
+
+    def string(self, path: str, value: Any, default: str) -> str:
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            self.add(path, f"expected a string, got {_show(value)}")
+            return default
+        return value
+
+    def integer(self, path: str, value: Any, default: int, low: int, high: int | None) -> int:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.add(path, f"expected an integer, got {_show(value)}{_unquote_tip(value)}")
+            return default
+        if value < low or (high is not None and value > high):
+            limits = f"between {low} and {high}" if high is not None else f"at least {low}"
+            self.add(path, f"must be {limits}, got {value}")
+            return default
+        return value
+
+    def number(
+        self, path: str, value: Any, default: float, unit: str, high: float | None = None
+    ) -> float:
+        """A positive, finite number of ``unit`` (seconds, cores), at most ``high``."""
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.add(path, f"expected a number, got {_show(value)}{_unquote_tip(value)}")
+            return default
+        limits = f"more than 0 and at most {high:g}" if high is not None else "more than 0"
+        limits += f" ({unit})"
+        if not math.isfinite(value) or value <= 0 or (high is not None and value > high):
+            self.add(path, f"must be {limits}, got {value}")
+            return default
+        return float(value)
+
+    def boolean(self, path: str, value: Any, default: bool) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.add(path, f"expected true or false, got {_show(value)}")
+            return default
+        return value
+
+    def port(self, path: str, value: Any) -> int:
+        if value is None:
+            return 0
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.add(path, f"expected a port number, got {_show(value)}{_unquote_tip(value)}")
+            return 0
+        if not 1 <= value <= 65535:
+            self.add(path, f"a port must be between 1 and 65535, got {value}")
+            return 0
+        return value
+
+    def array(self, path: str, value: Any) -> list[tuple[str, Any]]:
+        """The elements at ``path`` with their own paths; empty if it is not an array."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.add(path, f"expected an array, got {_show(value)}")
+            return []
+        return [(item_path(path, index), element) for index, element in enumerate(value)]
+
+    def ports(self, path: str, value: Any) -> list[tuple[str, int]]:
+        """The distinct valid ports listed at ``path``, each with its own path."""
+        found: dict[int, str] = {}
+        for element_path, element in self.array(path, value):
+            port = self.port(element_path, element)
+            if port and port in found:
+                self.add(element_path, f"port {port} is listed twice")
+            elif port:
+                found[port] = element_path
+        return [(element_path, port) for port, element_path in found.items()]
+
+    def name(self, path: str, value: Any, kind: str) -> str:
+        text = self.string(path, value, "")
+        if isinstance(value, str) and not NAME_RE.match(text):
+            self.add(path, f"invalid {kind} name {_quote(text)}: {_NAME_RULE}")
+        return text
+
+    def names(self, path: str, value: Any, kind: str, rule: re.Pattern[str]) -> tuple[str, ...]:
+        """A list of distinct names (``rule`` decides which are valid), as for env.required."""
+        found: list[str] = []
+        for element_path, element in self.array(path, value):
+            text = self.string(element_path, element, "")
+            if not isinstance(element, str):
+                continue
+            if not rule.match(text):
+                why = _ENV_KEY_RULE if rule is ENV_KEY_RE else _NAME_RULE
+                self.add(element_path, f"invalid {kind} name {_quote(text)}: {why}")
+            elif text in found:
+                self.add(element_path, f"{kind} {_quote(text)} is listed twice")
+            else:
+                found.append(text)
+        return tuple(found)
+
+    def aot(self, path: str, value: Any) -> list[tuple[str, Any]]:
+        """The entries of an array of tables such as [[endpoints]]."""
+        if isinstance(value, dict):
+            self.add(
+                path,
+                f"expected repeated tables [[{path}]], got a single table; "
+                f"write [[{path}]] with two brackets",
+            )
+            return []
+        return self.array(path, value)
+
+
+def _manifest(c: _Checker, data: dict[str, Any]) -> Manifest:
+    body = c.table("", data, _TOP_FIELDS)
+    app = c.name("app", c.required("", body, "app"), "app")
+    env = c.table("env", body.get("env", {}), _ENV_FIELDS)
+    required_env = c.names("env.required", env.get("required"), "environment variable", ENV_KEY_RE)
+    secrets = c.table("secrets", body.get("secrets", {}), _SECRETS_FIELDS)
+    bundles = c.names("secrets.bundles", secrets.get("bundles"), "secret bundle", NAME_RE)
+    workloads = _workloads(c, body.get("workloads"))
+    declared = _declared_workloads(body.get("workloads"))
+    return Manifest(
+        app=app,
+        workloads=workloads,
+        required_env=required_env,
+        secret_bundles=bundles,
+        endpoints=_endpoints(c, body.get("endpoints"), declared),
+        volumes=_volumes(c, body.get("volumes"), declared),
+        lines=dict(c.lines),
+    )
+
+
+def _declared_workloads(raw: Any) -> tuple[str, ...]:
+    return tuple(raw) if isinstance(raw, dict) else ()
+
+
+# workloads
+
+
+def _workloads(c: _Checker, raw: Any) -> dict[str, Workload]:
+    example = 'add one, e.g. [workloads.web] with image = "nginx:1.27"'
+    if raw is None:
+        c.add("workloads", f"a manifest needs at least one workload; {example}")
+        return {}
+    if not isinstance(raw, dict):
+        c.add("workloads", f"expected a table of workloads, got {_show(raw)}")
+        return {}
+    if not raw:
+        c.add("workloads", f"a manifest needs at least one workload; {example}")
+    workloads = {}
+    for name, body in raw.items():
+        path = key_path("workloads", name)
+        if not NAME_RE.match(name):
+            c.add(path, f"invalid workload name {_quote(name)}: {_NAME_RULE}")
+        workloads[name] = _workload(c, path, name, body)
+    return workloads
+
+
+_DEFAULT = Workload(name="")
+
+
+def _workload(c: _Checker, path: str, name: str, raw: Any) -> Workload:
+    body = c.table(path, raw, _WORKLOAD_FIELDS)
+    image, build = _image_or_build(c, path, body, isinstance(raw, dict))
+    return Workload(
+        name=name,
+        image=image,
+        build=build,
+        command=_command(c, key_path(path, "command"), body.get("command")),
+        count=c.integer(key_path(path, "count"), body.get("count"), _DEFAULT.count, 0, MAX_COUNT),
+        cpu=c.number(key_path(path, "cpu"), body.get("cpu"), _DEFAULT.cpu, "cores", MAX_CPU),
+        memory=_memory(c, key_path(path, "memory"), body.get("memory")),
+        health=_health(c, key_path(path, "health"), body.get("health")),
+        ports=tuple(port for _, port in c.ports(key_path(path, "ports"), body.get("ports"))),
+    )
+
+
+def _image_or_build(
+    c: _Checker, path: str, body: dict[str, Any], is_table: bool
+) -> tuple[str | None, BuildSpec | None]:
+    if "image" in body and "build" in body:
+        c.add(path, f"set either image or [{path}.build], not both")
+    elif "image" not in body and "build" not in body and is_table:
+        c.add(
+            path,
+            f'needs an image (image = "registry/name:tag") or a build ([{path}.build] '
+            'context = ".")',
+        )
+    image = None
+    if "image" in body:
+        image = c.string(key_path(path, "image"), body["image"], "")
+        if isinstance(body["image"], str) and (not image or any(ch.isspace() for ch in image)):
+            c.add(
+                key_path(path, "image"),
+                f'expected an image reference like "registry:5000/name:tag", got {_show(image)}',
+            )
+    build = None
+    if "build" in body:
+        build_path = key_path(path, "build")
+        spec = c.table(build_path, body["build"], _BUILD_FIELDS)
+        build = BuildSpec(
+            context=_non_empty(c, key_path(build_path, "context"), spec.get("context"), "."),
+            dockerfile=_non_empty(
+                c, key_path(build_path, "dockerfile"), spec.get("dockerfile"), "Dockerfile"
+            ),
+        )
+    return image, build
+
+
+def _non_empty(c: _Checker, path: str, value: Any, default: str) -> str:
+    text = c.string(path, value, default)
+    if isinstance(value, str) and not text:
+        c.add(path, f'must not be empty; leave it out to use "{default}"')
+        return default
+    return text
+
+
+def _command(c: _Checker, path: str, value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        c.add(path, f"expected an array of strings, got {_show(value)}; write [{_split(value)}]")
+        return None
+    elements = c.array(path, value)
+    if isinstance(value, list) and not elements:
+        c.add(path, "must not be empty; leave it out to run the image's default command")
+    args = []
+    for element_path, element in elements:
+        args.append(c.string(element_path, element, ""))
+    return tuple(args)
+
+
+def _split(command: str) -> str:
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    return ", ".join(json.dumps(word) for word in words)
+
+
+def _memory(c: _Checker, path: str, value: Any) -> int:
+    if value is None:
+        return _DEFAULT.memory
+    try:
+        return parse_memory(value)
+    except InvalidInput as exc:
+        # Bound hints ("use at least 6M") only repeat the message; examples and guesses help.
+        tips = [tip for tip in exc.hint if not tip.startswith("use at ")]
+        c.add(path, "; ".join([exc.message, *tips]))
+        return _DEFAULT.memory
+
+
+def _health(c: _Checker, path: str, raw: Any) -> HealthCheck | None:
+    if raw is None:
+        return None
+    body = c.table(path, raw, _HEALTH_FIELDS)
+    has_tcp, has_http = "tcp" in body, "http" in body
+    if has_tcp and has_http:
+        c.add(path, "set either tcp or http, not both")
+    elif not has_tcp and not has_http:
+        c.add(path, 'needs a probe: tcp = PORT or http = { port = PORT, path = "/healthz" }')
+    defaults = HealthCheck()
+    return HealthCheck(
+        tcp=c.port(key_path(path, "tcp"), body["tcp"]) if has_tcp else None,
+        http=_http_check(c, key_path(path, "http"), body["http"]) if has_http else None,
+        interval=c.number(
+            key_path(path, "interval"), body.get("interval"), defaults.interval, "seconds"
+        ),
+        timeout=c.number(
+            key_path(path, "timeout"), body.get("timeout"), defaults.timeout, "seconds"
+        ),
+        retries=c.integer(
+            key_path(path, "retries"), body.get("retries"), defaults.retries, 1, None
+        ),
+        grace=c.number(key_path(path, "grace"), body.get("grace"), defaults.grace, "seconds"),
+    )
+
+
+def _http_check(c: _Checker, path: str, raw: Any) -> HttpCheck:
+    body = c.table(path, raw, _HTTP_FIELDS)
+    port = c.port(
+        key_path(path, "port"), c.required(path, body, "port") if isinstance(raw, dict) else None
+    )
+    probe = c.string(key_path(path, "path"), body.get("path"), "/")
+    if not probe.startswith("/"):
+        c.add(key_path(path, "path"), f'must start with "/", got {_quote(probe)}')
+    return HttpCheck(port=port, path=probe)
+
+
+# endpoints and volumes
+
+
+def _endpoints(c: _Checker, raw: Any, workloads: Collection[str]) -> tuple[Endpoint, ...]:
+    endpoints = []
+    names: dict[str, str] = {}
+    owners: dict[int, str] = {}
+    for path, entry in c.aot("endpoints", raw):
+        body = c.table(path, entry, _ENDPOINT_FIELDS)
+        if not body and not isinstance(entry, dict):
+            continue
+        name = c.name(key_path(path, "name"), c.required(path, body, "name"), "endpoint")
+        _unique(c, key_path(path, "name"), name, names, "endpoint")
+        external = _external_ports(c, path, body, name, owners)
+        endpoints.append(
+            Endpoint(
+                name=name,
+                workload=_workload_ref(c, path, body, workloads),
+                internal_port=c.port(
+                    key_path(path, "internal_port"), c.required(path, body, "internal_port")
+                ),
+                external_ports=external,
+                protocol=_protocol(c, key_path(path, "protocol"), body.get("protocol")),
+                ipv4=c.boolean(key_path(path, "ipv4"), body.get("ipv4"), False),
+                ipv6=_ipv6(c, path, body),
+                proxy_protocol=_proxy(c, key_path(path, "proxy_protocol"), body),
+            )
+        )
+    return tuple(endpoints)
+
+
+def _external_ports(
+    c: _Checker, path: str, body: dict[str, Any], name: str, owners: dict[int, str]
+) -> tuple[int, ...]:
+    ports_path = key_path(path, "external_ports")
+    raw = c.required(path, body, "external_ports")
+    if isinstance(raw, list) and not raw:
+        c.add(ports_path, "needs at least one port, e.g. external_ports = [80]")
+    ports = c.ports(ports_path, raw)
+    for port_path, port in ports:
+        if port in owners:
+            c.add(port_path, f"external port {port} is already used by endpoint {owners[port]}")
+        else:
+            owners[port] = f"'{name}'" if name else path
+    return tuple(port for _, port in ports)
+
+
+def _protocol(c: _Checker, path: str, value: Any) -> Literal["tcp"]:
+    text = c.string(path, value, "tcp")
+    if text != "tcp":
+        c.add(path, f'only "tcp" is supported, got {_quote(text)}')
+    return "tcp"
+
+
+def _ipv6(c: _Checker, path: str, body: dict[str, Any]) -> bool:
+    ipv6 = c.boolean(key_path(path, "ipv6"), body.get("ipv6"), True)
+    if not ipv6 and body.get("ipv4") is not True:
+        c.add(
+            key_path(path, "ipv6"),
+            "ipv6 = false needs ipv4 = true: an endpoint must listen on at least one of them",
+        )
+    return ipv6
+
+
+def _proxy(c: _Checker, path: str, body: dict[str, Any]) -> Literal["v2"] | None:
+    if "proxy_protocol" not in body:
+        return None
+    value = body["proxy_protocol"]
+    if value != "v2":
+        c.add(path, f'must be "v2" or left out, got {_show(value)}')
+        return None
+    return "v2"
+
+
+def _volumes(c: _Checker, raw: Any, workloads: Collection[str]) -> tuple[VolumeMount, ...]:
+    volumes = []
+    names: dict[str, str] = {}
+    mounts: dict[tuple[str, str], str] = {}
+    for path, entry in c.aot("volumes", raw):
+        body = c.table(path, entry, _VOLUME_FIELDS)
+        if not body and not isinstance(entry, dict):
+            continue
+        name = c.name(key_path(path, "name"), c.required(path, body, "name"), "volume")
+        _unique(c, key_path(path, "name"), name, names, "volume")
+        workload = _workload_ref(c, path, body, workloads)
+        mount = _mount(c, key_path(path, "mount"), c.required(path, body, "mount"))
+        if mount and (workload, mount) in mounts:
+            c.add(
+                key_path(path, "mount"),
+                f"{mount} on workload '{workload}' is already the mount of volume "
+                f"{mounts[workload, mount]}",
+            )
+        elif mount:
+            mounts[workload, mount] = f"'{name}'"
+        read_only = c.boolean(key_path(path, "read_only"), body.get("read_only"), False)
+        volumes.append(VolumeMount(name, workload, mount, read_only))
+    return tuple(volumes)
+
+
+def _mount(c: _Checker, path: str, value: Any) -> str:
+    mount = c.string(path, value, "")
+    if not isinstance(value, str):
+        return ""
+    problem = _mount_problem(mount)
+    if problem:
+        c.add(path, f"invalid mount {_quote(mount)}: {problem}")
+        return ""
+    return mount
+
+
+def _mount_problem(mount: str) -> str | None:
+    if not mount.startswith("/"):
+        return 'use an absolute path such as "/data"'
+    if not mount.strip("/"):
+        return "a volume cannot be mounted over the container's root; use a directory"
+    if ".." in mount.split("/"):
+        return 'a mount path may not contain ".."'
+    normal = posixpath.normpath(mount)
+    if normal == SECRETS_DIR or normal.startswith(SECRETS_DIR + "/"):
+        return f"{SECRETS_DIR} is where secret bundles are delivered; choose another path"
+    return None
+
+
+def _workload_ref(c: _Checker, path: str, body: dict[str, Any], workloads: Collection[str]) -> str:
+    ref_path = key_path(path, "workload")
+    ref = c.string(ref_path, c.required(path, body, "workload"), "")
+    if isinstance(body.get("workload"), str) and ref not in workloads:
+        c.add(ref_path, f"no workload named {_quote(ref)}{_did_you_mean(ref, workloads)}")
+    return ref
+
+
+def _unique(c: _Checker, path: str, name: str, seen: dict[str, str], kind: str) -> None:
+    if not name:
+        return
+    if name in seen:
+        c.add(path, f"{kind} name '{name}' is already used by {seen[name]}")
+    else:
+        seen[name] = parent_path(path)
+
+
+# words
+
+
+def _unknown_field(key: str, table: str, allowed: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1)
+    where = f"in {_section(table)}" if table else "at the top level"
+    if close:
+        return f"unknown field '{key}' {where}; did you mean '{close[0]}'?"
+    return f"unknown field '{key}' {where}; expected one of: {', '.join(sorted(allowed))}"
+
+
+def _did_you_mean(value: str, choices: Collection[str]) -> str:
+    close = difflib.get_close_matches(value, list(choices), n=1)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    if choices:
+        return f"; this manifest defines: {', '.join(sorted(choices))}"
+    return ""
+
+
+def _section(path: str) -> str:
+    if not path:
+        return "the top level"
+    if path.endswith("]"):
+        return f"[[{parent_path(path)}]]"
+    return f"[{path}]"
+
+
+def _show(value: Any) -> str:
+    """How a value a user wrote reads back in an error: typed, in TOML spelling."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return (
+            f"the string {json.dumps(value, ensure_ascii=False)}" if value else 'an empty string ""'
+        )
+    if isinstance(value, int):
+        return f"the integer {value}"
+    if isinstance(value, float):
+        return f"the number {value:g}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"{type(value).__name__} {value}"
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _unquote_tip(value: Any) -> str:
+    if isinstance(value, str) and _looks_numeric(value):
+        return "; remove the quotes"
+    return ""
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
