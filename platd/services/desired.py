@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from platd.reconcile.model import DesiredWorkload
-from platd.services import config as config_service
-from platd.services.releases import manifest_of
+from platd.spec.manifest import Manifest
 from platd.store.db import Store
 from platd.store.models import App, ConfigVersion, Env, Org, Project, Release, ReleaseState, Scale
 
@@ -39,37 +39,56 @@ def _live_envs(session: Session) -> list[tuple[Env, str]]:
     return out
 
 
+@lru_cache(maxsize=4096)
+def _release_content(release_id: str, manifest_json: str, images_json: str) -> tuple[Manifest, dict[str, str]]:
+    """Releases are immutable, so each one's manifest is parsed once per process."""
+    return Manifest.from_dict(json.loads(manifest_json)), json.loads(images_json)
+
+
+@lru_cache(maxsize=4096)
+def _config_content(version_id: str, values_json: str) -> dict[str, str]:
+    values: dict[str, str] = json.loads(values_json)
+    return values
+
+
 def load_desired(store: Store) -> tuple[list[DesiredWorkload], dict[str, str]]:
-    """Every desired workload on this host, and each current release's status here."""
+    """Every desired workload on this host, and each current release's status here.
+
+    A handful of queries whatever the number of envs: this runs on every reconcile pass.
+    """
     desired: list[DesiredWorkload] = []
-    status: dict[str, str] = {}
     with store.read() as session:
-        for env, path in _live_envs(session):
-            if env.current_release_id is None:
-                continue
-            release = session.get(Release, env.current_release_id)
+        envs = [(e, p) for e, p in _live_envs(session) if e.current_release_id]
+        ids = [e.current_release_id for e, _ in envs]
+        by_id = {r.id: r for r in session.exec(select(Release).where(col(Release.id).in_(ids)))}
+        config_ids = [r.config_version_id for r in by_id.values() if r.config_version_id]
+        configs = {
+            c.id: _config_content(c.id, c.values_json)
+            for c in session.exec(select(ConfigVersion).where(col(ConfigVersion.id).in_(config_ids)))
+        }
+        scales: dict[str, dict[str, Scale]] = {}
+        for s in session.exec(select(Scale).where(Scale.deleted == False)):  # noqa: E712
+            scales.setdefault(s.env_id, {})[s.workload] = s
+        states = {
+            s.release_id: s
+            for s in session.exec(select(ReleaseState).where(ReleaseState.host_id == store.host_id))
+        }
+        for env, path in envs:
+            release = by_id.get(env.current_release_id or "")
             if release is None:
                 continue
-            state = session.get(ReleaseState, f"{release.id}:{store.host_id}")
-            if state is not None:
-                status[release.id] = state.status
-            desired += _workloads_of(session, env, path, release, state)
+            values = configs.get(release.config_version_id or "", {})
+            desired += _workloads_of(env, path, release, states.get(release.id), values,
+                                     scales.get(env.id, {}))
+    status = {release_id: state.status for release_id, state in states.items()}
     return desired, status
 
 
 def _workloads_of(
-    session: Session, env: Env, path: str, release: Release, state: ReleaseState | None
+    env: Env, path: str, release: Release, state: ReleaseState | None, values: dict[str, str],
+    scales: dict[str, Scale],
 ) -> list[DesiredWorkload]:
-    manifest = manifest_of(release)
-    images = json.loads(release.images_json)
-    config = session.get(ConfigVersion, release.config_version_id) if release.config_version_id else None
-    values = config_service.config_values(config)
-    scales = {
-        s.workload: s
-        for s in session.exec(
-            select(Scale).where(Scale.env_id == env.id, Scale.deleted == False)  # noqa: E712
-        )
-    }
+    manifest, images = _release_content(release.id, release.manifest_json, release.images_json)
     secret_versions = json.loads(release.secret_versions_json)
     org, project, app, env_name = path.split("/")
     out = []

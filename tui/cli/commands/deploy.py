@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import io
-import tarfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from platd.spec.errors import InvalidInput, RolloutFailed, TimedOut
-from platd.spec.gate import check_gate, gate_error
-from platd.spec.manifest import Manifest, parse_manifest
 from tui.cli.context import Ctx
-from tui.render import event_line, failure_lines, receipt, releases_lines, scale_receipt
+
+if TYPE_CHECKING:
+    from platd.spec.manifest import Manifest
+
+# The manifest parser, the gate, tarfile and the renderers are imported by the handlers that
+# use them: registering this module runs on every `plat` start.
 
 DEFAULT_TIMEOUT = 300.0
 POLL_WAIT = 20.0
@@ -69,6 +70,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _read_manifest(path: Path) -> tuple[str, Manifest]:
+    from platd.spec.manifest import parse_manifest
+
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -108,6 +111,9 @@ def _image_overrides(items: list[str], manifest: Manifest) -> dict[str, str]:
 
 
 def _tar_context(folder: Path) -> bytes:
+    import io
+    import tarfile
+
     if not folder.is_dir():
         raise InvalidInput(f"build context {folder} is not a directory")
     buf = io.BytesIO()
@@ -138,6 +144,9 @@ def _builds(ctx: Ctx, target: str, manifest: Manifest, manifest_dir: Path) -> di
 
 
 def deploy(ctx: Ctx) -> int:
+    from platd.spec.gate import check_gate, gate_error
+    from tui.render import receipt
+
     target = ctx.target()
     text, manifest = _read_manifest(ctx.args.file)
     overrides = _image_overrides(ctx.args.image, manifest)
@@ -163,6 +172,8 @@ def follow_release(
     ctx: Ctx, target: str, release_id: str, timeout: float, quiet: bool = False, after: int = 0
 ) -> int:
     """Print the release's events until its rollout converges (0) or fails (8); 9 on timeout."""
+    from tui.render import event_line
+
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
@@ -186,6 +197,8 @@ def follow_release(
 
 
 def _conclude(ctx: Ctx, target: str, release_id: str) -> int:
+    from tui.render import failure_lines
+
     rel = ctx.client.get(ctx.client.env_path(target, f"/releases/{release_id}"))
     if rel["status"] == "failed":
         status = ctx.client.get(ctx.client.env_path(target, "/status"))
@@ -225,6 +238,8 @@ def wait(ctx: Ctx) -> int:
 
 
 def releases(ctx: Ctx) -> int:
+    from tui.render import releases_lines
+
     target = ctx.target()
     r = ctx.client.get(ctx.client.env_path(target, "/releases"))
     ctx.out(r, releases_lines(r))
@@ -232,6 +247,8 @@ def releases(ctx: Ctx) -> int:
 
 
 def rollback(ctx: Ctx) -> int:
+    from tui.render import receipt
+
     target = ctx.target()
     r = ctx.client.post(ctx.client.env_path(target, "/rollback"), {"release": ctx.args.release})
     ctx.out(r, receipt(r))
@@ -241,6 +258,8 @@ def rollback(ctx: Ctx) -> int:
 
 
 def scale(ctx: Ctx) -> int:
+    from tui.render import scale_receipt
+
     target = ctx.target()
     a = ctx.args
     r = ctx.client.post(ctx.client.env_path(target, "/scale"), {

@@ -1,0 +1,149 @@
+"""Deploy-to-healthy through plat vs the `docker run` floor; and an idle reconcile pass.
+
+1. The floor: `docker run -d` of the sample image (1 or 10 at once) plus polling its health
+   endpoint until every container answers 200 — what any tool must at least spend.
+2. plat: `plat deploy` of the same image and count into a fresh env, until plat reports the
+   rollout converged (its own health checks passed).
+3. An idle pass of the reconciler over 1,000 workloads with the fake runtime.
+
+Goals (issue 3): plat within 1.3x of the floor; the idle pass in milliseconds.
+Run: .venv/bin/python bench/deploy.py [--runs N] [--skip-docker]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from _common import Daemon, median_of, print_table, timed
+
+IMAGE = "127.0.0.1:5000/hello:v1"
+
+
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def floor_once(count: int) -> float:
+    start = time.perf_counter()
+    procs = [subprocess.Popen(["docker", "run", "-d", "--label", "plat-bench=1", "-e", "GREETING=x",
+                               "-p", "127.0.0.1::8080", IMAGE], stdout=subprocess.PIPE, text=True)
+             for _ in range(count)]
+    ids = [p.communicate()[0].strip() for p in procs]
+    ports = []
+    for cid in ids:
+        out = subprocess.run(["docker", "port", cid, "8080/tcp"], capture_output=True, text=True,
+                             check=True).stdout
+        ports.append(int(out.split(":")[-1]))
+    while not all(healthy(p) for p in ports):
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - start
+    subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=True)
+    return elapsed
+
+
+def manifest(path: Path, count: int) -> Path:
+    path.write_text(f"""app = "hello"
+[workloads.web]
+image = "{IMAGE}"
+count = {count}
+cpu = 0.1
+memory = "32M"
+[workloads.web.health]
+http = {{ port = 8080, path = "/healthz" }}
+""")
+    return path
+
+
+def plat_once(d: Daemon, n: int, count: int, tmp: Path) -> float:
+    target = d.make_env(f"bench/shop/hello/run{count}x{n}")
+    file = manifest(tmp / f"plat-{count}.toml", count)
+    elapsed = timed(lambda: _deploy(d, file, target))
+    d.plat("envs", "delete", target)  # the reconciler stops its instances
+    return elapsed
+
+
+def _deploy(d: Daemon, file: Path, target: str) -> None:
+    r = d.plat("deploy", "-f", str(file), "--target", target, timeout=300)
+    if r.code != 0:
+        raise SystemExit(f"deploy failed: {r.err}")
+
+
+def wait_empty(d: Daemon) -> None:
+    for _ in range(600):
+        ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=dev.plat.host={d.host_id}"],
+                             capture_output=True, text=True).stdout.split()
+        if not ids:
+            return
+        time.sleep(0.1)
+
+
+def idle_pass(workloads: int = 1000, runs: int = 20) -> tuple[float, float]:
+    """Median seconds of an idle reconcile pass, and of loading desired state alone."""
+    from _fixture import converged_reconciler
+
+    async def go() -> tuple[float, float]:
+        reconciler, _fake = await converged_reconciler(Path(tempfile.mkdtemp()), workloads)
+        passes = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            await reconciler.pass_once()
+            passes.append(time.perf_counter() - start)
+        from platd.services.desired import load_desired
+
+        loads = [timed(lambda: load_desired(reconciler.store)) for _ in range(runs)]
+        return median_of(passes), median_of(loads)
+
+    return asyncio.run(go())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--skip-docker", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    if not args.skip_docker:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            tmp = Path(tmp_name)
+            d = Daemon(data=tmp / "data", config_dir=tmp / "config", runtime="docker")
+            d.init()
+            d.start()
+            try:
+                subprocess.run(["docker", "pull", "-q", IMAGE], capture_output=True)
+                for count in (1, 10):
+                    floor = median_of([floor_once(count) for _ in range(args.runs)])
+                    rows.append((f"docker run x{count} + health (floor)", floor, None, ""))
+                    samples = []
+                    for n in range(args.runs):
+                        samples.append(plat_once(d, n, count, tmp))
+                        wait_empty(d)
+                    rows.append((f"plat deploy x{count} to healthy", median_of(samples), floor,
+                                 "<= 1.3x"))
+            finally:
+                d.stop()
+                ids = subprocess.run(["docker", "ps", "-aq", "--filter", "label=plat-bench=1"],
+                                     capture_output=True, text=True).stdout.split()
+                if ids:
+                    subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+        print_table(f"Deploy to healthy, {args.runs} runs each", rows)
+    pass_s, load_s = idle_pass()
+    print_table("Idle reconcile pass, 1,000 workloads, fake runtime (20 runs)", [
+        ("load desired state from SQLite", load_s, None, ""),
+        ("whole idle pass (observe, plan, write)", pass_s, None, "milliseconds"),
+    ])
+    print(json.dumps({"idle_pass_ms": round(pass_s * 1000, 1)}))
+
+
+if __name__ == "__main__":
+    main()
