@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, get
+from litestar import Litestar, Request, get
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi.config import OpenAPIConfig
@@ -30,6 +31,12 @@ async def health(ctx: DaemonContext) -> dict[str, Any]:
     return {"ok": True, "host": ctx.host["id"], "name": ctx.host["name"], "version": __version__}
 
 
+@get("/v1/openapi.json", exclude_from_auth=True, include_in_schema=False)
+async def openapi_document(request: Request[object, object, State]) -> dict[str, Any]:
+    """The OpenAPI document Litestar generates, at a stable address."""
+    return request.app.openapi_schema.to_schema()
+
+
 def create_app(ctx: DaemonContext, *, run_reconciler: bool = True) -> Litestar:
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
@@ -47,7 +54,7 @@ def create_app(ctx: DaemonContext, *, run_reconciler: bool = True) -> Litestar:
                 await asyncio.gather(task, return_exceptions=True)
 
     app = Litestar(
-        route_handlers=[health, tenancy.router, envs.router],
+        route_handlers=[health, openapi_document, tenancy.router, envs.router],
         dependencies={
             "ctx": Provide(provide_ctx),
             "principal": Provide(provide_principal),
@@ -59,8 +66,8 @@ def create_app(ctx: DaemonContext, *, run_reconciler: bool = True) -> Litestar:
         },
         request_max_body_size=MAX_BODY,
         openapi_config=OpenAPIConfig(
-            title="plat", version=__version__, path="/v1/openapi",
-            render_plugins=[JsonRenderPlugin()],
+            title="plat", version=__version__, path="/v1/schema",
+            render_plugins=[JsonRenderPlugin(path="/openapi.json")],
         ),
         lifespan=[lifespan],
         logging_config=None,
