@@ -1,0 +1,456 @@
+"""The real runtime: the local Docker Engine through aiodocker.
+
+This is the one module that knows Docker's shapes. It turns an ``InstanceSpec`` into a container
+config and Docker's inspect and event JSON back into ``ObservedContainer`` and ``RuntimeEvent``,
+so nothing above it parses engine data. Every aiodocker failure is translated here into
+``RuntimeError_`` with a message that names the container or image, so the reconciler records
+errors people can act on and never sees aiodocker's exception types.
+
+Choices worth knowing:
+- No Docker restart policy: plat restarts crashed instances itself, with backoff, and records each
+  crash; an engine restarting containers behind its back would hide them.
+- Files and volumes are attached as bind *mounts*, not ``Binds``: a missing source then fails the
+  create loudly instead of Docker silently creating an empty directory where a secret file
+  should be.
+- Ports are published on 127.0.0.1 only; exposure beyond the host is the ingress layer's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import math
+import re
+import time
+from collections import deque
+from collections.abc import AsyncGenerator, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, get_args
+
+import aiodocker
+import aiohttp
+from aiodocker.exceptions import DockerError
+
+from platd.runtime.base import (
+    LABELS,
+    ContainerState,
+    HostCapacity,
+    InstanceSpec,
+    ObservedContainer,
+    RuntimeError_,
+    RuntimeEvent,
+)
+from platd.runtime.registry import parse_reference, resolve_digest
+from platd.spec.errors import ImageError
+
+if TYPE_CHECKING:
+    from platd.runtime.base import Runtime
+
+__all__ = ["EVENT_ACTIONS", "DockerRuntime"]
+
+EVENT_ACTIONS = ("start", "die", "oom", "destroy", "stop", "kill")
+_STATES: frozenset[str] = frozenset(get_args(ContainerState))
+_ENGINE_HINT = "is dockerd running? scripts/dev-services starts one for development"
+
+
+class DockerRuntime:
+    """``Runtime`` on a Docker Engine; ``url`` as aiodocker takes it (default: the local socket)."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self._url = url
+        self._docker: aiodocker.Docker | None = None
+
+    def _client(self) -> aiodocker.Docker:
+        # Created on first use, inside the event loop that will use it (aiohttp binds to it).
+        if self._docker is None:
+            try:
+                self._docker = aiodocker.Docker(url=self._url)
+            except (AssertionError, ValueError, DockerError) as exc:
+                message = f"no Docker engine socket found ({exc}); {_ENGINE_HINT}"
+                raise RuntimeError_(message) from exc
+        return self._docker
+
+    async def close(self) -> None:
+        if self._docker is not None:
+            docker, self._docker = self._docker, None
+            await docker.close()
+
+    # --- observing ---------------------------------------------------------------------------
+
+    async def list_instances(self, host_id: str) -> list[ObservedContainer]:
+        filters = {"label": [f"{LABELS['managed']}=1", f"{LABELS['host']}={host_id}"]}
+        try:
+            found = await self._client().containers.list(all=True, filters=json.dumps(filters))
+        except (DockerError, aiohttp.ClientError) as exc:
+            raise _error(exc, "listing plat containers") from exc
+        # The list endpoint lacks exit codes, OOM and times; inspect each (gone ones drop out).
+        observed = await asyncio.gather(*(self.inspect(c.id) for c in found))
+        return sorted(
+            (o for o in observed if o is not None), key=lambda o: (o.workload, o.instance_id)
+        )
+
+    async def inspect(self, container_id: str) -> ObservedContainer | None:
+        try:
+            data = await self._client().containers.container(container_id).show()
+        except DockerError as exc:
+            if exc.status == 404:
+                return None
+            raise _error(exc, f"inspecting container {container_id}") from exc
+        except aiohttp.ClientError as exc:
+            raise _error(exc, f"inspecting container {container_id}") from exc
+        return observe(data)
+
+    async def tail_logs(self, container_id: str, lines: int = 20) -> list[str]:
+        if lines <= 0:
+            return []
+        params = {"stdout": "1", "stderr": "1", "tail": str(lines)}
+        try:
+            # aiodocker's log() decodes with errors="ignore", silently dropping bytes; reading
+            # the raw stream keeps them visible as U+FFFD.
+            async with self._client()._query(
+                f"containers/{container_id}/logs", params=params
+            ) as response:
+                raw = await response.read()
+        except (DockerError, aiohttp.ClientError) as exc:
+            raise _error(exc, f"reading the logs of container {container_id}") from exc
+        text = demultiplex(raw).decode("utf-8", errors="replace")
+        return text.splitlines()[-lines:]
+
+    async def events(self) -> AsyncGenerator[RuntimeEvent, None]:
+        """Lifecycle events of plat containers from the moment of the first ``anext``, forever.
+
+        If the engine closes the stream, it is reopened from just after the last event seen, so
+        nothing is lost; if the engine cannot be reached, ``RuntimeError_`` ends the iteration
+        and the caller should re-list (``list_instances``) once it reconnects.
+        """
+        docker = self._client()
+        filters = json.dumps(
+            {"type": ["container"], "label": [f"{LABELS['managed']}=1"], "event": EVENT_ACTIONS}
+        )
+        since_ns = time.time_ns()
+        while True:
+            params = {"filters": filters, "since": _since(since_ns)}
+            try:
+                # The raw stream rather than docker.events.subscribe(): that one runs a shared
+                # background task whose failure a subscriber cannot see.
+                async with docker._query("events", params=params, timeout=None) as response:
+                    async for line in response.content:
+                        try:
+                            raw = json.loads(line)
+                        except ValueError:  # blank keep-alive, or cut off by a closing engine
+                            continue
+                        since_ns = max(since_ns, int(raw.get("timeNano") or 0) + 1)
+                        event = to_event(raw)
+                        if event is not None:
+                            yield event
+            except (DockerError, aiohttp.ClientError) as exc:
+                raise _error(exc, "following Docker events") from exc
+            # The engine closed the stream: reopen it, pausing so a flapping engine is no spin.
+            await asyncio.sleep(1.0)
+
+    async def capacity(self) -> HostCapacity:
+        try:
+            info = await self._client().system.info()
+        except (DockerError, aiohttp.ClientError) as exc:
+            raise _error(exc, "asking the Docker engine for its capacity") from exc
+        return HostCapacity(cpus=float(info["NCPU"]), memory=int(info["MemTotal"]))
+
+    # --- images ------------------------------------------------------------------------------
+
+    async def has_image(self, image: str) -> bool:
+        try:
+            await self._client().images.inspect(image)
+        except DockerError as exc:
+            if exc.status == 404:
+                return False
+            raise _error(exc, f"looking up image {image}", "image") from exc
+        except aiohttp.ClientError as exc:
+            raise _error(exc, f"looking up image {image}", "image") from exc
+        return True
+
+    async def pull(self, image: str) -> None:
+        try:
+            await self._client().images.pull(image)
+        except (DockerError, aiohttp.ClientError) as exc:
+            raise RuntimeError_(f"cannot pull {image}: {_pull_reason(exc)}", "image") from exc
+
+    async def build_and_push(
+        self, context_tar: bytes, tag: str, dockerfile: str = "Dockerfile"
+    ) -> str:
+        """Build ``tag`` from an uncompressed tar of the context, push it, return ``repo@digest``.
+
+        The digest is the registry's manifest digest, the one a release pins.
+        """
+        try:
+            ref = parse_reference(tag)
+        except ImageError as exc:
+            raise RuntimeError_(f"cannot build {tag}: {exc.message}", "image") from exc
+        if ref.digest is not None:
+            raise RuntimeError_(f"cannot build {tag}: name a tag to push, not a digest", "image")
+        target = f"{ref.name}:{ref.tag}"
+        docker = self._client()
+        output: deque[str] = deque(maxlen=20)
+        try:
+            async for chunk in docker.images.build(
+                fileobj=io.BytesIO(context_tar),
+                encoding="identity",
+                tag=target,
+                path_dockerfile=dockerfile,
+                forcerm=True,  # no intermediate containers left behind by a failed step
+                stream=True,
+            ):
+                output.extend(str(chunk.get("stream") or "").splitlines())
+        except (DockerError, aiohttp.ClientError) as exc:
+            last = "\n".join(line for line in output if line.strip())
+            reason = exc.message if isinstance(exc, DockerError) else str(exc)
+            raise RuntimeError_(
+                f"building {target} failed: {reason}" + (f"\n{last}" if last else ""), "image"
+            ) from exc
+
+        digest: str | None = None
+        try:
+            async for chunk in docker.images.push(ref.name, tag=ref.tag, stream=True):
+                aux = chunk.get("aux")
+                if isinstance(aux, dict) and aux.get("Digest"):
+                    digest = str(aux["Digest"])
+        except (DockerError, aiohttp.ClientError) as exc:
+            raise RuntimeError_(
+                f"pushing {target} to registry {ref.registry} failed: {_pull_reason(exc)}",
+                "image",
+            ) from exc
+        if digest is not None:
+            return ref.pinned(digest)
+        try:
+            return await resolve_digest(target)
+        except ImageError as exc:
+            raise RuntimeError_(f"pushed {target} but {exc.message}", "image") from exc
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def create(self, spec: InstanceSpec) -> str:
+        docker = self._client()
+        name = spec.container_name
+        try:
+            created = await docker.containers.create(container_config(spec), name=name)
+        except DockerError as exc:
+            if exc.status == 409:
+                # Created before a crash of ours: adopt it if it is the same instance.
+                return await self._existing(name, spec)
+            if exc.status == 404:
+                raise RuntimeError_(
+                    f"cannot create {name}: image {spec.image} is not on this host ({exc.message})",
+                    "image",
+                ) from exc
+            raise _error(exc, f"creating container {name}") from exc
+        except aiohttp.ClientError as exc:
+            raise _error(exc, f"creating container {name}") from exc
+        return created.id
+
+    async def _existing(self, name: str, spec: InstanceSpec) -> str:
+        found = await self.inspect(name)
+        if found is None:
+            raise RuntimeError_(f"container name {name} is taken, but the container vanished")
+        if found.instance_id != spec.instance_id:
+            raise RuntimeError_(
+                f"container name {name} is taken by a container that is not instance "
+                f"{spec.instance_id}; remove it (docker rm {name}) or rename it"
+            )
+        return found.container_id
+
+    async def start(self, container_id: str) -> None:
+        try:
+            await self._client().containers.container(container_id).start()
+        except (DockerError, aiohttp.ClientError) as exc:
+            raise _error(exc, f"starting container {container_id}") from exc
+
+    async def stop(self, container_id: str, timeout: float = 10.0) -> None:
+        container = self._client().containers.container(container_id)
+        try:
+            await container.stop(t=max(0, math.ceil(timeout)))
+        except DockerError as exc:
+            if exc.status in (304, 404):  # already stopped, or gone
+                return
+            raise _error(exc, f"stopping container {container_id}") from exc
+        except aiohttp.ClientError as exc:
+            raise _error(exc, f"stopping container {container_id}") from exc
+
+    async def remove(self, container_id: str) -> None:
+        container = self._client().containers.container(container_id)
+        try:
+            try:
+                await container.delete(v=True)
+            except DockerError as exc:
+                # Removing a container that still runs needs force (SIGKILL): only then use it.
+                if exc.status != 409 or "running" not in exc.message.lower():
+                    raise
+                await container.delete(force=True, v=True)
+        except DockerError as exc:
+            if exc.status == 404 or "already in progress" in exc.message:
+                return
+            raise _error(exc, f"removing container {container_id}") from exc
+        except aiohttp.ClientError as exc:
+            raise _error(exc, f"removing container {container_id}") from exc
+
+
+# --- pure translation between plat and Docker's JSON ---------------------------------------
+
+
+def container_config(spec: InstanceSpec) -> dict[str, Any]:
+    """The ``POST /containers/create`` body for one instance."""
+    mounts = [
+        {"Type": "bind", "Source": host, "Target": path, "ReadOnly": True}
+        for path, host in sorted(spec.files.items())
+    ] + [
+        {"Type": "bind", "Source": host, "Target": path, "ReadOnly": False}
+        for path, host in sorted(spec.mounts.items())
+    ]
+    host_config: dict[str, Any] = {
+        "NanoCpus": round(spec.cpu * 1e9),
+        "Memory": spec.memory,
+        "PortBindings": {
+            f"{port}/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(host) if host else ""}]
+            for port, host in sorted(spec.publish.items())
+        },
+        "Mounts": mounts,
+        "RestartPolicy": {"Name": "no"},
+        "Init": False,
+    }
+    if spec.memory:
+        host_config["MemorySwap"] = spec.memory  # the limit is the limit: no extra swap
+    config: dict[str, Any] = {
+        "Image": spec.image,
+        "Labels": spec.labels(),
+        "Env": [f"{key}={value}" for key, value in sorted(spec.env.items())],
+        "ExposedPorts": {f"{port}/tcp": {} for port in sorted(spec.publish)},
+        "HostConfig": host_config,
+    }
+    if spec.command is not None:
+        config["Cmd"] = list(spec.command)
+    return config
+
+
+def observe(data: Mapping[str, Any]) -> ObservedContainer:
+    """Map ``GET /containers/{id}/json`` to what the reconciler needs."""
+    labels: Mapping[str, str] = (data.get("Config") or {}).get("Labels") or {}
+    state_data: Mapping[str, Any] = data.get("State") or {}
+    status = str(state_data.get("Status") or "dead")
+    state: ContainerState = status if status in _STATES else "dead"  # type: ignore[assignment]
+    network: Mapping[str, Any] = data.get("NetworkSettings") or {}
+    ip = network.get("IPAddress") or next(
+        (n["IPAddress"] for n in (network.get("Networks") or {}).values() if n.get("IPAddress")),
+        None,
+    )
+    published: dict[int, int] = {}
+    for key, bindings in (network.get("Ports") or {}).items():
+        port, _, proto = key.partition("/")
+        host_ports = [b.get("HostPort") for b in bindings or () if b.get("HostPort")]
+        if proto == "tcp" and host_ports:
+            published[int(port)] = int(host_ports[0])
+    started_at = parse_time(state_data.get("StartedAt"))
+    finished_at = parse_time(state_data.get("FinishedAt"))
+    if started_at is not None and finished_at is not None and finished_at < started_at:
+        # A process that exits at once can be stamped finished before Docker stamps it started.
+        finished_at = started_at
+    return ObservedContainer(
+        container_id=str(data["Id"]),
+        instance_id=labels.get(LABELS["instance"], ""),
+        host_id=labels.get(LABELS["host"], ""),
+        env_id=labels.get(LABELS["env"], ""),
+        workload=labels.get(LABELS["workload"], ""),
+        release_id=labels.get(LABELS["release"], ""),
+        spec_hash=labels.get(LABELS["spec"], ""),
+        state=state,
+        exit_code=int(state_data.get("ExitCode") or 0) if state in ("exited", "dead") else None,
+        oom_killed=bool(state_data.get("OOMKilled")),
+        started_at=started_at,
+        finished_at=finished_at,
+        ip=ip or None,
+        published=published,
+    )
+
+
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$")
+
+
+def parse_time(value: object) -> float | None:
+    """Docker's RFC 3339 time (nanoseconds) as unix seconds; None for its zero time."""
+    if not isinstance(value, str) or value.startswith("0001-01-01"):
+        return None
+    match = _RFC3339.match(value)
+    if match is None:
+        return None
+    whole, fraction, zone = match.groups()
+    base = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone))
+    return base.timestamp() + (float("0." + fraction) if fraction else 0.0)
+
+
+def to_event(raw: Mapping[str, Any]) -> RuntimeEvent | None:
+    """Map one ``GET /events`` message; None for anything that is not a container event."""
+    actor: Mapping[str, Any] = raw.get("Actor") or {}
+    attributes: Mapping[str, str] = actor.get("Attributes") or {}
+    container_id = actor.get("ID") or raw.get("id")
+    action = str(raw.get("Action") or raw.get("status") or "").split(":", 1)[0]
+    if raw.get("Type", "container") != "container" or not container_id or not action:
+        return None
+    exit_code = attributes.get("exitCode")
+    return RuntimeEvent(
+        container_id=str(container_id),
+        action=action,
+        instance_id=attributes.get(LABELS["instance"]),
+        exit_code=int(exit_code) if exit_code not in (None, "") else None,
+    )
+
+
+def demultiplex(raw: bytes) -> bytes:
+    """Join the payloads of Docker's multiplexed log stream (8-byte frame headers).
+
+    A container with a TTY sends an unframed stream; that is returned as it is.
+    """
+    out = bytearray()
+    i = 0
+    while i + 8 <= len(raw):
+        if raw[i] not in (0, 1, 2) or raw[i + 1 : i + 4] != b"\0\0\0":
+            return raw
+        size = int.from_bytes(raw[i + 4 : i + 8], "big")
+        out += raw[i + 8 : i + 8 + size]
+        i += 8 + size
+    return bytes(out) if i == len(raw) else raw
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+def _error(
+    exc: DockerError | aiohttp.ClientError, action: str, category: str = "runtime"
+) -> RuntimeError_:
+    if isinstance(exc, DockerError):
+        if exc.status == 900:  # aiodocker's code for "cannot connect"
+            return RuntimeError_(f"{action}: {exc.message}; {_ENGINE_HINT}", category)
+        return RuntimeError_(f"{action}: {exc.message}", category)
+    return RuntimeError_(f"{action}: lost the connection to the Docker engine ({exc})", category)
+
+
+def _pull_reason(exc: DockerError | aiohttp.ClientError) -> str:
+    """Say which of the usual pull/push failures this is, keeping the engine's words."""
+    message = exc.message if isinstance(exc, DockerError) else str(exc)
+    lowered = message.lower()
+    if isinstance(exc, DockerError) and exc.status == 900:
+        return f"the Docker engine is unreachable ({message}); {_ENGINE_HINT}"
+    if "connection refused" in lowered or "no such host" in lowered or "i/o timeout" in lowered:
+        return f"the registry is unreachable ({message})"
+    if "manifest unknown" in lowered or "not found" in lowered or "name unknown" in lowered:
+        return f"not found in the registry ({message})"
+    if "unauthorized" in lowered or "denied" in lowered:
+        return f"the registry refused access ({message})"
+    return message
+
+
+def _since(ns: int) -> str:
+    return f"{ns // 1_000_000_000}.{ns % 1_000_000_000:09d}"
+
+
+if TYPE_CHECKING:
+
+    def _conforms(runtime: DockerRuntime) -> Runtime:
+        return runtime
