@@ -33,7 +33,10 @@ def receipt(r: dict[str, Any]) -> list[str]:
     """The receipt of a deploy or a rollback."""
     rel = r["release"]
     verb = {"deploy": "accepted", "rollback": "is the target of a rollback"}.get(r["action"], "")
-    lines = [f"Release {rel['version']} ({rel['id']}) {verb} for {r['target']}"]
+    if r.get("dry_run"):
+        lines = [f"Roll {r['target']} back to release {rel['version']} ({rel['id']})?"]
+    else:
+        lines = [f"Release {rel['version']} ({rel['id']}) {verb} for {r['target']}"]
     if r["action"] == "rollback" and r.get("chosen_automatically"):
         lines.append(f"  chosen: {rel['version']} is the most recent release before the current "
                      "one that converged healthy")
@@ -135,3 +138,52 @@ def failure_lines(rel: dict[str, Any], target: str, previous_ok: str | None) -> 
         f"  plat deploy -f plat.toml --target {target}   # retry after fixing the cause",
     ]
     return lines
+
+
+def instance_lines(instances: list[dict[str, Any]], now: float | None = None) -> list[str]:
+    """`plat instances`: one row per instance, as `plat exec --instance` takes them."""
+    now = time.time() if now is None else now
+    rows = [[i["id"], i["workload"], i["release"], i["state"], i["health"],
+             format_age(now - i["started_at"]) if i.get("started_at") else "-", i["host"][-12:]]
+            for i in instances]
+    return table(rows, ["INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH", "AGE", "HOST"])
+
+
+def exec_banner(started: dict[str, Any]) -> str:
+    """The line `plat exec` prints on stderr before anything else: where the command runs."""
+    i = started["instance"]
+    return (f"plat: exec in instance {i['id']} (workload {i['workload']}, release {i['release']}, "
+            f"host {i['host_name']} {i['host'][-12:]})")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control and other invisible characters (escape sequences,
+    carriage returns, bidi overrides, NUL...) shown as ``\\xNN``/``\\uNNNN``; tabs kept."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable() or ch == "\t":
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else
+                       f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
+
+
+def log_line(line: dict[str, Any]) -> str:
+    """One log line: UTC time (ms), source, workload/instance, severity, message.
+
+    The format is stable (scripts may cut it at spaces: the first four fields never contain
+    one). Lines the platform wrote over several lines continue indented; a piece of an overlong
+    line that goes on in the next ends with `` [continues]``.
+    """
+    workload, instance = line.get("workload"), line.get("instance")
+    where = "/".join(p for p in (workload, instance) if p) or "-"
+    first, *rest = str(line["message"]).split("\n")
+    text = printable(first) + "".join(f"\n    {printable(part)}" for part in rest)
+    if line.get("partial"):
+        text += " [continues]"
+    return (f"{format_utc(line['at'])} {line['source']:<6} {where:<20} "
+            f"{line['severity']:<5} {text}")

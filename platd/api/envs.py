@@ -47,6 +47,7 @@ class DeployRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 class RollbackRequest(msgspec.Struct, forbid_unknown_fields=True):
     release: str | None = None
+    dry_run: bool = False
 
 
 class ScaleRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -178,7 +179,10 @@ async def delete_release(principal: Principal, release: str) -> None:
 
 @post("/rollback")
 async def rollback(ctx: DaemonContext, principal: Principal, data: RollbackRequest, org: str, project: str, app: str, env: str) -> dict[str, Any]:
-    return await asyncio.to_thread(releases.rollback, ctx.store, principal, target(org, project, app, env), data.release)
+    return await asyncio.to_thread(
+        releases.rollback, ctx.store, principal, target(org, project, app, env), data.release,
+        dry_run=data.dry_run,
+    )
 
 
 # --- scale, status, describe, events ---------------------------------------------------------
@@ -216,7 +220,8 @@ async def list_events(
     """Events after the cursor ``after``; with ``wait`` > 0, long-polls until there are some."""
     path = target(org, project, app, env)
     if not 1 <= limit <= 5000:
-        raise InvalidInput("limit must be between 1 and 5000")
+        raise InvalidInput("limit must be between 1 and 5000",
+                           hint="pass --limit N with N from 1 to 5000")
     deadline = time.monotonic() + min(max(wait, 0.0), MAX_WAIT)
     while True:
         result = await asyncio.to_thread(

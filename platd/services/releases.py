@@ -279,8 +279,15 @@ def get_release(store: Store, principal: Principal, target: str, text: str) -> d
         }
 
 
-def rollback(store: Store, principal: Principal, target: str, text: str | None) -> dict[str, Any]:
-    with store.write() as session:
+def rollback(
+    store: Store, principal: Principal, target: str, text: str | None, *, dry_run: bool = False,
+) -> dict[str, Any]:
+    """Point the env back at ``text`` (or the last release that converged healthy).
+
+    With ``dry_run`` nothing is written: the answer is the receipt it would print, so the TUI
+    can show the diff and ask before anything changes.
+    """
+    with store.read() if dry_run else store.write() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
         current = session.get(Release, ref.env.current_release_id) if ref.env.current_release_id else None
@@ -291,6 +298,15 @@ def rollback(store: Store, principal: Principal, target: str, text: str | None) 
         if chosen.id == current.id:
             raise Conflict(f"v{chosen.seq} is already the current release of {ref.path}",
                            hint=f"see the others with: plat releases --target {ref.path}")
+        if dry_run:
+            return {
+                "action": "rollback", "dry_run": True, "target": ref.path,
+                "release": describe(session, chosen, ref.env),
+                "previous_release": {"id": current.id, "seq": current.seq},
+                "diff": release_diff(session, current, chosen),
+                "follow_ups": [f"plat rollback {chosen.id} --target {ref.path}"],
+                "chosen_automatically": text is None,
+            }
         receipt = _move_pointer(session, store, principal, ref, "rollback", chosen, current)
         receipt["chosen_automatically"] = text is None
         return receipt

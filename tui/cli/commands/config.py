@@ -76,7 +76,10 @@ def config_import(ctx: Ctx) -> int:
     try:
         text = path.read_text()
     except OSError as e:
-        raise InvalidInput(f"cannot read {path}: {e.strerror}") from None
+        raise InvalidInput(
+            f"cannot read {path}: {e.strerror}",
+            hint="pass the path of a readable .env file of KEY=value lines",
+        ) from None
     return _config_change(ctx, parse_env_file(text, str(path)), [])
 
 
@@ -95,7 +98,9 @@ def _secret_values(ctx: Ctx) -> dict[str, str]:
         try:
             text = ctx.args.from_file.read_text()
         except OSError as e:
-            raise InvalidInput(f"cannot read {ctx.args.from_file}: {e.strerror}") from None
+            raise InvalidInput(f"cannot read {ctx.args.from_file}: {e.strerror}",
+                               hint="pass the path of a readable .env file of KEY=value lines, "
+                               "or use --set KEY=value") from None
         values.update(parse_env_file(text, str(ctx.args.from_file)))
     values.update(parse_pairs(ctx.args.set, "--set"))
     if not values:

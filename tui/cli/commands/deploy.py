@@ -78,7 +78,8 @@ def _read_manifest(path: Path) -> tuple[str, Manifest]:
         raise InvalidInput(f"no manifest at {path}",
                            hint="pass -f PATH, or create plat.toml (see docs/manifest.md)") from None
     except OSError as e:
-        raise InvalidInput(f"cannot read {path}: {e.strerror}") from None
+        raise InvalidInput(f"cannot read {path}: {e.strerror}",
+                           hint="pass -f PATH with the path of a readable plat.toml") from None
     return text, parse_manifest(text, str(path))
 
 

@@ -1,0 +1,84 @@
+"""The Status panel: workloads with desired vs current, and every instance, refreshed live."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
+
+from platd.spec.errors import PlatError
+from platd.spec.timeparse import format_age
+
+REFRESH_SECONDS = 1.0
+
+
+class StatusPanel(Vertical):
+    DEFAULT_CSS = """
+    StatusPanel { height: 1fr; }
+    StatusPanel #status-summary { height: auto; padding: 0 1; }
+    StatusPanel DataTable { height: auto; max-height: 50%; margin: 1 0 0 0; }
+    """
+
+    target: reactive[str | None] = reactive(None)
+
+    def compose(self) -> ComposeResult:
+        yield Static("loading…", id="status-summary")
+        yield DataTable(id="workloads", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="instances", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#workloads", DataTable).add_columns(
+            "WORKLOAD", "CURRENT/DESIRED", "RUNNING", "HEALTHY", "CPU", "MEMORY")
+        self.query_one("#instances", DataTable).add_columns(
+            "INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH", "RESTARTS", "AGE", "PORTS")
+
+    def watch_target(self, target: str | None) -> None:
+        if target:
+            self.poll(target)
+
+    @work(thread=True, exclusive=True, group="status")
+    def poll(self, target: str) -> None:
+        worker = get_current_worker()
+        clients = self.app.clients  # type: ignore[attr-defined]
+        while not worker.is_cancelled:
+            try:
+                data = clients.call("GET", clients.get().env_path(target, "/status"))
+                self.app.call_from_thread(self.show, data)
+            except PlatError as e:
+                self.app.call_from_thread(self.show_error, e)
+            time.sleep(REFRESH_SECONDS)
+
+    def show_error(self, e: PlatError) -> None:
+        hint = f" — {e.hint[0]}" if e.hint else ""
+        self.query_one("#status-summary", Static).update(f"[red]{e.message}[/]{hint} (retrying)")
+
+    def show(self, s: dict[str, Any]) -> None:
+        from tui.render import status_lines
+
+        rel = s.get("release")
+        summary = status_lines(s)[0] if rel else f"{s['target']}: nothing deployed yet"
+        if rel and rel.get("status") == "failed" and rel.get("error"):
+            summary += f"\n[red]failed at {rel.get('failed_step')} ({rel.get('category')}): " \
+                       f"{rel['error'].splitlines()[0]}[/]"
+        pending = [f"{w['name']}: pending: {r}" for w in s["workloads"] for r in w["pending"]]
+        self.query_one("#status-summary", Static).update("\n".join([summary, *pending]))
+        workloads = self.query_one("#workloads", DataTable)
+        workloads.clear()
+        for w in s["workloads"]:
+            workloads.add_row(w["name"], f"{w['current']}/{w['desired']}", str(w["running"]),
+                              str(w["healthy"]), f"{w['cpu']:g}", w["memory"])
+        instances = self.query_one("#instances", DataTable)
+        instances.clear()
+        now = time.time()
+        for w in s["workloads"]:
+            for i in w["instances"]:
+                ports = ", ".join(f"{v}->{k}" for k, v in sorted(i["ports"].items())) or "-"
+                age = format_age(now - i["started_at"]) if i.get("started_at") else "-"
+                instances.add_row(i["id"], w["name"], i["release"], i["state"], i["health"],
+                                  str(i["restarts"]), age, ports, key=i["id"])
