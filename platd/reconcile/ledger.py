@@ -18,6 +18,7 @@ class HealthState:
     failures: int = 0
     reason: str | None = None
     next_probe: float = 0.0
+    since: float | None = None  # when this daemon started watching it (grace counts from here)
 
 
 @dataclass

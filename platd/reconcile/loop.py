@@ -52,6 +52,8 @@ class Reconciler:
         self._capacity: Capacity | None = None
         self.passes = 0
         self._probe = prober
+        # Told every observed container list (the log collector follows each container).
+        self.on_observed: Callable[[list[ObservedContainer]], None] | None = None
 
         def open_version(version_id: str) -> dict[str, str]:
             with store.read() as session:
@@ -106,6 +108,8 @@ class Reconciler:
 
     async def pass_once(self, recovering: bool = False) -> float | None:
         observed = await self.runtime.list_instances(self.store.host_id)
+        if self.on_observed is not None:
+            self.on_observed(observed)
         desired, status = await asyncio.to_thread(load_desired, self.store)
         self._observed = observed
         self._desired = {d.spec_hash: d for d in desired}
@@ -159,7 +163,12 @@ class Reconciler:
             up_for = now - (o.started_at or now)
             return ("healthy", None) if up_for >= MIN_READY else ("starting", None)
         state = self.ledger.health.setdefault(o.container_id, HealthState())
-        if state.status == "starting" and o.started_at and now - o.started_at > desired.health.grace:
+        if state.since is None:
+            state.since = now
+        # Grace runs from the later of the container's start and this daemon first seeing it:
+        # after a daemon restart, long-running instances get probed again, not condemned.
+        began = max(o.started_at or now, state.since)
+        if state.status == "starting" and now - began > desired.health.grace:
             state.status = "unhealthy"
             state.reason = (
                 f"not healthy within {desired.health.grace:g}s of starting"

@@ -155,3 +155,19 @@ def test_env_vars_follow_the_release_not_the_latest_config(docker_daemon: Daemon
     (c,) = [c for c in containers(d.host_id) if c.state == "running"]
     assert "GREETING=first" in docker_exec(c.id, "env"), "config changes wait for the next release"
     assert HELLO_V1
+
+
+def test_daemon_restart_leaves_healthy_instances_alone(docker_daemon: Daemon, tmp_path: Path) -> None:
+    d = docker_daemon
+    ready_env(d)
+    assert d.plat("deploy", "-f", str(manifest(tmp_path, count=1, grace=1))).code == 0
+    before = {c.id: c for c in containers(d.host_id)}
+    time.sleep(2)  # longer than the health grace: a restarted daemon must not hold it against them
+    d.stop()
+    d.start()
+    wait_for(lambda: "recover" in d.plat("events", "--json").out)
+    time.sleep(3)
+    after = {c.id: c for c in containers(d.host_id)}
+    assert after.keys() == before.keys()
+    steps = [json.loads(line)["step"] for line in d.plat("events", "--json").out.splitlines()]
+    assert "restart" not in steps and "stop" not in steps, steps
