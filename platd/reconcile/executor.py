@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from platd.reconcile.ledger import HealthState, Ledger
@@ -48,15 +48,22 @@ class Executor:
         self.poke = poke
         self.clock = clock
         self._stop_tasks: set[asyncio.Task[None]] = set()
+        # Awaited between stop and remove (the log collector reads the container's last lines).
+        self.before_remove: Callable[[str], Awaitable[None]] | None = None
 
     async def execute(self, plan: Plan) -> None:
         failed_images = set()
+        failed_releases = set()
         pulls = [a for a in plan.actions if isinstance(a, Pull)]
         for pull, error in zip(pulls, await asyncio.gather(*map(self._pull, pulls)), strict=True):
             if error is not None:
                 failed_images.add(pull.image)
+                if pull.fatal:
+                    failed_releases.add(pull.release_id)
         work = []
         for action in plan.actions:
+            if isinstance(action, MarkRelease) and action.release_id in failed_releases:
+                continue  # the failed pull already decided this release's fate
             if isinstance(action, Create) and action.desired.image not in failed_images:
                 work.append(self._create(action))
             elif isinstance(action, Start):
@@ -80,11 +87,17 @@ class Executor:
         try:
             await self.runtime.pull(action.image)
         except RuntimeError_ as e:
-            await asyncio.to_thread(
-                observed.mark_release, self.store, env_id=action.env_id,
-                release_id=action.release_id, status="failed", step="pull", category="image",
-                message=f"cannot pull {action.image}: {e}",
-            )
+            if action.fatal:
+                await asyncio.to_thread(
+                    observed.mark_release, self.store, env_id=action.env_id,
+                    release_id=action.release_id, status="failed", step="pull",
+                    category="image", message=str(e),
+                )
+            else:
+                self._hold_off(f"pull:{action.image}")
+                await self._event(env_id=action.env_id, release_id=action.release_id,
+                                  step="pull", outcome="failed", category="image",
+                                  message=f"{e}; retrying")
             return e
         self.ledger.images.add(action.image)
         await self._event(env_id=action.env_id, release_id=action.release_id, step="pull",
@@ -99,8 +112,9 @@ class Executor:
         try:
             files = await asyncio.to_thread(self.secret_files.write, instance_id, d.secret_versions)
         except Exception as e:  # noqa: BLE001 - any failure here is a config problem to report
-            await self._event(**where, step="create", outcome="failed", category="config",
-                              message=f"cannot deliver secret files: {e}")
+            await asyncio.to_thread(self.secret_files.remove, instance_id)
+            await self._create_failed(d, where, "config",
+                                      f"cannot deliver secret files: {e or type(e).__name__}")
             return
         spec = InstanceSpec(
             instance_id=instance_id, host_id=self.store.host_id, env_id=d.env_id,
@@ -115,23 +129,64 @@ class Executor:
                           f"(release v{d.release_seq})")
         try:
             container_id = await self.runtime.create(spec)
-            self.ledger.health[container_id] = HealthState()
+        except RuntimeError_ as e:
+            await asyncio.to_thread(self.secret_files.remove, instance_id)
+            await self._create_failed(d, where, e.category,
+                                      f"instance {instance_id} could not be created: {e}")
+            return
+        self.ledger.health[container_id] = HealthState()
+        try:
             await self.runtime.start(container_id)
         except RuntimeError_ as e:
+            # The container exists: from here on it is an instance that crashes at start,
+            # retried with backoff and failing its release after three attempts.
+            self._start_failed(container_id, e)
+            self.ledger.restarts[instance_id] = 1
             await self._event(**where, step="create", outcome="failed", category=e.category,
                               message=f"instance {instance_id} could not start: {e}")
+            self.poke()
             return
+        self.ledger.create_failures.pop(d.spec_hash, None)
         self.ledger.last_state[container_id] = "running"
         self.poke()
         await self._event(**where, step="create", outcome="ok",
                           message=f"instance {instance_id} is running")
 
+    def _start_failed(self, container_id: str, error: Exception) -> None:
+        self.ledger.failed_starts[container_id] = str(error)
+        self.ledger.failed_start_at[container_id] = self.clock()
+
+    def _hold_off(self, key: str) -> None:
+        """Back off before trying ``key`` again, exponentially, so a failure cannot spin."""
+        count = self.ledger.create_failures.get(key, 0) + 1
+        self.ledger.create_failures[key] = count
+        self.ledger.hold_until[key] = self.clock() + min(0.5 * 2**count, 30.0)
+
+    async def _create_failed(self, d: Any, where: dict[str, Any], category: str, message: str) -> None:
+        self._hold_off(d.spec_hash)
+        await self._event(**where, step="create", outcome="failed", category=category,
+                          message=message)
+        if not d.release_converged and self.ledger.create_failures[d.spec_hash] >= 3:
+            await asyncio.to_thread(
+                observed.mark_release, self.store, env_id=d.env_id, release_id=d.release_id,
+                status="failed", step="create", category=category,
+                message=f"{message} (3 attempts)",
+            )
+
+    async def _ensure_secret_files(self, instance_id: str, release_id: str) -> None:
+        """Secret files live on a tmpfs: after a host reboot they must be written again."""
+        if self.secret_files.exists(instance_id):
+            return
+        versions = await asyncio.to_thread(observed.release_secret_versions, self.store, release_id)
+        await asyncio.to_thread(self.secret_files.write, instance_id, versions)
+
     async def _start(self, action: Start) -> None:
         inst = action.instance
         try:
+            await self._ensure_secret_files(inst.instance_id, inst.release_id)
             await self.runtime.start(inst.container_id)
         except RuntimeError_ as e:
-            self.ledger.failed_starts[inst.container_id] = str(e)
+            self._start_failed(inst.container_id, e)
             self.ledger.restarts[inst.instance_id] = inst.restarts + 1
             await self._event(env_id=inst.env_id, release_id=inst.release_id,
                               workload=inst.workload, instance_id=inst.instance_id,
@@ -151,9 +206,10 @@ class Executor:
         try:
             if inst.state == "running":
                 await self.runtime.stop(inst.container_id, timeout=STOP_TIMEOUT)
+            await self._ensure_secret_files(inst.instance_id, inst.release_id)
             await self.runtime.start(inst.container_id)
         except RuntimeError_ as e:
-            self.ledger.failed_starts[inst.container_id] = str(e)
+            self._start_failed(inst.container_id, e)
             await self._event(env_id=inst.env_id, release_id=inst.release_id,
                               workload=inst.workload, instance_id=inst.instance_id,
                               step="restart", outcome="failed", category=e.category,
@@ -176,10 +232,13 @@ class Executor:
             await self._event(**where, step="stop", outcome="started",
                               message=f"stopping instance {inst.instance_id}: {action.reason}")
             await self.runtime.stop(inst.container_id, timeout=STOP_TIMEOUT)
+            if self.before_remove is not None:
+                await self.before_remove(inst.container_id)
             await self.runtime.remove(inst.container_id)
             await asyncio.to_thread(self.secret_files.remove, inst.instance_id)
             self.ledger.restarts.pop(inst.instance_id, None)
             self.ledger.forget(inst.container_id)
+            self.ledger.removed.add(inst.container_id)
             await self._event(**where, step="stop", outcome="ok",
                               message=f"instance {inst.instance_id} stopped and removed")
         except Exception as e:  # noqa: BLE001 - a failed stop is retried by the next pass

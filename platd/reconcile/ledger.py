@@ -30,8 +30,16 @@ class Ledger:
     images: set[str] = field(default_factory=set)  # pinned images known to be present
     pending: dict[tuple[str, str], str] = field(default_factory=dict)  # (env, workload) -> why
     failed_starts: dict[str, str] = field(default_factory=dict)  # container id -> start error
+    failed_start_at: dict[str, float] = field(default_factory=dict)  # ... and when it failed
+    # Creates (by spec hash) and pulls (by "pull:IMAGE") that failed: how often, and until when
+    # to hold off, so a failure that recurs cannot spin the loop.
+    create_failures: dict[str, int] = field(default_factory=dict)
+    hold_until: dict[str, float] = field(default_factory=dict)
+    # Containers this daemon removed; hidden from a pass that listed them just before.
+    removed: set[str] = field(default_factory=set)
 
     def forget(self, container_id: str) -> None:
         self.health.pop(container_id, None)
         self.last_state.pop(container_id, None)
         self.failed_starts.pop(container_id, None)
+        self.failed_start_at.pop(container_id, None)

@@ -19,7 +19,16 @@ from platd.reconcile import planner
 from platd.reconcile.executor import Executor
 from platd.reconcile.health import Prober, probe
 from platd.reconcile.ledger import HealthState, Ledger
-from platd.reconcile.model import Capacity, DesiredWorkload, Health, InstanceView
+from platd.reconcile.model import (
+    Action,
+    Capacity,
+    Create,
+    DesiredWorkload,
+    Health,
+    InstanceView,
+    Plan,
+    Pull,
+)
 from platd.reconcile.secret_files import SecretFiles
 from platd.runtime.base import ObservedContainer, Runtime, RuntimeError_
 from platd.secrets.crypto import SecretBox
@@ -30,6 +39,7 @@ from platd.store.db import Store
 
 log = logging.getLogger("platd.reconcile")
 
+STABLE_AFTER = 300.0  # seconds of healthy running after which the restart count resets
 MIN_READY = 1.0  # seconds a workload without a health check must stay up to count as healthy
 STARTING_PROBE_EVERY = 0.1
 
@@ -102,7 +112,10 @@ class Reconciler:
                 wake_in = 1.0
             timeout = min(self.resync, wake_in if wake_in is not None else math.inf)
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.01))
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that races a wake-up, and shutdown would then hang.
+                async with asyncio.timeout(max(timeout, 0.01)):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 
@@ -120,11 +133,15 @@ class Reconciler:
             await self._record_crashes(observed)
         for o in observed:
             self.ledger.last_state[o.container_id] = o.state
-        views = [self._view(o, now) for o in observed if o.container_id not in self.ledger.stopping]
+        seen = {o.container_id for o in observed}
+        self.ledger.removed &= seen  # forget removals once the engine stops listing them
+        hidden = self.ledger.stopping | self.ledger.removed
+        views = [self._view(o, now) for o in observed if o.container_id not in hidden]
         plan = planner.plan(
             desired, views, images_present=await self._images_present(desired),
             release_status=status, capacity=await self._host_capacity(), now=now,
         )
+        plan, held_for = self._hold_back(plan, now)
         await self.executor.execute(plan)
         self.passes += 1
         pending = {(a.desired.env_id, a.desired.workload): a for a in plan.actions
@@ -133,24 +150,47 @@ class Reconciler:
             observed_service.write_instances, self.store, self._rows(views, pending)
         )
         ready_in = self._next_ready(now)
-        waits = [w for w in (plan.wake_in, ready_in) if w is not None]
+        waits = [w for w in (plan.wake_in, ready_in, held_for) if w is not None]
         return min(waits) if waits else None
+
+    def _hold_back(self, plan: Plan, now: float) -> tuple[Plan, float | None]:
+        """Drop creates and pulls still backing off after a failure; say when to look again."""
+        kept: list[Action] = []
+        waits = []
+        for action in plan.actions:
+            key = None
+            if isinstance(action, Create):
+                key = action.desired.spec_hash
+            elif isinstance(action, Pull):
+                key = f"pull:{action.image}"
+            until = self.ledger.hold_until.get(key, 0.0) if key else 0.0
+            if until > now:
+                waits.append(until - now)
+                continue
+            kept.append(action)
+        return Plan(tuple(kept), plan.wake_in), (min(waits) if waits else None)
 
     # --- observation -------------------------------------------------------------------------
 
     def _view(self, o: ObservedContainer, now: float) -> InstanceView:
         state: str = o.state
+        finished_at = o.finished_at
         if state == "created" and o.container_id in self.ledger.failed_starts:
             state = "exited"  # a start that failed is a crash, not a container still to start
+            finished_at = self.ledger.failed_start_at.get(o.container_id, now)
         health, reason = self._health_of(o, now)
         desired = self._desired.get(o.spec_hash)
+        restarts = self.ledger.restarts.get(o.instance_id, 0)
+        if restarts and health == "healthy" and o.started_at and now - o.started_at > STABLE_AFTER:
+            # Stable for a while: the next crash starts the backoff from the beginning again.
+            restarts = self.ledger.restarts[o.instance_id] = 0
         return InstanceView(
             instance_id=o.instance_id, container_id=o.container_id, env_id=o.env_id,
             workload=o.workload, release_id=o.release_id, spec_hash=o.spec_hash, state=state,
             health=health, health_reason=reason,
-            restarts=self.ledger.restarts.get(o.instance_id, 0), exit_code=o.exit_code,
-            oom_killed=o.oom_killed, started_at=o.started_at, finished_at=o.finished_at,
-            memory=desired.memory if desired else 0,
+            restarts=restarts, exit_code=o.exit_code,
+            oom_killed=o.oom_killed, started_at=o.started_at, finished_at=finished_at,
+            memory=o.memory or (desired.memory if desired else 0),
         )
 
     def _health_of(self, o: ObservedContainer, now: float) -> tuple[Health, str | None]:

@@ -84,6 +84,8 @@ class Pull:
     image: str
     env_id: str
     release_id: str
+    # A failed pull fails a release still rolling out; a converged one retries instead.
+    fatal: bool = True
 
 
 @dataclass(frozen=True)

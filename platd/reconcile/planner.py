@@ -84,16 +84,21 @@ def plan(
             verdicts[d.release_id].append(failure)
             continue
 
-        if d.count > 0 and d.image not in images_present and d.image not in pulls:
-            pulls.add(d.image)
-            actions.append(Pull(d.image, d.env_id, d.release_id))
-
         actions += _keep_alive(mine, now, wake)
         actions += [Start(i) for i in mine if i.state == "created"]
 
         missing = d.count - len(mine)
+        # Only a new container needs the image; running ones keep theirs even if it was pruned.
+        if missing > 0 and d.image not in images_present and d.image not in pulls:
+            pulls.add(d.image)
+            actions.append(Pull(d.image, d.env_id, d.release_id, fatal=not d.release_converged))
         if missing > 0:
             placed, verdict = _place(d, missing, capacity, free_memory)
+            if verdict is not None and d.release_converged:
+                # A scale beyond the host after the release converged: explain, keep serving.
+                actions.append(Pending(d, missing, verdict.message or "cannot be placed"))
+                verdicts[d.release_id].append(None)
+                continue
             if verdict is not None:
                 verdicts[d.release_id].append(verdict)
                 continue
@@ -115,10 +120,13 @@ def plan(
             (i for i in old if i.state == "running" and i.health == "healthy"),
             key=lambda i: i.started_at or 0,
         )
-        actions += [
-            Stop(i, f"replaced by release v{d.release_seq}")
-            for i in old if i not in healthy_old
-        ]
+        # Until the new instances are all healthy the old ones still serve, and a failed
+        # rollout keeps them: a crashed one is restarted, not dropped.
+        sick_old = [i for i in old if i not in healthy_old]
+        if healthy_mine >= d.count:
+            actions += [Stop(i, f"replaced by release v{d.release_seq}") for i in sick_old]
+        else:
+            actions += _keep_alive(sick_old, now, wake)
         surplus = healthy_mine + len(healthy_old) - d.count
         stopping_old = healthy_old[: max(0, min(surplus, len(healthy_old)))]
         actions += [Stop(i, f"replaced by release v{d.release_seq}") for i in stopping_old]

@@ -38,5 +38,8 @@ class SecretFiles:
             files[f"/run/secrets/{bundle}"] = str(path)
         return files
 
+    def exists(self, instance_id: str) -> bool:
+        return (self.root / instance_id).is_dir()
+
     def remove(self, instance_id: str) -> None:
         shutil.rmtree(self.root / instance_id, ignore_errors=True)

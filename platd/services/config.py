@@ -40,15 +40,18 @@ def config_values(version: ConfigVersion | None) -> dict[str, str]:
 
 def _check_values(values: dict[str, str]) -> None:
     if len(values) > MAX_KEYS:
-        raise InvalidInput(f"too many keys ({len(values)}); the limit is {MAX_KEYS}")
+        raise InvalidInput(f"too many keys ({len(values)}); the limit is {MAX_KEYS}",
+                           hint=f"pass at most {MAX_KEYS} keys at a time")
     for key, value in values.items():
         check_env_key(key)
         if not isinstance(value, str):
             raise InvalidInput(f"the value of {key} must be a string")
         if len(value.encode()) > MAX_VALUE_BYTES:
-            raise InvalidInput(f"the value of {key} is larger than {MAX_VALUE_BYTES} bytes")
+            raise InvalidInput(f"the value of {key} is larger than {MAX_VALUE_BYTES} bytes",
+                               hint="keep values small; put large files in a volume or the image")
         if "\x00" in value:
-            raise InvalidInput(f"the value of {key} contains a NUL byte")
+            raise InvalidInput(f"the value of {key} contains a NUL byte",
+                               hint="values are text: remove the NUL byte or base64-encode it")
 
 
 def _describe_config(ref: tenancy.EnvRef, version: ConfigVersion | None) -> dict[str, Any]:

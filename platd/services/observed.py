@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from platd.services import events
 from platd.store.db import Store
-from platd.store.models import Instance, ReleaseState
+from platd.store.models import Instance, Release, ReleaseState
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,14 @@ def mark_release(
             session, store, env_id=env_id, release_id=release_id, step="rollout",
             outcome=outcome, category=category, message=message,
         )
+
+
+def release_secret_versions(store: Store, release_id: str) -> dict[str, str]:
+    """The secret versions a release pinned (bundle name -> version id)."""
+    with store.read() as session:
+        release = session.get(Release, release_id)
+        versions: dict[str, str] = json.loads(release.secret_versions_json) if release else {}
+        return versions
 
 
 def record_event(store: Store, **fields: object) -> None:

@@ -153,9 +153,11 @@ def scale(
 ) -> dict[str, Any]:
     count = _fixed_count(count, minimum, maximum)
     if count is not None and not 0 <= count <= MAX_COUNT:
-        raise InvalidInput(f"count {count} is out of range: use 0 to {MAX_COUNT}")
+        raise InvalidInput(f"count {count} is out of range: use 0 to {MAX_COUNT}",
+                           hint=f"pass --count N with N from 0 to {MAX_COUNT}")
     if cpu is not None and not 0 < cpu <= MAX_CPU:
-        raise InvalidInput(f"cpu {cpu:g} is out of range: use more than 0 and at most {MAX_CPU:g} cores")
+        raise InvalidInput(f"cpu {cpu:g} is out of range: use more than 0 and at most {MAX_CPU:g} cores",
+                           hint="pass --cpu X in cores, e.g. --cpu 0.5")
     mem = parse_size(memory, what="memory", minimum=6 * 1024 * 1024, maximum=MAX_MEMORY) if memory is not None else None
     if count is None and cpu is None and mem is None:
         raise InvalidInput("nothing to change", hint="pass --count N, --cpu X or --memory SIZE")

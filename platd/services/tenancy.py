@@ -152,6 +152,7 @@ def delete(store: Store, principal: Principal, kind: str, path: str) -> dict[str
     level = LEVEL_BY_KIND[kind]
     depth = LEVELS.index(level) + 1
     names = split_path(path, depth)
+    path = "/".join(names)  # the route hands over "/org/project": show it as users write it
     with store.write() as session:
         rows = resolve(session, principal, names)
         principal.require(rows[0].id, "owner")
