@@ -47,6 +47,9 @@ def receipt(r: dict[str, Any]) -> list[str]:
     prev = r.get("previous_release")
     lines.append(f"Changes from v{prev['seq']}:" if prev else "Changes (first release):")
     lines += [f"  {line}" for line in r["diff"]["lines"]]
+    if r.get("notes"):
+        lines.append("Notes:")
+        lines += [f"  {note}" for note in r["notes"]]
     lines.append("Next:")
     lines += [f"  {cmd}" for cmd in r["follow_ups"]]
     return lines

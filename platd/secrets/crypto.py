@@ -11,7 +11,10 @@ import json
 import os
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from platd.spec.errors import PlatError
 
 NONCE_BYTES = 12
 
@@ -37,7 +40,15 @@ class SecretBox:
 
     def open(self, sealed: bytes, bound_to: str) -> dict[str, str]:
         nonce, body = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:]
-        values: dict[str, str] = json.loads(self._aead.decrypt(nonce, body, bound_to.encode()))
+        try:
+            plain = self._aead.decrypt(nonce, body, bound_to.encode())
+        except InvalidTag:
+            raise PlatError(
+                "a stored secret cannot be decrypted: this host's secret.key is not the key it "
+                "was sealed with",
+                hint="restore DATA/secret.key from the backup taken with the database",
+            ) from None
+        values: dict[str, str] = json.loads(plain)
         return values
 
 

@@ -25,7 +25,16 @@ from platd.spec.gate import check_gate, gate_error
 from platd.spec.ids import uuid7
 from platd.spec.manifest import Manifest, parse_manifest
 from platd.store.db import Store
-from platd.store.models import ConfigVersion, EnvChange, Event, Release, ReleaseState
+from platd.spec.sizes import format_size
+from platd.store.models import (
+    ConfigVersion,
+    EnvChange,
+    Event,
+    Release,
+    ReleaseState,
+    Scale,
+    SecretVersion,
+)
 
 MAX_MANIFEST_BYTES = 256 * 1024
 
@@ -140,6 +149,7 @@ def _move_pointer(
     )
     session.flush()
     return {
+        "notes": _scale_notes(session, env.id, manifest_of(target)),
         "event_cursor": (event.seq or 1) - 1,
         "action": action,
         "target": ref.path,
@@ -165,7 +175,41 @@ def release_diff(session: Session, old: Release | None, new: Release) -> dict[st
         config_of(old), config_of(new) or {},
         json.loads(old.images_json) if old else {}, json.loads(new.images_json),
     )
-    return {**diff.to_dict(), "lines": diff.lines()}
+    lines = [line for line in diff.lines() if line != "no changes"]
+    rotated = _rotated_secrets(session, old, new)
+    lines += [f"~ secret bundle {name}: version {a} -> {b}" for name, a, b in rotated]
+    return {**diff.to_dict(), "secrets_rotated": [name for name, _a, _b in rotated],
+            "lines": lines or ["no changes"]}
+
+
+def _rotated_secrets(session: Session, old: Release | None, new: Release) -> list[tuple[str, int, int]]:
+    """Bundles both releases use whose pinned version differs (names and numbers, no values)."""
+    if old is None:
+        return []
+    before = json.loads(old.secret_versions_json)
+    after = json.loads(new.secret_versions_json)
+    out = []
+    for name in sorted(set(before) & set(after)):
+        if before[name] != after[name]:
+            a, b = session.get(SecretVersion, before[name]), session.get(SecretVersion, after[name])
+            out.append((name, a.version if a else 0, b.version if b else 0))
+    return out
+
+
+def _scale_notes(session: Session, env_id: str, manifest: Manifest) -> list[str]:
+    """Where env-level scale (plat scale) overrides what the manifest says."""
+    notes = []
+    for s in session.exec(select(Scale).where(Scale.env_id == env_id, Scale.deleted == False)):  # noqa: E712
+        w = manifest.workloads.get(s.workload)
+        if w is None:
+            continue
+        for field, value, declared in (("count", s.count, w.count), ("cpu", s.cpu, w.cpu),
+                                       ("memory", s.memory, w.memory)):
+            if value is not None and value != declared:
+                shown = format_size(value) if field == "memory" else f"{value:g}"
+                notes.append(f"{s.workload} keeps {field} {shown} set by `plat scale`, not the "
+                             f"manifest's {format_size(declared) if field == 'memory' else declared}")
+    return notes
 
 
 def manifest_of(release: Release) -> Manifest:

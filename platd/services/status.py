@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from platd.auth.tokens import Principal
 from platd.services import events, tenancy
+from platd.services.desired import spec_hash
 from platd.services import releases as release_service
 from platd.services.releases import find_release, manifest_of
 from platd.spec.errors import InvalidInput, NotFound
@@ -77,7 +78,9 @@ def status(store: Store, principal: Principal, target: str) -> dict[str, Any]:
         for name in sorted(set(desired) | {i.workload for i in instances}):
             mine = [i for i in instances if i.workload == name]
             want = desired.get(name, {"count": 0, "cpu": 0, "memory": 0})
-            on_current = [i for i in mine if current and i.release_id == current.id]
+            # "Current" means running the desired spec: this release with today's cpu/memory.
+            want_spec = spec_hash(current.id, name, want["cpu"], want["memory"]) if current else ""
+            on_current = [i for i in mine if i.spec_hash == want_spec]
             workloads.append({
                 "name": name, "desired": want["count"], "cpu": want["cpu"],
                 "memory": format_size(want["memory"]) if want["memory"] else "-",

@@ -30,6 +30,7 @@ def check_env_key(value: str) -> str:
         raise InvalidInput(
             f"invalid environment variable name {value!r}: use letters, digits and '_', "
             "not starting with a digit",
+            hint="for example: DATABASE_URL or GREETING",
             details={"value": value},
         )
     return value

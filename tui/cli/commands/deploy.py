@@ -209,7 +209,10 @@ def _conclude(ctx: Ctx, target: str, release_id: str) -> int:
             "\n".join(failure_lines(rel, target, ", ".join(serving) or None)),
             details={"release": rel},
         )
-    ctx.say(f"release {rel['version']} converged: every instance is running and healthy")
+    if ctx.json and ctx.args.handler is wait:
+        ctx.out(rel)  # `plat wait --json` answers with the release; deploy already printed its receipt
+    else:
+        ctx.say(f"release {rel['version']} converged: every instance is running and healthy")
     return 0
 
 

@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+from platd.spec.sizes import format_size
 from platd.spec.timeparse import format_utc, parse_time
 from tui.cli.context import Ctx
 from tui.render import event_line, status_lines
@@ -63,8 +64,9 @@ def _describe_lines(d: dict[str, Any]) -> list[str]:
             lines += [f"    {line}" for line in d["error"].splitlines()]
         lines.append("  workloads:")
         for name, w in d["manifest"]["workloads"].items():
-            lines.append(f"    {name}: count {w['count']}, cpu {w['cpu']:g}, memory {w['memory']} "
-                         f"bytes, command {w['command'] or '(image default)'}")
+            command = " ".join(w["command"]) if w["command"] else "(image default)"
+            lines.append(f"    {name}: count {w['count']}, cpu {w['cpu']:g}, "
+                         f"memory {format_size(w['memory'])}, command {command}")
     elif kind == "workload":
         lines += [f"workload {d['name']} of {d['target']}",
                   f"  desired {d['desired']}, running {d['running']}, healthy {d['healthy']}, "
@@ -80,8 +82,9 @@ def _describe_lines(d: dict[str, Any]) -> list[str]:
         lines += [f"instance {d['id']} of {d['target']}",
                   f"  workload {d['workload']}, release {d['release']}, host {d['host']}",
                   f"  state {d['state']}, health {d['health']}, restarts {d['restarts']}, "
-                  f"exit code {d['exit_code']}",
-                  f"  ports {d['ports'] or '-'}"]
+                  f"exit code {'-' if d['exit_code'] is None else d['exit_code']}",
+                  "  ports " + (", ".join(f"{v}->{k}" for k, v in sorted(d["ports"].items()))
+                                or "-")]
         if d.get("reason"):
             lines.append(f"  why: {d['reason']}")
     if d.get("events"):

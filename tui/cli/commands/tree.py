@@ -23,9 +23,10 @@ def register(sub: Any, _target: argparse.ArgumentParser) -> None:
     for plural in LEVELS:
         depth = LEVELS.index(plural)
         noun = plural[:-1]
+        article = "an" if noun[0] in "aeiou" else "a"
         group = sub.add_parser(plural, help=f"create, list and delete {plural}")
         gsub = group.add_subparsers(dest="action", required=True, metavar="ACTION")
-        p = gsub.add_parser("create", parents=[common], help=f"create a {noun}")
+        p = gsub.add_parser("create", parents=[common], help=f"create {article} {noun}")
         p.add_argument("path", metavar=SHAPES[plural],
                        help=f"the new {noun}; a bare NAME is placed under the default target")
         p.set_defaults(handler=create, plural=plural)
@@ -34,7 +35,7 @@ def register(sub: Any, _target: argparse.ArgumentParser) -> None:
             p.add_argument("parent", nargs="?", metavar=SHAPES[plural].rsplit("/", 1)[0],
                            help="where to list (default: from the default target)")
         p.set_defaults(handler=list_, plural=plural)
-        p = gsub.add_parser("delete", parents=[common], help=f"delete an empty {noun}")
+        p = gsub.add_parser("delete", parents=[common], help=f"delete {article} {noun} that has nothing in it")
         p.add_argument("path", metavar=SHAPES[plural])
         p.set_defaults(handler=delete, plural=plural)
 
