@@ -97,12 +97,11 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     for w in s["workloads"]:
         for reason in w["pending"]:
             lines.append(f"  {w['name']}: pending: {reason}")
-    now = time.time()
     inst_rows = []
     for w in s["workloads"]:
         for i in w["instances"]:
             ports = ", ".join(f"{v}->{k}" for k, v in sorted(i["ports"].items())) or "-"
-            age = format_age(now - i["started_at"]) if i.get("started_at") else "-"
+            age = format_age(i["age_seconds"]) if i.get("age_seconds") is not None else "-"
             inst_rows.append([i["id"], w["name"], i["release"], i["state"], i["health"],
                               i["restarts"], age, ports])
     if inst_rows:
@@ -145,9 +144,8 @@ def failure_lines(rel: dict[str, Any], target: str, previous_ok: str | None) -> 
 
 def instance_lines(instances: list[dict[str, Any]], now: float | None = None) -> list[str]:
     """`plat instances`: one row per instance, as `plat exec --instance` takes them."""
-    now = time.time() if now is None else now
     rows = [[i["id"], i["workload"], i["release"], i["state"], i["health"],
-             format_age(now - i["started_at"]) if i.get("started_at") else "-", i["host"][-12:]]
+             format_age(i["age_seconds"]) if i.get("age_seconds") is not None else "-", i["host"][-12:]]
             for i in instances]
     return table(rows, ["INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH", "AGE", "HOST"])
 

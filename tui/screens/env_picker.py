@@ -49,6 +49,7 @@ class EnvPicker(ModalScreen[str | None]):
                 "No envs yet: create one with `plat envs create ORG/PROJECT/APP/ENV`")
             return
         options.add_options([Option(p, id=p) for p in paths])
+        options.highlighted = 0
         options.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -37,7 +37,7 @@ class ReleasesPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("select a release and press b to roll back to it", id="releases-note")
-        yield DataTable(id="releases", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="releases-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns("", "RELEASE", "CREATED", "BY", "STATUS", "CONFIG",
@@ -101,6 +101,7 @@ class ReleasesPanel(Vertical):
         from tui.screens.confirm import ConfirmScreen
 
         def decided(yes: bool | None) -> None:
+            self.query_one(DataTable).focus()  # back where the user was, ready for the next key
             if yes:
                 self.commit(target, release_id)
 

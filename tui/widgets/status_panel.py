@@ -75,10 +75,9 @@ class StatusPanel(Vertical):
                               str(w["healthy"]), f"{w['cpu']:g}", w["memory"])
         instances = self.query_one("#instances", DataTable)
         instances.clear()
-        now = time.time()
         for w in s["workloads"]:
             for i in w["instances"]:
                 ports = ", ".join(f"{v}->{k}" for k, v in sorted(i["ports"].items())) or "-"
-                age = format_age(now - i["started_at"]) if i.get("started_at") else "-"
+                age = format_age(i["age_seconds"]) if i.get("age_seconds") is not None else "-"
                 instances.add_row(i["id"], w["name"], i["release"], i["state"], i["health"],
                                   str(i["restarts"]), age, ports, key=i["id"])

@@ -1,0 +1,109 @@
+"""The units in packaging/systemd pass ``systemd-analyze verify``; platd.service keeps what
+platd needs.
+
+``verify`` checks that each Exec*= binary exists and is executable, and platd.service's,
+/usr/local/bin/platd, exists only on a bootstrapped host. So the main check verifies a copy
+whose Exec*= binaries point at a stub executable (the only change), and a second check runs the
+real platd.service and accepts exactly one complaint: that binary missing. ``verify`` exits 0
+even for unknown keys and unparsable values (it logs "ignoring"), so every check demands
+silence, not just a zero exit. Needs no running systemd: ``verify`` works on files alone.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+UNITS = ROOT / "packaging" / "systemd"
+UNIT = UNITS / "platd.service"
+INSTALLED_BINARY = "/usr/local/bin/platd"
+ANALYZE = shutil.which("systemd-analyze")
+
+pytestmark = pytest.mark.skipif(
+    ANALYZE is None, reason="systemd-analyze is missing (apt-get install -y systemd)")
+
+
+def verify(unit: Path) -> subprocess.CompletedProcess[str]:
+    assert ANALYZE is not None
+    return subprocess.run([ANALYZE, "verify", "--man=no", str(unit)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def unit_copy(tmp_path: Path, unit: Path, text: str | None = None) -> Path:
+    """The unit under its own name in tmp_path, every Exec*= binary replaced by a stub."""
+    stub = tmp_path / "stub"
+    stub.write_text("#!/bin/sh\nexit 0\n")
+    stub.chmod(0o755)
+    lines = []
+    for line in (unit.read_text() if text is None else text).splitlines():
+        key, sep, value = line.partition("=")
+        if key.startswith("Exec") and sep:
+            binary, _, args = value.partition(" ")
+            assert binary.startswith("/"), line
+            line = f"{key}={stub} {args}"
+        lines.append(line)
+    copy = tmp_path / unit.name
+    copy.write_text("\n".join(lines) + "\n")
+    return copy
+
+
+def directives(text: str) -> dict[str, list[str]]:
+    """Key -> values, in order (systemd allows repeated keys such as Environment=)."""
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", ";", "[")):
+            key, _, value = line.partition("=")
+            found.setdefault(key, []).append(value)
+    return found
+
+
+@pytest.mark.parametrize("name", ["platd.service", "platd-firewall.service"])
+def test_unit_verifies_cleanly(tmp_path: Path, name: str) -> None:
+    r = verify(unit_copy(tmp_path, UNITS / name))
+    assert (r.returncode, r.stdout + r.stderr) == (0, "")
+
+
+def test_the_real_file_only_lacks_the_installed_binary() -> None:
+    r = verify(UNIT)
+    if Path(INSTALLED_BINARY).exists():
+        assert (r.returncode, r.stdout + r.stderr) == (0, "")
+        return
+    lines = (r.stdout + r.stderr).strip().splitlines()
+    assert r.returncode != 0
+    assert lines
+    assert all(INSTALLED_BINARY in line for line in lines), lines
+
+
+def test_verify_is_not_silent_about_mistakes(tmp_path: Path) -> None:
+    """Guards the test itself: a misspelt key and a bad value must produce output."""
+    text = UNIT.read_text().replace("Restart=on-failure", "Restrt=on-failure")
+    text = text.replace("ProtectSystem=strict", "ProtectSystem=stricter")
+    r = verify(unit_copy(tmp_path, UNIT, text))
+    assert "Restrt" in r.stderr
+    assert "stricter" in r.stderr
+
+
+def test_unit_keeps_what_platd_needs() -> None:
+    """The constraints the sandbox must not break, each for a reason in the unit's header."""
+    d = directives(UNIT.read_text())
+    assert d["ExecStart"] == [
+        "/usr/local/bin/platd serve --data /var/lib/platd --listen ${PLAT_LISTEN} $PLATD_OPTS"]
+    assert d["EnvironmentFile"] == ["-/etc/default/platd"]
+    assert "PLAT_LISTEN=127.0.0.1:7400" in d["Environment"]
+    assert d["StateDirectory"] == ["platd"]
+    assert d["Restart"] == ["on-failure"]
+    for key in ("After", "Wants"):
+        assert set(" ".join(d[key]).split()) >= {"docker.service", "network-online.target"}
+    # Secret files are shared with dockerd through the host's /dev/shm, created 0444.
+    assert "/dev/shm" in " ".join(d["ReadWritePaths"]).split()
+    assert d.get("PrivateDevices", ["no"]) == ["no"]
+    assert int(d["UMask"][0], 8) & 0o004 == 0
+    # The bundled packages extract into SHIV_ROOT: it must be a writable directory of the unit.
+    assert "SHIV_ROOT=/var/cache/platd" in d["Environment"]
+    assert d["CacheDirectory"] == ["platd"]
+    assert d["ProtectSystem"] == ["strict"]
