@@ -2,6 +2,7 @@
 
     DATA/host.json     host id and name (the id is this host's ``origin`` in replicated rows)
     DATA/state.db      desired and observed state (SQLite, WAL)
+    DATA/logs.db       app and system log lines (SQLite, WAL; see docs/logs.md)
     DATA/secret.key    the key that seals secret values (mode 0600)
     DATA/platd.toml    optional settings: registry, labels, address pools
     DATA/run/          per-instance files delivered into containers (secrets), mode 0700
@@ -39,6 +40,8 @@ class HostSettings:
     registry: str = "127.0.0.1:5000"
     labels: dict[str, str] = field(default_factory=lambda: {"region": "local"})
     resync_seconds: float = 5.0
+    logs_max_age: str | float = "7d"  # lines older than this are deleted; "0": no age limit
+    logs_max_bytes: str | int = "1G"  # the log store's size limit; "0": no size limit
 
     @classmethod
     def load(cls, path: Path) -> HostSettings:
@@ -48,13 +51,32 @@ class HostSettings:
             data: dict[str, Any] = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as e:
             raise InvalidInput(f"{path}: {e}", hint="fix the file and start platd again") from e
-        known = {"registry", "labels", "resync_seconds"}
+        known = {"registry", "labels", "resync_seconds", "logs_max_age", "logs_max_bytes"}
         unknown = set(data) - known
         if unknown:
             raise InvalidInput(
                 f"{path}: unknown settings {', '.join(sorted(unknown))}",
                 hint=f"known settings: {', '.join(sorted(known))}",
             )
+        problems = [
+            f"{key} must be {what}"
+            for key, (ok, what) in {
+                "registry": (isinstance(data.get("registry", ""), str), "a string like \"127.0.0.1:5000\""),
+                "labels": (isinstance(data.get("labels", {}), dict)
+                           and all(isinstance(v, str) for v in data.get("labels", {}).values()),
+                           "a table of strings, e.g. labels = { region = \"eu-west\" }"),
+                "resync_seconds": (isinstance(data.get("resync_seconds", 1.0), int | float)
+                                   and data.get("resync_seconds", 1.0) > 0, "a positive number"),
+                "logs_max_age": (isinstance(data.get("logs_max_age", ""), str | int | float),
+                                 "a duration like \"7d\""),
+                "logs_max_bytes": (isinstance(data.get("logs_max_bytes", ""), str | int),
+                                   "a size like \"1G\""),
+            }.items()
+            if key in data and not ok
+        ]
+        if problems:
+            raise InvalidInput(f"{path}: " + "; ".join(problems),
+                               hint="fix the file and start platd again")
         return cls(**data)
 
 
@@ -65,6 +87,10 @@ class DataDir:
     @property
     def state_db(self) -> Path:
         return self.path / "state.db"
+
+    @property
+    def logs_db(self) -> Path:
+        return self.path / "logs.db"
 
     @property
     def host_file(self) -> Path:

@@ -64,6 +64,12 @@ def build_context(data_path: Path | None, runtime_kind: str = "docker", docker_u
         store, runtime, box, secrets_root(host["id"]), resync=settings.resync_seconds,
         prober=always_healthy if runtime_kind == "fake" else probe,
     )
+    from platd.logs import LogService
+
+    ctx.logs = LogService.open(data.logs_db, store, runtime, max_age=settings.logs_max_age,
+                               max_bytes=settings.logs_max_bytes)
+    ctx.reconciler.on_observed = ctx.logs.collector.observe
+    ctx.reconciler.executor.before_remove = ctx.logs.collector.drain
     return ctx
 
 
@@ -82,4 +88,8 @@ def serve(data_path: Path | None, host: str, port: int, *, runtime: str = "docke
     log.info("platd %s serving on %s:%d (data %s)", ctx.host["name"], host, port, ctx.data.path)
     asyncio.run(server.serve())
     ctx.store.close()
+    from platd.api.app import RECONCILER_DIED
+
+    if RECONCILER_DIED.is_set():
+        return 1
     return 0 if server.started else 1

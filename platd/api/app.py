@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +18,8 @@ from litestar.openapi.plugins import JsonRenderPlugin
 
 from platd import __version__
 from platd.api import envs, errors, tenancy
+from platd.api import exec as exec_api
+from platd.api import logs as logs_api
 from platd.api.context import DaemonContext
 from platd.api.deps import provide_ctx, provide_principal
 from platd.spec.errors import PlatError
@@ -41,6 +44,7 @@ def create_app(ctx: DaemonContext, *, run_reconciler: bool = True) -> Litestar:
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         ctx.feed.attach(ctx.store)
+        logs_task = ctx.logs.start() if ctx.logs is not None else None
         task = None
         if run_reconciler and ctx.reconciler is not None:
             task = asyncio.create_task(ctx.reconciler.run(), name="reconciler")
@@ -52,9 +56,12 @@ def create_app(ctx: DaemonContext, *, run_reconciler: bool = True) -> Litestar:
                 task.remove_done_callback(_die_with_reconciler)
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+            if logs_task is not None:
+                await ctx.logs.stop(logs_task)  # after the reconciler: its stops drain logs
 
     app = Litestar(
-        route_handlers=[health, openapi_document, tenancy.router, envs.router],
+        route_handlers=[health, openapi_document, tenancy.router, envs.router,
+                        exec_api.router, logs_api.router],
         dependencies={
             "ctx": Provide(provide_ctx),
             "principal": Provide(provide_principal),
@@ -85,4 +92,9 @@ def _die_with_reconciler(task: asyncio.Task[None]) -> None:
     import os
     import signal
 
+    # serve() turns this into a non-zero exit, so a supervisor (systemd) restarts platd.
+    RECONCILER_DIED.set()
     os.kill(os.getpid(), signal.SIGTERM)
+
+
+RECONCILER_DIED = threading.Event()

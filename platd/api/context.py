@@ -54,3 +54,4 @@ class DaemonContext:
     build_image: Builder | None = None
     feed: ChangeFeed = field(default_factory=ChangeFeed)
     reconciler: Any = None
+    logs: Any = None  # platd.logs.LogService

@@ -8,7 +8,8 @@ labels (``LABELS``), so ``list_instances`` can rebuild the whole picture from th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -87,6 +88,7 @@ class ObservedContainer:
     finished_at: float | None = None
     ip: str | None = None  # address on the engine's bridge network, reachable from the host
     published: dict[int, int] = field(default_factory=dict)  # container port -> host port
+    memory: int = 0  # the memory limit it was created with (bytes; 0 = none), for capacity
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,38 @@ class RuntimeEvent:
 class HostCapacity:
     cpus: float
     memory: int  # bytes
+
+
+class ExecSession(Protocol):
+    """A process started by ``Runtime.exec`` inside a running container (see docs/exec.md).
+
+    ``read`` gives ``(1, stdout)`` or ``(2, stderr)`` chunks (a TTY merges both into 1) and None
+    once the process closed its output; ``wait`` then gives the exit code (None if unknown).
+    """
+
+    async def read(self) -> tuple[int, bytes] | None: ...
+    async def write(self, data: bytes) -> None: ...
+    async def close_stdin(self) -> None: ...
+    async def resize(self, rows: int, cols: int) -> None: ...
+    async def signal(self, signum: int) -> None: ...
+    async def wait(self) -> int | None: ...
+
+    async def close(self) -> None:
+        """Release the session; a process still running is hung up (SIGHUP, later SIGKILL)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LogBatch:
+    """Lines a container wrote, in order, and the opaque cursor that resumes just after them.
+
+    Each line is ``(unix ns, stream, text, continues)``: stream 1 is stdout and 2 stderr; the
+    text has no trailing newline; ``continues`` marks a piece of an overlong line whose rest is
+    the next line of the same stream.
+    """
+
+    lines: list[tuple[int, int, str, bool]]
+    cursor: str
 
 
 class RuntimeError_(Exception):
@@ -144,8 +178,23 @@ class Runtime(Protocol):
         """The last lines of the container's stdout and stderr, oldest first."""
         ...
 
+    def follow_logs(
+        self, container_id: str, cursor: str | None, stop: asyncio.Event
+    ) -> AsyncIterator[LogBatch]:
+        """The container's stdout and stderr from just after ``cursor`` (None: from its first
+        line), in order, following it across restarts. Ends when the container is gone, or when
+        ``stop`` is set and everything it wrote until then has been yielded."""
+        ...
+
     def events(self) -> AsyncIterator[RuntimeEvent]:
         """Lifecycle events of plat-managed containers, forever."""
+        ...
+
+    async def exec(
+        self, container_id: str, cmd: Sequence[str], *, tty: bool, stdin: bool,
+        env: Mapping[str, str] | None = None, rows: int = 0, cols: int = 0,
+    ) -> ExecSession:
+        """Start ``cmd`` in a running container; RuntimeError_ if it cannot be started."""
         ...
 
     async def capacity(self) -> HostCapacity: ...

@@ -18,25 +18,33 @@ Choices worth knowing:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import math
+import os
 import re
+import shlex
+import signal
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
 import aiodocker
 import aiohttp
 from aiodocker.exceptions import DockerError
+from aiodocker.execs import Exec
+from aiodocker.stream import Stream
 
 from platd.runtime.base import (
     LABELS,
     ContainerState,
     HostCapacity,
     InstanceSpec,
+    LogBatch,
     ObservedContainer,
     RuntimeError_,
     RuntimeEvent,
@@ -116,6 +124,15 @@ class DockerRuntime:
             raise _error(exc, f"reading the logs of container {container_id}") from exc
         text = demultiplex(raw).decode("utf-8", errors="replace")
         return text.splitlines()[-lines:]
+
+    def follow_logs(
+        self, container_id: str, cursor: str | None, stop: asyncio.Event
+    ) -> AsyncIterator[LogBatch]:
+        """The engine's json-file log read directly when possible, else the logs API (see
+        ``docker_logs`` for why and for the cursor's meaning)."""
+        from platd.runtime.docker_logs import follow_logs
+
+        return follow_logs(self._client, container_id, cursor, stop)
 
     async def events(self) -> AsyncGenerator[RuntimeEvent, None]:
         """Lifecycle events of plat containers from the moment of the first ``anext``, forever.
@@ -292,6 +309,146 @@ class DockerRuntime:
         except aiohttp.ClientError as exc:
             raise _error(exc, f"removing container {container_id}") from exc
 
+    # --- exec --------------------------------------------------------------------------------
+
+    async def exec(
+        self, container_id: str, cmd: Sequence[str], *, tty: bool, stdin: bool,
+        env: Mapping[str, str] | None = None, rows: int = 0, cols: int = 0,
+    ) -> DockerExecSession:
+        docker = self._client()
+        try:
+            execution = await docker.containers.container(container_id).exec(
+                list(cmd), stdin=stdin, tty=tty, environment=dict(env or {})
+            )
+            stream = execution.start(detach=False)
+            await stream.__aenter__()  # opens the hijacked connection; closed by the session
+        except (DockerError, aiohttp.ClientError) as exc:
+            raise _error(exc, f"starting {shlex.join(cmd)} in container {container_id}") from exc
+        local = str(docker.docker_host).startswith("unix://")
+        session = DockerExecSession(execution, stream, container_id, local=local)
+        if tty and rows > 0 and cols > 0:
+            await session.resize(rows, cols, attempts=5)
+        return session
+
+
+class DockerExecSession:
+    """One ``docker exec``: aiodocker's hijacked stream plus what it lacks.
+
+    - stdin EOF: aiodocker's ``Stream.close`` half-closes the socket *and* drops the connection,
+      losing the output that follows; ``close_stdin`` half-closes the socket only (Docker then
+      closes the process's stdin), reaching into the stream's transport.
+    - signals: the Docker API cannot signal an exec'd process, so ``signal`` sends it to the
+      process's host PID (to its process group, as a terminal would, when it leads one), and
+      only after ``/proc/PID/cgroup`` proves that PID is in this container (a reused PID, or an
+      engine on another machine, is never signalled).
+    """
+
+    def __init__(self, execution: Exec, stream: Stream, container_id: str, *, local: bool) -> None:
+        self._exec = execution
+        self._stream = stream
+        self._container_id = container_id
+        self._local = local
+        self._ended = False
+
+    async def read(self) -> tuple[int, bytes] | None:
+        try:
+            message = await self._stream.read_out()
+        except (DockerError, aiohttp.ClientError, OSError):
+            return None  # the engine dropped the stream: for the caller, the output ended
+        return None if message is None else (message.stream, message.data)
+
+    async def write(self, data: bytes) -> None:
+        try:
+            await self._stream.write_in(data)
+        except (RuntimeError, OSError, aiohttp.ClientError) as exc:
+            raise RuntimeError_(f"writing to a process in container {self._container_id}: "
+                                f"{exc}") from exc
+
+    async def close_stdin(self) -> None:
+        response = self._stream._resp
+        connection = response.connection if response is not None else None
+        transport = connection.transport if connection is not None else None
+        if transport is not None and not transport.is_closing() and transport.can_write_eof():
+            transport.write_eof()
+
+    async def resize(self, rows: int, cols: int, attempts: int = 1) -> None:
+        for attempt in range(attempts):
+            try:
+                await self._exec.resize(h=rows, w=cols)
+                return
+            except DockerError:  # not running yet, or already ended: a size is only advice
+                await asyncio.sleep(0.01 * (attempt + 1))
+            except aiohttp.ClientError:
+                return
+
+    async def signal(self, signum: int) -> None:
+        info = await self._inspect()
+        for _ in range(40):
+            # A busy engine reports a started exec as running before it records its PID.
+            if not info.get("Running") or int(info.get("Pid") or 0) > 0:
+                break
+            await asyncio.sleep(0.05)
+            info = await self._inspect()
+        pid = int(info.get("Pid") or 0)
+        if not info.get("Running"):
+            return
+        if pid <= 0:
+            raise RuntimeError_("cannot signal the process yet: the engine has not reported its id")
+        where = f"process {pid} of container {self._container_id[:12]}"
+        if not self._local or not _pid_in_container(pid, self._container_id):
+            raise RuntimeError_(f"cannot signal {where}: it is not visible from platd's host")
+        try:
+            # Like a terminal's Ctrl-C: the whole process group (the exec'd process leads one).
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signum)
+            else:
+                os.kill(pid, signum)
+        except ProcessLookupError:
+            return
+        except PermissionError as exc:
+            raise RuntimeError_(f"cannot signal {where}: {exc.strerror}") from exc
+
+    async def wait(self) -> int | None:
+        delay = 0.002
+        for _ in range(60):  # the output can close a moment before the engine records the exit
+            info = await self._inspect()
+            if not info.get("Running"):
+                self._ended = True
+                code = info.get("ExitCode")
+                return int(code) if code is not None else None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
+        return None
+
+    async def close(self) -> None:
+        try:
+            if not self._ended:
+                await self._hang_up()
+        finally:
+            await self._stream.close()
+
+    async def _hang_up(self) -> None:
+        with contextlib.suppress(RuntimeError_):
+            for signum in (signal.SIGHUP, signal.SIGKILL):
+                await self.signal(signum)
+                for _ in range(20):
+                    if not (await self._inspect()).get("Running"):
+                        return
+                    await asyncio.sleep(0.1)
+
+    async def _inspect(self) -> dict[str, Any]:
+        try:
+            return await self._exec.inspect()
+        except (DockerError, aiohttp.ClientError) as exc:
+            raise _error(exc, f"inspecting an exec in container {self._container_id}") from exc
+
+
+def _pid_in_container(pid: int, container_id: str) -> bool:
+    try:
+        return container_id in Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:
+        return False
+
 
 # --- pure translation between plat and Docker's JSON ---------------------------------------
 
@@ -367,6 +524,7 @@ def observe(data: Mapping[str, Any]) -> ObservedContainer:
         finished_at=finished_at,
         ip=ip or None,
         published=published,
+        memory=int((data.get("HostConfig") or {}).get("Memory") or 0),
     )
 
 

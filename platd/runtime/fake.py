@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from platd.runtime.base import (
     ContainerState,
     HostCapacity,
     InstanceSpec,
+    LogBatch,
     ObservedContainer,
     RuntimeError_,
     RuntimeEvent,
@@ -28,7 +30,7 @@ from platd.runtime.base import (
 if TYPE_CHECKING:
     from platd.runtime.base import Runtime
 
-__all__ = ["FakeContainer", "FakeRuntime"]
+__all__ = ["FakeContainer", "FakeExec", "FakeRuntime"]
 
 
 @dataclass
@@ -61,7 +63,52 @@ class FakeContainer:
             finished_at=self.finished_at,
             ip=self.ip if self.state == "running" else None,
             published=published if self.state == "running" else {},
+            memory=s.memory,
         )
+
+
+class FakeExec:
+    """A process in a fake container: with stdin it echoes what it reads until stdin closes,
+    without it prints its command line; it exits with N when its last argument is ``exit N``.
+    Resizes and signals are recorded; SIGINT, SIGHUP and SIGKILL end it with 128 + signal."""
+
+    def __init__(
+        self, cmd: tuple[str, ...], *, tty: bool, stdin: bool, size: tuple[int, int]
+    ) -> None:
+        self.cmd, self.tty, self.stdin = cmd, tty, stdin
+        self.sizes: list[tuple[int, int]] = [size]
+        self.signals: list[int] = []
+        self.closed = False
+        last = cmd[-1] if cmd else ""
+        self.exit_code: int | None = int(last[5:]) if re.fullmatch(r"exit \d+", last) else 0
+        self._out: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
+        if not stdin:
+            self._out.put_nowait((1, " ".join(cmd).encode() + b"\n"))
+            self._out.put_nowait(None)
+
+    async def read(self) -> tuple[int, bytes] | None:
+        return await self._out.get()
+
+    async def write(self, data: bytes) -> None:
+        self._out.put_nowait((1, data))
+
+    async def close_stdin(self) -> None:
+        self._out.put_nowait(None)
+
+    async def resize(self, rows: int, cols: int) -> None:
+        self.sizes.append((rows, cols))
+
+    async def signal(self, signum: int) -> None:
+        self.signals.append(signum)
+        if signum in (2, 1, 9):  # SIGINT, SIGHUP, SIGKILL
+            self.exit_code = 128 + signum
+            self._out.put_nowait(None)
+
+    async def wait(self) -> int | None:
+        return self.exit_code
+
+    async def close(self) -> None:
+        self.closed = True
 
 
 class FakeRuntime:
@@ -83,6 +130,7 @@ class FakeRuntime:
         self._clock = clock
         self._ids = itertools.count(1)
         self._events: asyncio.Queue[RuntimeEvent] = asyncio.Queue()
+        self.execs: list[FakeExec] = []
 
     # --- what a test does to it ---------------------------------------------------------------
 
@@ -158,9 +206,39 @@ class FakeRuntime:
         c = self._get("tail_logs", container_id)
         return c.logs[-lines:] if lines > 0 else []
 
+    async def follow_logs(
+        self, container_id: str, cursor: str | None, stop: asyncio.Event
+    ) -> AsyncGenerator[LogBatch, None]:
+        """``logs`` entries as stdout lines; the cursor is how many were yielded."""
+        self._call("follow_logs", container_id)
+        done = int(cursor.rpartition(":")[2]) if cursor and cursor.startswith("fake:") else 0
+        while True:
+            c = self.containers.get(container_id)
+            ending = stop.is_set() or c is None
+            if c is not None and len(c.logs) > done:
+                now = time.time_ns()
+                lines = [(now, 1, text, False) for text in c.logs[done:]]
+                done = len(c.logs)
+                yield LogBatch(lines, f"fake:{done}")
+            elif ending:
+                return
+            else:
+                await asyncio.sleep(0.01)
+
     async def events(self) -> AsyncGenerator[RuntimeEvent, None]:
         while True:
             yield await self._events.get()
+
+    async def exec(
+        self, container_id: str, cmd: Sequence[str], *, tty: bool, stdin: bool,
+        env: Mapping[str, str] | None = None, rows: int = 0, cols: int = 0,
+    ) -> FakeExec:
+        c = self._get("exec", container_id)
+        if c.state != "running":
+            raise RuntimeError_(f"container {container_id} is not running (it is {c.state})")
+        session = FakeExec(tuple(cmd), tty=tty, stdin=stdin, size=(rows, cols))
+        self.execs.append(session)
+        return session
 
     async def capacity(self) -> HostCapacity:
         self._call("capacity")

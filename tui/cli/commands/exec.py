@@ -1,9 +1,10 @@
 """plat exec and plat instances: commands and shells inside a running instance, said where.
 
-Choosing the instance is visible and scriptable: one running instance is used; several make a
-person at a terminal pick from a numbered list, and make a script stop with the exact
-``--instance`` flags to pass; nothing is ever picked at random. The session itself (websocket,
-raw terminal, signals) lives in ``tui.exec_session``, imported only when a session starts.
+Choosing the instance is visible and scriptable. platd uses the one running instance it is asked
+about, and refuses to choose among several, listing them with the exact ``--instance`` flags;
+a person at a terminal then picks from a numbered list (and the session is opened again with the
+choice), a script gets the refusal. Nothing is ever picked at random. The session itself
+(websocket, raw terminal, signals) lives in ``tui.exec_session``, imported only when it starts.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from platd.spec.errors import Conflict, InvalidInput, NotFound
+from platd.spec.errors import InvalidInput
 from tui.cli.context import Ctx
 from tui.render import instance_lines
 
@@ -82,22 +83,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def instances(ctx: Ctx) -> int:
     target = ctx.target()
-    listed = list_instances(ctx, target, ctx.args.workload)
-    body = {"target": target, "workload": ctx.args.workload, "instances": listed}
-    lines = instance_lines(listed) if listed else [f"no instances in {target}"]
-    ctx.out(body, lines)
+    body = ctx.client.get(ctx.client.env_path(target, "/instances"), workload=ctx.args.workload)
+    listed = body["instances"]
+    ctx.out(body, instance_lines(listed) if listed else [f"no instances in {target}"])
     return 0
-
-
-def list_instances(ctx: Ctx, target: str, workload: str | None) -> list[dict[str, Any]]:
-    status = ctx.client.get(ctx.client.env_path(target, "/status"))
-    names = [w["name"] for w in status["workloads"]]
-    if workload is not None and workload not in names:
-        raise NotFound(f"no workload {workload!r} in {target} (workloads there: "
-                       f"{', '.join(names) or 'none'})",
-                       hint=f"see them with: plat status --target {target}")
-    return [i for w in status["workloads"] for i in w["instances"]
-            if workload is None or w["name"] == workload]
 
 
 # --- plat exec ---------------------------------------------------------------------------------
@@ -115,15 +104,31 @@ def exec_command(ctx: Ctx) -> int:
             print("plat: stdin is not a terminal, so the command runs without a TTY",
                   file=sys.stderr)
         tty = False
-    instance = a.instance or choose_instance(ctx, target, workload)["id"]
-
     from tui import exec_session
+    from tui.cli import settings
 
+    api = settings.api()
+    if not api:
+        _ = ctx.client  # says which daemon is missing and how to log in, as every command does
+    # Not ctx.client: the HTTP client (http.client, ssl) is not needed for a websocket.
     request = exec_session.SessionRequest(
-        api=ctx.client.api, token=ctx.client.token, target=target, instance=instance,
+        api=api or "", token=settings.token(), target=target, instance=a.instance,
         workload=workload, cmd=cmd, tty=tty, stdin=stdin, as_json=ctx.json,
     )
-    return exec_session.run(request)
+    try:
+        return exec_session.run(request)
+    except InvalidInput as e:
+        # platd refuses to choose among several running instances; a person at a terminal
+        # picks one, a script gets the refusal with the flags that name each.
+        candidates = e.details.get("instances")
+        if a.instance or not candidates or ctx.json or not _at_terminal():
+            raise
+    chosen = _pick(candidates, workload, target)
+    return exec_session.run(request._replace(instance=chosen["id"]))
+
+
+def _at_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()
 
 
 def _split(args: argparse.Namespace) -> tuple[str | None, list[str]]:
@@ -151,30 +156,8 @@ def _split(args: argparse.Namespace) -> tuple[str | None, list[str]]:
     return workload, cmd
 
 
-def choose_instance(ctx: Ctx, target: str, workload: str | None) -> dict[str, Any]:
-    """The running instance to exec into: the only one, the one picked, or a refusal."""
-    listed = list_instances(ctx, target, workload)
+def _pick(running: list[dict[str, Any]], workload: str | None, target: str) -> dict[str, Any]:
     what = f"workload {workload}" if workload else f"env {target}"
-    running = [i for i in listed if i["state"] == "running"]
-    if len(running) == 1:
-        return running[0]
-    if not running:
-        states = ", ".join(f"{i['id']} is {i['state']}" for i in listed) or "it has none"
-        raise Conflict(f"no running instance of {what} to exec into ({states})",
-                       hint=f"see why with: plat status --target {target}")
-    if sys.stdin.isatty() and sys.stderr.isatty() and not ctx.json:
-        return _pick(running, what)
-    flags = [f"  plat exec {i['workload']} --instance {i['id']} --target {target}"
-             for i in running]
-    raise InvalidInput(
-        f"{what} has {len(running)} running instances and plat does not pick one at random",
-        hint=["instances:", *(f"  {line}" for line in instance_lines(running)),
-              "run again naming one:", *flags],
-        details={"target": target, "instances": running},
-    )
-
-
-def _pick(running: list[dict[str, Any]], what: str) -> dict[str, Any]:
     print(f"{what} has {len(running)} running instances; pick one (--instance ID skips this):",
           file=sys.stderr)
     header, *rows = instance_lines(running)

@@ -25,8 +25,8 @@ removed instance keeps its lines, the last ones included, until retention remove
 
 EPILOG = """\
 output, one line each (times in UTC, to the millisecond):
-  2026-11-27T10:04:50.342Z app    web/4kq2m8x1zt        error connection refused
-  TIME                     SOURCE WORKLOAD/INSTANCE     LEVEL MESSAGE
+  2026-11-27T10:04:50.342Z app    web/4kq2m8x1zt       error connection refused
+  TIME                     SOURCE WORKLOAD/INSTANCE    LEVEL MESSAGE
   Characters a terminal would act on (escape sequences, carriage returns...) are shown as
   \\xNN. A piece of a line longer than 64 KiB ends with " [continues]". --json prints one JSON
   object per line instead (seq, at, source, workload, instance, release, stream, severity,

@@ -1,0 +1,262 @@
+"""The exec websocket: one session bridges a client to a process inside a running instance.
+
+``GET /v1/envs/{org}/{project}/{app}/{env}/exec`` upgrades to a websocket, authenticated by the
+same bearer token as every other route (the ``Authorization`` header of the upgrade request).
+The framing is specified in docs/exec.md: a JSON ``start`` message, binary frames whose first
+byte names the stream (0 stdin, 1 stdout, 2 stderr), JSON control messages (``resize``, ``eof``,
+``signal``), and a final JSON ``exit`` message. Errors are sent as ``{"type": "error", "error":
+<the API's wire error>}`` so the CLI exits with the same code as for any other refusal.
+
+Rules (who may exec where, the audit events) live in ``platd.services.exec``; this module only
+moves bytes between the socket and the runtime's ``ExecSession``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from typing import Any, Literal
+
+import msgspec
+from litestar import Router, WebSocket, get, websocket
+from litestar.exceptions import WebSocketDisconnect
+
+from platd.api.context import DaemonContext
+from platd.api.deps import target
+from platd.auth.tokens import Principal
+from platd.runtime.base import ExecSession, Runtime, RuntimeError_
+from platd.services import exec as exec_service
+from platd.services import tokens
+from platd.spec.errors import Conflict, InvalidInput, PlatError
+
+log = logging.getLogger("platd.exec")
+
+STDIN, STDOUT, STDERR = 0, 1, 2
+START_TIMEOUT = 10.0
+SIGNALS = {"INT": signal.SIGINT, "QUIT": signal.SIGQUIT, "TERM": signal.SIGTERM,
+           "HUP": signal.SIGHUP, "KILL": signal.SIGKILL}
+MAX_SIZE = 10_000  # rows or columns
+
+
+class Start(msgspec.Struct, forbid_unknown_fields=True):
+    type: Literal["start"]
+    instance: str | None = None  # without it: the only running instance of the workload
+    workload: str | None = None
+    cmd: list[str] = []
+    tty: bool = False
+    stdin: bool = False
+    rows: int = 0
+    cols: int = 0
+    term: str | None = None
+
+
+class Control(msgspec.Struct):
+    """A control message from the client; unknown types are ignored (newer clients)."""
+
+    type: str
+    rows: int = 0
+    cols: int = 0
+    signal: str = ""
+
+
+@websocket("/exec")
+async def exec_session(
+    socket: WebSocket[Any, Any, Any], ctx: DaemonContext, org: str, project: str, app: str,
+    env: str,
+) -> None:
+    await socket.accept()
+    bridge = _Bridge(socket)
+    try:
+        # The start message is read first so that every refusal answers it, whatever it is.
+        start = await _receive_start(socket)
+        principal = _authenticate(ctx, socket.headers.get("authorization", ""))
+        where = await asyncio.to_thread(
+            exec_service.resolve, ctx.store, principal, target(org, project, app, env),
+            start.instance, start.workload,
+        )
+        cmd = start.cmd or list(exec_service.SHELL)
+        env_vars = {"TERM": start.term} if start.tty and start.term else {}
+        process = await _start(ctx, where, cmd, start, env_vars)
+    except PlatError as e:
+        await bridge.fail(e)
+        return
+    except WebSocketDisconnect:
+        return
+    # The opening event is written while the session runs, off the path of the first byte; the
+    # closing event waits for it, and is written before the client learns the exit code.
+    opened = asyncio.create_task(asyncio.to_thread(
+        exec_service.record_open, ctx.store, principal, where, cmd, tty=start.tty
+    ))
+    exit_code: int | None = None
+    ended_by: str | None = "the client disconnected"
+    try:
+        await bridge.send_json({
+            "type": "started", "instance": {**where.describe(), "host_name": ctx.host["name"]},
+            "cmd": cmd, "tty": start.tty, "stdin": start.stdin,
+        })
+        ended_by = await bridge.run(process)
+        if ended_by is None:
+            exit_code = await process.wait()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await process.close()
+        started = await opened
+        await asyncio.to_thread(
+            exec_service.record_close, ctx.store, principal, where, cmd, started=started,
+            exit_code=exit_code, ended_by=ended_by,
+        )
+    if ended_by is None:
+        await bridge.finish(exit_code)
+
+
+@get("/instances")
+async def list_instances(
+    ctx: DaemonContext, principal: Principal, org: str, project: str, app: str, env: str,
+    workload: str | None = None,
+) -> dict[str, Any]:
+    """The env's instances (or one workload's): what ``plat instances`` and the picker show."""
+    return await asyncio.to_thread(
+        exec_service.list_instances, ctx.store, principal, target(org, project, app, env), workload
+    )
+
+
+def _authenticate(ctx: DaemonContext, header: str) -> Principal:
+    scheme, _, value = header.partition(" ")
+    bearer = value.strip() if scheme.lower() == "bearer" else None
+    with ctx.store.read() as session:
+        return tokens.authenticate(session, bearer)
+
+
+async def _receive_start(socket: WebSocket[Any, Any, Any]) -> Start:
+    try:
+        message = await asyncio.wait_for(socket.receive(), START_TIMEOUT)
+    except TimeoutError:
+        raise InvalidInput(f"no start message within {START_TIMEOUT:g}s") from None
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(detail="the client left before starting")
+    try:
+        start = msgspec.json.decode(_text(message), type=Start)
+    except msgspec.ValidationError as e:
+        raise InvalidInput(f"the start message is not valid: {e}",
+                           hint="the exec protocol is described in docs/exec.md") from e
+    except msgspec.DecodeError as e:
+        raise InvalidInput("the first message of an exec session must be a JSON start message",
+                           hint="the exec protocol is described in docs/exec.md") from e
+    if any("\0" in arg for arg in start.cmd):
+        raise InvalidInput("a command argument contains a NUL byte")
+    if not (0 <= start.rows <= MAX_SIZE and 0 <= start.cols <= MAX_SIZE):
+        raise InvalidInput(f"rows and cols must be between 0 and {MAX_SIZE}")
+    return start
+
+
+async def _start(
+    ctx: DaemonContext, where: exec_service.ExecTarget, cmd: list[str], start: Start,
+    env: dict[str, str],
+) -> ExecSession:
+    runtime: Runtime = ctx.reconciler.runtime
+    try:
+        return await runtime.exec(
+            where.container_id, cmd, tty=start.tty, stdin=start.stdin, env=env,
+            rows=start.rows, cols=start.cols,
+        )
+    except RuntimeError_ as e:
+        # The instance row said running but the engine disagrees: it just stopped or crashed.
+        raise Conflict(
+            f"cannot exec in instance {where.instance_id}: {e}",
+            hint=f"see its state with: plat instances {where.workload} --target {where.target}",
+        ) from e
+
+
+class _Bridge:
+    """Moves bytes both ways between one websocket and one process until either side ends."""
+
+    def __init__(self, socket: WebSocket[Any, Any, Any]) -> None:
+        self.socket = socket
+        self._send_lock = asyncio.Lock()
+
+    async def send_json(self, body: dict[str, Any]) -> None:
+        async with self._send_lock:
+            await self.socket.send_text(json.dumps(body))
+
+    async def send_bytes(self, data: bytes) -> None:
+        async with self._send_lock:
+            await self.socket.send_bytes(data)
+
+    async def fail(self, e: PlatError) -> None:
+        try:
+            await self.send_json({"type": "error", "error": e.to_wire()["error"]})
+            await self.socket.close()
+        except WebSocketDisconnect:
+            pass
+
+    async def finish(self, exit_code: int | None) -> None:
+        try:
+            await self.send_json({"type": "exit", "code": exit_code})
+            await self.socket.close()
+        except WebSocketDisconnect:
+            pass
+
+    async def run(self, process: ExecSession) -> str | None:
+        """None once the process closed its output, else why the session ended before that."""
+        output = asyncio.create_task(self._output(process), name="exec-output")
+        inputs = asyncio.create_task(self._input(process), name="exec-input")
+        try:
+            done, _ = await asyncio.wait({output, inputs}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (output, inputs):
+                task.cancel()
+            await asyncio.gather(output, inputs, return_exceptions=True)
+        first = output if output in done else inputs
+        error = first.exception()
+        if first is output and error is None:
+            return None
+        if error is None or isinstance(error, WebSocketDisconnect):
+            return "the client disconnected"
+        log.warning("exec session failed: %r", error)
+        await self.fail(PlatError(f"the exec session failed: {error}"))
+        return f"the session failed: {error}"
+
+    async def _output(self, process: ExecSession) -> None:
+        while (chunk := await process.read()) is not None:
+            channel, data = chunk
+            await self.send_bytes(bytes((channel,)) + data)
+
+    async def _input(self, process: ExecSession) -> None:
+        stdin_open = True
+        while True:
+            message = await self.socket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("bytes")
+            if isinstance(data, bytes):
+                if data[:1] == bytes((STDIN,)) and stdin_open and len(data) > 1:
+                    await process.write(data[1:])
+                continue
+            try:
+                control = msgspec.json.decode(_text(message), type=Control)
+            except msgspec.MsgspecError:
+                continue
+            if control.type == "eof" and stdin_open:
+                stdin_open = False
+                await process.close_stdin()
+            elif control.type == "resize" and 0 < control.rows <= MAX_SIZE and (
+                0 < control.cols <= MAX_SIZE
+            ):
+                await process.resize(control.rows, control.cols)
+            elif control.type == "signal" and control.signal in SIGNALS:
+                try:
+                    await process.signal(SIGNALS[control.signal])
+                except RuntimeError_ as e:
+                    await self.send_json({"type": "notice", "message": str(e)})
+
+
+def _text(message: Any) -> str:
+    text = message.get("text")
+    return text if isinstance(text, str) else ""
+
+
+router = Router(path="/v1/envs/{org:str}/{project:str}/{app:str}/{env:str}",
+                route_handlers=[exec_session, list_instances])

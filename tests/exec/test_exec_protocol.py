@@ -1,0 +1,237 @@
+"""The exec protocol, the argument rules and the refusals, against a platd on the fake runtime.
+
+The fake runtime's process echoes stdin until it closes, prints its command line without stdin,
+and exits with N when its last argument is ``exit N`` (``platd.runtime.fake.FakeExec``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from exec_support import MANIFEST, TARGET, exec_events, instances
+from websockets.sync.client import connect
+
+from platd.api import exec as server
+from tests.conftest import Daemon, free_port
+from tui import exec_session as client
+from tui.cli.commands.exec import _split
+from tui.cli.main import build_parser
+
+
+@pytest.fixture(scope="module")
+def d(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    tmp = tmp_path_factory.mktemp("exec-fake")
+    daemon = Daemon(data=tmp / "data", config_dir=tmp / "config", runtime="fake")
+    daemon.init()
+    daemon.start()
+    try:
+        daemon.make_env(TARGET)
+        assert daemon.plat("use", TARGET).code == 0
+        (tmp / "plat.toml").write_text(MANIFEST)
+        r = daemon.plat("deploy", "-f", str(tmp / "plat.toml"))
+        assert r.code == 0, r.err
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+def session(d: Daemon, token: str | None = None) -> Any:
+    url = client.exec_url(d.url, TARGET)
+    headers = {"Authorization": f"Bearer {token if token is not None else d.token}"}
+    return connect(url, additional_headers=headers, proxy=None, open_timeout=10)
+
+
+def start(ws: Any, **fields: Any) -> dict[str, Any]:
+    ws.send(json.dumps({"type": "start", **fields}))
+    reply: dict[str, Any] = json.loads(ws.recv(timeout=10))
+    return reply
+
+
+# --- arguments --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("argv", "workload", "cmd", "interactive", "tty"), [
+    (["web"], "web", [], False, False),
+    (["web", "--", "ls", "-l"], "web", ["ls", "-l"], False, False),
+    (["web", "-i", "--", "cat"], "web", ["cat"], True, False),
+    (["-it", "web"], "web", [], True, True),
+    (["--instance", "abc", "--", "ls", "-l"], None, ["ls", "-l"], False, False),
+    (["-i", "--", "cat", "-n"], None, ["cat", "-n"], True, False),
+    (["web", "--target", "a/b/c/d", "-t", "--", "--json"], "web", ["--json"], False, True),
+    ([], None, [], False, False),
+])
+def test_workload_options_and_command_split_at_the_double_dash(
+    argv: list[str], workload: str | None, cmd: list[str], interactive: bool, tty: bool,
+) -> None:
+    args = build_parser().parse_args(["exec", *argv])
+    assert _split(args) == (workload, cmd)
+    assert (args.interactive, args.tty) == (interactive, tty)
+
+
+def test_a_command_without_the_double_dash_is_refused_with_the_fix(d: Daemon) -> None:
+    r = d.plat("exec", "box", "ls", "-l")
+    assert r.code == 2
+    assert "did you mean: plat exec box -- ls -l" in r.err
+
+
+def test_client_and_server_agree_on_the_framing() -> None:
+    assert (client.STDIN, client.STDOUT, client.STDERR) == (server.STDIN, server.STDOUT,
+                                                            server.STDERR)
+    assert client.exec_url("http://127.0.0.1:7400", "a/b c/d/e") == (
+        "ws://127.0.0.1:7400/v1/envs/a/b%20c/d/e/exec")
+    assert client.exec_url("https://h.example/plat/", "a/b/c/d") == (
+        "wss://h.example/plat/v1/envs/a/b/c/d/exec")
+
+
+def _unmask(frame: bytes) -> tuple[int, bytes]:
+    """(opcode, payload) of one masked client frame."""
+    size, at = frame[1] & 0x7F, 2
+    if size >= 126:
+        width = 2 if size == 126 else 8
+        size, at = int.from_bytes(frame[2 : 2 + width], "big"), 2 + width
+    return frame[0] & 0x0F, client._masked(frame[at + 4 : at + 4 + size], frame[at : at + 4])
+
+
+@pytest.mark.parametrize("size", [0, 5, 125, 126, 65535, 65536, 200_000])
+def test_client_frames_are_masked_and_sized_for_every_length(size: int) -> None:
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    frame = client._frame(client.OP_BINARY, payload)
+    assert frame[0] == 0x80 | client.OP_BINARY
+    assert frame[1] & 0x80, "client frames are masked"
+    assert _unmask(frame) == (client.OP_BINARY, payload)
+
+
+def test_client_joins_fragments_answers_pings_and_closes() -> None:
+    ws = object.__new__(client._WebSocket)
+    ws.unsent, ws.closed, ws.early, ws._buffer = bytearray(), False, [], bytearray()
+    ws._fragments, ws._fragment_text, ws._close_sent = [], False, False
+    big = b"x" * 70_000
+    ws._buffer += (bytes((0x01, 3)) + b'{"a' + bytes((0x89, 2)) + b"hi"  # text start, ping
+                   + bytes((0x80, 5)) + b'": 1}'  # its final continuation
+                   + bytes((0x82, 127)) + len(big).to_bytes(8, "big") + big[:10])
+    assert ws._parse() == ['{"a": 1}']
+    assert _unmask(bytes(ws.unsent)) == (client.OP_PONG, b"hi")
+    ws.unsent.clear()
+    ws._buffer += big[10:] + bytes((0x88, 2)) + (1000).to_bytes(2, "big")
+    assert ws._parse() == [big]
+    assert ws.closed
+    assert _unmask(bytes(ws.unsent)) == (client.OP_CLOSE, (1000).to_bytes(2, "big"))
+
+
+# --- plat instances ---------------------------------------------------------------------------
+
+
+def test_instances_lists_them_for_people_and_scripts(d: Daemon) -> None:
+    listed = instances(d)
+    assert sorted(i["workload"] for i in listed) == ["box", "web", "web"]
+    for i in listed:
+        assert {"id", "release", "state", "health", "age_seconds", "host"} <= set(i)
+    assert [i["id"] for i in instances(d, "web")] == [i["id"] for i in listed
+                                                      if i["workload"] == "web"]
+    r = d.plat("instances", "web")
+    assert r.out.splitlines()[0].split() == ["INSTANCE", "WORKLOAD", "RELEASE", "STATE",
+                                             "HEALTH", "AGE", "HOST"]
+    r = d.plat("instances", "nope")
+    assert r.code == 4
+    assert "no instances of workload 'nope'" in r.err
+
+
+# --- sessions through the real CLI ------------------------------------------------------------
+
+
+def test_pipe_mode_and_exit_code_through_the_cli(d: Daemon) -> None:
+    r = d.plat("exec", "box", "-i", "--", "cat", input="one\ntwo\n")
+    assert (r.code, r.out) == (0, "one\ntwo\n")
+    r = d.plat("exec", "box", "--", "sh", "-c", "exit 7")
+    assert (r.code, r.out) == (7, "sh -c exit 7\n")
+
+
+def test_refusals_say_what_is_wrong(d: Daemon) -> None:
+    r = d.plat("exec", "box", "--instance", "zzz", "--", "true")
+    assert r.code == 4
+    assert "no instance 'zzz'" in r.err
+    assert "plat exec box --instance" in r.err
+
+    r = d.plat("exec", "web", "--instance", instances(d, "box")[0]["id"], "--", "true")
+    assert r.code == 2
+    assert "belongs to workload box, not web" in r.err
+
+    r = d.plat("exec", "box", "--", "true", token="plat_not-a-token")
+    assert r.code == 3
+
+    r = d.plat("tokens", "create", "--org", "acme", "--role", "viewer", "--json")
+    viewer = r.json()["token"]
+    r = d.plat("exec", "box", "--instance", instances(d, "box")[0]["id"], "--", "true",
+               token=viewer)
+    assert r.code == 3
+    assert "this needs deployer" in r.err
+
+    r = d.plat("exec", "box", "--", "true", PLAT_API=f"http://127.0.0.1:{free_port()}")
+    assert r.code == 10
+
+
+# --- the protocol itself ----------------------------------------------------------------------
+
+
+def test_the_first_message_must_be_a_start_message(d: Daemon) -> None:
+    with session(d) as ws:
+        ws.send("hello")
+        reply = json.loads(ws.recv(timeout=10))
+    assert reply["type"] == "error"
+    assert reply["error"]["code"] == "invalid_input"
+
+
+def test_the_upgrade_request_needs_the_bearer_token(d: Daemon) -> None:
+    box = instances(d, "box")[0]["id"]
+    with session(d, token="") as ws:
+        reply = start(ws, instance=box, cmd=["true"])
+    assert reply["type"] == "error"
+    assert reply["error"]["code"] == "unauthenticated"
+
+
+def test_frames_controls_and_the_exit_message(d: Daemon) -> None:
+    box = instances(d, "box")[0]
+    with session(d) as ws:
+        started = start(ws, instance=box["id"], cmd=["cat"], stdin=True, tty=True, rows=24,
+                        cols=80)
+        assert started["type"] == "started"
+        assert started["instance"]["id"] == box["id"]
+        assert started["instance"]["release"] == "v1"
+        ws.send(b"\x00" + bytes(range(256)))
+        assert ws.recv(timeout=10) == b"\x01" + bytes(range(256))
+        ws.send(json.dumps({"type": "resize", "rows": 50, "cols": 132}))
+        ws.send(json.dumps({"type": "future-control"}))  # ignored, for newer clients
+        ws.send(json.dumps({"type": "signal", "signal": "INT"}))
+        assert json.loads(ws.recv(timeout=10)) == {"type": "exit", "code": 130}
+
+
+def test_without_an_instance_platd_uses_the_only_one_or_refuses_to_choose(d: Daemon) -> None:
+    with session(d) as ws:
+        started = start(ws, workload="box", cmd=["true"])
+    assert started["instance"]["id"] == instances(d, "box")[0]["id"]
+    with session(d) as ws:
+        refused = start(ws, workload="web", cmd=["true"])
+    assert refused["type"] == "error"
+    assert refused["error"]["code"] == "invalid_input"
+    offered = [i["id"] for i in refused["error"]["details"]["instances"]]
+    assert offered == [i["id"] for i in instances(d, "web")]
+    with session(d) as ws:  # the whole env has three
+        assert "env acme/shop/tools/prod has 3 running" in start(ws, cmd=["true"])["error"][
+            "message"]
+
+
+def test_a_client_that_vanishes_still_leaves_an_audit_event(d: Daemon) -> None:
+    seen = len(exec_events(d))
+    box = instances(d, "box")[0]["id"]
+    with session(d) as ws:
+        assert start(ws, instance=box, cmd=["cat"], stdin=True)["type"] == "started"
+    for _ in range(100):
+        events = exec_events(d)[seen:]
+        if len(events) == 2:
+            break
+        time.sleep(0.1)
+    assert "no exit code (the client disconnected)" in events[1]["message"]
