@@ -49,6 +49,10 @@ def _engine(path: Path, *, writer: bool) -> Engine:
     return engine
 
 
+def _mark_written(session: Session, _context: Any) -> None:
+    session.info["wrote"] = True
+
+
 def migration_scripts() -> list[tuple[int, str, str]]:
     """(number, name, sql) of every migration shipped with the package, in order."""
     scripts = []
@@ -115,14 +119,20 @@ class Store:
     def write(self) -> Iterator[Session]:
         """One write transaction; commits on success, rolls back on any exception."""
         with self._write_lock, Session(self._writer, expire_on_commit=False) as session:
+            event.listen(session, "after_flush", _mark_written)
             try:
                 yield session
+                wrote = bool(session.new or session.dirty or session.deleted)
                 session.commit()
             except BaseException:
                 session.rollback()
                 raise
-        for listener in self.listeners:
-            listener()
+            wrote = wrote or bool(session.info.get("wrote"))
+        # Only a commit that changed something wakes followers and the reconciler: a pass that
+        # finds nothing to write must not trigger the next pass, or an idle daemon spins.
+        if wrote:
+            for listener in self.listeners:
+                listener()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
