@@ -169,7 +169,6 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA journal_size_limit=67108864")
         conn.execute("PRAGMA cache_size=-16000")
-        conn.execute("PRAGMA wal_autocheckpoint=8192")
     conn.execute("PRAGMA busy_timeout=5000")
     return conn
 
