@@ -357,3 +357,53 @@ def test_retention_removes_the_oldest_lines_first(docker_services: None, tmp_pat
         assert not any(m.startswith("deploy:") for m in system), "older system lines went too"
     finally:
         stop_daemon(d)
+
+
+# --- the logs API reader, on the real engine ------------------------------------------------------
+
+
+def test_the_api_reader_follows_restarts_and_resumes_without_repeats(
+    docker_services: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where platd cannot read the engine's log file (rootless, remote engine) it reads the logs
+    API instead; forced here by making the file look unreadable."""
+    import asyncio
+    import os
+
+    from platd.runtime.docker import DockerRuntime
+
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: (
+        False if str(path).endswith("-json.log") else access(path, mode, **kw)))
+    cid = subprocess.run(
+        ["docker", "run", "-d", "--label", "plat-logs-test=1", BUSYBOX, "sh", "-c",
+         "echo run; echo oops >&2; head -c 40000 /dev/zero | tr '\\0' y; echo; echo end"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        subprocess.run(["docker", "wait", cid], capture_output=True, check=True)
+
+        async def read(cursor: str | None) -> tuple[list[tuple[int, int, str, bool]], str | None]:
+            runtime = DockerRuntime()
+            stop = asyncio.Event()
+            stop.set()  # the container has stopped: read what it wrote, then end
+            lines: list[tuple[int, int, str, bool]] = []
+            try:
+                async for batch in runtime.follow_logs(cid, cursor, stop):
+                    lines += batch.lines
+                    cursor = batch.cursor
+            finally:
+                await runtime.close()
+            return lines, cursor
+
+        first, cursor = asyncio.run(read(None))
+        assert cursor is not None
+        assert cursor.startswith("api:")
+        assert sorted(t for _, _, t, _ in first) == sorted(["run", "oops", "y" * 40000, "end"])
+        assert {s for _, s, t, _ in first if t == "oops"} == {2}
+        subprocess.run(["docker", "start", cid], capture_output=True, check=True)
+        subprocess.run(["docker", "wait", cid], capture_output=True, check=True)
+        again, _ = asyncio.run(read(cursor))
+        assert sorted(t for _, _, t, _ in again) == sorted(["run", "oops", "y" * 40000, "end"]), \
+            "only the second run's lines, none of the first"
+    finally:
+        subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
