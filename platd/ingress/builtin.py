@@ -41,7 +41,7 @@ POOL_MAX = 256  # idle pipe pairs kept for reuse
 ACCEPT_BATCH = 64
 SPLICE_FLAGS = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
 EV_IN, EV_OUT, EV_ERR = select.EPOLLIN, select.EPOLLOUT, select.EPOLLERR | select.EPOLLHUP
-ET = select.EPOLLET
+EV_IN_ANY = EV_IN | EV_ERR
 _RETRY = (errno.ECONNREFUSED, errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.ENETUNREACH,
           errno.ECONNRESET, errno.EADDRNOTAVAIL)
 
@@ -85,14 +85,35 @@ class _Route:
 
 
 @dataclass(slots=True, eq=False)
+class _End:
+    """One socket of a connection, and the flows it reads for and writes from."""
+
+    conn: _Conn
+    sock: socket.socket
+    fd: int
+    reads: _Flow | None = None
+    writes: _Flow | None = None
+    mask: int = 0
+
+    def want(self) -> int:
+        """Epoll interest: read while our outgoing pipe is empty, write while the other has data."""
+        mask = 0
+        r, w = self.reads, self.writes
+        if r is not None and not r.eof and not r.pending:
+            mask |= EV_IN
+        if w is not None and w.pending:
+            mask |= EV_OUT
+        return mask
+
+
+@dataclass(slots=True, eq=False)
 class _Flow:
     """One direction of a connection: src -> pipe -> dst."""
 
-    src: int
-    dst: int
+    src: _End
+    dst: _End
     pr: int
     pw: int
-    dst_sock: socket.socket
     pending: int = 0
     eof: bool = False
     done: bool = False
@@ -108,7 +129,8 @@ class _Conn:
     connected: bool = False
     up: _Flow | None = None
     down: _Flow | None = None
-    peer: tuple[str, int] = ("", 0)
+    c_end: _End | None = None
+    b_end: _End | None = None
     pipes: list[tuple[int, int]] = field(default_factory=list)
 
 
@@ -121,7 +143,7 @@ class Engine:
         self._ep.register(self._wake_r, EV_IN)
         self._routes: dict[tuple[str, str, int], _Route] = {}
         self._by_listen_fd: dict[int, _Route] = {}
-        self._conns: dict[int, _Conn] = {}  # both socket fds of a connection -> it
+        self._socks: dict[int, _End] = {}  # both socket fds of every connection
         self._pool: list[tuple[int, int]] = []
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._stopping = False
@@ -159,13 +181,13 @@ class Engine:
 
     @property
     def connections(self) -> int:
-        return len(self._conns) // 2
+        return len({id(e.conn) for e in self._socks.values()})
 
     # --- the loop ----------------------------------------------------------------------------
 
     def run(self) -> None:
         poll = self._ep.poll
-        conns = self._conns
+        socks = self._socks
         listeners = self._by_listen_fd
         wake = self._wake_r
         while not self._stopping:
@@ -173,13 +195,13 @@ class Engine:
                 events = poll(-1, 1024)
             except InterruptedError:
                 continue
-            for fd, _ev in events:
-                conn = conns.get(fd)
-                if conn is not None:
-                    if conn.connected:
-                        self._pump(conn)
+            for fd, ev in events:
+                end = socks.get(fd)
+                if end is not None:
+                    if end.conn.connected:
+                        self._event(end, ev)
                     else:
-                        self._finish_connect(conn)
+                        self._finish_connect(end.conn)
                 elif fd in listeners:
                     self._accept(listeners[fd])
                 elif fd == wake:
@@ -226,7 +248,7 @@ class Engine:
         sock = route.sock
         for _ in range(ACCEPT_BATCH):
             try:
-                fd, peer = sock._accept()  # type: ignore[attr-defined]  # skips makefile wrapping
+                fd, peer = sock._accept()  # type: ignore[attr-defined]  # no wrapper object
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as e:
@@ -243,7 +265,7 @@ class Engine:
             header = b""
             if route.proxy_v2:
                 header = proxy_v2.build(peer[:2], sock.getsockname()[:2])
-            self._dial(_Conn(client, None, route, 0, header, peer=peer[:2]))  # type: ignore[arg-type]
+            self._dial(_Conn(client, None, route, 0, header))  # type: ignore[arg-type]
 
     def _dial(self, conn: _Conn) -> None:
         """Connect to the next backend of the route; close the client when none is left."""
@@ -259,8 +281,10 @@ class Engine:
             rc = s.connect_ex((b.host, b.port))
             if rc in (0, errno.EINPROGRESS):
                 conn.backend = s
-                self._conns[s.fileno()] = conn
-                self._ep.register(s.fileno(), EV_OUT | EV_ERR | ET)
+                end = _End(conn, s, s.fileno())
+                conn.b_end = end
+                self._socks[end.fd] = end
+                self._ep.register(end.fd, EV_OUT)
                 return
             s.close()
         conn.client.close()
@@ -271,7 +295,7 @@ class Engine:
         if err == errno.EINPROGRESS:
             return
         if err:
-            self._conns.pop(s.fileno(), None)
+            self._socks.pop(s.fileno(), None)
             with contextlib.suppress(OSError):
                 self._ep.unregister(s.fileno())
             s.close()
@@ -285,52 +309,69 @@ class Engine:
             try:
                 s.send(conn.header)  # 28 or 52 bytes into an empty send buffer
             except OSError:
-                self._close(conn)
+                self._close(conn, clean=False)
                 return
-        cfd, bfd = conn.client.fileno(), s.fileno()
         up_pipe = self._pool.pop() if self._pool else _pipe()
         down_pipe = self._pool.pop() if self._pool else _pipe()
         conn.pipes = [up_pipe, down_pipe]
-        conn.up = _Flow(cfd, bfd, *up_pipe, s)
-        conn.down = _Flow(bfd, cfd, *down_pipe, conn.client)
-        self._conns[cfd] = conn
-        mask = EV_IN | EV_OUT | select.EPOLLRDHUP | ET
-        self._ep.modify(bfd, mask)
-        self._ep.register(cfd, mask)
-        self._pump(conn)
+        c_end = _End(conn, conn.client, conn.client.fileno())
+        b_end = conn.b_end
+        assert b_end is not None
+        conn.c_end = c_end
+        # up: client -> backend; down: backend -> client
+        c_end.reads = b_end.writes = conn.up = _Flow(c_end, b_end, *up_pipe)
+        b_end.reads = c_end.writes = conn.down = _Flow(b_end, c_end, *down_pipe)
+        self._socks[c_end.fd] = c_end
+        b_end.mask = EV_IN
+        c_end.mask = EV_IN
+        self._ep.modify(b_end.fd, EV_IN)
+        self._ep.register(c_end.fd, EV_IN)
 
-    def _pump(self, conn: _Conn) -> None:
+    def _event(self, end: _End, ev: int) -> None:
+        """Level-triggered: one splice in and one out per readiness, like recv+send would."""
+        conn = end.conn
         try:
-            self._flow(conn.up)  # type: ignore[arg-type]
-            self._flow(conn.down)  # type: ignore[arg-type]
+            if ev & EV_OUT:
+                f = end.writes
+                if f is not None and f.pending:
+                    self._flush(f)
+            if ev & EV_IN_ANY:
+                f = end.reads
+                if f is not None and not f.pending and not f.eof:
+                    n = os.splice(f.src.fd, f.pw, PIPE_SIZE, flags=SPLICE_FLAGS)
+                    if n == 0:
+                        f.eof = True
+                    else:
+                        f.pending = n
+                    self._flush(f)
+        except BlockingIOError:
+            pass
         except OSError:
             self._close(conn, clean=False)
             return
-        if conn.up.done and conn.down.done:  # type: ignore[union-attr]
+        up, down = conn.up, conn.down
+        if up.done and down.done:  # type: ignore[union-attr]
             self._close(conn)
+            return
+        for e in (conn.c_end, conn.b_end):
+            want = e.want()  # type: ignore[union-attr]
+            if want != e.mask:  # type: ignore[union-attr]
+                e.mask = want  # type: ignore[union-attr]
+                self._ep.modify(e.fd, want)  # type: ignore[union-attr]
+        if ev & EV_ERR and not (end.mask & EV_IN_ANY or end.mask & EV_OUT):
+            self._close(conn, clean=False)  # nothing more can move through this socket
 
     @staticmethod
-    def _flow(f: _Flow) -> None:
-        splice = os.splice
-        while not f.done:
-            while f.pending:
-                try:
-                    f.pending -= splice(f.pr, f.dst, f.pending, flags=SPLICE_FLAGS)
-                except BlockingIOError:
-                    return  # dst is full: its EPOLLOUT edge brings us back
-            if f.eof:
-                with contextlib.suppress(OSError):
-                    f.dst_sock.shutdown(socket.SHUT_WR)  # pass the half-close on
-                f.done = True
-                return
+    def _flush(f: _Flow) -> None:
+        while f.pending:
             try:
-                n = splice(f.src, f.pw, PIPE_SIZE, flags=SPLICE_FLAGS)
+                f.pending -= os.splice(f.pr, f.dst.fd, f.pending, flags=SPLICE_FLAGS)
             except BlockingIOError:
-                return  # nothing to read until the next EPOLLIN edge
-            if n == 0:
-                f.eof = True
-            else:
-                f.pending = n
+                return  # dst is full: wait for EPOLLOUT on it
+        if f.eof and not f.done:
+            with contextlib.suppress(OSError):
+                f.dst.sock.shutdown(socket.SHUT_WR)  # pass the half-close on
+            f.done = True
 
     def _close(self, conn: _Conn, clean: bool = True) -> None:
         for s in (conn.client, conn.backend):
@@ -339,7 +380,7 @@ class Engine:
             fd = s.fileno()
             if fd < 0:
                 continue
-            self._conns.pop(fd, None)
+            self._socks.pop(fd, None)
             with contextlib.suppress(OSError, ValueError):
                 self._ep.unregister(fd)
             if not clean:
@@ -358,10 +399,10 @@ class Engine:
 
     def _close_all(self) -> None:
         seen: set[int] = set()
-        for conn in list(self._conns.values()):
-            if id(conn) not in seen:
-                seen.add(id(conn))
-                self._close(conn, clean=False)
+        for end in list(self._socks.values()):
+            if id(end.conn) not in seen:
+                seen.add(id(end.conn))
+                self._close(end.conn, clean=False)
         for route in self._routes.values():
             route.sock.close()
         self._routes.clear()
