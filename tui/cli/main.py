@@ -20,6 +20,7 @@ EPILOG = "exit codes:\n" + "\n".join(f"  {code:<3} {text}" for code, text in EXI
 
 def build_parser() -> argparse.ArgumentParser:
     from tui.cli.commands import auth, config, deploy, observe, tree
+    from tui.cli.commands import endpoints as endpoint_commands
     from tui.cli.commands import exec as exec_commands
     from tui.cli.commands import logs as logs_commands
 
@@ -31,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"plat {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = target_options()
-    for module in (auth, tree, config, deploy, observe, exec_commands, logs_commands):
+    for module in (auth, tree, config, deploy, observe, exec_commands, logs_commands,
+                   endpoint_commands):
         module.register(sub, common)
     sub.add_parser("daemon", help="run platd (the same program): plat daemon init|serve ...",
                    add_help=False)
