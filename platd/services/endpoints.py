@@ -183,7 +183,7 @@ def _holder(row: EndpointRow, paths: dict[str, tuple[str, str]], org_id: str) ->
 
 
 def _port_free_on_host(family: str, address: str, port: int) -> str | None:
-    """Why another program holds ``address:port`` on this host, or None if it is free."""
+    """Why ``address:port`` cannot be listened on by this host, or None if it is free."""
     if not HOST.probe_ports:
         return None
     fam = socket.AF_INET6 if family == "ipv6" else socket.AF_INET
@@ -194,10 +194,10 @@ def _port_free_on_host(family: str, address: str, port: int) -> str | None:
             s.bind((address, port))
         except OSError as e:
             if e.errno == errno.EADDRINUSE:
-                return "another program on this host listens there"
+                return "taken by another program on this host"
             if e.errno == errno.EADDRNOTAVAIL:
-                return "the address is not configured on this host"
-            return e.strerror or str(e)
+                return "not usable: the address is not configured on this host"
+            return f"not usable: {e.strerror or e}"
     return None
 
 
@@ -237,12 +237,12 @@ def allocate(
     def free(addr: str) -> bool:
         for port in ports:
             holder = taken.get((family, addr, port))
-            if holder is None and addr != keep:
+            why = f"taken by {holder}" if holder is not None else None
+            if why is None and addr != keep:
                 why = _port_free_on_host(family, addr, port)
-                holder = why
-            if holder is not None:
+            if why is not None:
                 shown = f"[{addr}]:{port}" if family == "ipv6" else f"{addr}:{port}"
-                reasons.append(f"{shown} is taken by {holder}")
+                reasons.append(f"{shown} is {why}")
                 return False
         return True
 
