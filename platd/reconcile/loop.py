@@ -142,10 +142,16 @@ class Reconciler:
             release_status=status, capacity=await self._host_capacity(), now=now,
         )
         plan, held_for = self._hold_back(plan, now)
-        await self.executor.execute(plan)
-        self.passes += 1
         pending = {(a.desired.env_id, a.desired.workload): a for a in plan.actions
                    if type(a).__name__ == "Pending"}
+        if any(type(a).__name__ == "Stop" for a in plan.actions):
+            # Stops drain ingress first, which reads instance rows: they must already show the
+            # instances that became healthy this pass, or the new set would look empty.
+            await asyncio.to_thread(
+                observed_service.write_instances, self.store, self._rows(views, pending)
+            )
+        await self.executor.execute(plan)
+        self.passes += 1
         await asyncio.to_thread(
             observed_service.write_instances, self.store, self._rows(views, pending)
         )
