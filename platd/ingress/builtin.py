@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import fcntl
+import json
 import logging
 import os
 import queue
 import select
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -413,38 +416,103 @@ class Engine:
         self._pool.clear()
 
 
+def apply_locally(engine: Engine, config: IngressConfig) -> ApplyResult:
+    """Bind what is new (here, in the caller's thread, so errors are reported), then swap."""
+    have = engine.listening()
+    failed: dict[tuple[str, str, int], str] = {}
+    sockets: _Sockets = {}
+    for key, lst in config.by_key().items():
+        if key in have:
+            continue
+        try:
+            sockets[key] = open_listener(lst)
+        except OSError as e:
+            failed[key] = f"cannot listen on {lst.bind}: {e.strerror or e}"
+    engine.apply(config, sockets)
+    return ApplyResult(failed)
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
 class BuiltinDriver:
-    """The ``IngressDriver`` that runs ``Engine`` inside platd."""
+    """The ``IngressDriver`` that runs ``Engine`` inside platd, plus worker processes.
+
+    With ``workers`` > 1, ``workers - 1`` more engines run in processes of their own
+    (``platd.ingress.worker``), listening on the same addresses with SO_REUSEPORT, so the kernel
+    spreads new connections over them and the proxy uses more than one core without the GIL in
+    the way. Every worker applies every change before ``apply`` returns.
+    """
 
     name = "builtin"
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int = 0) -> None:
         self.engine = Engine()
+        self.workers = workers or default_workers()
+        self._procs: list[asyncio.subprocess.Process] = []
         self._started = False
+        self._lock = asyncio.Lock()
 
     async def start(self) -> None:
-        if not self._started:
-            self.engine.start()
-            self._started = True
+        if self._started:
+            return
+        self.engine.start()
+        for _ in range(self.workers - 1):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "platd.ingress.worker",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
+            self._procs.append(proc)
+        self._started = True
 
     async def apply(self, config: IngressConfig) -> ApplyResult:
-        return await asyncio.to_thread(self._apply, config)
-
-    def _apply(self, config: IngressConfig) -> ApplyResult:
-        have = self.engine.listening()
-        failed: dict[tuple[str, str, int], str] = {}
-        sockets: dict[tuple[str, str, int], socket.socket] = {}
-        for key, lst in config.by_key().items():
-            if key in have:
-                continue
-            try:
-                sockets[key] = open_listener(lst)
-            except OSError as e:
-                failed[key] = f"cannot listen on {lst.bind}: {e.strerror or e}"
-        self.engine.apply(config, sockets)
-        return ApplyResult(failed)
+        async with self._lock:
+            result = await asyncio.to_thread(apply_locally, self.engine, config)
+            # Workers bind only what the main engine could bind: what failed is reported once.
+            ok = IngressConfig(tuple(x for x in config.listeners if x.key not in result.failed))
+            line = (json.dumps(config_to_wire(ok)) + "\n").encode()
+            alive = [p for p in self._procs if p.returncode is None]
+            for proc in alive:
+                assert proc.stdin is not None
+                proc.stdin.write(line)
+            for proc in alive:
+                assert proc.stdout is not None
+                try:
+                    async with asyncio.timeout(10):
+                        answer = await proc.stdout.readline()
+                except TimeoutError:
+                    answer = b""
+                if not answer:
+                    log.warning("ingress: built-in worker %d did not apply a change", proc.pid)
+            return result
 
     async def close(self) -> None:
-        if self._started:
-            await asyncio.to_thread(self.engine.stop)
-            self._started = False
+        if not self._started:
+            return
+        for proc in self._procs:
+            if proc.returncode is None and proc.stdin is not None:
+                proc.stdin.close()  # a worker exits when platd goes away
+        for proc in self._procs:
+            try:
+                async with asyncio.timeout(10):
+                    await proc.wait()
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        self._procs.clear()
+        await asyncio.to_thread(self.engine.stop)
+        self._started = False
+
+
+def config_to_wire(config: IngressConfig) -> list[dict[str, object]]:
+    return [dataclasses.asdict(lst) for lst in config.listeners]
+
+
+def config_from_wire(data: list[dict[str, object]]) -> IngressConfig:
+    out = []
+    for raw in data:
+        backends = tuple(Backend(**b) for b in raw.pop("backends"))  # type: ignore[arg-type, union-attr]
+        out.append(Listener(**raw, backends=backends))  # type: ignore[arg-type]
+    return IngressConfig(tuple(out))
