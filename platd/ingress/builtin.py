@@ -56,6 +56,8 @@ def open_listener(lst: Listener) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        # Inherited by accepted sockets: bytes are forwarded as they come, never held back.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if fam == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((lst.address, lst.port))
@@ -263,8 +265,7 @@ class Engine:
             if not route.backends:
                 client.close()  # nothing healthy behind this endpoint: refuse quickly
                 continue
-            client.setblocking(False)
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            client.setblocking(False)  # TCP_NODELAY comes from the listener
             header = b""
             if route.proxy_v2:
                 header = proxy_v2.build(peer[:2], sock.getsockname()[:2])
@@ -384,8 +385,7 @@ class Engine:
             if fd < 0:
                 continue
             self._socks.pop(fd, None)
-            with contextlib.suppress(OSError, ValueError):
-                self._ep.unregister(fd)
+            # No epoll unregister: closing the only descriptor removes it from the set.
             if not clean:
                 with contextlib.suppress(OSError):
                     # Pass a reset on instead of pretending the other side closed cleanly.
