@@ -206,7 +206,7 @@ class Engine:
                     if end.conn.connected:
                         self._event(end, ev)
                     else:
-                        self._finish_connect(end.conn)
+                        self._finish_connect(end.conn, ev)
                 elif fd in listeners:
                     self._accept(listeners[fd])
                 elif fd == wake:
@@ -293,12 +293,14 @@ class Engine:
             s.close()
         conn.client.close()
 
-    def _finish_connect(self, conn: _Conn) -> None:
+    def _finish_connect(self, conn: _Conn, ev: int) -> None:
         s = conn.backend
-        err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        # Writable without an error means connected; only a failure costs a getsockopt.
+        err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if ev & EV_ERR else 0
         if err == errno.EINPROGRESS:
             return
-        if err:
+        if err or (ev & EV_ERR):
+            err = err or errno.ECONNRESET
             self._socks.pop(s.fileno(), None)
             with contextlib.suppress(OSError):
                 self._ep.unregister(s.fileno())
@@ -330,28 +332,36 @@ class Engine:
         c_end.mask = EV_IN
         self._ep.modify(b_end.fd, EV_IN)
         self._ep.register(c_end.fd, EV_IN)
+        # The client usually spoke already (a request): move it now, not one loop turn later.
+        self._event(c_end, EV_IN)
 
     def _event(self, end: _End, ev: int) -> None:
         """Level-triggered: one splice in and one out per readiness, like recv+send would."""
         conn = end.conn
+        changed = False  # whether epoll interest may have to change (backpressure, EOF)
         try:
             if ev & EV_OUT:
                 f = end.writes
                 if f is not None and f.pending:
                     self._flush(f)
+                    changed = True
             if ev & EV_IN_ANY:
                 f = end.reads
                 if f is not None and not f.pending and not f.eof:
                     n = os.splice(f.src.fd, f.pw, PIPE_SIZE, flags=SPLICE_FLAGS)
                     if n == 0:
-                        f.eof = True
+                        f.eof = changed = True
                     else:
                         f.pending = n
                     self._flush(f)
+                    if f.pending:
+                        changed = True
         except BlockingIOError:
             pass
         except OSError:
             self._close(conn, clean=False)
+            return
+        if not changed and not ev & EV_ERR:
             return
         up, down = conn.up, conn.down
         if up.done and down.done:  # type: ignore[union-attr]
