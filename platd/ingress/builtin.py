@@ -16,6 +16,7 @@ Connections already established keep their backend until either side closes: tha
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import contextlib
 import dataclasses
@@ -32,6 +33,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 from platd.ingress.model import ApplyResult, Backend, IngressConfig, Listener
 from platd.spec import proxy_v2
@@ -75,6 +77,10 @@ def _pipe() -> tuple[int, int]:
     return r, w
 
 
+# Connections use the C socket type directly: socket.socket's Python-level __init__ and close
+# are measurable per connection, and nothing here needs what they add.
+_RawSocket = _socket.socket
+_NEW_STREAM = socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
 _Job = tuple[Callable[[], object], Future[object]]
 _Sockets = dict[tuple[str, str, int], socket.socket]
 LINGER_RESET = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # l_onoff=1, l_linger=0: close sends RST
@@ -83,7 +89,7 @@ LINGER_RESET = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # l_onoff=1, l_linger=0: clo
 @dataclass(slots=True)
 class _Route:
     listener: Listener
-    sock: socket.socket
+    sock: _socket.socket
     backends: tuple[Backend, ...]
     proxy_v2: bool
     next: int = 0
@@ -94,7 +100,7 @@ class _End:
     """One socket of a connection, and the flows it reads for and writes from."""
 
     conn: _Conn
-    sock: socket.socket
+    sock: _socket.socket
     fd: int
     reads: _Flow | None = None
     writes: _Flow | None = None
@@ -126,8 +132,8 @@ class _Flow:
 
 @dataclass(slots=True, eq=False)
 class _Conn:
-    client: socket.socket
-    backend: socket.socket
+    client: _socket.socket
+    backend: _socket.socket
     route: _Route
     tried: int
     header: bytes
@@ -235,9 +241,10 @@ class Engine:
                     self._ep.unregister(route.sock)
                 route.sock.close()
         for key, lst in wanted.items():
-            route = self._routes.get(key)
-            if route is not None:
-                route.listener, route.backends, route.proxy_v2 = lst, lst.backends, lst.proxy_v2
+            existing = self._routes.get(key)
+            if existing is not None:
+                existing.listener, existing.backends = lst, lst.backends
+                existing.proxy_v2 = lst.proxy_v2
                 continue
             sock = sockets.get(key)
             if sock is None:
@@ -261,7 +268,7 @@ class Engine:
                     log.warning("ingress: cannot accept on %s: %s", route.listener.bind, e)
                     return
                 continue
-            client = socket.socket(sock.family, socket.SOCK_STREAM, 0, fd)
+            client = _RawSocket(sock.family, socket.SOCK_STREAM, 0, fd)
             if not route.backends:
                 client.close()  # nothing healthy behind this endpoint: refuse quickly
                 continue
@@ -280,7 +287,7 @@ class Engine:
             route.next += 1
             conn.tried += 1
             fam = socket.AF_INET6 if ":" in b.host else socket.AF_INET
-            s = socket.socket(fam, socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+            s = _RawSocket(fam, _NEW_STREAM)
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             rc = s.connect_ex((b.host, b.port))
             if rc in (0, errno.EINPROGRESS):
@@ -383,8 +390,12 @@ class Engine:
             except BlockingIOError:
                 return  # dst is full: wait for EPOLLOUT on it
         if f.eof and not f.done:
-            with contextlib.suppress(OSError):
-                f.dst.sock.shutdown(socket.SHUT_WR)  # pass the half-close on
+            conn = f.src.conn
+            other = conn.down if f is conn.up else conn.up
+            if other is None or not other.done:
+                with contextlib.suppress(OSError):
+                    f.dst.sock.shutdown(socket.SHUT_WR)  # pass the half-close on
+            # else both directions are over: the close that follows sends the FIN.
             f.done = True
 
     def _close(self, conn: _Conn, clean: bool = True) -> None:
@@ -520,9 +531,10 @@ def config_to_wire(config: IngressConfig) -> list[dict[str, object]]:
     return [dataclasses.asdict(lst) for lst in config.listeners]
 
 
-def config_from_wire(data: list[dict[str, object]]) -> IngressConfig:
+def config_from_wire(data: list[dict[str, Any]]) -> IngressConfig:
     out = []
     for raw in data:
-        backends = tuple(Backend(**b) for b in raw.pop("backends"))  # type: ignore[arg-type, union-attr]
-        out.append(Listener(**raw, backends=backends))  # type: ignore[arg-type]
+        fields = dict(raw)
+        backends = tuple(Backend(**b) for b in fields.pop("backends"))
+        out.append(Listener(**fields, backends=backends))
     return IngressConfig(tuple(out))

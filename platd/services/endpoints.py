@@ -560,8 +560,8 @@ def ingress_config(store: Store, host_id: str,
                 dial = _dial(i, r.internal_port)
                 if dial is None:
                     continue
-                host, _, port = dial.rpartition(":")
-                backends.append(Backend(host.strip("[]"), int(port), i.id))
+                host, _, dial_port = dial.rpartition(":")
+                backends.append(Backend(host.strip("[]"), int(dial_port), i.id))
             backends.sort()
             for fam, addr, port in _bindings(r):
                 listeners.append(Listener(
