@@ -237,7 +237,7 @@ def test_the_daemon_listens_on_what_it_reports(fake_daemon: Daemon, tmp_path: Pa
     assert json.loads(d.plat("exposed", "--json").out)["exposed"] == []
 
 
-def test_update_changes_in_place_and_keeps_the_address(fake_daemon: Daemon, tmp_path: Path) -> None:  # noqa: E501
+def test_update_changes_in_place_and_keeps_the_address(fake_daemon: Daemon, tmp_path: Path) -> None:
     d = fake_daemon
     assert d.plat("deploy", "-f", str(manifest(tmp_path)), "--detach").code == 0
     port, other = free_port(), free_port()
