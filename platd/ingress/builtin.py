@@ -479,6 +479,10 @@ class BuiltinDriver:
         if self._started:
             return
         self.engine.start()
+        self._started = True
+
+    async def _spawn_workers(self) -> None:
+        # Lazily, with the first listener: a host without endpoints runs no extra process.
         for _ in range(self.workers - 1):
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "platd.ingress.worker",
@@ -486,10 +490,11 @@ class BuiltinDriver:
                 start_new_session=True,
             )
             self._procs.append(proc)
-        self._started = True
 
     async def apply(self, config: IngressConfig) -> ApplyResult:
         async with self._lock:
+            if config.listeners and not self._procs and self.workers > 1:
+                await self._spawn_workers()
             result = await asyncio.to_thread(apply_locally, self.engine, config)
             # Workers bind only what the main engine could bind: what failed is reported once.
             ok = IngressConfig(tuple(x for x in config.listeners if x.key not in result.failed))
