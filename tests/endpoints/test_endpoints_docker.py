@@ -1,7 +1,7 @@
 """Endpoints end to end on real Docker, for both drivers: the real plat, platd, the engine and
 the registry. Traffic reaches the app over IPv6 and IPv4, is spread over instances, follows a
-deploy and a rollback without a refused or failed request, and a long-lived connection survives
-an unrelated endpoint change."""
+deploy, a rollback and scaling up and down without a refused or failed request, and a
+long-lived connection survives an unrelated endpoint change."""
 
 from __future__ import annotations
 
@@ -60,6 +60,11 @@ def get(host: str, port: int) -> str:
         conn.close()
 
 
+def serving_instances(d: Daemon) -> list[str]:
+    e = d.plat("endpoints", "describe", "public", "--json").json()
+    return [i["id"] for i in e["instances"] if i["serving"]]
+
+
 def serving(host: str, port: int) -> bool:
     try:
         get(host, port)
@@ -80,6 +85,7 @@ class Hammer:
     def __init__(self, port: int) -> None:
         self.port = port
         self.versions: list[str] = []
+        self.answers: list[tuple[float, str]] = []  # (when, instance)
         self.failures: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -87,10 +93,15 @@ class Hammer:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.versions.append(version_and_instance(get("::1", self.port))[0])
+                version, instance = version_and_instance(get("::1", self.port))
+                self.versions.append(version)
+                self.answers.append((time.time(), instance))
             except (OSError, AssertionError, http.client.HTTPException) as e:
                 self.failures.append(f"{time.time():.3f} {e!r}")
             time.sleep(0.01)
+
+    def instances_since(self, t: float):  # type: ignore[no-untyped-def]
+        return lambda: [i for at, i in self.answers if at >= t]
 
     def __enter__(self) -> Hammer:
         self._thread.start()
@@ -125,6 +136,14 @@ def test_endpoint_end_to_end(ingress_daemon: Daemon, tmp_path: Path) -> None:
         r = d.plat("rollback")
         assert r.code == 0, (r.out, r.err)
         wait_for(lambda: hammer.versions[-5:] == ["v1"] * 5, timeout=60)
+        # Scaling up adds instances to the set as they become healthy; down drains them.
+        assert d.plat("scale", "web", "--count", "3").code == 0
+        assert d.plat("wait", "--timeout", "60").code == 0
+        wait_for(lambda: len(serving_instances(d)) == 3, timeout=30)
+        seen = hammer.instances_since(time.time())
+        wait_for(lambda: len(set(seen())) == 3, timeout=30)
+        assert d.plat("scale", "web", "--count", "1").code == 0
+        wait_for(lambda: len(serving_instances(d)) == 1, timeout=60)
         time.sleep(12)  # past the old instances' stop timeout: their draining is over
     assert hammer.failures == [], hammer.failures[:5]
     assert "v2" in hammer.versions
