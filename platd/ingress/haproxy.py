@@ -122,6 +122,27 @@ class HaproxyDriver:
                 "in platd.toml",
             )
         self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        await self._stop_orphan()
+
+    async def _stop_orphan(self) -> None:
+        """An haproxy left by a platd that was killed (-9) would hold the ports: stop it."""
+        pidfile = self.run_dir / "haproxy.pid"
+        try:
+            pid = int(pidfile.read_text().split()[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            return
+        if not any(arg.endswith(b"haproxy") for arg in cmdline[:1]) or \
+                str(self.cfg).encode() not in cmdline:
+            return
+        log.warning("stopping haproxy %d left by an earlier platd", pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            await asyncio.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
     async def _spawn(self, text: str) -> None:
         self.cfg.write_text(text)
@@ -129,6 +150,7 @@ class HaproxyDriver:
             self.master_sock.unlink()
         self._proc = await asyncio.create_subprocess_exec(
             self.binary, "-W", "-db", "-f", str(self.cfg), "-S", f"{self.master_sock},mode,600",
+            "-p", str(self.run_dir / "haproxy.pid"),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE, start_new_session=True,
         )
