@@ -483,11 +483,17 @@ class BuiltinDriver:
 
     async def _spawn_workers(self) -> None:
         # Lazily, with the first listener: a host without endpoints runs no extra process.
+        import platd
+
+        # Where platd is imported from (a checkout, site-packages, or the single-file zip).
+        root = os.path.dirname(os.path.dirname(os.path.abspath(platd.__file__)))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
         for _ in range(self.workers - 1):
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "platd.ingress.worker",
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                start_new_session=True,
+                start_new_session=True, env=env,
             )
             self._procs.append(proc)
 
