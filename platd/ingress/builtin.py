@@ -93,6 +93,7 @@ class _Route:
     backends: tuple[Backend, ...]
     proxy_v2: bool
     next: int = 0
+    family: int = socket.AF_INET6  # a plain int: socket.family builds an enum on every access
 
 
 @dataclass(slots=True, eq=False)
@@ -249,7 +250,7 @@ class Engine:
             sock = sockets.get(key)
             if sock is None:
                 continue  # could not be bound; the driver reported it
-            route = _Route(lst, sock, lst.backends, lst.proxy_v2)
+            route = _Route(lst, sock, lst.backends, lst.proxy_v2, family=int(sock.family))
             self._routes[key] = route
             self._by_listen_fd[sock.fileno()] = route
             self._ep.register(sock.fileno(), EV_IN)
@@ -268,7 +269,7 @@ class Engine:
                     log.warning("ingress: cannot accept on %s: %s", route.listener.bind, e)
                     return
                 continue
-            client = _RawSocket(sock.family, socket.SOCK_STREAM, 0, fd)
+            client = _RawSocket(route.family, socket.SOCK_STREAM, 0, fd)
             if not route.backends:
                 client.close()  # nothing healthy behind this endpoint: refuse quickly
                 continue
