@@ -70,6 +70,14 @@ def open_listener(lst: Listener) -> socket.socket:
     return sock
 
 
+def _connected(s: _socket.socket) -> bool:
+    try:
+        s.getpeername()
+    except OSError:
+        return False
+    return True
+
+
 def _pipe() -> tuple[int, int]:
     r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     with contextlib.suppress(OSError):
@@ -296,7 +304,12 @@ class Engine:
                 end = _End(conn, s, s.fileno())
                 conn.b_end = end
                 self._socks[end.fd] = end
-                self._ep.register(end.fd, EV_OUT)
+                if rc == 0 or _connected(s):
+                    # Local backends (loopback, the bridge) are usually connected by now:
+                    # skip the round through epoll for "writable".
+                    self._established(conn, registered=False)
+                else:
+                    self._ep.register(end.fd, EV_OUT)
                 return
             s.close()
         conn.client.close()
@@ -318,6 +331,11 @@ class Engine:
             else:
                 conn.client.close()
             return
+        self._established(conn, registered=True)
+
+    def _established(self, conn: _Conn, registered: bool) -> None:
+        """The backend is connected: header, pipes, and both sockets watched for reading."""
+        s = conn.backend
         conn.connected = True
         if conn.header:
             try:
@@ -338,7 +356,10 @@ class Engine:
         self._socks[c_end.fd] = c_end
         b_end.mask = EV_IN
         c_end.mask = EV_IN
-        self._ep.modify(b_end.fd, EV_IN)
+        if registered:
+            self._ep.modify(b_end.fd, EV_IN)
+        else:
+            self._ep.register(b_end.fd, EV_IN)
         self._ep.register(c_end.fd, EV_IN)
         # The client usually spoke already (a request): move it now, not one loop turn later.
         self._event(c_end, EV_IN)
