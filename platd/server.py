@@ -40,7 +40,8 @@ def build_context(data_path: Path | None, runtime_kind: str = "docker", docker_u
         fake = FakeRuntime()
         runtime = fake
 
-        async def resolve(ref: str) -> str:
+        async def resolve(reference: str, *, timeout: float = 0.0) -> str:
+            ref = reference
             # Every reference "exists": pin it to a digest derived from its name.
             digest = hashlib.sha256(ref.encode()).hexdigest()
             pinned = ref if "@" in ref else f"{ref.rsplit(':', 1)[0]}@sha256:{digest}"

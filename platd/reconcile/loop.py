@@ -12,7 +12,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from platd.reconcile import planner
@@ -26,6 +26,7 @@ from platd.reconcile.model import (
     DesiredWorkload,
     Health,
     InstanceView,
+    Pending,
     Plan,
     Pull,
 )
@@ -100,7 +101,8 @@ class Reconciler:
             await self.executor.drain()
 
     async def _pass_loop(self) -> None:
-        self.ledger.restarts.update(await asyncio.to_thread(observed_service.load_restarts, self.store))
+        restarts = await asyncio.to_thread(observed_service.load_restarts, self.store)
+        self.ledger.restarts.update(restarts)
         first = True
         while True:
             self._wake.clear()
@@ -145,7 +147,7 @@ class Reconciler:
         await self.executor.execute(plan)
         self.passes += 1
         pending = {(a.desired.env_id, a.desired.workload): a for a in plan.actions
-                   if type(a).__name__ == "Pending"}
+                   if isinstance(a, Pending)}
         await asyncio.to_thread(
             observed_service.write_instances, self.store, self._rows(views, pending)
         )
@@ -266,7 +268,9 @@ class Reconciler:
                     message=f"instance {o.instance_id} exited with code {o.exit_code}{why}",
                 )
 
-    def _rows(self, views: list[InstanceView], pending: dict[tuple[str, str], object]) -> list[observed_service.InstanceRow]:
+    def _rows(
+        self, views: list[InstanceView], pending: Mapping[tuple[str, str], object],
+    ) -> list[observed_service.InstanceRow]:
         published = {o.container_id: o.published for o in self._observed}
         rows = [
             observed_service.InstanceRow(
@@ -317,9 +321,12 @@ class Reconciler:
                 await asyncio.gather(*(self._probe_one(o, d, s) for o, d, s in due))
             await asyncio.sleep(STARTING_PROBE_EVERY)
 
-    async def _probe_one(self, o: ObservedContainer, d: DesiredWorkload, state: HealthState) -> None:
+    async def _probe_one(
+        self, o: ObservedContainer, d: DesiredWorkload, state: HealthState,
+    ) -> None:
         check = d.health
-        assert check is not None and check.port is not None
+        assert check is not None
+        assert check.port is not None
         if o.ip:
             host, port = o.ip, check.port
         elif check.port in o.published:

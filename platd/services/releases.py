@@ -206,9 +206,9 @@ def _scale_notes(session: Session, env_id: str, manifest: Manifest) -> list[str]
         for field, value, declared in (("count", s.count, w.count), ("cpu", s.cpu, w.cpu),
                                        ("memory", s.memory, w.memory)):
             if value is not None and value != declared:
-                shown = format_size(value) if field == "memory" else f"{value:g}"
+                shown = format_size(int(value)) if field == "memory" else f"{value:g}"
                 notes.append(f"{s.workload} keeps {field} {shown} set by `plat scale`, not the "
-                             f"manifest's {format_size(declared) if field == 'memory' else declared}")
+                             f"manifest's {format_size(int(declared)) if field == 'memory' else declared}")
     return notes
 
 
