@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tui.cli.commands import auth, config, deploy, observe, tree
     from tui.cli.commands import exec as exec_commands
     from tui.cli.commands import logs as logs_commands
+    from tui.cli.commands import volumes as volumes_commands
 
     parser = argparse.ArgumentParser(
         prog="plat", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -31,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"plat {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = target_options()
-    for module in (auth, tree, config, deploy, observe, exec_commands, logs_commands):
+    for module in (auth, tree, config, deploy, observe, exec_commands, logs_commands,
+                   volumes_commands):
         module.register(sub, common)
     sub.add_parser("daemon", help="run platd (the same program): plat daemon init|serve ...",
                    add_help=False)
