@@ -50,8 +50,23 @@ def receipt(r: dict[str, Any]) -> list[str]:
     if r.get("notes"):
         lines.append("Notes:")
         lines += [f"  {note}" for note in r["notes"]]
+    lines += stop_first_lines(r.get("stop_first") or [])
     lines.append("Next:")
     lines += [f"  {cmd}" for cmd in r["follow_ups"]]
+    return lines
+
+
+def stop_first_lines(items: list[dict[str, Any]]) -> list[str]:
+    """Receipt lines for workloads that mount a volume read-write: their rollout is stop-first."""
+    if not items:
+        return []
+    lines = ["Rollout:"]
+    for item in items:
+        if item["replacing"]:
+            lines.append(f"  {item['workload']}: this rollout is stop-first: {item['reason']}")
+        else:
+            lines.append(f"  {item['workload']}: runs one instance, on the volume's host; later "
+                         f"rollouts are stop-first: {item['reason']}")
     return lines
 
 
@@ -63,7 +78,10 @@ def scale_receipt(r: dict[str, Any]) -> list[str]:
         f"  cpu     {old['cpu']:g} -> {new['cpu']:g}",
         f"  memory  {old['memory']} -> {new['memory']}",
     ]
-    if r["replaces_instances"]:
+    if r["replaces_instances"] and r.get("stop_first"):
+        lines.append(f"  cpu or memory changed: the instance is replaced stop-first: "
+                     f"{r['stop_first']}")
+    elif r["replaces_instances"]:
         lines.append("  cpu or memory changed: instances are replaced one for one, new ones "
                      "healthy before old ones stop")
     lines.append("Next:")
@@ -97,6 +115,10 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     for w in s["workloads"]:
         for reason in w["pending"]:
             lines.append(f"  {w['name']}: pending: {reason}")
+        if w.get("placement"):
+            lines.append(f"  {w['name']}: placement: {w['placement']}")
+        if w.get("rollout"):
+            lines.append(f"  {w['name']}: rollout: {w['rollout']}")
     inst_rows = []
     for w in s["workloads"]:
         for i in w["instances"]:

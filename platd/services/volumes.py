@@ -174,9 +174,9 @@ def _volume_dict(session: Session, ref: tenancy.EnvRef, v: Volume, backend: Volu
     t = f"--target {ref.path}"
     placement = None
     if attached:
-        placement = (f"instances of {attached['workload']} "
-                     + placement_reason([VolumeMount(v.name, attached["workload"],
-                                                     attached["mount"])], host.name))
+        placement = placement_reason(
+            attached["workload"], [VolumeMount(v.name, attached["workload"], attached["mount"])],
+            host.name)
     return {
         "kind": "volume", "target": ref.path, "id": v.id, "name": v.name,
         "size": v.size, "size_label": format_size(v.size),

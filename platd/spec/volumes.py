@@ -123,9 +123,10 @@ def stop_first_reason(workload: str, mounts: Sequence[VolumeMount]) -> str:
             "a short gap in service")
 
 
-def placement_reason(mounts: Sequence[VolumeMount], host: str) -> str:
+def placement_reason(workload: str, mounts: Sequence[VolumeMount], host: str) -> str:
     names = ", ".join(m.name for m in mounts)
-    return f"runs on host {host}, where volume {names} is: instances go where their volume is"
+    return (f"instances of {workload} run on host {host}, where volume {names} is: an instance "
+            "that mounts a volume runs on the volume's host")
 
 
 @dataclass(frozen=True)
