@@ -25,16 +25,21 @@ def backend(tmp_path: Path) -> Iterator[LoopBackend]:
 
 def fill(path: Path) -> int:
     """Write 1 MiB chunks until the filesystem refuses; returns the bytes written."""
-    written = 0
+    written = [0]
     chunk = b"x" * MIB
-    with open(path, "ab") as f, pytest.raises(OSError) as full:
-        while True:
-            f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-            written += len(chunk)
+
+    def write_until_refused() -> None:
+        with open(path, "ab") as f:
+            while True:
+                f.write(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+                written[0] += len(chunk)
+
+    with pytest.raises(OSError) as full:
+        write_until_refused()
     assert full.value.errno == errno.ENOSPC
-    return written
+    return written[0]
 
 
 def test_size_is_enforced_and_growth_is_online(backend: LoopBackend, tmp_path: Path) -> None:
