@@ -61,6 +61,7 @@ def build_context(data_path: Path | None, runtime_kind: str = "docker", docker_u
         data=data, store=store, box=box, settings=settings, host=host,
         resolve_image=resolve, build_image=builder,
     )
+    _open_volumes(ctx)
     ctx.reconciler = Reconciler(
         store, runtime, box, secrets_root(host["id"]), resync=settings.resync_seconds,
         prober=always_healthy if runtime_kind == "fake" else probe,
@@ -72,6 +73,19 @@ def build_context(data_path: Path | None, runtime_kind: str = "docker", docker_u
     ctx.reconciler.on_observed = ctx.logs.collector.observe
     ctx.reconciler.executor.before_remove = ctx.logs.collector.drain
     return ctx
+
+
+def _open_volumes(ctx: DaemonContext) -> None:
+    """Sized volumes (docs/volumes.md): the backend this host can have; remount after restarts."""
+    from platd.services.volumes import reattach
+    from platd.volumes import open_backend
+
+    ctx.volumes = open_backend(ctx.data.path)
+    if ctx.volumes.unavailable:
+        log.warning("sized volumes are unavailable on this host: %s", ctx.volumes.unavailable)
+    remounted = reattach(ctx.store, ctx.volumes)
+    if remounted:
+        log.info("mounted volumes again: %s", ", ".join(remounted))
 
 
 def serve(data_path: Path | None, host: str, port: int, *, runtime: str = "docker", docker_url: str | None = None) -> int:

@@ -20,6 +20,7 @@ from platd import __version__
 from platd.api import envs, errors, tenancy
 from platd.api import exec as exec_api
 from platd.api import logs as logs_api
+from platd.api import volumes as volumes_api
 from platd.api.context import DaemonContext
 from platd.api.deps import provide_ctx, provide_principal
 from platd.spec.errors import PlatError
@@ -61,7 +62,8 @@ def create_app(ctx: DaemonContext, *, run_reconciler: bool = True) -> Litestar:
 
     app = Litestar(
         route_handlers=[health, openapi_document, tenancy.router, envs.router,
-                        exec_api.router, logs_api.router],
+                        exec_api.router, logs_api.router,
+                        volumes_api.router],
         dependencies={
             "ctx": Provide(provide_ctx),
             "principal": Provide(provide_principal),

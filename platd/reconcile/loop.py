@@ -139,9 +139,12 @@ class Reconciler:
         self.ledger.removed &= seen  # forget removals once the engine stops listing them
         hidden = self.ledger.stopping | self.ledger.removed
         views = [self._view(o, now) for o in observed if o.container_id not in hidden]
+        # Instances still stopping hold their volumes: a stop-first rollout waits for them.
+        stopping = [self._view(o, now) for o in observed if o.container_id in self.ledger.stopping]
         plan = planner.plan(
             desired, views, images_present=await self._images_present(desired),
             release_status=status, capacity=await self._host_capacity(), now=now,
+            stopping=stopping,
         )
         plan, held_for = self._hold_back(plan, now)
         await self.executor.execute(plan)
@@ -193,6 +196,7 @@ class Reconciler:
             restarts=restarts, exit_code=o.exit_code,
             oom_killed=o.oom_killed, started_at=o.started_at, finished_at=finished_at,
             memory=o.memory or (desired.memory if desired else 0),
+            volumes=o.volumes,
         )
 
     def _health_of(self, o: ObservedContainer, now: float) -> tuple[Health, str | None]:

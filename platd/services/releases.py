@@ -89,9 +89,25 @@ def _check_app(manifest: Manifest, ref: tenancy.EnvRef) -> None:
 def _check_gate(session: Session, ref: tenancy.EnvRef, manifest: Manifest, manifest_file: str) -> None:
     keys = set(config_service.config_values(config_service.current_config(session, ref.env.id)))
     bundles = {b.name for b in config_service.live_bundles(session, ref.env.id)}
-    gaps = check_gate(manifest, keys, bundles, ref.path, manifest_file)
+    gaps: list[Any] = list(check_gate(manifest, keys, bundles, ref.path, manifest_file))
+    gaps += _volume_gaps(session, ref, manifest, manifest_file)
     if gaps:
         raise gate_error(gaps, ref.path)
+
+
+def _volume_gaps(
+    session: Session, ref: tenancy.EnvRef, manifest: Manifest, manifest_file: str
+) -> list[Any]:
+    """Volumes the manifest mounts that do not exist, and counts that cannot share one."""
+    from platd.services.volumes import live_volumes
+    from platd.spec.volumes import check_volumes
+
+    rows = session.exec(select(Scale).where(Scale.env_id == ref.env.id,
+                                            Scale.deleted == False))  # noqa: E712
+    counts = {s.workload: s.count for s in rows if s.count is not None}
+    names = {v.name for v in live_volumes(session, ref.env.id)}
+    return list(check_volumes(manifest, names, ref.path, counts=counts,
+                              manifest_file=manifest_file))
 
 
 def commit_deploy(
@@ -148,8 +164,12 @@ def _move_pointer(
         message=f"{principal.name} {verb} {what}", actor=principal.name,
     )
     session.flush()
+    from platd.services.volumes import stop_first_notes
+
+    stop_first = stop_first_notes(manifest_of(target), replacing=previous is not None)
     return {
         "notes": _scale_notes(session, env.id, manifest_of(target)),
+        "stop_first": stop_first,
         "event_cursor": (event.seq or 1) - 1,
         "action": action,
         "target": ref.path,

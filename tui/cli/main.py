@@ -31,6 +31,7 @@ COMMAND_MODULES = {
     "status": "observe", "describe": "observe", "events": "observe",
     "instances": "exec", "exec": "exec",
     "logs": "logs",
+    "volumes": "volumes",
 }
 ALL_MODULES = tuple(dict.fromkeys(COMMAND_MODULES.values()))
 
