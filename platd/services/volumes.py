@@ -290,7 +290,7 @@ def volume_names(store: Store, principal: Principal, target: str) -> set[str]:
 
 def resize_volume(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
                   principal: Principal, target: str, name: str, size: str | int) -> dict[str, Any]:
-    new = parse_volume_size(size)
+    new = parse_volume_size(size, minimum=1)  # a shrink is refused below, with its own words
     with store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
