@@ -187,3 +187,14 @@ def test_snapshot_restore_as_new_and_delete_with_snapshots(vdaemon: Daemon) -> N
     assert loops_of(vdaemon.data) == []
     assert list((vdaemon.data / "volumes" / "images").iterdir()) == []
     assert list((vdaemon.data / "volumes" / "snapshots").iterdir()) == []
+
+
+def test_an_env_with_volumes_is_not_deleted_with_them(vdaemon: Daemon) -> None:
+    ready(vdaemon)
+    assert vdaemon.plat("volumes", "create", "data", "--size", "300M").code == 0
+    r = vdaemon.plat("envs", "delete", TARGET)
+    assert r.code == 5
+    assert f"env {TARGET} still has volumes: data" in r.err
+    assert f"plat volumes delete NAME --target {TARGET}" in r.err
+    assert vdaemon.plat("volumes", "delete", "data").code == 0
+    assert vdaemon.plat("envs", "delete", TARGET).code == 0
