@@ -126,6 +126,20 @@ def _instances_of(session: Session, env_id: str, workload: str) -> list[Instance
     )) if i.state not in ("gone", "pending")]
 
 
+def _holders(session: Session, env_id: str, name: str) -> list[Instance]:
+    """Instances that exist (any release) and whose release mounts volume ``name``."""
+    alive = [i for i in session.exec(select(Instance).where(
+        Instance.env_id == env_id, Instance.deleted == False,  # noqa: E712
+    )) if i.state not in ("gone", "pending")]
+    mounts: dict[str, set[str]] = {}
+    for release_id in {i.release_id for i in alive}:
+        release = session.get(Release, release_id)
+        if release is not None:
+            manifest = Manifest.from_dict(json.loads(release.manifest_json))
+            mounts[release_id] = {m.workload for m in manifest.volumes if m.name == name}
+    return [i for i in alive if i.workload in mounts.get(i.release_id, set())]
+
+
 def _host_of(volume: Volume, hosts: list[HostInfo]) -> HostInfo:
     return next((h for h in hosts if h.id == volume.host_id),
                 HostInfo(volume.host_id, volume.host_id[-12:], {}))
@@ -290,7 +304,7 @@ def volume_names(store: Store, principal: Principal, target: str) -> set[str]:
 
 def resize_volume(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
                   principal: Principal, target: str, name: str, size: str | int) -> dict[str, Any]:
-    new = parse_volume_size(size)
+    new = parse_volume_size(size, minimum=1)  # a shrink is refused below, with its own words
     with store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
@@ -326,6 +340,15 @@ def delete_volume(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
         volume = _find(session, ref, name)
         attached = _attachment(session, ref, name)
         snaps = _snapshots(session, volume.id)
+        holders = _holders(session, ref.env.id, name)
+    if attached is None and holders:
+        raise Conflict(
+            f"volume {name} is still mounted by instance(s) "
+            f"{', '.join(i.id for i in holders)} of an earlier release",
+            hint=[f"wait until they are stopped (plat status --target {ref.path}), then delete "
+                  "it again"],
+            details={"instances": [i.id for i in holders]},
+        )
     if attached is not None:
         raise Conflict(
             f"volume {name} is attached: release {attached['release']} mounts it on "
@@ -496,9 +519,14 @@ def restore_snapshot(store: Store, backend: VolumeBackend, hosts: list[HostInfo]
 
 def _refuse_in_use(session: Session, ref: tenancy.EnvRef, name: str) -> None:
     attached = _attachment(session, ref, name)
+    alive = _holders(session, ref.env.id, name)
     if attached is None:
+        if alive:
+            raise Conflict(
+                f"volume {name} is still mounted by instance(s) "
+                f"{', '.join(i.id for i in alive)} of an earlier release",
+                hint=f"wait until they are stopped (plat status --target {ref.path})")
         return
-    alive = _instances_of(session, ref.env.id, attached["workload"])
     if attached["count"] == 0 and not alive:
         return
     w, t = attached["workload"], f"--target {ref.path}"

@@ -28,13 +28,14 @@ MAX_VOLUME = 16 * TIB
 SIZE_EXAMPLE = "1G"
 
 
-def parse_volume_size(value: str | int, *, free: int | None = None) -> int:
+def parse_volume_size(value: str | int, *, free: int | None = None,
+                      minimum: int = MIN_VOLUME) -> int:
     """Bytes for a volume size, rounded up to whole MiB; ``free`` is what the host can give.
 
     Sizes are reserved when a volume is created (the image file is allocated, not sparse), so a
     size larger than the free space of the host's data disk could not be honoured and is refused.
     """
-    size = parse_size(value, what="volume size", minimum=MIN_VOLUME, maximum=MAX_VOLUME)
+    size = parse_size(value, what="volume size", minimum=minimum, maximum=MAX_VOLUME)
     size = -(-size // MIB) * MIB
     if free is not None and size > free:
         raise InvalidInput(

@@ -125,7 +125,8 @@ class Store:
         # A restarted host must never stamp below what it wrote before the restart.
         with self.read() as session:
             top = 0
-            for table in ("orgs", "envs", "releases", "tokens", "scales", "instances"):
+            for table in ("orgs", "envs", "releases", "tokens", "scales", "instances", "volumes",
+                          "volume_snapshots"):
                 row = session.connection().exec_driver_sql(f"SELECT MAX(hlc) FROM {table}")
                 top = max(top, row.scalar() or 0)
         self.clock.observe(top)

@@ -45,7 +45,28 @@ def probe() -> str | None:
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if missing:
         problems.append(f"missing tools: {', '.join(missing)} (install util-linux and xfsprogs)")
+    if not _has_cap_sys_admin():
+        problems.append("platd lacks CAP_SYS_ADMIN, which mounting needs (a sandboxed unit?)")
+    if _private_mounts():
+        problems.append("platd runs in its own mount namespace (systemd sandboxing such as "
+                        "ProtectSystem=), so Docker would not see the volumes it mounts")
     return "; ".join(problems) or None
+
+
+def _has_cap_sys_admin() -> bool:
+    try:
+        with open("/proc/self/status") as f:
+            caps = next(line for line in f if line.startswith("CapEff:"))
+    except (OSError, StopIteration):
+        return True  # cannot tell: let the first mount say
+    return bool(int(caps.split()[1], 16) & (1 << 21))
+
+
+def _private_mounts() -> bool:
+    try:
+        return os.readlink("/proc/self/ns/mnt") != os.readlink("/proc/1/ns/mnt")
+    except OSError:
+        return False  # cannot tell (no permission to read PID 1's namespace)
 
 
 def open_backend(data_path: Path) -> LoopBackend | UnavailableBackend:

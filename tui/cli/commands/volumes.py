@@ -69,7 +69,7 @@ def create(ctx: Ctx) -> int:
     v = ctx.client.request("POST", _path(ctx, target), {
         "name": a.name, "size": a.size, "region": a.region, "host": a.host}, timeout=600)
     lines = [f"Volume {v['name']} created in {target}: {v['size_label']} on host "
-             f"{v['host']['name']} (took {v['seconds']:.1f}s)"]
+             f"{v['host']['name']} (took {v['seconds']:.2f}s)"]
     lines += volume_lines(v)[1:]
     ctx.out(v, lines)
     return 0
