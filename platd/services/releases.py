@@ -164,9 +164,7 @@ def _move_pointer(
         message=f"{principal.name} {verb} {what}", actor=principal.name,
     )
     session.flush()
-    from platd.services.volumes import stop_first_notes
-
-    stop_first = stop_first_notes(manifest_of(target), replacing=previous is not None)
+    stop_first = _stop_first(target, replacing=previous is not None)
     return {
         "notes": _scale_notes(session, env.id, manifest_of(target)),
         "stop_first": stop_first,
@@ -182,6 +180,13 @@ def _move_pointer(
             f"plat status --target {ref.path}",
         ],
     }
+
+
+def _stop_first(release: Release, replacing: bool = True) -> list[dict[str, Any]]:
+    """The receipt's word on workloads replaced stop-first because they mount a volume."""
+    from platd.services.volumes import stop_first_notes
+
+    return stop_first_notes(manifest_of(release), replacing=replacing)
 
 
 def release_diff(session: Session, old: Release | None, new: Release) -> dict[str, Any]:
@@ -370,6 +375,7 @@ def rollback(
                 "diff": release_diff(session, current, chosen),
                 "follow_ups": [f"plat rollback {chosen.id} --target {ref.path}"],
                 "chosen_automatically": text is None,
+                "stop_first": _stop_first(chosen),
             }
         receipt = _move_pointer(session, store, principal, ref, "rollback", chosen, current)
         receipt["chosen_automatically"] = text is None

@@ -142,6 +142,9 @@ class LoopBackend:
         with self._lock:
             mnt = mountpoint(self.data_path, volume_id)
             if os.path.ismount(mnt):
+                # A platd killed in the middle of a snapshot leaves the filesystem frozen and
+                # its instance's writes hanging: thaw it (an error means it was not frozen).
+                subprocess.run(["fsfreeze", "-u", str(mnt)], capture_output=True, check=False)
                 return False
             image = self.image(volume_id)
             if not image.exists():
@@ -264,7 +267,7 @@ def _copy(source: Path, target: Path) -> None:
     """Copy an image, sharing blocks where the filesystem can and skipping runs of zeros."""
     partial = target.with_suffix(".partial")
     try:
-        _run("cp", "--reflink=auto", "--sparse=always", str(source), str(partial))
+        _run("cp", "--reflink=auto", "--sparse=always", str(source), str(partial), timeout=3600)
         partial.replace(target)
     except BaseException:
         partial.unlink(missing_ok=True)

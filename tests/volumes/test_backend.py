@@ -91,3 +91,17 @@ def test_unavailable_backend_refuses_with_the_reason(tmp_path: Path) -> None:
     b = UnavailableBackend(tmp_path, "there are no loop devices")
     with pytest.raises(VolumeIOError, match="there are no loop devices"):
         b.create("v1", 300 * MIB)
+
+
+def test_a_volume_left_frozen_by_a_killed_platd_is_thawed_at_attach(
+    backend: LoopBackend, tmp_path: Path
+) -> None:
+    import subprocess
+
+    backend.create("v1", 300 * MIB)
+    subprocess.run(["fsfreeze", "-f", str(tmp_path / "volumes" / "mnt" / "v1")], check=True)
+    assert backend.attach("v1") is False  # already mounted: only thawed
+    target = mount_source(tmp_path, "v1") / "f"
+    # In a child with a timeout: a write to a frozen filesystem would hang, not fail.
+    subprocess.run(["sh", "-c", f"echo again > {target} && sync"], check=True, timeout=20)
+    assert target.read_text() == "again\n"

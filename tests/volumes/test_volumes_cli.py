@@ -198,3 +198,26 @@ def test_an_env_with_volumes_is_not_deleted_with_them(vdaemon: Daemon) -> None:
     assert f"plat volumes delete NAME --target {TARGET}" in r.err
     assert vdaemon.plat("volumes", "delete", "data").code == 0
     assert vdaemon.plat("envs", "delete", TARGET).code == 0
+
+
+def test_receipts_of_deploy_rollback_and_scale_say_stop_first_and_why(
+    vdaemon: Daemon, tmp_path: Path
+) -> None:
+    ready(vdaemon)
+    assert vdaemon.plat("volumes", "create", "data", "--size", "300M").code == 0
+    path = manifest(tmp_path)
+    r = vdaemon.plat("deploy", "-f", path, "--detach")
+    assert "db: runs one instance, on the volume's host; later rollouts are stop-first" in r.out
+    Path(path).write_text(Path(path).read_text().replace('"32M"', '"48M"'))
+    r = vdaemon.plat("deploy", "-f", path, "--detach")
+    why = ("db mounts volume data at /data read-write, and a volume is mounted by one instance "
+           "at a time: the old instance stops before the new one starts")
+    assert f"db: this rollout is stop-first: {why}" in r.out
+    status, body = vdaemon.api("POST", f"/v1/envs/{TARGET}/rollback",
+                               {"release": "v1", "dry_run": True})
+    assert status == 201
+    assert body["stop_first"][0]["workload"] == "db"
+    r = vdaemon.plat("rollback", "v1", "--detach")
+    assert f"db: this rollout is stop-first: {why}" in r.out
+    r = vdaemon.plat("scale", "db", "--memory", "64M")
+    assert f"the instance is replaced stop-first: {why}" in r.out
