@@ -72,6 +72,14 @@ def build_context(data_path: Path | None, runtime_kind: str = "docker", docker_u
                                max_bytes=settings.logs_max_bytes)
     ctx.reconciler.on_observed = ctx.logs.collector.observe
     ctx.reconciler.executor.before_remove = ctx.logs.collector.drain
+    from platd.ingress.controller import IngressController, make_driver
+    from platd.services import endpoints as endpoint_service
+
+    endpoint_service.configure(endpoint_service.Pools(
+        ipv6=tuple(settings.ingress_ipv6), ipv4=tuple(settings.ingress_ipv4)))
+    ctx.ingress = IngressController(store, make_driver(settings.ingress_driver,
+                                                       data.path / "ingress"))
+    ctx.reconciler.executor.before_stop = ctx.ingress.drain
     return ctx
 
 

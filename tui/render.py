@@ -251,3 +251,59 @@ def volume_lines(v: dict[str, Any]) -> list[str]:
     lines.append("Commands:")
     lines += [f"  {cmd}" for cmd in v["commands"].values()]
     return lines
+
+
+def endpoint_lines(e: dict[str, Any], verb: str | None = None) -> list[str]:
+    """An endpoint's details: what `plat endpoints create/describe` and deploy receipts say."""
+    head = f"Endpoint {e['name']} of {e['target']}"
+    lines = [f"{head} {verb}" if verb else head]
+    if e.get("ipv6_address"):
+        lines.append(f"  IPv6      {e['ipv6_address']}  port(s) "
+                     + ", ".join(str(p) for p in e["external_ports"]))
+    if e.get("ipv4_address"):
+        lines.append(f"  IPv4      {e['ipv4_address']}  port(s) "
+                     + ", ".join(str(p) for p in e["external_ports"]))
+    else:
+        lines.append("  IPv4      off")
+    lines += [
+        f"  reach     {'  '.join(e['addresses'])}",
+        f"  to        workload {e['workload']}, port {e['internal_port']} ({e['protocol']})",
+        f"  PROXY v2  {'on' if e.get('proxy_protocol') == 'v2' else 'off'}",
+        f"  source    {'plat.toml of the current release' if e['source'] == 'manifest' else 'plat endpoints create'}",  # noqa: E501
+    ]
+    behind = e.get("instances") or []
+    serving = [i["id"] for i in behind if i["serving"]]
+    lines.append("  instances " + (", ".join(serving) if serving else "none serving yet"))
+    idle = [f"{i['id']} ({i['state']}, {i['health']})" for i in behind if not i["serving"]]
+    if idle:
+        lines.append("  not serving: " + ", ".join(idle))
+    if e.get("notes"):
+        lines.append("Notes:")
+        lines += [f"  {n}" for n in e["notes"]]
+    return lines
+
+
+def endpoints_table(r: dict[str, Any]) -> list[str]:
+    rows = [[e["name"], e["workload"], e["internal_port"],
+             ",".join(str(p) for p in e["external_ports"]), e["ipv6_address"] or "off",
+             e["ipv4_address"] or "off", e["proxy_protocol"] or "-", e["source"],
+             sum(1 for i in e["instances"] if i["serving"])]
+            for e in r["endpoints"]]
+    if not rows:
+        return [f"{r['target']} has no endpoints",
+                f"  create one: plat endpoints create NAME --workload W --internal-port 8080 "
+                f"--port 80 --target {r['target']}"]
+    return table(rows, ["NAME", "WORKLOAD", "INTERNAL", "PORTS", "IPV6", "IPV4", "PROXY",
+                        "SOURCE", "SERVING"])
+
+
+def exposed_lines(r: dict[str, Any]) -> list[str]:
+    """`plat exposed`: everything in the org reachable from outside, one row per listener."""
+    rows = [[x["family"], x["address"], x["port"], x["protocol"], x["proxy_protocol"] or "-",
+             x["target"], x["workload"], x["endpoint"],
+             ",".join(x["instances"]) or "none serving"]
+            for x in r["exposed"]]
+    if not rows:
+        return [f"nothing in org {r['org']} is exposed"]
+    return table(rows, ["FAMILY", "ADDRESS", "PORT", "PROTO", "PROXY", "ENV", "WORKLOAD",
+                        "ENDPOINT", "INSTANCES"])

@@ -56,3 +56,4 @@ class DaemonContext:
     reconciler: Any = None
     logs: Any = None  # platd.logs.LogService
     volumes: Any = None  # platd.volumes.VolumeBackend
+    ingress: Any = None  # platd.ingress.controller.IngressController

@@ -50,6 +50,8 @@ class Executor:
         self._stop_tasks: set[asyncio.Task[None]] = set()
         # Awaited between stop and remove (the log collector reads the container's last lines).
         self.before_remove: Callable[[str], Awaitable[None]] | None = None
+        # Awaited before an instance is told to stop (ingress stops sending it new connections).
+        self.before_stop: Callable[[str], Awaitable[None]] | None = None
 
     async def execute(self, plan: Plan) -> None:
         failed_images = set()
@@ -234,6 +236,8 @@ class Executor:
         try:
             await self._event(**where, step="stop", outcome="started",
                               message=f"stopping instance {inst.instance_id}: {action.reason}")
+            if self.before_stop is not None:
+                await self.before_stop(inst.instance_id)
             await self.runtime.stop(inst.container_id, timeout=STOP_TIMEOUT)
             if self.before_remove is not None:
                 await self.before_remove(inst.container_id)

@@ -276,6 +276,7 @@ class Reconciler:
         self, views: list[InstanceView], pending: Mapping[tuple[str, str], object],
     ) -> list[observed_service.InstanceRow]:
         published = {o.container_id: o.published for o in self._observed}
+        ips = {o.container_id: o.ip for o in self._observed}
         rows = [
             observed_service.InstanceRow(
                 instance_id=v.instance_id, env_id=v.env_id, workload=v.workload,
@@ -283,7 +284,7 @@ class Reconciler:
                 state=v.state, health=v.health, restarts=v.restarts, exit_code=v.exit_code,
                 started_at=v.started_at,
                 ports={p: f"127.0.0.1:{h}" for p, h in published.get(v.container_id, {}).items()},
-                reason=v.health_reason,
+                reason=v.health_reason, ip=ips.get(v.container_id),
             )
             for v in views
         ]

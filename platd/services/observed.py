@@ -33,6 +33,7 @@ class InstanceRow:
     started_at: float | None
     ports: dict[int, str]
     reason: str | None
+    ip: str | None = None  # bridge address, for ingress
 
 
 def load_restarts(store: Store) -> dict[str, int]:
@@ -58,6 +59,7 @@ def write_instances(store: Store, rows: list[InstanceRow]) -> None:
                 "spec_hash": r.spec_hash, "container_id": r.container_id, "state": r.state,
                 "health": r.health, "restarts": r.restarts, "exit_code": r.exit_code,
                 "started_at": r.started_at, "ports_json": json.dumps(r.ports), "reason": r.reason,
+                "ip": r.ip,
             }
             row = existing.get(r.instance_id)
             if row is None:

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from platd.auth.tokens import Principal
 from platd.services import config as config_service
+from platd.services import endpoints as endpoint_service
 from platd.services import events, tenancy
 from platd.spec.diff import diff_releases
 from platd.spec.errors import Conflict, InvalidInput, NotFound
@@ -163,10 +164,13 @@ def _move_pointer(
         session, store, env_id=env.id, release_id=target.id, step=action, outcome="ok",
         message=f"{principal.name} {verb} {what}", actor=principal.name,
     )
+    # Endpoints follow the release: a refused one (port taken, empty pool) refuses the change.
+    endpoint_notes = endpoint_service.sync_manifest(session, store, ref, manifest_of(target),
+                                                    principal.name)
     session.flush()
     stop_first = _stop_first(target, replacing=previous is not None)
     return {
-        "notes": _scale_notes(session, env.id, manifest_of(target)),
+        "notes": _scale_notes(session, env.id, manifest_of(target)) + endpoint_notes,
         "stop_first": stop_first,
         "event_cursor": (event.seq or 1) - 1,
         "action": action,

@@ -167,6 +167,7 @@ class Instance(Replicated, table=True):
     updated_at: float
     ports_json: str = "{}"  # container port -> "127.0.0.1:host port"
     reason: str | None = None  # why pending / why unhealthy, in plain words
+    ip: str | None = None  # address on the engine's bridge network (what ingress dials)
 
 
 class ReleaseState(Replicated, table=True):
@@ -215,3 +216,30 @@ class VolumeSnapshot(Replicated, table=True):
     seconds: float  # how long the copy took (the volume was frozen meanwhile)
     created_at: float
     created_by: str
+
+
+class EndpointRow(Replicated, table=True):
+    """An L4 endpoint of an env: external ports on pool addresses -> a workload's port.
+
+    ``source`` is ``manifest`` (declared in ``[[endpoints]]``, kept in step with the env's current
+    release by deploy and rollback) or ``cli`` (made by ``plat endpoints create``). The addresses
+    are allocated from the serving host's pool once and kept while the endpoint lives.
+    """
+
+    __tablename__ = "endpoints"
+    env_id: str = Field(index=True)
+    name: str
+    source: str  # manifest | cli
+    workload: str
+    internal_port: int
+    external_ports_json: str  # [80, 443]
+    protocol: str = "tcp"
+    ipv6: bool = True
+    ipv4: bool = False
+    proxy_protocol: str | None = None  # "v2"
+    ipv6_address: str | None = None
+    ipv4_address: str | None = None
+    host_id: str  # the host whose ingress serves it
+    created_at: float
+    created_by: str
+    updated_at: float

@@ -32,6 +32,7 @@ COMMAND_MODULES = {
     "instances": "exec", "exec": "exec",
     "logs": "logs",
     "volumes": "volumes",
+    "endpoints": "endpoints", "exposed": "endpoints",
 }
 ALL_MODULES = tuple(dict.fromkeys(COMMAND_MODULES.values()))
 
