@@ -199,3 +199,30 @@ def test_daemon_restart_leaves_healthy_instances_alone(
     steps = [json.loads(line)["step"] for line in d.plat("events", "--json").out.splitlines()]
     assert "restart" not in steps, steps
     assert "stop" not in steps, steps
+
+
+def test_deploy_build_makes_pushes_and_pins_the_image(
+    docker_daemon: Daemon, tmp_path: Path,
+) -> None:
+    """`plat deploy --build`: the daemon's engine builds the context, pushes it to the host's
+    registry, and the release pins the pushed digest."""
+    d = docker_daemon
+    ready_env(d)
+    context = tmp_path / "app"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {HELLO_V1}\nCOPY marker /marker\n")
+    marker = f"built-{time.time_ns()}"
+    (context / "marker").write_text(marker + "\n")
+    path = manifest(tmp_path, count=1)
+    text = path.read_text().replace(f'image = "{HELLO_V1}"', 'build = { context = "app" }')
+    path.write_text(text)
+
+    r = d.plat("deploy", "-f", str(path), "--build", str(context))
+    assert r.code == 0, r.err
+    assert "building web" in r.out + r.err
+    (release,) = d.plat("releases", "--json").json()["releases"]
+    image = release["images"]["web"]
+    assert image.startswith("127.0.0.1:5000/hello@sha256:"), image
+    (c,) = [c for c in containers(d.host_id) if c.state == "running"]
+    assert c.image == image
+    assert docker_exec(c.id, "cat", "/marker") == marker + "\n"
