@@ -150,6 +150,12 @@ def instance_lines(instances: list[dict[str, Any]], now: float | None = None) ->
     return table(rows, ["INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH", "AGE", "HOST"])
 
 
+def exec_pick_title(workload: str | None, target: str, count: int) -> str:
+    """The question `plat exec` asks when several instances are running."""
+    what = f"workload {workload}" if workload else f"env {target}"
+    return f"{what} has {count} running instances; pick one (--instance ID skips this):"
+
+
 def exec_banner(started: dict[str, Any]) -> str:
     """The line `plat exec` prints on stderr before anything else: where the command runs."""
     i = started["instance"]

@@ -109,7 +109,7 @@ def make_app(d: Daemon, *, stable: bool = True, target: str | None = TARGET) -> 
     cls = StableClient if stable else Client
     StableClient.names = {}
     return PlatApp(lambda: cls(d.url, d.token), "http://127.0.0.1:PORT" if stable else d.url,
-                   target)
+                   target, token=d.token, exec_api=d.url)
 
 
 __all__ = ["ROOT", "TARGET", "make_app"]

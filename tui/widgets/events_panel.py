@@ -39,7 +39,12 @@ class EventsPanel(Vertical):
 
     @on(Input.Submitted, "#release-filter")
     def apply_filter(self, event: Input.Submitted) -> None:
-        self.release = event.value.strip()
+        self.set_release(event.value)
+
+    def set_release(self, release: str) -> None:
+        """Show only the events of ``release`` (``v3``, an id; empty: all)."""
+        self.release = release.strip()
+        self.query_one("#release-filter", Input).value = self.release
         if self.target:
             self.follow(self.target, self.release)
 

@@ -86,7 +86,9 @@ class ReleasesPanel(Vertical):
         self.preview(self.target, str(key))
 
     @work(thread=True, exclusive=True, group="rollback")
-    def preview(self, target: str, release_id: str) -> None:
+    def preview(self, target: str, release_id: str | None) -> None:
+        """Ask platd what a rollback would do (``None``: its choice, the last good release),
+        show that receipt, and roll back to the release it names only after a yes."""
         clients = self.app.clients  # type: ignore[attr-defined]
         try:
             receipt = clients.call("POST", clients.get().env_path(target, "/rollback"),
@@ -94,14 +96,17 @@ class ReleasesPanel(Vertical):
         except PlatError as e:
             self.app.call_from_thread(self.app.notify, e.message, severity="error", timeout=8)
             return
-        self.app.call_from_thread(self._confirm, target, release_id, receipt)
+        self.app.call_from_thread(self._confirm, target, receipt["release"]["id"], receipt)
 
     def _confirm(self, target: str, release_id: str, receipt: dict[str, Any]) -> None:
         from tui.render import receipt as receipt_lines
         from tui.screens.confirm import ConfirmScreen
 
+        back_to = self.app.focused
+
         def decided(yes: bool | None) -> None:
-            self.query_one(DataTable).focus()  # back where the user was, ready for the next key
+            if back_to is not None and back_to.is_attached:
+                back_to.focus()  # back where the user was, ready for the next key
             if yes:
                 self.commit(target, release_id)
 
