@@ -36,7 +36,6 @@ class PlatApp(App[int]):
     TabbedContent { height: 1fr; }
     """
     COMMANDS = App.COMMANDS | {PlatCommands}
-    COMMAND_PALETTE_DISPLAY = "^p"
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("e", "pick_env", "Env"),
@@ -45,7 +44,9 @@ class PlatApp(App[int]):
         Binding("3", "show_tab('events')", "Events"),
         Binding("4", "show_tab('logs')", "Logs"),
         Binding("x", "exec", "Exec"),
-        Binding("colon", "command_palette", "Cmd", show=False),
+        # Declaring the palette's action here replaces Textual's own ctrl+p binding: keep it.
+        Binding("ctrl+p", "command_palette", "Commands", priority=True, show=False),
+        Binding("colon", "command_palette", "Commands", show=False),
     ]
 
     def __init__(
@@ -60,6 +61,9 @@ class PlatApp(App[int]):
         self.token = token
         self.target = target
         self._remember = remember_target
+        # Applied to what reaches the screen without the client (exec refusals and banners);
+        # snapshot tests replace run-to-run noise with it.
+        self.present: Callable[[Any], Any] = _same
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -80,6 +84,9 @@ class PlatApp(App[int]):
             self.set_target(self.target)
         else:
             self.action_pick_env()
+
+    def on_unmount(self) -> None:
+        self.clients.abort_all()
 
     def set_target(self, target: str) -> None:
         self.target = target
@@ -231,6 +238,10 @@ class PlatApp(App[int]):
         if self._remember is not None:
             self._remember(path)
         self.set_target(path)
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _logs_flags(args: Any) -> str:

@@ -20,10 +20,11 @@ from textual.widgets.option_list import Option
 class ExecPicker(ModalScreen[str | None]):
     DEFAULT_CSS = """
     ExecPicker { align: center middle; }
-    ExecPicker > Vertical { width: 95%; max-width: 110; height: auto; max-height: 90%;
-                            border: thick $accent; background: $surface; padding: 0 1; }
+    ExecPicker > Vertical { width: 100%; max-width: 110; height: auto; max-height: 90%;
+                            border: thick $accent; background: $surface; padding: 0; }
+    ExecPicker Static { padding: 0 1; }
     ExecPicker #pick-header { color: $text-muted; }
-    ExecPicker OptionList { height: auto; max-height: 14; }
+    ExecPicker OptionList { height: auto; max-height: 14; border: none; padding: 0; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -41,7 +42,7 @@ class ExecPicker(ModalScreen[str | None]):
         with Vertical():
             yield Static(exec_pick_title(self.workload, self.target, len(self.candidates)),
                          markup=False, id="pick-title")
-            yield Static(f"    {header}", markup=False, id="pick-header")
+            yield Static(f"   {header}", markup=False, id="pick-header")
             yield OptionList(*[Option(f"{n:>2} {row}", id=c["id"]) for n, (row, c)
                                in enumerate(zip(rows, self.candidates, strict=True), start=1)],
                              id="pick-list")

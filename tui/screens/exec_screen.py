@@ -83,7 +83,7 @@ class ExecScreen(Screen[dict[str, Any]]):
             started = session.open()
         except InvalidInput as e:
             session.close()
-            candidates = e.details.get("instances")
+            candidates = self.app.present(e.details.get("instances"))  # type: ignore[attr-defined]
             if candidates and instance is None:
                 self.app.call_from_thread(self._pick, candidates)
             else:
@@ -98,7 +98,7 @@ class ExecScreen(Screen[dict[str, Any]]):
         self.session = session
         self.instance = started["instance"]["id"]
         self.app.call_from_thread(self.query_one("#exec-banner", Static).update,
-                                  exec_banner(started))
+                                  exec_banner(self.app.present(started)))  # type: ignore[attr-defined]
         # The pane may have been resized while the session opened.
         session.resize(term.size.height, term.size.width)
         try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import time
 from collections import deque
 from typing import Any
 
@@ -93,8 +92,8 @@ def parse_filters(text: str) -> dict[str, Any]:
 class LogsPanel(Vertical):
     DEFAULT_CSS = """
     LogsPanel { height: 1fr; }
-    LogsPanel #logs-filter { height: 3; }
-    LogsPanel #logs-search { height: 3; display: none; }
+    LogsPanel Input { margin: 0 0 0 0; }
+    LogsPanel #logs-search { display: none; }
     LogsPanel #logs-search.shown { display: block; }
     LogsPanel #logs-note { height: 1; padding: 0 1; background: $boost; }
     LogsPanel Log { height: 1fr; }
@@ -125,9 +124,10 @@ class LogsPanel(Vertical):
         self._match = -1
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter as plat logs: -w web -i 4kq2 -s warn --source app "
-                    "--since 10m  (Enter)", id="logs-filter")
-        yield Input(placeholder="search text (Enter; n/N jump, Esc closes)", id="logs-search")
+        yield Input(placeholder="filter (f) as plat logs: -w web -i 4kq2 -s warn --source app "
+                    "--since 10m", id="logs-filter", compact=True)
+        yield Input(placeholder="search text (Enter; n/N jump, Esc closes)", id="logs-search",
+                    compact=True)
         yield Static("", id="logs-note")
         log = Log(id="logs", max_lines=MAX_LINES, highlight=True)
         log.highlighter = self._highlighter
@@ -157,7 +157,7 @@ class LogsPanel(Vertical):
         cursor: int | None = None
         backoff = BACKOFF_FIRST
         lost = False
-        while not worker.is_cancelled:
+        while not worker.is_cancelled and not clients.closed:
             try:
                 if cursor is None:
                     page = clients.call("GET", path, query={**query, "limit": HISTORY})
@@ -168,14 +168,18 @@ class LogsPanel(Vertical):
                         **query, "after": cursor, "wait": FOLLOW_WAIT, "limit": FOLLOW_PAGE,
                     }, timeout=FOLLOW_WAIT + 10)
             except DaemonUnreachable as e:
+                if clients.closed:
+                    return
                 if not lost:
                     self.app.call_from_thread(self._say_connection,
                                               f"{e.message}; reconnecting")
                     lost = True
-                time.sleep(backoff)
+                clients.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
             except PlatError as e:
+                if clients.closed:
+                    return
                 hint = f" — {e.hint[0]}" if e.hint else ""
                 self.app.call_from_thread(self._say_connection, f"{e.message}{hint}")
                 return
@@ -318,6 +322,8 @@ class LogsPanel(Vertical):
             page = clients.call("GET", path, query={**query, "limit": OLDER_PAGE,
                                                     "before": before})
         except PlatError as e:
+            if clients.closed:
+                return
             self.app.call_from_thread(self.app.notify, e.message, severity="error")
             return
         self.app.call_from_thread(self._prepend, page)

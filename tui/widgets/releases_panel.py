@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from textual import work
@@ -51,13 +50,15 @@ class ReleasesPanel(Vertical):
     def poll(self, target: str) -> None:
         worker = get_current_worker()
         clients = self.app.clients  # type: ignore[attr-defined]
-        while not worker.is_cancelled:
+        while not worker.is_cancelled and not clients.closed:
             try:
                 data = clients.call("GET", clients.get().env_path(target, "/releases"))
                 self.app.call_from_thread(self.show, data)
             except PlatError as e:
+                if clients.closed:
+                    return
                 self.app.call_from_thread(self.note, f"[red]{e.message}[/] (retrying)")
-            time.sleep(REFRESH_SECONDS)
+            clients.sleep(REFRESH_SECONDS)
 
     def note(self, text: str) -> None:
         self.query_one("#releases-note", Static).update(text)
@@ -94,6 +95,8 @@ class ReleasesPanel(Vertical):
             receipt = clients.call("POST", clients.get().env_path(target, "/rollback"),
                                    body={"release": release_id, "dry_run": True})
         except PlatError as e:
+            if clients.closed:
+                return
             self.app.call_from_thread(self.app.notify, e.message, severity="error", timeout=8)
             return
         self.app.call_from_thread(self._confirm, target, receipt["release"]["id"], receipt)
@@ -119,6 +122,8 @@ class ReleasesPanel(Vertical):
             receipt = clients.call("POST", clients.get().env_path(target, "/rollback"),
                                    body={"release": release_id})
         except PlatError as e:
+            if clients.closed:
+                return
             self.app.call_from_thread(self.app.notify, e.message, severity="error", timeout=8)
             return
         self.post_message(self.RolledBack(receipt))

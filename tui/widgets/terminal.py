@@ -9,6 +9,7 @@ back from, and it answers the terminal's queries (cursor position, device attrib
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable
 from functools import lru_cache
@@ -85,7 +86,7 @@ class AltScreen(pyte.Screen):
         if kwargs.get("private"):
             if ALT_SCREEN_MODES & set(modes) and self._saved is None:
                 self._saved = ({y: dict(line) for y, line in self.buffer.items()},
-                               self.cursor)
+                               copy.copy(self.cursor))
                 self.erase_in_display(2)
             modes = tuple(m for m in modes if m not in ALT_SCREEN_MODES and m != DECCOLM)
         super().set_mode(*modes, **kwargs)
