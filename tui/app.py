@@ -153,11 +153,11 @@ class PlatApp(App[int]):
         self.push_screen(ExecScreen(what, self.exec_api, self.token), ended)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        from tui.screens.exec_screen import ExecScreen
-
         # In an exec session every key belongs to the remote terminal (Ctrl-Q, Ctrl-P too).
-        return not (action in ("quit", "command_palette")
-                    and isinstance(self.screen, ExecScreen))
+        # (Checked by module so that starting the app does not import the VT emulator.)
+        module = sys.modules.get("tui.screens.exec_screen")
+        in_exec = module is not None and isinstance(self.screen, module.ExecScreen)
+        return not (action in ("quit", "command_palette") and in_exec)
 
     # --- the command palette ------------------------------------------------------------------
 
@@ -265,6 +265,15 @@ def create_app(api: str, token: str | None, target: str | None,
     return PlatApp(lambda: Client(api, token), api, target, remember_target, token=token)
 
 
+def remember(path: str) -> None:
+    """Keep the env in view for the next run, where `plat use` keeps it (one default)."""
+    from tui.cli import settings
+
+    data = settings.load()
+    data["target"] = path
+    settings.save(data)
+
+
 def run_tui() -> int:
     from platd.spec.errors import Unauthenticated
     from tui.cli import settings
@@ -276,11 +285,6 @@ def run_tui() -> int:
                             "--token TOKEN")
         print(f"error: {e.message}\n  {e.hint[0]}", file=sys.stderr)
         return e.exit_code
-
-    def remember(path: str) -> None:
-        data = settings.load()
-        data["target"] = path
-        settings.save(data)
 
     app = create_app(api, settings.token(), settings.default_target(), remember)
     app.run()

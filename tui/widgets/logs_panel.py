@@ -192,17 +192,26 @@ class LogsPanel(Vertical):
                 # Waits for the UI to take the page: a fast stream slows this loop, not the UI.
                 self.app.call_from_thread(self.add_lines, page["lines"])
 
+    def _alive(self) -> bool:
+        """False once the app is closing and the pane's parts are gone (a page may still
+        arrive from the worker then)."""
+        return bool(self.query(Log)) and bool(self.query("#logs-note"))
+
     def _set_before(self, before: str | None) -> None:
         self.before = before
-        self._show_note()
+        if self._alive():
+            self._show_note()
 
     def _say_connection(self, text: str) -> None:
         self.connection = text
-        self._show_note()
+        if self._alive():
+            self._show_note()
 
     def add_lines(self, lines: list[dict[str, Any]]) -> None:
         from tui.render import log_line
 
+        if not self._alive():
+            return
         text = [log_line(line) for line in lines]
         self.received += len(lines)
         if self.paused:
@@ -331,6 +340,8 @@ class LogsPanel(Vertical):
     def _prepend(self, page: dict[str, Any]) -> None:
         from tui.render import log_line
 
+        if not self._alive():
+            return
         log = self.query_one(Log)
         older = [log_line(line) for line in page["lines"]]
         current = list(log.lines)
