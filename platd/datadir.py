@@ -42,6 +42,11 @@ class HostSettings:
     resync_seconds: float = 5.0
     logs_max_age: str | float = "7d"  # lines older than this are deleted; "0": no age limit
     logs_max_bytes: str | int = "1G"  # the log store's size limit; "0": no size limit
+    # Endpoint address pools (addresses or prefixes routed to this host; see docs/endpoints.md)
+    # and the data plane that serves them.
+    ingress_ipv6: list[str] = field(default_factory=lambda: ["::1"])
+    ingress_ipv4: list[str] = field(default_factory=lambda: ["127.0.0.1"])
+    ingress_driver: str = "builtin"  # builtin | haproxy
 
     @classmethod
     def load(cls, path: Path) -> HostSettings:
@@ -51,7 +56,8 @@ class HostSettings:
             data: dict[str, Any] = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as e:
             raise InvalidInput(f"{path}: {e}", hint="fix the file and start platd again") from e
-        known = {"registry", "labels", "resync_seconds", "logs_max_age", "logs_max_bytes"}
+        known = {"registry", "labels", "resync_seconds", "logs_max_age", "logs_max_bytes",
+                 "ingress_ipv6", "ingress_ipv4", "ingress_driver"}
         unknown = set(data) - known
         if unknown:
             raise InvalidInput(
@@ -61,7 +67,8 @@ class HostSettings:
         problems = [
             f"{key} must be {what}"
             for key, (ok, what) in {
-                "registry": (isinstance(data.get("registry", ""), str), "a string like \"127.0.0.1:5000\""),
+                "registry": (isinstance(data.get("registry", ""), str),
+                             "a string like \"127.0.0.1:5000\""),
                 "labels": (isinstance(data.get("labels", {}), dict)
                            and all(isinstance(v, str) for v in data.get("labels", {}).values()),
                            "a table of strings, e.g. labels = { region = \"eu-west\" }"),
@@ -71,6 +78,12 @@ class HostSettings:
                                  "a duration like \"7d\""),
                 "logs_max_bytes": (isinstance(data.get("logs_max_bytes", ""), str | int),
                                    "a size like \"1G\""),
+                "ingress_ipv6": (_pool_ok(data.get("ingress_ipv6", []), 6),
+                                 'a list of IPv6 addresses or prefixes, e.g. ["2001:db8::/64"]'),
+                "ingress_ipv4": (_pool_ok(data.get("ingress_ipv4", []), 4),
+                                 'a list of IPv4 addresses or prefixes, e.g. ["203.0.113.7"]'),
+                "ingress_driver": (data.get("ingress_driver", "builtin") in ("builtin", "haproxy"),
+                                   '"builtin" or "haproxy"'),
             }.items()
             if key in data and not ok
         ]
@@ -78,6 +91,22 @@ class HostSettings:
             raise InvalidInput(f"{path}: " + "; ".join(problems),
                                hint="fix the file and start platd again")
         return cls(**data)
+
+
+def _pool_ok(value: Any, version: int) -> bool:
+    import ipaddress
+
+    if not isinstance(value, list):
+        return False
+    for entry in value:
+        try:
+            if not isinstance(entry, str):
+                return False
+            if ipaddress.ip_network(entry, strict=False).version != version:
+                return False
+        except ValueError:
+            return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,23 @@ def receipt(r: dict[str, Any]) -> list[str]:
     if r.get("notes"):
         lines.append("Notes:")
         lines += [f"  {note}" for note in r["notes"]]
+    lines += stop_first_lines(r.get("stop_first") or [])
     lines.append("Next:")
     lines += [f"  {cmd}" for cmd in r["follow_ups"]]
+    return lines
+
+
+def stop_first_lines(items: list[dict[str, Any]]) -> list[str]:
+    """Receipt lines for workloads that mount a volume read-write: their rollout is stop-first."""
+    if not items:
+        return []
+    lines = ["Rollout:"]
+    for item in items:
+        if item["replacing"]:
+            lines.append(f"  {item['workload']}: this rollout is stop-first: {item['reason']}")
+        else:
+            lines.append(f"  {item['workload']}: runs one instance, on the volume's host; later "
+                         f"rollouts are stop-first: {item['reason']}")
     return lines
 
 
@@ -63,7 +78,10 @@ def scale_receipt(r: dict[str, Any]) -> list[str]:
         f"  cpu     {old['cpu']:g} -> {new['cpu']:g}",
         f"  memory  {old['memory']} -> {new['memory']}",
     ]
-    if r["replaces_instances"]:
+    if r["replaces_instances"] and r.get("stop_first"):
+        lines.append(f"  cpu or memory changed: the instance is replaced stop-first: "
+                     f"{r['stop_first']}")
+    elif r["replaces_instances"]:
         lines.append("  cpu or memory changed: instances are replaced one for one, new ones "
                      "healthy before old ones stop")
     lines.append("Next:")
@@ -99,6 +117,10 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     for w in s["workloads"]:
         for reason in w["pending"]:
             lines.append(f"  {w['name']}: pending: {reason}")
+        if w.get("placement"):
+            lines.append(f"  {w['name']}: placement: {w['placement']}")
+        if w.get("rollout"):
+            lines.append(f"  {w['name']}: rollout: {w['rollout']}")
     inst_rows = []
     for w in s["workloads"]:
         for i in w["instances"]:
@@ -198,3 +220,100 @@ def log_line(line: dict[str, Any]) -> str:
         text += " [continues]"
     return (f"{format_utc(line['at'])} {line['source']:<6} {where:<20} "
             f"{line['severity']:<5} {text}")
+
+
+def volume_lines(v: dict[str, Any]) -> list[str]:
+    """`plat volumes describe`: size, usage, host and labels, attachment, snapshots, commands."""
+    host = v["host"]
+    labels = ", ".join(f"{k}={val}" for k, val in sorted(host["labels"].items())) or "no labels"
+    lines = [f"volume {v['name']} ({v['id']}) of {v['target']}",
+             f"  size        {v['size_label']} ({v['filesystem']}, size enforced)"
+             if v["enforced"] else f"  size        {v['size_label']} (NOT enforced: "
+             f"{v['unavailable']})"]
+    u = v.get("usage")
+    if u:
+        lines.append(f"  used        {u['used_label']} of {u['capacity_label']} usable "
+                     f"({u['available_label']} free; the filesystem keeps the rest)")
+    else:
+        lines.append("  used        unknown: not mounted on this host")
+    lines.append(f"  host        {host['name']} ({host['id'][-12:]}), labels: {labels}")
+    if v.get("region"):
+        lines.append(f"  placed by   region={v['region']}")
+    att = v.get("attached")
+    if att:
+        mode = "read-only" if att["read_only"] else "read-write"
+        lines.append(f"  attached    {att['workload']} at {att['mount']} ({mode}, release "
+                     f"{att['release']}, count {att['count']})")
+        running = ", ".join(i["id"] for i in v.get("instances", [])) or "none right now"
+        lines.append(f"  instances   {running}")
+        if v.get("placement"):
+            lines.append(f"  placement   {v['placement']}")
+    else:
+        lines.append("  attached    no: add a [[volumes]] entry (name, workload, mount) to "
+                     "plat.toml and deploy")
+    snaps = v.get("snapshots") or []
+    if snaps:
+        lines.append(f"  snapshots   {len(snaps)}:")
+        lines += [f"    {s['name']}  {format_utc(s['created_at'], millis=False)}  "
+                  f"{s['size_label']}  by {s['created_by']}  ({s['seconds']:.2f}s)" for s in snaps]
+    else:
+        lines.append("  snapshots   none")
+    lines.append("Commands:")
+    lines += [f"  {cmd}" for cmd in v["commands"].values()]
+    return lines
+
+
+def endpoint_lines(e: dict[str, Any], verb: str | None = None) -> list[str]:
+    """An endpoint's details: what `plat endpoints create/describe` and deploy receipts say."""
+    head = f"Endpoint {e['name']} of {e['target']}"
+    lines = [f"{head} {verb}" if verb else head]
+    if e.get("ipv6_address"):
+        lines.append(f"  IPv6      {e['ipv6_address']}  port(s) "
+                     + ", ".join(str(p) for p in e["external_ports"]))
+    if e.get("ipv4_address"):
+        lines.append(f"  IPv4      {e['ipv4_address']}  port(s) "
+                     + ", ".join(str(p) for p in e["external_ports"]))
+    else:
+        lines.append("  IPv4      off")
+    lines += [
+        f"  reach     {'  '.join(e['addresses'])}",
+        f"  to        workload {e['workload']}, port {e['internal_port']} ({e['protocol']})",
+        f"  PROXY v2  {'on' if e.get('proxy_protocol') == 'v2' else 'off'}",
+        f"  source    {'plat.toml of the current release' if e['source'] == 'manifest' else 'plat endpoints create'}",  # noqa: E501
+    ]
+    behind = e.get("instances") or []
+    serving = [i["id"] for i in behind if i["serving"]]
+    lines.append("  instances " + (", ".join(serving) if serving else "none serving yet"))
+    idle = [f"{i['id']} ({i['state']}, {i['health']})" for i in behind if not i["serving"]]
+    if idle:
+        lines.append("  not serving: " + ", ".join(idle))
+    if e.get("notes"):
+        lines.append("Notes:")
+        lines += [f"  {n}" for n in e["notes"]]
+    return lines
+
+
+def endpoints_table(r: dict[str, Any]) -> list[str]:
+    rows = [[e["name"], e["workload"], e["internal_port"],
+             ",".join(str(p) for p in e["external_ports"]), e["ipv6_address"] or "off",
+             e["ipv4_address"] or "off", e["proxy_protocol"] or "-", e["source"],
+             sum(1 for i in e["instances"] if i["serving"])]
+            for e in r["endpoints"]]
+    if not rows:
+        return [f"{r['target']} has no endpoints",
+                f"  create one: plat endpoints create NAME --workload W --internal-port 8080 "
+                f"--port 80 --target {r['target']}"]
+    return table(rows, ["NAME", "WORKLOAD", "INTERNAL", "PORTS", "IPV6", "IPV4", "PROXY",
+                        "SOURCE", "SERVING"])
+
+
+def exposed_lines(r: dict[str, Any]) -> list[str]:
+    """`plat exposed`: everything in the org reachable from outside, one row per listener."""
+    rows = [[x["family"], x["address"], x["port"], x["protocol"], x["proxy_protocol"] or "-",
+             x["target"], x["workload"], x["endpoint"],
+             ",".join(x["instances"]) or "none serving"]
+            for x in r["exposed"]]
+    if not rows:
+        return [f"nothing in org {r['org']} is exposed"]
+    return table(rows, ["FAMILY", "ADDRESS", "PORT", "PROTO", "PROXY", "ENV", "WORKLOAD",
+                        "ENDPOINT", "INSTANCES"])

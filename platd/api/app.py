@@ -17,9 +17,11 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from platd import __version__
+from platd.api import endpoints as endpoints_api
 from platd.api import envs, errors, tenancy
 from platd.api import exec as exec_api
 from platd.api import logs as logs_api
+from platd.api import volumes as volumes_api
 from platd.api.context import DaemonContext
 from platd.api.deps import provide_ctx, provide_principal
 from platd.spec.errors import PlatError
@@ -49,9 +51,17 @@ def create_app(ctx: DaemonContext, *, run_reconciler: bool = True) -> Litestar:
         if run_reconciler and ctx.reconciler is not None:
             task = asyncio.create_task(ctx.reconciler.run(), name="reconciler")
             task.add_done_callback(_die_with_reconciler)
+        ingress_task = None
+        if ctx.ingress is not None:
+            ingress_task = asyncio.create_task(ctx.ingress.run(), name="ingress")
+            ingress_task.add_done_callback(_die_with_reconciler)
         try:
             yield
         finally:
+            if ingress_task is not None:
+                ingress_task.remove_done_callback(_die_with_reconciler)
+                ingress_task.cancel()
+                await asyncio.gather(ingress_task, return_exceptions=True)
             if task is not None:
                 task.remove_done_callback(_die_with_reconciler)
                 task.cancel()
@@ -61,7 +71,8 @@ def create_app(ctx: DaemonContext, *, run_reconciler: bool = True) -> Litestar:
 
     app = Litestar(
         route_handlers=[health, openapi_document, tenancy.router, envs.router,
-                        exec_api.router, logs_api.router],
+                        exec_api.router, logs_api.router, volumes_api.router,
+                        endpoints_api.env_router, endpoints_api.org_router],
         dependencies={
             "ctx": Provide(provide_ctx),
             "principal": Provide(provide_principal),
@@ -88,7 +99,7 @@ def _die_with_reconciler(task: asyncio.Task[None]) -> None:
     if task.cancelled():
         return
     exc = task.exception()
-    log.critical("the reconciler stopped (%r); shutting platd down", exc)
+    log.critical("the %s stopped (%r); shutting platd down", task.get_name(), exc)
     import os
     import signal
 

@@ -50,6 +50,8 @@ class Executor:
         self._stop_tasks: set[asyncio.Task[None]] = set()
         # Awaited between stop and remove (the log collector reads the container's last lines).
         self.before_remove: Callable[[str], Awaitable[None]] | None = None
+        # Awaited before an instance is told to stop (ingress stops sending it new connections).
+        self.before_stop: Callable[[str], Awaitable[None]] | None = None
 
     async def execute(self, plan: Plan) -> None:
         failed_images = set()
@@ -122,6 +124,9 @@ class Executor:
             spec_hash=d.spec_hash, image=d.image, command=d.command,
             env={**d.env, "PLAT_INSTANCE": instance_id}, cpu=d.cpu, memory=d.memory,
             publish={port: 0 for port in d.publish}, files=files,
+            mounts={v.target: v.source for v in d.volumes if not v.read_only},
+            read_only_mounts={v.target: v.source for v in d.volumes if v.read_only},
+            volumes=tuple(v.name for v in d.volumes),
         )
         # Recorded before the container exists, so a crash of platd right after leaves a trace.
         await self._event(**where, step="create", outcome="started",
@@ -231,6 +236,8 @@ class Executor:
         try:
             await self._event(**where, step="stop", outcome="started",
                               message=f"stopping instance {inst.instance_id}: {action.reason}")
+            if self.before_stop is not None:
+                await self.before_stop(inst.instance_id)
             await self.runtime.stop(inst.container_id, timeout=STOP_TIMEOUT)
             if self.before_remove is not None:
                 await self.before_remove(inst.container_id)

@@ -167,6 +167,7 @@ class Instance(Replicated, table=True):
     updated_at: float
     ports_json: str = "{}"  # container port -> "127.0.0.1:host port"
     reason: str | None = None  # why pending / why unhealthy, in plain words
+    ip: str | None = None  # address on the engine's bridge network (what ingress dials)
 
 
 class ReleaseState(Replicated, table=True):
@@ -188,3 +189,57 @@ class Meta(SQLModel, table=True):
     __tablename__ = "meta"
     key: str = Field(primary_key=True)
     value: str
+
+
+class Volume(Replicated, table=True):
+    """A sized volume of one env, on one host. ``size`` is desired; usage is read from the host."""
+
+    __tablename__ = "volumes"
+    env_id: str = Field(index=True)
+    name: str
+    size: int  # bytes; only ever grows
+    host_id: str  # where it lives: instances that mount it run there
+    region: str | None = None  # the constraint it was created with, if any
+    created_at: float
+    created_by: str
+    source_snapshot_id: str | None = None  # restored from this snapshot, if it was
+
+
+class VolumeSnapshot(Replicated, table=True):
+    """A point-in-time copy of a volume, kept on the volume's host."""
+
+    __tablename__ = "volume_snapshots"
+    volume_id: str = Field(index=True)
+    seq: int  # 1, 2, ... per volume: people say "snap-3"
+    size: int  # the volume's size when taken
+    used: int  # bytes in use when taken
+    seconds: float  # how long the copy took (the volume was frozen meanwhile)
+    created_at: float
+    created_by: str
+
+
+class EndpointRow(Replicated, table=True):
+    """An L4 endpoint of an env: external ports on pool addresses -> a workload's port.
+
+    ``source`` is ``manifest`` (declared in ``[[endpoints]]``, kept in step with the env's current
+    release by deploy and rollback) or ``cli`` (made by ``plat endpoints create``). The addresses
+    are allocated from the serving host's pool once and kept while the endpoint lives.
+    """
+
+    __tablename__ = "endpoints"
+    env_id: str = Field(index=True)
+    name: str
+    source: str  # manifest | cli
+    workload: str
+    internal_port: int
+    external_ports_json: str  # [80, 443]
+    protocol: str = "tcp"
+    ipv6: bool = True
+    ipv4: bool = False
+    proxy_protocol: str | None = None  # "v2"
+    ipv6_address: str | None = None
+    ipv4_address: str | None = None
+    host_id: str  # the host whose ingress serves it
+    created_at: float
+    created_by: str
+    updated_at: float

@@ -1,0 +1,70 @@
+"""Routes for endpoints (env-scoped) and ``exposed`` (org-scoped)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from litestar import Router, delete, get, post
+
+from platd.api.context import DaemonContext
+from platd.api.deps import target
+from platd.auth.tokens import Principal
+from platd.services import endpoints
+
+
+class EndpointCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    workload: str
+    internal_port: int
+    external_ports: list[int]
+    protocol: str = "tcp"
+    ipv6: bool = True
+    ipv4: bool = False
+    proxy_protocol: str | None = None
+
+
+@post("/endpoints")
+async def create_endpoint(ctx: DaemonContext, principal: Principal, data: EndpointCreate, org: str, project: str, app: str, env: str) -> dict[str, Any]:  # noqa: E501
+    if data.protocol != "tcp":
+        from platd.spec.errors import InvalidInput
+
+        raise InvalidInput(f"protocol {data.protocol!r} is not supported: endpoints are tcp",
+                           hint="leave --protocol out (tcp)")
+    wanted = endpoints.Wanted(data.name, data.workload, data.internal_port,
+                              tuple(data.external_ports), data.ipv6, data.ipv4,
+                              data.proxy_protocol)
+    return await asyncio.to_thread(endpoints.create, ctx.store, principal,
+                                   target(org, project, app, env), wanted)
+
+
+@get("/endpoints")
+async def list_endpoints(ctx: DaemonContext, principal: Principal, org: str, project: str, app: str, env: str) -> dict[str, Any]:  # noqa: E501
+    return await asyncio.to_thread(endpoints.list_, ctx.store, principal,
+                                   target(org, project, app, env))
+
+
+@get("/endpoints/{name:str}")
+async def describe_endpoint(ctx: DaemonContext, principal: Principal, name: str, org: str, project: str, app: str, env: str) -> dict[str, Any]:  # noqa: E501
+    return await asyncio.to_thread(endpoints.describe, ctx.store, principal,
+                                   target(org, project, app, env), name)
+
+
+@delete("/endpoints/{name:str}", status_code=200)
+async def delete_endpoint(ctx: DaemonContext, principal: Principal, name: str, org: str, project: str, app: str, env: str) -> dict[str, Any]:  # noqa: E501
+    return await asyncio.to_thread(endpoints.delete, ctx.store, principal,
+                                   target(org, project, app, env), name)
+
+
+@get("/orgs/{org:str}/exposed")
+async def exposed(ctx: DaemonContext, principal: Principal, org: str) -> dict[str, Any]:
+    """Everything in the org reachable from outside, one row per address family and port."""
+    return await asyncio.to_thread(endpoints.exposed, ctx.store, principal, org)
+
+
+env_router = Router(
+    path="/v1/envs/{org:str}/{project:str}/{app:str}/{env:str}",
+    route_handlers=[create_endpoint, list_endpoints, describe_endpoint, delete_endpoint],
+)
+org_router = Router(path="/v1", route_handlers=[exposed])

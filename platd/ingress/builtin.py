@@ -1,0 +1,450 @@
+"""The built-in data plane: an epoll loop that moves bytes with splice(2), never through Python.
+
+Each accepted connection gets a backend (round-robin over the listener's backends at that
+moment; a backend that refuses is skipped for the next one), an optional PROXY v2 header, and
+two pipes: client -> pipe -> backend and backend -> pipe -> client. ``os.splice`` moves data
+between the sockets and the pipes inside the kernel, so the Python work is per readiness event,
+not per byte. Pipes are enlarged (F_SETPIPE_SZ) so one event moves up to ``PIPE_SIZE`` bytes, and
+reused across connections.
+
+The loop runs in its own thread (``Engine``), apart from platd's asyncio loop, and listens with
+SO_REUSEPORT so several engines may share a port (``workers`` > 1 starts more, each in a process
+of its own, to use more than one core). A configuration change is handed to the loop through a
+queue and a wake-up pipe: new listeners open, removed ones close, and backend sets are swapped.
+Connections already established keep their backend until either side closes: that is draining.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import queue
+import select
+import socket
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from platd.ingress.model import ApplyResult, Backend, IngressConfig, Listener
+from platd.spec import proxy_v2
+
+log = logging.getLogger("platd.ingress")
+
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+PIPE_SIZE = 1 << 20  # the most an unprivileged process may ask for by default
+POOL_MAX = 256  # idle pipe pairs kept for reuse
+ACCEPT_BATCH = 64
+SPLICE_FLAGS = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
+EV_IN, EV_OUT, EV_ERR = select.EPOLLIN, select.EPOLLOUT, select.EPOLLERR | select.EPOLLHUP
+EV_IN_ANY = EV_IN | EV_ERR
+_RETRY = (errno.ECONNREFUSED, errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.ENETUNREACH,
+          errno.ECONNRESET, errno.EADDRNOTAVAIL)
+
+
+def open_listener(lst: Listener) -> socket.socket:
+    """Bind and listen; IPv6 listeners are v6-only, so IPv4 is reachable only when asked."""
+    fam = socket.AF_INET6 if lst.family == "ipv6" else socket.AF_INET
+    sock = socket.socket(fam, socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if fam == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((lst.address, lst.port))
+        sock.listen(4096)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _pipe() -> tuple[int, int]:
+    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(w, F_SETPIPE_SZ, PIPE_SIZE)
+    return r, w
+
+
+_Job = tuple[Callable[[], object], Future[object]]
+_Sockets = dict[tuple[str, str, int], socket.socket]
+LINGER_RESET = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # l_onoff=1, l_linger=0: close sends RST
+
+
+@dataclass(slots=True)
+class _Route:
+    listener: Listener
+    sock: socket.socket
+    backends: tuple[Backend, ...]
+    proxy_v2: bool
+    next: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class _End:
+    """One socket of a connection, and the flows it reads for and writes from."""
+
+    conn: _Conn
+    sock: socket.socket
+    fd: int
+    reads: _Flow | None = None
+    writes: _Flow | None = None
+    mask: int = 0
+
+    def want(self) -> int:
+        """Epoll interest: read while our outgoing pipe is empty, write while the other has data."""
+        mask = 0
+        r, w = self.reads, self.writes
+        if r is not None and not r.eof and not r.pending:
+            mask |= EV_IN
+        if w is not None and w.pending:
+            mask |= EV_OUT
+        return mask
+
+
+@dataclass(slots=True, eq=False)
+class _Flow:
+    """One direction of a connection: src -> pipe -> dst."""
+
+    src: _End
+    dst: _End
+    pr: int
+    pw: int
+    pending: int = 0
+    eof: bool = False
+    done: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class _Conn:
+    client: socket.socket
+    backend: socket.socket
+    route: _Route
+    tried: int
+    header: bytes
+    connected: bool = False
+    up: _Flow | None = None
+    down: _Flow | None = None
+    c_end: _End | None = None
+    b_end: _End | None = None
+    pipes: list[tuple[int, int]] = field(default_factory=list)
+
+
+class Engine:
+    """One epoll loop in one thread. ``apply`` may be called from any other thread."""
+
+    def __init__(self) -> None:
+        self._ep = select.epoll()
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._ep.register(self._wake_r, EV_IN)
+        self._routes: dict[tuple[str, str, int], _Route] = {}
+        self._by_listen_fd: dict[int, _Route] = {}
+        self._socks: dict[int, _End] = {}  # both socket fds of every connection
+        self._pool: list[tuple[int, int]] = []
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    # --- control (any thread) ----------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="ingress-engine", daemon=True)
+        self._thread.start()
+
+    def call(self, fn: Callable[[], object]) -> Future[object]:
+        """Run ``fn`` on the loop thread between events; the future has its result."""
+        fut: Future[object] = Future()
+        self._jobs.put((fn, fut))
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wake_w, b"x")
+        return fut
+
+    def apply(self, config: IngressConfig, sockets: _Sockets) -> None:
+        """Swap in ``config``; ``sockets`` holds already bound sockets for new listeners."""
+        self.call(lambda: self._apply(config, sockets)).result()
+
+    def listening(self) -> set[tuple[str, str, int]]:
+        return set(self._routes)
+
+    def stop(self) -> None:
+        def _stop() -> None:
+            self._stopping = True
+
+        if self._thread is not None and self._thread.is_alive():
+            self.call(_stop).result(timeout=10)
+            self._thread.join(timeout=10)
+        self._close_all()
+
+    @property
+    def connections(self) -> int:
+        return len({id(e.conn) for e in self._socks.values()})
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        poll = self._ep.poll
+        socks = self._socks
+        listeners = self._by_listen_fd
+        wake = self._wake_r
+        while not self._stopping:
+            try:
+                events = poll(-1, 1024)
+            except InterruptedError:
+                continue
+            for fd, ev in events:
+                end = socks.get(fd)
+                if end is not None:
+                    if end.conn.connected:
+                        self._event(end, ev)
+                    else:
+                        self._finish_connect(end.conn)
+                elif fd in listeners:
+                    self._accept(listeners[fd])
+                elif fd == wake:
+                    self._run_jobs()
+
+    def _run_jobs(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._wake_r, 4096)
+        while True:
+            try:
+                fn, fut = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                fut.set_result(fn())
+            except BaseException as e:  # handed back to the caller
+                fut.set_exception(e)
+
+    def _apply(self, config: IngressConfig, sockets: _Sockets) -> None:
+        wanted = config.by_key()
+        for key in list(self._routes):
+            if key not in wanted:
+                route = self._routes.pop(key)
+                self._by_listen_fd.pop(route.sock.fileno(), None)
+                with contextlib.suppress(OSError):
+                    self._ep.unregister(route.sock)
+                route.sock.close()
+        for key, lst in wanted.items():
+            route = self._routes.get(key)
+            if route is not None:
+                route.listener, route.backends, route.proxy_v2 = lst, lst.backends, lst.proxy_v2
+                continue
+            sock = sockets.get(key)
+            if sock is None:
+                continue  # could not be bound; the driver reported it
+            route = _Route(lst, sock, lst.backends, lst.proxy_v2)
+            self._routes[key] = route
+            self._by_listen_fd[sock.fileno()] = route
+            self._ep.register(sock.fileno(), EV_IN)
+
+    # --- connections -------------------------------------------------------------------------
+
+    def _accept(self, route: _Route) -> None:
+        sock = route.sock
+        for _ in range(ACCEPT_BATCH):
+            try:
+                fd, peer = sock._accept()  # type: ignore[attr-defined]  # no wrapper object
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    log.warning("ingress: cannot accept on %s: %s", route.listener.bind, e)
+                    return
+                continue
+            client = socket.socket(sock.family, socket.SOCK_STREAM, 0, fd)
+            if not route.backends:
+                client.close()  # nothing healthy behind this endpoint: refuse quickly
+                continue
+            client.setblocking(False)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            header = b""
+            if route.proxy_v2:
+                header = proxy_v2.build(peer[:2], sock.getsockname()[:2])
+            self._dial(_Conn(client, None, route, 0, header))  # type: ignore[arg-type]
+
+    def _dial(self, conn: _Conn) -> None:
+        """Connect to the next backend of the route; close the client when none is left."""
+        route = conn.route
+        backends = route.backends
+        while conn.tried < len(backends):
+            b = backends[route.next % len(backends)]
+            route.next += 1
+            conn.tried += 1
+            fam = socket.AF_INET6 if ":" in b.host else socket.AF_INET
+            s = socket.socket(fam, socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            rc = s.connect_ex((b.host, b.port))
+            if rc in (0, errno.EINPROGRESS):
+                conn.backend = s
+                end = _End(conn, s, s.fileno())
+                conn.b_end = end
+                self._socks[end.fd] = end
+                self._ep.register(end.fd, EV_OUT)
+                return
+            s.close()
+        conn.client.close()
+
+    def _finish_connect(self, conn: _Conn) -> None:
+        s = conn.backend
+        err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err == errno.EINPROGRESS:
+            return
+        if err:
+            self._socks.pop(s.fileno(), None)
+            with contextlib.suppress(OSError):
+                self._ep.unregister(s.fileno())
+            s.close()
+            if err in _RETRY:
+                self._dial(conn)
+            else:
+                conn.client.close()
+            return
+        conn.connected = True
+        if conn.header:
+            try:
+                s.send(conn.header)  # 28 or 52 bytes into an empty send buffer
+            except OSError:
+                self._close(conn, clean=False)
+                return
+        up_pipe = self._pool.pop() if self._pool else _pipe()
+        down_pipe = self._pool.pop() if self._pool else _pipe()
+        conn.pipes = [up_pipe, down_pipe]
+        c_end = _End(conn, conn.client, conn.client.fileno())
+        b_end = conn.b_end
+        assert b_end is not None
+        conn.c_end = c_end
+        # up: client -> backend; down: backend -> client
+        c_end.reads = b_end.writes = conn.up = _Flow(c_end, b_end, *up_pipe)
+        b_end.reads = c_end.writes = conn.down = _Flow(b_end, c_end, *down_pipe)
+        self._socks[c_end.fd] = c_end
+        b_end.mask = EV_IN
+        c_end.mask = EV_IN
+        self._ep.modify(b_end.fd, EV_IN)
+        self._ep.register(c_end.fd, EV_IN)
+
+    def _event(self, end: _End, ev: int) -> None:
+        """Level-triggered: one splice in and one out per readiness, like recv+send would."""
+        conn = end.conn
+        try:
+            if ev & EV_OUT:
+                f = end.writes
+                if f is not None and f.pending:
+                    self._flush(f)
+            if ev & EV_IN_ANY:
+                f = end.reads
+                if f is not None and not f.pending and not f.eof:
+                    n = os.splice(f.src.fd, f.pw, PIPE_SIZE, flags=SPLICE_FLAGS)
+                    if n == 0:
+                        f.eof = True
+                    else:
+                        f.pending = n
+                    self._flush(f)
+        except BlockingIOError:
+            pass
+        except OSError:
+            self._close(conn, clean=False)
+            return
+        up, down = conn.up, conn.down
+        if up.done and down.done:  # type: ignore[union-attr]
+            self._close(conn)
+            return
+        for e in (conn.c_end, conn.b_end):
+            want = e.want()  # type: ignore[union-attr]
+            if want != e.mask:  # type: ignore[union-attr]
+                e.mask = want  # type: ignore[union-attr]
+                self._ep.modify(e.fd, want)  # type: ignore[union-attr]
+        if ev & EV_ERR and not (end.mask & EV_IN_ANY or end.mask & EV_OUT):
+            self._close(conn, clean=False)  # nothing more can move through this socket
+
+    @staticmethod
+    def _flush(f: _Flow) -> None:
+        while f.pending:
+            try:
+                f.pending -= os.splice(f.pr, f.dst.fd, f.pending, flags=SPLICE_FLAGS)
+            except BlockingIOError:
+                return  # dst is full: wait for EPOLLOUT on it
+        if f.eof and not f.done:
+            with contextlib.suppress(OSError):
+                f.dst.sock.shutdown(socket.SHUT_WR)  # pass the half-close on
+            f.done = True
+
+    def _close(self, conn: _Conn, clean: bool = True) -> None:
+        for s in (conn.client, conn.backend):
+            if s is None:
+                continue
+            fd = s.fileno()
+            if fd < 0:
+                continue
+            self._socks.pop(fd, None)
+            with contextlib.suppress(OSError, ValueError):
+                self._ep.unregister(fd)
+            if not clean:
+                with contextlib.suppress(OSError):
+                    # Pass a reset on instead of pretending the other side closed cleanly.
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
+            s.close()
+        flows = (conn.up, conn.down)
+        for pipe, flow in zip(conn.pipes, flows, strict=False):
+            if clean and flow is not None and flow.pending == 0 and len(self._pool) < POOL_MAX:
+                self._pool.append(pipe)
+            else:
+                os.close(pipe[0])
+                os.close(pipe[1])
+        conn.pipes = []
+
+    def _close_all(self) -> None:
+        seen: set[int] = set()
+        for end in list(self._socks.values()):
+            if id(end.conn) not in seen:
+                seen.add(id(end.conn))
+                self._close(end.conn, clean=False)
+        for route in self._routes.values():
+            route.sock.close()
+        self._routes.clear()
+        self._by_listen_fd.clear()
+        for r, w in self._pool:
+            os.close(r)
+            os.close(w)
+        self._pool.clear()
+
+
+class BuiltinDriver:
+    """The ``IngressDriver`` that runs ``Engine`` inside platd."""
+
+    name = "builtin"
+
+    def __init__(self) -> None:
+        self.engine = Engine()
+        self._started = False
+
+    async def start(self) -> None:
+        if not self._started:
+            self.engine.start()
+            self._started = True
+
+    async def apply(self, config: IngressConfig) -> ApplyResult:
+        return await asyncio.to_thread(self._apply, config)
+
+    def _apply(self, config: IngressConfig) -> ApplyResult:
+        have = self.engine.listening()
+        failed: dict[tuple[str, str, int], str] = {}
+        sockets: dict[tuple[str, str, int], socket.socket] = {}
+        for key, lst in config.by_key().items():
+            if key in have:
+                continue
+            try:
+                sockets[key] = open_listener(lst)
+            except OSError as e:
+                failed[key] = f"cannot listen on {lst.bind}: {e.strerror or e}"
+        self.engine.apply(config, sockets)
+        return ApplyResult(failed)
+
+    async def close(self) -> None:
+        if self._started:
+            await asyncio.to_thread(self.engine.stop)
+            self._started = False

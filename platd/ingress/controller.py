@@ -1,0 +1,131 @@
+"""The ingress controller: keeps the data plane in step with endpoints and healthy instances.
+
+After any commit to the state database (an endpoint created or deleted, a deploy, an instance
+becoming healthy or going away) it recomputes the whole ``IngressConfig`` and hands it to the
+driver when it changed. Before the reconciler stops an instance, ``drain`` takes the instance
+out of every backend set and waits until the driver applied that, so no new connection reaches
+an instance that is about to get SIGTERM; its open connections finish on their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from platd.ingress.driver import IngressDriver
+from platd.ingress.model import IngressConfig
+from platd.services import endpoints as endpoint_service
+from platd.services import observed as observed_service
+from platd.store.db import Store
+
+log = logging.getLogger("platd.ingress")
+
+RESYNC = 5.0
+
+
+class IngressController:
+    def __init__(self, store: Store, driver: IngressDriver) -> None:
+        self.store = store
+        self.driver = driver
+        self.current: IngressConfig | None = None
+        self.failed: dict[tuple[str, str, int], str] = {}
+        self._draining: dict[str, float] = {}  # instance id -> when draining began
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = asyncio.Lock()
+        self.applies = 0
+
+    def poke(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self.driver.start()
+        self.store.listeners.append(self.poke)
+        try:
+            while True:
+                self._wake.clear()
+                await self.sync()
+                try:
+                    async with asyncio.timeout(RESYNC):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+        finally:
+            self.store.listeners.remove(self.poke)
+            await self.driver.close()
+
+    async def sync(self) -> None:
+        """Compute the desired config and apply it if it changed."""
+        async with self._lock:
+            config = await asyncio.to_thread(
+                endpoint_service.ingress_config, self.store, self.store.host_id,
+                frozenset(self._draining),
+            )
+            self._forget_gone(config)
+            if config == self.current:
+                return
+            result = await self.driver.apply(config)
+            self.current = config
+            self.applies += 1
+            new_failures = {k: v for k, v in result.failed.items() if self.failed.get(k) != v}
+            self.failed = dict(result.failed)
+        for key, why in new_failures.items():
+            await self._report(config, key, why)
+
+    def _forget_gone(self, config: IngressConfig) -> None:
+        # Once an instance is out of every backend set for another reason (its row is gone),
+        # it no longer needs to be held out.
+        if not self._draining:
+            return
+        present = {b.instance_id for lst in config.listeners for b in lst.backends}
+        loop = asyncio.get_running_loop()
+        for instance_id, since in list(self._draining.items()):
+            if instance_id not in present and loop.time() - since > 60:
+                del self._draining[instance_id]
+
+    async def drain(self, instance_id: str) -> None:
+        """Stop sending new connections to ``instance_id``; returns once the driver did."""
+        self._draining[instance_id] = asyncio.get_running_loop().time()
+        if self.current is None:
+            return
+        if not any(b.instance_id == instance_id
+                   for lst in self.current.listeners for b in lst.backends):
+            return
+        await self.sync()
+
+    async def _report(self, config: IngressConfig, key: tuple[str, str, int], why: str) -> None:
+        lst = config.by_key().get(key)
+        if lst is None:
+            return
+        log.warning("ingress: %s: %s", lst.name, why)
+        env_id = await asyncio.to_thread(_env_of, self.store, lst.endpoint_id)
+        if env_id:
+            await asyncio.to_thread(
+                observed_service.record_event, self.store, env_id=env_id, step="endpoint",
+                outcome="failed", category="runtime",
+                message=f"endpoint {lst.name.rsplit(' ', 1)[-1]} cannot listen on {lst.bind}: "
+                f"{why}",
+            )
+
+
+def _env_of(store: Store, endpoint_id: str) -> str | None:
+    from platd.store.models import EndpointRow
+
+    with store.read() as session:
+        row = session.get(EndpointRow, endpoint_id)
+        return row.env_id if row else None
+
+
+def make_driver(kind: str, run_dir: object) -> IngressDriver:
+    from pathlib import Path
+
+    if kind == "haproxy":
+        from platd.ingress.haproxy import HaproxyDriver
+
+        return HaproxyDriver(Path(str(run_dir)))
+    from platd.ingress.builtin import BuiltinDriver
+
+    return BuiltinDriver()

@@ -1,0 +1,249 @@
+"""HAProxy as the data plane: platd writes haproxy.cfg and runs haproxy in master-worker mode.
+
+``render`` (pure) turns the same ``IngressConfig`` the built-in proxy gets into a config: one
+frontend per listener in TCP mode, one backend per endpoint listener with a server per healthy
+instance (``send-proxy-v2`` when asked). A change is checked with ``haproxy -c`` first, so a bad
+config never reaches the running proxy, then the master is told to reload (SIGUSR2): it starts a
+new worker on the same listening sockets and soft-stops the old one, which keeps serving its
+established connections until they close. ``apply`` returns when the master reports the new
+worker ready (``show proc`` on the master CLI), so a backend removed by a change gets no new
+connection afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import time
+from pathlib import Path
+
+from platd.ingress.model import ApplyResult, IngressConfig, Listener
+
+log = logging.getLogger("platd.ingress")
+
+HAPROXY = "haproxy"
+READY_TIMEOUT = 10.0
+
+
+def _section(lst: Listener) -> str:
+    fam = "v6" if lst.family == "ipv6" else "v4"
+    return f"ep_{lst.endpoint_id[-12:]}_{fam}_{lst.port}"
+
+
+def render(config: IngressConfig, run_dir: Path) -> str:
+    """haproxy.cfg for ``config``; ``run_dir`` holds the master CLI socket."""
+    lines = [
+        "# Written by platd: every change is replaced on the next endpoint or instance change.",
+        "global",
+        f"    stats socket {run_dir / 'admin.sock'} mode 600 level admin expose-fd listeners",
+        "    log stderr format short local0 warning",
+        "",
+        "defaults",
+        "    mode tcp",
+        "    log global",
+        "    option dontlognull",
+        "    timeout connect 5s",
+        # Endpoints carry any TCP protocol, including idle long-lived ones: like the built-in
+        # proxy, do not cut them for idleness; TCP keep-alive finds peers that vanished.
+        "    timeout client 24h",
+        "    timeout server 24h",
+        "    option clitcpka",
+        "    option srvtcpka",
+        # A backend that refuses (an instance that just stopped) is retried on another one.
+        "    retries 2",
+        "    option redispatch 1",
+        "",
+    ]
+    for lst in sorted(config.listeners, key=lambda x: x.key):
+        name = _section(lst)
+        bind = f"[{lst.address}]:{lst.port} v6only" if lst.family == "ipv6" else lst.bind
+        lines += [
+            f"frontend {name}",
+            f"    # {lst.name}",
+            f"    bind {bind}",
+            f"    default_backend {name}",
+            "",
+            f"backend {name}",
+            "    balance roundrobin",
+        ]
+        extra = " send-proxy-v2" if lst.proxy_v2 else ""
+        for i, b in enumerate(lst.backends):
+            host = f"[{b.host}]" if ":" in b.host else b.host
+            lines.append(f"    server i{i}_{b.instance_id or 'x'} {host}:{b.port}{extra}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+class HaproxyDriver:
+    """Runs one haproxy master as a child of platd; see the module docstring."""
+
+    name = "haproxy"
+
+    def __init__(self, run_dir: Path, binary: str = HAPROXY) -> None:
+        self.run_dir = run_dir
+        self.binary = binary
+        self.cfg = run_dir / "haproxy.cfg"
+        self.master_sock = run_dir / "master.sock"
+        self._proc: asyncio.subprocess.Process | None = None
+        self._current: str | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        if shutil.which(self.binary) is None:
+            from platd.spec.errors import InvalidInput
+
+            raise InvalidInput(
+                f"ingress_driver = \"haproxy\" but {self.binary} is not installed",
+                hint="install it (apt-get install haproxy) or set ingress_driver = \"builtin\" "
+                "in platd.toml",
+            )
+        self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    async def _spawn(self, text: str) -> None:
+        self.cfg.write_text(text)
+        with contextlib.suppress(FileNotFoundError):
+            self.master_sock.unlink()
+        self._proc = await asyncio.create_subprocess_exec(
+            self.binary, "-W", "-db", "-f", str(self.cfg), "-S", f"{self.master_sock},mode,600",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE, start_new_session=True,
+        )
+        asyncio.get_running_loop().create_task(self._log_stderr(self._proc), name="haproxy-log")
+        await self._wait_ready(previous=set())
+
+    async def _log_stderr(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stderr is not None
+        async for raw in proc.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            level = logging.WARNING if line.startswith(("[ALERT]", "[EMERG]")) else logging.INFO
+            log.log(level, "haproxy: %s", line)
+
+    async def _check(self, text: str) -> str | None:
+        candidate = self.run_dir / "haproxy.cfg.new"
+        candidate.write_text(text)
+        proc = await asyncio.create_subprocess_exec(
+            self.binary, "-c", "-q", "-f", str(candidate),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await proc.communicate()
+        if proc.returncode != 0:
+            return out.decode(errors="replace").strip() or f"haproxy -c exited {proc.returncode}"
+        return None
+
+    async def apply(self, config: IngressConfig) -> ApplyResult:
+        async with self._lock:
+            text = render(config, self.run_dir)
+            if text == self._current and self._alive():
+                return ApplyResult({})
+            failed = await self._unbindable(config)
+            if failed:
+                # Leave out what cannot be bound so the rest still works; report it.
+                config = IngressConfig(tuple(x for x in config.listeners if x.key not in failed))
+                text = render(config, self.run_dir)
+            problem = await self._check(text)
+            if problem is not None:
+                return ApplyResult({lst.key: f"haproxy refused the config: {problem}"
+                                    for lst in config.listeners})
+            if not self._alive():
+                await self._spawn(text)
+            else:
+                before = await self._workers()
+                (self.run_dir / "haproxy.cfg.new").replace(self.cfg)
+                assert self._proc is not None
+                self._proc.send_signal(signal.SIGUSR2)
+                await self._wait_ready(previous=before)
+            self._current = text
+            return ApplyResult(failed)
+
+    async def _unbindable(self, config: IngressConfig) -> dict[tuple[str, str, int], str]:
+        """Listeners that are new and whose address cannot be bound (in use, not local)."""
+        old = set(re.findall(r"bind (\S+)", self._current or "")) if self._alive() else set()
+        failed = {}
+        for lst in config.listeners:
+            bind = f"[{lst.address}]:{lst.port}" if lst.family == "ipv6" else lst.bind
+            if bind in old:
+                continue
+            fam = socket.AF_INET6 if lst.family == "ipv6" else socket.AF_INET
+            with socket.socket(fam, socket.SOCK_STREAM) as s:
+                try:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    if fam == socket.AF_INET6:
+                        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                    s.bind((lst.address, lst.port))
+                except OSError as e:
+                    failed[lst.key] = f"cannot listen on {lst.bind}: {e.strerror or e}"
+        return failed
+
+    def _alive(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    async def _master(self, command: str) -> str:
+        reader, writer = await asyncio.open_unix_connection(str(self.master_sock))
+        try:
+            writer.write(command.encode() + b"\n")
+            await writer.drain()
+            # The master CLI keeps the connection open; an answer ends with an empty line.
+            buf = b""
+            async with asyncio.timeout(2.0):
+                while not buf.endswith(b"\n\n"):
+                    chunk = await reader.read(4096)
+                    if not chunk:
+                        break
+                    buf += chunk
+            return buf.decode(errors="replace")
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def _workers(self) -> set[str]:
+        """PIDs of the current worker(s) (not the old ones still draining), from ``show proc``."""
+        try:
+            text = await self._master("show proc")
+        except (OSError, TimeoutError):
+            return set()
+        current = set()
+        section = None
+        for line in text.splitlines():
+            if line.startswith("# workers"):
+                section = "workers"
+            elif line.startswith("# old workers"):
+                section = "old"
+            elif line.startswith("#"):
+                section = None
+            elif section == "workers":
+                parts = line.split()
+                if len(parts) >= 2 and parts[1] == "worker":
+                    current.add(parts[0])
+        return current
+
+    async def _wait_ready(self, previous: set[str]) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if not self._alive():
+                raise RuntimeError("haproxy exited while starting (see platd's log)")
+            workers = await self._workers() if self.master_sock.exists() else set()
+            if workers and workers != previous:
+                # The master soft-stops the old worker once the new one is up; give it a moment.
+                await asyncio.sleep(0.05)
+                return
+            await asyncio.sleep(0.02)
+        log.warning("haproxy: no new worker within %.0fs of a reload", READY_TIMEOUT)
+
+    async def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.returncode is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()

@@ -1,0 +1,101 @@
+"""plat endpoints create|list|describe|delete, and plat exposed."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+from urllib.parse import quote
+
+from platd.spec.errors import InvalidInput
+from tui.cli import settings
+from tui.cli.context import Ctx
+from tui.cli.options import json_options
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    group = sub.add_parser("endpoints", help="L4 ingress: external ports to a workload's port")
+    gsub = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = gsub.add_parser(
+        "create", parents=[common], help="expose a workload's port (IPv6; IPv4 with --ipv4)",
+        description="Listens on addresses from the host's pool: IPv6 always (unless --no-ipv6), "
+        "IPv4 only with --ipv4. Prints the addresses and what the app must handle.")
+    p.add_argument("name")
+    p.add_argument("--workload", "-w", required=True)
+    p.add_argument("--internal-port", type=int, required=True, metavar="PORT",
+                   help="the port the workload listens on")
+    p.add_argument("--port", "-p", type=int, action="append", required=True, dest="ports",
+                   metavar="PORT", help="external port (repeatable)")
+    p.add_argument("--protocol", default="tcp", help="tcp (the only one)")
+    p.add_argument("--ipv4", action="store_true", help="also listen on IPv4")
+    p.add_argument("--no-ipv6", action="store_true", help="IPv4 only (needs --ipv4)")
+    p.add_argument("--proxy-protocol", choices=("v2",),
+                   help="send a PROXY v2 header with the client's address to the app")
+    p.set_defaults(handler=create)
+
+    p = gsub.add_parser("list", parents=[common], help="the env's endpoints")
+    p.set_defaults(handler=list_)
+    p = gsub.add_parser("describe", parents=[common], help="one endpoint and what serves it")
+    p.add_argument("name")
+    p.set_defaults(handler=describe)
+    p = gsub.add_parser("delete", parents=[common], help="stop listening (made with create)")
+    p.add_argument("name")
+    p.set_defaults(handler=delete)
+
+    p = sub.add_parser("exposed", parents=[json_options()],
+                       help="everything in the org reachable from outside, in one table")
+    p.add_argument("org", nargs="?", help="the org (default: from the default target)")
+    p.set_defaults(handler=exposed)
+
+
+def create(ctx: Ctx) -> int:
+    from tui.render import endpoint_lines
+
+    a = ctx.args
+    if a.no_ipv6 and not a.ipv4:
+        raise InvalidInput("--no-ipv6 without --ipv4 would listen nowhere",
+                           hint="add --ipv4, or drop --no-ipv6")
+    target = ctx.target()
+    body = {"name": a.name, "workload": a.workload, "internal_port": a.internal_port,
+            "external_ports": a.ports, "protocol": a.protocol, "ipv6": not a.no_ipv6,
+            "ipv4": a.ipv4, "proxy_protocol": a.proxy_protocol}
+    e = ctx.client.post(ctx.client.env_path(target, "/endpoints"), body)
+    ctx.out(e, [*endpoint_lines(e, "created"), "Next:",
+                f"  plat endpoints describe {e['name']} --target {target}", "  plat exposed"])
+    return 0
+
+
+def list_(ctx: Ctx) -> int:
+    from tui.render import endpoints_table
+
+    r = ctx.client.get(ctx.client.env_path(ctx.target(), "/endpoints"))
+    ctx.out(r, endpoints_table(r))
+    return 0
+
+
+def describe(ctx: Ctx) -> int:
+    from tui.render import endpoint_lines
+
+    target = ctx.target()
+    e = ctx.client.get(ctx.client.env_path(target, "/endpoints/" + quote(ctx.args.name, safe="")))
+    ctx.out(e, endpoint_lines(e))
+    return 0
+
+
+def delete(ctx: Ctx) -> int:
+    target = ctx.target()
+    path = ctx.client.env_path(target, "/endpoints/" + quote(ctx.args.name, safe=""))
+    e = ctx.client.delete(path)
+    ctx.out(e, [f"Endpoint {e['name']} of {target} deleted: no longer listening on "
+                + ("  ".join(e["addresses"]) or "anything")])
+    return 0
+
+
+def exposed(ctx: Ctx) -> int:
+    from tui.render import exposed_lines
+
+    org = ctx.args.org or (settings.default_target() or "").split("/")[0]
+    if not org:
+        raise InvalidInput("which org? pass ORG", hint="for example: plat exposed acme")
+    r = ctx.client.get(f"/v1/orgs/{quote(org, safe='')}/exposed")
+    ctx.out(r, exposed_lines(r))
+    return 0
