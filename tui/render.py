@@ -7,7 +7,6 @@ text; they never print and never call the daemon.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +16,8 @@ from platd.spec.timeparse import format_age, format_utc
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> list[str]:
     cells = [[str(h) for h in headers]] + [["-" if c is None else str(c) for c in r] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in cells]
 
 
 def short(release_id: str | None) -> str:
@@ -93,7 +93,8 @@ def event_line(e: dict[str, Any]) -> str:
     where = "/".join(p for p in (e.get("workload"), e.get("instance_id")) if p)
     category = f" [{e['category']}]" if e.get("category") else ""
     first, *rest = str(e["message"]).split("\n")
-    head = f"{format_utc(e['at'])}  {e['step']:<8} {e['outcome']:<7} {where or '-':<20} {first}{category}"
+    head = (f"{format_utc(e['at'])}  {e['step']:<8} {e['outcome']:<7} {where or '-':<20} "
+            f"{first}{category}")
     return "\n".join([head, *rest])
 
 
@@ -111,7 +112,8 @@ def status_lines(s: dict[str, Any]) -> list[str]:
          w["memory"]]
         for w in s["workloads"]
     ]
-    lines += [""] + table(rows, ["WORKLOAD", "CURRENT/DESIRED", "RUNNING", "HEALTHY", "CPU", "MEMORY"])
+    lines += ["", *table(rows, ["WORKLOAD", "CURRENT/DESIRED", "RUNNING", "HEALTHY", "CPU",
+                                "MEMORY"])]
     for w in s["workloads"]:
         for reason in w["pending"]:
             lines.append(f"  {w['name']}: pending: {reason}")
@@ -127,14 +129,15 @@ def status_lines(s: dict[str, Any]) -> list[str]:
             inst_rows.append([i["id"], w["name"], i["release"], i["state"], i["health"],
                               i["restarts"], age, ports])
     if inst_rows:
-        lines += [""] + table(inst_rows, ["INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH",
-                                          "RESTARTS", "AGE", "PORTS"])
+        lines += ["", *table(inst_rows, ["INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH",
+                                         "RESTARTS", "AGE", "PORTS"])]
     return lines
 
 
 def releases_lines(r: dict[str, Any]) -> list[str]:
     rows = [
-        ["*" if x["current"] else "", x["version"], short(x["id"]), format_utc(x["created_at"], millis=False),
+        ["*" if x["current"] else "", x["version"], short(x["id"]),
+         format_utc(x["created_at"], millis=False),
          x["created_by"], x["status"], x["config_version"],
          ", ".join(f"{w}={digest_short(i)}" for w, i in sorted(x["images"].items()))]
         for x in r["releases"]
@@ -167,9 +170,16 @@ def failure_lines(rel: dict[str, Any], target: str, previous_ok: str | None) -> 
 def instance_lines(instances: list[dict[str, Any]], now: float | None = None) -> list[str]:
     """`plat instances`: one row per instance, as `plat exec --instance` takes them."""
     rows = [[i["id"], i["workload"], i["release"], i["state"], i["health"],
-             format_age(i["age_seconds"]) if i.get("age_seconds") is not None else "-", i["host"][-12:]]
+             format_age(i["age_seconds"]) if i.get("age_seconds") is not None else "-",
+             i["host"][-12:]]
             for i in instances]
     return table(rows, ["INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH", "AGE", "HOST"])
+
+
+def exec_pick_title(workload: str | None, target: str, count: int) -> str:
+    """The question `plat exec` asks when several instances are running."""
+    what = f"workload {workload}" if workload else f"env {target}"
+    return f"{what} has {count} running instances; pick one (--instance ID skips this):"
 
 
 def exec_banner(started: dict[str, Any]) -> str:
