@@ -2,8 +2,8 @@
 
 1. Running `true`: the whole program, start-up to exit code, for `docker exec CID true` and for
    `plat exec box -- true` (which first lists the instances to pick the only one) and
-   `plat exec box --instance ID -- true` (which does not). Runs alternate between the tools so
-   a machine that gets busier mid-run slows both alike.
+   `plat exec box --instance ID -- true` (which does not). Runs alternate between the tools, in a
+   shuffled order each round, so a machine that gets busier mid-run slows both alike.
 2. Keystroke echo: in an interactive session with a TTY (`cat` on the remote side), the time
    from writing one key into the local terminal to seeing the remote TTY's echo of it, for
    `plat exec -t -i` and `docker exec -it`.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import select
 import subprocess
 import sys
@@ -51,9 +52,14 @@ def alternate(
     for argv in commands.values():  # warm-up: page cache, image layers, the daemon's pools
         run_once(argv, env)
     samples: dict[str, list[float]] = {name: [] for name in commands}
+    order = list(commands)
+    shuffle = random.Random(7).shuffle
     for _ in range(runs):
-        for name, argv in commands.items():
-            samples[name].append(run_once(argv, env))
+        # A fresh order each round: whichever runs right after `docker exec` shares the CPU with
+        # the engine still tearing that exec down, and that should not always be the same one.
+        shuffle(order)
+        for name in order:
+            samples[name].append(run_once(commands[name], env))
     return samples
 
 

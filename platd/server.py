@@ -40,7 +40,8 @@ def build_context(data_path: Path | None, runtime_kind: str = "docker", docker_u
         fake = FakeRuntime()
         runtime = fake
 
-        async def resolve(ref: str) -> str:
+        async def resolve(reference: str, *, timeout: float = 0.0) -> str:
+            ref = reference
             # Every reference "exists": pin it to a digest derived from its name.
             digest = hashlib.sha256(ref.encode()).hexdigest()
             pinned = ref if "@" in ref else f"{ref.rsplit(':', 1)[0]}@sha256:{digest}"
@@ -60,6 +61,7 @@ def build_context(data_path: Path | None, runtime_kind: str = "docker", docker_u
         data=data, store=store, box=box, settings=settings, host=host,
         resolve_image=resolve, build_image=builder,
     )
+    _open_volumes(ctx)
     ctx.reconciler = Reconciler(
         store, runtime, box, secrets_root(host["id"]), resync=settings.resync_seconds,
         prober=always_healthy if runtime_kind == "fake" else probe,
@@ -79,6 +81,19 @@ def build_context(data_path: Path | None, runtime_kind: str = "docker", docker_u
                                                        data.path / "ingress"))
     ctx.reconciler.executor.before_stop = ctx.ingress.drain
     return ctx
+
+
+def _open_volumes(ctx: DaemonContext) -> None:
+    """Sized volumes (docs/volumes.md): the backend this host can have; remount after restarts."""
+    from platd.services.volumes import reattach
+    from platd.volumes import open_backend
+
+    ctx.volumes = open_backend(ctx.data.path)
+    if ctx.volumes.unavailable:
+        log.warning("sized volumes are unavailable on this host: %s", ctx.volumes.unavailable)
+    remounted = reattach(ctx.store, ctx.volumes)
+    if remounted:
+        log.info("mounted volumes again: %s", ", ".join(remounted))
 
 
 def serve(data_path: Path | None, host: str, port: int, *, runtime: str = "docker", docker_url: str | None = None) -> int:

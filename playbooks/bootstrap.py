@@ -33,7 +33,11 @@ if str(HERE) not in sys.path:  # pyinfra exec()s this file per host: make plat_h
 import plat_host  # noqa: E402
 
 UNIT = HERE.parent / "packaging" / "systemd" / "platd.service"
+VOLUMES_DROP_IN = HERE.parent / "packaging" / "systemd" / "platd.service.d" / "volumes.conf"
+VOLUMES_DROP_IN_DEST = "/etc/systemd/system/platd.service.d/volumes.conf"
 PACKAGES = ["docker.io", "haproxy", "python3", "sqlite3"]
+# Sized volumes: loop devices (losetup, in util-linux) holding XFS (docs/volumes.md).
+VOLUME_PACKAGES = ["util-linux", "xfsprogs"]
 
 
 def _host_data() -> tuple[Path, str, str]:
@@ -72,10 +76,12 @@ def show_admin_token(init: OperationMeta) -> None:
 
 pyz, default_env, settings_toml = _host_data()
 systemd_running = bool(host.get_fact(Directory, path="/run/systemd/system"))
+# On by default: a host holds volumes unless the operator keeps platd fully sandboxed.
+volumes = bool(host.data.get("platd_volumes", True))
 
 apt.packages(
-    name="Install Docker Engine, HAProxy, Python 3 and SQLite",
-    packages=PACKAGES,
+    name="Install Docker Engine, HAProxy, Python 3 and SQLite (and the volume tools)",
+    packages=PACKAGES + (VOLUME_PACKAGES if volumes else []),
     update=True,
     cache_time=3600,
 )
@@ -141,6 +147,29 @@ put_unit = files.put(
     mode="644",
 )
 
+if volumes:
+    files.directory(
+        name="Create the platd unit's drop-in directory",
+        path=str(Path(VOLUMES_DROP_IN_DEST).parent),
+        user="root",
+        group="root",
+        mode="755",
+    )
+    put_volumes = files.put(
+        name="Let platd mount volumes (the unit's volumes drop-in)",
+        src=str(VOLUMES_DROP_IN),
+        dest=VOLUMES_DROP_IN_DEST,
+        user="root",
+        group="root",
+        mode="644",
+    )
+else:
+    put_volumes = files.file(
+        name="Keep platd fully sandboxed (no volumes drop-in)",
+        path=VOLUMES_DROP_IN_DEST,
+        present=False,
+    )
+
 if not host.get_fact(File, path=plat_host.HOST_FILE):
     name = shlex.quote(str(host.data.get("platd_name") or host.name))
     init = server.shell(
@@ -160,7 +189,7 @@ if not host.get_fact(File, path=plat_host.HOST_FILE):
 if systemd_running:
     systemd.daemon_reload(
         name="Reload systemd for the new platd unit",
-        _if=put_unit.did_change,
+        _if=any_changed(put_unit, put_volumes),
     )
     systemd.service(
         name="Enable and start platd",
@@ -175,7 +204,8 @@ if systemd_running:
         service="platd.service",
         running=None,
         restarted=True,
-        _if=any_changed(put_plat, put_wrapper, put_default, put_settings, put_unit),
+        _if=any_changed(put_plat, put_wrapper, put_default, put_settings, put_unit,
+                        put_volumes),
     )
 else:
     logger.warning(f"{host.name}: systemd is not running; platd.service is installed but not "

@@ -1,25 +1,32 @@
 """The full-screen TUI: bare ``plat`` opens it.
 
-It shows the env in view (Status, Releases, Events) with the same words as the CLI, because both
-render through ``tui.render``; all I/O happens in thread workers that each hold their own client,
-so a slow or restarting daemon never freezes the screen. ``create_app`` is shared by ``plat``
-and the tests.
+It shows the env in view (Status, Releases, Events, Logs) with the same words as the CLI,
+because both render through ``tui.render``; exec sessions open full screen in a terminal pane
+(``screens/exec_screen.py``); the command palette takes CLI command lines (``palette.py``). All
+I/O happens in thread workers that each hold their own client, so a slow or restarting daemon
+never freezes the screen. ``create_app`` is shared by ``plat``, the tests and the benchmark.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import Any
 
-from textual import on
+from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
+from platd.spec.errors import PlatError
+from tui.palette import PlatCommands
 from tui.tui_client import ClientFactory, ThreadClients
 from tui.widgets.events_panel import EventsPanel
+from tui.widgets.logs_panel import LogsPanel
 from tui.widgets.releases_panel import ReleasesPanel
 from tui.widgets.status_panel import StatusPanel
+
+PANELS = (StatusPanel, ReleasesPanel, EventsPanel, LogsPanel)
 
 
 class PlatApp(App[int]):
@@ -28,23 +35,35 @@ class PlatApp(App[int]):
     #target-bar { height: 1; padding: 0 1; background: $boost; }
     TabbedContent { height: 1fr; }
     """
+    COMMANDS = App.COMMANDS | {PlatCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("e", "pick_env", "Env"),
         Binding("1", "show_tab('status')", "Status"),
         Binding("2", "show_tab('releases')", "Releases"),
         Binding("3", "show_tab('events')", "Events"),
+        Binding("4", "show_tab('logs')", "Logs"),
+        Binding("x", "exec", "Exec"),
+        # Declaring the palette's action here replaces Textual's own ctrl+p binding: keep it.
+        Binding("ctrl+p", "command_palette", "Commands", priority=True, show=False),
+        Binding("colon", "command_palette", "Commands", show=False),
     ]
 
     def __init__(
         self, client_factory: ClientFactory, api: str, target: str | None,
-        remember_target: Callable[[str], None] | None = None,
+        remember_target: Callable[[str], None] | None = None, *, token: str | None = None,
+        exec_api: str | None = None,
     ) -> None:
         super().__init__()
         self.clients = ThreadClients(client_factory)
         self.api = api
+        self.exec_api = exec_api or api  # where exec websockets go (tests show a fixed api)
+        self.token = token
         self.target = target
         self._remember = remember_target
+        # Applied to what reaches the screen without the client (exec refusals and banners);
+        # snapshot tests replace run-to-run noise with it.
+        self.present: Callable[[Any], Any] = _same
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -56,6 +75,8 @@ class PlatApp(App[int]):
                 yield ReleasesPanel()
             with TabPane("Events", id="events"):
                 yield EventsPanel()
+            with TabPane("Logs", id="logs"):
+                yield LogsPanel()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -64,11 +85,14 @@ class PlatApp(App[int]):
         else:
             self.action_pick_env()
 
+    def on_unmount(self) -> None:
+        self.clients.abort_all()
+
     def set_target(self, target: str) -> None:
         self.target = target
         self.sub_title = target
         self.query_one("#target-bar", Static).update(f"env {target}  ·  {self.api}")
-        for panel in (StatusPanel, ReleasesPanel, EventsPanel):
+        for panel in PANELS:
             self.query_one(panel).target = target
 
     def action_pick_env(self) -> None:
@@ -76,9 +100,7 @@ class PlatApp(App[int]):
 
         def chosen(path: str | None) -> None:
             if path:
-                if self._remember is not None:
-                    self._remember(path)
-                self.set_target(path)
+                self._chose(path)
 
         self.push_screen(EnvPicker(), chosen)
 
@@ -88,7 +110,7 @@ class PlatApp(App[int]):
     @on(TabbedContent.TabActivated)
     def focus_tab(self, event: TabbedContent.TabActivated) -> None:
         # Keys like "b" (roll back) belong to the panel: put the focus inside it.
-        target = event.pane.query("DataTable, RichLog")
+        target = event.pane.query("DataTable, RichLog, Log")
         if target:
             target.first().focus()
 
@@ -99,12 +121,157 @@ class PlatApp(App[int]):
                     timeout=6)
         self.action_show_tab("events")
 
+    # --- exec ---------------------------------------------------------------------------------
+
+    def action_exec(self, workload: str | None = None, instance: str | None = None,
+                    cmd: list[str] | None = None) -> None:
+        """A shell (or ``cmd``) in an instance: the one selected in Status, else platd's choice
+        by the rules of ``plat exec`` (a visible pick when several are running)."""
+        from tui.screens.exec_screen import ExecScreen, ExecTarget
+
+        if not self.target:
+            self.notify("pick an env first (e)", severity="warning")
+            return
+        if instance is None and workload is None and isinstance(self.focused, DataTable) \
+                and self.focused.id == "instances" and self.focused.row_count:
+            table = self.focused
+            instance = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        back_to = self.focused
+
+        def ended(result: dict[str, Any] | None) -> None:
+            result = result or {}
+            if result.get("error"):
+                self.notify(result["error"], severity="error", timeout=10)
+            elif result.get("instance"):
+                code = result.get("code")
+                how = f"ended with exit code {code}" if code is not None else "was left"
+                self.notify(f"exec session in instance {result['instance']} {how}", timeout=6)
+            if back_to is not None and back_to.is_attached:
+                back_to.focus()
+
+        what = ExecTarget(self.target, workload, instance, list(cmd or []))
+        self.push_screen(ExecScreen(what, self.exec_api, self.token), ended)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # In an exec session every key belongs to the remote terminal (Ctrl-Q, Ctrl-P too).
+        # (Checked by module so that starting the app does not import the VT emulator.)
+        module = sys.modules.get("tui.screens.exec_screen")
+        in_exec = module is not None and isinstance(self.screen, module.ExecScreen)
+        return not (action in ("quit", "command_palette") and in_exec)
+
+    # --- the command palette ------------------------------------------------------------------
+
+    def run_command_line(self, line: str) -> None:
+        """Run a CLI command line (``rollback v3``, ``logs -w web``) against the env in view."""
+        from tui.palette import parse_line
+
+        try:
+            args = parse_line(line)
+            self._dispatch(args)
+        except PlatError as e:
+            hint = "\n".join(h for h in e.hint if h)
+            self.notify(f"{e.message}\n{hint}".strip(), severity="error", timeout=10)
+
+    def _dispatch(self, args: Any) -> None:
+        from platd.spec.errors import InvalidInput
+
+        verb = args.command
+        if verb == "use":
+            self._chose(args.path.strip("/"))
+            return
+        target = getattr(args, "target", None) or self.target
+        if target and target != self.target:
+            self._chose(target)
+        if not self.target:
+            raise InvalidInput("no env in view",
+                               hint="pick one with e, or: use ORG/PROJECT/APP/ENV")
+        if verb in ("status", "instances"):
+            self.action_show_tab("status")
+        elif verb == "releases":
+            self.action_show_tab("releases")
+        elif verb == "events":
+            self.action_show_tab("events")
+            self.query_one(EventsPanel).set_release(args.release or "")
+        elif verb == "logs":
+            from tui.widgets.logs_panel import parse_filters
+
+            flags = _logs_flags(args)
+            query = parse_filters(flags)
+            self.action_show_tab("logs")
+            self.query_one(LogsPanel).set_filter(flags, query)
+        elif verb == "exec":
+            self.action_exec(args.workload, args.instance, args.cmd)
+        elif verb == "rollback":
+            self.query_one(ReleasesPanel).preview(self.target, args.release)
+        elif verb in ("scale", "describe"):
+            self.mutate_or_read(self.target, verb, args)
+
+    @work(thread=True, group="palette")
+    def mutate_or_read(self, target: str, verb: str, args: Any) -> None:
+        from tui.render import scale_receipt
+
+        try:
+            if verb == "scale":
+                r = self.clients.call("POST", self.clients.get().env_path(target, "/scale"), body={
+                    "workload": args.workload, "count": args.count, "min": args.min,
+                    "max": args.max, "cpu": args.cpu, "memory": args.memory})
+                title, lines = f"plat scale {args.workload}", scale_receipt(r)
+            else:
+                from tui.cli.commands.observe import _describe_lines
+
+                route = {"release": "/releases/", "workload": "/workloads/",
+                         "instance": "/instances/"}[args.kind]
+                d = self.clients.call("GET", self.clients.get().env_path(target, route + args.id))
+                title, lines = f"plat describe {args.kind} {args.id}", _describe_lines(d)
+        except PlatError as e:
+            self.call_from_thread(self.notify, "\n".join([e.message, *e.hint]),
+                                  severity="error", timeout=10)
+            return
+        self.call_from_thread(self.show_lines, title, lines)
+
+    def show_lines(self, title: str, lines: list[str]) -> None:
+        from tui.screens.text_screen import TextScreen
+
+        self.push_screen(TextScreen(title, lines))
+
+    def _chose(self, path: str) -> None:
+        if self._remember is not None:
+            self._remember(path)
+        self.set_target(path)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _logs_flags(args: Any) -> str:
+    """The filter flags of a parsed ``plat logs`` line, as the Logs pane's filter box shows."""
+    import shlex
+
+    flags = []
+    for name in ("workload", "instance", "severity", "since"):
+        value = getattr(args, name, None)
+        if value:
+            flags += [f"--{name}", value]
+    if getattr(args, "source", "all") != "all":
+        flags += ["--source", args.source]
+    return shlex.join(flags)
+
 
 def create_app(api: str, token: str | None, target: str | None,
                remember_target: Callable[[str], None] | None = None) -> PlatApp:
     from tui.client import Client
 
-    return PlatApp(lambda: Client(api, token), api, target, remember_target)
+    return PlatApp(lambda: Client(api, token), api, target, remember_target, token=token)
+
+
+def remember(path: str) -> None:
+    """Keep the env in view for the next run, where `plat use` keeps it (one default)."""
+    from tui.cli import settings
+
+    data = settings.load()
+    data["target"] = path
+    settings.save(data)
 
 
 def run_tui() -> int:
@@ -114,14 +281,10 @@ def run_tui() -> int:
     api = settings.api()
     if not api:
         e = Unauthenticated("plat does not know which daemon to talk to",
-                            hint="log in first: plat login --api http://127.0.0.1:7400 --token TOKEN")
+                            hint="log in first: plat login --api http://127.0.0.1:7400 "
+                            "--token TOKEN")
         print(f"error: {e.message}\n  {e.hint[0]}", file=sys.stderr)
         return e.exit_code
-
-    def remember(path: str) -> None:
-        data = settings.load()
-        data["target"] = path
-        settings.save(data)
 
     app = create_app(api, settings.token(), settings.default_target(), remember)
     app.run()

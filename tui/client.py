@@ -7,6 +7,7 @@ message, hints and exit code whichever side found it.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -31,6 +32,7 @@ class Client:
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
         self._conn: http.client.HTTPConnection | None = None
+        self._aborted = False
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         if self._conn is None:
@@ -46,6 +48,16 @@ class Client:
             self._conn.close()
             self._conn = None
 
+    def abort(self) -> None:
+        """From another thread: end a request in progress (a long poll) and refuse new ones,
+        so a program that is quitting does not wait for a poll to time out."""
+        self._aborted = True
+        conn = self._conn
+        sock = conn.sock if conn is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
     def request(
         self, method: str, path: str, body: Any = None, *, query: dict[str, Any] | None = None,
         raw: bytes | None = None, content_type: str = "application/json",
@@ -58,10 +70,13 @@ class Client:
         headers = {"Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        payload = raw if raw is not None else (
+            json.dumps(body).encode() if body is not None else None)
         if payload is not None:
             headers["Content-Type"] = content_type
         for attempt in (1, 2):
+            if self._aborted:
+                raise DaemonUnreachable("the client was closed", hint=[])
             conn = self._connection(timeout or self.timeout)
             try:
                 conn.request(method, path, body=payload, headers=headers)
@@ -71,9 +86,11 @@ class Client:
             except (ConnectionError, http.client.RemoteDisconnected, BrokenPipeError) as e:
                 # A kept-alive connection the daemon closed: retry once on a fresh one.
                 self.close()
-                if attempt == 2 or not isinstance(e, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)):
+                if attempt == 2 or not isinstance(
+                    e, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+                ):
                     raise self._unreachable(e) from e
-            except (OSError, socket.timeout) as e:
+            except OSError as e:  # socket.timeout is an OSError
                 self.close()
                 raise self._unreachable(e) from e
         try:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import json
 import os
 import select
@@ -39,6 +38,12 @@ from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from platd import __version__
+
+try:
+    # The built-in SHA-1 module: hashlib would load OpenSSL, 3 ms of every exec's start.
+    from _sha1 import sha1 as _sha1
+except ImportError:  # pragma: no cover - Python built without it
+    from hashlib import sha1 as _sha1
 from platd.spec.errors import DaemonUnreachable, PlatError, from_wire
 from tui.render import exec_banner
 
@@ -141,7 +146,7 @@ class _WebSocket:
             while len(body) < length and (data := self.sock.recv(CHUNK)):
                 body += data
             raise _refused(status, bytes(body))
-        accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+        accept = base64.b64encode(_sha1((key + WS_GUID).encode()).digest()).decode()
         if fields.get("upgrade", "").lower() != "websocket" or fields.get(
             "sec-websocket-accept"
         ) != accept:
@@ -268,6 +273,49 @@ def _masked(data: bytes, mask: bytes) -> bytes:
     return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
 
 
+def connect(r: SessionRequest) -> _WebSocket:
+    """The websocket to platd's exec route for ``r``; refusals of the upgrade become errors."""
+    headers = {"User-Agent": f"plat/{__version__}"}
+    if r.token:
+        headers["Authorization"] = f"Bearer {r.token}"
+    try:
+        return _WebSocket(exec_url(r.api, r.target), headers)
+    except OSError as e:
+        reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
+        raise DaemonUnreachable(
+            f"cannot open an exec session with platd at {r.api}: {reason}",
+            hint=["is the daemon running? start it with: platd serve",
+                  "check the address: plat whoami shows which API is used"],
+        ) from e
+
+
+def start(ws: _WebSocket, r: SessionRequest, rows: int, cols: int, term: str) -> dict[str, Any]:
+    """Send ``start`` and wait for ``started``: platd chooses the instance by the rules in
+    docs/exec.md (a refusal, with ``details.instances`` when several are running, is raised)."""
+    ws.send(json.dumps({
+        "type": "start", "instance": r.instance, "workload": r.workload, "cmd": r.cmd,
+        "tty": r.tty, "stdin": r.stdin, "rows": rows, "cols": cols, "term": term,
+    }))
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        ws.flush()
+        want_write = [ws.sock] if ws.unsent else []
+        select.select([ws.sock], want_write, [], max(deadline - time.monotonic(), 0))
+        messages = ws.receive()
+        if messages:
+            reply = _decode(messages[0])
+            ws.early = messages[1:]
+            if reply.get("type") == "error":
+                raise from_wire({"error": reply.get("error")}, 0)
+            if reply.get("type") != "started":
+                raise PlatError(f"platd answered the exec start with {reply.get('type')!r}")
+            return reply
+        if ws.closed:
+            raise PlatError("platd closed the exec session before it started")
+    raise PlatError(f"platd did not start the command within {START_TIMEOUT:g}s",
+                    hint="the Docker engine may be overloaded; platd's log says more")
+
+
 class _Session:
     def __init__(self, request: SessionRequest) -> None:
         self.request = request
@@ -289,46 +337,11 @@ class _Session:
             self.ws.close()
 
     def _connect(self) -> _WebSocket:
-        r = self.request
-        headers = {"User-Agent": f"plat/{__version__}"}
-        if r.token:
-            headers["Authorization"] = f"Bearer {r.token}"
-        try:
-            return _WebSocket(exec_url(r.api, r.target), headers)
-        except OSError as e:
-            reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
-            raise DaemonUnreachable(
-                f"cannot open an exec session with platd at {r.api}: {reason}",
-                hint=["is the daemon running? start it with: platd serve",
-                      "check the address: plat whoami shows which API is used"],
-            ) from e
+        return connect(self.request)
 
     def _start(self, ws: _WebSocket) -> dict[str, Any]:
-        r = self.request
-        rows, cols = _terminal_size() if r.tty else (0, 0)
-        ws.send(json.dumps({
-            "type": "start", "instance": r.instance, "workload": r.workload, "cmd": r.cmd,
-            "tty": r.tty, "stdin": r.stdin, "rows": rows, "cols": cols,
-            "term": os.environ.get("TERM") or "xterm",
-        }))
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            ws.flush()
-            want_write = [ws.sock] if ws.unsent else []
-            select.select([ws.sock], want_write, [], max(deadline - time.monotonic(), 0))
-            messages = ws.receive()
-            if messages:
-                reply = _decode(messages[0])
-                ws.early = messages[1:]
-                if reply.get("type") == "error":
-                    raise from_wire({"error": reply.get("error")}, 0)
-                if reply.get("type") != "started":
-                    raise PlatError(f"platd answered the exec start with {reply.get('type')!r}")
-                return reply
-            if ws.closed:
-                raise PlatError("platd closed the exec session before it started")
-        raise PlatError(f"platd did not start the command within {START_TIMEOUT:g}s",
-                        hint="the Docker engine may be overloaded; platd's log says more")
+        rows, cols = _terminal_size() if self.request.tty else (0, 0)
+        return start(ws, self.request, rows, cols, os.environ.get("TERM") or "xterm")
 
     def _bridge(self, ws: _WebSocket, wake: int) -> int:
         reading = self.request.stdin

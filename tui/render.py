@@ -7,7 +7,6 @@ text; they never print and never call the daemon.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +16,8 @@ from platd.spec.timeparse import format_age, format_utc
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> list[str]:
     cells = [[str(h) for h in headers]] + [["-" if c is None else str(c) for c in r] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in cells]
 
 
 def short(release_id: str | None) -> str:
@@ -50,8 +50,23 @@ def receipt(r: dict[str, Any]) -> list[str]:
     if r.get("notes"):
         lines.append("Notes:")
         lines += [f"  {note}" for note in r["notes"]]
+    lines += stop_first_lines(r.get("stop_first") or [])
     lines.append("Next:")
     lines += [f"  {cmd}" for cmd in r["follow_ups"]]
+    return lines
+
+
+def stop_first_lines(items: list[dict[str, Any]]) -> list[str]:
+    """Receipt lines for workloads that mount a volume read-write: their rollout is stop-first."""
+    if not items:
+        return []
+    lines = ["Rollout:"]
+    for item in items:
+        if item["replacing"]:
+            lines.append(f"  {item['workload']}: this rollout is stop-first: {item['reason']}")
+        else:
+            lines.append(f"  {item['workload']}: runs one instance, on the volume's host; later "
+                         f"rollouts are stop-first: {item['reason']}")
     return lines
 
 
@@ -63,7 +78,10 @@ def scale_receipt(r: dict[str, Any]) -> list[str]:
         f"  cpu     {old['cpu']:g} -> {new['cpu']:g}",
         f"  memory  {old['memory']} -> {new['memory']}",
     ]
-    if r["replaces_instances"]:
+    if r["replaces_instances"] and r.get("stop_first"):
+        lines.append(f"  cpu or memory changed: the instance is replaced stop-first: "
+                     f"{r['stop_first']}")
+    elif r["replaces_instances"]:
         lines.append("  cpu or memory changed: instances are replaced one for one, new ones "
                      "healthy before old ones stop")
     lines.append("Next:")
@@ -75,7 +93,8 @@ def event_line(e: dict[str, Any]) -> str:
     where = "/".join(p for p in (e.get("workload"), e.get("instance_id")) if p)
     category = f" [{e['category']}]" if e.get("category") else ""
     first, *rest = str(e["message"]).split("\n")
-    head = f"{format_utc(e['at'])}  {e['step']:<8} {e['outcome']:<7} {where or '-':<20} {first}{category}"
+    head = (f"{format_utc(e['at'])}  {e['step']:<8} {e['outcome']:<7} {where or '-':<20} "
+            f"{first}{category}")
     return "\n".join([head, *rest])
 
 
@@ -93,10 +112,15 @@ def status_lines(s: dict[str, Any]) -> list[str]:
          w["memory"]]
         for w in s["workloads"]
     ]
-    lines += [""] + table(rows, ["WORKLOAD", "CURRENT/DESIRED", "RUNNING", "HEALTHY", "CPU", "MEMORY"])
+    lines += ["", *table(rows, ["WORKLOAD", "CURRENT/DESIRED", "RUNNING", "HEALTHY", "CPU",
+                                "MEMORY"])]
     for w in s["workloads"]:
         for reason in w["pending"]:
             lines.append(f"  {w['name']}: pending: {reason}")
+        if w.get("placement"):
+            lines.append(f"  {w['name']}: placement: {w['placement']}")
+        if w.get("rollout"):
+            lines.append(f"  {w['name']}: rollout: {w['rollout']}")
     inst_rows = []
     for w in s["workloads"]:
         for i in w["instances"]:
@@ -105,14 +129,15 @@ def status_lines(s: dict[str, Any]) -> list[str]:
             inst_rows.append([i["id"], w["name"], i["release"], i["state"], i["health"],
                               i["restarts"], age, ports])
     if inst_rows:
-        lines += [""] + table(inst_rows, ["INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH",
-                                          "RESTARTS", "AGE", "PORTS"])
+        lines += ["", *table(inst_rows, ["INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH",
+                                         "RESTARTS", "AGE", "PORTS"])]
     return lines
 
 
 def releases_lines(r: dict[str, Any]) -> list[str]:
     rows = [
-        ["*" if x["current"] else "", x["version"], short(x["id"]), format_utc(x["created_at"], millis=False),
+        ["*" if x["current"] else "", x["version"], short(x["id"]),
+         format_utc(x["created_at"], millis=False),
          x["created_by"], x["status"], x["config_version"],
          ", ".join(f"{w}={digest_short(i)}" for w, i in sorted(x["images"].items()))]
         for x in r["releases"]
@@ -145,9 +170,16 @@ def failure_lines(rel: dict[str, Any], target: str, previous_ok: str | None) -> 
 def instance_lines(instances: list[dict[str, Any]], now: float | None = None) -> list[str]:
     """`plat instances`: one row per instance, as `plat exec --instance` takes them."""
     rows = [[i["id"], i["workload"], i["release"], i["state"], i["health"],
-             format_age(i["age_seconds"]) if i.get("age_seconds") is not None else "-", i["host"][-12:]]
+             format_age(i["age_seconds"]) if i.get("age_seconds") is not None else "-",
+             i["host"][-12:]]
             for i in instances]
     return table(rows, ["INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH", "AGE", "HOST"])
+
+
+def exec_pick_title(workload: str | None, target: str, count: int) -> str:
+    """The question `plat exec` asks when several instances are running."""
+    what = f"workload {workload}" if workload else f"env {target}"
+    return f"{what} has {count} running instances; pick one (--instance ID skips this):"
 
 
 def exec_banner(started: dict[str, Any]) -> str:
@@ -188,6 +220,47 @@ def log_line(line: dict[str, Any]) -> str:
         text += " [continues]"
     return (f"{format_utc(line['at'])} {line['source']:<6} {where:<20} "
             f"{line['severity']:<5} {text}")
+
+
+def volume_lines(v: dict[str, Any]) -> list[str]:
+    """`plat volumes describe`: size, usage, host and labels, attachment, snapshots, commands."""
+    host = v["host"]
+    labels = ", ".join(f"{k}={val}" for k, val in sorted(host["labels"].items())) or "no labels"
+    lines = [f"volume {v['name']} ({v['id']}) of {v['target']}",
+             f"  size        {v['size_label']} ({v['filesystem']}, size enforced)"
+             if v["enforced"] else f"  size        {v['size_label']} (NOT enforced: "
+             f"{v['unavailable']})"]
+    u = v.get("usage")
+    if u:
+        lines.append(f"  used        {u['used_label']} of {u['capacity_label']} usable "
+                     f"({u['available_label']} free; the filesystem keeps the rest)")
+    else:
+        lines.append("  used        unknown: not mounted on this host")
+    lines.append(f"  host        {host['name']} ({host['id'][-12:]}), labels: {labels}")
+    if v.get("region"):
+        lines.append(f"  placed by   region={v['region']}")
+    att = v.get("attached")
+    if att:
+        mode = "read-only" if att["read_only"] else "read-write"
+        lines.append(f"  attached    {att['workload']} at {att['mount']} ({mode}, release "
+                     f"{att['release']}, count {att['count']})")
+        running = ", ".join(i["id"] for i in v.get("instances", [])) or "none right now"
+        lines.append(f"  instances   {running}")
+        if v.get("placement"):
+            lines.append(f"  placement   {v['placement']}")
+    else:
+        lines.append("  attached    no: add a [[volumes]] entry (name, workload, mount) to "
+                     "plat.toml and deploy")
+    snaps = v.get("snapshots") or []
+    if snaps:
+        lines.append(f"  snapshots   {len(snaps)}:")
+        lines += [f"    {s['name']}  {format_utc(s['created_at'], millis=False)}  "
+                  f"{s['size_label']}  by {s['created_by']}  ({s['seconds']:.2f}s)" for s in snaps]
+    else:
+        lines.append("  snapshots   none")
+    lines.append("Commands:")
+    lines += [f"  {cmd}" for cmd in v["commands"].values()]
+    return lines
 
 
 def endpoint_lines(e: dict[str, Any], verb: str | None = None) -> list[str]:

@@ -15,13 +15,37 @@ class ThreadClients:
     def __init__(self, factory: ClientFactory) -> None:
         self._factory = factory
         self._local = threading.local()
+        self._all: list[Client] = []
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+
+    @property
+    def closed(self) -> bool:
+        return self._closing.is_set()
+
+    def sleep(self, seconds: float) -> bool:
+        """Wait between polls; False at once when the app is quitting."""
+        return not self._closing.wait(seconds)
 
     def get(self) -> Client:
-        client = getattr(self._local, "client", None)
+        client: Client | None = getattr(self._local, "client", None)
         if client is None:
             client = self._factory()
             self._local.client = client
+            with self._lock:
+                self._all.append(client)
+                if self.closed:
+                    client.abort()
         return client
+
+    def abort_all(self) -> None:
+        """End every request in flight (long polls included) and refuse new ones: the app is
+        quitting, and Python waits for worker threads before the process can exit."""
+        with self._lock:
+            self._closing.set()
+            clients = list(self._all)
+        for client in clients:
+            client.abort()
 
     def call(self, method: str, path: str, **kw: Any) -> Any:
         return self.get().request(method, path, **kw)

@@ -21,6 +21,7 @@ from platd.api import endpoints as endpoints_api
 from platd.api import envs, errors, tenancy
 from platd.api import exec as exec_api
 from platd.api import logs as logs_api
+from platd.api import volumes as volumes_api
 from platd.api.context import DaemonContext
 from platd.api.deps import provide_ctx, provide_principal
 from platd.spec.errors import PlatError
@@ -70,8 +71,8 @@ def create_app(ctx: DaemonContext, *, run_reconciler: bool = True) -> Litestar:
 
     app = Litestar(
         route_handlers=[health, openapi_document, tenancy.router, envs.router,
-                        exec_api.router, logs_api.router, endpoints_api.env_router,
-                        endpoints_api.org_router],
+                        exec_api.router, logs_api.router, volumes_api.router,
+                        endpoints_api.env_router, endpoints_api.org_router],
         dependencies={
             "ctx": Provide(provide_ctx),
             "principal": Provide(provide_principal),

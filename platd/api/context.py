@@ -55,4 +55,5 @@ class DaemonContext:
     feed: ChangeFeed = field(default_factory=ChangeFeed)
     reconciler: Any = None
     logs: Any = None  # platd.logs.LogService
+    volumes: Any = None  # platd.volumes.VolumeBackend
     ingress: Any = None  # platd.ingress.controller.IngressController

@@ -15,7 +15,9 @@ async def provide_ctx(state: State) -> DaemonContext:
     return ctx
 
 
-async def provide_principal(request: Request[object, object, State], ctx: DaemonContext) -> Principal:
+async def provide_principal(
+    request: Request[object, object, State], ctx: DaemonContext
+) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     bearer = value.strip() if scheme.lower() == "bearer" else None
@@ -26,3 +28,8 @@ async def provide_principal(request: Request[object, object, State], ctx: Daemon
 
 def target(org: str, project: str, app: str, env: str) -> str:
     return f"{org}/{project}/{app}/{env}"
+
+
+def provide_env_path(org: str, project: str, app: str, env: str) -> str:
+    """ORG/PROJECT/APP/ENV from an env route's path, for handlers that take ``env_path``."""
+    return target(org, project, app, env)

@@ -13,9 +13,10 @@ from typing import Any
 import msgspec
 from litestar import Request, Router, delete, get, patch, post, put
 from litestar.datastructures import State
+from litestar.di import Provide
 
 from platd.api.context import DaemonContext
-from platd.api.deps import target
+from platd.api.deps import provide_env_path
 from platd.auth.tokens import Principal
 from platd.services import config, events, releases, status
 from platd.spec.errors import Conflict, ImageError, InvalidInput
@@ -63,56 +64,87 @@ class ScaleRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @get("/config")
-async def get_config(ctx: DaemonContext, principal: Principal, org: str, project: str, app: str, env: str) -> dict[str, Any]:
-    return await asyncio.to_thread(config.list_config, ctx.store, principal, target(org, project, app, env))
+async def get_config(ctx: DaemonContext, principal: Principal, env_path: str) -> dict[str, Any]:
+    return await asyncio.to_thread(config.list_config, ctx.store, principal, env_path)
 
 
 @patch("/config")
-async def change_config(ctx: DaemonContext, principal: Principal, data: ConfigChange, org: str, project: str, app: str, env: str) -> dict[str, Any]:
+async def change_config(
+    ctx: DaemonContext, principal: Principal, data: ConfigChange, env_path: str
+) -> dict[str, Any]:
     return await asyncio.to_thread(
-        config.change_config, ctx.store, principal, target(org, project, app, env), data.set, data.unset
+        config.change_config, ctx.store, principal, env_path, data.set, data.unset
     )
 
 
 @get("/secrets")
-async def list_secrets(ctx: DaemonContext, principal: Principal, org: str, project: str, app: str, env: str) -> list[dict[str, Any]]:
-    return await asyncio.to_thread(config.list_bundles, ctx.store, principal, target(org, project, app, env))
+async def list_secrets(
+    ctx: DaemonContext, principal: Principal, env_path: str
+) -> list[dict[str, Any]]:
+    return await asyncio.to_thread(config.list_bundles, ctx.store, principal, env_path)
 
 
 @post("/secrets")
-async def create_secret(ctx: DaemonContext, principal: Principal, data: BundleWrite, org: str, project: str, app: str, env: str) -> dict[str, Any]:
+async def create_secret(
+    ctx: DaemonContext, principal: Principal, data: BundleWrite, env_path: str
+) -> dict[str, Any]:
     return await asyncio.to_thread(
-        config.write_bundle, ctx.store, ctx.box, principal, target(org, project, app, env),
-        data.name, data.values, create=True,
+        config.write_bundle,
+        ctx.store,
+        ctx.box,
+        principal,
+        env_path,
+        data.name,
+        data.values,
+        create=True,
     )
 
 
 @patch("/secrets/{name:str}")
-async def update_secret(ctx: DaemonContext, principal: Principal, data: BundleUpdate, name: str, org: str, project: str, app: str, env: str) -> dict[str, Any]:
+async def update_secret(
+    ctx: DaemonContext, principal: Principal, data: BundleUpdate, name: str, env_path: str
+) -> dict[str, Any]:
     return await asyncio.to_thread(
-        config.write_bundle, ctx.store, ctx.box, principal, target(org, project, app, env),
-        name, data.values, create=False,
+        config.write_bundle,
+        ctx.store,
+        ctx.box,
+        principal,
+        env_path,
+        name,
+        data.values,
+        create=False,
     )
 
 
 @get("/secrets/{name:str}")
-async def describe_secret(ctx: DaemonContext, principal: Principal, name: str, org: str, project: str, app: str, env: str) -> dict[str, Any]:
-    return await asyncio.to_thread(config.describe_bundle, ctx.store, principal, target(org, project, app, env), name)
+async def describe_secret(
+    ctx: DaemonContext, principal: Principal, name: str, env_path: str
+) -> dict[str, Any]:
+    return await asyncio.to_thread(config.describe_bundle, ctx.store, principal, env_path, name)
 
 
 @delete("/secrets/{name:str}", status_code=200)
-async def delete_secret(ctx: DaemonContext, principal: Principal, name: str, org: str, project: str, app: str, env: str) -> dict[str, Any]:
-    return await asyncio.to_thread(config.delete_bundle, ctx.store, principal, target(org, project, app, env), name)
+async def delete_secret(
+    ctx: DaemonContext, principal: Principal, name: str, env_path: str
+) -> dict[str, Any]:
+    return await asyncio.to_thread(config.delete_bundle, ctx.store, principal, env_path, name)
 
 
 # --- deploy, releases, rollback --------------------------------------------------------------
 
 
 @post("/deploy")
-async def deploy(ctx: DaemonContext, principal: Principal, data: DeployRequest, org: str, project: str, app: str, env: str) -> dict[str, Any]:
-    path = target(org, project, app, env)
+async def deploy(
+    ctx: DaemonContext, principal: Principal, data: DeployRequest, env_path: str
+) -> dict[str, Any]:
+    path = env_path
     plan = await asyncio.to_thread(
-        releases.prepare_deploy, ctx.store, principal, path, data.manifest, data.images,
+        releases.prepare_deploy,
+        ctx.store,
+        principal,
+        path,
+        data.manifest,
+        data.images,
         data.manifest_file,
     )
     unique = sorted(set(plan.refs.values()))
@@ -126,9 +158,15 @@ async def deploy(ctx: DaemonContext, principal: Principal, data: DeployRequest, 
 
 
 @post("/builds", request_max_body_size=MAX_BUILD_CONTEXT)
-async def build(ctx: DaemonContext, principal: Principal, request: Request[object, object, State], org: str, project: str, app: str, env: str, dockerfile: str = "Dockerfile") -> dict[str, Any]:
+async def build(
+    ctx: DaemonContext,
+    principal: Principal,
+    request: Request[object, object, State],
+    env_path: str,
+    dockerfile: str = "Dockerfile",
+) -> dict[str, Any]:
     """Build an image from an uploaded tar of the context; push it; return the pinned ref."""
-    path = target(org, project, app, env)
+    path = env_path
     with ctx.store.read() as session:
         from platd.services.tenancy import resolve_env
 
@@ -138,20 +176,25 @@ async def build(ctx: DaemonContext, principal: Principal, request: Request[objec
         raise ImageError("this daemon has no image builder", hint="deploy with --image REF")
     body = await request.body()
     if not body:
-        raise InvalidInput("the build context is empty", hint="plat deploy --build DIR sends DIR as a tar")
+        raise InvalidInput(
+            "the build context is empty", hint="plat deploy --build DIR sends DIR as a tar"
+        )
+    _org, _project, app, env = path.split("/")
     tag = f"{ctx.settings.registry}/{app}:{env}-{int(time.time())}"
     pinned = await ctx.build_image(body, tag, dockerfile)
     return {"tag": tag, "image": pinned}
 
 
 @get("/releases")
-async def list_releases(ctx: DaemonContext, principal: Principal, org: str, project: str, app: str, env: str) -> dict[str, Any]:
-    return await asyncio.to_thread(releases.list_releases, ctx.store, principal, target(org, project, app, env))
+async def list_releases(ctx: DaemonContext, principal: Principal, env_path: str) -> dict[str, Any]:
+    return await asyncio.to_thread(releases.list_releases, ctx.store, principal, env_path)
 
 
 @get("/releases/{release:str}")
-async def describe_release(ctx: DaemonContext, principal: Principal, release: str, org: str, project: str, app: str, env: str) -> dict[str, Any]:
-    return await asyncio.to_thread(status.describe_release, ctx.store, principal, target(org, project, app, env), release)
+async def describe_release(
+    ctx: DaemonContext, principal: Principal, release: str, env_path: str
+) -> dict[str, Any]:
+    return await asyncio.to_thread(status.describe_release, ctx.store, principal, env_path, release)
 
 
 def _immutable(release: str) -> None:
@@ -178,9 +221,15 @@ async def delete_release(principal: Principal, release: str) -> None:
 
 
 @post("/rollback")
-async def rollback(ctx: DaemonContext, principal: Principal, data: RollbackRequest, org: str, project: str, app: str, env: str) -> dict[str, Any]:
+async def rollback(
+    ctx: DaemonContext, principal: Principal, data: RollbackRequest, env_path: str
+) -> dict[str, Any]:
     return await asyncio.to_thread(
-        releases.rollback, ctx.store, principal, target(org, project, app, env), data.release,
+        releases.rollback,
+        ctx.store,
+        principal,
+        env_path,
+        data.release,
         dry_run=data.dry_run,
     )
 
@@ -189,44 +238,72 @@ async def rollback(ctx: DaemonContext, principal: Principal, data: RollbackReque
 
 
 @post("/scale")
-async def scale(ctx: DaemonContext, principal: Principal, data: ScaleRequest, org: str, project: str, app: str, env: str) -> dict[str, Any]:
+async def scale(
+    ctx: DaemonContext, principal: Principal, data: ScaleRequest, env_path: str
+) -> dict[str, Any]:
     return await asyncio.to_thread(
-        status.scale, ctx.store, principal, target(org, project, app, env), data.workload,
-        count=data.count, minimum=data.min, maximum=data.max, cpu=data.cpu, memory=data.memory,
+        status.scale,
+        ctx.store,
+        principal,
+        env_path,
+        data.workload,
+        count=data.count,
+        minimum=data.min,
+        maximum=data.max,
+        cpu=data.cpu,
+        memory=data.memory,
     )
 
 
 @get("/status")
-async def get_status(ctx: DaemonContext, principal: Principal, org: str, project: str, app: str, env: str) -> dict[str, Any]:
-    return await asyncio.to_thread(status.status, ctx.store, principal, target(org, project, app, env))
+async def get_status(ctx: DaemonContext, principal: Principal, env_path: str) -> dict[str, Any]:
+    return await asyncio.to_thread(status.status, ctx.store, principal, env_path)
 
 
 @get("/workloads/{name:str}")
-async def describe_workload(ctx: DaemonContext, principal: Principal, name: str, org: str, project: str, app: str, env: str) -> dict[str, Any]:
-    return await asyncio.to_thread(status.describe_workload, ctx.store, principal, target(org, project, app, env), name)
+async def describe_workload(
+    ctx: DaemonContext, principal: Principal, name: str, env_path: str
+) -> dict[str, Any]:
+    return await asyncio.to_thread(status.describe_workload, ctx.store, principal, env_path, name)
 
 
 @get("/instances/{instance:str}")
-async def describe_instance(ctx: DaemonContext, principal: Principal, instance: str, org: str, project: str, app: str, env: str) -> dict[str, Any]:
-    return await asyncio.to_thread(status.describe_instance, ctx.store, principal, target(org, project, app, env), instance)
+async def describe_instance(
+    ctx: DaemonContext, principal: Principal, instance: str, env_path: str
+) -> dict[str, Any]:
+    return await asyncio.to_thread(
+        status.describe_instance, ctx.store, principal, env_path, instance
+    )
 
 
 @get("/events")
 async def list_events(
-    ctx: DaemonContext, principal: Principal, org: str, project: str, app: str, env: str,
-    after: int | None = None, release: str | None = None, since: float | None = None,
-    limit: int = 200, wait: float = 0.0,
+    ctx: DaemonContext,
+    principal: Principal,
+    env_path: str,
+    after: int | None = None,
+    release: str | None = None,
+    since: float | None = None,
+    limit: int = 200,
+    wait: float = 0.0,
 ) -> dict[str, Any]:
     """Events after the cursor ``after``; with ``wait`` > 0, long-polls until there are some."""
-    path = target(org, project, app, env)
+    path = env_path
     if not 1 <= limit <= 5000:
-        raise InvalidInput("limit must be between 1 and 5000",
-                           hint="pass --limit N with N from 1 to 5000")
+        raise InvalidInput(
+            "limit must be between 1 and 5000", hint="pass --limit N with N from 1 to 5000"
+        )
     deadline = time.monotonic() + min(max(wait, 0.0), MAX_WAIT)
     while True:
         result = await asyncio.to_thread(
-            events.list_events, ctx.store, principal, path, after=after, release_id=release,
-            since=since, limit=limit,
+            events.list_events,
+            ctx.store,
+            principal,
+            path,
+            after=after,
+            release_id=release,
+            since=since,
+            limit=limit,
         )
         left = deadline - time.monotonic()
         if result["events"] or after is None or left <= 0:
@@ -236,10 +313,27 @@ async def list_events(
 
 router = Router(
     path="/v1/envs/{org:str}/{project:str}/{app:str}/{env:str}",
+    dependencies={"env_path": Provide(provide_env_path, sync_to_thread=False)},
     route_handlers=[
-        get_config, change_config, list_secrets, create_secret, update_secret, describe_secret,
-        delete_secret, deploy, build, list_releases, describe_release, put_release,
-        patch_release, delete_release, rollback, scale, get_status, describe_workload,
-        describe_instance, list_events,
+        get_config,
+        change_config,
+        list_secrets,
+        create_secret,
+        update_secret,
+        describe_secret,
+        delete_secret,
+        deploy,
+        build,
+        list_releases,
+        describe_release,
+        put_release,
+        patch_release,
+        delete_release,
+        rollback,
+        scale,
+        get_status,
+        describe_workload,
+        describe_instance,
+        list_events,
     ],
 )

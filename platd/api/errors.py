@@ -8,6 +8,7 @@ every client sees one error format; anything else is a 500 whose details stay in
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -17,11 +18,11 @@ from platd.spec.errors import InvalidInput, NotFound, PlatError
 log = logging.getLogger("platd.api")
 
 
-def plat_error(_request: Request[object, object, object], exc: PlatError) -> Response[object]:
+def plat_error(_request: Request[Any, Any, Any], exc: PlatError) -> Response[object]:
     return Response(content=exc.to_wire(), status_code=exc.http_status)
 
 
-def http_error(request: Request[object, object, object], exc: HTTPException) -> Response[object]:
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[object]:
     status = exc.status_code
     if isinstance(exc, ValidationException) or status == 400:
         extra = exc.extra if isinstance(exc.extra, list) else []
@@ -47,7 +48,7 @@ def http_error(request: Request[object, object, object], exc: HTTPException) -> 
     return Response(content=err.to_wire(), status_code=err.http_status)
 
 
-def internal_error(request: Request[object, object, object], exc: Exception) -> Response[object]:
+def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[object]:
     log.exception("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
     err = PlatError(
         "platd hit an unexpected error while handling this request",

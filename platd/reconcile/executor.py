@@ -124,6 +124,9 @@ class Executor:
             spec_hash=d.spec_hash, image=d.image, command=d.command,
             env={**d.env, "PLAT_INSTANCE": instance_id}, cpu=d.cpu, memory=d.memory,
             publish={port: 0 for port in d.publish}, files=files,
+            mounts={v.target: v.source for v in d.volumes if not v.read_only},
+            read_only_mounts={v.target: v.source for v in d.volumes if v.read_only},
+            volumes=tuple(v.name for v in d.volumes),
         )
         # Recorded before the container exists, so a crash of platd right after leaves a trace.
         await self._event(**where, step="create", outcome="started",

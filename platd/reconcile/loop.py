@@ -12,7 +12,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from platd.reconcile import planner
@@ -26,8 +26,10 @@ from platd.reconcile.model import (
     DesiredWorkload,
     Health,
     InstanceView,
+    Pending,
     Plan,
     Pull,
+    Stop,
 )
 from platd.reconcile.secret_files import SecretFiles
 from platd.runtime.base import ObservedContainer, Runtime, RuntimeError_
@@ -100,7 +102,8 @@ class Reconciler:
             await self.executor.drain()
 
     async def _pass_loop(self) -> None:
-        self.ledger.restarts.update(await asyncio.to_thread(observed_service.load_restarts, self.store))
+        restarts = await asyncio.to_thread(observed_service.load_restarts, self.store)
+        self.ledger.restarts.update(restarts)
         first = True
         while True:
             self._wake.clear()
@@ -137,14 +140,17 @@ class Reconciler:
         self.ledger.removed &= seen  # forget removals once the engine stops listing them
         hidden = self.ledger.stopping | self.ledger.removed
         views = [self._view(o, now) for o in observed if o.container_id not in hidden]
+        # Instances still stopping hold their volumes: a stop-first rollout waits for them.
+        stopping = [self._view(o, now) for o in observed if o.container_id in self.ledger.stopping]
         plan = planner.plan(
             desired, views, images_present=await self._images_present(desired),
             release_status=status, capacity=await self._host_capacity(), now=now,
+            stopping=stopping,
         )
         plan, held_for = self._hold_back(plan, now)
         pending = {(a.desired.env_id, a.desired.workload): a for a in plan.actions
-                   if type(a).__name__ == "Pending"}
-        if any(type(a).__name__ == "Stop" for a in plan.actions):
+                   if isinstance(a, Pending)}
+        if any(isinstance(a, Stop) for a in plan.actions):
             # Stops drain ingress first, which reads instance rows: they must already show the
             # instances that became healthy this pass, or the new set would look empty.
             await asyncio.to_thread(
@@ -197,6 +203,7 @@ class Reconciler:
             restarts=restarts, exit_code=o.exit_code,
             oom_killed=o.oom_killed, started_at=o.started_at, finished_at=finished_at,
             memory=o.memory or (desired.memory if desired else 0),
+            volumes=o.volumes,
         )
 
     def _health_of(self, o: ObservedContainer, now: float) -> tuple[Health, str | None]:
@@ -272,7 +279,9 @@ class Reconciler:
                     message=f"instance {o.instance_id} exited with code {o.exit_code}{why}",
                 )
 
-    def _rows(self, views: list[InstanceView], pending: dict[tuple[str, str], object]) -> list[observed_service.InstanceRow]:
+    def _rows(
+        self, views: list[InstanceView], pending: Mapping[tuple[str, str], object],
+    ) -> list[observed_service.InstanceRow]:
         published = {o.container_id: o.published for o in self._observed}
         ips = {o.container_id: o.ip for o in self._observed}
         rows = [
@@ -324,9 +333,12 @@ class Reconciler:
                 await asyncio.gather(*(self._probe_one(o, d, s) for o, d, s in due))
             await asyncio.sleep(STARTING_PROBE_EVERY)
 
-    async def _probe_one(self, o: ObservedContainer, d: DesiredWorkload, state: HealthState) -> None:
+    async def _probe_one(
+        self, o: ObservedContainer, d: DesiredWorkload, state: HealthState,
+    ) -> None:
         check = d.health
-        assert check is not None and check.port is not None
+        assert check is not None
+        assert check.port is not None
         if o.ip:
             host, port = o.ip, check.port
         elif check.port in o.published:

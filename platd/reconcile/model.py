@@ -15,6 +15,17 @@ Health = Literal["starting", "healthy", "unhealthy", "none"]
 
 
 @dataclass(frozen=True)
+class VolumeBinding:
+    """A volume one workload mounts: where it is on the host and whether it can be mounted now."""
+
+    name: str
+    source: str  # host path bind-mounted into the instance ("" if the volume is not here)
+    target: str  # the mount path inside the instance
+    read_only: bool = False
+    problem: str | None = None  # why instances cannot mount it now (missing, elsewhere, unmounted)
+
+
+@dataclass(frozen=True)
 class DesiredWorkload:
     """One workload of one env's current release, with env-level scale applied."""
 
@@ -35,10 +46,16 @@ class DesiredWorkload:
     publish: tuple[int, ...] = ()  # container ports published on loopback
     release_failed: bool = False  # this release already failed here: do not try again
     release_converged: bool = False  # it converged here once: crashes are restarts, not failure
+    volumes: tuple[VolumeBinding, ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.env_id, self.workload)
+
+    @property
+    def stop_first(self) -> bool:
+        """A read-write volume is mounted by one instance at a time: replace stop-first."""
+        return any(not v.read_only for v in self.volumes)
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,7 @@ class InstanceView:
     started_at: float | None = None
     finished_at: float | None = None
     memory: int = 0  # reserved bytes, for capacity accounting
+    volumes: tuple[str, ...] = ()  # names of the volumes it mounts
 
     @property
     def key(self) -> tuple[str, str]:

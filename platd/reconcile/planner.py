@@ -8,6 +8,10 @@ Rollout rule: start the new instances, wait until they pass their health check, 
 ones only as far as the number of healthy instances stays at or above the desired count. A
 release whose instances keep failing before it ever converged is marked failed and left alone;
 the instances of the last healthy release keep running (and keep being restarted).
+
+Workloads that mount a volume read-write roll out *stop-first* instead: a volume is mounted by one
+instance at a time, so the old instance is stopped (once the new image is on the host, to keep
+the gap short) and the new one is created only when no other instance holds the volume.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ def plan(
     release_status: dict[str, str],
     capacity: Capacity,
     now: float,
+    stopping: Iterable[InstanceView] = (),
 ) -> Plan:
     desired = sorted(desired, key=lambda d: (d.env_path, d.workload))
     observed = list(observed)
@@ -86,6 +91,16 @@ def plan(
 
         actions += _keep_alive(mine, now, wake)
         actions += [Start(i) for i in mine if i.state == "created"]
+
+        if d.stop_first:
+            holders = _holders(d, observed, stopping, wanted)
+            step, placed_memory, verdict = _stop_first(
+                d, mine, old, holders, images_present, pulls, capacity, free_memory,
+            )
+            actions += step
+            free_memory -= placed_memory
+            verdicts[d.release_id].append(verdict)
+            continue
 
         missing = d.count - len(mine)
         # Only a new container needs the image; running ones keep theirs even if it was pruned.
@@ -153,6 +168,68 @@ def plan(
             actions.append(MarkRelease(d.env_id, release_id, "rolling"))
 
     return Plan(tuple(actions), min(wake) if wake else None)
+
+
+def _holders(
+    d: DesiredWorkload, observed: list[InstanceView], stopping: Iterable[InstanceView],
+    wanted: set[tuple[str, str]],
+) -> list[InstanceView]:
+    """Instances other than ``d``'s own that may still have one of its volumes mounted."""
+    names = {v.name for v in d.volumes}
+    out = [i for i in stopping if i.env_id == d.env_id and i.spec_hash != d.spec_hash
+           and (i.key == d.key or names & set(i.volumes))]
+    # Instances of workloads no longer deployed are being stopped above; they still hold theirs.
+    out += [i for i in observed if i.env_id == d.env_id and i.key not in wanted and i.alive
+            and names & set(i.volumes)]
+    return out
+
+
+def _stop_first(
+    d: DesiredWorkload, mine: list[InstanceView], old: list[InstanceView],
+    holders: list[InstanceView], images_present: set[str], pulls: set[str],
+    capacity: Capacity, free_memory: int,
+) -> tuple[list[Action], int, MarkRelease | None]:
+    """One pass of a stop-first rollout: (actions, memory placed, verdict or None if not done)."""
+    actions: list[Action] = []
+    missing = d.count - len(mine)
+    need_image = missing > 0 and d.image not in images_present
+    if need_image and d.image not in pulls:
+        pulls.add(d.image)
+        actions.append(Pull(d.image, d.env_id, d.release_id, fatal=not d.release_converged))
+    volumes = ", ".join(v.name for v in d.volumes if not v.read_only)
+    if not need_image:
+        actions += [Stop(i, f"replaced by release v{d.release_seq}, stop-first: volume "
+                            f"{volumes} is mounted by one instance at a time") for i in old]
+    placed = 0
+    if missing > 0:
+        waiting = len(old) + len(holders)
+        problems = [v.problem for v in d.volumes if v.problem]
+        if waiting and not need_image:
+            actions.append(Pending(
+                d, missing, f"stop-first: waiting for {waiting} old instance(s) to stop before "
+                f"mounting volume {volumes} (one instance mounts a volume at a time)"))
+        elif problems:
+            actions.append(Pending(d, missing, problems[0]))
+        elif not need_image:
+            placed, verdict = _place(d, missing, capacity, free_memory)
+            if verdict is not None and not d.release_converged:
+                return actions, 0, verdict
+            if verdict is not None:
+                actions.append(Pending(d, missing, verdict.message or "cannot be placed"))
+            actions += [Create(d) for _ in range(placed)]
+            if 0 < placed < missing or (placed == 0 and verdict is None):
+                actions.append(Pending(
+                    d, missing - placed, f"{missing - placed} instance(s) wait for memory: "
+                    f"each needs {format_size(d.memory)}, {format_size(max(free_memory, 0))} "
+                    f"of {format_size(capacity.memory)} is free"))
+        return actions, placed * d.memory, None
+    if missing < 0:
+        extras = sorted(mine, key=lambda i: (i.health == "healthy", -(i.started_at or 0)))
+        actions += [Stop(i, f"scaled down to {d.count}") for i in extras[:-missing]]
+        return actions, 0, None
+    healthy = sum(1 for i in mine if i.state == "running" and i.health == "healthy")
+    done = healthy == d.count and not old and not holders
+    return actions, 0, MarkRelease(d.env_id, d.release_id, "converged") if done else None
 
 
 def _rollout_failure(d: DesiredWorkload, mine: list[InstanceView]) -> MarkRelease | None:

@@ -24,6 +24,7 @@ LABELS = {
     "release": LABEL_PREFIX + "release",  # release id
     "instance": LABEL_PREFIX + "instance",  # instance id
     "spec": LABEL_PREFIX + "spec",  # spec hash: release + scale + config generation
+    "volumes": LABEL_PREFIX + "volumes",  # names of the volumes it mounts, comma-separated
 }
 
 ContainerState = Literal["created", "running", "restarting", "paused", "exited", "dead", "removing"]
@@ -51,6 +52,9 @@ class InstanceSpec:
     files: dict[str, str] = field(default_factory=dict)
     # Volume mounts: container path -> host path (read-write).
     mounts: dict[str, str] = field(default_factory=dict)
+    # Volume mounts that are read-only: container path -> host path.
+    read_only_mounts: dict[str, str] = field(default_factory=dict)
+    volumes: tuple[str, ...] = ()  # names of the volumes mounted, for the label
 
     @property
     def container_name(self) -> str:
@@ -67,7 +71,7 @@ class InstanceSpec:
             LABELS["release"]: self.release_id,
             LABELS["instance"]: self.instance_id,
             LABELS["spec"]: self.spec_hash,
-        }
+        } | ({LABELS["volumes"]: ",".join(self.volumes)} if self.volumes else {})
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,7 @@ class ObservedContainer:
     ip: str | None = None  # address on the engine's bridge network, reachable from the host
     published: dict[int, int] = field(default_factory=dict)  # container port -> host port
     memory: int = 0  # the memory limit it was created with (bytes; 0 = none), for capacity
+    volumes: tuple[str, ...] = ()  # names of the volumes it mounts (from its label)
 
 
 @dataclass(frozen=True)

@@ -461,6 +461,9 @@ def container_config(spec: InstanceSpec) -> dict[str, Any]:
     ] + [
         {"Type": "bind", "Source": host, "Target": path, "ReadOnly": False}
         for path, host in sorted(spec.mounts.items())
+    ] + [
+        {"Type": "bind", "Source": host, "Target": path, "ReadOnly": True}
+        for path, host in sorted(spec.read_only_mounts.items())
     ]
     host_config: dict[str, Any] = {
         "NanoCpus": round(spec.cpu * 1e9),
@@ -525,6 +528,7 @@ def observe(data: Mapping[str, Any]) -> ObservedContainer:
         ip=ip or None,
         published=published,
         memory=int((data.get("HostConfig") or {}).get("Memory") or 0),
+        volumes=tuple(v for v in labels.get(LABELS["volumes"], "").split(",") if v),
     )
 
 

@@ -64,6 +64,7 @@ class FakeContainer:
             ip=self.ip if self.state == "running" else None,
             published=published if self.state == "running" else {},
             memory=s.memory,
+            volumes=s.volumes,
         )
 
 

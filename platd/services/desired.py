@@ -8,14 +8,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from functools import lru_cache
 
 from sqlmodel import Session, col, select
 
-from platd.reconcile.model import DesiredWorkload
+from platd.reconcile.model import DesiredWorkload, VolumeBinding
 from platd.spec.manifest import Manifest
 from platd.store.db import Store
-from platd.store.models import App, ConfigVersion, Env, Org, Project, Release, ReleaseState, Scale
+from platd.store.models import (
+    App,
+    ConfigVersion,
+    Env,
+    Org,
+    Project,
+    Release,
+    ReleaseState,
+    Scale,
+    Volume,
+)
+from platd.volumes.backend import mount_source
 
 
 def spec_hash(release_id: str, workload: str, cpu: float, memory: int) -> str:
@@ -73,20 +85,49 @@ def load_desired(store: Store) -> tuple[list[DesiredWorkload], dict[str, str]]:
             s.release_id: s
             for s in session.exec(select(ReleaseState).where(ReleaseState.host_id == store.host_id))
         }
+        volumes: dict[str, dict[str, Volume]] = {}
+        for v in session.exec(select(Volume).where(Volume.deleted == False)):  # noqa: E712
+            volumes.setdefault(v.env_id, {})[v.name] = v
         for env, path in envs:
             release = by_id.get(env.current_release_id or "")
             if release is None:
                 continue
             values = configs.get(release.config_version_id or "", {})
             desired += _workloads_of(env, path, release, states.get(release.id), values,
-                                     scales.get(env.id, {}))
+                                     scales.get(env.id, {}),
+                                     _bindings(store, path, release, volumes.get(env.id, {})))
     status = {release_id: state.status for release_id, state in states.items()}
     return desired, status
 
 
+def _bindings(
+    store: Store, path: str, release: Release, volumes: dict[str, Volume]
+) -> dict[str, tuple[VolumeBinding, ...]]:
+    """Per workload, the volumes it mounts: the host path, or why it cannot be mounted now."""
+    manifest, _images = _release_content(release.id, release.manifest_json, release.images_json)
+    out: dict[str, list[VolumeBinding]] = {}
+    for m in manifest.volumes:
+        v = volumes.get(m.name)
+        source, problem = "", None
+        if v is None:
+            problem = (f"volume {m.name} does not exist in {path}: "
+                       f"plat volumes create {m.name} --size 1G --target {path}")
+        elif v.host_id != store.host_id:
+            problem = (f"volume {m.name} lives on host {v.host_id[-12:]}; instances that mount "
+                       "it run there")
+        else:
+            source = str(mount_source(store.path.parent, v.id))
+            if not os.path.isdir(source):
+                problem = (f"volume {m.name} is not mounted on this host (platd mounts it at "
+                           "start; see plat events)")
+        out.setdefault(m.workload, []).append(
+            VolumeBinding(m.name, source, m.mount, m.read_only, problem))
+    return {workload: tuple(b) for workload, b in out.items()}
+
+
 def _workloads_of(
     env: Env, path: str, release: Release, state: ReleaseState | None, values: dict[str, str],
-    scales: dict[str, Scale],
+    scales: dict[str, Scale], bindings: dict[str, tuple[VolumeBinding, ...]] | None = None,
 ) -> list[DesiredWorkload]:
     manifest, images = _release_content(release.id, release.manifest_json, release.images_json)
     secret_versions = json.loads(release.secret_versions_json)
@@ -114,5 +155,6 @@ def _workloads_of(
             publish=tuple(sorted(ports)),
             release_failed=state is not None and state.status == "failed",
             release_converged=state is not None and state.status == "converged",
+            volumes=(bindings or {}).get(name, ()),
         ))
     return out

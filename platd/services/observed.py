@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import select
 
@@ -53,15 +54,17 @@ def write_instances(store: Store, rows: list[InstanceRow]) -> None:
             i.id: i for i in session.exec(select(Instance).where(Instance.origin == store.host_id))
         }
         for r in rows:
-            row = existing.get(r.instance_id) or Instance(id=r.instance_id, hlc=0, origin="")
-            fields = dict(
-                env_id=r.env_id, workload=r.workload, release_id=r.release_id,
-                spec_hash=r.spec_hash, container_id=r.container_id, state=r.state,
-                health=r.health, restarts=r.restarts, exit_code=r.exit_code,
-                started_at=r.started_at, ports_json=json.dumps(r.ports), reason=r.reason,
-                ip=r.ip,
-            )
-            if not row.deleted and row.origin and all(getattr(row, k) == v for k, v in fields.items()):
+            fields: dict[str, Any] = {
+                "env_id": r.env_id, "workload": r.workload, "release_id": r.release_id,
+                "spec_hash": r.spec_hash, "container_id": r.container_id, "state": r.state,
+                "health": r.health, "restarts": r.restarts, "exit_code": r.exit_code,
+                "started_at": r.started_at, "ports_json": json.dumps(r.ports), "reason": r.reason,
+                "ip": r.ip,
+            }
+            row = existing.get(r.instance_id)
+            if row is None:
+                row = Instance(id=r.instance_id, hlc=0, origin="", updated_at=now, **fields)
+            elif not row.deleted and all(getattr(row, k) == v for k, v in fields.items()):
                 continue
             for key, value in fields.items():
                 setattr(row, key, value)

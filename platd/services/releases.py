@@ -90,9 +90,25 @@ def _check_app(manifest: Manifest, ref: tenancy.EnvRef) -> None:
 def _check_gate(session: Session, ref: tenancy.EnvRef, manifest: Manifest, manifest_file: str) -> None:
     keys = set(config_service.config_values(config_service.current_config(session, ref.env.id)))
     bundles = {b.name for b in config_service.live_bundles(session, ref.env.id)}
-    gaps = check_gate(manifest, keys, bundles, ref.path, manifest_file)
+    gaps: list[Any] = list(check_gate(manifest, keys, bundles, ref.path, manifest_file))
+    gaps += _volume_gaps(session, ref, manifest, manifest_file)
     if gaps:
         raise gate_error(gaps, ref.path)
+
+
+def _volume_gaps(
+    session: Session, ref: tenancy.EnvRef, manifest: Manifest, manifest_file: str
+) -> list[Any]:
+    """Volumes the manifest mounts that do not exist, and counts that cannot share one."""
+    from platd.services.volumes import live_volumes
+    from platd.spec.volumes import check_volumes
+
+    rows = session.exec(select(Scale).where(Scale.env_id == ref.env.id,
+                                            Scale.deleted == False))  # noqa: E712
+    counts = {s.workload: s.count for s in rows if s.count is not None}
+    names = {v.name for v in live_volumes(session, ref.env.id)}
+    return list(check_volumes(manifest, names, ref.path, counts=counts,
+                              manifest_file=manifest_file))
 
 
 def commit_deploy(
@@ -152,8 +168,10 @@ def _move_pointer(
     endpoint_notes = endpoint_service.sync_manifest(session, store, ref, manifest_of(target),
                                                     principal.name)
     session.flush()
+    stop_first = _stop_first(target, replacing=previous is not None)
     return {
         "notes": _scale_notes(session, env.id, manifest_of(target)) + endpoint_notes,
+        "stop_first": stop_first,
         "event_cursor": (event.seq or 1) - 1,
         "action": action,
         "target": ref.path,
@@ -166,6 +184,13 @@ def _move_pointer(
             f"plat status --target {ref.path}",
         ],
     }
+
+
+def _stop_first(release: Release, replacing: bool = True) -> list[dict[str, Any]]:
+    """The receipt's word on workloads replaced stop-first because they mount a volume."""
+    from platd.services.volumes import stop_first_notes
+
+    return stop_first_notes(manifest_of(release), replacing=replacing)
 
 
 def release_diff(session: Session, old: Release | None, new: Release) -> dict[str, Any]:
@@ -210,9 +235,9 @@ def _scale_notes(session: Session, env_id: str, manifest: Manifest) -> list[str]
         for field, value, declared in (("count", s.count, w.count), ("cpu", s.cpu, w.cpu),
                                        ("memory", s.memory, w.memory)):
             if value is not None and value != declared:
-                shown = format_size(value) if field == "memory" else f"{value:g}"
+                shown = format_size(int(value)) if field == "memory" else f"{value:g}"
                 notes.append(f"{s.workload} keeps {field} {shown} set by `plat scale`, not the "
-                             f"manifest's {format_size(declared) if field == 'memory' else declared}")
+                             f"manifest's {format_size(int(declared)) if field == 'memory' else declared}")
     return notes
 
 
@@ -354,6 +379,7 @@ def rollback(
                 "diff": release_diff(session, current, chosen),
                 "follow_ups": [f"plat rollback {chosen.id} --target {ref.path}"],
                 "chosen_automatically": text is None,
+                "stop_first": _stop_first(chosen),
             }
         receipt = _move_pointer(session, store, principal, ref, "rollback", chosen, current)
         receipt["chosen_automatically"] = text is None

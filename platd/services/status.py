@@ -66,6 +66,29 @@ def _desired_scale(release: Release | None, scales: dict[str, Scale]) -> dict[st
     return out
 
 
+def _volume_facts(release: Release | None, workload: str, hosts: dict[str, str]) -> dict[str, Any]:
+    """Placement and rollout strategy of a workload that mounts volumes, in plain words."""
+    if release is None:
+        return {}
+    from platd.spec.volumes import stop_first_reason, writable
+
+    mounts = [m for m in manifest_of(release).volumes if m.workload == workload]
+    if not mounts:
+        return {}
+    names = ", ".join(m.name for m in mounts)
+    where = sorted({hosts[m.name][-12:] for m in mounts if m.name in hosts})
+    facts: dict[str, Any] = {
+        "volumes": [{"name": m.name, "mount": m.mount, "read_only": m.read_only}
+                    for m in mounts],
+        "placement": f"runs on host {', '.join(where) or '(none: the volume does not exist)'} "
+                     f"because it mounts volume {names}: an instance that mounts a volume runs "
+                     "on the volume's host",
+    }
+    if writable(mounts):
+        facts["rollout"] = "stop-first: " + stop_first_reason(workload, mounts)
+    return facts
+
+
 def status(store: Store, principal: Principal, target: str) -> dict[str, Any]:
     now = time.time()
     with store.read() as session:
@@ -74,6 +97,9 @@ def status(store: Store, principal: Principal, target: str) -> dict[str, Any]:
         seqs = {r.id: r.seq for r in session.exec(select(Release).where(Release.env_id == ref.env.id))}
         instances = _instances(session, ref.env.id)
         desired = _desired_scale(current, _scales(session, ref.env.id))
+        from platd.services.volumes import live_volumes
+
+        volume_hosts = {v.name: v.host_id for v in live_volumes(session, ref.env.id)}
         workloads = []
         for name in sorted(set(desired) | {i.workload for i in instances}):
             mine = [i for i in instances if i.workload == name]
@@ -88,6 +114,7 @@ def status(store: Store, principal: Principal, target: str) -> dict[str, Any]:
                 "healthy": sum(1 for i in mine if i.state == "running" and i.health == "healthy"),
                 "current": sum(1 for i in on_current if i.state == "running" and i.health == "healthy"),
                 "pending": [i.reason for i in mine if i.state == "pending"][:1],
+                **_volume_facts(current, name, volume_hosts),
                 "instances": [_instance_dict(i, seqs, now) for i in mine],
             })
         return {
@@ -190,6 +217,7 @@ def scale(
         session.add(row)
         after = _desired_scale(current, {**scales, workload: row})
         old, new = before[workload], after[workload]
+        stop_first = _refuse_shared_volume(manifest_of(current), workload, new["count"], ref.path)
         replaces = old["cpu"] != new["cpu"] or old["memory"] != new["memory"]
         message = (
             f"{principal.name} scaled {workload}: {_scale_text(old)} -> {_scale_text(new)}"
@@ -200,8 +228,28 @@ def scale(
         "action": "scale", "target": ref.path, "workload": workload,
         "release": f"v{current.seq}", "old": _scale_view(old), "new": _scale_view(new),
         "replaces_instances": replaces,
+        "stop_first": stop_first if replaces else None,
         "follow_ups": [f"plat status --target {ref.path}", f"plat events --target {ref.path}"],
     }
+
+
+def _refuse_shared_volume(manifest: Any, workload: str, count: int, path: str) -> str | None:
+    """A workload that mounts a volume read-write runs at most one instance; returns the
+    stop-first reason for it (None if it mounts no volume read-write)."""
+    from platd.spec.errors import Conflict
+    from platd.spec.volumes import count_problem, stop_first_reason, writable
+
+    mounts = writable([m for m in manifest.volumes if m.workload == workload])
+    if not mounts:
+        return None
+    if count > 1:
+        raise Conflict(
+            count_problem(workload, count, mounts[0]),
+            hint=[f"keep {workload} at count 1 (or 0): plat scale {workload} --count 1 "
+                  f"--target {path}",
+                  f"or mount {mounts[0].name} with read_only = true in plat.toml and deploy"],
+        )
+    return stop_first_reason(workload, mounts)
 
 
 def _fixed_count(count: int | None, minimum: int | None, maximum: int | None) -> int | None:

@@ -148,6 +148,19 @@ def list_children(store: Store, principal: Principal, kind: str, parent_path: st
         return [describe_row(level, r, "/".join([*names, r.name])) for r in rows]
 
 
+def _refuse_env_with_volumes(session: Session, env_id: str, path: str) -> None:
+    """An env's volumes hold data and disk space: they are deleted on purpose, not with the env."""
+    from platd.services.volumes import live_volumes
+
+    volumes = live_volumes(session, env_id)
+    if volumes:
+        raise Conflict(
+            f"env {path} still has volumes: {', '.join(v.name for v in volumes)}",
+            hint=f"delete them first (their data and snapshots go with them): "
+            f"plat volumes delete NAME --target {path}",
+        )
+
+
 def delete(store: Store, principal: Principal, kind: str, path: str) -> dict[str, Any]:
     level = LEVEL_BY_KIND[kind]
     depth = LEVELS.index(level) + 1
@@ -166,6 +179,8 @@ def delete(store: Store, principal: Principal, kind: str, path: str) -> dict[str
                     + ", ".join(c.name for c in children),
                     hint=f"delete them first: plat {child_level.plural} delete {path}/NAME",
                 )
+        else:
+            _refuse_env_with_volumes(session, row.id, path)
         row.deleted = True
         stamp = store.stamp()
         row.hlc, row.origin = stamp["hlc"], stamp["origin"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from platd.auth.tokens import Principal, check_role, hash_token, new_token
 from platd.services import tenancy
@@ -85,7 +85,7 @@ def list_tokens(store: Store, principal: Principal, org: str | None) -> list[dic
         elif not principal.is_admin:
             principal.require(principal.org_id, "owner")
             query = query.where(Token.org_id == principal.org_id)
-        rows = session.exec(query.order_by(Token.created_at)).all()
+        rows = session.exec(query.order_by(col(Token.created_at))).all()
         return [_describe(t, orgs.get(t.org_id) if t.org_id else None) for t in rows]
 
 

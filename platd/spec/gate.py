@@ -9,8 +9,9 @@ the daemon runs it again before it writes the release.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from platd.spec.errors import ConfigGateRefused
 from platd.spec.manifest import Manifest
@@ -80,11 +81,23 @@ def check_gate(
     return gaps
 
 
-def gate_error(gaps: list[GateGap], target: str) -> ConfigGateRefused:
+class Gap(Protocol):
+    """What the gate reports per gap: config gaps here, volume gaps (``spec.volumes``) too."""
+
+    @property
+    def kind(self) -> str: ...
+
+    def describe(self) -> str: ...
+    def to_dict(self) -> dict[str, str | int]: ...
+
+
+def gate_error(gaps: Sequence[Gap], target: str) -> ConfigGateRefused:
     """The refusal for ``gaps`` (which must not be empty): one hint line per gap, then a summary."""
     if not gaps:
         raise ValueError("gate_error needs at least one gap; an empty list means the gate passes")
-    if len(gaps) == 1:
+    if any(gap.kind not in ("env", "secret") for gap in gaps):
+        count = f"{len(gaps)} problem(s) with the manifest's volumes and config"
+    elif len(gaps) == 1:
         count = "1 required setting is missing"
     else:
         count = f"{len(gaps)} required settings are missing"

@@ -64,25 +64,40 @@ def migration_scripts() -> list[tuple[int, str, str]]:
 
 
 def migrate(path: Path) -> int:
-    """Bring the database at ``path`` to the newest schema; returns the resulting version."""
+    """Bring the database at ``path`` to the newest schema; returns the resulting version.
+
+    Each migration is applied once, by number, and recorded in ``schema_migrations``: branches
+    that add 0002 and 0003 independently merge in either order, and a database that got 0003
+    first still gets 0002 later. ``PRAGMA user_version`` keeps the highest number applied.
+    """
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         current = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, _name, sql in migration_scripts():
-            if number <= current:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                     "(number INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+        applied = {row[0] for row in conn.execute("SELECT number FROM schema_migrations")}
+        scripts = migration_scripts()
+        if not applied and current:
+            # A database from before this table: everything up to its version was applied.
+            applied = {number for number, _name, _sql in scripts if number <= current}
+            conn.executemany("INSERT INTO schema_migrations VALUES (?, ?)",
+                             [(n, name) for n, name, _sql in scripts if n in applied])
+        for number, name, sql in scripts:
+            if number in applied:
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for statement in sql.split(";\n"):
                     if statement.strip() and not _only_comments(statement):
                         conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
+                current = max(current, number)
+                conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (number, name))
+                conn.execute(f"PRAGMA user_version = {current}")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            current = number
         return int(current)
     finally:
         conn.close()
@@ -110,7 +125,8 @@ class Store:
         # A restarted host must never stamp below what it wrote before the restart.
         with self.read() as session:
             top = 0
-            for table in ("orgs", "envs", "releases", "tokens", "scales", "instances"):
+            for table in ("orgs", "envs", "releases", "tokens", "scales", "instances", "volumes",
+                          "volume_snapshots"):
                 row = session.connection().exec_driver_sql(f"SELECT MAX(hlc) FROM {table}")
                 top = max(top, row.scalar() or 0)
         self.clock.observe(top)

@@ -191,6 +191,33 @@ class Meta(SQLModel, table=True):
     value: str
 
 
+class Volume(Replicated, table=True):
+    """A sized volume of one env, on one host. ``size`` is desired; usage is read from the host."""
+
+    __tablename__ = "volumes"
+    env_id: str = Field(index=True)
+    name: str
+    size: int  # bytes; only ever grows
+    host_id: str  # where it lives: instances that mount it run there
+    region: str | None = None  # the constraint it was created with, if any
+    created_at: float
+    created_by: str
+    source_snapshot_id: str | None = None  # restored from this snapshot, if it was
+
+
+class VolumeSnapshot(Replicated, table=True):
+    """A point-in-time copy of a volume, kept on the volume's host."""
+
+    __tablename__ = "volume_snapshots"
+    volume_id: str = Field(index=True)
+    seq: int  # 1, 2, ... per volume: people say "snap-3"
+    size: int  # the volume's size when taken
+    used: int  # bytes in use when taken
+    seconds: float  # how long the copy took (the volume was frozen meanwhile)
+    created_at: float
+    created_by: str
+
+
 class EndpointRow(Replicated, table=True):
     """An L4 endpoint of an env: external ports on pool addresses -> a workload's port.
 

@@ -1,64 +1,28 @@
-"""Helpers for the HTTP API tests: a shared platd, unique names, and wire-format checks.
+"""Helpers for the HTTP API tests: raw requests and wire-format checks.
 
-Starting ``platd`` costs a few seconds, so each test module shares one daemon and every test
-works in an org of its own, which keeps tests independent without a daemon each. The ``Daemon``
-class comes from ``tests/conftest.py``, loaded by path because pytest does not make conftest
-modules importable.
+The shared daemon and unique names come from ``tests/daemon_support.py``.
 """
 
 from __future__ import annotations
 
 import http.client
-import importlib.util
-import itertools
 import json
-import shutil
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-MANIFEST = ROOT / "examples" / "hello" / "plat.toml"
-
-
-def _root_conftest() -> Any:
-    name = "_plat_tests_root_conftest"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "conftest.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-Daemon = _root_conftest().Daemon
-free_port = _root_conftest().free_port
-_names = itertools.count(1)
-
-
-def unique(prefix: str = "t") -> str:
-    """A valid resource name that no other test of this session uses."""
-    return f"{prefix}{next(_names)}"
-
-
-def start_daemon(tmp: Path) -> Any:
-    d = Daemon(data=tmp / "data", config_dir=tmp / "config")
-    d.init()
-    d.start()
-    return d
-
-
-def stop_daemon(d: Any) -> None:
-    from platd.server import secrets_root
-
-    d.stop()
-    # The fake runtime's instances die with the daemon; their secret files on tmpfs do not.
-    if d.host_id:
-        shutil.rmtree(secrets_root(d.host_id), ignore_errors=True)
+from daemon_support import (  # noqa: F401 - re-exported for the tests
+    MANIFEST,
+    PLAT,
+    ROOT,
+    Daemon,
+    Result,
+    free_port,
+    make_env,
+    start_daemon,
+    stop_daemon,
+    unique,
+)
 
 
 @dataclass
@@ -92,14 +56,6 @@ def raw(d: Any, method: str, path: str, body: bytes | None = None, *, token: str
     return Raw(response.status, decoded, data)
 
 
-def make_env(d: Any, path: str | None = None) -> str:
-    """Create ORG/PROJECT/APP/ENV with the admin token; default: a new org, app ``hello``."""
-    path = path or f"{unique('org')}/shop/hello/prod"
-    parts = path.split("/")
-    for depth, plural in enumerate(("orgs", "projects", "apps", "envs"), start=1):
-        status, body = d.api("POST", f"/v1/tree/{plural}", {"path": "/".join(parts[:depth])})
-        assert status in (201, 409), body
-    return path
 
 
 def env_url(target: str, rest: str = "") -> str:

@@ -3,62 +3,29 @@
 ``Cli`` runs ``plat`` the way a user's shell does: a subprocess with its own config directory
 (``PLAT_CONFIG_DIR``), so ``plat login`` and ``plat use`` in one test never leak into another.
 ``Cli.bare`` runs it with no ``PLAT_API``/``PLAT_TOKEN`` at all, to prove what the stored login
-alone achieves. The ``Daemon`` class comes from ``tests/conftest.py``, loaded by path because
-pytest does not make conftest modules importable.
+alone achieves. The daemon and names come from ``tests/daemon_support.py``.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import os
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-MANIFEST = ROOT / "examples" / "hello" / "plat.toml"
-
-
-def _root_conftest() -> Any:
-    name = "_plat_tests_root_conftest"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "conftest.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_shared = _root_conftest()
-Daemon, Result, free_port, PLAT = _shared.Daemon, _shared.Result, _shared.free_port, _shared.PLAT
-_names = itertools.count(1)
-
-
-def unique(prefix: str = "t") -> str:
-    """A valid resource name that no other test of this session uses."""
-    return f"{prefix}{next(_names)}"
-
-
-def start_daemon(tmp: Path) -> Any:
-    d = Daemon(data=tmp / "data", config_dir=tmp / "config")
-    d.init()
-    d.start()
-    return d
-
-
-def stop_daemon(d: Any) -> None:
-    from platd.server import secrets_root
-
-    d.stop()
-    # The fake runtime's instances die with the daemon; their secret files on tmpfs do not.
-    if d.host_id:
-        shutil.rmtree(secrets_root(d.host_id), ignore_errors=True)
+from daemon_support import (  # noqa: F401 - re-exported for the tests
+    MANIFEST,
+    PLAT,
+    ROOT,
+    Daemon,
+    Result,
+    free_port,
+    make_env,
+    start_daemon,
+    stop_daemon,
+    unique,
+)
 
 
 def run_plat(*args: str, env: dict[str, str], cwd: Path | None = None,
@@ -91,14 +58,6 @@ class Cli:
         return self.config_dir / "config.json"
 
 
-def make_env(d: Any, path: str | None = None) -> str:
-    """Create ORG/PROJECT/APP/ENV over HTTP (fast); default: a new org, app ``hello``."""
-    path = path or f"{unique('org')}/shop/hello/prod"
-    parts = path.split("/")
-    for depth, plural in enumerate(("orgs", "projects", "apps", "envs"), start=1):
-        status, body = d.api("POST", f"/v1/tree/{plural}", {"path": "/".join(parts[:depth])})
-        assert status in (201, 409), body
-    return path
 
 
 def make_token(d: Any, org: str, role: str) -> str:

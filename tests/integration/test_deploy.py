@@ -12,7 +12,6 @@ from tests.conftest import Daemon
 from tests.integration.helpers import (
     HELLO_V1,
     HELLO_V2,
-    TARGET,
     HealthSampler,
     answers,
     containers,
@@ -31,13 +30,18 @@ def running_of(d: Daemon, release_seq: int) -> list:  # type: ignore[type-arg]
             if c.state == "running" and c.release == releases[release_seq]]
 
 
-def test_deploy_converges_and_delivers_config_and_secrets(docker_daemon: Daemon, tmp_path: Path) -> None:
+def test_deploy_converges_and_delivers_config_and_secrets(
+    docker_daemon: Daemon, tmp_path: Path,
+) -> None:
     d = docker_daemon
     ready_env(d, greeting="hi there", password="pw-canary-1")
     r = d.plat("deploy", "-f", str(manifest(tmp_path)))
     assert r.code == 0, r.err
-    assert "Release v1" in r.out and "converged" in r.out
-    assert "plat wait" in r.out and "plat events" in r.out and "plat status" in r.out
+    assert "Release v1" in r.out
+    assert "converged" in r.out
+    assert "plat wait" in r.out
+    assert "plat events" in r.out
+    assert "plat status" in r.out
 
     running = [c for c in containers(d.host_id) if c.state == "running"]
     assert len(running) == 2
@@ -65,19 +69,24 @@ def test_second_deploy_never_drops_to_zero_healthy(docker_daemon: Daemon, tmp_pa
         assert r.code == 0, r.err
         wait_for(lambda: len(running_of(d, 1)) == 0)
     assert sampler.samples, "the sampler took no samples"
-    assert min(sampler.samples) >= 1, f"zero healthy instances during the rollout: {sampler.samples}"
+    assert min(sampler.samples) >= 1, (
+        f"zero healthy instances during the rollout: {sampler.samples}"
+    )
     v2 = running_of(d, 2)
     assert len(v2) == 2
     assert "hello <b>v2</b>" in docker_exec(v2[0].id, "wget", "-qO-", "http://127.0.0.1:8080/")
     assert "~ workload web: image" in r.out
 
 
-def test_bad_image_reference_is_refused_before_anything_is_created(docker_daemon: Daemon, tmp_path: Path) -> None:
+def test_bad_image_reference_is_refused_before_anything_is_created(
+    docker_daemon: Daemon, tmp_path: Path,
+) -> None:
     d = docker_daemon
     ready_env(d)
     r = d.plat("deploy", "-f", str(manifest(tmp_path, image="127.0.0.1:5000/hello:nope")))
     assert r.code == 7, r.err
-    assert "nope" in r.err and "v1" in r.err  # names the tags that do exist
+    assert "nope" in r.err
+    assert "v1" in r.err
     assert d.plat("releases", "--json").json()["releases"] == []
 
     r = d.plat("deploy", "-f", str(manifest(tmp_path, image="127.0.0.1:5999/hello:v1")))
@@ -86,7 +95,9 @@ def test_bad_image_reference_is_refused_before_anything_is_created(docker_daemon
     assert d.plat("releases", "--json").json()["releases"] == []
 
 
-def test_container_exiting_at_start_fails_with_runtime_category_and_logs(docker_daemon: Daemon, tmp_path: Path) -> None:
+def test_container_exiting_at_start_fails_with_runtime_category_and_logs(
+    docker_daemon: Daemon, tmp_path: Path,
+) -> None:
     d = docker_daemon
     ready_env(d)
     assert d.plat("deploy", "-f", str(manifest(tmp_path))).code == 0
@@ -94,38 +105,50 @@ def test_container_exiting_at_start_fails_with_runtime_category_and_logs(docker_
                       name="broken.toml")
     r = d.plat("deploy", "-f", str(broken), timeout=120)
     assert r.code == 8, (r.out, r.err)
-    assert "failed at step start" in r.err and "runtime" in r.err
+    assert "failed at step start" in r.err
+    assert "runtime" in r.err
     assert "exited with code 3" in r.err
     assert "boom-before-exit" in r.err, "the failure shows the instance's last log lines"
-    assert "plat rollback" in r.err and "plat deploy" in r.err
+    assert "plat rollback" in r.err
+    assert "plat deploy" in r.err
     # The last healthy release keeps serving.
     assert len(running_of(d, 1)) == 2
     assert all(answers(c.port or 0) for c in running_of(d, 1))
     assert d.plat("status", "--json").json()["release"]["status"] == "failed"
 
 
-def test_failing_health_check_fails_with_health_category(docker_daemon: Daemon, tmp_path: Path) -> None:
+def test_failing_health_check_fails_with_health_category(
+    docker_daemon: Daemon, tmp_path: Path,
+) -> None:
     d = docker_daemon
     ready_env(d)
     r = d.plat("deploy", "-f", str(manifest(tmp_path, health_path="/missing", grace=2)))
     assert r.code == 8, (r.out, r.err)
-    assert "failed at step health" in r.err and "category: health" in r.err
+    assert "failed at step health" in r.err
+    assert "category: health" in r.err
     assert "/missing" in r.err
 
 
-def test_unknown_env_and_malformed_manifest_are_clear_errors(docker_daemon: Daemon, tmp_path: Path) -> None:
+def test_unknown_env_and_malformed_manifest_are_clear_errors(
+    docker_daemon: Daemon, tmp_path: Path,
+) -> None:
     d = docker_daemon
     ready_env(d)
     r = d.plat("deploy", "-f", str(manifest(tmp_path)), "--target", "acme/shop/hello/nope")
-    assert r.code == 4 and "no env 'nope'" in r.err and "prod" in r.err
+    assert r.code == 4
+    assert "no env 'nope'" in r.err
+    assert "prod" in r.err
     bad = tmp_path / "bad.toml"
     bad.write_text('app = "hello"\n[workloads.web]\nimage = "x"\ncount = "two"\n')
     r = d.plat("deploy", "-f", str(bad))
-    assert r.code == 2 and "line 4" in r.err
+    assert r.code == 2
+    assert "line 4" in r.err
     assert d.plat("releases", "--json").json()["releases"] == []
 
 
-def test_kill_9_mid_rollout_converges_without_duplicates(docker_daemon: Daemon, tmp_path: Path) -> None:
+def test_kill_9_mid_rollout_converges_without_duplicates(
+    docker_daemon: Daemon, tmp_path: Path,
+) -> None:
     d = docker_daemon
     ready_env(d)
     assert d.plat("deploy", "-f", str(manifest(tmp_path, count=1))).code == 0
@@ -146,7 +169,9 @@ def test_kill_9_mid_rollout_converges_without_duplicates(docker_daemon: Daemon, 
     assert "recover" in events
 
 
-def test_env_vars_follow_the_release_not_the_latest_config(docker_daemon: Daemon, tmp_path: Path) -> None:
+def test_env_vars_follow_the_release_not_the_latest_config(
+    docker_daemon: Daemon, tmp_path: Path,
+) -> None:
     d = docker_daemon
     ready_env(d, greeting="first")
     assert d.plat("deploy", "-f", str(manifest(tmp_path, count=1))).code == 0
@@ -157,7 +182,9 @@ def test_env_vars_follow_the_release_not_the_latest_config(docker_daemon: Daemon
     assert HELLO_V1
 
 
-def test_daemon_restart_leaves_healthy_instances_alone(docker_daemon: Daemon, tmp_path: Path) -> None:
+def test_daemon_restart_leaves_healthy_instances_alone(
+    docker_daemon: Daemon, tmp_path: Path,
+) -> None:
     d = docker_daemon
     ready_env(d)
     assert d.plat("deploy", "-f", str(manifest(tmp_path, count=1, grace=1))).code == 0
@@ -170,4 +197,32 @@ def test_daemon_restart_leaves_healthy_instances_alone(docker_daemon: Daemon, tm
     after = {c.id: c for c in containers(d.host_id)}
     assert after.keys() == before.keys()
     steps = [json.loads(line)["step"] for line in d.plat("events", "--json").out.splitlines()]
-    assert "restart" not in steps and "stop" not in steps, steps
+    assert "restart" not in steps, steps
+    assert "stop" not in steps, steps
+
+
+def test_deploy_build_makes_pushes_and_pins_the_image(
+    docker_daemon: Daemon, tmp_path: Path,
+) -> None:
+    """`plat deploy --build`: the daemon's engine builds the context, pushes it to the host's
+    registry, and the release pins the pushed digest."""
+    d = docker_daemon
+    ready_env(d)
+    context = tmp_path / "app"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {HELLO_V1}\nCOPY marker /marker\n")
+    marker = f"built-{time.time_ns()}"
+    (context / "marker").write_text(marker + "\n")
+    path = manifest(tmp_path, count=1)
+    text = path.read_text().replace(f'image = "{HELLO_V1}"', 'build = { context = "app" }')
+    path.write_text(text)
+
+    r = d.plat("deploy", "-f", str(path), "--build", str(context))
+    assert r.code == 0, r.err
+    assert "building web" in r.out + r.err
+    (release,) = d.plat("releases", "--json").json()["releases"]
+    image = release["images"]["web"]
+    assert image.startswith("127.0.0.1:5000/hello@sha256:"), image
+    (c,) = [c for c in containers(d.host_id) if c.state == "running"]
+    assert c.image == image
+    assert docker_exec(c.id, "cat", "/marker") == marker + "\n"

@@ -107,3 +107,33 @@ def test_unit_keeps_what_platd_needs() -> None:
     assert "SHIV_ROOT=/var/cache/platd" in d["Environment"]
     assert d["CacheDirectory"] == ["platd"]
     assert d["ProtectSystem"] == ["strict"]
+
+
+# Options that give the unit a mount namespace of its own, or a device allow-list without the
+# loop devices; sized volumes need neither (packaging/systemd/platd.service.d/volumes.conf).
+PRIVATE_MOUNTS_OR_DEVICES = (
+    "ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices", "PrivateMounts",
+    "ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs",
+    "ProtectControlGroups", "ProtectClock", "ProtectProc", "ReadOnlyPaths", "InaccessiblePaths",
+)
+VOLUMES_DROP_IN = UNITS / "platd.service.d" / "volumes.conf"
+
+
+def test_unit_with_the_volumes_drop_in_verifies_cleanly(tmp_path: Path) -> None:
+    copy = unit_copy(tmp_path, UNIT)
+    (tmp_path / "platd.service.d").mkdir()
+    shutil.copy(VOLUMES_DROP_IN, tmp_path / "platd.service.d" / "volumes.conf")
+    r = verify(copy)
+    assert (r.returncode, r.stdout + r.stderr) == (0, "")
+
+
+def test_volumes_drop_in_lifts_every_private_mount_and_gives_back_mounting() -> None:
+    unit = directives(UNIT.read_text())
+    drop_in = directives(VOLUMES_DROP_IN.read_text())
+    off = {"no", "default", ""}
+    for key in PRIVATE_MOUNTS_OR_DEVICES:
+        if unit.get(key, ["no"])[-1] not in off:
+            assert drop_in.get(key, [None])[-1] in off, f"{key} is still on with the drop-in"
+    assert "CAP_SYS_ADMIN" in unit["CapabilityBoundingSet"][0]  # the unit takes it away...
+    assert drop_in["CapabilityBoundingSet"] == ["CAP_SYS_ADMIN"]  # ...the drop-in adds it back
+    assert drop_in["SystemCallFilter"] == ["@mount"]

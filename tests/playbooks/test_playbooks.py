@@ -128,6 +128,23 @@ def test_bootstrap_fresh_host(tmp_path: Path, pyz: Path) -> None:
     assert "shown once" in r.out
 
 
+def test_bootstrap_lets_platd_mount_volumes_unless_told_not_to(tmp_path: Path,
+                                                              pyz: Path) -> None:
+    drop_in = "/etc/systemd/system/platd.service.d/volumes.conf"
+    for sub in ("on", "off"):
+        (tmp_path / sub).mkdir()
+    r = run_fake(tmp_path / "on", "bootstrap.py", plat_pyz=str(pyz))
+    assert r.code == 0, r.out
+    assert "xfsprogs" in next(c for c in r.commands if "apt-get" in c and " install " in c)
+    assert r.ran(f"chmod 644 {drop_in}")
+    assert r.index(f"chmod 644 {drop_in}") < r.index("systemctl daemon-reload")
+
+    r = run_fake(tmp_path / "off", "bootstrap.py", plat_pyz=str(pyz), platd_volumes=False)
+    assert r.code == 0, r.out
+    assert "xfsprogs" not in next(c for c in r.commands if "apt-get" in c and " install " in c)
+    assert not r.ran(f"chmod 644 {drop_in}")
+
+
 def test_bootstrap_upgrades_an_initialised_host(tmp_path: Path, pyz: Path) -> None:
     """host.json exists and platd runs: no second init, and a restart for the new files (the
     fake host has no checksums to compare, so every upload counts as a change)."""

@@ -21,6 +21,7 @@ from tui.app import PlatApp
 from tui.client import Client
 
 TARGET = "acme/shop/hello/prod"
+CANARY = "acme/shop/hello/canary"
 MANIFEST = """app = "hello"
 [env]
 required = ["GREETING"]
@@ -38,7 +39,11 @@ VOLATILE_TIMES = {"at", "created_at", "started_at", "updated_at"}
 
 
 class StableClient(Client):
-    """A real client whose answers have run-to-run noise replaced, for snapshots."""
+    """A real client whose answers have run-to-run noise replaced, for snapshots.
+
+    Ids are renamed from a table computed once from the daemon's history (``stable_names``),
+    never in the order the app's workers happen to receive them, so every run agrees.
+    """
 
     names: dict[str, str] = {}
 
@@ -49,33 +54,56 @@ class StableClient(Client):
             path = path.replace(stable, original)
         if isinstance(body, dict):
             body = {k: real.get(v, v) if isinstance(v, str) else v for k, v in body.items()}
-        return self._stable(super().request(method, path, body, **kwargs))
+        return stable_view(super().request(method, path, body, **kwargs))
 
-    def _name(self, real: str, stable: str) -> str:
-        return self.names.setdefault(real, stable)
 
-    def _stable(self, value: Any, key: str = "") -> Any:
-        if isinstance(value, dict):
-            # Name ids after what they are, not the order they were seen, so every run agrees.
-            if isinstance(value.get("id"), str) and "seq" in value:
-                self._name(value["id"], f"release-v{value['seq']}")
-            if isinstance(value.get("id"), str) and "workload" in value and "state" in value:
-                self._name(value["id"], f"inst-{value['workload']}-{value.get('release', '')}")
-            return {k: self._stable(v, k) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._stable(v, key) for v in value]
-        if isinstance(value, str):
-            if key in VOLATILE_IDS:
-                return self.names.setdefault(value, f"{key.replace('_id', '')}-{len(self.names) + 1}")
-            text = re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "ab" * 32, value)
-            for real, stable in self.names.items():
-                text = text.replace(real, stable)
-            return text
-        if isinstance(value, float) and key in VOLATILE_TIMES:
-            return FIXED_TIME
-        if key == "age_seconds" and value is not None:
-            return 60.0
-        return value
+def stable_view(value: Any, key: str = "") -> Any:
+    """``value`` (an API answer) with ids, times, digests and host names made constant."""
+    names = StableClient.names
+    if isinstance(value, dict):
+        return {k: stable_view(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [stable_view(v, key) for v in value]
+    if isinstance(value, str):
+        if key in VOLATILE_IDS:
+            return names.get(value, f"{key.replace('_id', '')}-?")
+        if key == "host":
+            return "host-0000-stable0001"
+        if key == "host_name":
+            return "edge-1"
+        text = re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "ab" * 32, value)
+        for real, stable in names.items():
+            text = text.replace(real, stable)
+        return text
+    if isinstance(value, float) and key in VOLATILE_TIMES:
+        return FIXED_TIME
+    if key == "age_seconds" and value is not None:
+        return 60.0
+    return value
+
+
+def stable_names(d: Daemon, targets: list[str]) -> dict[str, str]:
+    """Constant names for every release and instance id the daemon has, from its history:
+    ``release-v2``; ``web-v1-a``, ``web-v1-b``... by workload, release and order of creation."""
+    names: dict[str, str] = {}
+    for target in targets:
+        env = target.replace("/", "-")
+        versions: dict[str, str] = {}
+        for r in d.api("GET", f"/v1/envs/{target}/releases")[1]["releases"]:
+            versions[r["id"]] = r["version"]
+            names[r["id"]] = f"{env}-release-{r['version']}"
+        counts: dict[tuple[str, str], int] = {}
+        events = d.api("GET", f"/v1/envs/{target}/events?limit=1000")[1]["events"]
+        for e in sorted(events, key=lambda e: e["seq"]):
+            iid = e.get("instance_id")
+            if iid and iid not in names:
+                group = (e.get("workload") or "-", versions.get(e.get("release_id") or "", "v?"))
+                n = counts.get(group, 0)
+                counts[group] = n + 1
+                names[iid] = f"{group[0]}-{group[1]}-{'abcdefghij'[n % 10]}".ljust(10, "0")
+        for e in events:
+            names.setdefault(e["id"], f"event-{e['seq']}")
+    return names
 
 
 @pytest.fixture(scope="module")
@@ -85,31 +113,52 @@ def tui_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     d.init()
     d.start()
     try:
-        d.make_env(TARGET)
-        assert d.plat("config", "set", "GREETING=hi", "--target", TARGET).code == 0
-        manifest = tmp / "plat.toml"
-        manifest.write_text(MANIFEST)
-        for image in ("v1", "v2"):
-            r = d.plat("deploy", "-f", str(manifest), "--target", TARGET,
-                       "--image", f"127.0.0.1:5000/hello:{image}")
-            assert r.code == 0, r.err
-        # The replaced instance leaves the status one pass after the rollout converges.
-        for _ in range(200):
-            workloads = d.plat("status", "--json", "--target", TARGET).json()["workloads"]
-            if [len(w["instances"]) for w in workloads] == [1]:
-                break
-            time.sleep(0.05)
+        deploy_fixture_envs(d, tmp)
         yield d
     finally:
         d.stop()
         shutil.rmtree(Path("/dev/shm") / f"platd-{d.host_id[-12:]}", ignore_errors=True)
 
 
+def deploy_fixture_envs(d: Daemon, tmp: Path, *, canary: bool = False) -> None:
+    """TARGET with releases v1 and v2 (one instance of web); with ``canary``, also CANARY with
+    one release of two instances (for the exec picker)."""
+    d.targets = [TARGET] + ([CANARY] if canary else [])  # type: ignore[attr-defined]
+    for target in d.targets:  # type: ignore[attr-defined]
+        d.make_env(target)
+        assert d.plat("config", "set", "GREETING=hi", "--target", target).code == 0
+    manifest = tmp / "plat.toml"
+    manifest.write_text(MANIFEST)
+    for image in ("v1", "v2"):
+        r = d.plat("deploy", "-f", str(manifest), "--target", TARGET,
+                   "--image", f"127.0.0.1:5000/hello:{image}")
+        assert r.code == 0, r.err
+    if canary:
+        two = tmp / "canary.toml"
+        two.write_text(MANIFEST.replace("count = 1", "count = 2"))
+        r = d.plat("deploy", "-f", str(two), "--target", CANARY)
+        assert r.code == 0, r.err
+    # The replaced instance leaves the status one pass after the rollout converges.
+    for target, want in ((TARGET, 1), (CANARY, 2))[: len(d.targets)]:  # type: ignore[attr-defined]
+        for _ in range(200):
+            workloads = d.plat("status", "--json", "--target", target).json()["workloads"]
+            if [len(w["instances"]) for w in workloads] == [want] and all(
+                i["health"] == "healthy" for w in workloads for i in w["instances"]
+            ):
+                break
+            time.sleep(0.05)
+
+
 def make_app(d: Daemon, *, stable: bool = True, target: str | None = TARGET) -> PlatApp:
+    """The real app on a real daemon; ``stable``: with run-to-run noise replaced (snapshots)."""
     cls = StableClient if stable else Client
-    StableClient.names = {}
-    return PlatApp(lambda: cls(d.url, d.token), "http://127.0.0.1:PORT" if stable else d.url,
-                   target)
+    if stable:
+        StableClient.names = stable_names(d, d.targets)
+    app = PlatApp(lambda: cls(d.url, d.token), "http://127.0.0.1:PORT" if stable else d.url,
+                  target, token=d.token, exec_api=d.url)
+    if stable:
+        app.present = stable_view
+    return app
 
 
-__all__ = ["ROOT", "TARGET", "make_app"]
+__all__ = ["CANARY", "ROOT", "TARGET", "make_app"]

@@ -104,3 +104,36 @@ def test_events_survive_a_daemon_restart(tui_daemon: Daemon) -> None:
             assert tui_daemon.plat("scale", "web", "--count", "1", "--target", TARGET).code == 0
 
     asyncio.run(run())
+
+
+def test_the_env_picked_is_remembered_for_the_next_run(tui_daemon: Daemon, tmp_path: Any,
+                                                       monkeypatch: Any) -> None:
+    """bare plat saves the pick where `plat use` does, and the next start opens on it."""
+    from tui import app as app_module
+    from tui.cli import settings
+
+    monkeypatch.setenv("PLAT_CONFIG_DIR", str(tmp_path))
+    monkeypatch.delenv("PLAT_TARGET", raising=False)
+    tui_daemon.make_env("acme/shop/hello/staging")
+
+    async def run() -> None:
+        app = make_app(tui_daemon, stable=False, target=settings.default_target())
+        app._remember = app_module.remember
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, EnvPicker))
+            picker = app.screen
+            await wait_for(pilot, lambda: picker.query_one("OptionList").option_count == 2)
+            await pilot.press("down", "enter")  # staging
+            await wait_for(pilot, lambda: app.target == "acme/shop/hello/staging")
+
+    asyncio.run(run())
+    assert settings.default_target() == "acme/shop/hello/staging"
+
+    async def again() -> None:
+        app = make_app(tui_daemon, stable=False, target=settings.default_target())
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause(0.5)
+            assert not isinstance(app.screen, EnvPicker), "no question the second time"
+            assert app.target == "acme/shop/hello/staging"
+
+    asyncio.run(again())

@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
 from platd.spec.errors import InvalidInput, Unauthenticated
 from tui.cli import settings
 
 
-@dataclass
 class Ctx:
-    args: argparse.Namespace
-    _client: Any = field(default=None, repr=False)
+    # A plain class, not a dataclass: importing dataclasses (and inspect with it) would cost
+    # every command 5 ms of start-up.
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self._client: Any = None
 
     @property
     def json(self) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from textual import on, work
@@ -21,7 +20,7 @@ HISTORY = 200
 class EventsPanel(Vertical):
     DEFAULT_CSS = """
     EventsPanel { height: 1fr; }
-    EventsPanel Input { height: 3; }
+    EventsPanel Input { margin: 0; }
     EventsPanel RichLog { height: 1fr; }
     """
 
@@ -30,7 +29,7 @@ class EventsPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter by release (v3, id) — Enter to apply, empty for all",
-                    id="release-filter")
+                    id="release-filter", compact=True)
         yield RichLog(id="event-log", wrap=False, highlight=False, markup=True, max_lines=5000)
 
     def watch_target(self, target: str | None) -> None:
@@ -39,7 +38,12 @@ class EventsPanel(Vertical):
 
     @on(Input.Submitted, "#release-filter")
     def apply_filter(self, event: Input.Submitted) -> None:
-        self.release = event.value.strip()
+        self.set_release(event.value)
+
+    def set_release(self, release: str) -> None:
+        """Show only the events of ``release`` (``v3``, an id; empty: all)."""
+        self.release = release.strip()
+        self.query_one("#release-filter", Input).value = self.release
         if self.target:
             self.follow(self.target, self.release)
 
@@ -51,7 +55,7 @@ class EventsPanel(Vertical):
         path = clients.get().env_path(target, "/events")
         after: int | None = None
         delay = 0.5
-        while not worker.is_cancelled:
+        while not worker.is_cancelled and not clients.closed:
             try:
                 query: dict[str, Any] = {"release": release or None}
                 if after is None:
@@ -63,9 +67,11 @@ class EventsPanel(Vertical):
                     self.app.call_from_thread(self.write_events, page["events"])
                 after, delay = page["cursor"], 0.5
             except PlatError as e:
+                if clients.closed:
+                    return
                 # A daemon restart or a dropped connection: say so, then resume from the cursor.
                 self.app.call_from_thread(self.write_note, f"{e.message} — retrying")
-                time.sleep(delay)
+                clients.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
     def write_events(self, events: list[dict[str, Any]]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from textual import work
@@ -51,13 +50,15 @@ class ReleasesPanel(Vertical):
     def poll(self, target: str) -> None:
         worker = get_current_worker()
         clients = self.app.clients  # type: ignore[attr-defined]
-        while not worker.is_cancelled:
+        while not worker.is_cancelled and not clients.closed:
             try:
                 data = clients.call("GET", clients.get().env_path(target, "/releases"))
                 self.app.call_from_thread(self.show, data)
             except PlatError as e:
+                if clients.closed:
+                    return
                 self.app.call_from_thread(self.note, f"[red]{e.message}[/] (retrying)")
-            time.sleep(REFRESH_SECONDS)
+            clients.sleep(REFRESH_SECONDS)
 
     def note(self, text: str) -> None:
         self.query_one("#releases-note", Static).update(text)
@@ -86,22 +87,29 @@ class ReleasesPanel(Vertical):
         self.preview(self.target, str(key))
 
     @work(thread=True, exclusive=True, group="rollback")
-    def preview(self, target: str, release_id: str) -> None:
+    def preview(self, target: str, release_id: str | None) -> None:
+        """Ask platd what a rollback would do (``None``: its choice, the last good release),
+        show that receipt, and roll back to the release it names only after a yes."""
         clients = self.app.clients  # type: ignore[attr-defined]
         try:
             receipt = clients.call("POST", clients.get().env_path(target, "/rollback"),
                                    body={"release": release_id, "dry_run": True})
         except PlatError as e:
+            if clients.closed:
+                return
             self.app.call_from_thread(self.app.notify, e.message, severity="error", timeout=8)
             return
-        self.app.call_from_thread(self._confirm, target, release_id, receipt)
+        self.app.call_from_thread(self._confirm, target, receipt["release"]["id"], receipt)
 
     def _confirm(self, target: str, release_id: str, receipt: dict[str, Any]) -> None:
         from tui.render import receipt as receipt_lines
         from tui.screens.confirm import ConfirmScreen
 
+        back_to = self.app.focused
+
         def decided(yes: bool | None) -> None:
-            self.query_one(DataTable).focus()  # back where the user was, ready for the next key
+            if back_to is not None and back_to.is_attached:
+                back_to.focus()  # back where the user was, ready for the next key
             if yes:
                 self.commit(target, release_id)
 
@@ -114,6 +122,8 @@ class ReleasesPanel(Vertical):
             receipt = clients.call("POST", clients.get().env_path(target, "/rollback"),
                                    body={"release": release_id})
         except PlatError as e:
+            if clients.closed:
+                return
             self.app.call_from_thread(self.app.notify, e.message, severity="error", timeout=8)
             return
         self.post_message(self.RolledBack(receipt))

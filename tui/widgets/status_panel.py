@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from textual import work
@@ -46,13 +45,15 @@ class StatusPanel(Vertical):
     def poll(self, target: str) -> None:
         worker = get_current_worker()
         clients = self.app.clients  # type: ignore[attr-defined]
-        while not worker.is_cancelled:
+        while not worker.is_cancelled and not clients.closed:
             try:
                 data = clients.call("GET", clients.get().env_path(target, "/status"))
                 self.app.call_from_thread(self.show, data)
             except PlatError as e:
+                if clients.closed:
+                    return
                 self.app.call_from_thread(self.show_error, e)
-            time.sleep(REFRESH_SECONDS)
+            clients.sleep(REFRESH_SECONDS)
 
     def show_error(self, e: PlatError) -> None:
         hint = f" — {e.hint[0]}" if e.hint else ""

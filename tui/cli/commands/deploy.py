@@ -154,8 +154,10 @@ def deploy(ctx: Ctx) -> int:
     # The gate runs here first so a refusal costs nothing; the daemon checks again.
     cfg = ctx.client.get(ctx.client.env_path(target, "/config"))
     bundles = ctx.client.get(ctx.client.env_path(target, "/secrets"))
-    gaps = check_gate(manifest, set(cfg["values"]), {b["name"] for b in bundles}, target,
-                      str(ctx.args.file))
+    gaps: list[Any] = list(check_gate(manifest, set(cfg["values"]), {b["name"] for b in bundles},
+                                      target, str(ctx.args.file)))
+    if manifest.volumes or gaps:
+        gaps += _volume_gaps(ctx, target, manifest)
     if gaps:
         raise gate_error(gaps, target)
     if ctx.args.build is not None or any(w.build for w in manifest.workloads.values()):
@@ -167,6 +169,17 @@ def deploy(ctx: Ctx) -> int:
     if ctx.args.detach:
         return 0
     return follow_release(ctx, target, r["release"]["id"], ctx.args.timeout, after=r["event_cursor"])
+
+
+def _volume_gaps(ctx: Ctx, target: str, manifest: Manifest) -> list[Any]:
+    """The volume half of the gate: volumes that do not exist, counts that cannot share one."""
+    from platd.spec.volumes import check_volumes
+
+    if not manifest.volumes:
+        return []
+    listed = ctx.client.get(ctx.client.env_path(target, "/volumes"))
+    names = {v["name"] for v in listed["volumes"]}
+    return list(check_volumes(manifest, names, target, manifest_file=str(ctx.args.file)))
 
 
 def follow_release(

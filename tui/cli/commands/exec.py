@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from platd.spec.errors import InvalidInput
 from tui.cli.context import Ctx
-from tui.render import instance_lines
+from tui.render import exec_pick_title, instance_lines
 
 USAGE = "plat exec [WORKLOAD] [--instance ID] [-i] [-t] [--target ORG/PROJECT/APP/ENV] [-- CMD ...]"
 DESCRIPTION = """\
@@ -157,9 +157,7 @@ def _split(args: argparse.Namespace) -> tuple[str | None, list[str]]:
 
 
 def _pick(running: list[dict[str, Any]], workload: str | None, target: str) -> dict[str, Any]:
-    what = f"workload {workload}" if workload else f"env {target}"
-    print(f"{what} has {len(running)} running instances; pick one (--instance ID skips this):",
-          file=sys.stderr)
+    print(exec_pick_title(workload, target, len(running)), file=sys.stderr)
     header, *rows = instance_lines(running)
     print(f"     {header}", file=sys.stderr)
     for n, row in enumerate(rows, start=1):

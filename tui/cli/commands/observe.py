@@ -75,6 +75,13 @@ def _describe_lines(d: dict[str, Any]) -> list[str]:
             lines.append(f"  image {d['spec'].get('image')}")
         for reason in d["pending"]:
             lines.append(f"  pending: {reason}")
+        for v in d.get("volumes") or []:
+            mode = "read-only" if v["read_only"] else "read-write"
+            lines.append(f"  volume {v['name']} at {v['mount']} ({mode})")
+        if d.get("placement"):
+            lines.append(f"  placement: {d['placement']}")
+        if d.get("rollout"):
+            lines.append(f"  rollout: {d['rollout']}")
         for i in d["instances"]:
             lines.append(f"  instance {i['id']}  {i['release']}  {i['state']}  {i['health']}  "
                          f"restarts {i['restarts']}")

@@ -1,0 +1,129 @@
+"""Routes for an env's volumes: ``/v1/envs/{org}/{project}/{app}/{env}/volumes...``.
+
+Handlers translate HTTP to one ``platd.services.volumes`` call in a worker thread: volume
+operations run commands on the host (mkfs, fsfreeze, cp), which may take seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from litestar import Router, delete, get, patch, post
+
+from platd.api.context import DaemonContext
+from platd.api.deps import target
+from platd.auth.tokens import Principal
+from platd.services import volumes
+from platd.spec.volumes import HostInfo
+
+
+class VolumeCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    size: str | int
+    region: str | None = None
+    host: str | None = None
+
+
+class VolumeResize(msgspec.Struct, forbid_unknown_fields=True):
+    size: str | int
+
+
+class SnapshotRestore(msgspec.Struct, forbid_unknown_fields=True):
+    as_name: str | None = None
+
+
+def _hosts(ctx: DaemonContext) -> list[HostInfo]:
+    return volumes.hosts_of(ctx.host, ctx.settings.labels)
+
+
+@get("/volumes")
+async def list_volumes(
+    ctx: DaemonContext, principal: Principal, org: str, project: str, app: str, env: str,
+) -> dict[str, Any]:
+    return await asyncio.to_thread(volumes.list_volumes, ctx.store, ctx.volumes, _hosts(ctx),
+                                   principal, target(org, project, app, env))
+
+
+@post("/volumes")
+async def create_volume(
+    ctx: DaemonContext, principal: Principal, data: VolumeCreate, org: str, project: str,
+    app: str, env: str,
+) -> dict[str, Any]:
+    return await asyncio.to_thread(
+        volumes.create_volume, ctx.store, ctx.volumes, _hosts(ctx), principal,
+        target(org, project, app, env), data.name, data.size,
+        region=volumes.validate_region(data.region), host=data.host,
+    )
+
+
+@get("/volumes/{name:str}")
+async def describe_volume(
+    ctx: DaemonContext, principal: Principal, name: str, org: str, project: str, app: str,
+    env: str,
+) -> dict[str, Any]:
+    return await asyncio.to_thread(volumes.describe_volume, ctx.store, ctx.volumes, _hosts(ctx),
+                                   principal, target(org, project, app, env), name)
+
+
+@patch("/volumes/{name:str}")
+async def resize_volume(
+    ctx: DaemonContext, principal: Principal, data: VolumeResize, name: str, org: str,
+    project: str, app: str, env: str,
+) -> dict[str, Any]:
+    return await asyncio.to_thread(volumes.resize_volume, ctx.store, ctx.volumes, _hosts(ctx),
+                                   principal, target(org, project, app, env), name, data.size)
+
+
+@delete("/volumes/{name:str}", status_code=200)
+async def delete_volume(
+    ctx: DaemonContext, principal: Principal, name: str, org: str, project: str, app: str,
+    env: str,
+) -> dict[str, Any]:
+    return await asyncio.to_thread(volumes.delete_volume, ctx.store, ctx.volumes, _hosts(ctx),
+                                   principal, target(org, project, app, env), name)
+
+
+@get("/volumes/{name:str}/snapshots")
+async def list_snapshots(
+    ctx: DaemonContext, principal: Principal, name: str, org: str, project: str, app: str,
+    env: str,
+) -> dict[str, Any]:
+    return await asyncio.to_thread(volumes.list_snapshots, ctx.store, principal,
+                                   target(org, project, app, env), name)
+
+
+@post("/volumes/{name:str}/snapshots")
+async def create_snapshot(
+    ctx: DaemonContext, principal: Principal, name: str, org: str, project: str, app: str,
+    env: str,
+) -> dict[str, Any]:
+    return await asyncio.to_thread(volumes.create_snapshot, ctx.store, ctx.volumes, _hosts(ctx),
+                                   principal, target(org, project, app, env), name)
+
+
+@post("/volumes/{name:str}/snapshots/{snapshot:str}/restore")
+async def restore_snapshot(
+    ctx: DaemonContext, principal: Principal, data: SnapshotRestore, name: str, snapshot: str,
+    org: str, project: str, app: str, env: str,
+) -> dict[str, Any]:
+    return await asyncio.to_thread(volumes.restore_snapshot, ctx.store, ctx.volumes, _hosts(ctx),
+                                   principal, target(org, project, app, env), name, snapshot,
+                                   data.as_name)
+
+
+@delete("/volumes/{name:str}/snapshots/{snapshot:str}", status_code=200)
+async def delete_snapshot(
+    ctx: DaemonContext, principal: Principal, name: str, snapshot: str, org: str, project: str,
+    app: str, env: str,
+) -> dict[str, Any]:
+    return await asyncio.to_thread(volumes.delete_snapshot, ctx.store, ctx.volumes, _hosts(ctx),
+                                   principal, target(org, project, app, env), name, snapshot)
+
+
+router = Router(
+    path="/v1/envs/{org:str}/{project:str}/{app:str}/{env:str}",
+    route_handlers=[list_volumes, create_volume, describe_volume, resize_volume, delete_volume,
+                    list_snapshots, create_snapshot, restore_snapshot, delete_snapshot],
+)

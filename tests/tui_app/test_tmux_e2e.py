@@ -1,0 +1,133 @@
+"""Bare ``plat`` in a real terminal (tmux), against a real platd driving real containers.
+
+tmux runs the installed ``plat``; ``send-keys`` types what a person would; ``capture-pane``
+reads what they would see. The journey: Status, Logs (a container's own output, live), an exec
+shell in the container (a command, then ``top`` full screen and back), leaving the shell returns
+to Logs, ``q`` quits and the program exits.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PLAT, Daemon, _remove_containers
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+TARGET = "acme/shop/ticker/prod"
+MANIFEST = """\
+app = "ticker"
+
+[workloads.web]
+image = "127.0.0.1:5000/busybox:latest"
+command = ["sh", "-c", "i=0; while true; do echo tick-$i; i=$((i+1)); sleep 1; done"]
+count = 1
+cpu = 0.1
+memory = "32M"
+"""
+
+
+class Tmux:
+    """One tmux server of its own (``-L``), one window running ``argv``."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], size: tuple[int, int]) -> None:
+        self.socket = f"plat-e2e-{os.getpid()}"
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        command = f"env {exports} {shlex.join(argv)}; echo PLAT-EXITED-$?; sleep 30"
+        self.run("new-session", "-d", "-x", str(size[0]), "-y", str(size[1]), command)
+
+    def run(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], check=True,
+                              capture_output=True, text=True).stdout
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", "0", *keys)
+
+    def type(self, text: str) -> None:
+        self.run("send-keys", "-t", "0", "-l", text)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "0")
+
+    def wait(self, predicate: Callable[[str], bool], what: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if predicate(screen):
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"the terminal never showed {what}; it shows:\n{screen}")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def d(tmp_path_factory: pytest.TempPathFactory, docker_services: None) -> Iterator[Daemon]:
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is not installed (scripts/setup installs it)")
+    tmp = tmp_path_factory.mktemp("tmux")
+    daemon = Daemon(data=tmp / "data", config_dir=tmp / "config", runtime="docker")
+    daemon.init()
+    daemon.start()
+    try:
+        daemon.make_env(TARGET)
+        manifest = tmp / "plat.toml"
+        manifest.write_text(MANIFEST)
+        r = daemon.plat("deploy", "-f", str(manifest), "--target", TARGET)
+        assert r.code == 0, r.out + r.err
+        yield daemon
+    finally:
+        daemon.stop()
+        _remove_containers(daemon.host_id)
+
+
+def test_plat_in_tmux_logs_then_exec_then_back(d: Daemon, tmp_path: Path) -> None:
+    env = d.env(PLAT_TARGET=TARGET, TERM="xterm-256color")
+    env = {k: v for k, v in env.items() if k.startswith(("PLAT_", "TERM", "PATH", "HOME", "LANG"))}
+    term = Tmux([PLAT], env, (100, 30))
+    try:
+        screen = term.wait(lambda s: "running" in s and TARGET in s, "the Status view")
+        assert "1/1" in screen, screen
+
+        term.keys("4")
+        screen = term.wait(lambda s: "tick-" in s and " app " in s, "the container's output")
+        first = [line for line in screen.splitlines() if "tick-" in line]
+        term.wait(lambda s: [line for line in s.splitlines() if "tick-" in line] != first,
+                  "new lines arriving live")
+
+        term.keys("x")
+        screen = term.wait(lambda s: "plat: exec in instance" in s, "the exec banner")
+        assert "(workload web, release v1" in screen
+        term.wait(lambda s: any(line.rstrip().endswith(("#", "$")) for line in s.splitlines()),
+                  "the container's shell prompt")
+        term.type("echo hi-$((40+2)); tty")
+        term.keys("Enter")
+        screen = term.wait(lambda s: "hi-42" in s and "/dev/pts/" in s, "the command's output")
+
+        term.type("top")
+        term.keys("Enter")
+        screen = term.wait(lambda s: "Mem:" in s and "PID" in s, "top drawing full screen")
+        term.keys("q")  # busybox top leaves its last frame on the screen, as in any terminal
+        term.type("echo back-$((1+1))")
+        term.keys("Enter")
+        term.wait(lambda s: "back-2" in s, "the shell answering again after top")
+
+        term.type("exit")
+        term.keys("Enter")
+        screen = term.wait(lambda s: "ended with exit code 0" in s, "the session's end")
+        assert "tick-" in screen, "back on the Logs view it was opened from"
+
+        term.keys("q")
+        term.wait(lambda s: "PLAT-EXITED-0" in s, "plat exiting with 0", timeout=15)
+    finally:
+        term.close()

@@ -1,0 +1,116 @@
+"""The command palette: CLI command lines, typed in the TUI.
+
+What is typed is parsed by the CLI's own argparse parser (``tui.cli.main.build_parser``), so the
+verbs, flags and their help are the CLI's. The verbs an operator needs during a deploy or an
+incident run inside the TUI (``PALETTE_VERBS``); the target is always the env in view unless
+``--target`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import shlex
+from functools import partial
+from typing import Any
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from platd.spec.errors import InvalidInput
+
+# verb -> an example of what may follow it
+PALETTE_VERBS: dict[str, str] = {
+    "status": "",
+    "releases": "",
+    "events": "--release v3",
+    "logs": "-w web -s warn",
+    "instances": "",
+    "describe": "workload web",
+    "exec": "web --instance 4kq2 -- sh",
+    "rollback": "v3",
+    "scale": "web --count 3",
+    "use": "ORG/PROJECT/APP/ENV",
+}
+
+
+def cli_help() -> dict[str, str]:
+    """Each CLI subcommand's one-line help, as ``plat --help`` shows it."""
+    from tui.cli.main import build_parser
+
+    parser = build_parser()
+    out: dict[str, str] = {}
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        for choice in getattr(action, "_choices_actions", []):
+            out[choice.dest] = choice.help or ""
+    return out
+
+
+def parse_line(line: str) -> argparse.Namespace:
+    """``line`` (without the leading ``plat``) as the CLI would parse it; errors as InvalidInput."""
+    from tui.cli.main import build_parser
+
+    try:
+        words = shlex.split(line)
+    except ValueError as e:
+        raise InvalidInput(f"cannot read the command: {e}") from None
+    if words and words[0] == "plat":
+        words = words[1:]
+    if not words or words[0] not in PALETTE_VERBS:
+        raise InvalidInput(
+            f"the TUI runs {', '.join(PALETTE_VERBS)}; run other commands in a shell",
+            hint=f"in a shell: plat {line.strip()}" if words else "",
+        )
+    if words[0] == "exec":
+        # plat exec keeps everything after its options for WORKLOAD and -- CMD.
+        words = ["exec", *words[1:]]
+    parser = build_parser()
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            args = parser.parse_args(words)
+    except SystemExit:
+        message = err.getvalue().strip().splitlines()
+        raise InvalidInput(message[-1] if message else f"cannot run: {line}",
+                           hint=f"plat {words[0]} --help (in a shell) lists its options") from None
+    if words[0] == "exec":
+        from tui.cli.commands.exec import _split
+
+        args.workload, args.cmd = _split(args)
+    return args
+
+
+class PlatCommands(Provider):
+    """Hits for what is typed: the typed line itself when it starts with a TUI verb."""
+
+    async def discover(self) -> Hits:
+        helps = cli_help()
+        for verb in PALETTE_VERBS:
+            yield DiscoveryHit(f"plat {verb}", partial(self._run, verb),
+                               help=helps.get(verb, ""))
+
+    async def search(self, query: str) -> Hits:
+        helps = cli_help()
+        line = query.strip()
+        if line.startswith("plat "):
+            line = line[5:].strip()
+        first, _, rest = line.partition(" ")
+        matcher = self.matcher(first)
+        for verb, example in PALETTE_VERBS.items():
+            score = matcher.match(verb)
+            if score <= 0:
+                continue
+            command = f"{verb} {rest}".strip() if verb == first or not rest else None
+            if command is None:
+                continue
+            shown = f"plat {command}"
+            help_text = helps.get(verb, "")
+            if example and not rest:
+                help_text += f"  (e.g. plat {verb} {example})"
+            yield Hit(score if verb != first else 1.0, matcher.highlight(shown) if not rest
+                      else shown, partial(self._run, command), text=shown, help=help_text)
+
+    def _run(self, line: str) -> None:
+        run: Any = getattr(self.app, "run_command_line", None)
+        if run is not None:
+            run(line)
