@@ -28,7 +28,9 @@ import os
 import queue
 import select
 import socket
+import struct
 import sys
+import termios
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -46,7 +48,13 @@ POOL_MAX = 256  # idle pipe pairs kept for reuse
 ACCEPT_BATCH = 64
 SPLICE_FLAGS = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
 EV_IN, EV_OUT, EV_ERR = select.EPOLLIN, select.EPOLLOUT, select.EPOLLERR | select.EPOLLHUP
-EV_IN_ANY = EV_IN | EV_ERR
+EV_RDHUP = select.EPOLLRDHUP
+EV_READ = EV_IN | EV_RDHUP  # what a socket whose data we want is watched for
+EV_IN_ANY = EV_IN | EV_ERR | EV_RDHUP
+# A read of fewer bytes than a pipe has slots cannot have filled the pipe (each slot holds one
+# byte at least), so it took everything the socket held. Lowered to a default pipe's 16 slots
+# if enlarging a pipe is ever refused.
+_slots = [PIPE_SIZE // 4096]
 _RETRY = (errno.ECONNREFUSED, errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.ENETUNREACH,
           errno.ECONNRESET, errno.EADDRNOTAVAIL)
 
@@ -70,6 +78,17 @@ def open_listener(lst: Listener) -> socket.socket:
     return sock
 
 
+def _drained(fd: int, n: int) -> bool:
+    """Whether the socket has no byte left to read (after a read of ``n``)."""
+    if n >= PIPE_SIZE:
+        return False
+    try:
+        left = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    except OSError:
+        return False
+    return int(left) == 0
+
+
 def _connected(s: _socket.socket) -> bool:
     try:
         s.getpeername()
@@ -80,8 +99,10 @@ def _connected(s: _socket.socket) -> bool:
 
 def _pipe() -> tuple[int, int]:
     r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    with contextlib.suppress(OSError):
+    try:
         fcntl.fcntl(w, F_SETPIPE_SZ, PIPE_SIZE)
+    except OSError:
+        _slots[0] = 16
     return r, w
 
 
@@ -120,7 +141,7 @@ class _End:
         mask = 0
         r, w = self.reads, self.writes
         if r is not None and not r.eof and not r.pending:
-            mask |= EV_IN
+            mask |= EV_READ
         if w is not None and w.pending:
             mask |= EV_OUT
         return mask
@@ -354,13 +375,13 @@ class Engine:
         c_end.reads = b_end.writes = conn.up = _Flow(c_end, b_end, *up_pipe)
         b_end.reads = c_end.writes = conn.down = _Flow(b_end, c_end, *down_pipe)
         self._socks[c_end.fd] = c_end
-        b_end.mask = EV_IN
-        c_end.mask = EV_IN
+        b_end.mask = EV_READ
+        c_end.mask = EV_READ
         if registered:
-            self._ep.modify(b_end.fd, EV_IN)
+            self._ep.modify(b_end.fd, EV_READ)
         else:
-            self._ep.register(b_end.fd, EV_IN)
-        self._ep.register(c_end.fd, EV_IN)
+            self._ep.register(b_end.fd, EV_READ)
+        self._ep.register(c_end.fd, EV_READ)
         # The client usually spoke already (a request): move it now, not one loop turn later.
         self._event(c_end, EV_IN)
 
@@ -382,6 +403,10 @@ class Engine:
                         f.eof = changed = True
                     else:
                         f.pending = n
+                        if ev & EV_RDHUP and (n < _slots[0] or _drained(f.src.fd, n)):
+                            # The peer's FIN came with these bytes and nothing is left: the
+                            # half-close goes on now instead of after one more empty read.
+                            f.eof = changed = True
                     self._flush(f)
                     if f.pending:
                         changed = True

@@ -10,6 +10,7 @@ connection survives unrelated changes, and PROXY v2 reaches a real peer (nginx) 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
 import threading
 import time
@@ -267,3 +268,33 @@ def test_proxy_v2_reaches_nginx_with_the_original_client(
     answer, local_port = with_driver(driver_kind, tmp_path, body)
     assert "200 OK" in answer
     assert f"client={client} port={local_port}" in answer
+
+
+def test_bulk_bytes_and_half_close_pass_through_intact(
+    driver_kind: str, tmp_path: Path, backends: list[Backend],
+) -> None:
+    """8 MiB up, then a half-close; the echo comes back whole, then the close does."""
+    port = free_port()
+    payload = hashlib.sha256(b"seed").digest() * (8 * 1024 * 1024 // 32)
+
+    def exchange() -> bytes:
+        with socket.create_connection(("::1", port), timeout=10) as c:
+            received = bytearray()
+
+            def read() -> None:
+                while chunk := c.recv(1 << 16):
+                    received.extend(chunk)
+
+            reader = threading.Thread(target=read)
+            reader.start()
+            c.sendall(payload)
+            c.shutdown(socket.SHUT_WR)
+            reader.join(timeout=30)
+            return bytes(received)
+
+    async def body(d: IngressDriver) -> bytes:
+        await d.apply(IngressConfig((listener(port, backends[:1]),)))
+        return await asyncio.to_thread(exchange)
+
+    got = with_driver(driver_kind, tmp_path, body)
+    assert got == b"b0\n" + payload
