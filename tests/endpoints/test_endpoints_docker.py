@@ -10,6 +10,7 @@ import re
 import socket
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -179,3 +180,60 @@ def test_ipv4_closed_unless_enabled(ingress_daemon: Daemon, tmp_path: Path) -> N
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
     ex = d.plat("exposed", "--json").json()["exposed"]
     assert [(x["family"], x["port"]) for x in ex] == [("ipv6", port)]
+
+
+NGINX_PROXY = "127.0.0.1:5000/nginx-proxy:v1"
+TAGS = "http://127.0.0.1:5000/v2/nginx-proxy/tags/list"
+
+
+def test_proxy_v2_reaches_nginx_running_as_the_instance(ingress_daemon: Daemon, tmp_path: Path) -> None:  # noqa: E501
+    """nginx (``listen 8080 proxy_protocol``) deployed by plat reports each client's address
+    and port as the PROXY v2 header gave them, for IPv6 and IPv4 clients."""
+    try:
+        with urllib.request.urlopen(TAGS, timeout=2) as r:
+            tags = r.read().decode()
+    except OSError:
+        tags = ""
+    if '"v1"' not in tags:
+        pytest.skip("no nginx-proxy image in the registry (scripts/dev-services builds it)")
+    d = ingress_daemon
+    d.make_env("acme/shop/edge/prod")
+    assert d.plat("use", "acme/shop/edge/prod").code == 0
+    port = free_port()
+    path = tmp_path / "plat.toml"
+    path.write_text(f"""app = "edge"
+[workloads.nginx]
+image = "{NGINX_PROXY}"
+count = 1
+memory = "64M"
+[workloads.nginx.health]
+tcp = 8080
+[[endpoints]]
+name = "public"
+workload = "nginx"
+internal_port = 8080
+external_ports = [{port}]
+ipv4 = true
+proxy_protocol = "v2"
+""")
+    r = d.plat("deploy", "-f", str(path))
+    assert r.code == 0, (r.out, r.err)
+    assert "PROXY protocol v2" in r.out
+
+    def ask(host: str) -> tuple[str, int] | None:
+        try:
+            with socket.create_connection((host, port), timeout=5) as c:
+                local = c.getsockname()
+                c.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+                data = b""
+                while chunk := c.recv(4096):
+                    data += chunk
+        except OSError:
+            return None
+        return data.decode(), int(local[1])
+
+    for client in ("::1", "127.0.0.1"):
+        answer = wait_for(lambda c=client: ask(c), timeout=30)
+        body, local_port = answer
+        assert "200 OK" in body, body
+        assert f"client={client} port={local_port}" in body, body
