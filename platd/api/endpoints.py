@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import msgspec
-from litestar import Router, delete, get, post
+from litestar import Router, delete, get, patch, post
 
 from platd.api.context import DaemonContext
 from platd.api.deps import target
@@ -39,6 +39,28 @@ async def create_endpoint(ctx: DaemonContext, principal: Principal, data: Endpoi
                                    target(org, project, app, env), wanted)
 
 
+class EndpointChange(msgspec.Struct, forbid_unknown_fields=True):
+    workload: str | None = None
+    internal_port: int | None = None
+    external_ports: list[int] | None = None
+    ipv6: bool | None = None
+    ipv4: bool | None = None
+    proxy_protocol: str | None = None  # "v2", or "none" to turn it off
+
+
+@patch("/endpoints/{name:str}")
+async def change_endpoint(ctx: DaemonContext, principal: Principal, data: EndpointChange, name: str, org: str, project: str, app: str, env: str) -> dict[str, Any]:  # noqa: E501
+    changes: dict[str, Any] = {
+        k: v for k, v in msgspec.structs.asdict(data).items() if v is not None
+    }
+    if "external_ports" in changes:
+        changes["external_ports"] = tuple(changes["external_ports"])
+    if changes.get("proxy_protocol") == "none":
+        changes["proxy_protocol"] = None
+    return await asyncio.to_thread(endpoints.update, ctx.store, principal,
+                                   target(org, project, app, env), name, changes)
+
+
 @get("/endpoints")
 async def list_endpoints(ctx: DaemonContext, principal: Principal, org: str, project: str, app: str, env: str) -> dict[str, Any]:  # noqa: E501
     return await asyncio.to_thread(endpoints.list_, ctx.store, principal,
@@ -65,6 +87,7 @@ async def exposed(ctx: DaemonContext, principal: Principal, org: str) -> dict[st
 
 env_router = Router(
     path="/v1/envs/{org:str}/{project:str}/{app:str}/{env:str}",
-    route_handlers=[create_endpoint, list_endpoints, describe_endpoint, delete_endpoint],
+    route_handlers=[create_endpoint, list_endpoints, describe_endpoint, change_endpoint,
+                    delete_endpoint],
 )
 org_router = Router(path="/v1", route_handlers=[exposed])

@@ -16,19 +16,24 @@ Connections already established keep their backend until either side closes: tha
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import fcntl
+import json
 import logging
 import os
 import queue
 import select
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 from platd.ingress.model import ApplyResult, Backend, IngressConfig, Listener
 from platd.spec import proxy_v2
@@ -53,6 +58,8 @@ def open_listener(lst: Listener) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        # Inherited by accepted sockets: bytes are forwarded as they come, never held back.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if fam == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((lst.address, lst.port))
@@ -63,6 +70,14 @@ def open_listener(lst: Listener) -> socket.socket:
     return sock
 
 
+def _connected(s: _socket.socket) -> bool:
+    try:
+        s.getpeername()
+    except OSError:
+        return False
+    return True
+
+
 def _pipe() -> tuple[int, int]:
     r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     with contextlib.suppress(OSError):
@@ -70,6 +85,10 @@ def _pipe() -> tuple[int, int]:
     return r, w
 
 
+# Connections use the C socket type directly: socket.socket's Python-level __init__ and close
+# are measurable per connection, and nothing here needs what they add.
+_RawSocket = _socket.socket
+_NEW_STREAM = socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
 _Job = tuple[Callable[[], object], Future[object]]
 _Sockets = dict[tuple[str, str, int], socket.socket]
 LINGER_RESET = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # l_onoff=1, l_linger=0: close sends RST
@@ -78,10 +97,11 @@ LINGER_RESET = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # l_onoff=1, l_linger=0: clo
 @dataclass(slots=True)
 class _Route:
     listener: Listener
-    sock: socket.socket
+    sock: _socket.socket
     backends: tuple[Backend, ...]
     proxy_v2: bool
     next: int = 0
+    family: int = socket.AF_INET6  # a plain int: socket.family builds an enum on every access
 
 
 @dataclass(slots=True, eq=False)
@@ -89,7 +109,7 @@ class _End:
     """One socket of a connection, and the flows it reads for and writes from."""
 
     conn: _Conn
-    sock: socket.socket
+    sock: _socket.socket
     fd: int
     reads: _Flow | None = None
     writes: _Flow | None = None
@@ -121,8 +141,8 @@ class _Flow:
 
 @dataclass(slots=True, eq=False)
 class _Conn:
-    client: socket.socket
-    backend: socket.socket
+    client: _socket.socket
+    backend: _socket.socket
     route: _Route
     tried: int
     header: bytes
@@ -201,7 +221,7 @@ class Engine:
                     if end.conn.connected:
                         self._event(end, ev)
                     else:
-                        self._finish_connect(end.conn)
+                        self._finish_connect(end.conn, ev)
                 elif fd in listeners:
                     self._accept(listeners[fd])
                 elif fd == wake:
@@ -230,14 +250,15 @@ class Engine:
                     self._ep.unregister(route.sock)
                 route.sock.close()
         for key, lst in wanted.items():
-            route = self._routes.get(key)
-            if route is not None:
-                route.listener, route.backends, route.proxy_v2 = lst, lst.backends, lst.proxy_v2
+            existing = self._routes.get(key)
+            if existing is not None:
+                existing.listener, existing.backends = lst, lst.backends
+                existing.proxy_v2 = lst.proxy_v2
                 continue
             sock = sockets.get(key)
             if sock is None:
                 continue  # could not be bound; the driver reported it
-            route = _Route(lst, sock, lst.backends, lst.proxy_v2)
+            route = _Route(lst, sock, lst.backends, lst.proxy_v2, family=int(sock.family))
             self._routes[key] = route
             self._by_listen_fd[sock.fileno()] = route
             self._ep.register(sock.fileno(), EV_IN)
@@ -256,12 +277,11 @@ class Engine:
                     log.warning("ingress: cannot accept on %s: %s", route.listener.bind, e)
                     return
                 continue
-            client = socket.socket(sock.family, socket.SOCK_STREAM, 0, fd)
+            client = _RawSocket(route.family, socket.SOCK_STREAM, 0, fd)
             if not route.backends:
                 client.close()  # nothing healthy behind this endpoint: refuse quickly
                 continue
-            client.setblocking(False)
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            client.setblocking(False)  # TCP_NODELAY comes from the listener
             header = b""
             if route.proxy_v2:
                 header = proxy_v2.build(peer[:2], sock.getsockname()[:2])
@@ -276,7 +296,7 @@ class Engine:
             route.next += 1
             conn.tried += 1
             fam = socket.AF_INET6 if ":" in b.host else socket.AF_INET
-            s = socket.socket(fam, socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+            s = _RawSocket(fam, _NEW_STREAM)
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             rc = s.connect_ex((b.host, b.port))
             if rc in (0, errno.EINPROGRESS):
@@ -284,17 +304,24 @@ class Engine:
                 end = _End(conn, s, s.fileno())
                 conn.b_end = end
                 self._socks[end.fd] = end
-                self._ep.register(end.fd, EV_OUT)
+                if rc == 0 or _connected(s):
+                    # Local backends (loopback, the bridge) are usually connected by now:
+                    # skip the round through epoll for "writable".
+                    self._established(conn, registered=False)
+                else:
+                    self._ep.register(end.fd, EV_OUT)
                 return
             s.close()
         conn.client.close()
 
-    def _finish_connect(self, conn: _Conn) -> None:
+    def _finish_connect(self, conn: _Conn, ev: int) -> None:
         s = conn.backend
-        err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        # Writable without an error means connected; only a failure costs a getsockopt.
+        err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if ev & EV_ERR else 0
         if err == errno.EINPROGRESS:
             return
-        if err:
+        if err or (ev & EV_ERR):
+            err = err or errno.ECONNRESET
             self._socks.pop(s.fileno(), None)
             with contextlib.suppress(OSError):
                 self._ep.unregister(s.fileno())
@@ -304,6 +331,11 @@ class Engine:
             else:
                 conn.client.close()
             return
+        self._established(conn, registered=True)
+
+    def _established(self, conn: _Conn, registered: bool) -> None:
+        """The backend is connected: header, pipes, and both sockets watched for reading."""
+        s = conn.backend
         conn.connected = True
         if conn.header:
             try:
@@ -324,30 +356,41 @@ class Engine:
         self._socks[c_end.fd] = c_end
         b_end.mask = EV_IN
         c_end.mask = EV_IN
-        self._ep.modify(b_end.fd, EV_IN)
+        if registered:
+            self._ep.modify(b_end.fd, EV_IN)
+        else:
+            self._ep.register(b_end.fd, EV_IN)
         self._ep.register(c_end.fd, EV_IN)
+        # The client usually spoke already (a request): move it now, not one loop turn later.
+        self._event(c_end, EV_IN)
 
     def _event(self, end: _End, ev: int) -> None:
         """Level-triggered: one splice in and one out per readiness, like recv+send would."""
         conn = end.conn
+        changed = False  # whether epoll interest may have to change (backpressure, EOF)
         try:
             if ev & EV_OUT:
                 f = end.writes
                 if f is not None and f.pending:
                     self._flush(f)
+                    changed = True
             if ev & EV_IN_ANY:
                 f = end.reads
                 if f is not None and not f.pending and not f.eof:
                     n = os.splice(f.src.fd, f.pw, PIPE_SIZE, flags=SPLICE_FLAGS)
                     if n == 0:
-                        f.eof = True
+                        f.eof = changed = True
                     else:
                         f.pending = n
                     self._flush(f)
+                    if f.pending:
+                        changed = True
         except BlockingIOError:
             pass
         except OSError:
             self._close(conn, clean=False)
+            return
+        if not changed and not ev & EV_ERR:
             return
         up, down = conn.up, conn.down
         if up.done and down.done:  # type: ignore[union-attr]
@@ -369,8 +412,12 @@ class Engine:
             except BlockingIOError:
                 return  # dst is full: wait for EPOLLOUT on it
         if f.eof and not f.done:
-            with contextlib.suppress(OSError):
-                f.dst.sock.shutdown(socket.SHUT_WR)  # pass the half-close on
+            conn = f.src.conn
+            other = conn.down if f is conn.up else conn.up
+            if other is None or not other.done:
+                with contextlib.suppress(OSError):
+                    f.dst.sock.shutdown(socket.SHUT_WR)  # pass the half-close on
+            # else both directions are over: the close that follows sends the FIN.
             f.done = True
 
     def _close(self, conn: _Conn, clean: bool = True) -> None:
@@ -381,8 +428,7 @@ class Engine:
             if fd < 0:
                 continue
             self._socks.pop(fd, None)
-            with contextlib.suppress(OSError, ValueError):
-                self._ep.unregister(fd)
+            # No epoll unregister: closing the only descriptor removes it from the set.
             if not clean:
                 with contextlib.suppress(OSError):
                     # Pass a reset on instead of pretending the other side closed cleanly.
@@ -413,38 +459,115 @@ class Engine:
         self._pool.clear()
 
 
+def apply_locally(engine: Engine, config: IngressConfig) -> ApplyResult:
+    """Bind what is new (here, in the caller's thread, so errors are reported), then swap."""
+    have = engine.listening()
+    failed: dict[tuple[str, str, int], str] = {}
+    sockets: _Sockets = {}
+    for key, lst in config.by_key().items():
+        if key in have:
+            continue
+        try:
+            sockets[key] = open_listener(lst)
+        except OSError as e:
+            failed[key] = f"cannot listen on {lst.bind}: {e.strerror or e}"
+    engine.apply(config, sockets)
+    return ApplyResult(failed)
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
 class BuiltinDriver:
-    """The ``IngressDriver`` that runs ``Engine`` inside platd."""
+    """The ``IngressDriver`` that runs ``Engine`` inside platd, plus worker processes.
+
+    With ``workers`` > 1, ``workers - 1`` more engines run in processes of their own
+    (``platd.ingress.worker``), listening on the same addresses with SO_REUSEPORT, so the kernel
+    spreads new connections over them and the proxy uses more than one core without the GIL in
+    the way. Every worker applies every change before ``apply`` returns.
+    """
 
     name = "builtin"
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int = 0) -> None:
         self.engine = Engine()
+        self.workers = workers or default_workers()
+        self._procs: list[asyncio.subprocess.Process] = []
         self._started = False
+        self._lock = asyncio.Lock()
 
     async def start(self) -> None:
-        if not self._started:
-            self.engine.start()
-            self._started = True
+        if self._started:
+            return
+        self.engine.start()
+        self._started = True
+
+    async def _spawn_workers(self) -> None:
+        # Lazily, with the first listener: a host without endpoints runs no extra process.
+        import platd
+
+        # Where platd is imported from (a checkout, site-packages, or the single-file zip).
+        root = os.path.dirname(os.path.dirname(os.path.abspath(platd.__file__)))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
+        for _ in range(self.workers - 1):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "platd.ingress.worker",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                start_new_session=True, env=env,
+            )
+            self._procs.append(proc)
 
     async def apply(self, config: IngressConfig) -> ApplyResult:
-        return await asyncio.to_thread(self._apply, config)
-
-    def _apply(self, config: IngressConfig) -> ApplyResult:
-        have = self.engine.listening()
-        failed: dict[tuple[str, str, int], str] = {}
-        sockets: dict[tuple[str, str, int], socket.socket] = {}
-        for key, lst in config.by_key().items():
-            if key in have:
-                continue
-            try:
-                sockets[key] = open_listener(lst)
-            except OSError as e:
-                failed[key] = f"cannot listen on {lst.bind}: {e.strerror or e}"
-        self.engine.apply(config, sockets)
-        return ApplyResult(failed)
+        async with self._lock:
+            if config.listeners and not self._procs and self.workers > 1:
+                await self._spawn_workers()
+            result = await asyncio.to_thread(apply_locally, self.engine, config)
+            # Workers bind only what the main engine could bind: what failed is reported once.
+            ok = IngressConfig(tuple(x for x in config.listeners if x.key not in result.failed))
+            line = (json.dumps(config_to_wire(ok)) + "\n").encode()
+            alive = [p for p in self._procs if p.returncode is None]
+            for proc in alive:
+                assert proc.stdin is not None
+                proc.stdin.write(line)
+            for proc in alive:
+                assert proc.stdout is not None
+                try:
+                    async with asyncio.timeout(10):
+                        answer = await proc.stdout.readline()
+                except TimeoutError:
+                    answer = b""
+                if not answer:
+                    log.warning("ingress: built-in worker %d did not apply a change", proc.pid)
+            return result
 
     async def close(self) -> None:
-        if self._started:
-            await asyncio.to_thread(self.engine.stop)
-            self._started = False
+        if not self._started:
+            return
+        for proc in self._procs:
+            if proc.returncode is None and proc.stdin is not None:
+                proc.stdin.close()  # a worker exits when platd goes away
+        for proc in self._procs:
+            try:
+                async with asyncio.timeout(10):
+                    await proc.wait()
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        self._procs.clear()
+        await asyncio.to_thread(self.engine.stop)
+        self._started = False
+
+
+def config_to_wire(config: IngressConfig) -> list[dict[str, object]]:
+    return [dataclasses.asdict(lst) for lst in config.listeners]
+
+
+def config_from_wire(data: list[dict[str, Any]]) -> IngressConfig:
+    out = []
+    for raw in data:
+        fields = dict(raw)
+        backends = tuple(Backend(**b) for b in fields.pop("backends"))
+        out.append(Listener(**fields, backends=backends))
+    return IngressConfig(tuple(out))

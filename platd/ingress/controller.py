@@ -34,6 +34,7 @@ class IngressController:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
         self.applies = 0
+        self._applied_at = -RESYNC
 
     def poke(self) -> None:
         loop = self._loop
@@ -65,8 +66,12 @@ class IngressController:
                 frozenset(self._draining),
             )
             self._forget_gone(config)
-            if config == self.current:
+            now = asyncio.get_running_loop().time()
+            if config == self.current and now - self._applied_at < RESYNC:
                 return
+            # Unchanged configs are still handed over every RESYNC seconds: a driver whose
+            # process died (haproxy) starts it again; for the rest it is a cheap no-op.
+            self._applied_at = now
             result = await self.driver.apply(config)
             self.current = config
             self.applies += 1

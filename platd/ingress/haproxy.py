@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -23,7 +24,7 @@ import socket
 import time
 from pathlib import Path
 
-from platd.ingress.model import ApplyResult, IngressConfig, Listener
+from platd.ingress.model import ApplyResult, Backend, IngressConfig, Listener
 
 log = logging.getLogger("platd.ingress")
 
@@ -34,6 +35,21 @@ READY_TIMEOUT = 10.0
 def _section(lst: Listener) -> str:
     fam = "v6" if lst.family == "ipv6" else "v4"
     return f"ep_{lst.endpoint_id[-12:]}_{fam}_{lst.port}"
+
+
+def _server(b: Backend) -> str:
+    """A server's name in its backend: stable for one instance address, unique among them."""
+    digest = hashlib.sha1(f"{b.instance_id}|{b.host}|{b.port}".encode()).hexdigest()[:10]
+    return f"{b.instance_id or 'x'}_{digest}"
+
+
+def _addr(b: Backend) -> str:
+    return f"[{b.host}]:{b.port}" if ":" in b.host else f"{b.host}:{b.port}"
+
+
+def _shape(config: IngressConfig) -> tuple[tuple[object, ...], ...]:
+    """What only a reload can change: the listeners and how they speak to servers."""
+    return tuple(sorted((lst.key, lst.endpoint_id, lst.proxy_v2) for lst in config.listeners))
 
 
 def render(config: IngressConfig, run_dir: Path) -> str:
@@ -73,9 +89,8 @@ def render(config: IngressConfig, run_dir: Path) -> str:
             "    balance roundrobin",
         ]
         extra = " send-proxy-v2" if lst.proxy_v2 else ""
-        for i, b in enumerate(lst.backends):
-            host = f"[{b.host}]" if ":" in b.host else b.host
-            lines.append(f"    server i{i}_{b.instance_id or 'x'} {host}:{b.port}{extra}")
+        for b in lst.backends:
+            lines.append(f"    server {_server(b)} {_addr(b)}{extra}")
         lines.append("")
     return "\n".join(lines)
 
@@ -92,6 +107,9 @@ class HaproxyDriver:
         self.master_sock = run_dir / "master.sock"
         self._proc: asyncio.subprocess.Process | None = None
         self._current: str | None = None
+        self._applied: IngressConfig | None = None
+        self._failed: dict[tuple[str, str, int], str] = {}
+        self._parked: set[tuple[str, str]] = set()  # (backend, server) in maintenance
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -104,6 +122,27 @@ class HaproxyDriver:
                 "in platd.toml",
             )
         self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        await self._stop_orphan()
+
+    async def _stop_orphan(self) -> None:
+        """An haproxy left by a platd that was killed (-9) would hold the ports: stop it."""
+        pidfile = self.run_dir / "haproxy.pid"
+        try:
+            pid = int(pidfile.read_text().split()[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            return
+        if not any(arg.endswith(b"haproxy") for arg in cmdline[:1]) or \
+                str(self.cfg).encode() not in cmdline:
+            return
+        log.warning("stopping haproxy %d left by an earlier platd", pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            await asyncio.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
     async def _spawn(self, text: str) -> None:
         self.cfg.write_text(text)
@@ -111,6 +150,7 @@ class HaproxyDriver:
             self.master_sock.unlink()
         self._proc = await asyncio.create_subprocess_exec(
             self.binary, "-W", "-db", "-f", str(self.cfg), "-S", f"{self.master_sock},mode,600",
+            "-p", str(self.run_dir / "haproxy.pid"),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE, start_new_session=True,
         )
@@ -121,7 +161,7 @@ class HaproxyDriver:
         assert proc.stderr is not None
         async for raw in proc.stderr:
             line = raw.decode(errors="replace").rstrip()
-            level = logging.WARNING if line.startswith(("[ALERT]", "[EMERG]")) else logging.INFO
+            level = logging.WARNING if line.startswith(("[ALERT]", "[EMERG]")) else logging.DEBUG
             log.log(level, "haproxy: %s", line)
 
     async def _check(self, text: str) -> str | None:
@@ -140,26 +180,90 @@ class HaproxyDriver:
         async with self._lock:
             text = render(config, self.run_dir)
             if text == self._current and self._alive():
-                return ApplyResult({})
-            failed = await self._unbindable(config)
-            if failed:
-                # Leave out what cannot be bound so the rest still works; report it.
-                config = IngressConfig(tuple(x for x in config.listeners if x.key not in failed))
-                text = render(config, self.run_dir)
-            problem = await self._check(text)
-            if problem is not None:
-                return ApplyResult({lst.key: f"haproxy refused the config: {problem}"
-                                    for lst in config.listeners})
-            if not self._alive():
-                await self._spawn(text)
-            else:
-                before = await self._workers()
-                (self.run_dir / "haproxy.cfg.new").replace(self.cfg)
-                assert self._proc is not None
-                self._proc.send_signal(signal.SIGUSR2)
-                await self._wait_ready(previous=before)
-            self._current = text
-            return ApplyResult(failed)
+                return ApplyResult(dict(self._failed))
+            if (self._alive() and self._applied is not None
+                    and _shape(config) == _shape(self._applied)
+                    and await self._update_servers(self._applied, config)):
+                # Only backend sets changed: done through the runtime API, no reload, so the
+                # change is immediate and exact (a drained server gets no new connection).
+                self._applied, self._current = config, text
+                self.cfg.write_text(text)  # what a later reload or restart starts from
+                return ApplyResult(dict(self._failed))
+            return await self._reload(config)
+
+    async def _update_servers(self, old: IngressConfig, new: IngressConfig) -> bool:
+        """Add, enable and park servers; False if HAProxy refused something (then reload)."""
+        before = old.by_key()
+        commands: list[str] = []
+        parking: list[tuple[str, str]] = []
+        for key, lst in new.by_key().items():
+            be = _section(lst)
+            had = {_server(b): b for b in before[key].backends} if key in before else {}
+            want = {_server(b): b for b in lst.backends}
+            extra = " send-proxy-v2" if lst.proxy_v2 else ""
+            for name, b in want.items():
+                if name in had:
+                    continue
+                if (be, name) in self._parked:
+                    commands.append(f"set server {be}/{name} state ready")
+                    self._parked.discard((be, name))
+                else:
+                    commands += [f"add server {be}/{name} {_addr(b)}{extra}",
+                                 f"enable server {be}/{name}"]
+            for name in had.keys() - want.keys():
+                commands.append(f"set server {be}/{name} state maint")
+                parking.append((be, name))
+        if not commands:
+            return True
+        out = await self._admin("; ".join(commands))
+        bad = [line for line in out.splitlines()
+               if line.strip() and line.strip() not in ("New server registered.",)]
+        if bad:
+            log.warning("haproxy refused a server change (%s); reloading instead", "; ".join(bad))
+            return False
+        self._parked |= set(parking)
+        # Parked servers finish their connections; delete those that have none left.
+        for be, name in sorted(self._parked):
+            if "Server deleted." in await self._admin(f"del server {be}/{name}"):
+                self._parked.discard((be, name))
+        return True
+
+    async def _admin(self, command: str) -> str:
+        """A command on the current worker's stats socket (it answers, then closes)."""
+        reader, writer = await asyncio.open_unix_connection(str(self.run_dir / "admin.sock"))
+        try:
+            writer.write(command.encode() + b"\n")
+            await writer.drain()
+            async with asyncio.timeout(5.0):
+                return (await reader.read()).decode(errors="replace")
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def _reload(self, config: IngressConfig) -> ApplyResult:
+        """Write, check and load a whole new config (listeners changed, or first start)."""
+        text = render(config, self.run_dir)
+        failed = await self._unbindable(config)
+        if failed:
+            # Leave out what cannot be bound so the rest still works; report it.
+            config = IngressConfig(tuple(x for x in config.listeners if x.key not in failed))
+            text = render(config, self.run_dir)
+        problem = await self._check(text)
+        if problem is not None:
+            return ApplyResult({lst.key: f"haproxy refused the config: {problem}"
+                                for lst in config.listeners})
+        if not self._alive():
+            await self._spawn(text)
+        else:
+            before = await self._workers()
+            (self.run_dir / "haproxy.cfg.new").replace(self.cfg)
+            assert self._proc is not None
+            self._proc.send_signal(signal.SIGUSR2)
+            await self._wait_ready(previous=before)
+        self._current, self._applied, self._failed = text, config, dict(failed)
+        self._parked.clear()  # a reload starts from the servers in the file
+        return ApplyResult(failed)
 
     async def _unbindable(self, config: IngressConfig) -> dict[tuple[str, str, int], str]:
         """Listeners that are new and whose address cannot be bound (in use, not local)."""

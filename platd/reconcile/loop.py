@@ -29,6 +29,7 @@ from platd.reconcile.model import (
     Pending,
     Plan,
     Pull,
+    Stop,
 )
 from platd.reconcile.secret_files import SecretFiles
 from platd.runtime.base import ObservedContainer, Runtime, RuntimeError_
@@ -147,10 +148,16 @@ class Reconciler:
             stopping=stopping,
         )
         plan, held_for = self._hold_back(plan, now)
-        await self.executor.execute(plan)
-        self.passes += 1
         pending = {(a.desired.env_id, a.desired.workload): a for a in plan.actions
                    if isinstance(a, Pending)}
+        if any(isinstance(a, Stop) for a in plan.actions):
+            # Stops drain ingress first, which reads instance rows: they must already show the
+            # instances that became healthy this pass, or the new set would look empty.
+            await asyncio.to_thread(
+                observed_service.write_instances, self.store, self._rows(views, pending)
+            )
+        await self.executor.execute(plan)
+        self.passes += 1
         await asyncio.to_thread(
             observed_service.write_instances, self.store, self._rows(views, pending)
         )

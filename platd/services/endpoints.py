@@ -13,6 +13,7 @@ the healthy instances behind it.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import ipaddress
 import json
@@ -359,7 +360,12 @@ def sync_manifest(session: Session, store: Store, ref: tenancy.EnvRef, manifest:
             raise
         new = _write(session, store, ref.env.id, w, "manifest", v6, v4, row, actor)
         verb = "created" if row is None else "changed"
-        notes.append(f"endpoint {name} {verb}: " + ", ".join(_addresses(new)))
+        notes.append(f"endpoint {name} {verb}: " + ", ".join(_addresses(new))
+                     + ("" if new.ipv4 else " (IPv4 off)"))
+        if new.proxy_protocol == "v2":
+            notes.append(f"endpoint {name}: {NOTE_PROXY}")
+        if NOTE_TLS not in notes:
+            notes.append(NOTE_TLS)
         events.record(session, store, env_id=ref.env.id, step="endpoint", outcome="ok",
                       message=f"endpoint {name} {verb}: " + ", ".join(_addresses(new)),
                       actor=actor)
@@ -455,6 +461,36 @@ def create(store: Store, principal: Principal, target: str, w: Wanted) -> dict[s
                       + ", ".join(_addresses(row)), actor=principal.name)
         session.flush()
         return {"action": "created", **to_dict(session, row, ref.path)}
+
+
+def update(store: Store, principal: Principal, target: str, name: str,
+           changes: dict[str, Any]) -> dict[str, Any]:
+    """Change an endpoint made with ``create``; it keeps its addresses where it can."""
+    with store.write() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+        principal.require(ref.org.id, "deployer")
+        row = _find(session, ref, name)
+        if row.source == "manifest":
+            raise Conflict(
+                f"endpoint {name} is declared in the plat.toml of {ref.path}'s current release",
+                hint="change it in [[endpoints]] in plat.toml and deploy",
+            )
+        current = Wanted(row.name, row.workload, row.internal_port, tuple(_ports(row)),
+                         row.ipv6, row.ipv4, row.proxy_protocol)
+        w = dataclasses.replace(current, **changes)
+        if w == current:
+            raise InvalidInput(f"endpoint {name} already is like that: nothing to change",
+                               hint=f"see it: plat endpoints describe {name} --target {ref.path}")
+        check_wanted(w, _current_manifest(session, ref.env), ref.path)
+        paths = _env_paths(session)
+        taken = _taken(session, store.host_id, paths, ref.org.id, {row.id})
+        v6, v4 = _place(session, store, w, row, paths, ref.org.id, taken)
+        row = _write(session, store, ref.env.id, w, "cli", v6, v4, row, principal.name)
+        events.record(session, store, env_id=ref.env.id, step="endpoint", outcome="ok",
+                      message=f"{principal.name} changed endpoint {name}: "
+                      + ", ".join(_addresses(row)), actor=principal.name)
+        session.flush()
+        return {"action": "changed", **to_dict(session, row, ref.path)}
 
 
 def _find(session: Session, ref: tenancy.EnvRef, name: str) -> EndpointRow:
@@ -560,8 +596,8 @@ def ingress_config(store: Store, host_id: str,
                 dial = _dial(i, r.internal_port)
                 if dial is None:
                     continue
-                host, _, port = dial.rpartition(":")
-                backends.append(Backend(host.strip("[]"), int(port), i.id))
+                host, _, dial_port = dial.rpartition(":")
+                backends.append(Backend(host.strip("[]"), int(dial_port), i.id))
             backends.sort()
             for fam, addr, port in _bindings(r):
                 listeners.append(Listener(

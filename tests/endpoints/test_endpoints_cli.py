@@ -235,3 +235,28 @@ def test_the_daemon_listens_on_what_it_reports(fake_daemon: Daemon, tmp_path: Pa
         assert time.monotonic() < deadline, "platd still listens after delete"
         time.sleep(0.1)
     assert json.loads(d.plat("exposed", "--json").out)["exposed"] == []
+
+
+def test_update_changes_in_place_and_keeps_the_address(fake_daemon: Daemon, tmp_path: Path) -> None:
+    d = fake_daemon
+    assert d.plat("deploy", "-f", str(manifest(tmp_path)), "--detach").code == 0
+    port, other = free_port(), free_port()
+    assert d.plat("endpoints", "create", "e", "-w", "web", "--internal-port", "8080",
+                  "-p", str(port)).code == 0
+    r = d.plat("endpoints", "update", "e", "--ipv4", "--proxy-protocol", "v2", "-p", str(other))
+    assert r.code == 0, r.err
+    assert "changed" in r.out
+    assert f"IPv4      127.0.0.1  port(s) {other}" in r.out
+    assert "PROXY protocol v2" in r.out
+    e = endpoints_of(d)[0]
+    assert (e["external_ports"], e["ipv4"], e["proxy_protocol"]) == ([other], True, "v2")
+    r = d.plat("endpoints", "update", "e", "--proxy-protocol", "none", "--no-ipv4")
+    assert r.code == 0, r.err
+    assert endpoints_of(d)[0]["proxy_protocol"] is None
+    # A refused change leaves it as it was.
+    r = d.plat("endpoints", "update", "e", "--internal-port", "9999")
+    assert r.code == 2
+    assert endpoints_of(d)[0]["internal_port"] == 8080
+    r = d.plat("endpoints", "update", "e")
+    assert r.code == 2
+    assert "nothing to change" in r.err

@@ -32,6 +32,24 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="send a PROXY v2 header with the client's address to the app")
     p.set_defaults(handler=create)
 
+    p = gsub.add_parser(
+        "update", parents=[common], help="change an endpoint made with create",
+        description="Changes only what is given; the endpoint keeps its addresses where the "
+        "new ports are free there. Prints the details like create.")
+    p.add_argument("name")
+    p.add_argument("--workload", "-w")
+    p.add_argument("--internal-port", type=int, metavar="PORT")
+    p.add_argument("--port", "-p", type=int, action="append", dest="ports", metavar="PORT",
+                   help="the new external ports (repeatable; replaces the old list)")
+    v4 = p.add_mutually_exclusive_group()
+    v4.add_argument("--ipv4", action="store_true", default=None, help="also listen on IPv4")
+    v4.add_argument("--no-ipv4", action="store_false", dest="ipv4", help="stop IPv4")
+    v6 = p.add_mutually_exclusive_group()
+    v6.add_argument("--ipv6", action="store_true", default=None, help="listen on IPv6")
+    v6.add_argument("--no-ipv6", action="store_false", dest="ipv6", help="stop IPv6")
+    p.add_argument("--proxy-protocol", choices=("v2", "none"))
+    p.set_defaults(handler=update)
+
     p = gsub.add_parser("list", parents=[common], help="the env's endpoints")
     p.set_defaults(handler=list_)
     p = gsub.add_parser("describe", parents=[common], help="one endpoint and what serves it")
@@ -61,6 +79,23 @@ def create(ctx: Ctx) -> int:
     e = ctx.client.post(ctx.client.env_path(target, "/endpoints"), body)
     ctx.out(e, [*endpoint_lines(e, "created"), "Next:",
                 f"  plat endpoints describe {e['name']} --target {target}", "  plat exposed"])
+    return 0
+
+
+def update(ctx: Ctx) -> int:
+    from tui.render import endpoint_lines
+
+    a = ctx.args
+    body = {"workload": a.workload, "internal_port": a.internal_port, "external_ports": a.ports,
+            "ipv4": a.ipv4, "ipv6": a.ipv6, "proxy_protocol": a.proxy_protocol}
+    body = {k: v for k, v in body.items() if v is not None}
+    if not body:
+        raise InvalidInput("nothing to change",
+                           hint="pass what to change, e.g. --ipv4 or --port 8443")
+    target = ctx.target()
+    path = ctx.client.env_path(target, "/endpoints/" + quote(a.name, safe=""))
+    e = ctx.client.patch(path, body)
+    ctx.out(e, endpoint_lines(e, "changed"))
     return 0
 
 
