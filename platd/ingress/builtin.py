@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import queue
+import random
 import select
 import socket
 import struct
@@ -121,7 +122,10 @@ class _Route:
     sock: _socket.socket
     backends: tuple[Backend, ...]
     proxy_v2: bool
-    next: int = 0
+    # Where round-robin starts: at random, so that several worker processes (each with its own
+    # counter, each given connections by the kernel's SO_REUSEPORT hash) do not all begin with
+    # the first instance, which a trickle of new connections would then always reach.
+    next: int = field(default_factory=lambda: random.randrange(1 << 30))
     family: int = socket.AF_INET6  # a plain int: socket.family builds an enum on every access
 
 

@@ -25,8 +25,8 @@ from platd.spec.errors import Conflict, InvalidInput, NotFound
 from platd.spec.gate import check_gate, gate_error
 from platd.spec.ids import uuid7
 from platd.spec.manifest import Manifest, parse_manifest
-from platd.store.db import Store
 from platd.spec.sizes import format_size
+from platd.store.db import Store
 from platd.store.models import (
     ConfigVersion,
     EnvChange,
