@@ -7,9 +7,10 @@ from typing import Any
 
 import msgspec
 from litestar import Router, delete, get, patch, post
+from litestar.di import Provide
 
 from platd.api.context import DaemonContext
-from platd.api.deps import target
+from platd.api.deps import provide_env_path
 from platd.auth.tokens import Principal
 from platd.services import endpoints
 
@@ -26,17 +27,29 @@ class EndpointCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @post("/endpoints")
-async def create_endpoint(ctx: DaemonContext, principal: Principal, data: EndpointCreate, org: str, project: str, app: str, env: str) -> dict[str, Any]:  # noqa: E501
+async def create_endpoint(
+    ctx: DaemonContext,
+    principal: Principal,
+    data: EndpointCreate,
+    env_path: str,
+) -> dict[str, Any]:
     if data.protocol != "tcp":
         from platd.spec.errors import InvalidInput
 
-        raise InvalidInput(f"protocol {data.protocol!r} is not supported: endpoints are tcp",
-                           hint="leave --protocol out (tcp)")
-    wanted = endpoints.Wanted(data.name, data.workload, data.internal_port,
-                              tuple(data.external_ports), data.ipv6, data.ipv4,
-                              data.proxy_protocol)
-    return await asyncio.to_thread(endpoints.create, ctx.store, principal,
-                                   target(org, project, app, env), wanted)
+        raise InvalidInput(
+            f"protocol {data.protocol!r} is not supported: endpoints are tcp",
+            hint="leave --protocol out (tcp)",
+        )
+    wanted = endpoints.Wanted(
+        data.name,
+        data.workload,
+        data.internal_port,
+        tuple(data.external_ports),
+        data.ipv6,
+        data.ipv4,
+        data.proxy_protocol,
+    )
+    return await asyncio.to_thread(endpoints.create, ctx.store, principal, env_path, wanted)
 
 
 class EndpointChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -49,7 +62,13 @@ class EndpointChange(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @patch("/endpoints/{name:str}")
-async def change_endpoint(ctx: DaemonContext, principal: Principal, data: EndpointChange, name: str, org: str, project: str, app: str, env: str) -> dict[str, Any]:  # noqa: E501
+async def change_endpoint(
+    ctx: DaemonContext,
+    principal: Principal,
+    data: EndpointChange,
+    name: str,
+    env_path: str,
+) -> dict[str, Any]:
     changes: dict[str, Any] = {
         k: v for k, v in msgspec.structs.asdict(data).items() if v is not None
     }
@@ -57,26 +76,36 @@ async def change_endpoint(ctx: DaemonContext, principal: Principal, data: Endpoi
         changes["external_ports"] = tuple(changes["external_ports"])
     if changes.get("proxy_protocol") == "none":
         changes["proxy_protocol"] = None
-    return await asyncio.to_thread(endpoints.update, ctx.store, principal,
-                                   target(org, project, app, env), name, changes)
+    return await asyncio.to_thread(endpoints.update, ctx.store, principal, env_path, name, changes)
 
 
 @get("/endpoints")
-async def list_endpoints(ctx: DaemonContext, principal: Principal, org: str, project: str, app: str, env: str) -> dict[str, Any]:  # noqa: E501
-    return await asyncio.to_thread(endpoints.list_, ctx.store, principal,
-                                   target(org, project, app, env))
+async def list_endpoints(
+    ctx: DaemonContext,
+    principal: Principal,
+    env_path: str,
+) -> dict[str, Any]:
+    return await asyncio.to_thread(endpoints.list_, ctx.store, principal, env_path)
 
 
 @get("/endpoints/{name:str}")
-async def describe_endpoint(ctx: DaemonContext, principal: Principal, name: str, org: str, project: str, app: str, env: str) -> dict[str, Any]:  # noqa: E501
-    return await asyncio.to_thread(endpoints.describe, ctx.store, principal,
-                                   target(org, project, app, env), name)
+async def describe_endpoint(
+    ctx: DaemonContext,
+    principal: Principal,
+    name: str,
+    env_path: str,
+) -> dict[str, Any]:
+    return await asyncio.to_thread(endpoints.describe, ctx.store, principal, env_path, name)
 
 
 @delete("/endpoints/{name:str}", status_code=200)
-async def delete_endpoint(ctx: DaemonContext, principal: Principal, name: str, org: str, project: str, app: str, env: str) -> dict[str, Any]:  # noqa: E501
-    return await asyncio.to_thread(endpoints.delete, ctx.store, principal,
-                                   target(org, project, app, env), name)
+async def delete_endpoint(
+    ctx: DaemonContext,
+    principal: Principal,
+    name: str,
+    env_path: str,
+) -> dict[str, Any]:
+    return await asyncio.to_thread(endpoints.delete, ctx.store, principal, env_path, name)
 
 
 @get("/orgs/{org:str}/exposed")
@@ -87,7 +116,13 @@ async def exposed(ctx: DaemonContext, principal: Principal, org: str) -> dict[st
 
 env_router = Router(
     path="/v1/envs/{org:str}/{project:str}/{app:str}/{env:str}",
-    route_handlers=[create_endpoint, list_endpoints, describe_endpoint, change_endpoint,
-                    delete_endpoint],
+    dependencies={"env_path": Provide(provide_env_path, sync_to_thread=False)},
+    route_handlers=[
+        create_endpoint,
+        list_endpoints,
+        describe_endpoint,
+        change_endpoint,
+        delete_endpoint,
+    ],
 )
 org_router = Router(path="/v1", route_handlers=[exposed])

@@ -11,9 +11,10 @@ from typing import Any
 
 import msgspec
 from litestar import Router, delete, get, patch, post
+from litestar.di import Provide
 
 from platd.api.context import DaemonContext
-from platd.api.deps import target
+from platd.api.deps import provide_env_path
 from platd.auth.tokens import Principal
 from platd.services import volumes
 from platd.spec.volumes import HostInfo
@@ -40,90 +41,156 @@ def _hosts(ctx: DaemonContext) -> list[HostInfo]:
 
 @get("/volumes")
 async def list_volumes(
-    ctx: DaemonContext, principal: Principal, org: str, project: str, app: str, env: str,
+    ctx: DaemonContext,
+    principal: Principal,
+    env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(volumes.list_volumes, ctx.store, ctx.volumes, _hosts(ctx),
-                                   principal, target(org, project, app, env))
+    return await asyncio.to_thread(
+        volumes.list_volumes, ctx.store, ctx.volumes, _hosts(ctx), principal, env_path
+    )
 
 
 @post("/volumes")
 async def create_volume(
-    ctx: DaemonContext, principal: Principal, data: VolumeCreate, org: str, project: str,
-    app: str, env: str,
+    ctx: DaemonContext,
+    principal: Principal,
+    data: VolumeCreate,
+    env_path: str,
 ) -> dict[str, Any]:
     return await asyncio.to_thread(
-        volumes.create_volume, ctx.store, ctx.volumes, _hosts(ctx), principal,
-        target(org, project, app, env), data.name, data.size,
-        region=volumes.validate_region(data.region), host=data.host,
+        volumes.create_volume,
+        ctx.store,
+        ctx.volumes,
+        _hosts(ctx),
+        principal,
+        env_path,
+        data.name,
+        data.size,
+        region=volumes.validate_region(data.region),
+        host=data.host,
     )
 
 
 @get("/volumes/{name:str}")
 async def describe_volume(
-    ctx: DaemonContext, principal: Principal, name: str, org: str, project: str, app: str,
-    env: str,
+    ctx: DaemonContext,
+    principal: Principal,
+    name: str,
+    env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(volumes.describe_volume, ctx.store, ctx.volumes, _hosts(ctx),
-                                   principal, target(org, project, app, env), name)
+    return await asyncio.to_thread(
+        volumes.describe_volume, ctx.store, ctx.volumes, _hosts(ctx), principal, env_path, name
+    )
 
 
 @patch("/volumes/{name:str}")
 async def resize_volume(
-    ctx: DaemonContext, principal: Principal, data: VolumeResize, name: str, org: str,
-    project: str, app: str, env: str,
+    ctx: DaemonContext,
+    principal: Principal,
+    data: VolumeResize,
+    name: str,
+    env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(volumes.resize_volume, ctx.store, ctx.volumes, _hosts(ctx),
-                                   principal, target(org, project, app, env), name, data.size)
+    return await asyncio.to_thread(
+        volumes.resize_volume,
+        ctx.store,
+        ctx.volumes,
+        _hosts(ctx),
+        principal,
+        env_path,
+        name,
+        data.size,
+    )
 
 
 @delete("/volumes/{name:str}", status_code=200)
 async def delete_volume(
-    ctx: DaemonContext, principal: Principal, name: str, org: str, project: str, app: str,
-    env: str,
+    ctx: DaemonContext,
+    principal: Principal,
+    name: str,
+    env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(volumes.delete_volume, ctx.store, ctx.volumes, _hosts(ctx),
-                                   principal, target(org, project, app, env), name)
+    return await asyncio.to_thread(
+        volumes.delete_volume, ctx.store, ctx.volumes, _hosts(ctx), principal, env_path, name
+    )
 
 
 @get("/volumes/{name:str}/snapshots")
 async def list_snapshots(
-    ctx: DaemonContext, principal: Principal, name: str, org: str, project: str, app: str,
-    env: str,
+    ctx: DaemonContext,
+    principal: Principal,
+    name: str,
+    env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(volumes.list_snapshots, ctx.store, principal,
-                                   target(org, project, app, env), name)
+    return await asyncio.to_thread(volumes.list_snapshots, ctx.store, principal, env_path, name)
 
 
 @post("/volumes/{name:str}/snapshots")
 async def create_snapshot(
-    ctx: DaemonContext, principal: Principal, name: str, org: str, project: str, app: str,
-    env: str,
+    ctx: DaemonContext,
+    principal: Principal,
+    name: str,
+    env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(volumes.create_snapshot, ctx.store, ctx.volumes, _hosts(ctx),
-                                   principal, target(org, project, app, env), name)
+    return await asyncio.to_thread(
+        volumes.create_snapshot, ctx.store, ctx.volumes, _hosts(ctx), principal, env_path, name
+    )
 
 
 @post("/volumes/{name:str}/snapshots/{snapshot:str}/restore")
 async def restore_snapshot(
-    ctx: DaemonContext, principal: Principal, data: SnapshotRestore, name: str, snapshot: str,
-    org: str, project: str, app: str, env: str,
+    ctx: DaemonContext,
+    principal: Principal,
+    data: SnapshotRestore,
+    name: str,
+    snapshot: str,
+    env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(volumes.restore_snapshot, ctx.store, ctx.volumes, _hosts(ctx),
-                                   principal, target(org, project, app, env), name, snapshot,
-                                   data.as_name)
+    return await asyncio.to_thread(
+        volumes.restore_snapshot,
+        ctx.store,
+        ctx.volumes,
+        _hosts(ctx),
+        principal,
+        env_path,
+        name,
+        snapshot,
+        data.as_name,
+    )
 
 
 @delete("/volumes/{name:str}/snapshots/{snapshot:str}", status_code=200)
 async def delete_snapshot(
-    ctx: DaemonContext, principal: Principal, name: str, snapshot: str, org: str, project: str,
-    app: str, env: str,
+    ctx: DaemonContext,
+    principal: Principal,
+    name: str,
+    snapshot: str,
+    env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(volumes.delete_snapshot, ctx.store, ctx.volumes, _hosts(ctx),
-                                   principal, target(org, project, app, env), name, snapshot)
+    return await asyncio.to_thread(
+        volumes.delete_snapshot,
+        ctx.store,
+        ctx.volumes,
+        _hosts(ctx),
+        principal,
+        env_path,
+        name,
+        snapshot,
+    )
 
 
 router = Router(
     path="/v1/envs/{org:str}/{project:str}/{app:str}/{env:str}",
-    route_handlers=[list_volumes, create_volume, describe_volume, resize_volume, delete_volume,
-                    list_snapshots, create_snapshot, restore_snapshot, delete_snapshot],
+    dependencies={"env_path": Provide(provide_env_path, sync_to_thread=False)},
+    route_handlers=[
+        list_volumes,
+        create_volume,
+        describe_volume,
+        resize_volume,
+        delete_volume,
+        list_snapshots,
+        create_snapshot,
+        restore_snapshot,
+        delete_snapshot,
+    ],
 )
