@@ -44,7 +44,9 @@ def time_command(argv: list[str], runs: int, env: dict[str, str] | None = None) 
     return out
 
 
-def print_table(title: str, rows: list[tuple[str, float, float | None, str]], unit: str = "ms") -> None:
+def print_table(
+    title: str, rows: list[tuple[str, float, float | None, str]], unit: str = "ms"
+) -> None:
     """Rows of (what, median, reference median or None, goal text)."""
     scale = 1000.0 if unit == "ms" else 1.0
     print(f"\n{title}")

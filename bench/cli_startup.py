@@ -38,8 +38,14 @@ def main() -> None:
             if shutil.which("docker"):
                 ref = median_of(time_command(["docker", "ps"], args.runs))
                 rows.append(("docker ps (reference, Go client)", ref, None, ""))
-            rows.append(("python3 -c pass (interpreter floor)",
-                         median_of(time_command([sys.executable, "-c", "pass"], args.runs)), ref, ""))
+            rows.append(
+                (
+                    "python3 -c pass (interpreter floor)",
+                    median_of(time_command([sys.executable, "-c", "pass"], args.runs)),
+                    ref,
+                    "",
+                )
+            )
             for label, argv in (
                 ("plat --version", [plat, "--version"]),
                 ("plat --help", [plat, "--help"]),

@@ -36,14 +36,31 @@ def healthy(port: int) -> bool:
 
 def floor_once(count: int) -> float:
     start = time.perf_counter()
-    procs = [subprocess.Popen(["docker", "run", "-d", "--label", "plat-bench=1", "-e", "GREETING=x",
-                               "-p", "127.0.0.1::8080", IMAGE], stdout=subprocess.PIPE, text=True)
-             for _ in range(count)]
+    procs = [
+        subprocess.Popen(
+            [
+                "docker",
+                "run",
+                "-d",
+                "--label",
+                "plat-bench=1",
+                "-e",
+                "GREETING=x",
+                "-p",
+                "127.0.0.1::8080",
+                IMAGE,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
     ids = [p.communicate()[0].strip() for p in procs]
     ports = []
     for cid in ids:
-        out = subprocess.run(["docker", "port", cid, "8080/tcp"], capture_output=True, text=True,
-                             check=True).stdout
+        out = subprocess.run(
+            ["docker", "port", cid, "8080/tcp"], capture_output=True, text=True, check=True
+        ).stdout
         ports.append(int(out.split(":")[-1]))
     while not all(healthy(p) for p in ports):
         time.sleep(0.05)
@@ -81,8 +98,11 @@ def _deploy(d: Daemon, file: Path, target: str) -> None:
 
 def wait_empty(d: Daemon) -> None:
     for _ in range(600):
-        ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=dev.plat.host={d.host_id}"],
-                             capture_output=True, text=True).stdout.split()
+        ids = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label=dev.plat.host={d.host_id}"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
         if not ids:
             return
         time.sleep(0.1)
@@ -128,20 +148,27 @@ def main() -> None:
                     for n in range(args.runs):
                         samples.append(plat_once(d, n, count, tmp))
                         wait_empty(d)
-                    rows.append((f"plat deploy x{count} to healthy", median_of(samples), floor,
-                                 "<= 1.3x"))
+                    rows.append(
+                        (f"plat deploy x{count} to healthy", median_of(samples), floor, "<= 1.3x")
+                    )
             finally:
                 d.stop()
-                ids = subprocess.run(["docker", "ps", "-aq", "--filter", "label=plat-bench=1"],
-                                     capture_output=True, text=True).stdout.split()
+                ids = subprocess.run(
+                    ["docker", "ps", "-aq", "--filter", "label=plat-bench=1"],
+                    capture_output=True,
+                    text=True,
+                ).stdout.split()
                 if ids:
                     subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
         print_table(f"Deploy to healthy, {args.runs} runs each", rows)
     pass_s, load_s = idle_pass()
-    print_table("Idle reconcile pass, 1,000 workloads, fake runtime (20 runs)", [
-        ("load desired state from SQLite", load_s, None, ""),
-        ("whole idle pass (observe, plan, write)", pass_s, None, "milliseconds"),
-    ])
+    print_table(
+        "Idle reconcile pass, 1,000 workloads, fake runtime (20 runs)",
+        [
+            ("load desired state from SQLite", load_s, None, ""),
+            ("whole idle pass (observe, plan, write)", pass_s, None, "milliseconds"),
+        ],
+    )
     print(json.dumps({"idle_pass_ms": round(pass_s * 1000, 1)}))
 
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from _common import Daemon, median_of, print_table, timed
-from deploy import IMAGE, floor_once, manifest, wait_empty
+from deploy import floor_once, manifest, wait_empty
 
 IMAGE_V2 = "127.0.0.1:5000/hello:v2"
 
@@ -52,27 +52,46 @@ def main() -> None:
                 assert d.plat("deploy", "-f", str(one), "--target", target).code == 0
                 r = d.plat("deploy", "-f", str(one), "--image", IMAGE_V2, "--target", target)
                 assert r.code == 0, r.err
-                rollbacks.append(timed(lambda t=target: _ok(d.plat("rollback", "v1", "--target", t))))
+                rollbacks.append(
+                    timed(lambda t=target: _ok(d.plat("rollback", "v1", "--target", t)))
+                )
                 fresh_target = d.make_env(f"bench/shop/hello/fresh{n}")
-                fresh.append(timed(lambda t=fresh_target: _ok(
-                    d.plat("deploy", "-f", str(one), "--target", t))))
-                scales.append(timed(lambda t=target: (
-                    _ok(d.plat("scale", "web", "--count", "10", "--target", t)),
-                    wait_current(d, t, 10))))
+                fresh.append(
+                    timed(
+                        lambda t=fresh_target: _ok(d.plat("deploy", "-f", str(one), "--target", t))
+                    )
+                )
+                scales.append(
+                    timed(
+                        lambda t=target: (
+                            _ok(d.plat("scale", "web", "--count", "10", "--target", t)),
+                            wait_current(d, t, 10),
+                        )
+                    )
+                )
                 d.plat("envs", "delete", target)
                 d.plat("envs", "delete", fresh_target)
                 wait_empty(d)
-            print_table(f"Rollback and scale, {args.runs} runs each", [
-                ("docker run x1 + health (floor)", floor1, None, ""),
-                ("plat rollback v2 -> v1 to healthy", median_of(rollbacks), floor1, "<= 1.2x"),
-                ("plat deploy of the same release, fresh env", median_of(fresh), floor1, ""),
-                ("docker run x10 + health (floor)", floor10, None, ""),
-                ("plat scale 1 -> 10 to healthy", median_of(scales), floor10, "compare"),
-            ])
+            print_table(
+                f"Rollback and scale, {args.runs} runs each",
+                [
+                    ("docker run x1 + health (floor)", floor1, None, ""),
+                    ("plat rollback v2 -> v1 to healthy", median_of(rollbacks), floor1, "<= 1.2x"),
+                    ("plat deploy of the same release, fresh env", median_of(fresh), floor1, ""),
+                    ("docker run x10 + health (floor)", floor10, None, ""),
+                    ("plat scale 1 -> 10 to healthy", median_of(scales), floor10, "compare"),
+                ],
+            )
         finally:
             d.stop()
-            subprocess.run(["sh", "-c", "docker rm -f $(docker ps -aq --filter label=plat-bench=1) "
-                            ">/dev/null 2>&1"], check=False)
+            subprocess.run(
+                [
+                    "sh",
+                    "-c",
+                    "docker rm -f $(docker ps -aq --filter label=plat-bench=1) >/dev/null 2>&1",
+                ],
+                check=False,
+            )
 
 
 def _ok(r: object) -> None:

@@ -19,7 +19,7 @@ DEFAULT_LISTEN = "127.0.0.1:7400"
 
 
 def parse_listen(text: str) -> tuple[str, int]:
-    """"127.0.0.1:7400", "[::1]:7400", "::" + port, or a bare port."""
+    """ "127.0.0.1:7400", "[::1]:7400", "::" + port, or a bare port."""
     host, port = "127.0.0.1", text
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
@@ -27,34 +27,53 @@ def parse_listen(text: str) -> tuple[str, int]:
     elif text.count(":") == 1:
         host, port = text.split(":")
     elif ":" in text:
-        raise InvalidInput(f"cannot read listen address {text!r}",
-                           hint="write IPv6 addresses in brackets: [::1]:7400")
+        raise InvalidInput(
+            f"cannot read listen address {text!r}",
+            hint="write IPv6 addresses in brackets: [::1]:7400",
+        )
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise InvalidInput(f"invalid port in listen address {text!r}",
-                           hint="use ADDRESS:PORT, e.g. 127.0.0.1:7400 or [::1]:7400")
+        raise InvalidInput(
+            f"invalid port in listen address {text!r}",
+            hint="use ADDRESS:PORT, e.g. 127.0.0.1:7400 or [::1]:7400",
+        )
     return host or "127.0.0.1", int(port)
 
 
 def build_parser(prog: str = "platd") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=prog, description="The plat daemon: one per host, holding state and running containers.",
+        prog=prog,
+        description="The plat daemon: one per host, holding state and running containers.",
     )
     parser.add_argument("--version", action="version", version=f"platd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     init = sub.add_parser("init", help="create the data dir, host id, database and admin token")
-    init.add_argument("--data", type=Path, help="data directory (default: $PLAT_DATA, "
-                      "/var/lib/platd as root, else ~/.local/share/platd)")
+    init.add_argument(
+        "--data",
+        type=Path,
+        help="data directory (default: $PLAT_DATA, "
+        "/var/lib/platd as root, else ~/.local/share/platd)",
+    )
     init.add_argument("--name", help="host name shown to people (default: the hostname)")
     init.add_argument("--json", action="store_true", help="print the result as JSON")
     serve = sub.add_parser("serve", help="run the API and the reconciler")
     serve.add_argument("--data", type=Path, help="data directory (as for init)")
-    serve.add_argument("--listen", default=os.environ.get("PLAT_LISTEN", DEFAULT_LISTEN),
-                       help=f"address:port to listen on (default {DEFAULT_LISTEN}; IPv6 as [::1]:7400)")
-    serve.add_argument("--runtime", choices=("docker", "fake"), default="docker",
-                       help="what runs containers: the Docker engine, or an in-memory fake for demos "
-                       "and UI tests (default docker)")
-    serve.add_argument("--docker-url", default=os.environ.get("DOCKER_HOST"),
-                       help="Docker engine address (default: the local socket)")
+    serve.add_argument(
+        "--listen",
+        default=os.environ.get("PLAT_LISTEN", DEFAULT_LISTEN),
+        help=f"address:port to listen on (default {DEFAULT_LISTEN}; IPv6 as [::1]:7400)",
+    )
+    serve.add_argument(
+        "--runtime",
+        choices=("docker", "fake"),
+        default="docker",
+        help="what runs containers: the Docker engine, or an in-memory fake for demos "
+        "and UI tests (default docker)",
+    )
+    serve.add_argument(
+        "--docker-url",
+        default=os.environ.get("DOCKER_HOST"),
+        help="Docker engine address (default: the local socket)",
+    )
     return parser
 
 

@@ -26,7 +26,9 @@ def secrets_root(host_id: str) -> Path:
     return base / f"platd-{host_id[-12:]}"
 
 
-def build_context(data_path: Path | None, runtime_kind: str = "docker", docker_url: str | None = None) -> DaemonContext:
+def build_context(
+    data_path: Path | None, runtime_kind: str = "docker", docker_url: str | None = None
+) -> DaemonContext:
     data = DataDir((data_path or default_data_dir()).resolve())
     host = data.host()
     migrate(data.state_db)
@@ -58,27 +60,43 @@ def build_context(data_path: Path | None, runtime_kind: str = "docker", docker_u
         resolve = resolve_digest
         builder = docker.build_and_push
     ctx = DaemonContext(
-        data=data, store=store, box=box, settings=settings, host=host,
-        resolve_image=resolve, build_image=builder,
+        data=data,
+        store=store,
+        box=box,
+        settings=settings,
+        host=host,
+        resolve_image=resolve,
+        build_image=builder,
     )
     _open_volumes(ctx)
     ctx.reconciler = Reconciler(
-        store, runtime, box, secrets_root(host["id"]), resync=settings.resync_seconds,
+        store,
+        runtime,
+        box,
+        secrets_root(host["id"]),
+        resync=settings.resync_seconds,
         prober=always_healthy if runtime_kind == "fake" else probe,
     )
     from platd.logs import LogService
 
-    ctx.logs = LogService.open(data.logs_db, store, runtime, max_age=settings.logs_max_age,
-                               max_bytes=settings.logs_max_bytes)
+    ctx.logs = LogService.open(
+        data.logs_db,
+        store,
+        runtime,
+        max_age=settings.logs_max_age,
+        max_bytes=settings.logs_max_bytes,
+    )
     ctx.reconciler.on_observed = ctx.logs.collector.observe
     ctx.reconciler.executor.before_remove = ctx.logs.collector.drain
     from platd.ingress.controller import IngressController, make_driver
     from platd.services import endpoints as endpoint_service
 
-    endpoint_service.configure(endpoint_service.Pools(
-        ipv6=tuple(settings.ingress_ipv6), ipv4=tuple(settings.ingress_ipv4)))
-    ctx.ingress = IngressController(store, make_driver(settings.ingress_driver,
-                                                       data.path / "ingress"))
+    endpoint_service.configure(
+        endpoint_service.Pools(ipv6=tuple(settings.ingress_ipv6), ipv4=tuple(settings.ingress_ipv4))
+    )
+    ctx.ingress = IngressController(
+        store, make_driver(settings.ingress_driver, data.path / "ingress")
+    )
     ctx.reconciler.executor.before_stop = ctx.ingress.drain
     return ctx
 
@@ -96,17 +114,28 @@ def _open_volumes(ctx: DaemonContext) -> None:
         log.info("mounted volumes again: %s", ", ".join(remounted))
 
 
-def serve(data_path: Path | None, host: str, port: int, *, runtime: str = "docker", docker_url: str | None = None) -> int:
+def serve(
+    data_path: Path | None,
+    host: str,
+    port: int,
+    *,
+    runtime: str = "docker",
+    docker_url: str | None = None,
+) -> int:
     import uvicorn
 
     from platd.api.app import create_app
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     ctx = build_context(data_path, runtime, docker_url)
     app = create_app(ctx)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
-                            access_log=False)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="on", access_log=False
+    )
     server = uvicorn.Server(config)
     log.info("platd %s serving on %s:%d (data %s)", ctx.host["name"], host, port, ctx.data.path)
     asyncio.run(server.serve())

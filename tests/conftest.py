@@ -7,6 +7,7 @@ runs the real ``plat`` executable against it with an isolated config directory.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -34,7 +35,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until_responsive(url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_until_responsive(
+    url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -74,8 +77,12 @@ class Daemon:
         return f"http://127.0.0.1:{self.port}"
 
     def init(self) -> None:
-        out = subprocess.run([PLATD, "init", "--data", str(self.data), "--json"],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [PLATD, "init", "--data", str(self.data), "--json"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         info = json.loads(out)
         self.token, self.host_id = info["token"], info["host"]["id"]
 
@@ -83,9 +90,19 @@ class Daemon:
         self.log_path = self.data.parent / f"platd-{self.port}.log"
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         self.proc = subprocess.Popen(
-            [PLATD, "serve", "--data", str(self.data), "--listen", f"127.0.0.1:{self.port}",
-             "--runtime", self.runtime],
-            stdout=log, stderr=log, start_new_session=True,
+            [
+                PLATD,
+                "serve",
+                "--data",
+                str(self.data),
+                "--listen",
+                f"127.0.0.1:{self.port}",
+                "--runtime",
+                self.runtime,
+            ],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         wait_until_responsive(f"{self.url}/v1/health", proc=self.proc)
 
@@ -109,18 +126,37 @@ class Daemon:
 
     def env(self, token: str | None = None, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PLAT_")}
-        env.update(PLAT_API=self.url, PLAT_TOKEN=token if token is not None else self.token,
-                   PLAT_CONFIG_DIR=str(self.config_dir))
+        env.update(
+            PLAT_API=self.url,
+            PLAT_TOKEN=token if token is not None else self.token,
+            PLAT_CONFIG_DIR=str(self.config_dir),
+        )
         env.update(extra)
         return env
 
-    def plat(self, *args: str, token: str | None = None, cwd: Path | None = None,
-             input: str | None = None, timeout: float = 120, **extra: str) -> Result:
-        proc = subprocess.run([PLAT, *args], capture_output=True, text=True, input=input,
-                              env=self.env(token, **extra), cwd=cwd, timeout=timeout)
+    def plat(
+        self,
+        *args: str,
+        token: str | None = None,
+        cwd: Path | None = None,
+        input: str | None = None,
+        timeout: float = 120,
+        **extra: str,
+    ) -> Result:
+        proc = subprocess.run(
+            [PLAT, *args],
+            capture_output=True,
+            text=True,
+            input=input,
+            env=self.env(token, **extra),
+            cwd=cwd,
+            timeout=timeout,
+        )
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
-    def api(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+    def api(
+        self, method: str, path: str, body: Any = None, token: str | None = None
+    ) -> tuple[int, Any]:
         """A raw HTTP call, for tests of the API itself."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.url + path, data=data, method=method)
@@ -170,10 +206,8 @@ def docker_daemon(tmp_path: Path, docker_services: None) -> Iterator[Daemon]:
     try:
         yield d
     finally:
-        try:
+        with contextlib.suppress(StopIteration):
             next(gen)
-        except StopIteration:
-            pass
         _remove_containers(d.host_id)
 
 
@@ -182,7 +216,8 @@ def _remove_containers(host_id: str) -> None:
         return
     ids = subprocess.run(
         ["docker", "ps", "-aq", "--filter", f"label=dev.plat.host={host_id}"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     ).stdout.split()
     if ids:
         subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)

@@ -38,12 +38,18 @@ async def whoami(principal: Principal) -> dict[str, Any]:
 
 
 @post("/tokens")
-async def create_token(ctx: DaemonContext, principal: Principal, data: TokenCreate) -> dict[str, Any]:
-    return await asyncio.to_thread(tokens.create, ctx.store, principal, data.org, data.role, data.name)
+async def create_token(
+    ctx: DaemonContext, principal: Principal, data: TokenCreate
+) -> dict[str, Any]:
+    return await asyncio.to_thread(
+        tokens.create, ctx.store, principal, data.org, data.role, data.name
+    )
 
 
 @get("/tokens")
-async def list_tokens(ctx: DaemonContext, principal: Principal, org: str | None = None) -> list[dict[str, Any]]:
+async def list_tokens(
+    ctx: DaemonContext, principal: Principal, org: str | None = None
+) -> list[dict[str, Any]]:
     return await asyncio.to_thread(tokens.list_tokens, ctx.store, principal, org)
 
 
@@ -53,22 +59,37 @@ async def revoke_token(ctx: DaemonContext, principal: Principal, token_id: str) 
 
 
 @post("/tree/{plural:str}")
-async def create_node(ctx: DaemonContext, principal: Principal, plural: str, data: TreeCreate) -> dict[str, Any]:
+async def create_node(
+    ctx: DaemonContext, principal: Principal, plural: str, data: TreeCreate
+) -> dict[str, Any]:
     return await asyncio.to_thread(tenancy.create, ctx.store, principal, _kind(plural), data.path)
 
 
 @get("/tree/{plural:str}")
-async def list_nodes(ctx: DaemonContext, principal: Principal, plural: str, parent: str = "") -> list[dict[str, Any]]:
-    return await asyncio.to_thread(tenancy.list_children, ctx.store, principal, _kind(plural), parent)
+async def list_nodes(
+    ctx: DaemonContext, principal: Principal, plural: str, parent: str = ""
+) -> list[dict[str, Any]]:
+    return await asyncio.to_thread(
+        tenancy.list_children, ctx.store, principal, _kind(plural), parent
+    )
 
 
 @delete("/tree/{plural:str}/{path:path}", status_code=200)
-async def delete_node(ctx: DaemonContext, principal: Principal, plural: str, path: str) -> dict[str, Any]:
+async def delete_node(
+    ctx: DaemonContext, principal: Principal, plural: str, path: str
+) -> dict[str, Any]:
     return await asyncio.to_thread(tenancy.delete, ctx.store, principal, _kind(plural), path)
 
 
 router = Router(
     path="/v1",
-    route_handlers=[whoami, create_token, list_tokens, revoke_token, create_node, list_nodes,
-                    delete_node],
+    route_handlers=[
+        whoami,
+        create_token,
+        list_tokens,
+        revoke_token,
+        create_node,
+        list_nodes,
+        delete_node,
+    ],
 )

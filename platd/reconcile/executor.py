@@ -38,8 +38,13 @@ FAILURE_LOG_LINES = 10
 
 class Executor:
     def __init__(
-        self, store: Store, runtime: Runtime, ledger: Ledger, secret_files: SecretFiles,
-        poke: Callable[[], None], clock: Callable[[], float] = time.time,
+        self,
+        store: Store,
+        runtime: Runtime,
+        ledger: Ledger,
+        secret_files: SecretFiles,
+        poke: Callable[[], None],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.runtime = runtime
@@ -84,60 +89,98 @@ class Executor:
         await asyncio.to_thread(observed.record_event, self.store, **fields)
 
     async def _pull(self, action: Pull) -> RuntimeError_ | None:
-        await self._event(env_id=action.env_id, release_id=action.release_id, step="pull",
-                          outcome="started", message=f"pulling {action.image}")
+        await self._event(
+            env_id=action.env_id,
+            release_id=action.release_id,
+            step="pull",
+            outcome="started",
+            message=f"pulling {action.image}",
+        )
         try:
             await self.runtime.pull(action.image)
         except RuntimeError_ as e:
             if action.fatal:
                 await asyncio.to_thread(
-                    observed.mark_release, self.store, env_id=action.env_id,
-                    release_id=action.release_id, status="failed", step="pull",
-                    category="image", message=str(e),
+                    observed.mark_release,
+                    self.store,
+                    env_id=action.env_id,
+                    release_id=action.release_id,
+                    status="failed",
+                    step="pull",
+                    category="image",
+                    message=str(e),
                 )
             else:
                 self._hold_off(f"pull:{action.image}")
-                await self._event(env_id=action.env_id, release_id=action.release_id,
-                                  step="pull", outcome="failed", category="image",
-                                  message=f"{e}; retrying")
+                await self._event(
+                    env_id=action.env_id,
+                    release_id=action.release_id,
+                    step="pull",
+                    outcome="failed",
+                    category="image",
+                    message=f"{e}; retrying",
+                )
             return e
         self.ledger.images.add(action.image)
-        await self._event(env_id=action.env_id, release_id=action.release_id, step="pull",
-                          outcome="ok", message=f"pulled {action.image}")
+        await self._event(
+            env_id=action.env_id,
+            release_id=action.release_id,
+            step="pull",
+            outcome="ok",
+            message=f"pulled {action.image}",
+        )
         return None
 
     async def _create(self, action: Create) -> None:
         d = action.desired
         instance_id = short_id()
-        where = dict(env_id=d.env_id, release_id=d.release_id, workload=d.workload,
-                     instance_id=instance_id)
+        where = {
+            "env_id": d.env_id,
+            "release_id": d.release_id,
+            "workload": d.workload,
+            "instance_id": instance_id,
+        }
         try:
             files = await asyncio.to_thread(self.secret_files.write, instance_id, d.secret_versions)
-        except Exception as e:  # noqa: BLE001 - any failure here is a config problem to report
+        except Exception as e:
             await asyncio.to_thread(self.secret_files.remove, instance_id)
-            await self._create_failed(d, where, "config",
-                                      f"cannot deliver secret files: {e or type(e).__name__}")
+            await self._create_failed(
+                d, where, "config", f"cannot deliver secret files: {e or type(e).__name__}"
+            )
             return
         spec = InstanceSpec(
-            instance_id=instance_id, host_id=self.store.host_id, env_id=d.env_id,
-            env_path=d.env_path, workload=d.workload, release_id=d.release_id,
-            spec_hash=d.spec_hash, image=d.image, command=d.command,
-            env={**d.env, "PLAT_INSTANCE": instance_id}, cpu=d.cpu, memory=d.memory,
-            publish={port: 0 for port in d.publish}, files=files,
+            instance_id=instance_id,
+            host_id=self.store.host_id,
+            env_id=d.env_id,
+            env_path=d.env_path,
+            workload=d.workload,
+            release_id=d.release_id,
+            spec_hash=d.spec_hash,
+            image=d.image,
+            command=d.command,
+            env={**d.env, "PLAT_INSTANCE": instance_id},
+            cpu=d.cpu,
+            memory=d.memory,
+            publish=dict.fromkeys(d.publish, 0),
+            files=files,
             mounts={v.target: v.source for v in d.volumes if not v.read_only},
             read_only_mounts={v.target: v.source for v in d.volumes if v.read_only},
             volumes=tuple(v.name for v in d.volumes),
         )
         # Recorded before the container exists, so a crash of platd right after leaves a trace.
-        await self._event(**where, step="create", outcome="started",
-                          message=f"starting instance {instance_id} of {d.workload} "
-                          f"(release v{d.release_seq})")
+        await self._event(
+            **where,
+            step="create",
+            outcome="started",
+            message=f"starting instance {instance_id} of {d.workload} (release v{d.release_seq})",
+        )
         try:
             container_id = await self.runtime.create(spec)
         except RuntimeError_ as e:
             await asyncio.to_thread(self.secret_files.remove, instance_id)
-            await self._create_failed(d, where, e.category,
-                                      f"instance {instance_id} could not be created: {e}")
+            await self._create_failed(
+                d, where, e.category, f"instance {instance_id} could not be created: {e}"
+            )
             return
         self.ledger.health[container_id] = HealthState()
         try:
@@ -147,15 +190,21 @@ class Executor:
             # retried with backoff and failing its release after three attempts.
             self._start_failed(container_id, e)
             self.ledger.restarts[instance_id] = 1
-            await self._event(**where, step="create", outcome="failed", category=e.category,
-                              message=f"instance {instance_id} could not start: {e}")
+            await self._event(
+                **where,
+                step="create",
+                outcome="failed",
+                category=e.category,
+                message=f"instance {instance_id} could not start: {e}",
+            )
             self.poke()
             return
         self.ledger.create_failures.pop(d.spec_hash, None)
         self.ledger.last_state[container_id] = "running"
         self.poke()
-        await self._event(**where, step="create", outcome="ok",
-                          message=f"instance {instance_id} is running")
+        await self._event(
+            **where, step="create", outcome="ok", message=f"instance {instance_id} is running"
+        )
 
     def _start_failed(self, container_id: str, error: Exception) -> None:
         self.ledger.failed_starts[container_id] = str(error)
@@ -167,14 +216,22 @@ class Executor:
         self.ledger.create_failures[key] = count
         self.ledger.hold_until[key] = self.clock() + min(0.5 * 2**count, 30.0)
 
-    async def _create_failed(self, d: Any, where: dict[str, Any], category: str, message: str) -> None:
+    async def _create_failed(
+        self, d: Any, where: dict[str, Any], category: str, message: str
+    ) -> None:
         self._hold_off(d.spec_hash)
-        await self._event(**where, step="create", outcome="failed", category=category,
-                          message=message)
+        await self._event(
+            **where, step="create", outcome="failed", category=category, message=message
+        )
         if not d.release_converged and self.ledger.create_failures[d.spec_hash] >= 3:
             await asyncio.to_thread(
-                observed.mark_release, self.store, env_id=d.env_id, release_id=d.release_id,
-                status="failed", step="create", category=category,
+                observed.mark_release,
+                self.store,
+                env_id=d.env_id,
+                release_id=d.release_id,
+                status="failed",
+                step="create",
+                category=category,
                 message=f"{message} (3 attempts)",
             )
 
@@ -193,21 +250,32 @@ class Executor:
         except RuntimeError_ as e:
             self._start_failed(inst.container_id, e)
             self.ledger.restarts[inst.instance_id] = inst.restarts + 1
-            await self._event(env_id=inst.env_id, release_id=inst.release_id,
-                              workload=inst.workload, instance_id=inst.instance_id,
-                              step="start", outcome="failed", category=e.category,
-                              message=f"instance {inst.instance_id} could not start: {e}")
+            await self._event(
+                env_id=inst.env_id,
+                release_id=inst.release_id,
+                workload=inst.workload,
+                instance_id=inst.instance_id,
+                step="start",
+                outcome="failed",
+                category=e.category,
+                message=f"instance {inst.instance_id} could not start: {e}",
+            )
 
     async def _restart(self, action: Restart) -> None:
         inst = action.instance
         attempt = inst.restarts + 1
         self.ledger.restarts[inst.instance_id] = attempt
         self.ledger.health[inst.container_id] = HealthState()
-        await self._event(env_id=inst.env_id, release_id=inst.release_id, workload=inst.workload,
-                          instance_id=inst.instance_id, step="restart", outcome="started",
-                          category="runtime",
-                          message=f"restarting instance {inst.instance_id} ({action.reason}); "
-                          f"restart {attempt}")
+        await self._event(
+            env_id=inst.env_id,
+            release_id=inst.release_id,
+            workload=inst.workload,
+            instance_id=inst.instance_id,
+            step="restart",
+            outcome="started",
+            category="runtime",
+            message=f"restarting instance {inst.instance_id} ({action.reason}); restart {attempt}",
+        )
         try:
             if inst.state == "running":
                 await self.runtime.stop(inst.container_id, timeout=STOP_TIMEOUT)
@@ -215,10 +283,16 @@ class Executor:
             await self.runtime.start(inst.container_id)
         except RuntimeError_ as e:
             self._start_failed(inst.container_id, e)
-            await self._event(env_id=inst.env_id, release_id=inst.release_id,
-                              workload=inst.workload, instance_id=inst.instance_id,
-                              step="restart", outcome="failed", category=e.category,
-                              message=f"instance {inst.instance_id} could not restart: {e}")
+            await self._event(
+                env_id=inst.env_id,
+                release_id=inst.release_id,
+                workload=inst.workload,
+                instance_id=inst.instance_id,
+                step="restart",
+                outcome="failed",
+                category=e.category,
+                message=f"instance {inst.instance_id} could not restart: {e}",
+            )
 
     def _stop_in_background(self, action: Stop) -> None:
         cid = action.instance.container_id
@@ -231,11 +305,19 @@ class Executor:
 
     async def _stop(self, action: Stop) -> None:
         inst = action.instance
-        where = dict(env_id=inst.env_id, release_id=inst.release_id, workload=inst.workload,
-                     instance_id=inst.instance_id)
+        where = {
+            "env_id": inst.env_id,
+            "release_id": inst.release_id,
+            "workload": inst.workload,
+            "instance_id": inst.instance_id,
+        }
         try:
-            await self._event(**where, step="stop", outcome="started",
-                              message=f"stopping instance {inst.instance_id}: {action.reason}")
+            await self._event(
+                **where,
+                step="stop",
+                outcome="started",
+                message=f"stopping instance {inst.instance_id}: {action.reason}",
+            )
             if self.before_stop is not None:
                 await self.before_stop(inst.instance_id)
             await self.runtime.stop(inst.container_id, timeout=STOP_TIMEOUT)
@@ -246,12 +328,21 @@ class Executor:
             self.ledger.restarts.pop(inst.instance_id, None)
             self.ledger.forget(inst.container_id)
             self.ledger.removed.add(inst.container_id)
-            await self._event(**where, step="stop", outcome="ok",
-                              message=f"instance {inst.instance_id} stopped and removed")
-        except Exception as e:  # noqa: BLE001 - a failed stop is retried by the next pass
+            await self._event(
+                **where,
+                step="stop",
+                outcome="ok",
+                message=f"instance {inst.instance_id} stopped and removed",
+            )
+        except Exception as e:
             log.warning("stopping %s failed: %s", inst.instance_id, e)
-            await self._event(**where, step="stop", outcome="failed", category="runtime",
-                              message=f"could not stop instance {inst.instance_id}: {e}")
+            await self._event(
+                **where,
+                step="stop",
+                outcome="failed",
+                category="runtime",
+                message=f"could not stop instance {inst.instance_id}: {e}",
+            )
         finally:
             self.ledger.stopping.discard(inst.container_id)
             self.poke()
@@ -264,9 +355,14 @@ class Executor:
                 message += f"\nlast log lines of instance {action.instance.instance_id}:\n"
                 message += "\n".join("  " + line for line in lines)
         await asyncio.to_thread(
-            observed.mark_release, self.store, env_id=action.env_id,
-            release_id=action.release_id, status=action.status, step=action.step,
-            category=action.category, message=message,
+            observed.mark_release,
+            self.store,
+            env_id=action.env_id,
+            release_id=action.release_id,
+            status=action.status,
+            step=action.step,
+            category=action.category,
+            message=message,
         )
 
     async def _last_lines(self, container_id: str) -> list[str]:
@@ -280,9 +376,15 @@ class Executor:
         if self.ledger.pending.get(key) == action.reason:
             return
         self.ledger.pending[key] = action.reason
-        await self._event(env_id=action.desired.env_id, release_id=action.desired.release_id,
-                          workload=action.desired.workload, step="schedule", outcome="info",
-                          category="scheduling", message=action.reason)
+        await self._event(
+            env_id=action.desired.env_id,
+            release_id=action.desired.release_id,
+            workload=action.desired.workload,
+            step="schedule",
+            outcome="info",
+            category="scheduling",
+            message=action.reason,
+        )
 
     async def drain(self) -> None:
         """Wait for stops in flight (used on shutdown and by tests)."""

@@ -7,6 +7,7 @@ port when it has no bridge address), never anywhere else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -56,7 +57,5 @@ async def _probe(check: HealthCheck, host: str, port: int) -> ProbeResult:
         return ProbeResult(False, f"GET {check.http.path} on port {port} answered {shown!r}")
     finally:
         writer.close()
-        try:
+        with contextlib.suppress(OSError):
             await writer.wait_closed()
-        except OSError:
-            pass

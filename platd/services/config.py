@@ -40,18 +40,24 @@ def config_values(version: ConfigVersion | None) -> dict[str, str]:
 
 def _check_values(values: dict[str, str]) -> None:
     if len(values) > MAX_KEYS:
-        raise InvalidInput(f"too many keys ({len(values)}); the limit is {MAX_KEYS}",
-                           hint=f"pass at most {MAX_KEYS} keys at a time")
+        raise InvalidInput(
+            f"too many keys ({len(values)}); the limit is {MAX_KEYS}",
+            hint=f"pass at most {MAX_KEYS} keys at a time",
+        )
     for key, value in values.items():
         check_env_key(key)
         if not isinstance(value, str):
             raise InvalidInput(f"the value of {key} must be a string")
         if len(value.encode()) > MAX_VALUE_BYTES:
-            raise InvalidInput(f"the value of {key} is larger than {MAX_VALUE_BYTES} bytes",
-                               hint="keep values small; put large files in a volume or the image")
+            raise InvalidInput(
+                f"the value of {key} is larger than {MAX_VALUE_BYTES} bytes",
+                hint="keep values small; put large files in a volume or the image",
+            )
         if "\x00" in value:
-            raise InvalidInput(f"the value of {key} contains a NUL byte",
-                               hint="values are text: remove the NUL byte or base64-encode it")
+            raise InvalidInput(
+                f"the value of {key} contains a NUL byte",
+                hint="values are text: remove the NUL byte or base64-encode it",
+            )
 
 
 def _describe_config(ref: tenancy.EnvRef, version: ConfigVersion | None) -> dict[str, Any]:
@@ -65,8 +71,11 @@ def _describe_config(ref: tenancy.EnvRef, version: ConfigVersion | None) -> dict
 
 
 def change_config(
-    store: Store, principal: Principal, target: str,
-    set_values: dict[str, str], unset: list[str],
+    store: Store,
+    principal: Principal,
+    target: str,
+    set_values: dict[str, str],
+    unset: list[str],
 ) -> dict[str, Any]:
     """Write a new config version with ``set_values`` applied and ``unset`` removed."""
     _check_values(set_values)
@@ -80,7 +89,8 @@ def change_config(
         missing = [k for k in unset if k not in old]
         if missing:
             raise NotFound(
-                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set in {ref.path}",
+                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                f"not set in {ref.path}",
                 hint=f"see what is set with: plat config list --target {ref.path}",
             )
         new = {k: v for k, v in old.items() if k not in unset} | set_values
@@ -88,17 +98,30 @@ def change_config(
         changed = sorted(k for k in set(new) & set(old) if new[k] != old[k])
         removed = sorted(set(old) - set(new))
         version = ConfigVersion(
-            id=uuid7(), env_id=ref.env.id, version=(previous.version if previous else 0) + 1,
-            values_json=json.dumps(new, sort_keys=True), created_at=time.time(),
-            created_by=principal.name, **store.stamp(),
+            id=uuid7(),
+            env_id=ref.env.id,
+            version=(previous.version if previous else 0) + 1,
+            values_json=json.dumps(new, sort_keys=True),
+            created_at=time.time(),
+            created_by=principal.name,
+            **store.stamp(),
         )
         if not (added or changed or removed):
-            return {**_describe_config(ref, previous), "added": [], "changed": [],
-                    "removed": [], "unchanged": True}
+            return {
+                **_describe_config(ref, previous),
+                "added": [],
+                "changed": [],
+                "removed": [],
+                "unchanged": True,
+            }
         session.add(version)
     return {
-        "target": ref.path, "version": version.version,
-        "added": added, "changed": changed, "removed": removed, "unchanged": False,
+        "target": ref.path,
+        "version": version.version,
+        "added": added,
+        "changed": changed,
+        "removed": removed,
+        "unchanged": False,
     }
 
 
@@ -112,19 +135,23 @@ def list_config(store: Store, principal: Principal, target: str) -> dict[str, An
 
 
 def live_bundles(session: Session, env_id: str) -> list[SecretBundle]:
-    return list(session.exec(
-        select(SecretBundle)
-        .where(SecretBundle.env_id == env_id, SecretBundle.deleted == False)  # noqa: E712
-        .order_by(col(SecretBundle.name))
-    ).all())
+    return list(
+        session.exec(
+            select(SecretBundle)
+            .where(SecretBundle.env_id == env_id, SecretBundle.deleted == False)  # noqa: E712
+            .order_by(col(SecretBundle.name))
+        ).all()
+    )
 
 
 def bundle_versions(session: Session, bundle_id: str) -> list[SecretVersion]:
-    return list(session.exec(
-        select(SecretVersion)
-        .where(SecretVersion.bundle_id == bundle_id)
-        .order_by(col(SecretVersion.version))
-    ).all())
+    return list(
+        session.exec(
+            select(SecretVersion)
+            .where(SecretVersion.bundle_id == bundle_id)
+            .order_by(col(SecretVersion.version))
+        ).all()
+    )
 
 
 def _find_bundle(session: Session, ref: tenancy.EnvRef, name: str) -> SecretBundle:
@@ -139,41 +166,67 @@ def _find_bundle(session: Session, ref: tenancy.EnvRef, name: str) -> SecretBund
     return match
 
 
-def _describe_bundle(ref: tenancy.EnvRef, bundle: SecretBundle, versions: list[SecretVersion]) -> dict[str, Any]:
+def _describe_bundle(
+    ref: tenancy.EnvRef, bundle: SecretBundle, versions: list[SecretVersion]
+) -> dict[str, Any]:
     return {
-        "target": ref.path, "name": bundle.name, "id": bundle.id,
+        "target": ref.path,
+        "name": bundle.name,
+        "id": bundle.id,
         "file": f"/run/secrets/{bundle.name}",
         "version": versions[-1].version if versions else 0,
         "keys": json.loads(versions[-1].keys_json) if versions else [],
         "versions": [
-            {"version": v.version, "id": v.id, "keys": json.loads(v.keys_json),
-             "created_at": v.created_at, "created_by": v.created_by}
+            {
+                "version": v.version,
+                "id": v.id,
+                "keys": json.loads(v.keys_json),
+                "created_at": v.created_at,
+                "created_by": v.created_by,
+            }
             for v in versions
         ],
     }
 
 
 def _seal_version(
-    store: Store, box: SecretBox, bundle_id: str, number: int, values: dict[str, str], by: str,
+    store: Store,
+    box: SecretBox,
+    bundle_id: str,
+    number: int,
+    values: dict[str, str],
+    by: str,
 ) -> SecretVersion:
     version_id = uuid7()
     return SecretVersion(
-        id=version_id, bundle_id=bundle_id, version=number,
+        id=version_id,
+        bundle_id=bundle_id,
+        version=number,
         ciphertext=box.seal(values, bound_to=version_id),
-        keys_json=json.dumps(sorted(values)), created_at=time.time(), created_by=by,
+        keys_json=json.dumps(sorted(values)),
+        created_at=time.time(),
+        created_by=by,
         **store.stamp(),
     )
 
 
 def write_bundle(
-    store: Store, box: SecretBox, principal: Principal, target: str, name: str,
-    values: dict[str, str], *, create: bool,
+    store: Store,
+    box: SecretBox,
+    principal: Principal,
+    target: str,
+    name: str,
+    values: dict[str, str],
+    *,
+    create: bool,
 ) -> dict[str, Any]:
     """Create a bundle (``create``) or add a version to an existing one, merging keys."""
     check_name("secret bundle", name)
     if not values:
-        raise InvalidInput("a secret bundle needs at least one KEY=value",
-                           hint="pass --set KEY=value or --from-file FILE.env")
+        raise InvalidInput(
+            "a secret bundle needs at least one KEY=value",
+            hint="pass --set KEY=value or --from-file FILE.env",
+        )
     _check_values(values)
     with store.write() as session:
         ref = tenancy.resolve_env(session, principal, target)
@@ -188,8 +241,9 @@ def write_bundle(
         if existing is None:
             if not create:
                 _find_bundle(session, ref, name)  # raises NotFound with the names there
-            existing = SecretBundle(id=uuid7(), env_id=ref.env.id, name=name,
-                                    created_at=time.time(), **store.stamp())
+            existing = SecretBundle(
+                id=uuid7(), env_id=ref.env.id, name=name, created_at=time.time(), **store.stamp()
+            )
             session.add(existing)
             versions: list[SecretVersion] = []
             merged = values

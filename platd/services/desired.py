@@ -52,7 +52,9 @@ def _live_envs(session: Session) -> list[tuple[Env, str]]:
 
 
 @lru_cache(maxsize=4096)
-def _release_content(release_id: str, manifest_json: str, images_json: str) -> tuple[Manifest, dict[str, str]]:
+def _release_content(
+    release_id: str, manifest_json: str, images_json: str
+) -> tuple[Manifest, dict[str, str]]:
     """Releases are immutable, so each one's manifest is parsed once per process."""
     return Manifest.from_dict(json.loads(manifest_json)), json.loads(images_json)
 
@@ -76,7 +78,9 @@ def load_desired(store: Store) -> tuple[list[DesiredWorkload], dict[str, str]]:
         config_ids = [r.config_version_id for r in by_id.values() if r.config_version_id]
         configs = {
             c.id: _config_content(c.id, c.values_json)
-            for c in session.exec(select(ConfigVersion).where(col(ConfigVersion.id).in_(config_ids)))
+            for c in session.exec(
+                select(ConfigVersion).where(col(ConfigVersion.id).in_(config_ids))
+            )
         }
         scales: dict[str, dict[str, Scale]] = {}
         for s in session.exec(select(Scale).where(Scale.deleted == False)):  # noqa: E712
@@ -93,9 +97,15 @@ def load_desired(store: Store) -> tuple[list[DesiredWorkload], dict[str, str]]:
             if release is None:
                 continue
             values = configs.get(release.config_version_id or "", {})
-            desired += _workloads_of(env, path, release, states.get(release.id), values,
-                                     scales.get(env.id, {}),
-                                     _bindings(store, path, release, volumes.get(env.id, {})))
+            desired += _workloads_of(
+                env,
+                path,
+                release,
+                states.get(release.id),
+                values,
+                scales.get(env.id, {}),
+                _bindings(store, path, release, volumes.get(env.id, {})),
+            )
     status = {release_id: state.status for release_id, state in states.items()}
     return desired, status
 
@@ -110,24 +120,36 @@ def _bindings(
         v = volumes.get(m.name)
         source, problem = "", None
         if v is None:
-            problem = (f"volume {m.name} does not exist in {path}: "
-                       f"plat volumes create {m.name} --size 1G --target {path}")
+            problem = (
+                f"volume {m.name} does not exist in {path}: "
+                f"plat volumes create {m.name} --size 1G --target {path}"
+            )
         elif v.host_id != store.host_id:
-            problem = (f"volume {m.name} lives on host {v.host_id[-12:]}; instances that mount "
-                       "it run there")
+            problem = (
+                f"volume {m.name} lives on host {v.host_id[-12:]}; instances that mount "
+                "it run there"
+            )
         else:
             source = str(mount_source(store.path.parent, v.id))
             if not os.path.isdir(source):
-                problem = (f"volume {m.name} is not mounted on this host (platd mounts it at "
-                           "start; see plat events)")
+                problem = (
+                    f"volume {m.name} is not mounted on this host (platd mounts it at "
+                    "start; see plat events)"
+                )
         out.setdefault(m.workload, []).append(
-            VolumeBinding(m.name, source, m.mount, m.read_only, problem))
+            VolumeBinding(m.name, source, m.mount, m.read_only, problem)
+        )
     return {workload: tuple(b) for workload, b in out.items()}
 
 
 def _workloads_of(
-    env: Env, path: str, release: Release, state: ReleaseState | None, values: dict[str, str],
-    scales: dict[str, Scale], bindings: dict[str, tuple[VolumeBinding, ...]] | None = None,
+    env: Env,
+    path: str,
+    release: Release,
+    state: ReleaseState | None,
+    values: dict[str, str],
+    scales: dict[str, Scale],
+    bindings: dict[str, tuple[VolumeBinding, ...]] | None = None,
 ) -> list[DesiredWorkload]:
     manifest, images = _release_content(release.id, release.manifest_json, release.images_json)
     secret_versions = json.loads(release.secret_versions_json)
@@ -144,17 +166,33 @@ def _workloads_of(
         ports |= {e.internal_port for e in manifest.endpoints if e.workload == name}
         env_vars = {
             **values,
-            "PLAT_ORG": org, "PLAT_PROJECT": project, "PLAT_APP": app, "PLAT_ENV": env_name,
-            "PLAT_WORKLOAD": name, "PLAT_RELEASE": f"v{release.seq}",
+            "PLAT_ORG": org,
+            "PLAT_PROJECT": project,
+            "PLAT_APP": app,
+            "PLAT_ENV": env_name,
+            "PLAT_WORKLOAD": name,
+            "PLAT_RELEASE": f"v{release.seq}",
         }
-        out.append(DesiredWorkload(
-            env_id=env.id, env_path=path, workload=name, release_id=release.id,
-            release_seq=release.seq, spec_hash=spec_hash(release.id, name, cpu, memory),
-            count=count, image=images[name], cpu=cpu, memory=memory, health=w.health,
-            command=w.command, env=env_vars, secret_versions=secret_versions,
-            publish=tuple(sorted(ports)),
-            release_failed=state is not None and state.status == "failed",
-            release_converged=state is not None and state.status == "converged",
-            volumes=(bindings or {}).get(name, ()),
-        ))
+        out.append(
+            DesiredWorkload(
+                env_id=env.id,
+                env_path=path,
+                workload=name,
+                release_id=release.id,
+                release_seq=release.seq,
+                spec_hash=spec_hash(release.id, name, cpu, memory),
+                count=count,
+                image=images[name],
+                cpu=cpu,
+                memory=memory,
+                health=w.health,
+                command=w.command,
+                env=env_vars,
+                secret_versions=secret_versions,
+                publish=tuple(sorted(ports)),
+                release_failed=state is not None and state.status == "failed",
+                release_converged=state is not None and state.status == "converged",
+                volumes=(bindings or {}).get(name, ()),
+            )
+        )
     return out

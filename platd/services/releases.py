@@ -49,8 +49,12 @@ class DeployPlan:
 
 
 def prepare_deploy(
-    store: Store, principal: Principal, target: str, manifest_text: str,
-    image_overrides: dict[str, str], manifest_file: str = "plat.toml",
+    store: Store,
+    principal: Principal,
+    target: str,
+    manifest_text: str,
+    image_overrides: dict[str, str],
+    manifest_file: str = "plat.toml",
 ) -> DeployPlan:
     if len(manifest_text.encode()) > MAX_MANIFEST_BYTES:
         raise InvalidInput(f"the manifest is larger than {MAX_MANIFEST_BYTES // 1024} KiB")
@@ -87,7 +91,9 @@ def _check_app(manifest: Manifest, ref: tenancy.EnvRef) -> None:
         )
 
 
-def _check_gate(session: Session, ref: tenancy.EnvRef, manifest: Manifest, manifest_file: str) -> None:
+def _check_gate(
+    session: Session, ref: tenancy.EnvRef, manifest: Manifest, manifest_file: str
+) -> None:
     keys = set(config_service.config_values(config_service.current_config(session, ref.env.id)))
     bundles = {b.name for b in config_service.live_bundles(session, ref.env.id)}
     gaps: list[Any] = list(check_gate(manifest, keys, bundles, ref.path, manifest_file))
@@ -103,16 +109,20 @@ def _volume_gaps(
     from platd.services.volumes import live_volumes
     from platd.spec.volumes import check_volumes
 
-    rows = session.exec(select(Scale).where(Scale.env_id == ref.env.id,
-                                            Scale.deleted == False))  # noqa: E712
+    rows = session.exec(select(Scale).where(Scale.env_id == ref.env.id, Scale.deleted == False))  # noqa: E712
     counts = {s.workload: s.count for s in rows if s.count is not None}
     names = {v.name for v in live_volumes(session, ref.env.id)}
-    return list(check_volumes(manifest, names, ref.path, counts=counts,
-                              manifest_file=manifest_file))
+    return list(
+        check_volumes(manifest, names, ref.path, counts=counts, manifest_file=manifest_file)
+    )
 
 
 def commit_deploy(
-    store: Store, principal: Principal, plan: DeployPlan, pinned: dict[str, str], source: str,
+    store: Store,
+    principal: Principal,
+    plan: DeployPlan,
+    pinned: dict[str, str],
+    source: str,
     manifest_file: str = "plat.toml",
 ) -> dict[str, Any]:
     with store.write() as session:
@@ -123,35 +133,55 @@ def commit_deploy(
         secret_versions = {}
         for bundle in config_service.live_bundles(session, ref.env.id):
             if bundle.name in plan.manifest.secret_bundles:
-                secret_versions[bundle.name] = config_service.bundle_versions(session, bundle.id)[-1].id
-        previous = session.get(Release, ref.env.current_release_id) if ref.env.current_release_id else None
+                secret_versions[bundle.name] = config_service.bundle_versions(session, bundle.id)[
+                    -1
+                ].id
+        previous = (
+            session.get(Release, ref.env.current_release_id) if ref.env.current_release_id else None
+        )
         release = Release(
-            id=uuid7(), env_id=ref.env.id, seq=_next_seq(session, ref.env.id),
+            id=uuid7(),
+            env_id=ref.env.id,
+            seq=_next_seq(session, ref.env.id),
             manifest_json=json.dumps(plan.manifest.to_dict(), sort_keys=True),
             images_json=json.dumps(pinned, sort_keys=True),
             config_version_id=config.id if config else None,
             secret_versions_json=json.dumps(secret_versions, sort_keys=True),
-            created_at=time.time(), created_by=principal.name, source=source, **store.stamp(),
+            created_at=time.time(),
+            created_by=principal.name,
+            source=source,
+            **store.stamp(),
         )
         session.add(release)
-        receipt = _move_pointer(session, store, principal, ref, "deploy", release, previous)
-    return receipt
+        return _move_pointer(session, store, principal, ref, "deploy", release, previous)
 
 
 def _move_pointer(
-    session: Session, store: Store, principal: Principal, ref: tenancy.EnvRef, action: str,
-    target: Release, previous: Release | None,
+    session: Session,
+    store: Store,
+    principal: Principal,
+    ref: tenancy.EnvRef,
+    action: str,
+    target: Release,
+    previous: Release | None,
 ) -> dict[str, Any]:
     diff = release_diff(session, previous, target)
     env = ref.env
     env.current_release_id = target.id
     env.hlc, env.origin = store.stamp()["hlc"], store.host_id
     session.add(env)
-    session.add(EnvChange(
-        id=uuid7(), env_id=env.id, action=action, release_id=target.id,
-        previous_release_id=previous.id if previous else None, at=time.time(),
-        by=principal.name, **store.stamp(),
-    ))
+    session.add(
+        EnvChange(
+            id=uuid7(),
+            env_id=env.id,
+            action=action,
+            release_id=target.id,
+            previous_release_id=previous.id if previous else None,
+            at=time.time(),
+            by=principal.name,
+            **store.stamp(),
+        )
+    )
     verb = "created and deployed" if action == "deploy" else "rolled back to"
     what = f"release v{target.seq}"
     if previous is not None:
@@ -161,12 +191,19 @@ def _move_pointer(
     if state is not None:
         session.delete(state)
     event = events.record(
-        session, store, env_id=env.id, release_id=target.id, step=action, outcome="ok",
-        message=f"{principal.name} {verb} {what}", actor=principal.name,
+        session,
+        store,
+        env_id=env.id,
+        release_id=target.id,
+        step=action,
+        outcome="ok",
+        message=f"{principal.name} {verb} {what}",
+        actor=principal.name,
     )
     # Endpoints follow the release: a refused one (port taken, empty pool) refuses the change.
-    endpoint_notes = endpoint_service.sync_manifest(session, store, ref, manifest_of(target),
-                                                    principal.name)
+    endpoint_notes = endpoint_service.sync_manifest(
+        session, store, ref, manifest_of(target), principal.name
+    )
     session.flush()
     stop_first = _stop_first(target, replacing=previous is not None)
     return {
@@ -200,18 +237,26 @@ def release_diff(session: Session, old: Release | None, new: Release) -> dict[st
         return config_service.config_values(session.get(ConfigVersion, release.config_version_id))
 
     diff = diff_releases(
-        manifest_of(old) if old else None, manifest_of(new),
-        config_of(old), config_of(new) or {},
-        json.loads(old.images_json) if old else {}, json.loads(new.images_json),
+        manifest_of(old) if old else None,
+        manifest_of(new),
+        config_of(old),
+        config_of(new) or {},
+        json.loads(old.images_json) if old else {},
+        json.loads(new.images_json),
     )
     lines = [line for line in diff.lines() if line != "no changes"]
     rotated = _rotated_secrets(session, old, new)
     lines += [f"~ secret bundle {name}: version {a} -> {b}" for name, a, b in rotated]
-    return {**diff.to_dict(), "secrets_rotated": [name for name, _a, _b in rotated],
-            "lines": lines or ["no changes"]}
+    return {
+        **diff.to_dict(),
+        "secrets_rotated": [name for name, _a, _b in rotated],
+        "lines": lines or ["no changes"],
+    }
 
 
-def _rotated_secrets(session: Session, old: Release | None, new: Release) -> list[tuple[str, int, int]]:
+def _rotated_secrets(
+    session: Session, old: Release | None, new: Release
+) -> list[tuple[str, int, int]]:
     """Bundles both releases use whose pinned version differs (names and numbers, no values)."""
     if old is None:
         return []
@@ -232,12 +277,17 @@ def _scale_notes(session: Session, env_id: str, manifest: Manifest) -> list[str]
         w = manifest.workloads.get(s.workload)
         if w is None:
             continue
-        for field, value, declared in (("count", s.count, w.count), ("cpu", s.cpu, w.cpu),
-                                       ("memory", s.memory, w.memory)):
+        for field, value, declared in (
+            ("count", s.count, w.count),
+            ("cpu", s.cpu, w.cpu),
+            ("memory", s.memory, w.memory),
+        ):
             if value is not None and value != declared:
                 shown = format_size(int(value)) if field == "memory" else f"{value:g}"
-                notes.append(f"{s.workload} keeps {field} {shown} set by `plat scale`, not the "
-                             f"manifest's {format_size(int(declared)) if field == 'memory' else declared}")
+                notes.append(
+                    f"{s.workload} keeps {field} {shown} set by `plat scale`, not the "
+                    f"manifest's {format_size(int(declared)) if field == 'memory' else declared}"
+                )
     return notes
 
 
@@ -253,7 +303,9 @@ def _next_seq(session: Session, env_id: str) -> int:
 
 
 def release_status(session: Session, release: Release, env_current: str | None) -> dict[str, Any]:
-    states = list(session.exec(select(ReleaseState).where(ReleaseState.release_id == release.id)).all())
+    states = list(
+        session.exec(select(ReleaseState).where(ReleaseState.release_id == release.id)).all()
+    )
     failed = next((s for s in states if s.status == "failed"), None)
     converged = ever_converged(session, release.id)
     if release.id != env_current:
@@ -284,18 +336,25 @@ def _rollout_cursor(session: Session, release_id: str) -> int:
 
 def ever_converged(session: Session, release_id: str) -> bool:
     """Whether any rollout of the release ever converged: the history says, not current state."""
-    return session.exec(
-        select(Event.seq).where(
-            Event.release_id == release_id, Event.step == "rollout", Event.outcome == "ok"
-        )
-    ).first() is not None
+    return (
+        session.exec(
+            select(Event.seq).where(
+                Event.release_id == release_id, Event.step == "rollout", Event.outcome == "ok"
+            )
+        ).first()
+        is not None
+    )
 
 
 def describe(session: Session, release: Release, env: Any) -> dict[str, Any]:
     return {
-        "id": release.id, "seq": release.seq, "version": f"v{release.seq}",
-        "created_at": release.created_at, "created_by": release.created_by,
-        "source": release.source, "images": json.loads(release.images_json),
+        "id": release.id,
+        "seq": release.seq,
+        "version": f"v{release.seq}",
+        "created_at": release.created_at,
+        "created_by": release.created_by,
+        "source": release.source,
+        "images": json.loads(release.images_json),
         "config_version": _config_version_number(session, release.config_version_id),
         "secret_versions": json.loads(release.secret_versions_json),
         "current": release.id == env.current_release_id,
@@ -347,13 +406,19 @@ def get_release(store: Store, principal: Principal, target: str, text: str) -> d
         ref = tenancy.resolve_env(session, principal, target)
         release = find_release(session, ref, text)
         return {
-            "target": ref.path, **describe(session, release, ref.env),
+            "target": ref.path,
+            **describe(session, release, ref.env),
             "manifest": json.loads(release.manifest_json),
         }
 
 
 def rollback(
-    store: Store, principal: Principal, target: str, text: str | None, *, dry_run: bool = False,
+    store: Store,
+    principal: Principal,
+    target: str,
+    text: str | None,
+    *,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """Point the env back at ``text`` (or the last release that converged healthy).
 
@@ -363,17 +428,27 @@ def rollback(
     with store.read() if dry_run else store.write() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
-        current = session.get(Release, ref.env.current_release_id) if ref.env.current_release_id else None
+        current = (
+            session.get(Release, ref.env.current_release_id) if ref.env.current_release_id else None
+        )
         if current is None:
-            raise Conflict(f"{ref.path} has no release to roll back from",
-                           hint=f"deploy one with: plat deploy --target {ref.path}")
-        chosen = find_release(session, ref, text) if text else _last_good_before(session, ref, current)
+            raise Conflict(
+                f"{ref.path} has no release to roll back from",
+                hint=f"deploy one with: plat deploy --target {ref.path}",
+            )
+        chosen = (
+            find_release(session, ref, text) if text else _last_good_before(session, ref, current)
+        )
         if chosen.id == current.id:
-            raise Conflict(f"v{chosen.seq} is already the current release of {ref.path}",
-                           hint=f"see the others with: plat releases --target {ref.path}")
+            raise Conflict(
+                f"v{chosen.seq} is already the current release of {ref.path}",
+                hint=f"see the others with: plat releases --target {ref.path}",
+            )
         if dry_run:
             return {
-                "action": "rollback", "dry_run": True, "target": ref.path,
+                "action": "rollback",
+                "dry_run": True,
+                "target": ref.path,
                 "release": describe(session, chosen, ref.env),
                 "previous_release": {"id": current.id, "seq": current.seq},
                 "diff": release_diff(session, current, chosen),
@@ -393,7 +468,9 @@ def _last_good_before(session: Session, ref: tenancy.EnvRef, current: Release) -
         .order_by(col(Release.seq).desc())
     ).all()
     for release in rows:
-        states = session.exec(select(ReleaseState).where(ReleaseState.release_id == release.id)).all()
+        states = session.exec(
+            select(ReleaseState).where(ReleaseState.release_id == release.id)
+        ).all()
         if ever_converged(session, release.id) and not any(s.status == "failed" for s in states):
             return release
     raise NotFound(

@@ -14,8 +14,8 @@ from sqlmodel import Session, col, select
 
 from platd.auth.tokens import Principal
 from platd.services import events, tenancy
-from platd.services.desired import spec_hash
 from platd.services import releases as release_service
+from platd.services.desired import spec_hash
 from platd.services.releases import find_release, manifest_of
 from platd.spec.errors import InvalidInput, NotFound
 from platd.spec.ids import uuid7
@@ -28,11 +28,13 @@ MAX_CPU = 64.0
 
 
 def _instances(session: Session, env_id: str) -> list[Instance]:
-    return list(session.exec(
-        select(Instance)
-        .where(Instance.env_id == env_id, Instance.deleted == False)  # noqa: E712
-        .order_by(col(Instance.workload), col(Instance.started_at))
-    ).all())
+    return list(
+        session.exec(
+            select(Instance)
+            .where(Instance.env_id == env_id, Instance.deleted == False)  # noqa: E712
+            .order_by(col(Instance.workload), col(Instance.started_at))
+        ).all()
+    )
 
 
 def _scales(session: Session, env_id: str) -> dict[str, Scale]:
@@ -42,12 +44,19 @@ def _scales(session: Session, env_id: str) -> dict[str, Scale]:
 
 def _instance_dict(i: Instance, seqs: dict[str, int], now: float) -> dict[str, Any]:
     return {
-        "id": i.id, "workload": i.workload, "release_id": i.release_id,
+        "id": i.id,
+        "workload": i.workload,
+        "release_id": i.release_id,
         "release": f"v{seqs[i.release_id]}" if i.release_id in seqs else "?",
-        "state": i.state, "health": i.health, "restarts": i.restarts, "exit_code": i.exit_code,
+        "state": i.state,
+        "health": i.health,
+        "restarts": i.restarts,
+        "exit_code": i.exit_code,
         "started_at": i.started_at,
         "age_seconds": round(now - i.started_at, 1) if i.started_at else None,
-        "ports": json.loads(i.ports_json), "host": i.origin, "reason": i.reason,
+        "ports": json.loads(i.ports_json),
+        "host": i.origin,
+        "reason": i.reason,
         "container_id": i.container_id,
     }
 
@@ -78,11 +87,10 @@ def _volume_facts(release: Release | None, workload: str, hosts: dict[str, str])
     names = ", ".join(m.name for m in mounts)
     where = sorted({hosts[m.name][-12:] for m in mounts if m.name in hosts})
     facts: dict[str, Any] = {
-        "volumes": [{"name": m.name, "mount": m.mount, "read_only": m.read_only}
-                    for m in mounts],
+        "volumes": [{"name": m.name, "mount": m.mount, "read_only": m.read_only} for m in mounts],
         "placement": f"runs on host {', '.join(where) or '(none: the volume does not exist)'} "
-                     f"because it mounts volume {names}: an instance that mounts a volume runs "
-                     "on the volume's host",
+        f"because it mounts volume {names}: an instance that mounts a volume runs "
+        "on the volume's host",
     }
     if writable(mounts):
         facts["rollout"] = "stop-first: " + stop_first_reason(workload, mounts)
@@ -93,8 +101,12 @@ def status(store: Store, principal: Principal, target: str) -> dict[str, Any]:
     now = time.time()
     with store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
-        current = session.get(Release, ref.env.current_release_id) if ref.env.current_release_id else None
-        seqs = {r.id: r.seq for r in session.exec(select(Release).where(Release.env_id == ref.env.id))}
+        current = (
+            session.get(Release, ref.env.current_release_id) if ref.env.current_release_id else None
+        )
+        seqs = {
+            r.id: r.seq for r in session.exec(select(Release).where(Release.env_id == ref.env.id))
+        }
         instances = _instances(session, ref.env.id)
         desired = _desired_scale(current, _scales(session, ref.env.id))
         from platd.services.volumes import live_volumes
@@ -107,16 +119,24 @@ def status(store: Store, principal: Principal, target: str) -> dict[str, Any]:
             # "Current" means running the desired spec: this release with today's cpu/memory.
             want_spec = spec_hash(current.id, name, want["cpu"], want["memory"]) if current else ""
             on_current = [i for i in mine if i.spec_hash == want_spec]
-            workloads.append({
-                "name": name, "desired": want["count"], "cpu": want["cpu"],
-                "memory": format_size(want["memory"]) if want["memory"] else "-",
-                "running": sum(1 for i in mine if i.state == "running"),
-                "healthy": sum(1 for i in mine if i.state == "running" and i.health == "healthy"),
-                "current": sum(1 for i in on_current if i.state == "running" and i.health == "healthy"),
-                "pending": [i.reason for i in mine if i.state == "pending"][:1],
-                **_volume_facts(current, name, volume_hosts),
-                "instances": [_instance_dict(i, seqs, now) for i in mine],
-            })
+            workloads.append(
+                {
+                    "name": name,
+                    "desired": want["count"],
+                    "cpu": want["cpu"],
+                    "memory": format_size(want["memory"]) if want["memory"] else "-",
+                    "running": sum(1 for i in mine if i.state == "running"),
+                    "healthy": sum(
+                        1 for i in mine if i.state == "running" and i.health == "healthy"
+                    ),
+                    "current": sum(
+                        1 for i in on_current if i.state == "running" and i.health == "healthy"
+                    ),
+                    "pending": [i.reason for i in mine if i.state == "pending"][:1],
+                    **_volume_facts(current, name, volume_hosts),
+                    "instances": [_instance_dict(i, seqs, now) for i in mine],
+                }
+            )
         return {
             "target": ref.path,
             "release": release_service.describe(session, current, ref.env) if current else None,
@@ -124,7 +144,9 @@ def status(store: Store, principal: Principal, target: str) -> dict[str, Any]:
         }
 
 
-def describe_instance(store: Store, principal: Principal, target: str, instance_id: str) -> dict[str, Any]:
+def describe_instance(
+    store: Store, principal: Principal, target: str, instance_id: str
+) -> dict[str, Any]:
     now = time.time()
     with store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
@@ -135,12 +157,21 @@ def describe_instance(store: Store, principal: Principal, target: str, instance_
                 f"no instance {instance_id!r} in {ref.path} (instances there: {existing})",
                 hint=f"see them with: plat status --target {ref.path}",
             )
-        seqs = {r.id: r.seq for r in session.exec(select(Release).where(Release.env_id == ref.env.id))}
+        seqs = {
+            r.id: r.seq for r in session.exec(select(Release).where(Release.env_id == ref.env.id))
+        }
         inst = rows[0]
-        recent = [e for e in events.last_events(session, ref.env.id, release_id=None, since=None,
-                                                limit=200) if e.instance_id == inst.id][-20:]
-        return {"target": ref.path, "kind": "instance", **_instance_dict(inst, seqs, now),
-                "events": [events.to_dict(e) for e in recent]}
+        recent = [
+            e
+            for e in events.last_events(session, ref.env.id, release_id=None, since=None, limit=200)
+            if e.instance_id == inst.id
+        ][-20:]
+        return {
+            "target": ref.path,
+            "kind": "instance",
+            **_instance_dict(inst, seqs, now),
+            "events": [events.to_dict(e) for e in recent],
+        }
 
 
 def describe_workload(store: Store, principal: Principal, target: str, name: str) -> dict[str, Any]:
@@ -148,8 +179,10 @@ def describe_workload(store: Store, principal: Principal, target: str, name: str
     match = next((w for w in full["workloads"] if w["name"] == name), None)
     if match is None:
         names = ", ".join(w["name"] for w in full["workloads"]) or "none"
-        raise NotFound(f"no workload {name!r} in {full['target']} (workloads there: {names})",
-                       hint=f"see them with: plat status --target {full['target']}")
+        raise NotFound(
+            f"no workload {name!r} in {full['target']} (workloads there: {names})",
+            hint=f"see them with: plat status --target {full['target']}",
+        )
     spec = None
     with store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
@@ -160,10 +193,19 @@ def describe_workload(store: Store, principal: Principal, target: str, name: str
                 w = manifest.workloads.get(name)
                 spec = manifest.to_dict()["workloads"].get(name) if w else None
                 spec = {**(spec or {}), "image": json.loads(release.images_json).get(name)}
-        recent = [e for e in events.last_events(session, ref.env.id, release_id=None, since=None,
-                                                limit=200) if e.workload == name][-20:]
-    return {"target": full["target"], "kind": "workload", "release": full["release"],
-            **match, "spec": spec, "events": [events.to_dict(e) for e in recent]}
+        recent = [
+            e
+            for e in events.last_events(session, ref.env.id, release_id=None, since=None, limit=200)
+            if e.workload == name
+        ][-20:]
+    return {
+        "target": full["target"],
+        "kind": "workload",
+        "release": full["release"],
+        **match,
+        "spec": spec,
+        "events": [events.to_dict(e) for e in recent],
+    }
 
 
 def describe_release(store: Store, principal: Principal, target: str, text: str) -> dict[str, Any]:
@@ -173,31 +215,53 @@ def describe_release(store: Store, principal: Principal, target: str, text: str)
     with store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         release = find_release(session, ref, text)
-        recent = events.last_events(session, ref.env.id, release_id=release.id, since=None, limit=50)
+        recent = events.last_events(
+            session, ref.env.id, release_id=release.id, since=None, limit=50
+        )
     return {"kind": "release", **out, "events": [events.to_dict(e) for e in recent]}
 
 
 def scale(
-    store: Store, principal: Principal, target: str, workload: str, *, count: int | None,
-    minimum: int | None, maximum: int | None, cpu: float | None, memory: str | int | None,
+    store: Store,
+    principal: Principal,
+    target: str,
+    workload: str,
+    *,
+    count: int | None,
+    minimum: int | None,
+    maximum: int | None,
+    cpu: float | None,
+    memory: str | int | None,
 ) -> dict[str, Any]:
     count = _fixed_count(count, minimum, maximum)
     if count is not None and not 0 <= count <= MAX_COUNT:
-        raise InvalidInput(f"count {count} is out of range: use 0 to {MAX_COUNT}",
-                           hint=f"pass --count N with N from 0 to {MAX_COUNT}")
+        raise InvalidInput(
+            f"count {count} is out of range: use 0 to {MAX_COUNT}",
+            hint=f"pass --count N with N from 0 to {MAX_COUNT}",
+        )
     if cpu is not None and not 0 < cpu <= MAX_CPU:
-        raise InvalidInput(f"cpu {cpu:g} is out of range: use more than 0 and at most {MAX_CPU:g} cores",
-                           hint="pass --cpu X in cores, e.g. --cpu 0.5")
-    mem = parse_size(memory, what="memory", minimum=6 * 1024 * 1024, maximum=MAX_MEMORY) if memory is not None else None
+        raise InvalidInput(
+            f"cpu {cpu:g} is out of range: use more than 0 and at most {MAX_CPU:g} cores",
+            hint="pass --cpu X in cores, e.g. --cpu 0.5",
+        )
+    mem = (
+        parse_size(memory, what="memory", minimum=6 * 1024 * 1024, maximum=MAX_MEMORY)
+        if memory is not None
+        else None
+    )
     if count is None and cpu is None and mem is None:
         raise InvalidInput("nothing to change", hint="pass --count N, --cpu X or --memory SIZE")
     with store.write() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
-        current = session.get(Release, ref.env.current_release_id) if ref.env.current_release_id else None
+        current = (
+            session.get(Release, ref.env.current_release_id) if ref.env.current_release_id else None
+        )
         if current is None:
-            raise NotFound(f"{ref.path} has no release yet, so no workloads to scale",
-                           hint=f"deploy first: plat deploy --target {ref.path}")
+            raise NotFound(
+                f"{ref.path} has no release yet, so no workloads to scale",
+                hint=f"deploy first: plat deploy --target {ref.path}",
+            )
         scales = _scales(session, ref.env.id)
         before = _desired_scale(current, scales)
         if workload not in before:
@@ -205,8 +269,9 @@ def scale(
                 f"no workload {workload!r} in {ref.path} (workloads there: {', '.join(before)})",
                 hint=f"see them with: plat status --target {ref.path}",
             )
-        row = scales.get(workload) or Scale(id=uuid7(), env_id=ref.env.id, workload=workload,
-                                            **store.stamp())
+        row = scales.get(workload) or Scale(
+            id=uuid7(), env_id=ref.env.id, workload=workload, **store.stamp()
+        )
         if count is not None:
             row.count = count
         if cpu is not None:
@@ -219,14 +284,25 @@ def scale(
         old, new = before[workload], after[workload]
         stop_first = _refuse_shared_volume(manifest_of(current), workload, new["count"], ref.path)
         replaces = old["cpu"] != new["cpu"] or old["memory"] != new["memory"]
-        message = (
-            f"{principal.name} scaled {workload}: {_scale_text(old)} -> {_scale_text(new)}"
+        message = f"{principal.name} scaled {workload}: {_scale_text(old)} -> {_scale_text(new)}"
+        events.record(
+            session,
+            store,
+            env_id=ref.env.id,
+            release_id=current.id,
+            workload=workload,
+            step="scale",
+            outcome="ok",
+            message=message,
+            actor=principal.name,
         )
-        events.record(session, store, env_id=ref.env.id, release_id=current.id, workload=workload,
-                      step="scale", outcome="ok", message=message, actor=principal.name)
     return {
-        "action": "scale", "target": ref.path, "workload": workload,
-        "release": f"v{current.seq}", "old": _scale_view(old), "new": _scale_view(new),
+        "action": "scale",
+        "target": ref.path,
+        "workload": workload,
+        "release": f"v{current.seq}",
+        "old": _scale_view(old),
+        "new": _scale_view(new),
         "replaces_instances": replaces,
         "stop_first": stop_first if replaces else None,
         "follow_ups": [f"plat status --target {ref.path}", f"plat events --target {ref.path}"],
@@ -245,9 +321,11 @@ def _refuse_shared_volume(manifest: Any, workload: str, count: int, path: str) -
     if count > 1:
         raise Conflict(
             count_problem(workload, count, mounts[0]),
-            hint=[f"keep {workload} at count 1 (or 0): plat scale {workload} --count 1 "
-                  f"--target {path}",
-                  f"or mount {mounts[0].name} with read_only = true in plat.toml and deploy"],
+            hint=[
+                f"keep {workload} at count 1 (or 0): plat scale {workload} --count 1 "
+                f"--target {path}",
+                f"or mount {mounts[0].name} with read_only = true in plat.toml and deploy",
+            ],
         )
     return stop_first_reason(workload, mounts)
 

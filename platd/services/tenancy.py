@@ -72,9 +72,12 @@ def resolve(session: Session, principal: Principal, names: list[str]) -> list[An
         if match is None:
             where = "/".join(names[: len(rows)])
             have = ", ".join(s.name for s in siblings) or "none"
-            create = " ".join(["plat", level.plural, "create", "/".join([*names[: len(rows)], name])])
+            create = " ".join(
+                ["plat", level.plural, "create", "/".join([*names[: len(rows)], name])]
+            )
             raise NotFound(
-                f"no {level.kind} {name!r}" + (f" in {where}" if where else "")
+                f"no {level.kind} {name!r}"
+                + (f" in {where}" if where else "")
                 + f" ({level.plural} there: {have})",
                 hint=f"create it with: {create}",
                 details={"kind": level.kind, "name": name, "existing": [s.name for s in siblings]},
@@ -104,8 +107,13 @@ def split_path(path: str, depth: int) -> list[str]:
 
 
 def describe_row(level: Level, row: Any, path: str) -> dict[str, Any]:
-    out = {"kind": level.kind, "id": row.id, "name": row.name, "path": path,
-           "created_at": row.created_at}
+    out = {
+        "kind": level.kind,
+        "id": row.id,
+        "name": row.name,
+        "path": path,
+        "created_at": row.created_at,
+    }
     if level.kind == "env":
         out["current_release_id"] = row.current_release_id
     return out
@@ -126,8 +134,12 @@ def create(store: Store, principal: Principal, kind: str, path: str) -> dict[str
                 hint=f"list them with: plat {level.plural} list"
                 + (f" {'/'.join(names[:-1])}" if parents else ""),
             )
-        fields: dict[str, Any] = {"id": uuid7(), "name": names[-1], "created_at": time.time(),
-                                  **store.stamp()}
+        fields: dict[str, Any] = {
+            "id": uuid7(),
+            "name": names[-1],
+            "created_at": time.time(),
+            **store.stamp(),
+        }
         if level.parent_field:
             fields[level.parent_field] = parent_id
         row = level.model(**fields)
@@ -135,7 +147,9 @@ def create(store: Store, principal: Principal, kind: str, path: str) -> dict[str
     return describe_row(level, row, "/".join(names))
 
 
-def list_children(store: Store, principal: Principal, kind: str, parent_path: str) -> list[dict[str, Any]]:
+def list_children(
+    store: Store, principal: Principal, kind: str, parent_path: str
+) -> list[dict[str, Any]]:
     level = LEVEL_BY_KIND[kind]
     depth = LEVELS.index(level)
     names = split_path(parent_path, depth) if depth else []

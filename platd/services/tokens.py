@@ -49,19 +49,33 @@ def create_admin_token(store: Store) -> str:
 
 def _row(store: Store, secret: str, name: str, org_id: str | None, role: str, by: str) -> Token:
     return Token(
-        id=uuid7(), token_hash=hash_token(secret), hint=secret[-4:], name=name, org_id=org_id,
-        role=role, created_at=time.time(), created_by=by, **store.stamp(),
+        id=uuid7(),
+        token_hash=hash_token(secret),
+        hint=secret[-4:],
+        name=name,
+        org_id=org_id,
+        role=role,
+        created_at=time.time(),
+        created_by=by,
+        **store.stamp(),
     )
 
 
 def _describe(token: Token, org_name: str | None) -> dict[str, Any]:
     return {
-        "id": token.id, "name": token.name, "org": org_name, "role": token.role,
-        "hint": "…" + token.hint, "created_at": token.created_at, "created_by": token.created_by,
+        "id": token.id,
+        "name": token.name,
+        "org": org_name,
+        "role": token.role,
+        "hint": "…" + token.hint,
+        "created_at": token.created_at,
+        "created_by": token.created_by,
     }
 
 
-def create(store: Store, principal: Principal, org: str, role: str, name: str | None) -> dict[str, Any]:
+def create(
+    store: Store, principal: Principal, org: str, role: str, name: str | None
+) -> dict[str, Any]:
     check_role(role)
     name = check_name("token", name) if name else f"{org}-{role}"
     secret = new_token()
@@ -92,8 +106,10 @@ def list_tokens(store: Store, principal: Principal, org: str | None) -> list[dic
 def revoke(store: Store, principal: Principal, token_id: str) -> dict[str, Any]:
     with store.write() as session:
         token = session.get(Token, token_id)
-        visible = token is not None and not token.deleted and (
-            principal.is_admin or token.org_id == principal.org_id
+        visible = (
+            token is not None
+            and not token.deleted
+            and (principal.is_admin or token.org_id == principal.org_id)
         )
         if token is None or not visible:
             raise NotFound(
@@ -109,6 +125,8 @@ def revoke(store: Store, principal: Principal, token_id: str) -> dict[str, Any]:
 
 def whoami(principal: Principal) -> dict[str, Any]:
     return {
-        "token_id": principal.token_id, "name": principal.name,
-        "org": principal.org_name, "role": "admin" if principal.is_admin else principal.role,
+        "token_id": principal.token_id,
+        "name": principal.name,
+        "org": principal.org_name,
+        "role": "admin" if principal.is_admin else principal.role,
     }

@@ -223,6 +223,7 @@ def test_deploy_build_makes_pushes_and_pins_the_image(
     (release,) = d.plat("releases", "--json").json()["releases"]
     image = release["images"]["web"]
     assert image.startswith("127.0.0.1:5000/hello@sha256:"), image
+    wait_for(lambda: len([c for c in containers(d.host_id) if c.state == "running"]) == 1)
     (c,) = [c for c in containers(d.host_id) if c.state == "running"]
     assert c.image == image
     assert docker_exec(c.id, "cat", "/marker") == marker + "\n"
