@@ -103,9 +103,14 @@ def wrk(url: str, seconds: float, connections: int, close: bool) -> float:
 
 
 def iperf(host: str, port: int, seconds: float) -> float:
-    out = subprocess.run(["iperf3", "-c", host, "-p", str(port), "-t", f"{seconds:g}", "-J"],
-                         capture_output=True, text=True, check=False).stdout
-    data = json.loads(out)
+    for _ in range(10):
+        out = subprocess.run(["iperf3", "-c", host, "-p", str(port), "-t", f"{seconds:g}", "-J"],
+                             capture_output=True, text=True, check=False).stdout
+        data = json.loads(out)
+        # iperf3 -s serves one test at a time and may still be closing the previous one.
+        if "busy" not in data.get("error", ""):
+            break
+        time.sleep(1)
     if "error" in data:
         raise RuntimeError(f"iperf3: {data['error']}")
     return float(data["end"]["sum_received"]["bits_per_second"]) / 1e9
