@@ -140,6 +140,7 @@ _STREAM = socket.SOCK_STREAM
 _IPPROTO_TCP, _TCP_NODELAY, _EINPROGRESS = socket.IPPROTO_TCP, socket.TCP_NODELAY, errno.EINPROGRESS
 _Job = tuple[Callable[[], object], Future[object]]
 _Sockets = dict[tuple[str, str, int], socket.socket]
+_UNWATCHED = -1  # _End.mask of a socket taken out of the epoll set (hung up, pipe still full)
 LINGER_RESET = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # l_onoff=1, l_linger=0: close sends RST
 
 
@@ -470,11 +471,25 @@ class Engine:
             return
         for e in (conn.c_end, conn.b_end):
             want = e.want()  # type: ignore[union-attr]
-            if want != e.mask:  # type: ignore[union-attr]
+            mask = e.mask  # type: ignore[union-attr]
+            if want != mask:
+                if mask == _UNWATCHED:
+                    if not want:
+                        continue
+                    self._ep.register(e.fd, want)  # type: ignore[union-attr]
+                else:
+                    self._ep.modify(e.fd, want)  # type: ignore[union-attr]
                 e.mask = want  # type: ignore[union-attr]
-                self._ep.modify(e.fd, want)  # type: ignore[union-attr]
         if ev & EV_ERR and not (end.mask & EV_IN_ANY or end.mask & EV_OUT):
-            self._close(conn, clean=False)  # nothing more can move through this socket
+            r = end.reads
+            if not ev & select.EPOLLERR and r is not None and r.pending:
+                # Hung up (the peer closed and we shut our side) while its last bytes still
+                # wait in our pipe: not an error. EPOLLHUP cannot be masked, so stop watching
+                # the socket until the other side has taken them, then read the rest.
+                self._ep.unregister(end.fd)
+                end.mask = _UNWATCHED
+            else:
+                self._close(conn, clean=False)  # nothing more can move through this socket
 
     def _close(self, conn: _Conn, clean: bool = True) -> None:
         socks = self._socks
