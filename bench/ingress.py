@@ -103,9 +103,15 @@ def wrk(url: str, seconds: float, connections: int, close: bool) -> float:
 
 
 def iperf(host: str, port: int, seconds: float) -> float:
-    out = subprocess.run(["iperf3", "-c", host, "-p", str(port), "-t", f"{seconds:g}", "-J"],
-                         capture_output=True, text=True, check=False).stdout
-    data = json.loads(out)
+    for _ in range(10):
+        out = subprocess.run(["iperf3", "-c", host, "-p", str(port), "-t", f"{seconds:g}", "-J"],
+                             capture_output=True, text=True, check=False).stdout
+        data = json.loads(out)
+        # iperf3 -s serves one test at a time and may still be closing the previous one (or
+        # the wait_port probe): it then says "busy" or drops the control connection.
+        if "error" not in data:
+            break
+        time.sleep(1)
     if "error" in data:
         raise RuntimeError(f"iperf3: {data['error']}")
     return float(data["end"]["sum_received"]["bits_per_second"]) / 1e9

@@ -98,6 +98,31 @@ def _connected(s: _socket.socket) -> bool:
     return True
 
 
+_splice = os.splice
+
+
+def _flush(f: _Flow) -> None:
+    """Move what the flow's pipe holds to its destination; pass the half-close on after it."""
+    pending = f.pending
+    if pending:
+        pr, dst = f.pr, f.dst.fd
+        try:
+            while pending:
+                pending -= _splice(pr, dst, pending, None, None, SPLICE_FLAGS)
+        except BlockingIOError:
+            return  # dst is full: wait for EPOLLOUT on it
+        finally:
+            f.pending = pending
+    if f.eof and not f.done:
+        conn = f.src.conn
+        other = conn.down if f is conn.up else conn.up
+        if other is None or not other.done:
+            with contextlib.suppress(OSError):
+                f.dst.sock.shutdown(socket.SHUT_WR)  # pass the half-close on
+        # else both directions are over: the close that follows sends the FIN.
+        f.done = True
+
+
 def _pipe() -> tuple[int, int]:
     r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     try:
@@ -111,8 +136,11 @@ def _pipe() -> tuple[int, int]:
 # are measurable per connection, and nothing here needs what they add.
 _RawSocket = _socket.socket
 _NEW_STREAM = socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
+_STREAM = socket.SOCK_STREAM
+_IPPROTO_TCP, _TCP_NODELAY, _EINPROGRESS = socket.IPPROTO_TCP, socket.TCP_NODELAY, errno.EINPROGRESS
 _Job = tuple[Callable[[], object], Future[object]]
 _Sockets = dict[tuple[str, str, int], socket.socket]
+_UNWATCHED = -1  # _End.mask of a socket taken out of the epoll set (hung up, pipe still full)
 LINGER_RESET = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # l_onoff=1, l_linger=0: close sends RST
 
 
@@ -127,6 +155,13 @@ class _Route:
     # the first instance, which a trickle of new connections would then always reach.
     next: int = field(default_factory=lambda: random.randrange(1 << 30))
     family: int = socket.AF_INET6  # a plain int: socket.family builds an enum on every access
+    # (socket family, (host, port)) per backend, worked out once per change, not per connection.
+    addrs: tuple[tuple[int, tuple[str, int]], ...] = ()
+
+
+def _addrs(backends: tuple[Backend, ...]) -> tuple[tuple[int, tuple[str, int]], ...]:
+    return tuple((socket.AF_INET6 if ":" in b.host else socket.AF_INET, (b.host, b.port))
+                 for b in backends)
 
 
 @dataclass(slots=True, eq=False)
@@ -235,6 +270,7 @@ class Engine:
         socks = self._socks
         listeners = self._by_listen_fd
         wake = self._wake_r
+        event, finish_connect, accept = self._event, self._finish_connect, self._accept
         while not self._stopping:
             try:
                 events = poll(-1, 1024)
@@ -243,12 +279,13 @@ class Engine:
             for fd, ev in events:
                 end = socks.get(fd)
                 if end is not None:
-                    if end.conn.connected:
-                        self._event(end, ev)
+                    conn = end.conn
+                    if conn.connected:
+                        event(end, ev)
                     else:
-                        self._finish_connect(end.conn, ev)
+                        finish_connect(conn, ev)
                 elif fd in listeners:
-                    self._accept(listeners[fd])
+                    accept(listeners[fd])
                 elif fd == wake:
                     self._run_jobs()
 
@@ -278,12 +315,14 @@ class Engine:
             existing = self._routes.get(key)
             if existing is not None:
                 existing.listener, existing.backends = lst, lst.backends
+                existing.addrs = _addrs(lst.backends)
                 existing.proxy_v2 = lst.proxy_v2
                 continue
             sock = sockets.get(key)
             if sock is None:
                 continue  # could not be bound; the driver reported it
-            route = _Route(lst, sock, lst.backends, lst.proxy_v2, family=int(sock.family))
+            route = _Route(lst, sock, lst.backends, lst.proxy_v2, family=int(sock.family),
+                           addrs=_addrs(lst.backends))
             self._routes[key] = route
             self._by_listen_fd[sock.fileno()] = route
             self._ep.register(sock.fileno(), EV_IN)
@@ -292,9 +331,12 @@ class Engine:
 
     def _accept(self, route: _Route) -> None:
         sock = route.sock
+        raw_accept = sock._accept  # type: ignore[attr-defined]  # no wrapper object
+        family = route.family
+        dial = self._dial
         for _ in range(ACCEPT_BATCH):
             try:
-                fd, peer = sock._accept()  # type: ignore[attr-defined]  # no wrapper object
+                fd, peer = raw_accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as e:
@@ -302,39 +344,39 @@ class Engine:
                     log.warning("ingress: cannot accept on %s: %s", route.listener.bind, e)
                     return
                 continue
-            client = _RawSocket(route.family, socket.SOCK_STREAM, 0, fd)
-            if not route.backends:
+            client = _RawSocket(family, _STREAM, 0, fd)
+            if not route.addrs:
                 client.close()  # nothing healthy behind this endpoint: refuse quickly
                 continue
             client.setblocking(False)  # TCP_NODELAY comes from the listener
             header = b""
             if route.proxy_v2:
                 header = proxy_v2.build(peer[:2], sock.getsockname()[:2])
-            self._dial(_Conn(client, None, route, 0, header))  # type: ignore[arg-type]
+            dial(_Conn(client, None, route, 0, header))  # type: ignore[arg-type]
 
     def _dial(self, conn: _Conn) -> None:
         """Connect to the next backend of the route; close the client when none is left."""
         route = conn.route
-        backends = route.backends
-        while conn.tried < len(backends):
-            b = backends[route.next % len(backends)]
+        addrs = route.addrs
+        n = len(addrs)
+        while conn.tried < n:
+            fam, addr = addrs[route.next % n]
             route.next += 1
             conn.tried += 1
-            fam = socket.AF_INET6 if ":" in b.host else socket.AF_INET
             s = _RawSocket(fam, _NEW_STREAM)
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            rc = s.connect_ex((b.host, b.port))
-            if rc in (0, errno.EINPROGRESS):
+            s.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
+            rc = s.connect_ex(addr)
+            if rc == _EINPROGRESS or rc == 0:
                 conn.backend = s
-                end = _End(conn, s, s.fileno())
-                conn.b_end = end
-                self._socks[end.fd] = end
+                fd = s.fileno()
+                end = conn.b_end = _End(conn, s, fd)
+                self._socks[fd] = end
                 if rc == 0 or _connected(s):
                     # Local backends (loopback, the bridge) are usually connected by now:
                     # skip the round through epoll for "writable".
                     self._established(conn, registered=False)
                 else:
-                    self._ep.register(end.fd, EV_OUT)
+                    self._ep.register(fd, EV_OUT)
                 return
             s.close()
         conn.client.close()
@@ -368,24 +410,26 @@ class Engine:
             except OSError:
                 self._close(conn, clean=False)
                 return
-        up_pipe = self._pool.pop() if self._pool else _pipe()
-        down_pipe = self._pool.pop() if self._pool else _pipe()
+        pool = self._pool
+        up_pipe = pool.pop() if pool else _pipe()
+        down_pipe = pool.pop() if pool else _pipe()
         conn.pipes = [up_pipe, down_pipe]
-        c_end = _End(conn, conn.client, conn.client.fileno())
+        client = conn.client
+        c_fd = client.fileno()
+        c_end = conn.c_end = _End(conn, client, c_fd, None, None, EV_READ)
         b_end = conn.b_end
         assert b_end is not None
-        conn.c_end = c_end
-        # up: client -> backend; down: backend -> client
-        c_end.reads = b_end.writes = conn.up = _Flow(c_end, b_end, *up_pipe)
-        b_end.reads = c_end.writes = conn.down = _Flow(b_end, c_end, *down_pipe)
-        self._socks[c_end.fd] = c_end
         b_end.mask = EV_READ
-        c_end.mask = EV_READ
+        # up: client -> backend; down: backend -> client
+        c_end.reads = b_end.writes = conn.up = _Flow(c_end, b_end, up_pipe[0], up_pipe[1])
+        b_end.reads = c_end.writes = conn.down = _Flow(b_end, c_end, down_pipe[0], down_pipe[1])
+        self._socks[c_fd] = c_end
+        ep = self._ep
         if registered:
-            self._ep.modify(b_end.fd, EV_READ)
+            ep.modify(b_end.fd, EV_READ)
         else:
-            self._ep.register(b_end.fd, EV_READ)
-        self._ep.register(c_end.fd, EV_READ)
+            ep.register(b_end.fd, EV_READ)
+        ep.register(c_fd, EV_READ)
         # The client usually spoke already (a request): move it now, not one loop turn later.
         self._event(c_end, EV_IN)
 
@@ -397,12 +441,12 @@ class Engine:
             if ev & EV_OUT:
                 f = end.writes
                 if f is not None and f.pending:
-                    self._flush(f)
+                    _flush(f)
                     changed = True
             if ev & EV_IN_ANY:
                 f = end.reads
                 if f is not None and not f.pending and not f.eof:
-                    n = os.splice(f.src.fd, f.pw, PIPE_SIZE, flags=SPLICE_FLAGS)
+                    n = _splice(end.fd, f.pw, PIPE_SIZE, None, None, SPLICE_FLAGS)
                     if n == 0:
                         f.eof = changed = True
                     else:
@@ -411,7 +455,7 @@ class Engine:
                             # The peer's FIN came with these bytes and nothing is left: the
                             # half-close goes on now instead of after one more empty read.
                             f.eof = changed = True
-                    self._flush(f)
+                    _flush(f)
                     if f.pending:
                         changed = True
         except BlockingIOError:
@@ -427,50 +471,53 @@ class Engine:
             return
         for e in (conn.c_end, conn.b_end):
             want = e.want()  # type: ignore[union-attr]
-            if want != e.mask:  # type: ignore[union-attr]
+            mask = e.mask  # type: ignore[union-attr]
+            if want != mask:
+                if mask == _UNWATCHED:
+                    if not want:
+                        continue
+                    self._ep.register(e.fd, want)  # type: ignore[union-attr]
+                else:
+                    self._ep.modify(e.fd, want)  # type: ignore[union-attr]
                 e.mask = want  # type: ignore[union-attr]
-                self._ep.modify(e.fd, want)  # type: ignore[union-attr]
         if ev & EV_ERR and not (end.mask & EV_IN_ANY or end.mask & EV_OUT):
-            self._close(conn, clean=False)  # nothing more can move through this socket
-
-    @staticmethod
-    def _flush(f: _Flow) -> None:
-        while f.pending:
-            try:
-                f.pending -= os.splice(f.pr, f.dst.fd, f.pending, flags=SPLICE_FLAGS)
-            except BlockingIOError:
-                return  # dst is full: wait for EPOLLOUT on it
-        if f.eof and not f.done:
-            conn = f.src.conn
-            other = conn.down if f is conn.up else conn.up
-            if other is None or not other.done:
-                with contextlib.suppress(OSError):
-                    f.dst.sock.shutdown(socket.SHUT_WR)  # pass the half-close on
-            # else both directions are over: the close that follows sends the FIN.
-            f.done = True
+            r = end.reads
+            if not ev & select.EPOLLERR and r is not None and r.pending:
+                # Hung up (the peer closed and we shut our side) while its last bytes still
+                # wait in our pipe: not an error. EPOLLHUP cannot be masked, so stop watching
+                # the socket until the other side has taken them, then read the rest.
+                self._ep.unregister(end.fd)
+                end.mask = _UNWATCHED
+            else:
+                self._close(conn, clean=False)  # nothing more can move through this socket
 
     def _close(self, conn: _Conn, clean: bool = True) -> None:
+        socks = self._socks
         for s in (conn.client, conn.backend):
             if s is None:
                 continue
             fd = s.fileno()
             if fd < 0:
                 continue
-            self._socks.pop(fd, None)
+            socks.pop(fd, None)
             # No epoll unregister: closing the only descriptor removes it from the set.
             if not clean:
                 with contextlib.suppress(OSError):
                     # Pass a reset on instead of pretending the other side closed cleanly.
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
             s.close()
-        flows = (conn.up, conn.down)
-        for pipe, flow in zip(conn.pipes, flows, strict=False):
-            if clean and flow is not None and flow.pending == 0 and len(self._pool) < POOL_MAX:
-                self._pool.append(pipe)
+        pipes = conn.pipes
+        if not pipes:
+            return
+        conn.pipes = []
+        pool = self._pool
+        up, down = conn.up, conn.down
+        for pipe, flow in ((pipes[0], up), (pipes[1], down)):
+            if clean and flow is not None and not flow.pending and len(pool) < POOL_MAX:
+                pool.append(pipe)
             else:
                 os.close(pipe[0])
                 os.close(pipe[1])
-        conn.pipes = []
 
     def _close_all(self) -> None:
         seen: set[int] = set()
