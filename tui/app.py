@@ -1,14 +1,16 @@
 """The full-screen TUI: bare ``plat`` opens it.
 
-It shows the env in view (Status, Releases, Events, Logs) with the same words as the CLI,
-because both render through ``tui.render``; exec sessions open full screen in a terminal pane
-(``screens/exec_screen.py``); the command palette takes CLI command lines (``palette.py``). All
-I/O happens in thread workers that each hold their own client, so a slow or restarting daemon
-never freezes the screen. ``create_app`` is shared by ``plat``, the tests and the benchmark.
+It shows the env in view (Status, Releases, Events, Logs, Endpoints, Volumes) with the same
+words as the CLI, because both render through ``tui.render``; exec sessions open full screen in
+a terminal pane (``screens/exec_screen.py``); the command palette takes CLI command lines
+(``palette.py``) and runs the CLI's own handlers. All I/O happens in thread workers that each
+hold their own client, so a slow or restarting daemon never freezes the screen. ``create_app``
+is shared by ``plat``, the tests and the benchmark.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -21,12 +23,15 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 from platd.spec.errors import PlatError
 from tui.palette import PlatCommands
 from tui.tui_client import ClientFactory, ThreadClients
+from tui.widgets.endpoints_panel import EndpointsPanel
 from tui.widgets.events_panel import EventsPanel
 from tui.widgets.logs_panel import LogsPanel
 from tui.widgets.releases_panel import ReleasesPanel
 from tui.widgets.status_panel import StatusPanel
+from tui.widgets.volumes_panel import VolumesPanel
 
-PANELS = (StatusPanel, ReleasesPanel, EventsPanel, LogsPanel)
+WORKER_THREADS = 32
+PANELS = (StatusPanel, ReleasesPanel, EventsPanel, LogsPanel, EndpointsPanel, VolumesPanel)
 
 
 class PlatApp(App[int]):
@@ -43,6 +48,8 @@ class PlatApp(App[int]):
         Binding("2", "show_tab('releases')", "Releases"),
         Binding("3", "show_tab('events')", "Events"),
         Binding("4", "show_tab('logs')", "Logs"),
+        Binding("5", "show_tab('endpoints')", "Endpoints"),
+        Binding("6", "show_tab('volumes')", "Volumes"),
         Binding("x", "exec", "Exec"),
         # Declaring the palette's action here replaces Textual's own ctrl+p binding: keep it.
         Binding("ctrl+p", "command_palette", "Commands", priority=True, show=False),
@@ -77,9 +84,20 @@ class PlatApp(App[int]):
                 yield EventsPanel()
             with TabPane("Logs", id="logs"):
                 yield LogsPanel()
+            with TabPane("Endpoints", id="endpoints"):
+                yield EndpointsPanel()
+            with TabPane("Volumes", id="volumes"):
+                yield VolumesPanel()
         yield Footer()
 
     def on_mount(self) -> None:
+        # Thread workers run on the loop's default executor, which Python sizes from the CPU
+        # count (6 threads on 2 cores); the panels' long polls alone would fill it and a
+        # rollback preview or an exec session would wait for a free thread.
+        from concurrent.futures import ThreadPoolExecutor
+
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="plat-tui"))
         if self.target:
             self.set_target(self.target)
         else:
@@ -109,6 +127,9 @@ class PlatApp(App[int]):
 
     @on(TabbedContent.TabActivated)
     def focus_tab(self, event: TabbedContent.TabActivated) -> None:
+        for panel_class in PANELS:
+            for panel in self.query(panel_class):
+                panel.in_view = event.pane in panel.ancestors
         # Keys like "b" (roll back) belong to the panel: put the focus inside it.
         target = event.pane.query("DataTable, RichLog, Log")
         if target:
@@ -203,31 +224,31 @@ class PlatApp(App[int]):
             self.action_exec(args.workload, args.instance, args.cmd)
         elif verb == "rollback":
             self.query_one(ReleasesPanel).preview(self.target, args.release)
-        elif verb in ("scale", "describe"):
-            self.mutate_or_read(self.target, verb, args)
+        elif verb in ("endpoints", "exposed"):
+            self.action_show_tab("endpoints")
+            self.query_one(EndpointsPanel).exposed = verb == "exposed"
+            if verb == "endpoints" and args.action != "list":
+                self.run_cli(self.target, args)
+        elif verb == "volumes":
+            self.action_show_tab("volumes")
+            if args.action != "list":
+                self.run_cli(self.target, args)
+        else:  # scale, describe: the CLI's own handler, its words in a dialog
+            self.run_cli(self.target, args)
 
     @work(thread=True, group="palette")
-    def mutate_or_read(self, target: str, verb: str, args: Any) -> None:
-        from tui.render import scale_receipt
+    def run_cli(self, target: str, args: Any) -> None:
+        """Run a CLI command's handler against the env in view; show what it printed."""
+        from tui.palette import PaneCtx, command_text
 
+        ctx = PaneCtx(args, self.clients.get(), target)
         try:
-            if verb == "scale":
-                r = self.clients.call("POST", self.clients.get().env_path(target, "/scale"), body={
-                    "workload": args.workload, "count": args.count, "min": args.min,
-                    "max": args.max, "cpu": args.cpu, "memory": args.memory})
-                title, lines = f"plat scale {args.workload}", scale_receipt(r)
-            else:
-                from tui.cli.commands.observe import _describe_lines
-
-                route = {"release": "/releases/", "workload": "/workloads/",
-                         "instance": "/instances/"}[args.kind]
-                d = self.clients.call("GET", self.clients.get().env_path(target, route + args.id))
-                title, lines = f"plat describe {args.kind} {args.id}", _describe_lines(d)
+            args.handler(ctx)
         except PlatError as e:
             self.call_from_thread(self.notify, "\n".join([e.message, *e.hint]),
                                   severity="error", timeout=10)
             return
-        self.call_from_thread(self.show_lines, title, lines)
+        self.call_from_thread(self.show_lines, f"plat {command_text(args)}", ctx.lines)
 
     def show_lines(self, title: str, lines: list[str]) -> None:
         from tui.screens.text_screen import TextScreen

@@ -30,6 +30,9 @@ PALETTE_VERBS: dict[str, str] = {
     "exec": "web --instance 4kq2 -- sh",
     "rollback": "v3",
     "scale": "web --count 3",
+    "endpoints": "describe public",
+    "exposed": "",
+    "volumes": "describe data",
     "use": "ORG/PROJECT/APP/ENV",
 }
 
@@ -77,7 +80,41 @@ def parse_line(line: str) -> argparse.Namespace:
         from tui.cli.commands.exec import _split
 
         args.workload, args.cmd = _split(args)
+    args._line = shlex.join(words)
     return args
+
+
+class PaneCtx:
+    """What a CLI handler gets (``tui.cli.context.Ctx``'s face), for a handler run in the TUI:
+    the app's client, the env in view as the default target, and printed lines collected."""
+
+    json = False
+
+    def __init__(self, args: argparse.Namespace, client: Any, target: str) -> None:
+        from tui.cli.context import Ctx
+
+        self.args = args
+        self.client = client
+        self.lines: list[str] = []
+        if not getattr(args, "target", None):
+            args.target = target  # the env in view is the default, as `plat use` makes it
+        if getattr(args, "command", None) == "exposed" and not getattr(args, "org", None):
+            args.org = target.split("/")[0]
+        self._ctx = Ctx(args)
+
+    def target(self) -> str:
+        return str(self._ctx.target())
+
+    def out(self, data: Any, lines: list[str] | None = None) -> None:
+        self.lines += lines or []
+
+    def say(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def command_text(args: argparse.Namespace) -> str:
+    """The command line a parsed ``args`` came from, near enough for a title."""
+    return str(getattr(args, "_line", args.command))
 
 
 class PlatCommands(Provider):

@@ -293,27 +293,49 @@ def endpoint_lines(e: dict[str, Any], verb: str | None = None) -> list[str]:
     return lines
 
 
+ENDPOINT_HEADERS = ("NAME", "WORKLOAD", "INTERNAL", "PORTS", "IPV6", "IPV4", "PROXY", "SOURCE",
+                    "SERVING")
+
+
+def endpoint_row(e: dict[str, Any]) -> list[Any]:
+    """One endpoint as `plat endpoints list` (and the TUI's Endpoints table) shows it."""
+    return [e["name"], e["workload"], e["internal_port"],
+            ",".join(str(p) for p in e["external_ports"]), e["ipv6_address"] or "off",
+            e["ipv4_address"] or "off", e["proxy_protocol"] or "-", e["source"],
+            sum(1 for i in e["instances"] if i["serving"])]
+
+
 def endpoints_table(r: dict[str, Any]) -> list[str]:
-    rows = [[e["name"], e["workload"], e["internal_port"],
-             ",".join(str(p) for p in e["external_ports"]), e["ipv6_address"] or "off",
-             e["ipv4_address"] or "off", e["proxy_protocol"] or "-", e["source"],
-             sum(1 for i in e["instances"] if i["serving"])]
-            for e in r["endpoints"]]
+    rows = [endpoint_row(e) for e in r["endpoints"]]
     if not rows:
         return [f"{r['target']} has no endpoints",
                 f"  create one: plat endpoints create NAME --workload W --internal-port 8080 "
                 f"--port 80 --target {r['target']}"]
-    return table(rows, ["NAME", "WORKLOAD", "INTERNAL", "PORTS", "IPV6", "IPV4", "PROXY",
-                        "SOURCE", "SERVING"])
+    return table(rows, ENDPOINT_HEADERS)
+
+
+EXPOSED_HEADERS = ("FAMILY", "ADDRESS", "PORT", "PROTO", "PROXY", "ENV", "WORKLOAD", "ENDPOINT",
+                   "INSTANCES")
+
+
+def exposed_row(x: dict[str, Any]) -> list[Any]:
+    return [x["family"], x["address"], x["port"], x["protocol"], x["proxy_protocol"] or "-",
+            x["target"], x["workload"], x["endpoint"], ",".join(x["instances"]) or "none serving"]
 
 
 def exposed_lines(r: dict[str, Any]) -> list[str]:
     """`plat exposed`: everything in the org reachable from outside, one row per listener."""
-    rows = [[x["family"], x["address"], x["port"], x["protocol"], x["proxy_protocol"] or "-",
-             x["target"], x["workload"], x["endpoint"],
-             ",".join(x["instances"]) or "none serving"]
-            for x in r["exposed"]]
+    rows = [exposed_row(x) for x in r["exposed"]]
     if not rows:
         return [f"nothing in org {r['org']} is exposed"]
-    return table(rows, ["FAMILY", "ADDRESS", "PORT", "PROTO", "PROXY", "ENV", "WORKLOAD",
-                        "ENDPOINT", "INSTANCES"])
+    return table(rows, EXPOSED_HEADERS)
+
+
+VOLUME_HEADERS = ("VOLUME", "SIZE", "USED", "HOST", "ATTACHED", "SNAPSHOTS")
+
+
+def volume_row(v: dict[str, Any]) -> list[Any]:
+    """One volume as `plat volumes list` (and the TUI's Volumes table) shows it."""
+    u, att = v["usage"], v["attached"]
+    return [v["name"], v["size_label"], u["used_label"] if u else "-", v["host"]["name"],
+            f"{att['workload']}:{att['mount']}" if att else "-", len(v["snapshots"])]

@@ -27,6 +27,13 @@ class ThreadClients:
         """Wait between polls; False at once when the app is quitting."""
         return not self._closing.wait(seconds)
 
+    def next_poll(self, seconds: float, panel: object) -> None:
+        """Wait ``seconds``, then as long as ``panel`` is on a tab nobody looks at (its
+        ``in_view`` is False): hidden panels keep the data they have and cost nothing."""
+        self.sleep(seconds)
+        while getattr(panel, "in_view", True) is False and self.sleep(0.2):
+            pass
+
     def get(self) -> Client:
         client: Client | None = getattr(self._local, "client", None)
         if client is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, Daemon
+from tests.conftest import ROOT, Daemon, free_port
 from tui.app import PlatApp
 from tui.client import Client
 
@@ -46,6 +46,7 @@ class StableClient(Client):
     """
 
     names: dict[str, str] = {}
+    ports: dict[int, int] = {}  # endpoint ports (free ports, so they differ between runs)
 
     def request(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:
         # The app sends back ids it was shown: give the daemon the real ones.
@@ -61,9 +62,17 @@ def stable_view(value: Any, key: str = "") -> Any:
     """``value`` (an API answer) with ids, times, digests and host names made constant."""
     names = StableClient.names
     if isinstance(value, dict):
+        if key == "host":  # a volume's host: name and id are the machine's
+            return {**value, "id": "host-0000-stable0001", "name": "edge-1"}
+        if key == "usage" and value:  # a filesystem's own overhead differs between kernels
+            return {**value, "used_label": "1.5M", "available_label": "958.5M",
+                    "capacity_label": "960M"}
         return {k: stable_view(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [stable_view(v, key) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and value in StableClient.ports \
+            and key in ("port", "external_ports"):
+        return StableClient.ports[value]
     if isinstance(value, str):
         if key in VOLATILE_IDS:
             return names.get(value, f"{key.replace('_id', '')}-?")
@@ -72,6 +81,8 @@ def stable_view(value: Any, key: str = "") -> Any:
         if key == "host_name":
             return "edge-1"
         text = re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "ab" * 32, value)
+        for real_port, stable_port in StableClient.ports.items():
+            text = text.replace(f":{real_port}", f":{stable_port}")
         for real, stable in names.items():
             text = text.replace(real, stable)
         return text
@@ -120,9 +131,11 @@ def tui_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
         shutil.rmtree(Path("/dev/shm") / f"platd-{d.host_id[-12:]}", ignore_errors=True)
 
 
-def deploy_fixture_envs(d: Daemon, tmp: Path, *, canary: bool = False) -> None:
+def deploy_fixture_envs(d: Daemon, tmp: Path, *, canary: bool = False,
+                        resources: bool = False) -> None:
     """TARGET with releases v1 and v2 (one instance of web); with ``canary``, also CANARY with
-    one release of two instances (for the exec picker)."""
+    one release of two instances (for the exec picker); with ``resources``, an endpoint
+    ``public`` and a 1G volume ``data`` in TARGET (remove with ``remove_resources``)."""
     d.targets = [TARGET] + ([CANARY] if canary else [])  # type: ignore[attr-defined]
     for target in d.targets:  # type: ignore[attr-defined]
         d.make_env(target)
@@ -138,6 +151,14 @@ def deploy_fixture_envs(d: Daemon, tmp: Path, *, canary: bool = False) -> None:
         two.write_text(MANIFEST.replace("count = 1", "count = 2"))
         r = d.plat("deploy", "-f", str(two), "--target", CANARY)
         assert r.code == 0, r.err
+    if resources:
+        port = free_port()
+        StableClient.ports = {port: 8443}
+        r = d.plat("endpoints", "create", "public", "--workload", "web", "--internal-port", "8080",
+                   "--port", str(port), "--target", TARGET)
+        assert r.code == 0, r.out + r.err
+        r = d.plat("volumes", "create", "data", "--size", "1G", "--target", TARGET)
+        assert r.code == 0, r.out + r.err
     # The replaced instance leaves the status one pass after the rollout converges.
     for target, want in ((TARGET, 1), (CANARY, 2))[: len(d.targets)]:  # type: ignore[attr-defined]
         for _ in range(200):
@@ -149,6 +170,21 @@ def deploy_fixture_envs(d: Daemon, tmp: Path, *, canary: bool = False) -> None:
             time.sleep(0.05)
 
 
+def remove_resources(d: Daemon) -> None:
+    """Delete what ``resources`` made while the daemon runs, then undo any mount it left."""
+    import importlib.util
+
+    d.plat("endpoints", "delete", "public", "--target", TARGET)
+    d.plat("volumes", "delete", "data", "--target", TARGET)
+    spec = importlib.util.spec_from_file_location(
+        "volume_support", ROOT / "tests" / "volumes" / "volume_support.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.cleanup_volumes(d.data)
+
+
 def make_app(d: Daemon, *, stable: bool = True, target: str | None = TARGET) -> PlatApp:
     """The real app on a real daemon; ``stable``: with run-to-run noise replaced (snapshots)."""
     cls = StableClient if stable else Client
@@ -158,7 +194,22 @@ def make_app(d: Daemon, *, stable: bool = True, target: str | None = TARGET) -> 
                   target, token=d.token, exec_api=d.url)
     if stable:
         app.present = stable_view
+        app.animation_level = "none"  # the tab underline slides otherwise
     return app
 
 
 __all__ = ["CANARY", "ROOT", "TARGET", "make_app"]
+
+
+@pytest.fixture(autouse=True)
+def _stable_svg_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rich names an SVG's CSS classes after a hash of the segments' reprs, which hold style
+    metadata that differs between runs of an identical screen; name them the same always."""
+    import textual._doc
+
+    take = textual._doc.take_svg_screenshot
+
+    def take_stable(*args: Any, **kwargs: Any) -> str:
+        return re.sub(r"terminal-\d+", "terminal-plat", take(*args, **kwargs))
+
+    monkeypatch.setattr(textual._doc, "take_svg_screenshot", take_stable)

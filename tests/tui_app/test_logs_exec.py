@@ -171,3 +171,51 @@ def test_palette_runs_cli_lines(tui_daemon: Daemon) -> None:
             assert not isinstance(app.screen, ConfirmScreen)
 
     asyncio.run(run())
+
+
+def test_endpoints_and_volumes_panels(tui_daemon: Daemon) -> None:
+    from tests.conftest import free_port
+    from tests.tui_app.conftest import remove_resources
+    from tui.widgets.endpoints_panel import EndpointsPanel
+    from tui.widgets.volumes_panel import VolumesPanel
+
+    port = free_port()
+    r = tui_daemon.plat("endpoints", "create", "public", "--workload", "web", "--internal-port",
+                        "8080", "--port", str(port), "--target", TARGET)
+    assert r.code == 0, r.err
+
+    async def run() -> None:
+        app = make_app(tui_daemon, stable=False)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_for(pilot, lambda: app.query_one("#workloads", DataTable).row_count == 1)
+            await pilot.press("5")
+            panel = app.query_one(EndpointsPanel)
+            table = panel.query_one(DataTable)
+            await wait_for(pilot, lambda: table.row_count == 1 and app.focused is table)
+            assert [str(c) for c in table.get_row_at(0)][:4] == ["public", "web", "8080",
+                                                                  str(port)]
+            await pilot.press("enter")  # describe, as plat endpoints describe
+            await wait_for(pilot, lambda: isinstance(app.screen, TextScreen))
+            assert app.screen.lines[0] == f"Endpoint public of {TARGET}"
+            await pilot.press("escape")
+            await pilot.press("o")  # the org-wide view: plat exposed
+            await wait_for(pilot, lambda: panel.exposed and table.row_count == 1
+                           and str(table.get_row_at(0)[5]) == TARGET)
+
+            # Volumes: created from the palette, with the CLI's receipt.
+            app.run_command_line("volumes create data --size 1G")
+            await wait_for(pilot, lambda: isinstance(app.screen, TextScreen), timeout=60)
+            assert app.screen.lines[0].startswith(f"Volume data created in {TARGET}: 1G")
+            await pilot.press("escape")
+            await pilot.press("6")
+            vtable = app.query_one(VolumesPanel).query_one(DataTable)
+            await wait_for(pilot, lambda: vtable.row_count == 1 and app.focused is vtable)
+            await pilot.press("d")
+            await wait_for(pilot, lambda: isinstance(app.screen, TextScreen))
+            assert app.screen.lines[0].startswith("volume data (")
+            assert any("plat volumes snapshot create data" in line for line in app.screen.lines)
+
+    try:
+        asyncio.run(run())
+    finally:
+        remove_resources(tui_daemon)

@@ -56,13 +56,19 @@ async def _ready(pilot: Any) -> None:
 
 
 async def _steady(pilot: Any) -> None:
-    """No blinking cursors, and a moment for the last paint."""
-    for box in pilot.app.query(Input):
-        box.cursor_blink = False
-    for screen in pilot.app.screen_stack:
+    """No blinking cursors, and the screen unchanged for a while: the footer, for one, redraws
+    its bindings a few frames after the focus moves."""
+    app = pilot.app
+    for screen in app.screen_stack:
         for box in screen.query(Input):
             box.cursor_blink = False
-    await pilot.pause(0.3)
+    previous = ""
+    for _ in range(20):
+        await pilot.pause(0.3)
+        shot = app.export_screenshot()
+        if shot == previous:
+            return
+        previous = shot
 
 
 @pytest.mark.parametrize("size", SIZES)

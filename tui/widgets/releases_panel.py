@@ -26,6 +26,8 @@ class ReleasesPanel(Vertical):
     BINDINGS = [Binding("b", "rollback", "Roll back to selected")]
 
     target: reactive[str | None] = reactive(None)
+    in_view = True  # set by the app: False while another tab is shown
+    _shown: dict[str, Any] | None = None
 
     class RolledBack(Message):
         """A rollback was accepted; ``receipt`` is what the daemon answered."""
@@ -58,12 +60,15 @@ class ReleasesPanel(Vertical):
                 if clients.closed:
                     return
                 self.app.call_from_thread(self.note, f"[red]{e.message}[/] (retrying)")
-            clients.sleep(REFRESH_SECONDS)
+            clients.next_poll(REFRESH_SECONDS, self)
 
     def note(self, text: str) -> None:
         self.query_one("#releases-note", Static).update(text)
 
     def show(self, data: dict[str, Any]) -> None:
+        if data == self._shown:
+            return  # unchanged: no redraw
+        self._shown = data
         from platd.spec.timeparse import format_utc
         from tui.render import digest_short
 

@@ -25,6 +25,8 @@ class StatusPanel(Vertical):
     """
 
     target: reactive[str | None] = reactive(None)
+    in_view = True  # set by the app: False while another tab is shown
+    _shown: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("loading…", id="status-summary")
@@ -53,13 +55,16 @@ class StatusPanel(Vertical):
                 if clients.closed:
                     return
                 self.app.call_from_thread(self.show_error, e)
-            clients.sleep(REFRESH_SECONDS)
+            clients.next_poll(REFRESH_SECONDS, self)
 
     def show_error(self, e: PlatError) -> None:
         hint = f" — {e.hint[0]}" if e.hint else ""
         self.query_one("#status-summary", Static).update(f"[red]{e.message}[/]{hint} (retrying)")
 
     def show(self, s: dict[str, Any]) -> None:
+        if s == self._shown:
+            return  # unchanged: no redraw
+        self._shown = s
         from tui.render import status_lines
 
         rel = s.get("release")

@@ -76,18 +76,12 @@ def create(ctx: Ctx) -> int:
 
 
 def list_(ctx: Ctx) -> int:
-    from tui.render import table
+    from tui.render import VOLUME_HEADERS, table, volume_row
 
     target = ctx.target()
     r = ctx.client.get(_path(ctx, target))
-    rows = []
-    for v in r["volumes"]:
-        u = v["usage"]
-        att = v["attached"]
-        rows.append([v["name"], v["size_label"], u["used_label"] if u else "-",
-                     v["host"]["name"],
-                     f"{att['workload']}:{att['mount']}" if att else "-", len(v["snapshots"])])
-    lines = (table(rows, ["VOLUME", "SIZE", "USED", "HOST", "ATTACHED", "SNAPSHOTS"]) if rows
+    rows = [volume_row(v) for v in r["volumes"]]
+    lines = (table(rows, VOLUME_HEADERS) if rows
              else [f"no volumes in {target}",
                    f"  create one: plat volumes create NAME --size 1G --target {target}"])
     if r.get("unavailable"):
