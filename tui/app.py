@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, cast
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from platd.spec.errors import PlatError
@@ -31,7 +32,16 @@ from tui.widgets.status_panel import StatusPanel
 from tui.widgets.volumes_panel import VolumesPanel
 
 WORKER_THREADS = 32
-PANELS = (StatusPanel, ReleasesPanel, EventsPanel, LogsPanel, EndpointsPanel, VolumesPanel)
+class EnvPanel(Protocol):
+    """What every tab's panel has: the env it shows, and whether its tab is in view."""
+
+    target: Any
+    in_view: bool
+
+
+PANELS: tuple[type[Widget], ...] = (
+    StatusPanel, ReleasesPanel, EventsPanel, LogsPanel, EndpointsPanel, VolumesPanel,
+)
 
 
 class PlatApp(App[int]):
@@ -111,7 +121,7 @@ class PlatApp(App[int]):
         self.sub_title = target
         self.query_one("#target-bar", Static).update(f"env {target}  ·  {self.api}")
         for panel in PANELS:
-            self.query_one(panel).target = target
+            cast(EnvPanel, self.query_one(panel)).target = target
 
     def action_pick_env(self) -> None:
         from tui.screens.env_picker import EnvPicker
@@ -129,7 +139,7 @@ class PlatApp(App[int]):
     def focus_tab(self, event: TabbedContent.TabActivated) -> None:
         for panel_class in PANELS:
             for panel in self.query(panel_class):
-                panel.in_view = event.pane in panel.ancestors
+                cast(EnvPanel, panel).in_view = event.pane in panel.ancestors
         # Keys like "b" (roll back) belong to the panel: put the focus inside it.
         target = event.pane.query("DataTable, RichLog, Log")
         if target:

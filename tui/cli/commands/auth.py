@@ -14,9 +14,13 @@ from tui.render import table
 
 def register(sub: Any, _target: argparse.ArgumentParser) -> None:
     common = json_options()
-    p = sub.add_parser("login", parents=[common], help="store the daemon address and a token",
-                       description="Checks the token against the daemon, then stores both in "
-                       f"{settings.config_file()} (mode 0600).")
+    p = sub.add_parser(
+        "login",
+        parents=[common],
+        help="store the daemon address and a token",
+        description="Checks the token against the daemon, then stores both in "
+        f"{settings.config_file()} (mode 0600).",
+    )
     p.add_argument("--api", required=True, help="daemon URL, e.g. http://127.0.0.1:7400")
     p.add_argument("--token", required=True, help="an API token (platd init prints the admin one)")
     p.set_defaults(handler=login)
@@ -24,7 +28,9 @@ def register(sub: Any, _target: argparse.ArgumentParser) -> None:
     p = sub.add_parser("logout", parents=[common], help="forget the stored token")
     p.set_defaults(handler=logout)
 
-    p = sub.add_parser("whoami", parents=[common], help="show the daemon, token, org and role in use")
+    p = sub.add_parser(
+        "whoami", parents=[common], help="show the daemon, token, org and role in use"
+    )
     p.set_defaults(handler=whoami)
 
     tokens = sub.add_parser("tokens", help="create, list and revoke API tokens")
@@ -50,9 +56,13 @@ def login(ctx: Ctx) -> int:
     data = settings.load()
     data.update(api=ctx.args.api, token=ctx.args.token)
     path = settings.save(data)
-    ctx.out({"api": ctx.args.api, **me, "config": str(path)},
-            [f"logged in to {ctx.args.api} as {me['name']} ({_role(me)})",
-             f"credentials saved in {path}"])
+    ctx.out(
+        {"api": ctx.args.api, **me, "config": str(path)},
+        [
+            f"logged in to {ctx.args.api} as {me['name']} ({_role(me)})",
+            f"credentials saved in {path}",
+        ],
+    )
     return 0
 
 
@@ -71,26 +81,52 @@ def _role(me: dict[str, Any]) -> str:
 def whoami(ctx: Ctx) -> int:
     me = ctx.client.get("/v1/whoami")
     target = settings.default_target()
-    ctx.out({"api": ctx.client.api, **me, "target": target},
-            [f"api     {ctx.client.api}", f"token   {me['name']} ({_role(me)})",
-             f"target  {target or '(none; set one with plat use ORG/PROJECT/APP/ENV)'}"])
+    ctx.out(
+        {"api": ctx.client.api, **me, "target": target},
+        [
+            f"api     {ctx.client.api}",
+            f"token   {me['name']} ({_role(me)})",
+            f"target  {target or '(none; set one with plat use ORG/PROJECT/APP/ENV)'}",
+        ],
+    )
     return 0
 
 
 def tokens_create(ctx: Ctx) -> int:
     a = ctx.args
     t = ctx.client.post("/v1/tokens", {"org": a.org, "role": a.role, "name": a.name})
-    ctx.out(t, [f"created token {t['name']} ({t['role']} of org {t['org']}), id {t['id']}",
-                "the token (shown once, stored only as a hash):", "", f"  {t['token']}", ""])
+    ctx.out(
+        t,
+        [
+            f"created token {t['name']} ({t['role']} of org {t['org']}), id {t['id']}",
+            "the token (shown once, stored only as a hash):",
+            "",
+            f"  {t['token']}",
+            "",
+        ],
+    )
     return 0
 
 
 def tokens_list(ctx: Ctx) -> int:
     rows = ctx.client.get("/v1/tokens", org=ctx.args.org)
-    ctx.out(rows, table(
-        [[t["id"], t["name"], t["org"] or "(all)", t["role"], t["hint"],
-          format_utc(t["created_at"], millis=False)] for t in rows],
-        ["ID", "NAME", "ORG", "ROLE", "ENDS", "CREATED"]))
+    ctx.out(
+        rows,
+        table(
+            [
+                [
+                    t["id"],
+                    t["name"],
+                    t["org"] or "(all)",
+                    t["role"],
+                    t["hint"],
+                    format_utc(t["created_at"], millis=False),
+                ]
+                for t in rows
+            ],
+            ["ID", "NAME", "ORG", "ROLE", "ENDS", "CREATED"],
+        ),
+    )
     return 0
 
 

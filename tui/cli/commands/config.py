@@ -30,36 +30,58 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     sec = sub.add_parser("secrets", help="secret bundles, delivered as files in /run/secrets/")
     ssub = sec.add_subparsers(dest="action", required=True, metavar="ACTION")
-    for action, text in (("create", "create a bundle"), ("update", "add a version to a bundle, "
-                                                             "merging keys")):
+    for action, text in (
+        ("create", "create a bundle"),
+        ("update", "add a version to a bundle, merging keys"),
+    ):
         p = ssub.add_parser(action, parents=[common], help=text)
         p.add_argument("name")
-        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="a secret value (repeatable); prefer --from-file to keep values "
-                       "out of shell history")
-        p.add_argument("--from-file", type=Path, metavar="FILE.env",
-                       help="read KEY=value lines from a file")
+        p.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="a secret value (repeatable); prefer --from-file to keep values "
+            "out of shell history",
+        )
+        p.add_argument(
+            "--from-file", type=Path, metavar="FILE.env", help="read KEY=value lines from a file"
+        )
         p.set_defaults(handler=secrets_write, create=action == "create")
-    p = ssub.add_parser("list", parents=[common], help="list bundles (names and keys, never values)")
+    p = ssub.add_parser(
+        "list", parents=[common], help="list bundles (names and keys, never values)"
+    )
     p.set_defaults(handler=secrets_list)
     p = ssub.add_parser("describe", parents=[common], help="a bundle's versions and key names")
     p.add_argument("name")
     p.set_defaults(handler=secrets_describe)
-    p = ssub.add_parser("delete", parents=[common], help="delete a bundle (releases keep "
-                        "the versions they pinned)")
+    p = ssub.add_parser(
+        "delete", parents=[common], help="delete a bundle (releases keep the versions they pinned)"
+    )
     p.add_argument("name")
     p.set_defaults(handler=secrets_delete)
 
 
 def _config_change(ctx: Ctx, set_values: dict[str, str], unset: list[str]) -> int:
     target = ctx.target()
-    r = ctx.client.patch(ctx.client.env_path(target, "/config"), {"set": set_values, "unset": unset})
+    r = ctx.client.patch(
+        ctx.client.env_path(target, "/config"), {"set": set_values, "unset": unset}
+    )
     if r["unchanged"]:
         ctx.out(r, [f"config of {target} unchanged (still version {r['version']})"])
         return 0
-    parts = [f"+{k}" for k in r["added"]] + [f"~{k}" for k in r["changed"]] + [f"-{k}" for k in r["removed"]]
-    ctx.out(r, [f"config of {target} is now version {r['version']}: {' '.join(parts)}",
-                "it applies to the next release: plat deploy -f plat.toml"])
+    parts = (
+        [f"+{k}" for k in r["added"]]
+        + [f"~{k}" for k in r["changed"]]
+        + [f"-{k}" for k in r["removed"]]
+    )
+    ctx.out(
+        r,
+        [
+            f"config of {target} is now version {r['version']}: {' '.join(parts)}",
+            "it applies to the next release: plat deploy -f plat.toml",
+        ],
+    )
     return 0
 
 
@@ -98,49 +120,68 @@ def _secret_values(ctx: Ctx) -> dict[str, str]:
         try:
             text = ctx.args.from_file.read_text()
         except OSError as e:
-            raise InvalidInput(f"cannot read {ctx.args.from_file}: {e.strerror}",
-                               hint="pass the path of a readable .env file of KEY=value lines, "
-                               "or use --set KEY=value") from None
+            raise InvalidInput(
+                f"cannot read {ctx.args.from_file}: {e.strerror}",
+                hint="pass the path of a readable .env file of KEY=value lines, "
+                "or use --set KEY=value",
+            ) from None
         values.update(parse_env_file(text, str(ctx.args.from_file)))
     values.update(parse_pairs(ctx.args.set, "--set"))
     if not values:
-        raise InvalidInput("no secret values given",
-                           hint="pass --set KEY=value (repeatable) or --from-file FILE.env")
+        raise InvalidInput(
+            "no secret values given",
+            hint="pass --set KEY=value (repeatable) or --from-file FILE.env",
+        )
     return values
 
 
 def _bundle_lines(b: dict[str, Any]) -> list[str]:
-    return [f"secret bundle {b['name']} in {b['target']}: version {b['version']}",
-            f"  keys: {', '.join(b['keys'])}", f"  delivered as the file {b['file']}"]
+    return [
+        f"secret bundle {b['name']} in {b['target']}: version {b['version']}",
+        f"  keys: {', '.join(b['keys'])}",
+        f"  delivered as the file {b['file']}",
+    ]
 
 
 def secrets_write(ctx: Ctx) -> int:
     target = ctx.target()
     values = _secret_values(ctx)
     if ctx.args.create:
-        b = ctx.client.post(ctx.client.env_path(target, "/secrets"),
-                            {"name": ctx.args.name, "values": values})
+        b = ctx.client.post(
+            ctx.client.env_path(target, "/secrets"), {"name": ctx.args.name, "values": values}
+        )
     else:
-        b = ctx.client.patch(ctx.client.env_path(target, f"/secrets/{ctx.args.name}"),
-                             {"values": values})
-    ctx.out(b, _bundle_lines(b) + ["it applies to the next release: plat deploy -f plat.toml"])
+        b = ctx.client.patch(
+            ctx.client.env_path(target, f"/secrets/{ctx.args.name}"), {"values": values}
+        )
+    ctx.out(b, [*_bundle_lines(b), "it applies to the next release: plat deploy -f plat.toml"])
     return 0
 
 
 def secrets_list(ctx: Ctx) -> int:
     target = ctx.target()
     rows = ctx.client.get(ctx.client.env_path(target, "/secrets"))
-    ctx.out(rows, table([[b["name"], b["version"], ", ".join(b["keys"]), b["file"]] for b in rows],
-                        ["BUNDLE", "VERSION", "KEYS", "FILE"]) if rows else [f"no secret bundles in {target}"])
+    ctx.out(
+        rows,
+        table(
+            [[b["name"], b["version"], ", ".join(b["keys"]), b["file"]] for b in rows],
+            ["BUNDLE", "VERSION", "KEYS", "FILE"],
+        )
+        if rows
+        else [f"no secret bundles in {target}"],
+    )
     return 0
 
 
 def secrets_describe(ctx: Ctx) -> int:
     target = ctx.target()
     b = ctx.client.get(ctx.client.env_path(target, f"/secrets/{ctx.args.name}"))
-    lines = _bundle_lines(b) + [""] + table(
-        [[v["version"], format_utc(v["created_at"], millis=False), v["created_by"], ", ".join(v["keys"])]
-         for v in b["versions"]], ["VERSION", "CREATED", "BY", "KEYS"])
+    versions = [
+        [v["version"], format_utc(v["created_at"], millis=False), v["created_by"],
+         ", ".join(v["keys"])]
+        for v in b["versions"]
+    ]
+    lines = [*_bundle_lines(b), "", *table(versions, ["VERSION", "CREATED", "BY", "KEYS"])]
     ctx.out(b, lines)
     return 0
 
@@ -148,7 +189,12 @@ def secrets_describe(ctx: Ctx) -> int:
 def secrets_delete(ctx: Ctx) -> int:
     target = ctx.target()
     b = ctx.client.delete(ctx.client.env_path(target, f"/secrets/{ctx.args.name}"))
-    ctx.out(b, [f"deleted secret bundle {b['name']} from {target}",
-                "releases that pinned one of its versions keep it; new deploys need it again "
-                "if the manifest lists it"])
+    ctx.out(
+        b,
+        [
+            f"deleted secret bundle {b['name']} from {target}",
+            "releases that pinned one of its versions keep it; new deploys need it again "
+            "if the manifest lists it",
+        ],
+    )
     return 0

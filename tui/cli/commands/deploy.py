@@ -27,22 +27,43 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--file", type=Path, default=Path("plat.toml"))
     p.set_defaults(handler=manifest_check)
 
-    p = sub.add_parser("deploy", parents=[common], help="create a release and roll it out",
-                       description="Validates the manifest and the config gate, pins each image "
-                       "to its digest, creates an immutable release, prints a receipt, then "
-                       "follows the rollout (unless --detach).")
+    p = sub.add_parser(
+        "deploy",
+        parents=[common],
+        help="create a release and roll it out",
+        description="Validates the manifest and the config gate, pins each image "
+        "to its digest, creates an immutable release, prints a receipt, then "
+        "follows the rollout (unless --detach).",
+    )
     p.add_argument("-f", "--file", type=Path, default=Path("plat.toml"))
-    p.add_argument("--image", action="append", default=[], metavar="[WORKLOAD=]REF",
-                   help="deploy this image instead of the manifest's (repeatable)")
-    p.add_argument("--build", type=Path, metavar="DIR",
-                   help="build the image from DIR with the daemon's Docker engine first")
+    p.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="[WORKLOAD=]REF",
+        help="deploy this image instead of the manifest's (repeatable)",
+    )
+    p.add_argument(
+        "--build",
+        type=Path,
+        metavar="DIR",
+        help="build the image from DIR with the daemon's Docker engine first",
+    )
     p.add_argument("--detach", action="store_true", help="print the receipt and return")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                   help=f"seconds to follow the rollout (default {DEFAULT_TIMEOUT:g})")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds to follow the rollout (default {DEFAULT_TIMEOUT:g})",
+    )
     p.set_defaults(handler=deploy)
 
-    p = sub.add_parser("wait", parents=[common], help="wait until a release converges or fails",
-                       description="Exit 0 when converged, 8 when the rollout failed, 9 on timeout.")
+    p = sub.add_parser(
+        "wait",
+        parents=[common],
+        help="wait until a release converges or fails",
+        description="Exit 0 when converged, 8 when the rollout failed, 9 on timeout.",
+    )
     p.add_argument("release", nargs="?", help="release (v3, an id or id prefix; default: current)")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
     p.add_argument("--quiet", "-q", action="store_true", help="do not print events")
@@ -51,9 +72,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("releases", parents=[common], help="list the env's releases")
     p.set_defaults(handler=releases)
 
-    p = sub.add_parser("rollback", parents=[common], help="point the env back at an earlier release",
-                       description="Without RELEASE, picks the most recent release before the "
-                       "current one that converged healthy. Nothing is rebuilt or re-resolved.")
+    p = sub.add_parser(
+        "rollback",
+        parents=[common],
+        help="point the env back at an earlier release",
+        description="Without RELEASE, picks the most recent release before the "
+        "current one that converged healthy. Nothing is rebuilt or re-resolved.",
+    )
     p.add_argument("release", nargs="?")
     p.add_argument("--detach", action="store_true")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
@@ -75,18 +100,24 @@ def _read_manifest(path: Path) -> tuple[str, Manifest]:
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise InvalidInput(f"no manifest at {path}",
-                           hint="pass -f PATH, or create plat.toml (see docs/manifest.md)") from None
+        raise InvalidInput(
+            f"no manifest at {path}",
+            hint="pass -f PATH, or create plat.toml (see docs/manifest.md)",
+        ) from None
     except OSError as e:
-        raise InvalidInput(f"cannot read {path}: {e.strerror}",
-                           hint="pass -f PATH with the path of a readable plat.toml") from None
+        raise InvalidInput(
+            f"cannot read {path}: {e.strerror}",
+            hint="pass -f PATH with the path of a readable plat.toml",
+        ) from None
     return text, parse_manifest(text, str(path))
 
 
 def manifest_check(ctx: Ctx) -> int:
     _text, manifest = _read_manifest(ctx.args.file)
-    lines = [f"{ctx.args.file} is valid: app {manifest.app}, "
-             f"{len(manifest.workloads)} workload(s): {', '.join(manifest.workloads)}"]
+    lines = [
+        f"{ctx.args.file} is valid: app {manifest.app}, "
+        f"{len(manifest.workloads)} workload(s): {', '.join(manifest.workloads)}"
+    ]
     if manifest.required_env:
         lines.append(f"  requires env vars: {', '.join(manifest.required_env)}")
     if manifest.secret_bundles:
@@ -128,7 +159,9 @@ def _builds(ctx: Ctx, target: str, manifest: Manifest, manifest_dir: Path) -> di
     wanted = {n: w for n, w in manifest.workloads.items() if w.build is not None}
     if ctx.args.build is not None and not wanted:
         if len(manifest.workloads) != 1:
-            raise InvalidInput("--build needs a workload with [workloads.NAME.build] in the manifest")
+            raise InvalidInput(
+                "--build needs a workload with [workloads.NAME.build] in the manifest"
+            )
         wanted = dict(manifest.workloads)
     out = {}
     for name, w in wanted.items():
@@ -136,8 +169,12 @@ def _builds(ctx: Ctx, target: str, manifest: Manifest, manifest_dir: Path) -> di
         dockerfile = w.build.dockerfile if w.build else "Dockerfile"
         ctx.say(f"building {name} from {context} ...")
         built = ctx.client.request(
-            "POST", ctx.client.env_path(target, "/builds"), raw=_tar_context(Path(context)),
-            content_type="application/x-tar", query={"dockerfile": dockerfile}, timeout=900,
+            "POST",
+            ctx.client.env_path(target, "/builds"),
+            raw=_tar_context(Path(context)),
+            content_type="application/x-tar",
+            query={"dockerfile": dockerfile},
+            timeout=900,
         )
         ctx.say(f"built and pushed {built['image']}")
         out[name] = built["image"]
@@ -154,21 +191,31 @@ def deploy(ctx: Ctx) -> int:
     # The gate runs here first so a refusal costs nothing; the daemon checks again.
     cfg = ctx.client.get(ctx.client.env_path(target, "/config"))
     bundles = ctx.client.get(ctx.client.env_path(target, "/secrets"))
-    gaps: list[Any] = list(check_gate(manifest, set(cfg["values"]), {b["name"] for b in bundles},
-                                      target, str(ctx.args.file)))
+    gaps: list[Any] = list(
+        check_gate(
+            manifest, set(cfg["values"]), {b["name"] for b in bundles}, target, str(ctx.args.file)
+        )
+    )
     if manifest.volumes or gaps:
         gaps += _volume_gaps(ctx, target, manifest)
     if gaps:
         raise gate_error(gaps, target)
     if ctx.args.build is not None or any(w.build for w in manifest.workloads.values()):
         overrides.update(_builds(ctx, target, manifest, ctx.args.file.parent))
-    r = ctx.client.post(ctx.client.env_path(target, "/deploy"), {
-        "manifest": text, "manifest_file": str(ctx.args.file), "images": overrides,
-    })
+    r = ctx.client.post(
+        ctx.client.env_path(target, "/deploy"),
+        {
+            "manifest": text,
+            "manifest_file": str(ctx.args.file),
+            "images": overrides,
+        },
+    )
     ctx.out(r, receipt(r))
     if ctx.args.detach:
         return 0
-    return follow_release(ctx, target, r["release"]["id"], ctx.args.timeout, after=r["event_cursor"])
+    return follow_release(
+        ctx, target, r["release"]["id"], ctx.args.timeout, after=r["event_cursor"]
+    )
 
 
 def _volume_gaps(ctx: Ctx, target: str, manifest: Manifest) -> list[Any]:
@@ -194,11 +241,14 @@ def follow_release(
         if left <= 0:
             raise TimedOut(
                 f"release {release_id} did not converge within {timeout:g}s",
-                hint=[f"keep waiting: plat wait {release_id} --target {target}",
-                      f"see why: plat status --target {target}"],
+                hint=[
+                    f"keep waiting: plat wait {release_id} --target {target}",
+                    f"see why: plat status --target {target}",
+                ],
             )
         page = ctx.client.request(
-            "GET", ctx.client.env_path(target, "/events"),
+            "GET",
+            ctx.client.env_path(target, "/events"),
             query={"after": after, "release": release_id, "wait": min(POLL_WAIT, left)},
             timeout=POLL_WAIT + 10,
         )
@@ -216,14 +266,22 @@ def _conclude(ctx: Ctx, target: str, release_id: str) -> int:
     rel = ctx.client.get(ctx.client.env_path(target, f"/releases/{release_id}"))
     if rel["status"] == "failed":
         status = ctx.client.get(ctx.client.env_path(target, "/status"))
-        serving = sorted({i["release"] for w in status["workloads"] for i in w["instances"]
-                          if i["state"] == "running" and i["release"] != rel["version"]})
+        serving = sorted(
+            {
+                i["release"]
+                for w in status["workloads"]
+                for i in w["instances"]
+                if i["state"] == "running" and i["release"] != rel["version"]
+            }
+        )
         raise RolloutFailed(
             "\n".join(failure_lines(rel, target, ", ".join(serving) or None)),
             details={"release": rel},
         )
     if ctx.json and ctx.args.handler is wait:
-        ctx.out(rel)  # `plat wait --json` answers with the release; deploy already printed its receipt
+        ctx.out(
+            rel
+        )  # `plat wait --json` answers with the release; deploy already printed its receipt
     else:
         ctx.say(f"release {rel['version']} converged: every instance is running and healthy")
     return 0
@@ -233,8 +291,10 @@ def _current_release(ctx: Ctx, target: str) -> str:
     rows = ctx.client.get(ctx.client.env_path(target, "/releases"))["releases"]
     current = next((r for r in rows if r["current"]), None)
     if current is None:
-        raise InvalidInput(f"{target} has no release to wait for",
-                           hint=f"deploy one: plat deploy -f plat.toml --target {target}")
+        raise InvalidInput(
+            f"{target} has no release to wait for",
+            hint=f"deploy one: plat deploy -f plat.toml --target {target}",
+        )
     return str(current["id"])
 
 
@@ -248,10 +308,18 @@ def wait(ctx: Ctx) -> int:
     if rel["status"] == "failed":
         return _conclude(ctx, target, rel["id"])
     if rel["status"] == "superseded":
-        raise InvalidInput(f"release {rel['version']} is not current; nothing will converge it",
-                           hint=f"see plat releases --target {target}")
-    return follow_release(ctx, target, rel["id"], ctx.args.timeout, quiet=ctx.args.quiet,
-                          after=rel.get("rollout_cursor", 0))
+        raise InvalidInput(
+            f"release {rel['version']} is not current; nothing will converge it",
+            hint=f"see plat releases --target {target}",
+        )
+    return follow_release(
+        ctx,
+        target,
+        rel["id"],
+        ctx.args.timeout,
+        quiet=ctx.args.quiet,
+        after=rel.get("rollout_cursor", 0),
+    )
 
 
 def releases(ctx: Ctx) -> int:
@@ -271,7 +339,9 @@ def rollback(ctx: Ctx) -> int:
     ctx.out(r, receipt(r))
     if ctx.args.detach:
         return 0
-    return follow_release(ctx, target, r["release"]["id"], ctx.args.timeout, after=r["event_cursor"])
+    return follow_release(
+        ctx, target, r["release"]["id"], ctx.args.timeout, after=r["event_cursor"]
+    )
 
 
 def scale(ctx: Ctx) -> int:
@@ -279,9 +349,16 @@ def scale(ctx: Ctx) -> int:
 
     target = ctx.target()
     a = ctx.args
-    r = ctx.client.post(ctx.client.env_path(target, "/scale"), {
-        "workload": a.workload, "count": a.count, "min": a.min, "max": a.max, "cpu": a.cpu,
-        "memory": a.memory,
-    })
+    r = ctx.client.post(
+        ctx.client.env_path(target, "/scale"),
+        {
+            "workload": a.workload,
+            "count": a.count,
+            "min": a.min,
+            "max": a.max,
+            "cpu": a.cpu,
+            "memory": a.memory,
+        },
+    )
     ctx.out(r, scale_receipt(r))
     return 0

@@ -14,8 +14,12 @@ from tui.cli.options import json_options
 from tui.render import table
 
 LEVELS = ("orgs", "projects", "apps", "envs")
-SHAPES = {"orgs": "NAME", "projects": "ORG/NAME", "apps": "ORG/PROJECT/NAME",
-          "envs": "ORG/PROJECT/APP/NAME"}
+SHAPES = {
+    "orgs": "NAME",
+    "projects": "ORG/NAME",
+    "apps": "ORG/PROJECT/NAME",
+    "envs": "ORG/PROJECT/APP/NAME",
+}
 
 
 def register(sub: Any, _target: argparse.ArgumentParser) -> None:
@@ -27,15 +31,24 @@ def register(sub: Any, _target: argparse.ArgumentParser) -> None:
         group = sub.add_parser(plural, help=f"create, list and delete {plural}")
         gsub = group.add_subparsers(dest="action", required=True, metavar="ACTION")
         p = gsub.add_parser("create", parents=[common], help=f"create {article} {noun}")
-        p.add_argument("path", metavar=SHAPES[plural],
-                       help=f"the new {noun}; a bare NAME is placed under the default target")
+        p.add_argument(
+            "path",
+            metavar=SHAPES[plural],
+            help=f"the new {noun}; a bare NAME is placed under the default target",
+        )
         p.set_defaults(handler=create, plural=plural)
         p = gsub.add_parser("list", parents=[common], help=f"list {plural}")
         if depth:
-            p.add_argument("parent", nargs="?", metavar=SHAPES[plural].rsplit("/", 1)[0],
-                           help="where to list (default: from the default target)")
+            p.add_argument(
+                "parent",
+                nargs="?",
+                metavar=SHAPES[plural].rsplit("/", 1)[0],
+                help="where to list (default: from the default target)",
+            )
         p.set_defaults(handler=list_, plural=plural)
-        p = gsub.add_parser("delete", parents=[common], help=f"delete {article} {noun} that has nothing in it")
+        p = gsub.add_parser(
+            "delete", parents=[common], help=f"delete {article} {noun} that has nothing in it"
+        )
         p.add_argument("path", metavar=SHAPES[plural])
         p.set_defaults(handler=delete, plural=plural)
 
@@ -53,8 +66,10 @@ def _full_path(plural: str, path: str) -> str:
         if len(default) >= depth - 1:
             parts = default[: depth - 1] + parts
     if len(parts) != depth:
-        raise InvalidInput(f"{path!r} is not {SHAPES[plural]}",
-                           hint=f"for example: plat {plural} create {_example(plural)}")
+        raise InvalidInput(
+            f"{path!r} is not {SHAPES[plural]}",
+            hint=f"for example: plat {plural} create {_example(plural)}",
+        )
     return "/".join(parts)
 
 
@@ -79,13 +94,21 @@ def list_(ctx: Ctx) -> int:
     if depth and not parent:
         default = [p for p in (settings.default_target() or "").split("/") if p]
         if len(default) < depth:
-            raise InvalidInput(f"which {LEVELS[depth - 1][:-1]}? pass {SHAPES[plural].rsplit('/', 1)[0]}",
-                               hint=f"for example: plat {plural} list {_example(LEVELS[depth - 1])}")
+            raise InvalidInput(
+                f"which {LEVELS[depth - 1][:-1]}? pass {SHAPES[plural].rsplit('/', 1)[0]}",
+                hint=f"for example: plat {plural} list {_example(LEVELS[depth - 1])}",
+            )
         parent = "/".join(default[:depth])
     rows = ctx.client.get(f"/v1/tree/{plural}", parent=parent or "")
-    ctx.out(rows, table(
-        [[r["path"], r["id"], format_utc(r["created_at"], millis=False)] for r in rows],
-        [plural[:-1].upper(), "ID", "CREATED"]) if rows else [f"no {plural} yet"])
+    ctx.out(
+        rows,
+        table(
+            [[r["path"], r["id"], format_utc(r["created_at"], millis=False)] for r in rows],
+            [plural[:-1].upper(), "ID", "CREATED"],
+        )
+        if rows
+        else [f"no {plural} yet"],
+    )
     return 0
 
 
@@ -101,14 +124,17 @@ def use(ctx: Ctx) -> int:
     path = ctx.args.path.strip("/")
     parts = path.split("/")
     if len(parts) != 4:
-        raise InvalidInput(f"{path!r} is not ORG/PROJECT/APP/ENV",
-                           hint="for example: plat use acme/shop/web/prod")
+        raise InvalidInput(
+            f"{path!r} is not ORG/PROJECT/APP/ENV", hint="for example: plat use acme/shop/web/prod"
+        )
     parent = "/".join(parts[:3])
     envs = ctx.client.get("/v1/tree/envs", parent=parent)
     if not any(e["path"] == path for e in envs):
         names = ", ".join(e["path"] for e in envs) or "none"
-        raise InvalidInput(f"there is no env {path} (envs in {parent}: {names})",
-                           hint=f"create it with: plat envs create {path}")
+        raise InvalidInput(
+            f"there is no env {path} (envs in {parent}: {names})",
+            hint=f"create it with: plat envs create {path}",
+        )
     data = settings.load()
     data["target"] = path
     settings.save(data)
