@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         from platd.cli import main as daemon_main
 
         return daemon_main(argv[1:], prog="plat daemon")
+    if argv == ["--version"]:  # answered before any parser is built: scripts call it often
+        print(f"plat {__version__}")
+        return 0
     if not argv:
         from tui.app import run_tui
 
