@@ -24,7 +24,8 @@ from platd.spec.manifest import (
     Workload,
     parse_manifest,
 )
-from platd.spec.manifest_rules import key_path, line_of, locate_lines, parent_path, validate
+from platd.spec.manifest_lines import key_path, line_of, locate_lines, parent_path
+from platd.spec.manifest_rules import validate
 
 DESIGN_EXAMPLE = """\
 app = "hello"
