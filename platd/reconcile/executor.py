@@ -16,6 +16,7 @@ from typing import Any
 from platd.reconcile.ledger import HealthState, Ledger
 from platd.reconcile.model import (
     Create,
+    InstanceView,
     MarkRelease,
     Pending,
     Plan,
@@ -251,10 +252,7 @@ class Executor:
             self._start_failed(inst.container_id, e)
             self.ledger.restarts[inst.instance_id] = inst.restarts + 1
             await self._event(
-                env_id=inst.env_id,
-                release_id=inst.release_id,
-                workload=inst.workload,
-                instance_id=inst.instance_id,
+                **_where(inst),
                 step="start",
                 outcome="failed",
                 category=e.category,
@@ -267,10 +265,7 @@ class Executor:
         self.ledger.restarts[inst.instance_id] = attempt
         self.ledger.health[inst.container_id] = HealthState()
         await self._event(
-            env_id=inst.env_id,
-            release_id=inst.release_id,
-            workload=inst.workload,
-            instance_id=inst.instance_id,
+            **_where(inst),
             step="restart",
             outcome="started",
             category="runtime",
@@ -284,10 +279,7 @@ class Executor:
         except RuntimeError_ as e:
             self._start_failed(inst.container_id, e)
             await self._event(
-                env_id=inst.env_id,
-                release_id=inst.release_id,
-                workload=inst.workload,
-                instance_id=inst.instance_id,
+                **_where(inst),
                 step="restart",
                 outcome="failed",
                 category=e.category,
@@ -305,12 +297,7 @@ class Executor:
 
     async def _stop(self, action: Stop) -> None:
         inst = action.instance
-        where = {
-            "env_id": inst.env_id,
-            "release_id": inst.release_id,
-            "workload": inst.workload,
-            "instance_id": inst.instance_id,
-        }
+        where = _where(inst)
         try:
             await self._event(
                 **where,
@@ -398,3 +385,13 @@ def _default_message(action: MarkRelease) -> str:
         "converged": "rollout converged: every instance is running and healthy",
         "failed": "rollout failed",
     }[action.status]
+
+
+def _where(inst: InstanceView) -> dict[str, str]:
+    """Which instance an event is about: its env, release, workload and id."""
+    return {
+        "env_id": inst.env_id,
+        "release_id": inst.release_id,
+        "workload": inst.workload,
+        "instance_id": inst.instance_id,
+    }
