@@ -7,6 +7,7 @@ operations run commands on the host (mkfs, fsfreeze, cp), which may take seconds
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -45,9 +46,7 @@ async def list_volumes(
     principal: Principal,
     env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(
-        volumes.list_volumes, ctx.store, ctx.volumes, _hosts(ctx), principal, env_path
-    )
+    return await _on_host(ctx, volumes.list_volumes, principal, env_path)
 
 
 @post("/volumes")
@@ -57,11 +56,9 @@ async def create_volume(
     data: VolumeCreate,
     env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(
+    return await _on_host(
+        ctx,
         volumes.create_volume,
-        ctx.store,
-        ctx.volumes,
-        _hosts(ctx),
         principal,
         env_path,
         data.name,
@@ -78,9 +75,7 @@ async def describe_volume(
     name: str,
     env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(
-        volumes.describe_volume, ctx.store, ctx.volumes, _hosts(ctx), principal, env_path, name
-    )
+    return await _on_host(ctx, volumes.describe_volume, principal, env_path, name)
 
 
 @patch("/volumes/{name:str}")
@@ -91,11 +86,9 @@ async def resize_volume(
     name: str,
     env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(
+    return await _on_host(
+        ctx,
         volumes.resize_volume,
-        ctx.store,
-        ctx.volumes,
-        _hosts(ctx),
         principal,
         env_path,
         name,
@@ -110,9 +103,7 @@ async def delete_volume(
     name: str,
     env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(
-        volumes.delete_volume, ctx.store, ctx.volumes, _hosts(ctx), principal, env_path, name
-    )
+    return await _on_host(ctx, volumes.delete_volume, principal, env_path, name)
 
 
 @get("/volumes/{name:str}/snapshots")
@@ -132,9 +123,7 @@ async def create_snapshot(
     name: str,
     env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(
-        volumes.create_snapshot, ctx.store, ctx.volumes, _hosts(ctx), principal, env_path, name
-    )
+    return await _on_host(ctx, volumes.create_snapshot, principal, env_path, name)
 
 
 @post("/volumes/{name:str}/snapshots/{snapshot:str}/restore")
@@ -146,11 +135,9 @@ async def restore_snapshot(
     snapshot: str,
     env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(
+    return await _on_host(
+        ctx,
         volumes.restore_snapshot,
-        ctx.store,
-        ctx.volumes,
-        _hosts(ctx),
         principal,
         env_path,
         name,
@@ -167,11 +154,9 @@ async def delete_snapshot(
     snapshot: str,
     env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(
+    return await _on_host(
+        ctx,
         volumes.delete_snapshot,
-        ctx.store,
-        ctx.volumes,
-        _hosts(ctx),
         principal,
         env_path,
         name,
@@ -194,3 +179,17 @@ router = Router(
         delete_snapshot,
     ],
 )
+
+
+async def _on_host(
+    ctx: DaemonContext,
+    operation: Callable[..., dict[str, Any]],
+    principal: Principal,
+    env_path: str,
+    *args: Any,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """A volume operation, in a worker thread, with the store, the backend and the known hosts."""
+    return await asyncio.to_thread(
+        operation, ctx.store, ctx.volumes, _hosts(ctx), principal, env_path, *args, **kwargs
+    )
