@@ -187,7 +187,16 @@ def test_exec_picker(snap_daemon: Daemon, snap_compare: Any, size: tuple[int, in
         app = pilot.app
         await wait_for(pilot, lambda: app.query_one("#instances", DataTable).row_count == 2)
         await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExecPicker))
+
+        def picker_ready() -> bool:
+            # The picker is up, its list focused with the first instance highlighted: a frame
+            # taken before that differs from the settled screen only in the highlight.
+            if not isinstance(app.screen, ExecPicker):
+                return False
+            options = app.screen.query_one(OptionList)
+            return app.focused is options and options.highlighted == 0
+
+        await wait_for(pilot, picker_ready)
         await _steady(pilot)
 
     assert snap_compare(make_app(snap_daemon, target=CANARY), terminal_size=size,
