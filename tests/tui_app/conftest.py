@@ -105,9 +105,19 @@ def stable_names(d: Daemon, targets: list[str]) -> dict[str, str]:
             names[r["id"]] = f"{env}-release-{r['version']}"
         counts: dict[tuple[str, str], int] = {}
         events = d.api("GET", f"/v1/envs/{target}/events?limit=1000")[1]["events"]
+        # Instances of one pass start concurrently, so their events interleave differently
+        # from run to run: letter them in the order the daemon lists them (by start time),
+        # which is the order every screen shows them in.
+        started = {i["id"]: i["started_at"] or 0.0
+                   for w in d.api("GET", f"/v1/envs/{target}/status")[1]["workloads"]
+                   for i in w["instances"]}
+        first_seen: dict[str, dict[str, Any]] = {}
         for e in sorted(events, key=lambda e: e["seq"]):
-            iid = e.get("instance_id")
-            if iid and iid not in names:
+            if e.get("instance_id"):
+                first_seen.setdefault(e["instance_id"], e)
+        for iid, e in sorted(first_seen.items(),
+                             key=lambda kv: (started.get(kv[0], float("inf")), kv[1]["seq"])):
+            if iid not in names:
                 group = (e.get("workload") or "-", versions.get(e.get("release_id") or "", "v?"))
                 n = counts.get(group, 0)
                 counts[group] = n + 1

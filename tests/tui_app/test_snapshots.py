@@ -181,10 +181,6 @@ def test_palette(snap_daemon: Daemon, snap_compare: Any, size: tuple[int, int]) 
     assert snap_compare(make_app(snap_daemon), terminal_size=size, run_before=settle)
 
 
-# In a full-suite run (not alone, not with its module) this snapshot differs from the stored
-# one in styles only (same text): not understood yet. The picker's behaviour is covered by the
-# pilot test in test_logs_exec.py; run it alone with: pytest -k exec_picker --runxfail.
-@pytest.mark.xfail(reason="styles differ in full-suite runs only; see the comment", strict=False)
 @pytest.mark.parametrize("size", SIZES)
 def test_exec_picker(snap_daemon: Daemon, snap_compare: Any, size: tuple[int, int]) -> None:
     async def settle(pilot: Any) -> None:
