@@ -32,6 +32,23 @@ from tui.widgets.status_panel import StatusPanel
 from tui.widgets.volumes_panel import VolumesPanel
 
 WORKER_THREADS = 32
+
+
+class Tabs(TabbedContent):
+    """Textual's tabs, without switching to a pane because something inside it got the focus.
+
+    Textual reports such a focus later, as a message, and a report still in flight when a key
+    switches tabs switched back: the key was lost, and with the app putting the focus into each
+    tab it shows, two reports in flight made the tabs take turns forever. Here tabs change only
+    by keys, clicks and commands (every one calls ``show_tab`` first); the focus follows the tab,
+    never the other way round.
+    """
+
+    def _on_tab_pane_focused(self, event: TabPane.Focused) -> None:
+        event.stop()
+        event.prevent_default()  # the base class's handler is the switch described above
+
+
 class EnvPanel(Protocol):
     """What every tab's panel has: the env it shows, and whether its tab is in view."""
 
@@ -85,7 +102,7 @@ class PlatApp(App[int]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="target-bar")
-        with TabbedContent(initial="status"):
+        with Tabs(initial="status"):
             with TabPane("Status", id="status"):
                 yield StatusPanel()
             with TabPane("Releases", id="releases"):

@@ -137,3 +137,29 @@ def test_the_env_picked_is_remembered_for_the_next_run(tui_daemon: Daemon, tmp_p
             assert app.target == "acme/shop/hello/staging"
 
     asyncio.run(again())
+
+
+def test_a_late_focus_report_does_not_switch_tabs_back(tui_daemon: Daemon) -> None:
+    """Textual reports a focus inside a tab pane later, as a message. One that arrives after a
+    key has switched tabs (and focused the new pane) must not switch back: it did, and then the
+    two tabs took turns forever, freezing the app (seen after 6 then Enter on a busy machine)."""
+    from textual.widgets import TabPane
+
+    async def run() -> None:
+        app = make_app(tui_daemon, stable=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: app.query_one("#workloads", DataTable).row_count == 1)
+            tabs = app.query_one(TabbedContent)
+            await pilot.press("6")
+            await wait_for(pilot, lambda: tabs.active == "volumes")
+            # The report of a focus the status pane had before the key, arriving only now.
+            tabs.post_message(TabPane.Focused(app.query_one("#status", TabPane)))
+            seen = set()
+            for _ in range(20):
+                await pilot.pause(0.05)
+                seen.add(tabs.active)
+            assert seen == {"volumes"}, f"tabs shown after the late report: {sorted(seen)}"
+            assert app.focused is not None
+            assert app.query_one("#volumes") in app.focused.ancestors
+
+    asyncio.run(run())
