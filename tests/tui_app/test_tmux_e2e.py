@@ -2,7 +2,7 @@
 
 tmux runs the installed ``plat``; ``send-keys`` types what a person would; ``capture-pane``
 reads what they would see. The journey: Status, Logs (a container's own output, live), an exec
-shell in the container (a command, then ``top`` full screen and back), leaving the shell returns
+shell in the container (a command, ``top`` full screen, a file edited in ``vi``), leaving the shell returns
 to Logs, ``q`` quits and the program exits.
 """
 
@@ -121,6 +121,24 @@ def test_plat_in_tmux_logs_then_exec_then_back(d: Daemon, tmp_path: Path) -> Non
         term.type("echo back-$((1+1))")
         term.keys("Enter")
         term.wait(lambda s: "back-2" in s, "the shell answering again after top")
+
+        # vi: the alternate screen, cursor addressing, Escape and a ':' command line.
+        term.type("vi /tmp/note")
+        term.keys("Enter")
+        term.wait(lambda s: sum(line.strip() == "~" for line in s.splitlines()) >= 10,
+                  "vi's empty buffer filling the screen")
+        term.type("iwritten-in-vi")
+        term.keys("Escape")
+        # Like any full-screen program, plat reads an Escape followed within ESCDELAY (100 ms)
+        # by another key as one Alt+key: a person's Escape stands alone (docs/tui.md).
+        time.sleep(0.3)
+        term.type(":wq")
+        term.keys("Enter")
+        term.type("cat /tmp/note | tr a-z A-Z")
+        term.keys("Enter")
+        screen = term.wait(lambda s: "WRITTEN-IN-VI" in s, "the file vi saved")
+        assert sum(line.strip() == "~" for line in screen.splitlines()) < 3, \
+            "vi's screen is gone once it exits:\n" + screen
 
         term.type("exit")
         term.keys("Enter")
