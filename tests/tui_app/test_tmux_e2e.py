@@ -2,8 +2,8 @@
 
 tmux runs the installed ``plat``; ``send-keys`` types what a person would; ``capture-pane``
 reads what they would see. The journey: Status, Logs (a container's own output, live), an exec
-shell in the container (a command, ``top`` full screen, a file edited in ``vi``), leaving the shell returns
-to Logs, ``q`` quits and the program exits.
+shell in the container (a command, ``top`` full screen, a file edited in ``vi``), leaving the
+shell returns to Logs, ``q`` quits and the program exits.
 """
 
 from __future__ import annotations
