@@ -1,6 +1,7 @@
 """The HTTP client every front end uses: the CLI, the TUI and the web console.
 
-Standard library only (``http.client``), because ``plat`` pays for every import on every start.
+Standard library only, and not even ``http.client`` (``http_wire.py`` says why): ``plat`` pays
+for every import on every start.
 Errors come back as the same ``PlatError`` classes the daemon raised, so a refusal has the same
 message, hints and exit code whichever side found it.
 """
@@ -8,13 +9,13 @@ message, hints and exit code whichever side found it.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import socket
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from platd.spec.errors import DaemonUnreachable, InvalidInput, PlatError, from_wire
+from tui.http_wire import Connection, ConnectionClosed
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -31,16 +32,13 @@ class Client:
         self._https = parts.scheme == "https"
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: Connection | None = None
         self._aborted = False
 
-    def _connection(self, timeout: float) -> http.client.HTTPConnection:
+    def _connection(self, timeout: float) -> Connection:
         if self._conn is None:
-            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            self._conn = cls(self._host, self._port, timeout=timeout)
-        self._conn.timeout = timeout
-        if self._conn.sock is not None:
-            self._conn.sock.settimeout(timeout)
+            self._conn = Connection(self._host, self._port, https=self._https, timeout=timeout)
+        self._conn.settimeout(timeout)
         return self._conn
 
     def close(self) -> None:
@@ -79,15 +77,14 @@ class Client:
                 raise DaemonUnreachable("the client was closed", hint=[])
             conn = self._connection(timeout or self.timeout)
             try:
-                conn.request(method, path, body=payload, headers=headers)
-                response = conn.getresponse()
-                data = response.read()
+                response = conn.request(method, path, headers, payload)
+                data = response.body
                 break
-            except (ConnectionError, http.client.RemoteDisconnected, BrokenPipeError) as e:
+            except ConnectionError as e:
                 # A kept-alive connection the daemon closed: retry once on a fresh one.
                 self.close()
                 if attempt == 2 or not isinstance(
-                    e, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+                    e, (ConnectionClosed, BrokenPipeError, ConnectionResetError)
                 ):
                     raise self._unreachable(e) from e
             except OSError as e:  # socket.timeout is an OSError

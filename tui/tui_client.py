@@ -1,4 +1,4 @@
-"""How TUI workers reach the daemon: one ``Client`` per thread, since http.client is not shared."""
+"""How TUI workers reach the daemon: one ``Client`` per thread, as a connection is not shared."""
 
 from __future__ import annotations
 
