@@ -8,9 +8,12 @@ T are powers of 1024, and the spellings ``Ki``/``KiB``/``KB`` mean the same thin
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from platd.spec.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from decimal import Decimal  # imported where used: ~1 ms that most plat commands skip
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -72,6 +75,8 @@ def format_size(size: int) -> str:
     than five digits ("1.5G", "1500K"); otherwise it is rounded to two decimals in the largest
     unit that fits ("128M" for one byte more than 128M).
     """
+    from decimal import Decimal
+
     if size < 0:
         raise ValueError(f"a size cannot be negative: {size}")
     for suffix, unit in _LABEL_UNITS:
@@ -111,6 +116,8 @@ def _to_bytes(value: str | int, what: str) -> int:
             hint=_EXAMPLES,
             details={"value": value},
         )
+    from decimal import Decimal
+
     unit = (match["unit"] or "").upper()
     exact = Decimal(match["number"]) * _UNITS[unit]
     if not unit and exact != int(exact):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import UTC, datetime
+import time
 
 from platd.spec.errors import InvalidInput
+
+# datetime is imported only to read timestamps: every listing formats times, and plat pays
+# ~1 ms at each start for datetime.
 
 _DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
 _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -24,6 +28,8 @@ def parse_time(text: str, now: float) -> float:
     text = text.strip()
     if _DURATION_RE.match(text):
         return now - parse_duration(text)
+    from datetime import UTC, datetime
+
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -37,10 +43,17 @@ def parse_time(text: str, now: float) -> float:
 
 
 def format_utc(ts: float, *, millis: bool = True) -> str:
-    moment = datetime.fromtimestamp(ts, UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    """``2026-11-27T09:30:00.123Z``; the milliseconds truncated from microseconds rounded as
+    ``datetime.fromtimestamp`` rounds them, so both agree to the digit."""
+    fraction, whole = math.modf(ts)
+    micro = round(fraction * 1_000_000)
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    elif micro < 0:
+        whole, micro = whole - 1, micro + 1_000_000
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(whole)))
     if millis:
-        text += f".{int(moment.microsecond / 1000):03d}"
+        text += f".{micro // 1000:03d}"
     return text + "Z"
 
 

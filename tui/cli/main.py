@@ -13,7 +13,7 @@ import sys
 
 from platd import __version__
 from platd.spec.errors import EXIT_CODES, PlatError
-from tui.cli.options import target_options
+from tui.cli.options import PlatParser, target_options
 
 EPILOG = "exit codes:\n" + "\n".join(f"  {code:<3} {text}" for code, text in EXIT_CODES.items())
 
@@ -41,7 +41,7 @@ def build_parser(modules: tuple[str, ...] = ALL_MODULES) -> argparse.ArgumentPar
     """The parser with the commands of ``modules`` (all of them for ``plat --help``)."""
     import importlib
 
-    parser = argparse.ArgumentParser(
+    parser = PlatParser(
         prog="plat", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run containers on small clusters of edge hosts. Without a command, opens "
         "the full-screen TUI.",

@@ -9,40 +9,43 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
+# Paths are strings here, not pathlib: every plat command reads this file, and pathlib costs
+# ~2 ms to import.
 
-def config_dir() -> Path:
+
+def config_dir() -> str:
     explicit = os.environ.get("PLAT_CONFIG_DIR")
     if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "plat"
+        return explicit
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "plat")
 
 
-def config_file() -> Path:
-    return config_dir() / "config.json"
+def config_file() -> str:
+    return os.path.join(config_dir(), "config.json")
 
 
 def load() -> dict[str, Any]:
     try:
-        data: dict[str, Any] = json.loads(config_file().read_text())
+        with open(config_file(), encoding="utf-8") as f:
+            data: dict[str, Any] = json.load(f)
         return data
     except (OSError, ValueError):
         return {}
 
 
-def save(data: dict[str, Any]) -> Path:
+def save(data: dict[str, Any]) -> str:
     path = config_file()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    tmp = path[: -len(".json")] + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(data, f, indent=2)
         f.write("\n")
     os.chmod(tmp, 0o600)
-    tmp.replace(path)
+    os.replace(tmp, path)
     return path
 
 

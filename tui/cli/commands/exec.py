@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from platd.spec.errors import InvalidInput
 from tui.cli.context import Ctx
+from tui.cli.options import PlatParser
 from tui.render import exec_pick_title, instance_lines
 
 USAGE = "plat exec [WORKLOAD] [--instance ID] [-i] [-t] [--target ORG/PROJECT/APP/ENV] [-- CMD ...]"
@@ -43,7 +44,7 @@ command's own. The session protocol is described in docs/exec.md.
 
 def _exec_options() -> argparse.ArgumentParser:
     # The shared target options bind -t to --target; here -t means a TTY, as in docker exec.
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = PlatParser(add_help=False)
     parent.add_argument("--json", action="store_true",
                         help="machine-readable banner and errors on stderr")
     scope = parent.add_argument_group("target (default: what `plat use` set)")
@@ -140,7 +141,7 @@ def _split(args: argparse.Namespace) -> tuple[str | None, list[str]]:
     rest: list[str] = args.rest
     at = rest.index("--") if "--" in rest else len(rest)
     before, cmd = rest[:at], rest[at + 1 :]
-    tail = argparse.ArgumentParser(prog="plat exec", parents=[_exec_options()], add_help=False)
+    tail = PlatParser(prog="plat exec", parents=[_exec_options()], add_help=False)
     tail.add_argument("workload", nargs="?")
     _, extra = tail.parse_known_args(before, namespace=args)
     if extra:
