@@ -107,6 +107,12 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     if rel.get("status") == "failed" and rel.get("error"):
         lines.append(f"  failed at {rel.get('failed_step')} ({rel.get('category')}): "
                      f"{rel['error'].splitlines()[0]}")
+    short = [f"{w['name']} {w['current']}/{w['desired']}" for w in s["workloads"]
+             if w["current"] < w["desired"]]
+    if short and rel.get("status") == "converged":
+        # "converged" is the rollout's outcome, which stays true; say that it no longer holds.
+        lines.append(f"  degraded since the rollout: {', '.join(short)} running and healthy; "
+                     f"why: plat events --target {s['target']}")
     rows = [
         [w["name"], f"{w['current']}/{w['desired']}", w["running"], w["healthy"], f"{w['cpu']:g}",
          w["memory"]]
