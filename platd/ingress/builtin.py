@@ -33,6 +33,7 @@ import struct
 import sys
 import termios
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -570,8 +571,12 @@ class BuiltinDriver:
         self.engine = Engine()
         self.workers = workers or default_workers()
         self._procs: list[asyncio.subprocess.Process] = []
+        self._watchers: set[asyncio.Task[None]] = set()
+        self._last_line = b""  # the configuration every worker has applied, as sent
         self._started = False
+        self._closing = False
         self._lock = asyncio.Lock()
+        self.restarts = 0  # worker processes replaced after they died
 
     async def start(self) -> None:
         if self._started:
@@ -581,19 +586,62 @@ class BuiltinDriver:
 
     async def _spawn_workers(self) -> None:
         # Lazily, with the first listener: a host without endpoints runs no extra process.
+        for _ in range(self.workers - 1):
+            await self._spawn_one()
+
+    async def _spawn_one(self) -> asyncio.subprocess.Process:
         import platd
 
         # Where platd is imported from (a checkout, site-packages, or the single-file zip).
         root = os.path.dirname(os.path.dirname(os.path.abspath(platd.__file__)))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
-        for _ in range(self.workers - 1):
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "platd.ingress.worker",
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                start_new_session=True, env=env,
-            )
-            self._procs.append(proc)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "platd.ingress.worker",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            start_new_session=True, env=env,
+        )
+        self._procs.append(proc)
+        watcher = asyncio.create_task(self._watch(proc, time.monotonic()))
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
+        return proc
+
+    async def _watch(self, proc: asyncio.subprocess.Process, born: float) -> None:
+        """Replaces a worker that dies (killed, out of memory, a bug) while platd runs.
+
+        Its listening sockets left the SO_REUSEPORT group when it died, so the kernel already
+        sends new connections to the others and none are refused; only capacity is lost, and
+        connections it was carrying. One that dies within seconds of starting is replaced
+        after a pause, so a worker that cannot start does not spin.
+        """
+        code = await proc.wait()
+        if self._closing:
+            return
+        log.warning("ingress: built-in worker %d exited (code %s); starting another",
+                    proc.pid, code)
+        if time.monotonic() - born < 5:
+            await asyncio.sleep(5)
+        async with self._lock:
+            if self._closing:
+                return
+            self._procs.remove(proc)
+            new = await self._spawn_one()
+            self.restarts += 1
+            if self._last_line:
+                await self._send(new, self._last_line)
+
+    async def _send(self, proc: asyncio.subprocess.Process, line: bytes) -> None:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        try:
+            proc.stdin.write(line)
+            async with asyncio.timeout(10):
+                answer = await proc.stdout.readline()
+        except (TimeoutError, ConnectionError):
+            answer = b""
+        if not answer:
+            log.warning("ingress: built-in worker %d did not apply a change", proc.pid)
 
     async def apply(self, config: IngressConfig) -> ApplyResult:
         async with self._lock:
@@ -602,25 +650,17 @@ class BuiltinDriver:
             result = await asyncio.to_thread(apply_locally, self.engine, config)
             # Workers bind only what the main engine could bind: what failed is reported once.
             ok = IngressConfig(tuple(x for x in config.listeners if x.key not in result.failed))
-            line = (json.dumps(config_to_wire(ok)) + "\n").encode()
+            self._last_line = (json.dumps(config_to_wire(ok)) + "\n").encode()
             alive = [p for p in self._procs if p.returncode is None]
-            for proc in alive:
-                assert proc.stdin is not None
-                proc.stdin.write(line)
-            for proc in alive:
-                assert proc.stdout is not None
-                try:
-                    async with asyncio.timeout(10):
-                        answer = await proc.stdout.readline()
-                except TimeoutError:
-                    answer = b""
-                if not answer:
-                    log.warning("ingress: built-in worker %d did not apply a change", proc.pid)
+            await asyncio.gather(*(self._send(proc, self._last_line) for proc in alive))
             return result
 
     async def close(self) -> None:
         if not self._started:
             return
+        self._closing = True
+        for watcher in list(self._watchers):
+            watcher.cancel()
         for proc in self._procs:
             if proc.returncode is None and proc.stdin is not None:
                 proc.stdin.close()  # a worker exits when platd goes away
@@ -634,6 +674,7 @@ class BuiltinDriver:
         self._procs.clear()
         await asyncio.to_thread(self.engine.stop)
         self._started = False
+        self._closing = False
 
 
 def config_to_wire(config: IngressConfig) -> list[dict[str, object]]:
