@@ -105,6 +105,12 @@ class Connection:
         return line
 
     def _read_response(self, method: str) -> Response:
+        while True:
+            response = self._read_one(method)
+            if not 100 <= response.status < 200:  # interim answers (100 Continue) are skipped
+                return response
+
+    def _read_one(self, method: str) -> Response:
         status_line = self._line()
         if not status_line:
             raise ConnectionClosed("the server closed the connection without answering")
@@ -122,6 +128,8 @@ class Connection:
         else:
             raise BadResponse(f"more than {MAX_HEADERS} headers in a response")
         status = int(code)
+        if version == "HTTP/1.0" and headers.get("connection", "").lower() != "keep-alive":
+            headers["connection"] = "close"  # HTTP/1.0 closes after each answer by default
         if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
             body = b""
         elif "chunked" in headers.get("transfer-encoding", "").lower():

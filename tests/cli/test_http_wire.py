@@ -185,3 +185,18 @@ def test_connection_level_errors(serve: Callable[..., Server]) -> None:
 
     with pytest.raises(BadResponse, match="not a length"):
         Connection("127.0.0.1", serve(bad_length).port, timeout=2).request("GET", "/", {})
+
+
+def test_interim_answers_are_skipped_and_http_1_0_is_not_reused(
+        serve: Callable[..., Server]) -> None:
+    def continue_then_answer(conn: socket.socket, request: bytes) -> bool:
+        conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n"
+                     b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        return True  # the server keeps the socket open; HTTP/1.0 says the client must not reuse it
+
+    server = serve(continue_then_answer)
+    conn = Connection("127.0.0.1", server.port, timeout=2)
+    assert conn.request("GET", "/", {}).body == b"{}"
+    assert conn.sock is None
+    assert conn.request("GET", "/", {}).status == 200
+    assert server.connections == 2

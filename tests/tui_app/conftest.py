@@ -8,9 +8,9 @@ back from the real daemon over real HTTP. Nothing else about the responses is to
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -127,18 +127,27 @@ def stable_names(d: Daemon, targets: list[str]) -> dict[str, str]:
     return names
 
 
-@pytest.fixture(scope="module")
-def tui_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    tmp = tmp_path_factory.mktemp("tui")
-    d = Daemon(data=tmp / "data", config_dir=tmp / "config", runtime="fake")
-    d.init()
-    d.start()
+@contextmanager
+def deployed_daemon(tmp: Path, *, canary: bool = False,
+                    resources: bool = False) -> Iterator[Daemon]:
+    """A real daemon (fake runtime) with ``deploy_fixture_envs`` done; stopped, and what it
+    left on the host (secret files, a mounted volume) removed, after."""
+    from tests.daemon_support import start_daemon, stop_daemon
+
+    d = start_daemon(tmp)
     try:
-        deploy_fixture_envs(d, tmp)
+        deploy_fixture_envs(d, tmp, canary=canary, resources=resources)
         yield d
     finally:
-        d.stop()
-        shutil.rmtree(Path("/dev/shm") / f"platd-{d.host_id[-12:]}", ignore_errors=True)
+        if resources:
+            remove_resources(d)
+        stop_daemon(d)
+
+
+@pytest.fixture(scope="module")
+def tui_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    with deployed_daemon(tmp_path_factory.mktemp("tui")) as d:
+        yield d
 
 
 def deploy_fixture_envs(d: Daemon, tmp: Path, *, canary: bool = False,

@@ -10,16 +10,14 @@ Screens that change the env (exec) come last.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.widgets import DataTable, Input, Log, OptionList, RichLog
 
 from tests.conftest import Daemon
-from tests.tui_app.conftest import CANARY, TARGET, deploy_fixture_envs, make_app
+from tests.tui_app.conftest import CANARY, TARGET, deployed_daemon, make_app
 from tests.tui_app.test_tui import wait_for
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.env_picker import EnvPicker
@@ -37,16 +35,8 @@ VT_DEMO = (b"\x1b[2J\x1b[H\x1b[1;32mplat\x1b[0m exec pane \x1b[7m reverse \x1b[0
 
 @pytest.fixture(scope="module")
 def snap_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    tmp = tmp_path_factory.mktemp("tui-snap")
-    d = Daemon(data=tmp / "data", config_dir=tmp / "config", runtime="fake")
-    d.init()
-    d.start()
-    try:
-        deploy_fixture_envs(d, tmp, canary=True)
+    with deployed_daemon(tmp_path_factory.mktemp("tui-snap"), canary=True) as d:
         yield d
-    finally:
-        d.stop()
-        shutil.rmtree(Path("/dev/shm") / f"platd-{d.host_id[-12:]}", ignore_errors=True)
 
 
 async def _ready(pilot: Any) -> None:

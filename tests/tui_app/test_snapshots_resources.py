@@ -8,16 +8,14 @@ Endpoint ports are free ports picked per run; ``StableClient.ports`` shows them 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.widgets import DataTable
 
 from tests.conftest import Daemon
-from tests.tui_app.conftest import deploy_fixture_envs, make_app, remove_resources
+from tests.tui_app.conftest import deployed_daemon, make_app
 from tests.tui_app.test_snapshots import SIZES, _ready, _steady
 from tests.tui_app.test_tui import wait_for
 from tui.screens.text_screen import TextScreen
@@ -27,17 +25,8 @@ from tui.widgets.volumes_panel import VolumesPanel
 
 @pytest.fixture(scope="module")
 def res_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    tmp = tmp_path_factory.mktemp("tui-res")
-    d = Daemon(data=tmp / "data", config_dir=tmp / "config", runtime="fake")
-    d.init()
-    d.start()
-    try:
-        deploy_fixture_envs(d, tmp, resources=True)
+    with deployed_daemon(tmp_path_factory.mktemp("tui-res"), resources=True) as d:
         yield d
-    finally:
-        remove_resources(d)
-        d.stop()
-        shutil.rmtree(Path("/dev/shm") / f"platd-{d.host_id[-12:]}", ignore_errors=True)
 
 
 async def _tab(pilot: Any, key: str, panel_class: type, rows: int) -> DataTable[Any]:
