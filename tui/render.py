@@ -153,8 +153,10 @@ def releases_lines(r: dict[str, Any]) -> list[str]:
     return table(rows, ["", "RELEASE", "ID", "CREATED", "BY", "STATUS", "CONFIG", "IMAGES"])
 
 
-def failure_lines(rel: dict[str, Any], target: str, previous_ok: str | None) -> list[str]:
-    """What a failed rollout says: step, category, message, last logs, and the ways out."""
+def failure_lines(rel: dict[str, Any], target: str, previous_ok: str | None,
+                  retry: str | None = None) -> list[str]:
+    """What a failed rollout says: step, category, message, last logs, and the ways out.
+    ``retry``: the command that made the release, to run again once the cause is fixed."""
     lines = [
         f"Rollout of {rel['version']} failed at step {rel.get('failed_step')} "
         f"(category: {rel.get('category')})",
@@ -166,9 +168,11 @@ def failure_lines(rel: dict[str, Any], target: str, previous_ok: str | None) -> 
     lines += [
         "Next:",
         f"  plat events --release {rel['id']} --target {target}",
+        f"  plat logs --since 15m --target {target}   # what the instances and platd wrote",
         f"  plat status --target {target}",
         f"  plat rollback --target {target}          # back to the last healthy release",
-        f"  plat deploy -f plat.toml --target {target}   # retry after fixing the cause",
+        f"  {retry or f'plat deploy -f plat.toml --target {target}'}   # retry after fixing "
+        "the cause",
     ]
     return lines
 
