@@ -405,11 +405,26 @@ def get_release(store: Store, principal: Principal, target: str, text: str) -> d
     with store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         release = find_release(session, ref, text)
+        replaced = _replaced_by(session, release)
         return {
             "target": ref.path,
             **describe(session, release, ref.env),
             "manifest": json.loads(release.manifest_json),
+            # What its deploy changed, as its receipt said: the audit trail of the release.
+            "changes": {
+                "from": {"id": replaced.id, "seq": replaced.seq} if replaced else None,
+                "lines": release_diff(session, replaced, release)["lines"],
+            },
         }
+
+
+def _replaced_by(session: Session, release: Release) -> Release | None:
+    """The release that was current when ``release`` was deployed (None: it was the first)."""
+    previous_id = session.exec(
+        select(EnvChange.previous_release_id)
+        .where(EnvChange.release_id == release.id, EnvChange.action == "deploy")
+    ).first()
+    return session.get(Release, previous_id) if previous_id else None
 
 
 def rollback(

@@ -619,6 +619,19 @@ def test_rollback_returns_to_v1_without_rebuilding(cli: Any, platd: Any, target:
     assert [x["version"] for x in after] == ["v2", "v1"]  # nothing new was created
     assert "rollback ok" in re.sub(r"\s+", " ", cli("events", "--target", target).out)
 
+    # What each release changed stays readable after the rollback: the audit trail.
+    described = cli("describe", "release", "v2", "--target", target).out.splitlines()
+    at = described.index("  changes from v1:") + 1
+    assert described[at:at + 2] == ["    ~ workload web: image", "  recent events:"]
+    assert "  changes (first release):" in cli("describe", "release", "v1", "--target",
+                                               target).out.splitlines()
+    # A deploy on top of the rollback changed what was current then: v1, not v2.
+    assert cli("deploy", "-f", str(MANIFEST), "--target", target, "--detach", "--image",
+               "127.0.0.1:5000/hello:v2").code == 0
+    v3 = json.loads(cli("describe", "release", "v3", "--json", "--target", target).out)
+    assert v3["changes"] == {"from": {"id": v1["id"], "seq": 1},
+                             "lines": ["~ workload web: image"]}
+
 
 def test_rollback_to_an_explicit_release(cli: Any, platd: Any, target: str) -> None:
     satisfy_gate(platd, target)

@@ -67,6 +67,12 @@ def _describe_lines(d: dict[str, Any]) -> list[str]:
             command = " ".join(w["command"]) if w["command"] else "(image default)"
             lines.append(f"    {name}: count {w['count']}, cpu {w['cpu']:g}, "
                          f"memory {format_size(w['memory'])}, command {command}")
+        changes = d.get("changes")
+        if changes:
+            was = changes["from"]
+            lines.append(f"  changes from v{was['seq']}:" if was else
+                         "  changes (first release):")
+            lines += [f"    {line}" for line in changes["lines"]]
     elif kind == "workload":
         lines += [f"workload {d['name']} of {d['target']}",
                   f"  desired {d['desired']}, running {d['running']}, healthy {d['healthy']}, "
