@@ -72,8 +72,9 @@ def stop_first_lines(items: list[dict[str, Any]]) -> list[str]:
 
 def scale_receipt(r: dict[str, Any]) -> list[str]:
     old, new = r["old"], r["new"]
+    what = "Reset to plat.toml of" if r.get("reset") else "Scale of"
     lines = [
-        f"Scale of {r['workload']} in {r['target']} accepted (release {r['release']})",
+        f"{what} {r['workload']} in {r['target']} accepted (release {r['release']})",
         f"  count   {old['count']} -> {new['count']}",
         f"  cpu     {old['cpu']:g} -> {new['cpu']:g}",
         f"  memory  {old['memory']} -> {new['memory']}",

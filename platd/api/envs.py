@@ -58,6 +58,7 @@ class ScaleRequest(msgspec.Struct, forbid_unknown_fields=True):
     max: int | None = None
     cpu: float | None = None
     memory: str | None = None
+    reset: bool = False
 
 
 # --- config and secrets ----------------------------------------------------------------------
@@ -252,6 +253,7 @@ async def scale(
         maximum=data.max,
         cpu=data.cpu,
         memory=data.memory,
+        reset=data.reset,
     )
 
 

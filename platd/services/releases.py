@@ -287,6 +287,7 @@ def _scale_notes(session: Session, env_id: str, manifest: Manifest) -> list[str]
                 notes.append(
                     f"{s.workload} keeps {field} {shown} set by `plat scale`, not the "
                     f"manifest's {format_size(int(declared)) if field == 'memory' else declared}"
+                    f" (follow the manifest again: plat scale {s.workload} --reset)"
                 )
     return notes
 

@@ -232,7 +232,14 @@ def scale(
     maximum: int | None,
     cpu: float | None,
     memory: str | int | None,
+    reset: bool = False,
 ) -> dict[str, Any]:
+    """Overrides the release's count, cpu or memory of ``workload`` for the env; ``reset``
+    drops the override, so the workload follows plat.toml again from the current release on."""
+    if reset and not (count is None and minimum is None and maximum is None and cpu is None
+                      and memory is None):
+        raise InvalidInput("--reset goes back to plat.toml: it takes no --count, --cpu or "
+                           "--memory", hint="run it alone, then scale again if you need to")
     count = _fixed_count(count, minimum, maximum)
     if count is not None and not 0 <= count <= MAX_COUNT:
         raise InvalidInput(
@@ -249,8 +256,9 @@ def scale(
         if memory is not None
         else None
     )
-    if count is None and cpu is None and mem is None:
-        raise InvalidInput("nothing to change", hint="pass --count N, --cpu X or --memory SIZE")
+    if count is None and cpu is None and mem is None and not reset:
+        raise InvalidInput("nothing to change",
+                           hint="pass --count N, --cpu X or --memory SIZE, or --reset")
     with store.write() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
@@ -269,22 +277,32 @@ def scale(
                 f"no workload {workload!r} in {ref.path} (workloads there: {', '.join(before)})",
                 hint=f"see them with: plat status --target {ref.path}",
             )
-        row = scales.get(workload) or Scale(
-            id=uuid7(), env_id=ref.env.id, workload=workload, **store.stamp()
-        )
-        if count is not None:
-            row.count = count
-        if cpu is not None:
-            row.cpu = cpu
-        if mem is not None:
-            row.memory = mem
+        row = scales.get(workload)
+        if reset:
+            if row is None:
+                raise InvalidInput(
+                    f"{workload} in {ref.path} has no scale of its own: it already follows "
+                    "plat.toml", hint=f"see it with: plat status --target {ref.path}")
+            row.deleted = True  # a tombstone, so the reset replicates like any change
+            after = _desired_scale(current, {k: v for k, v in scales.items() if k != workload})
+        else:
+            row = row or Scale(id=uuid7(), env_id=ref.env.id, workload=workload, **store.stamp())
+            if count is not None:
+                row.count = count
+            if cpu is not None:
+                row.cpu = cpu
+            if mem is not None:
+                row.memory = mem
+            after = _desired_scale(current, {**scales, workload: row})
         row.hlc, row.origin = store.stamp()["hlc"], store.host_id
         session.add(row)
-        after = _desired_scale(current, {**scales, workload: row})
         old, new = before[workload], after[workload]
         stop_first = _refuse_shared_volume(manifest_of(current), workload, new["count"], ref.path)
         replaces = old["cpu"] != new["cpu"] or old["memory"] != new["memory"]
-        message = f"{principal.name} scaled {workload}: {_scale_text(old)} -> {_scale_text(new)}"
+        verb = "reset the scale of" if reset else "scaled"
+        how = " to plat.toml" if reset else ""
+        message = (f"{principal.name} {verb} {workload}{how}: "
+                   f"{_scale_text(old)} -> {_scale_text(new)}")
         events.record(
             session,
             store,
@@ -303,6 +321,7 @@ def scale(
         "release": f"v{current.seq}",
         "old": _scale_view(old),
         "new": _scale_view(new),
+        "reset": reset,
         "replaces_instances": replaces,
         "stop_first": stop_first if replaces else None,
         "follow_ups": [f"plat status --target {ref.path}", f"plat events --target {ref.path}"],

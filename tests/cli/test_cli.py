@@ -581,6 +581,31 @@ def test_scale_prints_a_receipt_and_status_follows(cli: Any, platd: Any, target:
     assert "admin scaled web" in events
 
 
+def test_scale_reset_hands_the_workload_back_to_the_manifest(cli: Any, platd: Any,
+                                                             target: str) -> None:
+    satisfy_gate(platd, target)
+    assert cli("deploy", "-f", str(MANIFEST), "--target", target).code == 0
+    assert cli("scale", "web", "--count", "1", "--target", target).code == 0
+    r = cli("deploy", "-f", str(MANIFEST), "--target", target, "--detach")
+    assert "web keeps count 1 set by `plat scale`, not the manifest's 2 (follow the manifest " \
+        "again: plat scale web --reset)" in r.out
+
+    # Refusals change nothing.
+    assert_error(cli("scale", "web", "--reset", "--count", "3", "--target", target), 2,
+                 "takes no --count")
+    r = cli("scale", "web", "--reset", "--target", target)
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[:2] == [
+        f"Reset to plat.toml of web in {target} accepted (release v2)", "  count   1 -> 2"]
+    _wait_for_scale(cli, target, 2)
+    assert "admin reset the scale of web to plat.toml: 1 × (0.25 cpu, 64M) -> 2 × (0.25 cpu, " \
+        "64M)" in cli("events", "--target", target).out
+    r = cli("deploy", "-f", str(MANIFEST), "--target", target, "--detach")
+    assert "plat scale" not in r.out, "the manifest's count holds again"
+    assert_error(cli("scale", "web", "--reset", "--target", target), 2,
+                 "already follows plat.toml")
+
+
 def test_scale_min_max_is_refused_explaining_the_fixed_count(cli: Any, platd: Any,
                                                               target: str) -> None:
     satisfy_gate(platd, target)

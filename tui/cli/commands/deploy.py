@@ -91,6 +91,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--max", type=int)
     p.add_argument("--cpu", type=float, help="cores per instance, e.g. 0.5")
     p.add_argument("--memory", help="memory per instance, e.g. 256M or 1G")
+    p.add_argument("--reset", action="store_true",
+                   help="drop this env's scale of the workload: follow plat.toml again")
     p.set_defaults(handler=scale)
 
 
@@ -358,6 +360,7 @@ def scale(ctx: Ctx) -> int:
             "max": a.max,
             "cpu": a.cpu,
             "memory": a.memory,
+            "reset": a.reset,
         },
     )
     ctx.out(r, scale_receipt(r))
