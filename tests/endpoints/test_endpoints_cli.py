@@ -68,11 +68,16 @@ def test_create_prints_addresses_and_notes_and_exposed_lists_it(
     assert f"IPv4      127.0.0.1  port(s) {port}" in r.out
     assert "PROXY protocol v2: every connection" in r.out
     assert "TLS is the app's responsibility" in r.out
+    assert r.out.splitlines()[-1] == \
+        f"  curl -g --haproxy-protocol http://[::1]:{port}/   # if the app speaks HTTP"
 
+    admin_port = free_port()
     r = d.plat("endpoints", "create", "admin", "-w", "web", "--internal-port", "9000",
-               "-p", str(free_port()))
+               "-p", str(admin_port))
     assert r.code == 0, r.err
     assert "IPv4      off" in r.out
+    assert r.out.splitlines()[-1] == \
+        f"  curl -g http://[::1]:{admin_port}/   # if the app speaks HTTP"
 
     ex = d.plat("exposed", "--json").json()
     rows = {(x["family"], x["endpoint"]) for x in ex["exposed"]}

@@ -78,8 +78,18 @@ def create(ctx: Ctx) -> int:
             "ipv4": a.ipv4, "proxy_protocol": a.proxy_protocol}
     e = ctx.client.post(ctx.client.env_path(target, "/endpoints"), body)
     ctx.out(e, [*endpoint_lines(e, "created"), "Next:",
-                f"  plat endpoints describe {e['name']} --target {target}", "  plat exposed"])
+                f"  plat endpoints describe {e['name']} --target {target}", "  plat exposed",
+                *try_it(e)])
     return 0
+
+
+def try_it(e: dict[str, Any]) -> list[str]:
+    """A first request to check it works, for apps that speak HTTP (most do)."""
+    if not e.get("addresses"):
+        return []
+    # curl sends PROXY v1, which parsers of the protocol (nginx, HAProxy) take as well as v2.
+    proxy = "--haproxy-protocol " if e.get("proxy_protocol") == "v2" else ""
+    return [f"  curl -g {proxy}http://{e['addresses'][0]}/   # if the app speaks HTTP"]
 
 
 def update(ctx: Ctx) -> int:
