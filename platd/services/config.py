@@ -3,6 +3,9 @@
 Every change writes a new version rather than editing the last one, so a release can pin the exact
 version it was created with and a rollback restores exactly that. Secret values are sealed before
 they reach the database and never leave this module except into an instance's secret file.
+
+Each change records a ``config`` or ``secret`` event in the transaction that writes it. Events name
+keys, never values: config values can be as sensitive as secrets.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from platd.auth.tokens import Principal
 from platd.secrets.crypto import SecretBox
-from platd.services import tenancy
+from platd.services import events, tenancy
 from platd.spec.errors import Conflict, InvalidInput, NotFound
 from platd.spec.ids import uuid7
 from platd.spec.names import check_env_key, check_name
@@ -115,6 +118,17 @@ def change_config(
                 "unchanged": True,
             }
         session.add(version)
+        parts = [
+            f"{verb} {', '.join(keys)}"
+            for verb, keys in (("added", added), ("changed", changed), ("removed", removed))
+            if keys
+        ]
+        events.record(
+            session, store, env_id=ref.env.id, step="config", outcome="ok",
+            actor=principal.name,
+            message=f"{principal.name} changed config (version {version.version}): "
+            + ", ".join(parts),
+        )
     return {
         "target": ref.path,
         "version": version.version,
@@ -252,6 +266,16 @@ def write_bundle(
             merged = {**box.open(versions[-1].ciphertext, versions[-1].id), **values}
         version = _seal_version(store, box, existing.id, len(versions) + 1, merged, principal.name)
         session.add(version)
+        if versions:
+            what = (f"updated secret bundle {name} (version {version.version}): set keys "
+                    f"{', '.join(sorted(values))}; it holds {', '.join(sorted(merged))}")
+        else:
+            what = (f"created secret bundle {name} (version {version.version}): keys "
+                    f"{', '.join(sorted(values))}")
+        events.record(
+            session, store, env_id=ref.env.id, step="secret", outcome="ok",
+            actor=principal.name, message=f"{principal.name} {what}",
+        )
         return _describe_bundle(ref, existing, [*versions, version])
 
 
@@ -279,7 +303,14 @@ def delete_bundle(store: Store, principal: Principal, target: str, name: str) ->
         bundle.deleted = True
         bundle.hlc, bundle.origin = store.stamp()["hlc"], store.host_id
         session.add(bundle)
-        return _describe_bundle(ref, bundle, bundle_versions(session, bundle.id))
+        versions = bundle_versions(session, bundle.id)
+        events.record(
+            session, store, env_id=ref.env.id, step="secret", outcome="ok",
+            actor=principal.name,
+            message=f"{principal.name} deleted secret bundle {name} (at version "
+            f"{versions[-1].version if versions else 0})",
+        )
+        return _describe_bundle(ref, bundle, versions)
 
 
 def open_version(session: Session, box: SecretBox, version_id: str) -> dict[str, str]:
