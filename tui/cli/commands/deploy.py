@@ -243,8 +243,8 @@ def follow_release(
     deadline = time.monotonic() + timeout
     path = ctx.client.env_path(target, "/events")
     ask = Reconnecting("the last event shown", until=deadline, hint=[
-        f"the rollout goes on in platd; follow it again with: plat wait {release_id} "
-        f"--target {target}"])
+        f"platd goes on with the rollout while it runs; follow it again with: "
+        f"plat wait {release_id} --target {target}"])
 
     def poll(after: int) -> Any:
         left = max(0.0, deadline - time.monotonic())
