@@ -26,6 +26,18 @@ def secrets_root(host_id: str) -> Path:
     return base / f"platd-{host_id[-12:]}"
 
 
+def _pinned_images(store: Store) -> set[str]:
+    import json
+
+    from sqlmodel import select
+
+    from platd.store.models import Release
+
+    with store.read() as session:
+        rows = session.exec(select(Release.images_json)).all()
+    return {image for row in rows for image in json.loads(row).values()}
+
+
 def build_context(
     data_path: Path | None, runtime_kind: str = "docker", docker_url: str | None = None
 ) -> DaemonContext:
@@ -39,7 +51,9 @@ def build_context(
     if runtime_kind == "fake":
         from platd.runtime.fake import FakeRuntime
 
-        fake = FakeRuntime()
+        # Its registry outlives the process, as a real one would: what earlier releases pinned
+        # can be pulled again after a restart (the fake's instances are gone and recreated).
+        fake = FakeRuntime(_pinned_images(store))
         runtime = fake
 
         async def resolve(reference: str, *, timeout: float = 0.0) -> str:

@@ -234,32 +234,49 @@ def _volume_gaps(ctx: Ctx, target: str, manifest: Manifest) -> list[Any]:
 def follow_release(
     ctx: Ctx, target: str, release_id: str, timeout: float, quiet: bool = False, after: int = 0
 ) -> int:
-    """Print the release's events until its rollout converges (0) or fails (8); 9 on timeout."""
+    """Print the release's events until its rollout converges (0) or fails (8); 9 on timeout.
+
+    A lost connection to platd (a restart) is ridden out up to the reconnect bound, within the
+    same deadline: the rollout goes on in the daemon, and the events resume from ``after``."""
+    from platd.spec.errors import DaemonUnreachable
+    from tui.cli.reconnect import Reconnecting
     from tui.render import event_line
 
     deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimedOut(
-                f"release {release_id} did not converge within {timeout:g}s",
-                hint=[
-                    f"keep waiting: plat wait {release_id} --target {target}",
-                    f"see why: plat status --target {target}",
-                ],
-            )
-        page = ctx.client.request(
-            "GET",
-            ctx.client.env_path(target, "/events"),
-            query={"after": after, "release": release_id, "wait": min(POLL_WAIT, left)},
+    path = ctx.client.env_path(target, "/events")
+    ask = Reconnecting("the last event shown", until=deadline, hint=[
+        f"platd goes on with the rollout while it runs; follow it again with: "
+        f"plat wait {release_id} --target {target}"])
+
+    def poll(after: int) -> Any:
+        left = max(0.0, deadline - time.monotonic())
+        return ctx.client.request(
+            "GET", path, query={"after": after, "release": release_id,
+                                "wait": min(POLL_WAIT, left)},
             timeout=POLL_WAIT + 10,
         )
-        for e in page["events"]:
-            if not quiet:
-                ctx.say(event_line(e))
-            if e["step"] == "rollout" and e["outcome"] in ("ok", "failed"):
-                return _conclude(ctx, target, release_id)
-        after = page["cursor"]
+
+    lost = ""
+    try:
+        while time.monotonic() < deadline:
+            page = ask(poll, after)
+            for e in page["events"]:
+                if not quiet:
+                    ctx.say(event_line(e))
+                if e["step"] == "rollout" and e["outcome"] in ("ok", "failed"):
+                    return ask(_conclude, ctx, target, release_id)
+            after = page["cursor"]
+    except DaemonUnreachable as exc:
+        if time.monotonic() < deadline:
+            raise  # the reconnect bound came first
+        lost = f"; at the end platd could not be reached ({exc.message})"
+    raise TimedOut(
+        f"release {release_id} did not converge within {timeout:g}s{lost}",
+        hint=[
+            f"keep waiting: plat wait {release_id} --target {target}",
+            f"see why: plat status --target {target}",
+        ],
+    )
 
 
 def _conclude(ctx: Ctx, target: str, release_id: str) -> int:

@@ -15,7 +15,6 @@ FOLLOW_WAIT = 20.0
 PAGE = 10_000  # the API's largest page; bigger --limit values are read page by page
 FOLLOW_PAGE = 1000
 MAX_LIMIT = 1_000_000
-BACKOFF_FIRST, BACKOFF_MAX = 0.2, 5.0
 
 DESCRIPTION = """\
 Show the log lines of an env: what its instances wrote to stdout and stderr (source app) and
@@ -41,7 +40,9 @@ severity: read from the line (a JSON "level" field, level=..., ERROR/WARN/INFO/D
 
 --follow prints the newest --limit lines, then new lines as they are stored, until Ctrl-C (exit
   130). If platd restarts or the connection drops it reconnects by itself and goes on from the
-  last line shown: nothing is skipped, nothing is shown twice.
+  last line shown: nothing is skipped, nothing is shown twice. A note on stderr says when the
+  connection is lost and when it is back; after PLAT_RECONNECT_TIMEOUT seconds (default 60)
+  without an answer it gives up (exit 10).
 
 examples:
   plat logs                                     the last 100 lines of the default env
@@ -145,29 +146,13 @@ def _history(ctx: Ctx, path: str, query: dict[str, Any], limit: int
 
 
 def _follow(ctx: Ctx, path: str, query: dict[str, Any], cursor: int) -> None:
-    from platd.spec.errors import DaemonUnreachable
+    from tui.cli.reconnect import Reconnecting
 
-    backoff = BACKOFF_FIRST
-    lost = False
+    ask = Reconnecting("the last line shown")
     while True:
-        try:
-            page = ctx.client.request(
-                "GET", path, query={**query, "after": cursor, "wait": FOLLOW_WAIT,
-                                    "limit": FOLLOW_PAGE},
-                timeout=FOLLOW_WAIT + 10,
-            )
-        except DaemonUnreachable as exc:
-            if not lost:
-                print(f"plat: {exc.message}; reconnecting (Ctrl-C to stop)", file=sys.stderr,
-                      flush=True)
-                lost = True
-            time.sleep(backoff)
-            backoff = min(backoff * 2, BACKOFF_MAX)
-            continue
-        if lost:
-            print("plat: reconnected; going on from the last line shown", file=sys.stderr,
-                  flush=True)
-            lost, backoff = False, BACKOFF_FIRST
+        page = ask(ctx.client.request, "GET", path,
+                   query={**query, "after": cursor, "wait": FOLLOW_WAIT, "limit": FOLLOW_PAGE},
+                   timeout=FOLLOW_WAIT + 10)
         _show(ctx, page["lines"])
         cursor = int(page["cursor"])
 

@@ -26,7 +26,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=describe)
 
     p = sub.add_parser("events", parents=[common], help="what happened, in order")
-    p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
+    p.add_argument("--follow", "-f", action="store_true",
+                   help="keep printing new events until Ctrl-C; survives platd restarts")
     p.add_argument("--release", help="only events of this release (v3, id or prefix)")
     p.add_argument("--since", help="only events after this time: 10m, 2h or a timestamp")
     p.add_argument("--limit", type=int, default=100, help="how many past events (default 100)")
@@ -114,11 +115,14 @@ def events(ctx: Ctx) -> int:
     _print_events(ctx, page["events"])
     if not a.follow:
         return 0
+    from tui.cli.reconnect import Reconnecting
+
+    ask = Reconnecting("the last event shown")
     after = page["cursor"]
     while True:
-        page = ctx.client.request("GET", path, query={"after": after, "release": a.release,
-                                                      "wait": FOLLOW_WAIT},
-                                  timeout=FOLLOW_WAIT + 10)
+        page = ask(ctx.client.request, "GET", path,
+                   query={"after": after, "release": a.release, "wait": FOLLOW_WAIT},
+                   timeout=FOLLOW_WAIT + 10)
         _print_events(ctx, page["events"])
         after = page["cursor"]
 
