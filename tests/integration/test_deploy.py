@@ -110,7 +110,9 @@ def test_container_exiting_at_start_fails_with_runtime_category_and_logs(
     assert "exited with code 3" in r.err
     assert "boom-before-exit" in r.err, "the failure shows the instance's last log lines"
     assert "plat rollback" in r.err
-    assert "plat deploy" in r.err
+    assert "  plat logs --since 15m --target " in r.err, "it points at the logs"
+    # The retry is the deploy as it was typed, with its own manifest file.
+    assert f"  plat deploy -f {broken} --target " in r.err
     # The last healthy release keeps serving.
     assert len(running_of(d, 1)) == 2
     assert all(answers(c.port or 0) for c in running_of(d, 1))

@@ -294,7 +294,8 @@ def _conclude(ctx: Ctx, target: str, release_id: str) -> int:
             }
         )
         raise RolloutFailed(
-            "\n".join(failure_lines(rel, target, ", ".join(serving) or None)),
+            "\n".join(failure_lines(rel, target, ", ".join(serving) or None,
+                                     _retry_command(ctx, target))),
             details={"release": rel},
         )
     if ctx.json and ctx.args.handler is wait:
@@ -348,6 +349,20 @@ def releases(ctx: Ctx) -> int:
     r = ctx.client.get(ctx.client.env_path(target, "/releases"))
     ctx.out(r, releases_lines(r))
     return 0
+
+
+def _retry_command(ctx: Ctx, target: str) -> str | None:
+    """The deploy that made the failed release, as it was typed (None: not a deploy)."""
+    if ctx.args.handler is not deploy:
+        return None
+    import shlex
+
+    words = ["plat", "deploy", "-f", str(ctx.args.file)]
+    for image in ctx.args.image:
+        words += ["--image", image]
+    if ctx.args.build is not None:
+        words += ["--build", str(ctx.args.build)]
+    return shlex.join([*words, "--target", target])
 
 
 def rollback(ctx: Ctx) -> int:
