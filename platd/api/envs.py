@@ -308,7 +308,7 @@ async def list_events(
             limit=limit,
         )
         left = deadline - time.monotonic()
-        if result["events"] or after is None or left <= 0:
+        if result["events"] or after is None or left <= 0 or ctx.feed.closed:
             return result
         await ctx.feed.wait(left)
 

@@ -55,12 +55,13 @@ async def read_logs(
             else:
                 result = await asyncio.to_thread(service.fetch, prepared, cursor)
             left = deadline - time.monotonic()
-            if result["lines"] or after is None or left <= 0 or (gone and gone.done()):
+            if (result["lines"] or after is None or left <= 0 or (gone and gone.done())
+                    or service.feed.closed):
                 return result
             cursor = result["cursor"]
             if gone is None:
                 gone = asyncio.create_task(_disconnected(request))
-            waiting = asyncio.create_task(service.feed.wait(ticket, left))
+            waiting = asyncio.create_task(service.feed.wait(left, ticket))
             await asyncio.wait({waiting, gone}, return_when=asyncio.FIRST_COMPLETED)
             waiting.cancel()
     finally:

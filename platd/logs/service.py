@@ -9,7 +9,6 @@ returns a history page or a follow step.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from platd.auth.tokens import Principal
+from platd.feed import Feed
 from platd.logs import query
 from platd.logs.collector import Collector
 from platd.logs.mirror import EventMirror
@@ -29,7 +29,7 @@ from platd.spec.errors import InvalidInput, NotFound
 from platd.spec.timeparse import parse_time
 from platd.store.db import Store
 
-__all__ = ["MAX_LIMIT", "LogFeed", "LogParams", "LogService"]
+__all__ = ["MAX_LIMIT", "LogParams", "LogService"]
 
 log = logging.getLogger("platd.logs")
 
@@ -70,43 +70,13 @@ class Prepared:
     before: tuple[int, int] | None
 
 
-class LogFeed:
-    """Wakes long-polling followers after each commit of new lines."""
-
-    def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._event = asyncio.Event()
-
-    def attach(self, store: LogStore) -> None:
-        self._loop = asyncio.get_running_loop()
-        store.listeners.append(self.notify)
-
-    def notify(self) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop closed in between
-                loop.call_soon_threadsafe(self._fire)
-
-    def _fire(self) -> None:
-        self._event.set()
-        self._event = asyncio.Event()
-
-    def ticket(self) -> asyncio.Event:
-        """Take before reading: a commit after this moment ends ``wait`` on it at once."""
-        return self._event
-
-    async def wait(self, ticket: asyncio.Event, timeout: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(ticket.wait(), timeout)
-
-
 class LogService:
     def __init__(self, store: LogStore, state: Store, runtime: Runtime) -> None:
         self.store = store
         self.state = state
         self.collector = Collector(runtime, store)
         self.mirror = EventMirror(state, store)
-        self.feed = LogFeed()
+        self.feed = Feed()  # commits of new lines
 
     @classmethod
     def open(cls, path: Path, state: Store, runtime: Runtime, *,

@@ -77,8 +77,7 @@ def running() -> Iterator[list[Running]]:
 @pytest.fixture
 def d(daemon: Any) -> Iterator[Any]:
     """A platd of this test's own (fake runtime): the tests stop it, and their pending
-    rollouts fill the fake host's memory. Killed at the end: a SIGTERM would wait for a long
-    poll still in flight, up to 20 s."""
+    rollouts fill the fake host's memory. Killed at the end, which is quickest."""
     yield daemon
     daemon.kill9()
     shutil.rmtree(secrets_root(daemon.host_id), ignore_errors=True)
@@ -100,7 +99,7 @@ def wait_for(check: Callable[[], Any], timeout: float = 30) -> Any:
 
 
 def restart(d: Any, *, graceful: bool = False, down_for: float = 1.0) -> None:
-    """Kill platd (or SIGTERM it: it then waits for the requests in flight, long polls too)
+    """Kill platd (or SIGTERM it: it then answers the requests in flight, long polls at once)
     and start it again after ``down_for`` seconds, long enough for a follower to retry."""
     d.stop() if graceful else d.kill9()
     time.sleep(down_for)
@@ -248,3 +247,25 @@ def test_wait_still_times_out_at_its_deadline_while_reconnecting(
     assert "plat wait " in err
     assert "Traceback" not in err
 
+
+
+def test_a_stop_does_not_wait_for_the_followers_long_polls(
+        d: Any, target: str, running: list[Running]) -> None:
+    """SIGTERM (systemctl stop/restart) answers the long polls in flight at once instead of
+    waiting for their minute; the followers then reconnect to the next platd."""
+    satisfy_gate(d, target)
+    assert d.plat("deploy", "-f", str(MANIFEST), "--target", target).code == 0
+    running.append(Running(d, "events", "-f", "--target", target))
+    running.append(Running(d, "logs", "-f", "--target", target))
+    events, logs = running
+    wait_for(lambda: events.lines and logs.lines)
+    time.sleep(1.0)  # both are now inside a long poll (each waits up to 60 s for news)
+
+    started = time.monotonic()
+    d.stop()
+    took = time.monotonic() - started
+    assert took < 10, f"platd took {took:.1f} s to stop with two followers connected"
+
+    d.start()
+    assert d.plat("scale", "web", "--count", "1", "--target", target).code == 0
+    wait_for(lambda: any("scaled web" in line for line in events.lines))
