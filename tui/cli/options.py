@@ -6,6 +6,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _columns: int | None = None
 
@@ -36,6 +40,14 @@ def terminal_columns() -> int:
                 _columns = 0
         _columns = _columns or 80
     return _columns
+
+
+def path_arg(text: str) -> Path:
+    """argparse ``type`` for file arguments: pathlib is imported when one is parsed, not when
+    the parser is built (``plat --help`` builds every parser)."""
+    from pathlib import Path
+
+    return Path(text)
 
 
 def json_options() -> argparse.ArgumentParser:

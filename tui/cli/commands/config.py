@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from platd.spec.dotenv import parse_env_file, parse_pairs
 from platd.spec.errors import InvalidInput
 from platd.spec.timeparse import format_utc
 from tui.cli.context import Ctx
+from tui.cli.options import path_arg
 from tui.render import table
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -25,7 +28,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = csub.add_parser("list", parents=[common], help="show the current config version")
     p.set_defaults(handler=config_list)
     p = csub.add_parser("import", parents=[common], help="set every KEY=value of a .env file")
-    p.add_argument("file", type=Path, metavar="FILE.env")
+    p.add_argument("file", type=path_arg, metavar="FILE.env")
     p.set_defaults(handler=config_import)
 
     sec = sub.add_parser("secrets", help="secret bundles, delivered as files in /run/secrets/")
@@ -45,7 +48,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
             "out of shell history",
         )
         p.add_argument(
-            "--from-file", type=Path, metavar="FILE.env", help="read KEY=value lines from a file"
+            "--from-file", type=path_arg, metavar="FILE.env",
+            help="read KEY=value lines from a file",
         )
         p.set_defaults(handler=secrets_write, create=action == "create")
     p = ssub.add_parser(

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from platd.spec.errors import InvalidInput, RolloutFailed, TimedOut
 from tui.cli.context import Ctx
+from tui.cli.options import path_arg
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from platd.spec.manifest import Manifest
 
 # The manifest parser, the gate, tarfile and the renderers are imported by the handlers that
@@ -24,7 +26,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     m = sub.add_parser("manifest", help="work with plat.toml")
     msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = msub.add_parser("check", parents=[common], help="validate a manifest (no daemon needed)")
-    p.add_argument("-f", "--file", type=Path, default=Path("plat.toml"))
+    p.add_argument("-f", "--file", type=path_arg, default="plat.toml")
     p.set_defaults(handler=manifest_check)
 
     p = sub.add_parser(
@@ -35,7 +37,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "to its digest, creates an immutable release, prints a receipt, then "
         "follows the rollout (unless --detach).",
     )
-    p.add_argument("-f", "--file", type=Path, default=Path("plat.toml"))
+    p.add_argument("-f", "--file", type=path_arg, default="plat.toml")
     p.add_argument(
         "--image",
         action="append",
@@ -45,7 +47,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--build",
-        type=Path,
+        type=path_arg,
         metavar="DIR",
         help="build the image from DIR with the daemon's Docker engine first",
     )
@@ -173,7 +175,7 @@ def _builds(ctx: Ctx, target: str, manifest: Manifest, manifest_dir: Path) -> di
         built = ctx.client.request(
             "POST",
             ctx.client.env_path(target, "/builds"),
-            raw=_tar_context(Path(context)),
+            raw=_tar_context(context),
             content_type="application/x-tar",
             query={"dockerfile": dockerfile},
             timeout=900,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from typing import Any
-from urllib.parse import quote
 
 from platd.spec.errors import InvalidInput
 from tui.cli import settings
@@ -103,7 +102,7 @@ def update(ctx: Ctx) -> int:
         raise InvalidInput("nothing to change",
                            hint="pass what to change, e.g. --ipv4 or --port 8443")
     target = ctx.target()
-    path = ctx.client.env_path(target, "/endpoints/" + quote(a.name, safe=""))
+    path = ctx.client.env_path(target, "/endpoints/" + _segment(a.name))
     e = ctx.client.patch(path, body)
     ctx.out(e, endpoint_lines(e, "changed"))
     return 0
@@ -121,14 +120,14 @@ def describe(ctx: Ctx) -> int:
     from tui.render import endpoint_lines
 
     target = ctx.target()
-    e = ctx.client.get(ctx.client.env_path(target, "/endpoints/" + quote(ctx.args.name, safe="")))
+    e = ctx.client.get(ctx.client.env_path(target, "/endpoints/" + _segment(ctx.args.name)))
     ctx.out(e, endpoint_lines(e))
     return 0
 
 
 def delete(ctx: Ctx) -> int:
     target = ctx.target()
-    path = ctx.client.env_path(target, "/endpoints/" + quote(ctx.args.name, safe=""))
+    path = ctx.client.env_path(target, "/endpoints/" + _segment(ctx.args.name))
     e = ctx.client.delete(path)
     ctx.out(e, [f"Endpoint {e['name']} of {target} deleted: no longer listening on "
                 + ("  ".join(e["addresses"]) or "anything")])
@@ -141,6 +140,13 @@ def exposed(ctx: Ctx) -> int:
     org = ctx.args.org or (settings.default_target() or "").split("/")[0]
     if not org:
         raise InvalidInput("which org? pass ORG", hint="for example: plat exposed acme")
-    r = ctx.client.get(f"/v1/orgs/{quote(org, safe='')}/exposed")
+    r = ctx.client.get(f"/v1/orgs/{_segment(org)}/exposed")
     ctx.out(r, exposed_lines(r))
     return 0
+
+
+def _segment(text: str) -> str:
+    """``text`` as one URL path segment (urllib is imported only by commands that need it)."""
+    from urllib.parse import quote
+
+    return quote(text, safe="")

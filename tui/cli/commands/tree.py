@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from typing import Any
-from urllib.parse import quote
 
 from platd.spec.errors import InvalidInput
 from platd.spec.timeparse import format_utc
@@ -113,6 +112,8 @@ def list_(ctx: Ctx) -> int:
 
 
 def delete(ctx: Ctx) -> int:
+    from urllib.parse import quote
+
     plural = ctx.args.plural
     path = _full_path(plural, ctx.args.path)
     row = ctx.client.delete(f"/v1/tree/{plural}/{quote(path)}")
