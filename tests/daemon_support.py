@@ -11,7 +11,10 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import shutil
+import signal
+import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +69,34 @@ def make_env(d: Any, path: str | None = None) -> str:
         status, body = d.api("POST", f"/v1/tree/{plural}", {"path": "/".join(parts[:depth])})
         assert status in (201, 409), body
     return path
+
+
+class Background:
+    """`plat ARGS` in the background, its stdout lines collected as they come."""
+
+    def __init__(self, d: Any, *args: str, **env: str) -> None:
+        self.proc = subprocess.Popen([_root_conftest().PLAT, *args], env=d.env(**env),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def finish(self, timeout: float = 60) -> tuple[int, str]:
+        code = self.proc.wait(timeout=timeout)
+        self._thread.join(timeout=10)
+        assert self.proc.stderr is not None
+        return code, self.proc.stderr.read()
+
+    def interrupt(self) -> tuple[int, str]:
+        self.proc.send_signal(signal.SIGINT)
+        return self.finish(timeout=30)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()

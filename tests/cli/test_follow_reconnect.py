@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
-import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import MANIFEST, PLAT, make_env, satisfy_gate
+from cli_support import MANIFEST, make_env, satisfy_gate
+from daemon_support import Background as Running
 
 from platd.server import secrets_root
 
@@ -33,37 +31,6 @@ count = 2
 cpu = 0.25
 memory = "5G"
 """
-
-
-class Running:
-    """`plat ARGS` in the background, its stdout lines collected as they come."""
-
-    def __init__(self, d: Any, *args: str, **env: str) -> None:
-        self.proc = subprocess.Popen([PLAT, *args], env=d.env(**env), stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def finish(self, timeout: float = 60) -> tuple[int, str]:
-        code = self.proc.wait(timeout=timeout)
-        self._thread.join(timeout=10)
-        assert self.proc.stderr is not None
-        return code, self.proc.stderr.read()
-
-    def interrupt(self) -> tuple[int, str]:
-        self.proc.send_signal(signal.SIGINT)
-        return self.finish(timeout=30)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @pytest.fixture

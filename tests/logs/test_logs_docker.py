@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import sqlite3
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,7 +22,8 @@ from urllib.parse import urlencode
 import pytest
 
 from platd.spec.timeparse import parse_time
-from tests.conftest import PLAT, Daemon, _remove_containers
+from tests.conftest import Daemon, _remove_containers
+from tests.daemon_support import Background
 from tests.integration.helpers import wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -262,31 +261,18 @@ def test_huge_binary_and_control_output_is_stored_safely_and_shown_escaped(
 COUNTER = "i=0; while true; do echo n=$i; i=$((i+1)); usleep 20000; done"
 
 
-class Follower:
+class Follower(Background):
     """`plat logs --follow` running in the background, its lines collected as they come."""
 
     def __init__(self, d: Daemon, *args: str) -> None:
-        self.proc = subprocess.Popen([PLAT, "logs", "--follow", *args], env=d.env(),
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
+        super().__init__(d, "logs", "--follow", *args)
 
     def numbers(self) -> list[int]:
         return [int(m.group(1)) for line in list(self.lines)
                 if (m := re.search(r" n=(\d+)$", line))]
 
     def stop(self) -> tuple[int, str]:
-        self.proc.send_signal(signal.SIGINT)
-        code = self.proc.wait(timeout=30)
-        self._thread.join(timeout=10)
-        assert self.proc.stderr is not None
-        return code, self.proc.stderr.read()
+        return self.interrupt()
 
 
 def test_follow_survives_a_daemon_kill_without_gaps_or_duplicates(
