@@ -165,7 +165,8 @@ class PlatApp(App[int]):
     @on(ReleasesPanel.RolledBack)
     def rolled_back(self, message: ReleasesPanel.RolledBack) -> None:
         r = message.receipt
-        self.notify(f"rollback to {r['release']['version']} accepted; follow it in Events",
+        what = "retry of" if r.get("action") == "retry" else "rollback to"
+        self.notify(f"{what} {r['release']['version']} accepted; follow it in Events",
                     timeout=6)
         self.action_show_tab("events")
 

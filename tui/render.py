@@ -32,8 +32,11 @@ def digest_short(image: str) -> str:
 def receipt(r: dict[str, Any]) -> list[str]:
     """The receipt of a deploy or a rollback."""
     rel = r["release"]
-    verb = {"deploy": "accepted", "rollback": "is the target of a rollback"}.get(r["action"], "")
-    if r.get("dry_run"):
+    verb = {"deploy": "accepted", "rollback": "is the target of a rollback",
+            "retry": "is retried"}.get(r["action"], "")
+    if r.get("dry_run") and r["action"] == "retry":
+        lines = [f"Retry release {rel['version']} ({rel['id']}) of {r['target']}?"]
+    elif r.get("dry_run"):
         lines = [f"Roll {r['target']} back to release {rel['version']} ({rel['id']})?"]
     else:
         lines = [f"Release {rel['version']} ({rel['id']}) {verb} for {r['target']}"]
@@ -172,6 +175,8 @@ def failure_lines(rel: dict[str, Any], target: str, previous_ok: str | None,
         f"  plat logs --since 15m --target {target}   # what the instances and platd wrote",
         f"  plat status --target {target}",
         f"  plat rollback --target {target}          # back to the last healthy release",
+        f"  plat rollback {rel['version']} --target {target}   # retry it as it is, once the "
+        "cause outside it is fixed (a scale, capacity, the registry)",
         f"  {retry or f'plat deploy -f plat.toml --target {target}'}   # retry after fixing "
         "the cause",
     ]

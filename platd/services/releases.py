@@ -182,9 +182,9 @@ def _move_pointer(
             **store.stamp(),
         )
     )
-    verb = "created and deployed" if action == "deploy" else "rolled back to"
+    verb = {"deploy": "created and deployed", "retry": "retried"}.get(action, "rolled back to")
     what = f"release v{target.seq}"
-    if previous is not None:
+    if previous is not None and previous.id != target.id:
         what += f" (was v{previous.seq})"
     # A release rolled back to starts a fresh rollout here: its old verdict no longer holds.
     state = session.get(ReleaseState, f"{target.id}:{store.host_id}")
@@ -329,7 +329,8 @@ def _rollout_cursor(session: Session, release_id: str) -> int:
     """Just before the event that started the release's latest rollout (deploy or rollback)."""
     seq = session.exec(
         select(Event.seq)
-        .where(Event.release_id == release_id, col(Event.step).in_(("deploy", "rollback")))
+        .where(Event.release_id == release_id,
+               col(Event.step).in_(("deploy", "rollback", "retry")))
         .order_by(col(Event.seq).desc())
     ).first()
     return max((seq or 1) - 1, 0)
@@ -455,14 +456,18 @@ def rollback(
         chosen = (
             find_release(session, ref, text) if text else _last_good_before(session, ref, current)
         )
-        if chosen.id == current.id:
+        # The current release again: a retry, allowed once its rollout failed (after a fix
+        # outside the release: a scale, a volume, capacity, the registry back up).
+        retry = chosen.id == current.id
+        if retry and release_status(session, current, current.id)["status"] != "failed":
             raise Conflict(
                 f"v{chosen.seq} is already the current release of {ref.path}",
                 hint=f"see the others with: plat releases --target {ref.path}",
             )
+        action = "retry" if retry else "rollback"
         if dry_run:
             return {
-                "action": "rollback",
+                "action": action,
                 "dry_run": True,
                 "target": ref.path,
                 "release": describe(session, chosen, ref.env),
@@ -472,7 +477,7 @@ def rollback(
                 "chosen_automatically": text is None,
                 "stop_first": _stop_first(chosen),
             }
-        receipt = _move_pointer(session, store, principal, ref, "rollback", chosen, current)
+        receipt = _move_pointer(session, store, principal, ref, action, chosen, current)
         receipt["chosen_automatically"] = text is None
         return receipt
 

@@ -683,6 +683,30 @@ def test_rollback_without_an_earlier_healthy_release_is_refused(cli: Any, platd:
     assert [(x["version"], x["current"]) for x in releases] == [("v1", True)]
 
 
+def test_a_failed_release_is_retried_as_it_is_once_the_cause_is_fixed(
+        cli: Any, platd: Any, target: str, tmp_path: Path) -> None:
+    satisfy_gate(platd, target)
+    # 16G per instance on the fake runtime's 8G host: the rollout fails at scheduling.
+    big = tmp_path / "big.toml"
+    big.write_text(MANIFEST.read_text().replace('memory = "64M"', 'memory = "16G"'))
+    r = cli("deploy", "-f", str(big), "--target", target)
+    assert r.code == 8, r.out + r.err
+    assert f"  plat rollback v1 --target {target}   # retry it as it is" in r.err
+    assert cli("scale", "web", "--memory", "64M", "--target", target).code == 0
+    assert json.loads(cli("status", "--json", "--target", target).out)[
+        "release"]["status"] == "failed", "a scale alone does not retry a failed release"
+
+    r = cli("rollback", "v1", "--target", target)
+    assert r.code == 0, r.out + r.err
+    assert r.out.splitlines()[0].endswith(f"is retried for {target}")
+    assert r.out.splitlines()[-1] == "release v1 converged: every instance is running and healthy"
+    releases = json.loads(cli("releases", "--json", "--target", target).out)["releases"]
+    assert [(x["version"], x["status"]) for x in releases] == [("v1", "converged")]
+    assert "admin retried release v1" in cli("events", "--target", target).out
+    # A release that did not fail is not "retried": it is already current.
+    assert_error(cli("rollback", "v1", "--target", target), 5, "already the current release")
+
+
 # --- errors --------------------------------------------------------------------------------
 
 
