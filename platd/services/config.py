@@ -301,7 +301,7 @@ def delete_bundle(store: Store, principal: Principal, target: str, name: str) ->
         principal.require(ref.org.id, "deployer")
         bundle = _find_bundle(session, ref, name)
         bundle.deleted = True
-        bundle.hlc, bundle.origin = store.stamp()["hlc"], store.host_id
+        store.restamp(bundle)
         session.add(bundle)
         versions = bundle_versions(session, bundle.id)
         events.record(

@@ -311,7 +311,7 @@ def _write(session: Session, store: Store, env_id: str, w: Wanted, source: str,
     row.ipv6, row.ipv4, row.proxy_protocol = w.ipv6, w.ipv4, w.proxy_protocol
     row.ipv6_address, row.ipv4_address = v6, v4
     row.source, row.updated_at = source, now
-    row.hlc, row.origin = store.stamp()["hlc"], store.host_id
+    store.restamp(row)
     session.add(row)
     return row
 
@@ -372,7 +372,7 @@ def sync_manifest(session: Session, store: Store, ref: tenancy.EnvRef, manifest:
     for name, row in rows.items():
         if row.source == "manifest" and name not in declared:
             row.deleted, row.updated_at = True, time.time()
-            row.hlc, row.origin = store.stamp()["hlc"], store.host_id
+            store.restamp(row)
             session.add(row)
             notes.append(f"endpoint {name} removed (not in this release's plat.toml)")
             events.record(session, store, env_id=ref.env.id, step="endpoint", outcome="ok",
@@ -527,7 +527,7 @@ def delete(store: Store, principal: Principal, target: str, name: str) -> dict[s
                 hint="remove it from [[endpoints]] in plat.toml and deploy",
             )
         row.deleted, row.updated_at = True, time.time()
-        row.hlc, row.origin = store.stamp()["hlc"], store.host_id
+        store.restamp(row)
         session.add(row)
         events.record(session, store, env_id=ref.env.id, step="endpoint", outcome="ok",
                       message=f"{principal.name} deleted endpoint {name}", actor=principal.name)

@@ -69,7 +69,7 @@ def write_instances(store: Store, rows: list[InstanceRow]) -> None:
             for key, value in fields.items():
                 setattr(row, key, value)
             row.deleted, row.updated_at = False, now
-            row.hlc, row.origin = store.stamp()["hlc"], store.host_id
+            store.restamp(row)
             session.add(row)
         for instance_id, row in existing.items():
             if instance_id not in seen and not row.deleted:
@@ -90,7 +90,7 @@ def mark_release(
         )
         state.status, state.step, state.category, state.message = status, step, category, message
         state.updated_at = time.time()
-        state.hlc, state.origin = store.stamp()["hlc"], store.host_id
+        store.restamp(state)
         session.add(state)
         outcome = {"rolling": "started", "converged": "ok", "failed": "failed"}[status]
         events.record(

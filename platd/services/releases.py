@@ -168,7 +168,7 @@ def _move_pointer(
     diff = release_diff(session, previous, target)
     env = ref.env
     env.current_release_id = target.id
-    env.hlc, env.origin = store.stamp()["hlc"], store.host_id
+    store.restamp(env)
     session.add(env)
     session.add(
         EnvChange(

@@ -294,7 +294,7 @@ def scale(
             if mem is not None:
                 row.memory = mem
             after = _desired_scale(current, {**scales, workload: row})
-        row.hlc, row.origin = store.stamp()["hlc"], store.host_id
+        store.restamp(row)
         session.add(row)
         old, new = before[workload], after[workload]
         stop_first = _refuse_shared_volume(manifest_of(current), workload, new["count"], ref.path)

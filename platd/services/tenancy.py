@@ -196,7 +196,6 @@ def delete(store: Store, principal: Principal, kind: str, path: str) -> dict[str
         else:
             _refuse_env_with_volumes(session, row.id, path)
         row.deleted = True
-        stamp = store.stamp()
-        row.hlc, row.origin = stamp["hlc"], stamp["origin"]
+        store.restamp(row)
         session.add(row)
     return describe_row(level, row, path)

@@ -117,7 +117,7 @@ def revoke(store: Store, principal: Principal, token_id: str) -> dict[str, Any]:
             )
         principal.require(token.org_id, "owner")
         token.deleted = True
-        token.hlc, token.origin = store.stamp()["hlc"], store.host_id
+        store.restamp(token)
         session.add(token)
         org = session.get(Org, token.org_id) if token.org_id else None
         return _describe(token, org.name if org else None)

@@ -322,7 +322,7 @@ def resize_volume(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
         row = session.get(Volume, volume.id)
         assert row is not None
         row.size = new
-        row.hlc, row.origin = store.stamp()["hlc"], store.host_id
+        store.restamp(row)
         session.add(row)
         events.record(session, store, env_id=ref.env.id, step="volume", outcome="ok",
                       actor=principal.name, message=f"{principal.name} grew volume {name} "
@@ -371,7 +371,7 @@ def delete_volume(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
         for row in rows:
             if row is not None:
                 row.deleted = True
-                row.hlc, row.origin = store.stamp()["hlc"], store.host_id
+                store.restamp(row)
                 session.add(row)
         events.record(session, store, env_id=ref.env.id, step="volume", outcome="ok",
                       actor=principal.name, message=f"{principal.name} deleted volume {name} "
@@ -446,7 +446,7 @@ def delete_snapshot(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
         row = session.get(VolumeSnapshot, snap.id)
         assert row is not None
         row.deleted = True
-        row.hlc, row.origin = store.stamp()["hlc"], store.host_id
+        store.restamp(row)
         session.add(row)
         events.record(session, store, env_id=ref.env.id, step="volume", outcome="ok",
                       actor=principal.name,

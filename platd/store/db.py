@@ -159,6 +159,10 @@ class Store:
         """The replication columns for a row written now by this host."""
         return {"hlc": self.clock.now(), "origin": self.host_id}
 
+    def restamp(self, row: Any) -> None:
+        """Marks an existing row as changed now by this host (``stamp`` for a row that exists)."""
+        row.hlc, row.origin = self.clock.now(), self.host_id
+
     def close(self) -> None:
         self._writer.dispose()
         self._reader.dispose()
