@@ -51,6 +51,18 @@ def test_help_lists_every_command_and_exit_code() -> None:
         assert re.search(rf"^\s+{code}\s+{re.escape(meaning)}$", r.out, re.MULTILINE), code
 
 
+def test_help_fits_the_terminal_width() -> None:
+    """argparse wraps help to the terminal; plat looks the width up itself (no shutil), the
+    same way: $COLUMNS first."""
+    for columns in (50, 120):
+        r = run_plat("deploy", "--help", env={"COLUMNS": str(columns)})
+        assert r.code == 0, r.err
+        # Option names are never wrapped (argparse's rule); the words around them are.
+        prose = [line for line in r.out.splitlines() if " -" not in line and "[" not in line]
+        widest = max(len(line) for line in prose)
+        assert columns - 12 <= widest <= columns, (columns, widest)
+
+
 # --- login, whoami and the stored config ---------------------------------------------------
 
 
