@@ -79,9 +79,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="point the env back at an earlier release",
         description="Without RELEASE, picks the most recent release before the "
-        "current one that converged healthy. Nothing is rebuilt or re-resolved.",
+        "current one that converged healthy. Nothing is rebuilt or re-resolved. RELEASE may "
+        "be the current release when its rollout failed: that retries it as it is.",
     )
-    p.add_argument("release", nargs="?")
+    p.add_argument("release", nargs="?", help="v3, an id or a unique id prefix")
     p.add_argument("--detach", action="store_true")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
     p.set_defaults(handler=rollback)
