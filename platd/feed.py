@@ -16,7 +16,9 @@ from typing import Protocol
 
 
 class Notifying(Protocol):
-    listeners: list[Callable[[], None]]
+    # The state store passes what changed; the log store passes nothing. Followers re-read
+    # either way.
+    listeners: list[Callable[..., None]]
 
 
 class Feed:
@@ -30,7 +32,7 @@ class Feed:
         self._loop = asyncio.get_running_loop()
         store.listeners.append(self.notify)
 
-    def notify(self) -> None:
+    def notify(self, *_changes: object) -> None:
         """From any thread (a store commits in worker threads)."""
         loop = self._loop
         if loop is not None and not loop.is_closed():

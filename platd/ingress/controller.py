@@ -36,7 +36,7 @@ class IngressController:
         self.applies = 0
         self._applied_at = -RESYNC
 
-    def poke(self) -> None:
+    def poke(self, _changes: object = None) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._wake.set)

@@ -16,6 +16,7 @@ from typing import Any
 
 from platd.logs.severity import ERROR, INFO, WARN
 from platd.logs.store import LogStore, SystemLine
+from platd.store.changes import ChangeSet
 from platd.store.db import Store
 
 __all__ = ["EventMirror", "system_line"]
@@ -57,8 +58,8 @@ class EventMirror:
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
 
-        def poke() -> None:
-            if not loop.is_closed():
+        def poke(changes: ChangeSet) -> None:
+            if changes.touches("events") and not loop.is_closed():
                 with contextlib.suppress(RuntimeError):  # the loop closed in between
                     loop.call_soon_threadsafe(wake.set)
 

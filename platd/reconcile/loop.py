@@ -75,8 +75,8 @@ class Reconciler:
             store, runtime, self.ledger, SecretFiles(secrets_root, open_version), self.poke, clock
         )
 
-    def poke(self) -> None:
-        """Ask for a pass soon; safe to call from any thread."""
+    def poke(self, _changes: object = None) -> None:
+        """Ask for a pass soon; safe to call from any thread (and a store listener)."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return

@@ -107,7 +107,6 @@ def change_config(
             values_json=json.dumps(new, sort_keys=True),
             created_at=time.time(),
             created_by=principal.name,
-            **store.stamp(),
         )
         if not (added or changed or removed):
             return {
@@ -220,7 +219,6 @@ def _seal_version(
         keys_json=json.dumps(sorted(values)),
         created_at=time.time(),
         created_by=by,
-        **store.stamp(),
     )
 
 
@@ -256,7 +254,7 @@ def write_bundle(
             if not create:
                 _find_bundle(session, ref, name)  # raises NotFound with the names there
             existing = SecretBundle(
-                id=uuid7(), env_id=ref.env.id, name=name, created_at=time.time(), **store.stamp()
+                id=uuid7(), env_id=ref.env.id, name=name, created_at=time.time()
             )
             session.add(existing)
             versions: list[SecretVersion] = []
@@ -301,7 +299,6 @@ def delete_bundle(store: Store, principal: Principal, target: str, name: str) ->
         principal.require(ref.org.id, "deployer")
         bundle = _find_bundle(session, ref, name)
         bundle.deleted = True
-        store.restamp(bundle)
         session.add(bundle)
         versions = bundle_versions(session, bundle.id)
         events.record(

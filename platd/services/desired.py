@@ -85,9 +85,13 @@ def load_desired(store: Store) -> tuple[list[DesiredWorkload], dict[str, str]]:
         scales: dict[str, dict[str, Scale]] = {}
         for s in session.exec(select(Scale).where(Scale.deleted == False)):  # noqa: E712
             scales.setdefault(s.env_id, {})[s.workload] = s
+        generation = {e.current_release_id: e.current_change_id for e, _ in envs}
         states = {
             s.release_id: s
             for s in session.exec(select(ReleaseState).where(ReleaseState.host_id == store.host_id))
+            # A verdict on an earlier rollout of the release (before a rollback or retry to it)
+            # no longer holds.
+            if s.release_id not in generation or s.change_id == generation[s.release_id]
         }
         volumes: dict[str, dict[str, Volume]] = {}
         for v in session.exec(select(Volume).where(Volume.deleted == False)):  # noqa: E712

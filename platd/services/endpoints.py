@@ -305,13 +305,12 @@ def _write(session: Session, store: Store, env_id: str, w: Wanted, source: str,
         row = EndpointRow(id=uuid7(), env_id=env_id, name=w.name, source=source,
                           workload=w.workload, internal_port=w.internal_port,
                           external_ports_json="[]", host_id=store.host_id, created_at=now,
-                          created_by=actor, updated_at=now, **store.stamp())
+                          created_by=actor, updated_at=now)
     row.workload, row.internal_port = w.workload, w.internal_port
     row.external_ports_json = json.dumps(list(w.external_ports))
     row.ipv6, row.ipv4, row.proxy_protocol = w.ipv6, w.ipv4, w.proxy_protocol
     row.ipv6_address, row.ipv4_address = v6, v4
     row.source, row.updated_at = source, now
-    store.restamp(row)
     session.add(row)
     return row
 
@@ -372,7 +371,6 @@ def sync_manifest(session: Session, store: Store, ref: tenancy.EnvRef, manifest:
     for name, row in rows.items():
         if row.source == "manifest" and name not in declared:
             row.deleted, row.updated_at = True, time.time()
-            store.restamp(row)
             session.add(row)
             notes.append(f"endpoint {name} removed (not in this release's plat.toml)")
             events.record(session, store, env_id=ref.env.id, step="endpoint", outcome="ok",
@@ -527,7 +525,6 @@ def delete(store: Store, principal: Principal, target: str, name: str) -> dict[s
                 hint="remove it from [[endpoints]] in plat.toml and deploy",
             )
         row.deleted, row.updated_at = True, time.time()
-        store.restamp(row)
         session.add(row)
         events.record(session, store, env_id=ref.env.id, step="endpoint", outcome="ok",
                       message=f"{principal.name} deleted endpoint {name}", actor=principal.name)
@@ -580,7 +577,7 @@ def ingress_config(store: Store, host_id: str,
         env_ids = {r.env_id for r in rows}
         instances = session.exec(select(Instance).where(
             col(Instance.env_id).in_(env_ids), Instance.deleted == False,  # noqa: E712
-            Instance.origin == host_id)).all()
+            Instance.host_id == host_id)).all()
         listeners = []
         for r in rows:
             backends = []

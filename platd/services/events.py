@@ -29,7 +29,7 @@ def record(
     event = Event(
         id=uuid7(), at=time.time(), env_id=env_id, release_id=release_id, workload=workload,
         instance_id=instance_id, step=step, outcome=outcome, category=category,
-        message=message, actor=actor, **store.stamp(),
+        message=message, actor=actor,
     )
     session.add(event)
     return event

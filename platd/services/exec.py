@@ -100,16 +100,16 @@ def resolve(
             hint=running_hint([i for i in rows if i.workload == inst.workload], ref.path, seqs),
             details={"instance": inst.id, "state": inst.state},
         )
-    if inst.origin != store.host_id:
+    if inst.host_id != store.host_id:
         raise Conflict(
-            f"instance {inst.id} runs on host {inst.origin}, not on this one ({store.host_id}); "
+            f"instance {inst.id} runs on host {inst.host_id}, not on this one ({store.host_id}); "
             "exec goes through the platd of the host that runs the instance",
             hint="point plat at that host's API: PLAT_API=http://HOST:7400 plat exec ...",
         )
     return ExecTarget(
         target=ref.path, env_id=ref.env.id, instance_id=inst.id, workload=inst.workload,
         release_id=inst.release_id, release=_version(inst, seqs),
-        container_id=inst.container_id, host_id=inst.origin,
+        container_id=inst.container_id, host_id=inst.host_id,
     )
 
 
@@ -194,7 +194,7 @@ def _describe(i: Instance, seqs: dict[str, int], now: float) -> dict[str, Any]:
         "release": _version(i, seqs), "state": i.state, "health": i.health,
         "restarts": i.restarts, "exit_code": i.exit_code, "started_at": i.started_at,
         "age_seconds": round(now - i.started_at, 1) if i.started_at else None,
-        "ports": json.loads(i.ports_json), "host": i.origin, "reason": i.reason,
+        "ports": json.loads(i.ports_json), "host": i.host_id, "reason": i.reason,
         "container_id": i.container_id,
     }
 

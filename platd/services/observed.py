@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from platd.services import events
 from platd.store.db import Store
-from platd.store.models import Instance, Release, ReleaseState
+from platd.store.models import Env, Instance, Release, ReleaseState
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def load_restarts(store: Store) -> dict[str, int]:
     """Restart counts survive a daemon restart; everything else is re-observed."""
     with store.read() as session:
         rows = session.exec(
-            select(Instance).where(Instance.origin == store.host_id, Instance.deleted == False)  # noqa: E712
+            select(Instance).where(Instance.host_id == store.host_id, Instance.deleted == False)  # noqa: E712
         )
         return {r.id: r.restarts for r in rows}
 
@@ -51,7 +51,7 @@ def write_instances(store: Store, rows: list[InstanceRow]) -> None:
     seen = {r.instance_id for r in rows}
     with store.write() as session:
         existing = {
-            i.id: i for i in session.exec(select(Instance).where(Instance.origin == store.host_id))
+            i.id: i for i in session.exec(select(Instance).where(Instance.host_id == store.host_id))
         }
         for r in rows:
             fields: dict[str, Any] = {
@@ -63,18 +63,16 @@ def write_instances(store: Store, rows: list[InstanceRow]) -> None:
             }
             row = existing.get(r.instance_id)
             if row is None:
-                row = Instance(id=r.instance_id, hlc=0, origin="", updated_at=now, **fields)
+                row = Instance(id=r.instance_id, host_id=store.host_id, updated_at=now, **fields)
             elif not row.deleted and all(getattr(row, k) == v for k, v in fields.items()):
                 continue
             for key, value in fields.items():
                 setattr(row, key, value)
             row.deleted, row.updated_at = False, now
-            store.restamp(row)
             session.add(row)
         for instance_id, row in existing.items():
             if instance_id not in seen and not row.deleted:
                 row.deleted, row.state, row.updated_at = True, "gone", now
-                row.hlc = store.stamp()["hlc"]
                 session.add(row)
 
 
@@ -85,12 +83,14 @@ def mark_release(
     with store.write() as session:
         state_id = f"{release_id}:{store.host_id}"
         state = session.get(ReleaseState, state_id) or ReleaseState(
-            id=state_id, release_id=release_id, host_id=store.host_id, hlc=0, origin="",
-            status=status, updated_at=0,
+            id=state_id, release_id=release_id, host_id=store.host_id, status=status, updated_at=0,
         )
+        env = session.get(Env, env_id)
+        if env is not None and env.current_release_id == release_id:
+            # The verdict answers to the rollout the env's latest pointer move started.
+            state.change_id = env.current_change_id
         state.status, state.step, state.category, state.message = status, step, category, message
         state.updated_at = time.time()
-        store.restamp(state)
         session.add(state)
         outcome = {"rolling": "started", "converged": "ok", "failed": "failed"}[status]
         events.record(

@@ -29,6 +29,7 @@ from platd.spec.sizes import format_size
 from platd.store.db import Store
 from platd.store.models import (
     ConfigVersion,
+    Env,
     EnvChange,
     Event,
     Release,
@@ -150,7 +151,6 @@ def commit_deploy(
             created_at=time.time(),
             created_by=principal.name,
             source=source,
-            **store.stamp(),
         )
         session.add(release)
         return _move_pointer(session, store, principal, ref, "deploy", release, previous)
@@ -167,29 +167,26 @@ def _move_pointer(
 ) -> dict[str, Any]:
     diff = release_diff(session, previous, target)
     env = ref.env
-    env.current_release_id = target.id
-    store.restamp(env)
+    change_id = uuid7()
+    # A release rolled back to (or retried) starts a fresh rollout: verdicts of earlier
+    # generations (ReleaseState.change_id) no longer hold, and nothing is deleted.
+    env.current_release_id, env.current_change_id = target.id, change_id
     session.add(env)
     session.add(
         EnvChange(
-            id=uuid7(),
+            id=change_id,
             env_id=env.id,
             action=action,
             release_id=target.id,
             previous_release_id=previous.id if previous else None,
             at=time.time(),
             by=principal.name,
-            **store.stamp(),
         )
     )
     verb = {"deploy": "created and deployed", "retry": "retried"}.get(action, "rolled back to")
     what = f"release v{target.seq}"
     if previous is not None and previous.id != target.id:
         what += f" (was v{previous.seq})"
-    # A release rolled back to starts a fresh rollout here: its old verdict no longer holds.
-    state = session.get(ReleaseState, f"{target.id}:{store.host_id}")
-    if state is not None:
-        session.delete(state)
     event = events.record(
         session,
         store,
@@ -303,13 +300,18 @@ def _next_seq(session: Session, env_id: str) -> int:
     return (top or 0) + 1
 
 
-def release_status(session: Session, release: Release, env_current: str | None) -> dict[str, Any]:
+def release_status(session: Session, release: Release, env: Env) -> dict[str, Any]:
     states = list(
         session.exec(select(ReleaseState).where(ReleaseState.release_id == release.id)).all()
     )
+    current = release.id == env.current_release_id
+    if current:
+        # Only verdicts on the env's latest rollout of it count (an earlier generation's
+        # failure does not fail a rollback to the release).
+        states = [s for s in states if s.change_id == env.current_change_id]
     failed = next((s for s in states if s.status == "failed"), None)
     converged = ever_converged(session, release.id)
-    if release.id != env_current:
+    if not current:
         status = "failed" if failed else "superseded"
     elif failed:
         status = "failed"
@@ -361,7 +363,7 @@ def describe(session: Session, release: Release, env: Any) -> dict[str, Any]:
         "secret_versions": json.loads(release.secret_versions_json),
         "current": release.id == env.current_release_id,
         "rollout_cursor": _rollout_cursor(session, release.id),
-        **release_status(session, release, env.current_release_id),
+        **release_status(session, release, env),
     }
 
 
@@ -459,7 +461,7 @@ def rollback(
         # The current release again: a retry, allowed once its rollout failed (after a fix
         # outside the release: a scale, a volume, capacity, the registry back up).
         retry = chosen.id == current.id
-        if retry and release_status(session, current, current.id)["status"] != "failed":
+        if retry and release_status(session, current, ref.env)["status"] != "failed":
             raise Conflict(
                 f"v{chosen.seq} is already the current release of {ref.path}",
                 hint=f"see the others with: plat releases --target {ref.path}",

@@ -55,7 +55,7 @@ def _instance_dict(i: Instance, seqs: dict[str, int], now: float) -> dict[str, A
         "started_at": i.started_at,
         "age_seconds": round(now - i.started_at, 1) if i.started_at else None,
         "ports": json.loads(i.ports_json),
-        "host": i.origin,
+        "host": i.host_id,
         "reason": i.reason,
         "container_id": i.container_id,
     }
@@ -286,7 +286,7 @@ def scale(
             row.deleted = True  # a tombstone, so the reset replicates like any change
             after = _desired_scale(current, {k: v for k, v in scales.items() if k != workload})
         else:
-            row = row or Scale(id=uuid7(), env_id=ref.env.id, workload=workload, **store.stamp())
+            row = row or Scale(id=uuid7(), env_id=ref.env.id, workload=workload)
             if count is not None:
                 row.count = count
             if cpu is not None:
@@ -294,7 +294,6 @@ def scale(
             if mem is not None:
                 row.memory = mem
             after = _desired_scale(current, {**scales, workload: row})
-        store.restamp(row)
         session.add(row)
         old, new = before[workload], after[workload]
         stop_first = _refuse_shared_volume(manifest_of(current), workload, new["count"], ref.path)

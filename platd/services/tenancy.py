@@ -138,7 +138,6 @@ def create(store: Store, principal: Principal, kind: str, path: str) -> dict[str
             "id": uuid7(),
             "name": names[-1],
             "created_at": time.time(),
-            **store.stamp(),
         }
         if level.parent_field:
             fields[level.parent_field] = parent_id
@@ -196,6 +195,5 @@ def delete(store: Store, principal: Principal, kind: str, path: str) -> dict[str
         else:
             _refuse_env_with_volumes(session, row.id, path)
         row.deleted = True
-        store.restamp(row)
         session.add(row)
     return describe_row(level, row, path)

@@ -57,7 +57,6 @@ def _row(store: Store, secret: str, name: str, org_id: str | None, role: str, by
         role=role,
         created_at=time.time(),
         created_by=by,
-        **store.stamp(),
     )
 
 
@@ -117,7 +116,6 @@ def revoke(store: Store, principal: Principal, token_id: str) -> dict[str, Any]:
             )
         principal.require(token.org_id, "owner")
         token.deleted = True
-        store.restamp(token)
         session.add(token)
         org = session.get(Org, token.org_id) if token.org_id else None
         return _describe(token, org.name if org else None)

@@ -255,7 +255,7 @@ def create_volume(
             _refuse_duplicate(session, ref, name)
             volume = Volume(id=volume_id, env_id=ref.env.id, name=name, size=size_bytes,
                             host_id=chosen.id, region=region, created_at=time.time(),
-                            created_by=principal.name, **store.stamp())
+                            created_by=principal.name)
             session.add(volume)
             events.record(session, store, env_id=ref.env.id, step="volume", outcome="ok",
                           actor=principal.name,
@@ -322,7 +322,6 @@ def resize_volume(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
         row = session.get(Volume, volume.id)
         assert row is not None
         row.size = new
-        store.restamp(row)
         session.add(row)
         events.record(session, store, env_id=ref.env.id, step="volume", outcome="ok",
                       actor=principal.name, message=f"{principal.name} grew volume {name} "
@@ -371,7 +370,6 @@ def delete_volume(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
         for row in rows:
             if row is not None:
                 row.deleted = True
-                store.restamp(row)
                 session.add(row)
         events.record(session, store, env_id=ref.env.id, step="volume", outcome="ok",
                       actor=principal.name, message=f"{principal.name} deleted volume {name} "
@@ -406,7 +404,7 @@ def create_snapshot(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
             select(VolumeSnapshot).where(VolumeSnapshot.volume_id == volume.id))), default=0) + 1
         snap = VolumeSnapshot(id=snapshot_id, volume_id=volume.id, seq=seq, size=volume.size,
                               used=usage.used if usage else 0, seconds=seconds,
-                              created_at=time.time(), created_by=principal.name, **store.stamp())
+                              created_at=time.time(), created_by=principal.name)
         session.add(snap)
         events.record(session, store, env_id=ref.env.id, step="volume", outcome="ok",
                       actor=principal.name, message=f"{principal.name} took snapshot snap-{seq} "
@@ -446,7 +444,6 @@ def delete_snapshot(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
         row = session.get(VolumeSnapshot, snap.id)
         assert row is not None
         row.deleted = True
-        store.restamp(row)
         session.add(row)
         events.record(session, store, env_id=ref.env.id, step="volume", outcome="ok",
                       actor=principal.name,
@@ -503,7 +500,7 @@ def restore_snapshot(store: Store, backend: VolumeBackend, hosts: list[HostInfo]
             _refuse_duplicate(session, ref, as_name)
             row = Volume(id=new_id, env_id=ref.env.id, name=as_name, size=snap.size,
                          host_id=volume.host_id, region=volume.region, created_at=time.time(),
-                         created_by=principal.name, source_snapshot_id=snap.id, **store.stamp())
+                         created_by=principal.name, source_snapshot_id=snap.id)
             session.add(row)
             events.record(session, store, env_id=ref.env.id, step="volume", outcome="ok",
                           actor=principal.name, message=f"{principal.name} created volume "

@@ -3,14 +3,17 @@
 Writes go through ``Store.write()``: a single connection behind a lock, each transaction opened
 with ``BEGIN IMMEDIATE`` so it takes the write lock up front instead of failing half-way with
 SQLITE_BUSY. Reads use a separate pool of connections and, with WAL, never wait for the writer.
-The reconciler (async) reaches both through ``asyncio.to_thread``.
+The reconciler (async) reaches both through ``asyncio.to_thread``. Replicated rows are stamped
+by the store as they are written, and listeners learn what each commit changed
+(``platd.store.changes``); rows from peers merge through ``apply_remote``
+(``platd.store.replication``).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -22,6 +25,9 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
 from platd.spec.hlc import HybridLogicalClock
+from platd.store import replication
+from platd.store.changes import ChangeRecorder, ChangeSet, replicated_tables
+from platd.store.replication import WireRow
 
 MIGRATIONS_PACKAGE = "platd.store.migrations"
 
@@ -47,10 +53,6 @@ def _engine(path: Path, *, writer: bool) -> Engine:
     begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
     event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
     return engine
-
-
-def _mark_written(session: Session, _context: Any) -> None:
-    session.info["wrote"] = True
 
 
 def migration_scripts() -> list[tuple[int, str, str]]:
@@ -107,6 +109,9 @@ def _only_comments(statement: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in statement.splitlines())
 
 
+Listener = Callable[[ChangeSet], None]
+
+
 class Store:
     """Handles to one host's state database plus the clock that stamps its writes."""
 
@@ -117,51 +122,79 @@ class Store:
         self._writer = _engine(path, writer=True)
         self._reader = _engine(path, writer=False)
         self._write_lock = threading.Lock()
-        # Called after every commit (from the writing thread): wakes followers and the reconciler.
-        self.listeners: list[Callable[[], None]] = []
+        # Called after every commit that changed something (from the writing thread) with what
+        # it changed: wakes followers and the reconciler, and tells peers.
+        self.listeners: list[Listener] = []
         self._seed_clock()
 
     def _seed_clock(self) -> None:
-        # A restarted host must never stamp below what it wrote before the restart.
+        # A restarted host must never stamp below what it wrote before the restart: every
+        # table with an hlc column counts, found from the models rather than listed by hand.
         with self.read() as session:
             top = 0
-            for table in ("orgs", "envs", "releases", "tokens", "scales", "instances", "volumes",
-                          "volume_snapshots"):
+            for table in replicated_tables():
                 row = session.connection().exec_driver_sql(f"SELECT MAX(hlc) FROM {table}")
                 top = max(top, row.scalar() or 0)
         self.clock.observe(top)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One write transaction; commits on success, rolls back on any exception."""
+        """One write transaction; commits on success, rolls back on any exception.
+
+        Replicated rows written in it are stamped ``(hlc, origin)`` as they flush.
+        """
+        with self._transaction(ChangeRecorder(self.clock, self.host_id)) as session:
+            yield session
+
+    @contextmanager
+    def _transaction(self, recorder: ChangeRecorder) -> Iterator[Session]:
         with self._write_lock, Session(self._writer, expire_on_commit=False) as session:
-            event.listen(session, "after_flush", _mark_written)
+            event.listen(session, "before_flush", recorder.before_flush)
             try:
                 yield session
-                wrote = bool(session.new or session.dirty or session.deleted)
                 session.commit()
             except BaseException:
                 session.rollback()
                 raise
-            wrote = wrote or bool(session.info.get("wrote"))
+        changes = recorder.change_set()
         # Only a commit that changed something wakes followers and the reconciler: a pass that
         # finds nothing to write must not trigger the next pass, or an idle daemon spins.
-        if wrote:
+        if changes or recorder.local_writes:
             for listener in self.listeners:
-                listener()
+                listener(changes)
+
+    def apply_remote(
+        self, rows: Iterable[WireRow], through: Mapping[str, int] | None = None
+    ) -> ChangeSet:
+        """Merge rows a peer sent: the larger ``(hlc, origin)`` wins, stamps are kept as they
+        came, and the clock moves past them. Idempotent and order-independent. ``through``
+        (origin -> stamp) marks a ``rows_since`` answer as complete up to that stamp."""
+        recorder = ChangeRecorder(self.clock, self.host_id, remote=True)
+        with self._transaction(recorder) as session:
+            top = replication.merge(session, rows, through)
+        if top:
+            self.clock.observe(top)
+        return recorder.change_set()
+
+    def rows_since(self, origin: str, hlc: int, limit: int = 1000) -> list[WireRow]:
+        """Rows written by ``origin`` after stamp ``hlc``, oldest first (what a peer lacks)."""
+        with self.read() as session:
+            return replication.rows_since(session, origin, hlc, limit)
+
+    def high_water(self) -> dict[str, int]:
+        """Per origin, the newest stamp held here."""
+        with self.read() as session:
+            return replication.high_water(session)
+
+    def digest(self) -> str:
+        """A hash of the replicated state: equal on two hosts that hold the same rows."""
+        with self.read() as session:
+            return replication.digest(session)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         with Session(self._reader) as session:
             yield session
-
-    def stamp(self) -> dict[str, Any]:
-        """The replication columns for a row written now by this host."""
-        return {"hlc": self.clock.now(), "origin": self.host_id}
-
-    def restamp(self, row: Any) -> None:
-        """Marks an existing row as changed now by this host (``stamp`` for a row that exists)."""
-        row.hlc, row.origin = self.clock.now(), self.host_id
 
     def close(self) -> None:
         self._writer.dispose()

@@ -15,9 +15,12 @@ from sqlmodel import Field, SQLModel
 
 
 class Replicated(SQLModel):
+    """The replication columns. ``hlc`` and ``origin`` are stamped by the store when a row is
+    flushed (``platd.store.changes``), never by hand: callers leave them at their defaults."""
+
     id: str = Field(primary_key=True)
-    hlc: int = Field(index=True)
-    origin: str
+    hlc: int = Field(default=0, index=True)
+    origin: str = ""
     deleted: bool = False
 
 
@@ -47,6 +50,9 @@ class Env(Replicated, table=True):
     name: str
     created_at: float
     current_release_id: str | None = None
+    # The env_changes row of the latest pointer move: the rollout generation that release
+    # verdicts (``ReleaseState.change_id``) answer to.
+    current_change_id: str | None = None
 
 
 class Token(Replicated, table=True):
@@ -136,8 +142,8 @@ class Event(SQLModel, table=True):
     __tablename__ = "events"
     seq: int | None = Field(default=None, primary_key=True)
     id: str = Field(index=True, unique=True)
-    hlc: int
-    origin: str
+    hlc: int = 0  # stamped by the store, like every replicated row's
+    origin: str = ""
     at: float = Field(index=True)
     env_id: str = Field(index=True)
     release_id: str | None = Field(default=None, index=True)
@@ -151,9 +157,11 @@ class Event(SQLModel, table=True):
 
 
 class Instance(Replicated, table=True):
-    """Observed: one instance as its owning host last saw it."""
+    """Observed: one instance as its owning host last saw it. ``host_id`` is that host; only it
+    writes the row (``origin`` says who wrote a version, which is not the same question)."""
 
     __tablename__ = "instances"
+    host_id: str = Field(default="", index=True)
     env_id: str = Field(index=True)
     workload: str
     release_id: str
@@ -177,6 +185,9 @@ class ReleaseState(Replicated, table=True):
     release_id: str = Field(index=True)
     host_id: str
     status: str  # rolling | converged | failed
+    # The env change (deploy, rollback, retry) this verdict answers to: after the pointer moves
+    # again, an older verdict no longer holds, without deleting the row.
+    change_id: str | None = None
     step: str | None = None
     category: str | None = None
     message: str | None = None
@@ -243,3 +254,13 @@ class EndpointRow(Replicated, table=True):
     created_at: float
     created_by: str
     updated_at: float
+
+
+class ReplicationMark(SQLModel, table=True):
+    """Local: for one origin, every row it wrote up to ``hlc`` has been received here (or a
+    newer version of that row has). Anti-entropy asks peers only for what comes after. Rows
+    held are not enough to know this: a version that lost to a newer one leaves no trace."""
+
+    __tablename__ = "replication_marks"
+    origin: str = Field(primary_key=True)
+    hlc: int
