@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import msgpack
 
+from platd.gossip.address import parse_address
 from platd.gossip.errors import (
     AuthFailed,
     ConnectionLost,
@@ -48,7 +49,7 @@ from platd.gossip.types import (
 if TYPE_CHECKING:
     from platd.gossip.protocol import Gossip
 
-__all__ = ["ALL_EVENTS", "SerfClient", "SocketOpener", "parse_address"]
+__all__ = ["ALL_EVENTS", "SerfClient", "SocketOpener"]
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +72,6 @@ _STATUSES: frozenset[str] = frozenset({"alive", "leaving", "left", "failed", "no
 # A blocking ``(host, port, timeout) -> connected socket``, run in a worker thread: lets a caller
 # open the connection somewhere else (the cluster tests open it inside a network namespace).
 SocketOpener = Callable[[str, int, float], socket.socket]
-
-
-def parse_address(address: str) -> tuple[str, int]:
-    """``"127.0.0.1:7373"`` or ``"[::1]:7373"`` -> (host, port); ValueError when malformed."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ValueError(f"{address!r} is not HOST:PORT")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host, int(port)
 
 
 @dataclass
