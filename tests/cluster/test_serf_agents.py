@@ -253,3 +253,34 @@ def test_rpc_refuses_a_missing_or_wrong_auth_key(make_lab: MakeLab, tmp_path: Pa
             assert "Encrypted: true" in log
 
     run(body)
+
+
+def test_one_connection_carries_concurrent_requests_and_streams(
+    make_lab: MakeLab, tmp_path: Path
+) -> None:
+    """Replies are routed by Seq: requests in flight together, a stream stopped while its
+    events are still arriving, and another stream that keeps every event."""
+
+    async def body() -> None:
+        async with serf_cluster(make_lab(2), tmp_path) as nodes:
+            client = nodes[0].client
+            stopped = await client.subscribe()
+            kept = await client.stream("user:plat-hint")
+            sends = [client.user_event("plat-hint", str(i).encode()) for i in range(100)]
+            reads = [client.members() for _ in range(20)]
+            results = await asyncio.gather(*sends[:50], *reads, stopped.close(), *sends[50:])
+            assert all(len(r) == 2 for r in results if isinstance(r, list))
+
+            got: list[int] = []
+            while len(got) < 100:
+                event = await asyncio.wait_for(anext(kept), 10)
+                assert isinstance(event, UserEvent)
+                got.append(int(event.payload))
+            assert sorted(got) == list(range(100))
+            assert len(await client.members()) == 2  # the connection is still in step
+            await nodes[1].client.user_event("other-name", b"")  # filtered out by "user:NAME"
+            await nodes[1].client.user_event("plat-hint", b"from host-1")
+            event = await asyncio.wait_for(anext(kept), 10)
+            assert event == UserEvent("plat-hint", b"from host-1", event.ltime)  # type: ignore[union-attr]
+
+    run(body)
