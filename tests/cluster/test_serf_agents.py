@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from platd.gossip.tags import HostTags
 from platd.gossip.types import GossipEvent, MemberEvent, UserEvent
 from tests.cluster.netns import Lab
 from tests.cluster.serf_support import SerfNode, all_see, eventually, make_agent, serf_cluster
+from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("serf_program")]
 
@@ -284,3 +287,47 @@ def test_one_connection_carries_concurrent_requests_and_streams(
             assert event == UserEvent("plat-hint", b"from host-1", event.ltime)  # type: ignore[union-attr]
 
     run(body)
+
+
+PLATD_STAND_IN = """
+import asyncio, sys
+from pathlib import Path
+from platd.gossip.agent_config import AgentSecrets
+from tests.cluster.netns import Node
+from tests.cluster.serf_support import make_agent
+
+async def main() -> None:
+    name, ip, state = sys.argv[1:]
+    agent = make_agent(Node(name, 0, ip), Path(state), AgentSecrets.generate())
+    await agent.start()
+    print(agent.pid, flush=True)
+    await asyncio.sleep(120)
+
+asyncio.run(main())
+"""
+
+
+def test_the_agent_dies_with_the_platd_that_started_it(make_lab: MakeLab, tmp_path: Path) -> None:
+    """A host whose platd was killed must not go on looking alive to its peers."""
+    lab = make_lab(1)
+    platd = subprocess.Popen(
+        [sys.executable, "-c", PLATD_STAND_IN, lab[0].name, lab[0].ip, str(tmp_path)],
+        stdout=subprocess.PIPE, cwd=ROOT, text=True,
+    )
+    try:
+        assert platd.stdout is not None
+        agent_pid = int(platd.stdout.readline())
+        assert lab[0].pids() == [agent_pid]
+        platd.kill()
+        platd.wait(timeout=10)
+        asyncio.run(eventually(_no_processes(lab), timeout=10, what="the agent exited"))
+    finally:
+        platd.kill()
+        platd.wait()
+
+
+def _no_processes(lab: Lab) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return lab[0].pids() == []
+
+    return check
