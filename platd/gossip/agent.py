@@ -73,7 +73,7 @@ class SerfAgent:
         self._proc: asyncio.subprocess.Process | None = None
         self._started_at = 0.0
         self._stopping = False
-        self.restarts = 0
+        self.starts = 0  # successful starts, by start() or by run()
 
     @property
     def config_file(self) -> Path:
@@ -104,6 +104,7 @@ class SerfAgent:
         self._write_files()
         await self._spawn()
         await self._wait_ready()
+        self.starts += 1
 
     async def connect(self, *, timeout: float = 10.0) -> SerfClient:
         """A new authenticated RPC connection to this agent (close it when done)."""
@@ -115,33 +116,34 @@ class SerfAgent:
         )
 
     async def run(self) -> None:
-        """Keep the agent running until ``stop()``; cancelling this task stops the agent."""
-        if not self.running:
-            await self.start()
+        """Keep the agent running until ``stop()``; cancelling this task stops the agent.
+
+        Starts it first if ``start()`` was not called. An exit, or a start that fails, is
+        logged and retried after 1 s, doubling up to 30 s (back to 1 s after a minute up).
+        """
         delay = 1.0
         try:
             while True:
+                if not self.running:
+                    try:
+                        await self.start()
+                    except AgentFailed as exc:
+                        log.error("serf agent %s did not start: %s", self.config.node_name, exc)
                 proc = self._proc
-                assert proc is not None
-                code = await proc.wait()
-                if self._stopping:
-                    return
-                if time.monotonic() - self._started_at > _HEALTHY_AFTER:
-                    delay = 1.0
-                log.warning(
-                    "serf agent %s exited with %s; restarting in %gs. Its last words: %s",
-                    self.config.node_name, code, delay, self._log_tail(5),
-                )
+                if proc is not None and proc.returncode is None:
+                    code = await proc.wait()
+                    if self._stopping:
+                        return
+                    if time.monotonic() - self._started_at > _HEALTHY_AFTER:
+                        delay = 1.0
+                    log.warning(
+                        "serf agent %s exited with %s; restarting in %gs. Its last words: %s",
+                        self.config.node_name, code, delay, self._log_tail(5),
+                    )
                 await asyncio.sleep(delay)
                 if self._stopping:
                     return
                 delay = min(delay * 2, _BACKOFF_MAX)
-                try:
-                    await self.start()
-                except AgentFailed as exc:
-                    log.error("serf agent %s did not come back: %s", self.config.node_name, exc)
-                else:
-                    self.restarts += 1
         except asyncio.CancelledError:
             await self.stop()
             raise
