@@ -8,7 +8,9 @@ is gone must not go on looking alive to its peers.
 
     STATE/serf.json      the agent's config (holds the RPC auth key)
     STATE/keyring.json   the gossip keyring; written once, Serf rewrites it when keys rotate
-    STATE/snapshot       Serf's snapshot: known members, clocks; lets it rejoin after a restart
+    STATE/snapshot       Serf's snapshot: known members and clocks, for rejoining after a restart
+                         (flushed lazily: after a crash it may lack recent peers, so platd
+                         should also pass the peers it knows as ``retry_join`` or ``join``)
     STATE/serf.log       the agent's output (the previous run's is serf.log.1)
 """
 

@@ -102,7 +102,9 @@ class AgentConfig:
     reconnect_timeout: str = "72h"
     tombstone_timeout: str = "24h"
     user_event_size_limit: int = 512  # Serf's default; 9216 at most
-    retry_join: tuple[str, ...] = ()  # peers to keep trying at start (the snapshot also rejoins)
+    # Peers to keep trying at start, every reconnect_interval, until one answers. The snapshot
+    # rejoins too, but Serf flushes it lazily: after a crash it can lack recent peers.
+    retry_join: tuple[str, ...] = ()
     log_level: str = "info"
 
     def validate(self) -> None:

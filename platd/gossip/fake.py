@@ -2,8 +2,9 @@
 
 Every ``FakeGossip`` belongs to a ``FakeNetwork``, which plays the part of Serf and of the wire:
 ``join`` merges clusters, ``partition``/``heal`` cut and restore reachability, ``kill``/``restart``
-take an agent down and bring it back (rejoining as Serf does from its snapshot). Views change at
-once, with no timing: a cut-off member is ``failed`` immediately, a healed one ``alive`` again.
+take an agent down and bring it back (rejoined, as Serf's peers reconnect to a failed member).
+Views change at once, with no timing: a cut-off member is ``failed`` immediately, a healed one
+``alive`` again.
 
 It follows Serf where replication can tell: the sender receives its own user event; size limits
 are checked the same way (name + payload before encoding, then the encoded message); member
@@ -117,8 +118,9 @@ class FakeNetwork:
         self._announce()
 
     def restart(self, name: str) -> FakeGossip:
-        """Start a killed (or left) member's agent again; it rejoins its cluster unless it
-        had left, as Serf does from its snapshot. Returns a handle on the new agent."""
+        """Start a killed (or left) member's agent again; it is back in its cluster at once
+        unless it had left (Serf's peers reconnect to a failed member every
+        ``reconnect_interval``). Returns a handle on the new agent."""
         node = self._node(name)
         if node.up:
             raise ValueError(f"{name!r} is running; kill it first")

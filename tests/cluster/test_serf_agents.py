@@ -131,7 +131,9 @@ def test_a_killed_agent_is_marked_failed_and_rejoins_when_restarted(
             with pytest.raises(ConnectionLost):
                 await victim.client.members()
 
-            # Its next start rejoins from the snapshot, without anyone calling join.
+            # Back without anyone calling join: the survivors retry failed members every
+            # reconnect_interval (its snapshot may not help: Serf flushes it lazily, so a
+            # kill -9 soon after joining loses the peers it had just learned).
             await victim.agent.start()
             await victim.reconnect()
             await eventually(lambda: all_see(nodes, alive(nodes)), timeout=20, what="rejoined")
