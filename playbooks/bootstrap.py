@@ -42,8 +42,13 @@ SYSTEMD = HERE.parent / "packaging" / "systemd"
 UNIT = SYSTEMD / "platd.service"
 LISTEN_GUARD = SYSTEMD / "platd-listen-guard"
 LISTEN_GUARD_DEST = "/usr/local/lib/platd/listen-guard"
-VOLUMES_DROP_IN = SYSTEMD / "platd.service.d" / "volumes.conf"
-VOLUMES_DROP_IN_DEST = "/etc/systemd/system/platd.service.d/volumes.conf"
+DROP_IN_DIR = "/etc/systemd/system/platd.service.d"
+# platd_volumes = "helper": the volume helper, its socket and its unit.
+HELPER_FILES = [
+    (SYSTEMD / "platd-volume-helper", "/usr/local/lib/platd/volume-helper", "755"),
+    (SYSTEMD / "platd-volumes.socket", "/etc/systemd/system/platd-volumes.socket", "644"),
+    (SYSTEMD / "platd-volumes@.service", "/etc/systemd/system/platd-volumes@.service", "644"),
+]
 ADMIN_TOKEN_FILE = f"{plat_host.DATA_DIR}/admin-token"
 # procps: sysctl (network.py); serf: cluster membership; haproxy: the production data plane.
 PACKAGES = ["docker.io", "haproxy", "serf", "procps", "python3", "sqlite3", "ca-certificates"]
@@ -104,7 +109,11 @@ active = host.get_fact(SystemdStatus, services=["docker.service", "platd.service
 docker_was_active = bool(active.get("docker.service"))
 platd_was_active = bool(active.get("platd.service"))
 # On by default: a host holds volumes unless the operator keeps platd fully sandboxed.
-volumes = bool(host.data.get("platd_volumes", True))
+# "helper": volumes with platd still sandboxed (the privileged steps in platd-volumes@.service).
+volumes = host.data.get("platd_volumes", True)
+if volumes not in (True, False, "helper"):
+    raise DeployError(f'{host.name}: platd_volumes must be true, false or "helper", '
+                      f"not {volumes!r}")
 
 # Before Docker is installed, so that its first start already rotates logs.
 files.directory(
@@ -219,29 +228,45 @@ put_unit = files.put(
     mode="644",
 )
 
-if volumes:
-    files.directory(
-        name="Create the platd unit's drop-in directory",
-        path=str(Path(VOLUMES_DROP_IN_DEST).parent),
-        user="root",
-        group="root",
-        mode="755",
-    )
-    put_volumes = files.put(
-        name="Let platd mount volumes (the unit's volumes drop-in)",
-        src=str(VOLUMES_DROP_IN),
-        dest=VOLUMES_DROP_IN_DEST,
-        user="root",
-        group="root",
-        mode="644",
-    )
-else:
-    put_volumes = files.file(
-        name="Keep platd fully sandboxed (no volumes drop-in)",
-        path=VOLUMES_DROP_IN_DEST,
-        present=False,
-    )
-
+files.directory(
+    name="Create the platd unit's drop-in directory",
+    path=DROP_IN_DIR,
+    user="root",
+    group="root",
+    mode="755",
+)
+# One drop-in at most: volumes.conf lifts platd's sandbox, volumes-helper.conf keeps it and
+# routes the privileged steps through platd-volumes.socket.
+drop_in = {True: "volumes.conf", "helper": "volumes-helper.conf"}.get(volumes)
+volume_ops = []
+for name in ("volumes.conf", "volumes-helper.conf"):
+    if name == drop_in:
+        volume_ops.append(files.put(
+            name=f"Let platd hold volumes (drop-in {name})",
+            src=str(SYSTEMD / "platd.service.d" / name),
+            dest=f"{DROP_IN_DIR}/{name}",
+            user="root",
+            group="root",
+            mode="644",
+        ))
+    else:
+        volume_ops.append(files.file(
+            name=f"No drop-in {name}",
+            path=f"{DROP_IN_DIR}/{name}",
+            present=False,
+        ))
+for src, dest, mode in HELPER_FILES:
+    if volumes == "helper":
+        volume_ops.append(files.put(
+            name=f"Install {Path(dest).name} (privileged volume steps)",
+            src=str(src),
+            dest=dest,
+            user="root",
+            group="root",
+            mode=mode,
+        ))
+    else:
+        volume_ops.append(files.file(name=f"No {Path(dest).name}", path=dest, present=False))
 if not host.get_fact(File, path=plat_host.HOST_FILE):
     name = shlex.quote(str(host.data.get("platd_name") or host.name))
     data = plat_host.DATA_DIR
@@ -258,12 +283,19 @@ if not host.get_fact(File, path=plat_host.HOST_FILE):
     )
     python.call(name="Say where the admin token is", function=show_admin_token_file)
 
-changed = [put_plat, put_wrapper, put_default, put_guard, put_unit, put_volumes]
+changed = [put_plat, put_wrapper, put_default, put_guard, put_unit, *volume_ops]
 changed += [put_settings] if put_settings is not None else []
 if systemd_running:
     systemd.daemon_reload(
         name="Reload systemd for the new platd unit",
-        _if=any_changed(put_unit, put_volumes),
+        _if=any_changed(put_unit, *volume_ops),
+    )
+    systemd.service(
+        name=("Enable and start" if volumes == "helper" else "Stop and disable")
+        + " platd-volumes.socket",
+        service="platd-volumes.socket",
+        running=volumes == "helper",
+        enabled=volumes == "helper",
     )
     if platd_was_active:
         systemd.service(

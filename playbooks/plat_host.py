@@ -179,14 +179,12 @@ def _toml_value(value: Any) -> str:
 
 
 def render_toml(settings: Mapping[str, Any]) -> str:
-    """TOML for platd.toml's shapes: scalars and lists first, then one table per mapping."""
-    lines = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in settings.items()
-             if not isinstance(v, Mapping)]
-    for key, table in settings.items():
-        if isinstance(table, Mapping):
-            lines += ["", f"[{_toml_key(key)}]"]
-            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items()]
-    return "\n".join(lines).lstrip("\n") + "\n"
+    """TOML for platd.toml's shapes, every key at the top level (tables inline).
+
+    No [table] sections: a key an operator appends at the end of the file must stay a
+    top-level setting, where after a [labels] header it would silently become a label.
+    """
+    return "".join(f"{_toml_key(k)} = {_toml_value(v)}\n" for k, v in settings.items())
 
 
 DOCKER_DAEMON_FILE = "/etc/docker/daemon.json"

@@ -157,3 +157,38 @@ def test_firewall_brings_a_loopback_only_platd_back_once_loaded() -> None:
     assert d["ExecReload"][-1] == again
     assert "ExecStop" not in d, "stopping the firewall must not open the port"
     assert "platd.service" in d["Before"][0].split()
+
+
+@pytest.mark.parametrize("name", ["platd-volumes.socket", "platd-volumes@.service"])
+def test_volume_helper_units_verify_cleanly(tmp_path: Path, name: str) -> None:
+    for unit in ("platd-volumes.socket", "platd-volumes@.service"):
+        unit_copy(tmp_path, UNITS / unit)
+    r = verify(tmp_path / name)
+    assert (r.returncode, r.stdout + r.stderr) == (0, "")
+
+
+def exposure(tmp_path: Path, unit: str, drop_in: str | None = None) -> float:
+    """``systemd-analyze security --offline`` of a unit (with one drop-in) as installed."""
+    copy = unit_copy(tmp_path, UNITS / unit)
+    if drop_in:
+        (tmp_path / f"{unit}.d").mkdir()
+        shutil.copy(UNITS / "platd.service.d" / drop_in, tmp_path / f"{unit}.d" / drop_in)
+    if "@" in unit:
+        copy = copy.rename(tmp_path / unit.replace("@", "@x"))
+    assert ANALYZE is not None
+    r = subprocess.run([ANALYZE, "security", "--offline=true", "--no-pager", str(copy)],
+                       capture_output=True, text=True, timeout=60)
+    line = next(x for x in r.stdout.splitlines() if "Overall exposure level" in x)
+    return float(line.split(":")[1].split()[0])
+
+
+@pytest.mark.parametrize(("unit", "drop_in", "limit"), [
+    ("platd.service", None, 4.0),
+    ("platd.service", "volumes-helper.conf", 4.0),
+    ("platd-volumes@.service", None, 4.0),
+    ("platd-firewall.service", None, 3.0),
+])
+def test_exposure_stays_ok(tmp_path: Path, unit: str, drop_in: str | None,
+                           limit: float) -> None:
+    """The sandbox scores documented in packaging/README.md; a loosened option fails here."""
+    assert exposure(tmp_path, unit, drop_in) <= limit

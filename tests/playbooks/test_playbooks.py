@@ -97,7 +97,7 @@ def run_fake(tmp_path: Path, deploy: str, *, systemd: bool = True, initialised: 
              platd_state: str = "dead", docker_state: str = "dead",
              firewall_state: str = "dead", nft_loaded: bool = False,
              files: dict[str, str] | None = None, release: str = "12",
-             machine: str = "x86_64", **data: Any) -> Run:
+             machine: str = "x86_64", present: tuple[str, ...] = (), **data: Any) -> Run:
     """Run a deploy on the fake host. ``files`` maps paths to their content on the host (the
     two files the playbook merges); any other file read is absent."""
     responses: dict[Any, Any] = {}
@@ -112,6 +112,9 @@ def run_fake(tmp_path: Path, deploy: str, *, systemd: bool = True, initialised: 
                                                                   "-rw-r--r--")
     if nft_loaded:
         responses["nft list table inet platd"] = "yes"
+    for path in present:  # what pyinfra's File and Directory facts find
+        responses[f"test -L {path} "] = stat_line(path, "-rwxr-xr-x")
+        responses[f"test -L {path}/ "] = stat_line(path, "drwx------")
     for path in (plat_host.SETTINGS_FILE, plat_host.DOCKER_DAEMON_FILE):
         text = (files or {}).get(path)
         responses[f"cat {path}"] = text.splitlines() if text is not None else f"{MISSING}{path}"
@@ -168,19 +171,37 @@ def test_bootstrap_fresh_host(tmp_path: Path, pyz: Path) -> None:
 
 def test_bootstrap_lets_platd_mount_volumes_unless_told_not_to(tmp_path: Path,
                                                               pyz: Path) -> None:
-    drop_in = "/etc/systemd/system/platd.service.d/volumes.conf"
-    for sub in ("on", "off"):
+    drop_ins = "/etc/systemd/system/platd.service.d"
+    helper = "/usr/local/lib/platd/volume-helper"
+    for sub in ("on", "off", "helper", "bad"):
         (tmp_path / sub).mkdir()
     r = run_fake(tmp_path / "on", "bootstrap.py", plat_pyz=str(pyz))
     assert r.code == 0, r.out
     assert "xfsprogs" in installed(r)
-    assert r.ran(f"chmod 644 {drop_in}")
-    assert r.index(f"chmod 644 {drop_in}") < r.last("systemctl daemon-reload")
+    assert r.ran(f"chmod 644 {drop_ins}/volumes.conf")
+    assert r.index(f"chmod 644 {drop_ins}/volumes.conf") < r.last("systemctl daemon-reload")
+    assert not r.ran(f"chmod 755 {helper}")
 
     r = run_fake(tmp_path / "off", "bootstrap.py", plat_pyz=str(pyz), platd_volumes=False)
     assert r.code == 0, r.out
     assert "xfsprogs" not in installed(r)
-    assert not r.ran(f"chmod 644 {drop_in}")
+    assert not r.ran(f"chmod 644 {drop_ins}/volumes.conf")
+
+    # platd keeps its sandbox; the privileged steps go to the socket-activated helper.
+    r = run_fake(tmp_path / "helper", "bootstrap.py", plat_pyz=str(pyz), platd_volumes="helper")
+    assert r.code == 0, r.out
+    assert "xfsprogs" in installed(r)
+    assert r.ran(f"chmod 644 {drop_ins}/volumes-helper.conf")
+    assert not r.ran(f"chmod 644 {drop_ins}/volumes.conf")
+    assert r.ran(f"chmod 755 {helper}")
+    assert r.ran("chmod 644 /etc/systemd/system/platd-volumes.socket")
+    assert r.ran("chmod 644 /etc/systemd/system/platd-volumes@.service")
+    assert r.index("systemctl start platd-volumes.socket") < r.index(
+        "systemctl start platd.service")
+
+    r = run_fake(tmp_path / "bad", "bootstrap.py", plat_pyz=str(pyz), platd_volumes="yes")
+    assert r.code != 0
+    assert 'platd_volumes must be true, false or "helper"' in r.out
 
 
 RIGHT_DAEMON_JSON = json.dumps({"log-driver": "json-file", "live-restore": True,
@@ -338,7 +359,7 @@ def test_example_inventory_is_usable() -> None:
     assert set(hosts) == {"edge-ams-1", "edge-ams-2", "edge-fra-1"}
     for data in hosts.values():
         assert data["ssh_hostname"] in data["platd_peers"]
-        assert "[labels]" in plat_host.merge_settings(None, data)
+        assert "labels = {" in (plat_host.merge_settings(None, data) or "")
         plat_host.render_default(data["platd_listen"])
         plat_host.render_nftables(plat_host.listen_port(data["platd_listen"]),
                                   data["platd_peers"])
@@ -387,6 +408,10 @@ def test_settings_merge_keeps_what_the_operator_added() -> None:
     assert plat_host.merge_settings(merged, {"platd_registry": "new:5000",
                                              "platd_region": "ams"}) is None
     assert plat_host.merge_settings("# mine\n" + merged, {"platd_region": "ams"}) is None
+    # A key appended at the end of the file by hand is a setting, not a label.
+    appended = tomllib.loads(merged + 'resync_seconds = 9\n')
+    assert appended["resync_seconds"] == 9
+    assert "resync_seconds" not in appended["labels"]
     # Keys the playbook knows nothing of pass through platd_settings, and stay.
     passed = plat_host.merge_settings(merged, {"platd_settings": {"registries": ["a", "b"]}})
     assert passed is not None
@@ -564,3 +589,28 @@ def test_ruleset_admits_only_peers(tmp_path: Path, namespaces: tuple[str, str]) 
         "2001:db8:1::99>2001:db8:1::1:8080": "open",
     }
     assert json.loads(local) == {"127.0.0.1>127.0.0.1:7400": "open"}
+
+
+# reset.py on the fake connector
+
+
+def test_reset_stops_platd_before_the_firewall_goes_and_keeps_data(tmp_path: Path) -> None:
+    r = run_fake(tmp_path, "reset.py", platd_state="running", firewall_state="exited",
+                 present=("/usr/local/bin/plat", "/etc/systemd/system/platd.service"))
+    assert r.code == 0, r.out
+    stop = r.index("systemctl stop platd.service")
+    assert stop < r.index("systemctl stop platd-firewall.service")
+    assert stop < r.index("nft delete table inet platd")
+    assert stop < r.index("rm -f /usr/local/bin/plat")
+    assert r.ran("rm -f /etc/systemd/system/platd.service")
+    assert not r.ran("docker rm")
+    assert not r.ran("rm -rf /var/lib/platd")
+    assert "kept /var/lib/platd" in r.out
+
+
+def test_reset_with_data_removes_containers_mounts_and_state(tmp_path: Path) -> None:
+    r = run_fake(tmp_path, "reset.py", platd_reset_data="True")
+    assert r.code == 0, r.out
+    assert r.index("xargs -r docker rm -f") < r.index("xargs -r -n1 umount") < r.index(
+        "losetup -d")
+    assert "kept /var/lib/platd" not in r.out
