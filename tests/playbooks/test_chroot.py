@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import stat
 import subprocess
-import sys
 import tarfile
 import time
 from collections.abc import Iterator
@@ -36,58 +34,19 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PLAYBOOKS = ROOT / "playbooks"
-PYINFRA = str(Path(sys.executable).parent / "pyinfra")
-PROXY = Path(__file__).with_name("apt_proxy.py")
-CACHE = Path(os.environ.get("PLAT_TEST_CACHE", "/var/tmp/plat-dev/cache"))
-SUITE = "bookworm"
-PROXY_PORT = 3142
+from tests.playbooks.debian_root import (
+    APT_PROXY_CONF,
+    PLAYBOOKS,
+    PYINFRA,
+    apt_archives,
+    build_pyz,
+    changed_operations,
+    debian_tarball,
+    namespace_with_mirror,
+    unavailable,
+)
 
 pytestmark = pytest.mark.slow
-
-
-def unavailable(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def debian_mirror() -> str:
-    """The Debian mirror this machine's apt uses for the suite (deb822 or one-line sources)."""
-    texts = [p.read_text() for p in sorted(Path("/etc/apt").glob("sources.list.d/*.sources"))]
-    for stanza in "\n\n".join(texts).split("\n\n"):
-        fields = dict(line.split(":", 1) for line in stanza.splitlines()
-                      if ":" in line and not line.startswith("#"))
-        if SUITE in fields.get("Suites", "").split() and "deb" in fields.get("Types", ""):
-            return fields["URIs"].split()[0].rstrip("/")
-    sources = Path("/etc/apt/sources.list")
-    for line in sources.read_text().splitlines() if sources.exists() else []:
-        parts = line.split()
-        if parts[:1] == ["deb"] and SUITE in parts:
-            return next(p for p in parts[1:] if "://" in p).rstrip("/")
-    unavailable(f"no apt source for Debian {SUITE} on this machine to debootstrap from")
-    raise AssertionError
-
-
-def debian_tarball() -> Path:
-    tarball = CACHE / f"debian-{SUITE}-minbase.tar"
-    if tarball.exists():
-        return tarball
-    if shutil.which("debootstrap") is None:
-        unavailable("debootstrap is missing (apt-get install -y debootstrap)")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    work = CACHE / f"debootstrap-{os.getpid()}"
-    try:
-        r = subprocess.run(["debootstrap", "--variant=minbase", SUITE, str(work), debian_mirror()],
-                           capture_output=True, text=True, timeout=1800)
-        if r.returncode != 0:
-            unavailable(f"debootstrap failed:\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
-        subprocess.run(["tar", "-C", str(work), "-cf", f"{tarball}.part", "."], check=True)
-        os.replace(f"{tarball}.part", tarball)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return tarball
 
 
 def mounted(path: Path) -> bool:
@@ -128,16 +87,6 @@ class Target:
                               capture_output=True, text=True, cwd=self.work, timeout=1200)
 
 
-def build_pyz(dist: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_OFFLINE")}
-    r = subprocess.run([str(ROOT / "packaging" / "build-pyz"), "--target", "debian12-amd64",
-                        "--out-dir", str(dist)], capture_output=True, text=True, env=env,
-                       timeout=900)
-    if r.returncode == 4:
-        unavailable("build-pyz could not fetch packages:\n" + r.stderr[-2000:])
-    assert r.returncode == 0, r.stderr[-4000:]
-
-
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     if os.geteuid() != 0 or shutil.which("ip") is None:
@@ -155,47 +104,23 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     policy = root / "usr/sbin/policy-rc.d"
     policy.write_text("#!/bin/sh\nexit 101\n")
     policy.chmod(0o755)
-    (root / "etc/apt/apt.conf.d/99plat-test-proxy").write_text(
-        f'Acquire::http::Proxy "http://127.0.0.1:{PROXY_PORT}";\n'
-        'Acquire::http::Pipeline-Depth "0";\nAcquire::Retries "3";\n')
-    archives = CACHE / f"apt-archives-{SUITE}"
-    (archives / "partial").mkdir(parents=True, exist_ok=True)
+    (root / "etc/apt/apt.conf.d/99plat-test-proxy").write_text(APT_PROXY_CONF)
+    archives = apt_archives()
     netns = f"plat-chroot-{os.getpid()}"
     mounts: list[Path] = []
-    procs: list[subprocess.Popen[str]] = []
-    made_netns = False
     try:
         subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
         mounts.append(root / "proc")
         subprocess.run(["mount", "--bind", str(archives), str(root / "var/cache/apt/archives")],
                        check=True)
         mounts.append(root / "var/cache/apt/archives")
-        subprocess.run(["ip", "netns", "add", netns], check=True)
-        made_netns = True
-        subprocess.run(["ip", "-n", netns, "link", "set", "lo", "up"], check=True)
-        socket_path, proxy_log = work / "proxy.sock", work / "proxy.log"
-        mirror = re.sub(r"^https?://", "", debian_mirror()).split("/")[0]
-        procs.append(subprocess.Popen(
-            [sys.executable, str(PROXY), "proxy", str(socket_path), str(proxy_log), mirror],
-            stdout=subprocess.PIPE, text=True))
-        procs.append(subprocess.Popen(
-            ["ip", "netns", "exec", netns, sys.executable, str(PROXY), "relay", str(PROXY_PORT),
-             str(socket_path)], stdout=subprocess.PIPE, text=True))
-        for proc in procs:
-            assert proc.stdout is not None
-            assert proc.stdout.readline().strip() == "ready"
-        yield Target(root, netns, dist, work, proxy_log)
+        with namespace_with_mirror(netns, work) as proxy_log:
+            yield Target(root, netns, dist, work, proxy_log)
     finally:
-        for proc in procs:
-            proc.kill()
-            proc.wait()
-        if made_netns:
-            subprocess.run(["ip", "netns", "del", netns], capture_output=True)
         for mount in reversed(mounts):
             subprocess.run(["umount", "-l", str(mount)], capture_output=True)
         if not any(mounted(m) for m in mounts):
             shutil.rmtree(root, ignore_errors=True)
-
 
 FIRST: dict[str, str] = {}
 
@@ -239,20 +164,6 @@ def test_first_run_brings_a_fresh_root_up(target: Target) -> None:
     assert Path("/proc/sys/net/ipv4/ip_forward").read_text() == host_forward
     hosts = {line.split()[1] for line in target.proxy_log.read_text().splitlines()}
     assert len(hosts) == 1, f"apt reached only the mirror: {hosts}"
-
-
-RESULT_ROW = re.compile(r"^\s+(?P<op>\S.*?)\s{2,}(?P<hosts>\d+)\s+(?P<success>\d+|-)\s+"
-                        r"(?P<error>\d+|-)\s+(?P<unchanged>\d+|-)\s*$")
-
-
-def changed_operations(output: str) -> list[str]:
-    """Operations that did something, from pyinfra's closing table (Success vs No Change)."""
-    table = output.split("--> Results:", 1)[-1]
-    rows = [m for m in map(RESULT_ROW.match, table.splitlines()) if m]
-    assert rows, output[-3000:]
-    # Operations of an included deploy (network.py) are named "PATH | NAME".
-    return [m["op"].split(" | ")[-1] for m in rows
-            if m["success"] != "-" and m["op"] != "Grand total"]
 
 
 def test_second_run_changes_nothing(target: Target) -> None:
