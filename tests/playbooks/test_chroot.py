@@ -156,8 +156,7 @@ def test_first_run_brings_a_fresh_root_up(target: Target) -> None:
     assert target.path("/usr/local/lib/platd/listen-guard").exists()
     assert target.path("/etc/systemd/system/platd.service").exists()
     # Kernel state went to the namespace, not to this machine.
-    table = subprocess.run(["ip", "netns", "exec", target.netns, "nft", "list", "table", "inet",
-                            "platd"], capture_output=True, text=True)
+    table = target.run("nft", "list", "table", "inet", "platd", check=False)
     assert table.returncode == 0, table.stderr
     assert "2001:db8:10::/64" in table.stdout
     assert target.run("sysctl", "-n", "net.ipv6.conf.all.forwarding").stdout.strip() == "1"
@@ -240,9 +239,7 @@ def test_reset_takes_plat_off_the_root(target: Target) -> None:
                  "/etc/systemd/system/platd.service", "/usr/local/lib/platd",
                  "/etc/nftables.d/platd.nft", "/var/lib/platd", "/var/cache/platd"):
         assert not target.path(gone).exists(), gone
-    table = subprocess.run(["ip", "netns", "exec", target.netns, "nft", "list", "table", "inet",
-                            "platd"], capture_output=True, text=True)
-    assert table.returncode != 0
+    assert target.run("nft", "list", "table", "inet", "platd", check=False).returncode != 0
     assert target.run("dpkg-query", "-W", "-f=${Status}", "docker.io").stdout == \
         "install ok installed"
     # A host that was reset bootstraps again from scratch, with a new identity.
