@@ -81,11 +81,11 @@ def systemd_image(work: Path) -> str:
     finally:
         subprocess.run(["umount", "-l", str(archives)], capture_output=True)
     policy.unlink()  # under systemd, package scripts may start their services
-    tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+    packer = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
     subprocess.run(["docker", "import", "--change", 'CMD ["/sbin/init"]', "--change",
-                    "ENV container=docker", "-", IMAGE], stdin=tar.stdout, check=True,
+                    "ENV container=docker", "-", IMAGE], stdin=packer.stdout, check=True,
                    capture_output=True, timeout=600)
-    tar.wait()
+    packer.wait()
     shutil.rmtree(root, ignore_errors=True)
     return IMAGE
 
