@@ -1,28 +1,34 @@
-"""Bring an edge host up as a plat host: Docker, HAProxy, the plat program and platd running.
+"""Bring a fresh Debian 12 or 13 host up as a plat host: firewall, Docker, Serf, HAProxy, platd.
 
 Run from the repository root: ``pyinfra playbooks/inventory.py playbooks/bootstrap.py``
-(README.md beside this file lists the host data). Idempotent by pyinfra's usual means: files are
-compared by checksum before upload, packages by the installed list, and ``platd init`` is planned
-only while /var/lib/platd/host.json is absent, so a second run changes nothing and never
-creates a second host identity. The admin token that init prints once is shown in the deploy
-output and is not kept anywhere else.
+(README.md beside this file lists the host data). It first runs network.py (forwarding and the
+API firewall), so the firewall is in place before platd ever listens; platd.service then starts
+after platd-firewall.service and listens beyond loopback only while that table is loaded.
 
-On hosts without a running systemd (containers, chroots) the unit is installed but neither
-enabled nor started; run ``platd serve`` there by other means.
+Idempotent: files are compared by checksum before upload (the single file is reproducible, so an
+unchanged build uploads nothing), packages by the installed list, and the two files an operator
+may edit by hand are merged rather than overwritten: /etc/docker/daemon.json (log rotation and
+live-restore added, every other key kept) and platd.toml (the inventory's settings set, every
+other key kept, no default ever written). ``platd init`` is planned only while host.json is
+absent; the admin token it makes goes to a 0600 file on the host, never into the deploy output.
+platd is started if it was not running, restarted if it was and something it reads changed:
+never both.
+
+On hosts without a running systemd (chroots) everything is installed but nothing is started.
 """
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from io import StringIO
 from pathlib import Path
 
-from pyinfra import host, logger
+from pyinfra import host, local, logger
 from pyinfra.api.exceptions import DeployError
-from pyinfra.api.operation import OperationMeta
-from pyinfra.facts.files import Directory, File
+from pyinfra.facts.files import Directory, File, FileContents
+from pyinfra.facts.server import Arch, OsRelease
+from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, python, server, systemd
 from pyinfra.operations.util import any_changed
 
@@ -32,55 +38,104 @@ if str(HERE) not in sys.path:  # pyinfra exec()s this file per host: make plat_h
 
 import plat_host  # noqa: E402
 
-UNIT = HERE.parent / "packaging" / "systemd" / "platd.service"
-VOLUMES_DROP_IN = HERE.parent / "packaging" / "systemd" / "platd.service.d" / "volumes.conf"
-VOLUMES_DROP_IN_DEST = "/etc/systemd/system/platd.service.d/volumes.conf"
-PACKAGES = ["docker.io", "haproxy", "python3", "sqlite3"]
+SYSTEMD = HERE.parent / "packaging" / "systemd"
+UNIT = SYSTEMD / "platd.service"
+LISTEN_GUARD = SYSTEMD / "platd-listen-guard"
+LISTEN_GUARD_DEST = "/usr/local/lib/platd/listen-guard"
+DROP_IN_DIR = "/etc/systemd/system/platd.service.d"
+# platd_volumes = "helper": the volume helper, its socket and its unit.
+HELPER_FILES = [
+    (SYSTEMD / "platd-volume-helper", "/usr/local/lib/platd/volume-helper", "755"),
+    (SYSTEMD / "platd-volumes.socket", "/etc/systemd/system/platd-volumes.socket", "644"),
+    (SYSTEMD / "platd-volumes@.service", "/etc/systemd/system/platd-volumes@.service", "644"),
+]
+ADMIN_TOKEN_FILE = f"{plat_host.DATA_DIR}/admin-token"
+# procps: sysctl (network.py); serf: cluster membership; haproxy: the production data plane.
+PACKAGES = ["docker.io", "haproxy", "serf", "procps", "python3", "sqlite3", "ca-certificates"]
 # Sized volumes: loop devices (losetup, in util-linux) holding XFS (docs/volumes.md).
 VOLUME_PACKAGES = ["util-linux", "xfsprogs"]
 
 
-def _host_data() -> tuple[Path, str, str]:
-    pyz = host.data.get("plat_pyz")
-    if not pyz:
-        raise DeployError(f"{host.name}: set host data plat_pyz to the single-file plat "
-                          "(build it with packaging/build-pyz; the default output is dist/plat)")
-    path = Path(str(pyz)).expanduser()
+def _text(lines: list[str] | None) -> str | None:
+    return None if lines is None else "\n".join(lines) + "\n"
+
+
+def _pyz(target: str) -> Path:
+    """The single file for this host: plat_pyz itself, or DIR/plat-TARGET when it is a directory."""
+    path = Path(str(host.data.get("plat_pyz") or "dist")).expanduser()
     if not path.is_absolute():
         path = HERE.parent / path
-    if not path.is_file():
-        raise DeployError(f"{host.name}: plat_pyz {path} does not exist "
-                          "(build it with packaging/build-pyz)")
+    if path.is_dir():
+        path = path / f"plat-{target}"
+        if not path.is_file():
+            raise DeployError(f"{host.name}: {path} does not exist; this host needs the "
+                              f"{target} build (packaging/build-pyz --target {target})")
+    elif not path.is_file():
+        raise DeployError(f"{host.name}: plat_pyz {path} does not exist (build the single "
+                          "files with packaging/build-pyz; they are written to dist/)")
+    return path
+
+
+def _plan() -> tuple[Path, str, str | None, str | None]:
     try:
+        target = plat_host.build_target(host.get_fact(OsRelease), host.get_fact(Arch))
         default = plat_host.render_default(
             str(host.data.get("platd_listen", plat_host.DEFAULT_LISTEN)),
             str(host.data.get("platd_opts", "")))
-        settings = plat_host.render_settings(host.data.dict())
+        settings = plat_host.merge_settings(
+            _text(host.get_fact(FileContents, path=plat_host.SETTINGS_FILE)), host.data.dict())
+        daemon_json = plat_host.merge_docker_daemon(
+            _text(host.get_fact(FileContents, path=plat_host.DOCKER_DAEMON_FILE)))
     except plat_host.HostDataError as e:
         raise DeployError(f"{host.name}: {e}") from None
-    return path, default, settings
+    return _pyz(target), default, settings, daemon_json
 
 
-def show_admin_token(init: OperationMeta) -> None:
-    """Print the token ``platd init --json`` returned: it exists nowhere else in clear."""
-    try:
-        info = json.loads("\n".join(init.stdout_lines))
-        token, host_id = info["token"], info["host"]["id"]
-    except (ValueError, KeyError, TypeError):
-        logger.warning(f"{host.name}: platd init printed no token; see its output with -vvv")
-        return
+def show_admin_token_file() -> None:
     logger.warning(
-        f"{host.name}: platd initialised as host {host_id}. Admin token (shown once, stored only "
-        f"as a hash):\n\n    {token}\n\n    plat login --api http://ADDRESS:PORT --token {token}\n")
+        f"{host.name}: platd initialised. Its admin token is in {ADMIN_TOKEN_FILE} on the host "
+        "(mode 0600; it is not printed here, so no deploy log keeps it). Log in with it, then "
+        f"delete the file:\n\n    plat login --api http://ADDRESS:PORT --token "
+        f'"$(ssh root@ADDRESS cat {ADMIN_TOKEN_FILE})"\n')
 
 
-pyz, default_env, settings_toml = _host_data()
+# The firewall first: platd must never listen beyond loopback on a host without it.
+local.include(str(HERE / "network.py"))
+
+pyz, default_env, settings_toml, daemon_json = _plan()
 systemd_running = bool(host.get_fact(Directory, path="/run/systemd/system"))
+active = host.get_fact(SystemdStatus, services=["docker.service", "platd.service"]) \
+    if systemd_running else {}
+docker_was_active = bool(active.get("docker.service"))
+platd_was_active = bool(active.get("platd.service"))
 # On by default: a host holds volumes unless the operator keeps platd fully sandboxed.
-volumes = bool(host.data.get("platd_volumes", True))
+# "helper": volumes with platd still sandboxed (the privileged steps in platd-volumes@.service).
+volumes = host.data.get("platd_volumes", True)
+if volumes not in (True, False, "helper"):
+    raise DeployError(f'{host.name}: platd_volumes must be true, false or "helper", '
+                      f"not {volumes!r}")
+
+# Before Docker is installed, so that its first start already rotates logs.
+files.directory(
+    name="Create /etc/docker",
+    path="/etc/docker",
+    user="root",
+    group="root",
+    mode="755",
+)
+put_daemon_json = None
+if daemon_json is not None:
+    put_daemon_json = files.put(
+        name="Merge log rotation and live-restore into /etc/docker/daemon.json",
+        src=StringIO(daemon_json),
+        dest=plat_host.DOCKER_DAEMON_FILE,
+        user="root",
+        group="root",
+        mode="644",
+    )
 
 apt.packages(
-    name="Install Docker Engine, HAProxy, Python 3 and SQLite (and the volume tools)",
+    name="Install Docker Engine, Serf, HAProxy, procps, Python 3 and SQLite (and volume tools)",
     packages=PACKAGES + (VOLUME_PACKAGES if volumes else []),
     update=True,
     cache_time=3600,
@@ -93,6 +148,14 @@ if systemd_running:
         running=True,
         enabled=True,
     )
+    if docker_was_active and put_daemon_json is not None:
+        # live-restore can be reloaded, the log settings cannot: reload first, and the restart
+        # that follows keeps every container running.
+        server.shell(
+            name="Restart Docker for the new daemon.json (containers keep running)",
+            commands=["systemctl reload docker.service", "systemctl restart docker.service"],
+            _if=put_daemon_json.did_change,
+        )
 
 files.directory(
     name="Create the platd data directory",
@@ -103,7 +166,7 @@ files.directory(
 )
 
 put_plat = files.put(
-    name="Install the single-file plat",
+    name=f"Install the single-file plat ({pyz.name})",
     src=str(pyz),
     dest="/usr/local/bin/plat",
     user="root",
@@ -129,13 +192,31 @@ put_default = files.put(
     mode="644",
 )
 
-put_settings = files.put(
-    name="Write platd.toml (registry, labels)",
-    src=StringIO(settings_toml),
-    dest=plat_host.SETTINGS_FILE,
+put_settings = None
+if settings_toml is not None:
+    put_settings = files.put(
+        name="Merge the inventory's settings into platd.toml",
+        src=StringIO(settings_toml),
+        dest=plat_host.SETTINGS_FILE,
+        user="root",
+        group="root",
+        mode="600",
+    )
+
+files.directory(
+    name="Create /usr/local/lib/platd",
+    path=str(Path(LISTEN_GUARD_DEST).parent),
     user="root",
     group="root",
-    mode="600",
+    mode="755",
+)
+put_guard = files.put(
+    name="Install platd's listen guard (loopback only without the firewall)",
+    src=str(LISTEN_GUARD),
+    dest=LISTEN_GUARD_DEST,
+    user="root",
+    group="root",
+    mode="755",
 )
 
 put_unit = files.put(
@@ -147,66 +228,91 @@ put_unit = files.put(
     mode="644",
 )
 
-if volumes:
-    files.directory(
-        name="Create the platd unit's drop-in directory",
-        path=str(Path(VOLUMES_DROP_IN_DEST).parent),
-        user="root",
-        group="root",
-        mode="755",
-    )
-    put_volumes = files.put(
-        name="Let platd mount volumes (the unit's volumes drop-in)",
-        src=str(VOLUMES_DROP_IN),
-        dest=VOLUMES_DROP_IN_DEST,
-        user="root",
-        group="root",
-        mode="644",
-    )
-else:
-    put_volumes = files.file(
-        name="Keep platd fully sandboxed (no volumes drop-in)",
-        path=VOLUMES_DROP_IN_DEST,
-        present=False,
-    )
-
+files.directory(
+    name="Create the platd unit's drop-in directory",
+    path=DROP_IN_DIR,
+    user="root",
+    group="root",
+    mode="755",
+)
+# One drop-in at most: volumes.conf lifts platd's sandbox, volumes-helper.conf keeps it and
+# routes the privileged steps through platd-volumes.socket.
+drop_in = {True: "volumes.conf", "helper": "volumes-helper.conf"}.get(volumes)
+volume_ops = []
+for name in ("volumes.conf", "volumes-helper.conf"):
+    if name == drop_in:
+        volume_ops.append(files.put(
+            name=f"Let platd hold volumes (drop-in {name})",
+            src=str(SYSTEMD / "platd.service.d" / name),
+            dest=f"{DROP_IN_DIR}/{name}",
+            user="root",
+            group="root",
+            mode="644",
+        ))
+    else:
+        volume_ops.append(files.file(
+            name=f"No drop-in {name}",
+            path=f"{DROP_IN_DIR}/{name}",
+            present=False,
+        ))
+for src, dest, mode in HELPER_FILES:
+    if volumes == "helper":
+        volume_ops.append(files.put(
+            name=f"Install {Path(dest).name} (privileged volume steps)",
+            src=str(src),
+            dest=dest,
+            user="root",
+            group="root",
+            mode=mode,
+        ))
+    else:
+        volume_ops.append(files.file(name=f"No {Path(dest).name}", path=dest, present=False))
 if not host.get_fact(File, path=plat_host.HOST_FILE):
     name = shlex.quote(str(host.data.get("platd_name") or host.name))
-    init = server.shell(
-        name="Initialise platd (host id, state, secret key, admin token)",
+    data = plat_host.DATA_DIR
+    server.shell(
+        name="Initialise platd (host id, state, secret key, admin token to a 0600 file)",
         # `test -e` repeats the fact's check at execution time: never a second host identity.
+        # The token goes only to the file (umask 077), never to the deploy's output.
         commands=[
-            f"test -e {plat_host.HOST_FILE} || "
-            f"/usr/local/bin/platd init --data {plat_host.DATA_DIR} --name {name} --json"
+            f"test -e {plat_host.HOST_FILE} || (umask 077 && "
+            f"/usr/local/bin/platd init --data {data} --name {name} --json > {data}/.init.json"
+            f" && python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[\"token\"])'"
+            f" {data}/.init.json > {ADMIN_TOKEN_FILE} && rm -f {data}/.init.json)"
         ],
     )
-    python.call(
-        name="Show the admin token",
-        function=show_admin_token,
-        init=init,
-    )
+    python.call(name="Say where the admin token is", function=show_admin_token_file)
 
+changed = [put_plat, put_wrapper, put_default, put_guard, put_unit, *volume_ops]
+changed += [put_settings] if put_settings is not None else []
 if systemd_running:
     systemd.daemon_reload(
         name="Reload systemd for the new platd unit",
-        _if=any_changed(put_unit, put_volumes),
+        _if=any_changed(put_unit, *volume_ops),
     )
     systemd.service(
-        name="Enable and start platd",
-        service="platd.service",
-        running=True,
-        enabled=True,
+        name=("Enable and start" if volumes == "helper" else "Stop and disable")
+        + " platd-volumes.socket",
+        service="platd-volumes.socket",
+        running=volumes == "helper",
+        enabled=volumes == "helper",
     )
-    # Only a unit that was already running restarts (pyinfra's rule): the first start above
-    # already reads the new files.
-    systemd.service(
-        name="Restart platd for the new program or settings",
-        service="platd.service",
-        running=None,
-        restarted=True,
-        _if=any_changed(put_plat, put_wrapper, put_default, put_settings, put_unit,
-                        put_volumes),
-    )
+    if platd_was_active:
+        systemd.service(
+            name="Restart platd for the new program or settings",
+            service="platd.service",
+            restarted=True,
+            enabled=True,
+            _if=any_changed(*changed),
+        )
+    else:
+        # A first start reads the new files: no restart after it (platd started once).
+        systemd.service(
+            name="Enable and start platd",
+            service="platd.service",
+            running=True,
+            enabled=True,
+        )
 else:
     logger.warning(f"{host.name}: systemd is not running; platd.service is installed but not "
                    "started (run: platd serve --data /var/lib/platd)")

@@ -17,11 +17,15 @@ _OPERATORS = ["2001:db8:ff::/64"]
 
 _CLUSTER = {
     "ssh_user": "root",
-    # Built by packaging/build-pyz; relative paths are from the repository root.
-    "plat_pyz": "dist/plat",
+    # Where packaging/build-pyz wrote the single files (one per Debian release and machine; the
+    # deploy picks the one each host needs). Relative paths are from the repository root.
+    "plat_pyz": "dist",
     # Listen on every address; network.py then admits only platd_peers to this port.
     "platd_listen": "[::]:7400",
     "platd_registry": "127.0.0.1:5000",
+    # Merged into each host's platd.toml; keys set there by hand and not here are kept.
+    "platd_logs_max_bytes": "2G",
+    "platd_ingress_driver": "haproxy",
     "platd_peers": [address for address, _ in _HOSTS.values()] + _OPERATORS,
     # Uplinks configured by SLAAC keep their default route once forwarding is on.
     "ipv6_accept_ra_interfaces": ["eth0"],
@@ -29,7 +33,7 @@ _CLUSTER = {
 
 edge = (
     [
-        (name, {"ssh_hostname": address, "platd_labels": {"region": region}})
+        (name, {"ssh_hostname": address, "platd_region": region})
         for name, (address, region) in _HOSTS.items()
     ],
     _CLUSTER,

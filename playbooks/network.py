@@ -11,7 +11,8 @@ an nftables table of its own, ``inet platd``, rendered by plat_host.render_nftab
 ``nft -c`` before it is loaded, and loaded at boot by platd-firewall.service. Nothing else in the
 host's ruleset is touched, so Docker's rules and any firewall already there keep working.
 
-Run after (or with) bootstrap.py: ``pyinfra playbooks/inventory.py playbooks/network.py``.
+bootstrap.py runs this first; run it alone to change the peers of running hosts:
+``pyinfra playbooks/inventory.py playbooks/network.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pyinfra import host, logger
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import Directory
 from pyinfra.facts.server import Command
+from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, server, systemd
 
 HERE = Path(__file__).resolve().parent
@@ -59,8 +61,8 @@ table_loaded = host.get_fact(
 ) == "yes"
 
 apt.packages(
-    name="Install nftables",
-    packages=["nftables"],
+    name="Install nftables and procps (sysctl)",
+    packages=["nftables", "procps"],
     update=True,
     cache_time=3600,
 )
@@ -113,24 +115,28 @@ def reload_needed() -> bool:
 
 
 if systemd_running:
+    firewall_was_active = bool(host.get_fact(
+        SystemdStatus, services=["platd-firewall.service"]).get("platd-firewall.service"))
     systemd.daemon_reload(
         name="Reload systemd for platd-firewall.service",
         _if=put_unit.did_change,
     )
-    systemd.service(
-        name="Enable and start platd-firewall (loads the table)",
-        service="platd-firewall.service",
-        running=True,
-        enabled=True,
-    )
-    # pyinfra restarts only a unit that was already active; a first start loads the new file.
-    systemd.service(
-        name="Reload the platd nftables table",
-        service="platd-firewall.service",
-        running=None,
-        restarted=True,
-        _if=reload_needed,
-    )
+    if firewall_was_active:
+        # The unit's reload also restarts a platd that had to start on loopback only.
+        systemd.service(
+            name="Reload the platd nftables table",
+            service="platd-firewall.service",
+            reloaded=True,
+            enabled=True,
+            _if=reload_needed,
+        )
+    else:
+        systemd.service(
+            name="Enable and start platd-firewall (loads the table)",
+            service="platd-firewall.service",
+            running=True,
+            enabled=True,
+        )
 else:
     server.shell(
         name="Load the platd nftables table",

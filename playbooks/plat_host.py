@@ -8,9 +8,11 @@ deploy before anything is changed, with a message naming the host and the key.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import json
 import re
+import tomllib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -51,32 +53,191 @@ def render_default(listen: str = DEFAULT_LISTEN, opts: str = "") -> str:
     )
 
 
-def render_settings(data: Mapping[str, Any]) -> str:
-    """DATA/platd.toml from the host data platd_registry, platd_labels, platd_resync_seconds.
+# Host data key -> platd.toml key, for the settings set as they are (labels merge per label).
+INVENTORY_SETTINGS = {
+    "platd_registry": "registry",
+    "platd_resync_seconds": "resync_seconds",
+    "platd_logs_max_age": "logs_max_age",
+    "platd_logs_max_bytes": "logs_max_bytes",
+    "platd_ingress_ipv6": "ingress_ipv6",
+    "platd_ingress_ipv4": "ingress_ipv4",
+    "platd_ingress_driver": "ingress_driver",
+}
+SETTINGS_HEADER = (
+    "# platd's settings (docs/operations.md). plat's bootstrap playbook sets the keys the\n"
+    "# inventory gives on every run and keeps every other key written here; comments are not\n"
+    "# kept. platd reads this file at start-up.\n"
+)
 
-    Only the keys the inventory sets are written; platd's defaults apply to the others. Strings go
-    through json.dumps, whose escapes are a subset of TOML's basic strings.
+
+def _pool(key: str, value: Any, version: int) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise HostDataError(f"{key} must be a list of IPv{version} addresses or prefixes, "
+                            f"not {value!r}")
+    for entry in value:
+        try:
+            ok = ipaddress.ip_network(str(entry), strict=False).version == version
+        except ValueError:
+            ok = False
+        if not ok:
+            raise HostDataError(f"{key}: {entry!r} is not an IPv{version} address or prefix")
+    return [str(entry) for entry in value]
+
+
+def _check_setting(key: str, value: Any) -> Any:
+    """The value of one inventory setting, or HostDataError naming the key and the shape."""
+    if key == "platd_registry":
+        if not isinstance(value, str) or not value:
+            raise HostDataError(f"platd_registry must be a host[:port] string, not {value!r}")
+    elif key == "platd_resync_seconds":
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise HostDataError(f"platd_resync_seconds must be a positive number, not {value!r}")
+        return float(value)
+    elif key in ("platd_logs_max_age", "platd_logs_max_bytes"):
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            what = '"7d"' if key.endswith("age") else '"1G"'
+            raise HostDataError(f"{key} must be a string like {what} or a number, not {value!r}")
+    elif key in ("platd_ingress_ipv6", "platd_ingress_ipv4"):
+        return _pool(key, value, int(key[-1]))
+    elif key == "platd_ingress_driver" and value not in ("builtin", "haproxy"):
+        raise HostDataError(f'platd_ingress_driver must be "builtin" or "haproxy", not {value!r}')
+    return value
+
+
+def settings_from_inventory(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The platd.toml keys the inventory sets for a host (nothing for what it leaves out).
+
+    ``platd_settings`` passes any other platd.toml keys through as they are (for settings newer
+    than this playbook); the named keys above win over it.
     """
-    lines = ["# Managed by plat's playbooks/bootstrap.py from the inventory; changes here are",
-             "# overwritten. platd reads it at start-up (restarted by the playbook on change).", ""]
-    registry = data.get("platd_registry")
-    if registry is not None:
-        if not isinstance(registry, str) or not registry:
-            raise HostDataError(f"platd_registry must be a host[:port] string, not {registry!r}")
-        lines.append(f"registry = {json.dumps(registry)}")
-    resync = data.get("platd_resync_seconds")
-    if resync is not None:
-        if isinstance(resync, bool) or not isinstance(resync, int | float) or resync <= 0:
-            raise HostDataError(f"platd_resync_seconds must be a positive number, not {resync!r}")
-        lines.append(f"resync_seconds = {float(resync)!r}")
+    extra = data.get("platd_settings") or {}
+    if not isinstance(extra, Mapping) or not all(isinstance(k, str) for k in extra):
+        raise HostDataError(f"platd_settings must map platd.toml keys to values, not {extra!r}")
+    wanted: dict[str, Any] = dict(extra)
+    for key, setting in INVENTORY_SETTINGS.items():
+        if data.get(key) is not None:
+            wanted[setting] = _check_setting(key, data[key])
     labels = data.get("platd_labels")
-    if labels is not None:
+    region = data.get("platd_region")
+    if labels is not None or region is not None:
+        labels = {} if labels is None else labels
         if not isinstance(labels, Mapping) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
             raise HostDataError(f"platd_labels must map strings to strings, not {labels!r}")
-        lines += ["", "[labels]"]
-        lines += [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in sorted(labels.items())]
-    return "\n".join(lines) + "\n"
+        if region is not None and (not isinstance(region, str) or not region):
+            raise HostDataError(f"platd_region must be a non-empty string, not {region!r}")
+        wanted["labels"] = {**dict(wanted.get("labels") or {}), **labels,
+                            **({"region": region} if region else {})}
+    return wanted
+
+
+def merge_settings(existing: str | None, data: Mapping[str, Any]) -> str | None:
+    """platd.toml with the inventory's settings merged into what the host has.
+
+    Keys the inventory sets take its value (labels: label by label); every other key the file
+    has stays, and no default is ever written. None when the file already says all of it, so
+    a rerun leaves an operator's file alone (comments included).
+    """
+    wanted = settings_from_inventory(data)
+    try:
+        current = tomllib.loads(existing) if existing is not None else {}
+    except tomllib.TOMLDecodeError as e:
+        raise HostDataError(f"{SETTINGS_FILE} on the host is not valid TOML ({e}); fix it or "
+                            "move it away, then run the playbook again") from None
+    merged = copy.deepcopy(current)
+    for key, value in wanted.items():
+        if key == "labels" and isinstance(merged.get("labels"), dict):
+            merged["labels"].update(value)
+        else:
+            merged[key] = value
+    if existing is not None and merged == current:
+        return None
+    return SETTINGS_HEADER + render_toml(merged)
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else json.dumps(key)
+
+
+def _toml_value(value: Any) -> str:
+    # json.dumps's string escapes are a subset of TOML's basic strings.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | str):
+        return json.dumps(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}"
+                                for k, v in value.items()) + " }"
+    raise HostDataError(f"cannot write {value!r} to platd.toml")
+
+
+def render_toml(settings: Mapping[str, Any]) -> str:
+    """TOML for platd.toml's shapes, every key at the top level (tables inline).
+
+    No [table] sections: a key an operator appends at the end of the file must stay a
+    top-level setting, where after a [labels] header it would silently become a label.
+    """
+    return "".join(f"{_toml_key(k)} = {_toml_value(v)}\n" for k, v in settings.items())
+
+
+DOCKER_DAEMON_FILE = "/etc/docker/daemon.json"
+# Container logs rotate at 3 files of 10 MB; json-file, because platd reads those files directly
+# (platd/runtime/docker_logs.py) and falls back to the slower API for other drivers.
+DOCKER_LOG_DRIVER = "json-file"
+DOCKER_LOG_OPTS = {"max-size": "10m", "max-file": "3"}
+
+
+def merge_docker_daemon(existing: str | None) -> str | None:
+    """/etc/docker/daemon.json with log rotation and live-restore merged into what is there.
+
+    live-restore keeps containers running while dockerd restarts (an upgrade of docker.io). A
+    log driver the host chose stays; json-file and local get rotation limits unless they have
+    their own. Every other key stays. None when the file already has all of it.
+    """
+    try:
+        current = json.loads(existing) if existing and existing.strip() else {}
+    except ValueError as e:
+        raise HostDataError(f"{DOCKER_DAEMON_FILE} on the host is not valid JSON ({e}); fix it "
+                            "or move it away, then run the playbook again") from None
+    if not isinstance(current, dict):
+        raise HostDataError(f"{DOCKER_DAEMON_FILE} on the host is not a JSON object; fix it or "
+                            "move it away, then run the playbook again")
+    merged = copy.deepcopy(current)
+    merged["live-restore"] = True
+    driver = merged.setdefault("log-driver", DOCKER_LOG_DRIVER)
+    if driver in ("json-file", "local"):
+        opts = merged.get("log-opts")
+        merged["log-opts"] = {**DOCKER_LOG_OPTS, **(opts if isinstance(opts, dict) else {})}
+    if existing is not None and merged == current:
+        return None
+    return json.dumps(merged, indent=2) + "\n"
+
+
+# Debian release -> the CPython its python3 is; uname -m -> Debian's name for the machine.
+DEBIAN_PYTHON = {"12": "3.11", "13": "3.13"}
+DEBIAN_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
+def build_target(os_release: Mapping[str, str], machine: str) -> str:
+    """The packaging/build-pyz target that runs on a host, from /etc/os-release and uname -m.
+
+    Read from the release rather than from python3, which a fresh host may not have yet.
+    """
+    name = os_release.get("pretty_name") or os_release.get("id") or "an unknown system"
+    version = os_release.get("version_id", "")
+    if os_release.get("id") != "debian" or version not in DEBIAN_PYTHON:
+        raise HostDataError(f"this host runs {name}; plat hosts must run Debian 12 or 13")
+    if machine not in DEBIAN_ARCH:
+        raise HostDataError(f"this host is a {machine} machine; plat is built for amd64 "
+                            "(x86_64) and arm64 (aarch64) only")
+    return f"debian{version}-{DEBIAN_ARCH[machine]}"
 
 
 def peer_networks(sources: Iterable[str]) -> tuple[list[Network], list[Network]]:

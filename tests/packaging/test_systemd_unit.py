@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ROOT / "packaging" / "systemd"
 UNIT = UNITS / "platd.service"
-INSTALLED_BINARY = "/usr/local/bin/platd"
+INSTALLED_BINARIES = ("/usr/local/bin/platd", "/usr/local/lib/platd/listen-guard")
 ANALYZE = shutil.which("systemd-analyze")
 
 pytestmark = pytest.mark.skipif(
@@ -43,8 +43,9 @@ def unit_copy(tmp_path: Path, unit: Path, text: str | None = None) -> Path:
         key, sep, value = line.partition("=")
         if key.startswith("Exec") and sep:
             binary, _, args = value.partition(" ")
-            assert binary.startswith("/"), line
-            line = f"{key}={stub} {args}"
+            prefix = binary[:len(binary) - len(binary.lstrip("+-!@:"))]
+            assert binary[len(prefix):].startswith("/"), line
+            line = f"{key}={prefix}{stub} {args}"
         lines.append(line)
     copy = tmp_path / unit.name
     copy.write_text("\n".join(lines) + "\n")
@@ -70,18 +71,18 @@ def test_unit_verifies_cleanly(tmp_path: Path, name: str) -> None:
 
 def test_the_real_file_only_lacks_the_installed_binary() -> None:
     r = verify(UNIT)
-    if Path(INSTALLED_BINARY).exists():
+    if all(Path(b).exists() for b in INSTALLED_BINARIES):
         assert (r.returncode, r.stdout + r.stderr) == (0, "")
         return
     lines = (r.stdout + r.stderr).strip().splitlines()
     assert r.returncode != 0
     assert lines
-    assert all(INSTALLED_BINARY in line for line in lines), lines
+    assert all(any(b in line for b in INSTALLED_BINARIES) for line in lines), lines
 
 
 def test_verify_is_not_silent_about_mistakes(tmp_path: Path) -> None:
     """Guards the test itself: a misspelt key and a bad value must produce output."""
-    text = UNIT.read_text().replace("Restart=on-failure", "Restrt=on-failure")
+    text = UNIT.read_text().replace("Restart=always", "Restrt=always")
     text = text.replace("ProtectSystem=strict", "ProtectSystem=stricter")
     r = verify(unit_copy(tmp_path, UNIT, text))
     assert "Restrt" in r.stderr
@@ -93,12 +94,21 @@ def test_unit_keeps_what_platd_needs() -> None:
     d = directives(UNIT.read_text())
     assert d["ExecStart"] == [
         "/usr/local/bin/platd serve --data /var/lib/platd --listen ${PLAT_LISTEN} $PLATD_OPTS"]
-    assert d["EnvironmentFile"] == ["-/etc/default/platd"]
+    assert d["EnvironmentFile"][0] == "-/etc/default/platd"
     assert "PLAT_LISTEN=127.0.0.1:7400" in d["Environment"]
     assert d["StateDirectory"] == ["platd"]
-    assert d["Restart"] == ["on-failure"]
+    # Restarts forever, with a delay: no start limit to give up at.
+    assert d["Restart"] == ["always"]
+    assert d["StartLimitIntervalSec"] == ["0"]
+    assert "RestartPreventExitStatus" not in d
+    assert d["RestartSec"] == ["5s"]
     for key in ("After", "Wants"):
-        assert set(" ".join(d[key]).split()) >= {"docker.service", "network-online.target"}
+        assert set(" ".join(d[key]).split()) >= {"docker.service", "network-online.target",
+                                                 "platd-firewall.service"}
+    # Fail closed: the guard decides the address before platd starts; its file wins.
+    assert d["ExecStartPre"] == ["+/usr/local/lib/platd/listen-guard"]
+    assert d["EnvironmentFile"][-1] == "-/run/platd/listen.env"
+    assert d["RuntimeDirectory"] == ["platd"]
     # Secret files are shared with dockerd through the host's /dev/shm, created 0444.
     assert "/dev/shm" in " ".join(d["ReadWritePaths"]).split()
     assert d.get("PrivateDevices", ["no"]) == ["no"]
@@ -137,3 +147,48 @@ def test_volumes_drop_in_lifts_every_private_mount_and_gives_back_mounting() -> 
     assert "CAP_SYS_ADMIN" in unit["CapabilityBoundingSet"][0]  # the unit takes it away...
     assert drop_in["CapabilityBoundingSet"] == ["CAP_SYS_ADMIN"]  # ...the drop-in adds it back
     assert drop_in["SystemCallFilter"] == ["@mount"]
+
+
+def test_firewall_brings_a_loopback_only_platd_back_once_loaded() -> None:
+    d = directives((UNITS / "platd-firewall.service").read_text())
+    again = ("+/bin/sh -c 'test ! -e /run/platd/listen.env || "
+             "systemctl --no-block try-restart platd.service'")
+    assert d["ExecStartPost"] == [again]
+    assert d["ExecReload"][-1] == again
+    assert "ExecStop" not in d, "stopping the firewall must not open the port"
+    assert "platd.service" in d["Before"][0].split()
+
+
+@pytest.mark.parametrize("name", ["platd-volumes.socket", "platd-volumes@.service"])
+def test_volume_helper_units_verify_cleanly(tmp_path: Path, name: str) -> None:
+    for unit in ("platd-volumes.socket", "platd-volumes@.service"):
+        unit_copy(tmp_path, UNITS / unit)
+    r = verify(tmp_path / name)
+    assert (r.returncode, r.stdout + r.stderr) == (0, "")
+
+
+def exposure(tmp_path: Path, unit: str, drop_in: str | None = None) -> float:
+    """``systemd-analyze security --offline`` of a unit (with one drop-in) as installed."""
+    copy = unit_copy(tmp_path, UNITS / unit)
+    if drop_in:
+        (tmp_path / f"{unit}.d").mkdir()
+        shutil.copy(UNITS / "platd.service.d" / drop_in, tmp_path / f"{unit}.d" / drop_in)
+    if "@" in unit:
+        copy = copy.rename(tmp_path / unit.replace("@", "@x"))
+    assert ANALYZE is not None
+    r = subprocess.run([ANALYZE, "security", "--offline=true", "--no-pager", str(copy)],
+                       capture_output=True, text=True, timeout=60)
+    line = next(x for x in r.stdout.splitlines() if "Overall exposure level" in x)
+    return float(line.split(":")[1].split()[0])
+
+
+@pytest.mark.parametrize(("unit", "drop_in", "limit"), [
+    ("platd.service", None, 4.0),
+    ("platd.service", "volumes-helper.conf", 4.0),
+    ("platd-volumes@.service", None, 4.0),
+    ("platd-firewall.service", None, 3.0),
+])
+def test_exposure_stays_ok(tmp_path: Path, unit: str, drop_in: str | None,
+                           limit: float) -> None:
+    """The sandbox scores documented in packaging/README.md; a loosened option fails here."""
+    assert exposure(tmp_path, unit, drop_in) <= limit

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -55,8 +56,17 @@ def stat_line(path: str, mode: str) -> str:
     return f"user=root group=root mode={mode} atime=0 mtime=0 ctime=0 size=1 '{path}'"
 
 
-def systemd_unit(unit: str, state: str) -> str:
-    return f"Id={unit}\nSubState={state}\nUnitFileState=enabled"
+def systemd_units(**states: str) -> str:
+    """What ``systemctl show --property Id --property SubState UNIT...`` prints."""
+    return "\n\n".join(f"Id={unit.replace('_', '-')}.service\nSubState={state}"
+                        for unit, state in states.items())
+
+
+MISSING = "__pyinfra_missing_"  # pyinfra's FileContents marker for an absent file
+
+
+def os_release(version: str) -> list[str]:
+    return ["PRETTY_NAME=\"Debian GNU/Linux\"", "ID=debian", f'VERSION_ID="{version}"']
 
 
 class Run:
@@ -71,6 +81,9 @@ class Run:
     def index(self, fragment: str) -> int:
         return next(i for i, c in enumerate(self.commands) if fragment in c)
 
+    def last(self, fragment: str) -> int:
+        return max(i for i, c in enumerate(self.commands) if fragment in c)
+
 
 @pytest.fixture
 def pyz(tmp_path: Path) -> Path:
@@ -81,22 +94,36 @@ def pyz(tmp_path: Path) -> Path:
 
 
 def run_fake(tmp_path: Path, deploy: str, *, systemd: bool = True, initialised: bool = False,
-             platd_state: str = "dead", nft_loaded: bool = False, **data: Any) -> Run:
-    responses: dict[str, Any] = {}
+             platd_state: str = "dead", docker_state: str = "dead",
+             firewall_state: str = "dead", nft_loaded: bool = False,
+             files: dict[str, str] | None = None, release: str = "12",
+             machine: str = "x86_64", present: tuple[str, ...] = (), **data: Any) -> Run:
+    """Run a deploy on the fake host. ``files`` maps paths to their content on the host (the
+    two files the playbook merges); any other file read is absent."""
+    responses: dict[Any, Any] = {}
     if systemd:
         responses["test -L /run/systemd/system"] = stat_line("/run/systemd/system", "drwxr-xr-x")
-        responses["SubState platd.service"] = systemd_unit("platd.service", platd_state)
+        responses[re.compile(r"SubState .*platd\.service")] = systemd_units(
+            docker=docker_state, platd=platd_state)
+        responses[re.compile(r"SubState .*platd-firewall\.service")] = systemd_units(
+            platd_firewall=firewall_state)
     if initialised:
         responses["test -L /var/lib/platd/host.json"] = stat_line(plat_host.HOST_FILE,
                                                                   "-rw-r--r--")
     if nft_loaded:
         responses["nft list table inet platd"] = "yes"
-    responses["platd init --data"] = json.dumps(
-        {"host": {"id": "0190fake", "name": "edge-1"}, "schema": 1, "token": TOKEN})
+    for path in present:  # what pyinfra's File and Directory facts find
+        responses[f"test -L {path} "] = stat_line(path, "-rwxr-xr-x")
+        responses[f"test -L {path}/ "] = stat_line(path, "drwx------")
+    for path in (plat_host.SETTINGS_FILE, plat_host.DOCKER_DAEMON_FILE):
+        text = (files or {}).get(path)
+        responses[f"cat {path}"] = text.splitlines() if text is not None else f"{MISSING}{path}"
+    responses["cat /etc/os-release"] = os_release(release)
+    responses["uname -m"] = machine
     host_data = {"platd_name": "edge-1", "fake_delay": 0, "fake_delay_jitter": 0,
                  "fake_responses": responses, **data}
     inventory = tmp_path / "inventory.py"
-    inventory.write_text(f"edge = [({HOST!r}, {host_data!r})]\n")
+    inventory.write_text(f"import re\nedge = [({HOST!r}, {host_data!r})]\n")
     env = {**os.environ, "PYINFRA_FAKE_DELAY": "0", "PYINFRA_FAKE_DELAY_JITTER": "0"}
     proc = subprocess.run([PYINFRA, str(inventory), str(PLAYBOOKS / deploy), "-y", "-vv"],
                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=180)
@@ -106,55 +133,153 @@ def run_fake(tmp_path: Path, deploy: str, *, systemd: bool = True, initialised: 
 # bootstrap.py on the fake connector
 
 
+def installed(r: Run) -> str:
+    return " ".join(c for c in r.commands if "apt-get" in c and " install " in c)
+
+
 def test_bootstrap_fresh_host(tmp_path: Path, pyz: Path) -> None:
     r = run_fake(tmp_path, "bootstrap.py", plat_pyz=str(pyz),
                  platd_labels={"region": "ams"}, platd_listen="[::]:7400")
     assert r.code == 0, r.out
-    install = next(c for c in r.commands if "apt-get" in c and " install " in c)
-    for package in ("docker.io", "haproxy", "python3", "sqlite3"):
-        assert package in install
+    for package in ("docker.io", "haproxy", "serf", "procps", "python3", "sqlite3", "nftables"):
+        assert package in installed(r)
+    # The firewall is loaded before platd can start; sysctl's package before sysctl runs.
+    assert r.index("procps") < r.index("sysctl net.ipv4.ip_forward=1")
+    assert r.index("nft -c -f /etc/nftables.d/platd.nft") < r.index(
+        "systemctl start platd-firewall.service") < r.index("systemctl start platd.service")
+    # Docker's first start already has daemon.json.
+    assert r.index("chmod 644 /etc/docker/daemon.json") < r.index("docker.io")
     assert r.ran("systemctl enable docker.service")
     assert r.ran("systemctl start docker.service")
+    assert not r.ran("systemctl restart docker.service")
     assert r.ran("chmod 755 /usr/local/bin/plat")
     assert r.ran("chmod 755 /usr/local/bin/platd")
+    assert r.ran("chmod 755 /usr/local/lib/platd/listen-guard")
     assert r.ran("chmod 600 /var/lib/platd/platd.toml")
     assert r.ran("chmod 644 /etc/systemd/system/platd.service")
     init = r.index("platd init --data /var/lib/platd --name edge-1 --json")
-    assert r.commands[init].startswith("test -e /var/lib/platd/host.json || ")
+    assert r.commands[init].startswith("test -e /var/lib/platd/host.json || (umask 077 && ")
+    assert "> /var/lib/platd/admin-token" in r.commands[init]
     assert init < r.index("systemctl start platd.service")
-    assert r.index("systemctl daemon-reload") < r.index("systemctl enable platd.service")
-    assert not r.ran("systemctl restart platd.service"), "a first start needs no restart"
-    assert TOKEN in r.out
-    assert "shown once" in r.out
+    assert r.last("systemctl daemon-reload") < r.index("systemctl start platd.service")
+    # platd starts once: no restart after its first start.
+    assert sum("systemctl start platd.service" in c for c in r.commands) == 1
+    assert not r.ran("systemctl restart platd.service")
+    assert TOKEN not in r.out
+    assert "/var/lib/platd/admin-token" in r.out
 
 
 def test_bootstrap_lets_platd_mount_volumes_unless_told_not_to(tmp_path: Path,
                                                               pyz: Path) -> None:
-    drop_in = "/etc/systemd/system/platd.service.d/volumes.conf"
-    for sub in ("on", "off"):
+    drop_ins = "/etc/systemd/system/platd.service.d"
+    helper = "/usr/local/lib/platd/volume-helper"
+    for sub in ("on", "off", "helper", "bad"):
         (tmp_path / sub).mkdir()
     r = run_fake(tmp_path / "on", "bootstrap.py", plat_pyz=str(pyz))
     assert r.code == 0, r.out
-    assert "xfsprogs" in next(c for c in r.commands if "apt-get" in c and " install " in c)
-    assert r.ran(f"chmod 644 {drop_in}")
-    assert r.index(f"chmod 644 {drop_in}") < r.index("systemctl daemon-reload")
+    assert "xfsprogs" in installed(r)
+    assert r.ran(f"chmod 644 {drop_ins}/volumes.conf")
+    assert r.index(f"chmod 644 {drop_ins}/volumes.conf") < r.last("systemctl daemon-reload")
+    assert not r.ran(f"chmod 755 {helper}")
 
     r = run_fake(tmp_path / "off", "bootstrap.py", plat_pyz=str(pyz), platd_volumes=False)
     assert r.code == 0, r.out
-    assert "xfsprogs" not in next(c for c in r.commands if "apt-get" in c and " install " in c)
-    assert not r.ran(f"chmod 644 {drop_in}")
+    assert "xfsprogs" not in installed(r)
+    assert not r.ran(f"chmod 644 {drop_ins}/volumes.conf")
+
+    # platd keeps its sandbox; the privileged steps go to the socket-activated helper.
+    r = run_fake(tmp_path / "helper", "bootstrap.py", plat_pyz=str(pyz), platd_volumes="helper")
+    assert r.code == 0, r.out
+    assert "xfsprogs" in installed(r)
+    assert r.ran(f"chmod 644 {drop_ins}/volumes-helper.conf")
+    assert not r.ran(f"chmod 644 {drop_ins}/volumes.conf")
+    assert r.ran(f"chmod 755 {helper}")
+    assert r.ran("chmod 644 /etc/systemd/system/platd-volumes.socket")
+    assert r.ran("chmod 644 /etc/systemd/system/platd-volumes@.service")
+    assert r.index("systemctl start platd-volumes.socket") < r.index(
+        "systemctl start platd.service")
+
+    r = run_fake(tmp_path / "bad", "bootstrap.py", plat_pyz=str(pyz), platd_volumes="yes")
+    assert r.code != 0
+    assert 'platd_volumes must be true, false or "helper"' in r.out
+
+
+RIGHT_DAEMON_JSON = json.dumps({"log-driver": "json-file", "live-restore": True,
+                                "log-opts": {"max-size": "10m", "max-file": "3"}})
 
 
 def test_bootstrap_upgrades_an_initialised_host(tmp_path: Path, pyz: Path) -> None:
-    """host.json exists and platd runs: no second init, and a restart for the new files (the
+    """host.json exists and platd runs: no second init, and one restart for the new files (the
     fake host has no checksums to compare, so every upload counts as a change)."""
     r = run_fake(tmp_path, "bootstrap.py", initialised=True, platd_state="running",
-                 plat_pyz=str(pyz))
+                 docker_state="running", firewall_state="exited", plat_pyz=str(pyz),
+                 files={plat_host.DOCKER_DAEMON_FILE: RIGHT_DAEMON_JSON})
     assert r.code == 0, r.out
     assert not r.ran("platd init")
-    assert TOKEN not in r.out
-    assert r.ran("systemctl restart platd.service")
+    assert sum("systemctl restart platd.service" in c for c in r.commands) == 1
     assert not r.ran("systemctl start platd.service")
+    # The firewall is reloaded, not restarted (a restart would not restart platd, but a reload
+    # is all a new table needs).
+    assert r.ran("systemctl reload platd-firewall.service")
+    assert not r.ran("systemctl start platd-firewall.service")
+    # daemon.json was right already: Docker is left alone.
+    assert not r.ran("chmod 644 /etc/docker/daemon.json")
+    assert not r.ran("systemctl restart docker.service")
+
+
+def test_bootstrap_merges_daemon_json_and_keeps_containers_up(tmp_path: Path,
+                                                              pyz: Path) -> None:
+    r = run_fake(tmp_path, "bootstrap.py", initialised=True, platd_state="running",
+                 docker_state="running", plat_pyz=str(pyz),
+                 files={plat_host.DOCKER_DAEMON_FILE: '{"data-root": "/srv/docker"}'})
+    assert r.code == 0, r.out
+    assert r.ran("chmod 644 /etc/docker/daemon.json")
+    # live-restore is reloaded first, so the restart for the log settings keeps containers.
+    assert r.index("systemctl reload docker.service") < r.index(
+        "systemctl restart docker.service")
+
+
+def test_bootstrap_leaves_a_platd_toml_that_says_it_all_alone(tmp_path: Path,
+                                                             pyz: Path) -> None:
+    toml = '# mine\nregistry = "r.example:5000"\nlogs_max_bytes = "5G"\n[labels]\nregion = "ams"\n'
+    r = run_fake(tmp_path, "bootstrap.py", initialised=True, plat_pyz=str(pyz),
+                 platd_registry="r.example:5000", platd_region="ams",
+                 files={plat_host.SETTINGS_FILE: toml})
+    assert r.code == 0, r.out
+    assert not r.ran("chmod 600 /var/lib/platd/platd.toml")
+    r = run_fake(tmp_path, "bootstrap.py", initialised=True, plat_pyz=str(pyz),
+                 platd_registry="r.example:5001", files={plat_host.SETTINGS_FILE: toml})
+    assert r.code == 0, r.out
+    assert r.ran("chmod 600 /var/lib/platd/platd.toml")
+
+
+def test_bootstrap_stops_on_a_broken_file_it_must_merge(tmp_path: Path, pyz: Path) -> None:
+    r = run_fake(tmp_path, "bootstrap.py", plat_pyz=str(pyz),
+                 files={plat_host.SETTINGS_FILE: "registry = \n"})
+    assert r.code != 0
+    assert "/var/lib/platd/platd.toml on the host is not valid TOML" in r.out
+    assert "Traceback" not in r.out
+    assert not r.ran("apt-get")
+
+
+def test_bootstrap_picks_the_build_for_the_host(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    for target in ("debian12-amd64", "debian13-arm64"):
+        (dist / f"plat-{target}").write_text("#!/usr/bin/env python3\n")
+    r = run_fake(tmp_path, "bootstrap.py", plat_pyz=str(dist), release="13", machine="aarch64")
+    assert r.code == 0, r.out
+    assert "Install the single-file plat (plat-debian13-arm64)" in r.out
+
+    r = run_fake(tmp_path, "bootstrap.py", plat_pyz=str(dist), release="13", machine="x86_64")
+    assert r.code != 0
+    assert "needs the debian13-amd64 build" in r.out
+    assert "packaging/build-pyz --target debian13-amd64" in r.out
+    assert not r.ran("apt-get")
+
+    r = run_fake(tmp_path, "bootstrap.py", plat_pyz=str(dist), release="11")
+    assert r.code != 0
+    assert "plat hosts must run Debian 12 or 13" in r.out
 
 
 def test_bootstrap_without_systemd_installs_but_does_not_start(tmp_path: Path,
@@ -166,10 +291,10 @@ def test_bootstrap_without_systemd_installs_but_does_not_start(tmp_path: Path,
     assert "systemd is not running" in r.out
 
 
-def test_bootstrap_explains_missing_host_data(tmp_path: Path, pyz: Path) -> None:
-    r = run_fake(tmp_path, "bootstrap.py")
+def test_bootstrap_explains_bad_host_data(tmp_path: Path, pyz: Path) -> None:
+    r = run_fake(tmp_path, "bootstrap.py", plat_pyz=str(tmp_path / "nowhere"))
     assert r.code != 0
-    assert "plat_pyz" in r.out
+    assert "nowhere does not exist" in r.out
     assert "packaging/build-pyz" in r.out
     r = run_fake(tmp_path, "bootstrap.py", plat_pyz=str(pyz), platd_labels=["ams"])
     assert r.code != 0
@@ -234,7 +359,7 @@ def test_example_inventory_is_usable() -> None:
     assert set(hosts) == {"edge-ams-1", "edge-ams-2", "edge-fra-1"}
     for data in hosts.values():
         assert data["ssh_hostname"] in data["platd_peers"]
-        assert "[labels]" in plat_host.render_settings(data)
+        assert "labels = {" in (plat_host.merge_settings(None, data) or "")
         plat_host.render_default(data["platd_listen"])
         plat_host.render_nftables(plat_host.listen_port(data["platd_listen"]),
                                   data["platd_peers"])
@@ -248,13 +373,93 @@ def test_settings_file_is_what_platd_reads() -> None:
 
     from platd.datadir import HostSettings
 
-    text = plat_host.render_settings({"platd_registry": "127.0.0.1:5000",
-                                      "platd_labels": {"region": "ams", "note": 'a "b"'},
-                                      "platd_resync_seconds": 3})
-    assert tomllib.loads(text) == {"registry": "127.0.0.1:5000", "resync_seconds": 3.0,
-                                   "labels": {"note": 'a "b"', "region": "ams"}}
-    assert tomllib.loads(plat_host.render_settings({})) == {}
-    assert HostSettings(**tomllib.loads(text)).labels["region"] == "ams"
+    text = plat_host.merge_settings(None, {
+        "platd_registry": "127.0.0.1:5000", "platd_labels": {"note": 'a "b"'},
+        "platd_region": "ams", "platd_resync_seconds": 3, "platd_logs_max_age": "3d",
+        "platd_logs_max_bytes": "2G", "platd_ingress_ipv6": ["2001:db8:10::/64"],
+        "platd_ingress_ipv4": ["192.0.2.7"], "platd_ingress_driver": "haproxy"})
+    assert text is not None
+    assert tomllib.loads(text) == {
+        "registry": "127.0.0.1:5000", "resync_seconds": 3.0, "logs_max_age": "3d",
+        "logs_max_bytes": "2G", "ingress_ipv6": ["2001:db8:10::/64"],
+        "ingress_ipv4": ["192.0.2.7"], "ingress_driver": "haproxy",
+        "labels": {"note": 'a "b"', "region": "ams"}}
+    settings = HostSettings(**tomllib.loads(text))
+    assert settings.labels["region"] == "ams"
+    assert settings.ingress_driver == "haproxy"
+    # Nothing set: a file with no setting in it, so platd's defaults apply.
+    empty = plat_host.merge_settings(None, {})
+    assert empty is not None
+    assert tomllib.loads(empty) == {}
+
+
+def test_settings_merge_keeps_what_the_operator_added() -> None:
+    import tomllib
+
+    operator = ('registry = "old:5000"\nlogs_max_bytes = "5G"\ningress_ipv4 = ["192.0.2.9"]\n'
+                '[labels]\nrack = "r7"\nregion = "old"\n')
+    merged = plat_host.merge_settings(operator, {"platd_registry": "new:5000",
+                                                 "platd_region": "ams"})
+    assert merged is not None
+    assert tomllib.loads(merged) == {"registry": "new:5000", "logs_max_bytes": "5G",
+                                     "ingress_ipv4": ["192.0.2.9"],
+                                     "labels": {"rack": "r7", "region": "ams"}}
+    # The merged file says it all: the next run leaves it as it is, comments and all.
+    assert plat_host.merge_settings(merged, {"platd_registry": "new:5000",
+                                             "platd_region": "ams"}) is None
+    assert plat_host.merge_settings("# mine\n" + merged, {"platd_region": "ams"}) is None
+    # A key appended at the end of the file by hand is a setting, not a label.
+    appended = tomllib.loads(merged + 'resync_seconds = 9\n')
+    assert appended["resync_seconds"] == 9
+    assert "resync_seconds" not in appended["labels"]
+    # Keys the playbook knows nothing of pass through platd_settings, and stay.
+    passed = plat_host.merge_settings(merged, {"platd_settings": {"registries": ["a", "b"]}})
+    assert passed is not None
+    assert tomllib.loads(passed)["registries"] == ["a", "b"]
+    assert tomllib.loads(passed)["logs_max_bytes"] == "5G"
+
+
+@pytest.mark.parametrize(("data", "words"), [
+    ({"platd_ingress_ipv6": ["192.0.2.1"]}, "platd_ingress_ipv6: '192.0.2.1' is not an IPv6"),
+    ({"platd_ingress_ipv4": "192.0.2.1"}, "platd_ingress_ipv4 must be a list"),
+    ({"platd_ingress_driver": "nginx"}, 'platd_ingress_driver must be "builtin" or "haproxy"'),
+    ({"platd_logs_max_bytes": True}, "platd_logs_max_bytes must be a string like"),
+    ({"platd_region": ""}, "platd_region must be a non-empty string"),
+    ({"platd_settings": ["x"]}, "platd_settings must map platd.toml keys"),
+])
+def test_settings_mistakes_name_the_key(data: dict[str, Any], words: str) -> None:
+    with pytest.raises(plat_host.HostDataError, match=re.escape(words)):
+        plat_host.merge_settings(None, data)
+
+
+def test_docker_daemon_json_merge() -> None:
+    fresh = json.loads(plat_host.merge_docker_daemon(None) or "")
+    assert fresh == {"live-restore": True, "log-driver": "json-file",
+                     "log-opts": {"max-size": "10m", "max-file": "3"}}
+    mine = json.dumps({"data-root": "/srv/docker", "log-opts": {"max-size": "50m"}})
+    merged = json.loads(plat_host.merge_docker_daemon(mine) or "")
+    assert merged == {"data-root": "/srv/docker", "live-restore": True,
+                      "log-driver": "json-file",
+                      "log-opts": {"max-size": "50m", "max-file": "3"}}
+    assert plat_host.merge_docker_daemon(json.dumps(merged)) is None
+    # A driver the host chose rotates by its own means: kept, without json-file's options.
+    journald = json.loads(plat_host.merge_docker_daemon('{"log-driver": "journald"}') or "")
+    assert journald == {"log-driver": "journald", "live-restore": True}
+    for broken in ("{", "[1]"):
+        with pytest.raises(plat_host.HostDataError, match=r"daemon\.json on the host"):
+            plat_host.merge_docker_daemon(broken)
+
+
+def test_build_target() -> None:
+    def release(version: str, id_: str = "debian") -> dict[str, str]:
+        return {"id": id_, "version_id": version, "pretty_name": f"{id_} {version}"}
+
+    assert plat_host.build_target(release("12"), "x86_64") == "debian12-amd64"
+    assert plat_host.build_target(release("13"), "aarch64") == "debian13-arm64"
+    with pytest.raises(plat_host.HostDataError, match=r"runs ubuntu 24\.04; plat hosts must run"):
+        plat_host.build_target(release("24.04", "ubuntu"), "x86_64")
+    with pytest.raises(plat_host.HostDataError, match="riscv64 machine"):
+        plat_host.build_target(release("13"), "riscv64")
 
 
 def test_listen_port() -> None:
@@ -384,3 +589,28 @@ def test_ruleset_admits_only_peers(tmp_path: Path, namespaces: tuple[str, str]) 
         "2001:db8:1::99>2001:db8:1::1:8080": "open",
     }
     assert json.loads(local) == {"127.0.0.1>127.0.0.1:7400": "open"}
+
+
+# reset.py on the fake connector
+
+
+def test_reset_stops_platd_before_the_firewall_goes_and_keeps_data(tmp_path: Path) -> None:
+    r = run_fake(tmp_path, "reset.py", platd_state="running", firewall_state="exited",
+                 present=("/usr/local/bin/plat", "/etc/systemd/system/platd.service"))
+    assert r.code == 0, r.out
+    stop = r.index("systemctl stop platd.service")
+    assert stop < r.index("systemctl stop platd-firewall.service")
+    assert stop < r.index("nft delete table inet platd")
+    assert stop < r.index("rm -f /usr/local/bin/plat")
+    assert r.ran("rm -f /etc/systemd/system/platd.service")
+    assert not r.ran("docker rm")
+    assert not r.ran("rm -rf /var/lib/platd")
+    assert "kept /var/lib/platd" in r.out
+
+
+def test_reset_with_data_removes_containers_mounts_and_state(tmp_path: Path) -> None:
+    r = run_fake(tmp_path, "reset.py", platd_reset_data="True")
+    assert r.code == 0, r.out
+    assert r.index("xargs -r docker rm -f") < r.index("xargs -r -n1 umount") < r.index(
+        "losetup -d")
+    assert "kept /var/lib/platd" not in r.out
