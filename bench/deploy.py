@@ -7,7 +7,8 @@
 3. An idle pass of the reconciler over 1,000 workloads with the fake runtime.
 
 Goals (issue 3): plat within 1.3x of the floor; the idle pass in milliseconds.
-Run: .venv/bin/python bench/deploy.py [--runs N] [--skip-docker]
+Run: .venv/bin/python bench/deploy.py [--runs N] [--counts 1,10] [--workloads 1000]
+         [--skip-docker] [--quick]
 """
 
 from __future__ import annotations
@@ -21,7 +22,16 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _common import Daemon, median_of, print_table, timed
+from _common import (
+    Daemon,
+    median_of,
+    parse_args,
+    print_table,
+    remove_containers,
+    running_daemon,
+    timed,
+    wait_no_containers,
+)
 
 IMAGE = "127.0.0.1:5000/hello:v1"
 
@@ -96,24 +106,12 @@ def _deploy(d: Daemon, file: Path, target: str) -> None:
         raise SystemExit(f"deploy failed: {r.err}")
 
 
-def wait_empty(d: Daemon) -> None:
-    for _ in range(600):
-        ids = subprocess.run(
-            ["docker", "ps", "-aq", "--filter", f"label=dev.plat.host={d.host_id}"],
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-        if not ids:
-            return
-        time.sleep(0.1)
-
-
 def idle_pass(workloads: int = 1000, runs: int = 20) -> tuple[float, float]:
     """Median seconds of an idle reconcile pass, and of loading desired state alone."""
     from _fixture import converged_reconciler
 
-    async def go() -> tuple[float, float]:
-        reconciler, _fake = await converged_reconciler(Path(tempfile.mkdtemp()), workloads)
+    async def go(tmp: Path) -> tuple[float, float]:
+        reconciler, _fake = await converged_reconciler(tmp, workloads)
         passes = []
         for _ in range(runs):
             start = time.perf_counter()
@@ -124,46 +122,40 @@ def idle_pass(workloads: int = 1000, runs: int = 20) -> tuple[float, float]:
         loads = [timed(lambda: load_desired(reconciler.store)) for _ in range(runs)]
         return median_of(passes), median_of(loads)
 
-    return asyncio.run(go())
+    with tempfile.TemporaryDirectory(prefix="plat-bench-idle-") as tmp:
+        return asyncio.run(go(Path(tmp)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--counts", default="1,10", help="instances per deploy, comma-separated")
+    parser.add_argument("--workloads", type=int, default=1000, help="for the idle pass")
+    parser.add_argument("--idle-runs", type=int, default=20)
     parser.add_argument("--skip-docker", action="store_true")
-    args = parser.parse_args()
+    args = parse_args(parser, quick={"runs": 1, "counts": "1,2", "workloads": 40,
+                                     "idle_runs": 2})
     rows = []
     if not args.skip_docker:
-        with tempfile.TemporaryDirectory() as tmp_name:
-            tmp = Path(tmp_name)
-            d = Daemon(data=tmp / "data", config_dir=tmp / "config", runtime="docker")
-            d.init()
-            d.start()
+        with running_daemon("docker") as (d, tmp):
             try:
                 subprocess.run(["docker", "pull", "-q", IMAGE], capture_output=True)
-                for count in (1, 10):
+                for count in (int(c) for c in args.counts.split(",")):
                     floor = median_of([floor_once(count) for _ in range(args.runs)])
                     rows.append((f"docker run x{count} + health (floor)", floor, None, ""))
                     samples = []
                     for n in range(args.runs):
                         samples.append(plat_once(d, n, count, tmp))
-                        wait_empty(d)
+                        wait_no_containers(d)
                     rows.append(
                         (f"plat deploy x{count} to healthy", median_of(samples), floor, "<= 1.3x")
                     )
             finally:
-                d.stop()
-                ids = subprocess.run(
-                    ["docker", "ps", "-aq", "--filter", "label=plat-bench=1"],
-                    capture_output=True,
-                    text=True,
-                ).stdout.split()
-                if ids:
-                    subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+                remove_containers("plat-bench=1")
         print_table(f"Deploy to healthy, {args.runs} runs each", rows)
-    pass_s, load_s = idle_pass()
+    pass_s, load_s = idle_pass(args.workloads, args.idle_runs)
     print_table(
-        "Idle reconcile pass, 1,000 workloads, fake runtime (20 runs)",
+        f"Idle reconcile pass, {args.workloads:,} workloads, fake runtime ({args.idle_runs} runs)",
         [
             ("load desired state from SQLite", load_s, None, ""),
             ("whole idle pass (observe, plan, write)", pass_s, None, "milliseconds"),
