@@ -1,7 +1,11 @@
 """Deploy-to-healthy through plat vs the `docker run` floor; and an idle reconcile pass.
 
-1. The floor: `docker run -d` of the sample image (1 or 10 at once) plus polling its health
-   endpoint until every container answers 200 — what any tool must at least spend.
+1. The floor: `docker run -d` of the sample image (1 or 10 at once) with the manifest's cpu and
+   memory limits, plus polling its health endpoint until every container answers 200 — what
+   any tool must at least spend to run that container. The limits matter: a 0.1-cpu quota
+   slows the engine's start and the app's own start-up (measured here: +120 ms for x1), so a
+   floor without them compares plat with a different container. The x1 floor without limits is
+   shown too, for comparison with tables measured before (2026-12).
 2. plat: `plat deploy` of the same image and count into a fresh env, until plat reports the
    rollout converged (its own health checks passed).
 3. An idle pass of the reconciler over 1,000 workloads with the fake runtime.
@@ -34,6 +38,8 @@ from _common import (
 )
 
 IMAGE = "127.0.0.1:5000/hello:v1"
+CPU, MEMORY = 0.1, "32M"  # per instance, in the manifest and in the floor alike
+LIMITS = ["--cpus", str(CPU), "--memory", MEMORY, "--memory-swap", MEMORY]
 
 
 def healthy(port: int) -> bool:
@@ -44,7 +50,7 @@ def healthy(port: int) -> bool:
         return False
 
 
-def floor_once(count: int) -> float:
+def floor_once(count: int, limits: bool = True) -> float:
     start = time.perf_counter()
     procs = [
         subprocess.Popen(
@@ -58,6 +64,7 @@ def floor_once(count: int) -> float:
                 "GREETING=x",
                 "-p",
                 "127.0.0.1::8080",
+                *(LIMITS if limits else []),
                 IMAGE,
             ],
             stdout=subprocess.PIPE,
@@ -84,8 +91,8 @@ def manifest(path: Path, count: int) -> Path:
 [workloads.web]
 image = "{IMAGE}"
 count = {count}
-cpu = 0.1
-memory = "32M"
+cpu = {CPU}
+memory = "{MEMORY}"
 [workloads.web.health]
 http = {{ port = 8080, path = "/healthz" }}
 """)
@@ -143,6 +150,9 @@ def main() -> None:
                 for count in (int(c) for c in args.counts.split(",")):
                     floor = median_of([floor_once(count) for _ in range(args.runs)])
                     rows.append((f"docker run x{count} + health (floor)", floor, None, ""))
+                    if count == 1:
+                        bare = median_of([floor_once(1, False) for _ in range(args.runs)])
+                        rows.append(("  the same without cpu/memory limits", bare, floor, ""))
                     samples = []
                     for n in range(args.runs):
                         samples.append(plat_once(d, n, count, tmp))

@@ -1,7 +1,7 @@
 """Rollback-to-healthy and scale-up through plat, next to the `docker run` floor of the same run.
 
-- floor x1 / xN: `docker run -d` of the sample image plus polling health until 200 (as in
-  bench/deploy.py).
+- floor x1 / xN: `docker run -d` of the sample image with the manifest's cpu and memory limits
+  plus polling health until 200 (as in bench/deploy.py, which says why the limits).
 - rollback: from v2 back to v1 (image already on the host), until plat reports it converged.
 - fresh deploy: a new release of the same image into a fresh env, for comparison.
 - scale 1 -> N (10): `plat scale web --count N` until status shows N current healthy instances.
@@ -49,6 +49,7 @@ def main() -> None:
     with running_daemon("docker") as (d, tmp):
         try:
             floor1 = median_of([floor_once(1) for _ in range(args.runs)])
+            bare1 = median_of([floor_once(1, limits=False) for _ in range(args.runs)])
             floor_n = median_of([floor_once(args.scale_to) for _ in range(args.runs)])
             rollbacks, fresh, scales = [], [], []
             one = manifest(tmp / "one.toml", 1)
@@ -84,6 +85,7 @@ def main() -> None:
             f"Rollback and scale, {args.runs} runs each",
             [
                 ("docker run x1 + health (floor)", floor1, None, ""),
+                ("  the same without cpu/memory limits", bare1, floor1, ""),
                 ("plat rollback v2 -> v1 to healthy", median_of(rollbacks), floor1, "<= 1.2x"),
                 ("plat deploy of the same release, fresh env", median_of(fresh), floor1, ""),
                 (f"docker run x{n} + health (floor)", floor_n, None, ""),
