@@ -136,15 +136,17 @@ def print_grid(title: str, header: Sequence[str], rows: Sequence[Sequence[str]])
 
 @contextmanager
 def running_daemon(runtime: str, *, platd_toml: str | None = None, volumes: bool = False,
-                   parent: str | None = None) -> Iterator[tuple[Daemon, Path]]:
+                   parent: str | None = None,
+                   kind: type[Daemon] = Daemon) -> Iterator[tuple[Daemon, Path]]:
     """A started platd in a scratch directory, and that directory for the benchmark's files.
 
     Afterwards: the daemon is stopped, the containers it started are removed, with ``volumes``
     the volumes it left mounted are unmounted and their loop devices detached (as the volume
-    tests do), and the directory is deleted.
+    tests do), and the directory is deleted. ``kind``: a Daemon subclass that starts platd
+    differently (bench/rollout_phases.py starts it traced).
     """
     tmp = Path(tempfile.mkdtemp(prefix="plat-bench-", dir=parent))
-    d = Daemon(data=tmp / "data", config_dir=tmp / "config", runtime=runtime)
+    d = kind(data=tmp / "data", config_dir=tmp / "config", runtime=runtime)
     try:
         d.init()
         if platd_toml is not None:
