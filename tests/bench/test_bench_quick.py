@@ -79,6 +79,8 @@ QUICK = [
                  marks=[pytest.mark.docker, pytest.mark.slow]),
     pytest.param("rollback.py", ["what"], id="rollback",
                  marks=[pytest.mark.docker, pytest.mark.slow]),
+    pytest.param("rollout_phases.py", ["phase", "phase"], id="rollout_phases",
+                 marks=[pytest.mark.docker, pytest.mark.slow]),
     pytest.param("exec.py", ["what", "what"], id="exec",
                  marks=[pytest.mark.docker, pytest.mark.slow]),
     pytest.param("logs.py", ["what", "what", "what"], id="logs",
@@ -88,7 +90,8 @@ QUICK = [
     pytest.param("tui.py", ["what", "offered lines/s"], id="tui", marks=pytest.mark.slow),
     pytest.param("ingress.py", ["measure"], id="ingress", marks=pytest.mark.slow),
 ]
-NEEDS_DOCKER = {"deploy.py", "rollback.py", "exec.py", "logs.py", "volumes.py"}
+NEEDS_DOCKER = {"deploy.py", "rollback.py", "rollout_phases.py", "exec.py", "logs.py",
+                "volumes.py"}
 NEEDS_TOOLS = {"tui.py": ("tmux",), "ingress.py": ("haproxy", "wrk", "iperf3")}
 
 
