@@ -1,13 +1,18 @@
 """Deploy-to-healthy through plat vs the `docker run` floor; and an idle reconcile pass.
 
-1. The floor: `docker run -d` of the sample image (1 or 10 at once) plus polling its health
-   endpoint until every container answers 200 — what any tool must at least spend.
+1. The floor: `docker run -d` of the sample image (1 or 10 at once) with the manifest's cpu and
+   memory limits, plus polling its health endpoint until every container answers 200 — what
+   any tool must at least spend to run that container. The limits matter: a 0.1-cpu quota
+   slows the engine's start and the app's own start-up (measured here: +120 ms for x1), so a
+   floor without them compares plat with a different container. The x1 floor without limits is
+   shown too, for comparison with tables measured before (2026-12).
 2. plat: `plat deploy` of the same image and count into a fresh env, until plat reports the
    rollout converged (its own health checks passed).
 3. An idle pass of the reconciler over 1,000 workloads with the fake runtime.
 
 Goals (issue 3): plat within 1.3x of the floor; the idle pass in milliseconds.
-Run: .venv/bin/python bench/deploy.py [--runs N] [--skip-docker]
+Run: .venv/bin/python bench/deploy.py [--runs N] [--counts 1,10] [--workloads 1000]
+         [--skip-docker] [--quick]
 """
 
 from __future__ import annotations
@@ -21,9 +26,20 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _common import Daemon, median_of, print_table, timed
+from _common import (
+    Daemon,
+    median_of,
+    parse_args,
+    print_table,
+    remove_containers,
+    running_daemon,
+    timed,
+    wait_no_containers,
+)
 
 IMAGE = "127.0.0.1:5000/hello:v1"
+CPU, MEMORY = 0.1, "32M"  # per instance, in the manifest and in the floor alike
+LIMITS = ["--cpus", str(CPU), "--memory", MEMORY, "--memory-swap", MEMORY]
 
 
 def healthy(port: int) -> bool:
@@ -34,7 +50,7 @@ def healthy(port: int) -> bool:
         return False
 
 
-def floor_once(count: int) -> float:
+def floor_once(count: int, limits: bool = True) -> float:
     start = time.perf_counter()
     procs = [
         subprocess.Popen(
@@ -48,6 +64,7 @@ def floor_once(count: int) -> float:
                 "GREETING=x",
                 "-p",
                 "127.0.0.1::8080",
+                *(LIMITS if limits else []),
                 IMAGE,
             ],
             stdout=subprocess.PIPE,
@@ -74,8 +91,8 @@ def manifest(path: Path, count: int) -> Path:
 [workloads.web]
 image = "{IMAGE}"
 count = {count}
-cpu = 0.1
-memory = "32M"
+cpu = {CPU}
+memory = "{MEMORY}"
 [workloads.web.health]
 http = {{ port = 8080, path = "/healthz" }}
 """)
@@ -96,24 +113,12 @@ def _deploy(d: Daemon, file: Path, target: str) -> None:
         raise SystemExit(f"deploy failed: {r.err}")
 
 
-def wait_empty(d: Daemon) -> None:
-    for _ in range(600):
-        ids = subprocess.run(
-            ["docker", "ps", "-aq", "--filter", f"label=dev.plat.host={d.host_id}"],
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-        if not ids:
-            return
-        time.sleep(0.1)
-
-
 def idle_pass(workloads: int = 1000, runs: int = 20) -> tuple[float, float]:
     """Median seconds of an idle reconcile pass, and of loading desired state alone."""
     from _fixture import converged_reconciler
 
-    async def go() -> tuple[float, float]:
-        reconciler, _fake = await converged_reconciler(Path(tempfile.mkdtemp()), workloads)
+    async def go(tmp: Path) -> tuple[float, float]:
+        reconciler, _fake = await converged_reconciler(tmp, workloads)
         passes = []
         for _ in range(runs):
             start = time.perf_counter()
@@ -124,46 +129,43 @@ def idle_pass(workloads: int = 1000, runs: int = 20) -> tuple[float, float]:
         loads = [timed(lambda: load_desired(reconciler.store)) for _ in range(runs)]
         return median_of(passes), median_of(loads)
 
-    return asyncio.run(go())
+    with tempfile.TemporaryDirectory(prefix="plat-bench-idle-") as tmp:
+        return asyncio.run(go(Path(tmp)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--counts", default="1,10", help="instances per deploy, comma-separated")
+    parser.add_argument("--workloads", type=int, default=1000, help="for the idle pass")
+    parser.add_argument("--idle-runs", type=int, default=20)
     parser.add_argument("--skip-docker", action="store_true")
-    args = parser.parse_args()
+    args = parse_args(parser, quick={"runs": 1, "counts": "1,2", "workloads": 40,
+                                     "idle_runs": 2})
     rows = []
     if not args.skip_docker:
-        with tempfile.TemporaryDirectory() as tmp_name:
-            tmp = Path(tmp_name)
-            d = Daemon(data=tmp / "data", config_dir=tmp / "config", runtime="docker")
-            d.init()
-            d.start()
+        with running_daemon("docker") as (d, tmp):
             try:
                 subprocess.run(["docker", "pull", "-q", IMAGE], capture_output=True)
-                for count in (1, 10):
+                for count in (int(c) for c in args.counts.split(",")):
                     floor = median_of([floor_once(count) for _ in range(args.runs)])
                     rows.append((f"docker run x{count} + health (floor)", floor, None, ""))
+                    if count == 1:
+                        bare = median_of([floor_once(1, False) for _ in range(args.runs)])
+                        rows.append(("  the same without cpu/memory limits", bare, floor, ""))
                     samples = []
                     for n in range(args.runs):
                         samples.append(plat_once(d, n, count, tmp))
-                        wait_empty(d)
+                        wait_no_containers(d)
                     rows.append(
                         (f"plat deploy x{count} to healthy", median_of(samples), floor, "<= 1.3x")
                     )
             finally:
-                d.stop()
-                ids = subprocess.run(
-                    ["docker", "ps", "-aq", "--filter", "label=plat-bench=1"],
-                    capture_output=True,
-                    text=True,
-                ).stdout.split()
-                if ids:
-                    subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+                remove_containers("plat-bench=1")
         print_table(f"Deploy to healthy, {args.runs} runs each", rows)
-    pass_s, load_s = idle_pass()
+    pass_s, load_s = idle_pass(args.workloads, args.idle_runs)
     print_table(
-        "Idle reconcile pass, 1,000 workloads, fake runtime (20 runs)",
+        f"Idle reconcile pass, {args.workloads:,} workloads, fake runtime ({args.idle_runs} runs)",
         [
             ("load desired state from SQLite", load_s, None, ""),
             ("whole idle pass (observe, plan, write)", pass_s, None, "milliseconds"),

@@ -10,7 +10,7 @@
 
 Goal (issue 6): `plat exec ... true` within 2x of `docker exec`. A second table gives the fastest
 run of each, which a machine busy with other work disturbs least.
-Run: .venv/bin/python bench/exec.py [--runs N] [--keys N]
+Run: .venv/bin/python bench/exec.py [--runs N] [--keys N] [--quick]
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ import random
 import select
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from _common import Daemon, median_of, print_table
+from _common import median_of, parse_args, print_table, running_daemon
 from ptyprocess import PtyProcess
 
 PLAT = str(Path(sys.executable).parent / "plat")
@@ -105,60 +104,51 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--keys", type=int, default=100)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        d = Daemon(data=tmp / "data", config_dir=tmp / "config", runtime="docker")
-        d.init()
-        d.start()
-        try:
-            d.make_env(TARGET)
-            (tmp / "plat.toml").write_text(MANIFEST)
-            r = d.plat("deploy", "-f", str(tmp / "plat.toml"), "--target", TARGET)
-            if r.code != 0:
-                raise SystemExit(f"deploy failed: {r.err}")
-            (box,) = d.plat("instances", "--json", "--target", TARGET).json()["instances"]
-            cid, iid = box["container_id"], box["id"]
-            env = d.env(PLAT_TARGET=TARGET)
-            # As on an installed plat, modules run from cached bytecode (the warm-up writes it).
-            env.pop("PYTHONDONTWRITEBYTECODE", None)
-            times = alternate({
-                "docker": ["docker", "exec", cid, "true"],
-                "plat": [PLAT, "exec", "box", "--", "true"],
-                "plat --instance": [PLAT, "exec", "box", "--instance", iid, "--", "true"],
-                "plat --version": [PLAT, "--version"],
-            }, env, args.runs)
-            docker = median_of(times["docker"])
-            docker_echo = echo_round_trips(["docker", "exec", "-it", cid], env, args.keys)
-            plat_echo = echo_round_trips([PLAT, "exec", "box", "-t", "-i", "--"], env, args.keys)
-            docker_keys, plat_keys = median_of(docker_echo), median_of(plat_echo)
-            print_table(f"plat exec vs docker exec, {args.runs} runs each, alternating; "
-                        f"{args.keys} keystrokes; {os.cpu_count()} cpus", [
-                ("docker exec CID true (reference)", docker, None, ""),
-                ("plat exec box -- true", median_of(times["plat"]), docker, "<= 2x"),
-                ("plat exec box --instance ID -- true", median_of(times["plat --instance"]),
-                 docker, "<= 2x"),
-                ("plat --version (start-up alone)", median_of(times["plat --version"]), docker, ""),
-                ("docker exec -it: keystroke echo (reference)", docker_keys, None, ""),
-                ("plat exec -t: keystroke echo", plat_keys, docker_keys, "compare"),
-            ])
-            # On a machine shared with other work the medians wander; the fastest run of each
-            # is the cost of the thing itself, with the least waiting for a CPU.
-            fastest = {name: min(samples) for name, samples in times.items()}
-            print_table("The same, fastest run of each (less sensitive to a busy machine)", [
-                ("docker exec CID true (reference)", fastest["docker"], None, ""),
-                ("plat exec box -- true", fastest["plat"], fastest["docker"], "<= 2x"),
-                ("plat exec box --instance ID -- true", fastest["plat --instance"],
-                 fastest["docker"], "<= 2x"),
-                ("plat --version (start-up alone)", fastest["plat --version"], fastest["docker"],
-                 ""),
-                ("docker exec -it: keystroke echo (reference)", min(docker_echo), None, ""),
-                ("plat exec -t: keystroke echo", min(plat_echo), min(docker_echo), "compare"),
-            ])
-        finally:
-            d.stop()
-            subprocess.run(["sh", "-c", f"docker rm -f $(docker ps -aq --filter "
-                            f"label=dev.plat.host={d.host_id}) >/dev/null 2>&1"], check=False)
+    args = parse_args(parser, quick={"runs": 2, "keys": 5})
+    with running_daemon("docker") as (d, tmp):
+        d.make_env(TARGET)
+        (tmp / "plat.toml").write_text(MANIFEST)
+        r = d.plat("deploy", "-f", str(tmp / "plat.toml"), "--target", TARGET)
+        if r.code != 0:
+            raise SystemExit(f"deploy failed: {r.err}")
+        (box,) = d.plat("instances", "--json", "--target", TARGET).json()["instances"]
+        cid, iid = box["container_id"], box["id"]
+        env = d.env(PLAT_TARGET=TARGET)
+        # As on an installed plat, modules run from cached bytecode (the warm-up writes it).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        times = alternate({
+            "docker": ["docker", "exec", cid, "true"],
+            "plat": [PLAT, "exec", "box", "--", "true"],
+            "plat --instance": [PLAT, "exec", "box", "--instance", iid, "--", "true"],
+            "plat --version": [PLAT, "--version"],
+        }, env, args.runs)
+        docker = median_of(times["docker"])
+        docker_echo = echo_round_trips(["docker", "exec", "-it", cid], env, args.keys)
+        plat_echo = echo_round_trips([PLAT, "exec", "box", "-t", "-i", "--"], env, args.keys)
+        docker_keys, plat_keys = median_of(docker_echo), median_of(plat_echo)
+        print_table(f"plat exec vs docker exec, {args.runs} runs each, alternating; "
+                    f"{args.keys} keystrokes; {os.cpu_count()} cpus", [
+            ("docker exec CID true (reference)", docker, None, ""),
+            ("plat exec box -- true", median_of(times["plat"]), docker, "<= 2x"),
+            ("plat exec box --instance ID -- true", median_of(times["plat --instance"]),
+             docker, "<= 2x"),
+            ("plat --version (start-up alone)", median_of(times["plat --version"]), docker, ""),
+            ("docker exec -it: keystroke echo (reference)", docker_keys, None, ""),
+            ("plat exec -t: keystroke echo", plat_keys, docker_keys, "compare"),
+        ])
+        # On a machine shared with other work the medians wander; the fastest run of each
+        # is the cost of the thing itself, with the least waiting for a CPU.
+        fastest = {name: min(samples) for name, samples in times.items()}
+        print_table("The same, fastest run of each (less sensitive to a busy machine)", [
+            ("docker exec CID true (reference)", fastest["docker"], None, ""),
+            ("plat exec box -- true", fastest["plat"], fastest["docker"], "<= 2x"),
+            ("plat exec box --instance ID -- true", fastest["plat --instance"],
+             fastest["docker"], "<= 2x"),
+            ("plat --version (start-up alone)", fastest["plat --version"], fastest["docker"],
+             ""),
+            ("docker exec -it: keystroke echo (reference)", min(docker_echo), None, ""),
+            ("plat exec -t: keystroke echo", min(plat_echo), min(docker_echo), "compare"),
+        ])
 
 
 if __name__ == "__main__":

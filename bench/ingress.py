@@ -1,6 +1,6 @@
 """Ingress data planes on loopback: direct vs HAProxy (TCP mode) vs the built-in driver.
 
-    .venv/bin/python bench/ingress.py [--seconds 5] [--runs 3] [--connections 50]
+    .venv/bin/python bench/ingress.py [--seconds 5] [--runs 3] [--connections 50] [--quick]
 
 Three measures, each straight to the backend ("direct", the ceiling), through HAProxy as platd
 configures it (``HaproxyDriver``, the same generated haproxy.cfg), and through the built-in
@@ -34,11 +34,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import ROOT, parse_args, print_grid
 
-from platd.ingress.haproxy import HaproxyDriver  # noqa: E402
-from platd.ingress.model import Backend, IngressConfig, Listener  # noqa: E402
+from platd.ingress.haproxy import HaproxyDriver
+from platd.ingress.model import Backend, IngressConfig, Listener
 
 BUILTIN_RUNNER = """
 import asyncio, json, sys
@@ -88,11 +87,12 @@ def need(binary: str) -> str:
     return path
 
 
-def wrk(url: str, seconds: float, connections: int, close: bool) -> float:
-    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", url]
+def wrk(url: str, seconds: int, connections: int, close: bool) -> float:
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url]
     if close:
         args[1:1] = ["-H", "Connection: close"]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(args, capture_output=True, text=True, check=True,
+                         timeout=seconds + 30).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not m:
         raise RuntimeError(f"wrk said:\n{out}")
@@ -102,10 +102,11 @@ def wrk(url: str, seconds: float, connections: int, close: bool) -> float:
     return float(m.group(1))
 
 
-def iperf(host: str, port: int, seconds: float) -> float:
+def iperf(host: str, port: int, seconds: int) -> float:
     for _ in range(10):
-        out = subprocess.run(["iperf3", "-c", host, "-p", str(port), "-t", f"{seconds:g}", "-J"],
-                             capture_output=True, text=True, check=False).stdout
+        out = subprocess.run(["iperf3", "-c", host, "-p", str(port), "-t", str(seconds), "-J"],
+                             capture_output=True, text=True, check=False,
+                             timeout=seconds + 30).stdout
         data = json.loads(out)
         # iperf3 -s serves one test at a time and may still be closing the previous one (or
         # the wait_port probe): it then says "busy" or drops the control connection.
@@ -117,19 +118,10 @@ def iperf(host: str, port: int, seconds: float) -> float:
     return float(data["end"]["sum_received"]["bits_per_second"]) / 1e9
 
 
-async def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seconds", type=float, default=5.0)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--connections", type=int, default=50)
-    ap.add_argument("--workers", type=int, default=0,
-                    help="built-in driver worker processes (0: its default)")
-    args = ap.parse_args()
-    for tool in ("haproxy", "wrk", "iperf3"):
-        need(tool)
-
-    tmp = Path(tempfile.mkdtemp(prefix="plat-bench-ingress-"))
-    procs: list[subprocess.Popen[bytes]] = []
+async def measure_all(args: argparse.Namespace, tmp: Path, procs: list[subprocess.Popen[bytes]],
+                      hap: HaproxyDriver) -> dict[str, dict[str, list[float]]]:
+    """Start the backends and both data planes, then measure every column; the caller stops
+    what was started (``procs``, ``hap``) whatever happens."""
     http_be, iperf_be = free_port(), free_port()
     (tmp / "backend.cfg").write_text(f"""
 global
@@ -150,7 +142,6 @@ frontend answer
     wait_port("127.0.0.1", iperf_be)
 
     hap_http, hap_iperf = free_port(), free_port()
-    hap = HaproxyDriver(tmp / "haproxy")
     await hap.start()
     await hap.apply(IngressConfig(tuple(
         Listener("ipv6", "::1", port, f"bench{port}", "bench", False,
@@ -184,14 +175,35 @@ frontend answer
             lambda h, hp, ip: wrk(f"http://{_host(h)}:{hp}/", sec, conns, False),
     }
     results: dict[str, dict[str, list[float]]] = {m: {c: [] for c in columns} for m in measures}
+    for name, measure in measures.items():
+        for run in range(args.runs):
+            for col, (host, http_port, iperf_port) in columns.items():
+                value = measure(host, http_port, iperf_port)
+                results[name][col].append(value)
+                print(f"  {name} run {run + 1} {col}: {value:,.2f}", file=sys.stderr,
+                      flush=True)
+    return results
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    # Whole seconds: iperf3 takes -t 0.5 as 0, which means "run until interrupted".
+    ap.add_argument("--seconds", type=int, default=5, help="per measurement, at least 1")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--workers", type=int, default=0,
+                    help="built-in driver worker processes (0: its default)")
+    args = parse_args(ap, quick={"seconds": 1, "runs": 1, "connections": 4})
+    if args.seconds < 1:
+        ap.error("--seconds must be at least 1")
+    for tool in ("haproxy", "wrk", "iperf3"):
+        need(tool)
+
+    tmp = Path(tempfile.mkdtemp(prefix="plat-bench-ingress-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    hap = HaproxyDriver(tmp / "haproxy")
     try:
-        for name, measure in measures.items():
-            for run in range(args.runs):
-                for col, (host, http_port, iperf_port) in columns.items():
-                    value = measure(host, http_port, iperf_port)
-                    results[name][col].append(value)
-                    print(f"  {name} run {run + 1} {col}: {value:,.2f}", file=sys.stderr,
-                          flush=True)
+        results = await measure_all(args, tmp, procs, hap)
     finally:
         await hap.close()
         for p in procs:
@@ -200,18 +212,16 @@ frontend answer
             p.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"\ningress on loopback: median of {args.runs} runs of {args.seconds:g}s, "
-          f"wrk -t1 -c{args.connections}, iperf3 one stream")
-    header = (f"{'measure':<44} {'direct':>10} {'haproxy':>10} {'builtin':>10} "
-              f"{'builtin/haproxy':>16}  goal")
-    print(header)
-    print("-" * len(header))
+    rows = []
     for name, cols in results.items():
         med = {c: statistics.median(v) for c, v in cols.items()}
         ratio = med["builtin"] / med["haproxy"] if med["haproxy"] else 0.0
         verdict = "ok" if ratio >= 0.8 else "below"
-        print(f"{name:<44} {med['direct']:>10,.1f} {med['haproxy']:>10,.1f} "
-              f"{med['builtin']:>10,.1f} {ratio:>15.0%}  >= 80% ({verdict})")
+        rows.append((name, f"{med['direct']:,.1f}", f"{med['haproxy']:,.1f}",
+                     f"{med['builtin']:,.1f}", f"{ratio:.0%}", f">= 80% ({verdict})"))
+    print_grid(f"ingress on loopback: median of {args.runs} runs of {args.seconds}s, "
+               f"wrk -t1 -c{args.connections}, iperf3 one stream",
+               ("measure", "direct", "haproxy", "builtin", "builtin/haproxy", "goal"), rows)
 
 
 def _host(h: str) -> str:

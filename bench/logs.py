@@ -18,7 +18,7 @@ Docker engine doing the same thing in the same run.
 Goals (issue 5): ingestion >= 50,000 lines/s and no loss; a filtered page < 50 ms median;
 follow < 100 ms median. Nothing here asserts: it prints a table.
 Run: .venv/bin/python bench/logs.py [--lines 300000] [--big 1000000] [--runs 11]
-         [--parts ingest,query,follow]
+         [--parts ingest,query,follow] [--quick]
 """
 
 from __future__ import annotations
@@ -30,15 +30,13 @@ import os
 import sqlite3
 import statistics
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from _common import ROOT, Daemon
+from _common import ROOT, Daemon, parse_args, print_grid, running_daemon, wait_no_containers
 
 from platd.runtime.docker_logs import parse_ns
 
@@ -133,7 +131,9 @@ def ingest_once(d: Daemon, n: int, run: int) -> dict[str, float]:
     target = f"bench/logs/ingest/r{run}"
     assert d.proc is not None
     cpu0 = cpu_seconds(d.proc.pid)
-    deploy(d, target, "flood", f"seq 1 {n}; exec sleep 1000000")
+    # The shell stays PID 1 and exits on SIGTERM: a bare `sleep` as PID 1 ignores it, and each
+    # scale-down below would wait out Docker's 10 s stop timeout.
+    deploy(d, target, "flood", f"trap 'exit 0' TERM; seq 1 {n}; sleep 1000000 & wait")
     cid = container_of(d, "flood")
     conn = logs_db(d)
     env = env_key(conn, d, target)
@@ -153,21 +153,11 @@ def ingest_once(d: Daemon, n: int, run: int) -> dict[str, float]:
     lines, first, last_ns = engine_span(cid)
     complete = (low, high) == (1, n)
     d.api("POST", f"/v1/envs/{target}/scale", {"workload": "flood", "count": 0})
-    wait_gone(d)
+    wait_no_containers(d)
     return {"plat": n / ((done - first) / 1e9),
             "engine": lines / max((last_ns - first) / 1e9, 1e-9),
             "lost": float(n - distinct if complete else n), "duplicated": float(count - distinct),
             "cpu_us": cpu / n * 1e6}
-
-
-def wait_gone(d: Daemon) -> None:
-    for _ in range(600):
-        ids = subprocess.run(
-            ["docker", "ps", "-aq", "--filter", f"label=dev.plat.host={d.host_id}"],
-            capture_output=True, text=True).stdout.split()
-        if not ids:
-            return
-        time.sleep(0.1)
 
 
 def docker_read_rate(cid: str, n: int) -> float:
@@ -304,33 +294,26 @@ def follow_latency(d: Daemon, samples: int) -> tuple[list[float], list[float]]:
 # --- output -----------------------------------------------------------------------------------
 
 
-def table(title: str, rows: list[tuple[str, str, str, str, str]]) -> None:
-    print(f"\n{title}")
-    header = ("what", "plat", "reference", "ratio", "goal")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
-    for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
-                        enumerate(zip(row, widths, strict=True))).rstrip())
-    sys.stdout.flush()
+HEADER = ("what", "plat", "reference", "ratio", "goal")
 
 
 def ingestion(d: Daemon, args: argparse.Namespace, summary: dict[str, Any]) -> None:
-    runs = [ingest_once(d, args.lines, r) for r in range(3)]
+    runs = [ingest_once(d, args.lines, r) for r in range(args.ingest_runs)]
     plat_rate = median([r["plat"] for r in runs])
     engine_rate = median([r["engine"] for r in runs])
     lost = sum(r["lost"] for r in runs)
     duplicated = sum(r["duplicated"] for r in runs)
     cpu = median([r["cpu_us"] for r in runs])
-    table(f"1. Ingestion: {args.lines:,} lines as fast as a container prints them, "
-          f"{len(runs)} runs (medians)", [
-              ("plat: lines/s stored", f"{plat_rate:,.0f}", f"{engine_rate:,.0f}",
-               f"{plat_rate / engine_rate:.2f}x", ">= 50,000/s"),
-              ("  reference: the engine's own intake (json-file)", "", "", "", ""),
-              ("plat: lines lost, all runs", f"{lost:.0f}", "", "", "0"),
-              ("plat: lines stored twice, all runs", f"{duplicated:.0f}", "", "", "0"),
-              ("platd CPU per line (all of platd)", f"{cpu:.1f} us", "", "", ""),
-              ("  i.e. lines/s one free core could take", f"{1e6 / cpu:,.0f}", "", "", ""),
-          ])
+    print_grid(f"1. Ingestion: {args.lines:,} lines as fast as a container prints them, "
+               f"{len(runs)} runs (medians)", HEADER, [
+                   ("plat: lines/s stored", f"{plat_rate:,.0f}", f"{engine_rate:,.0f}",
+                    f"{plat_rate / engine_rate:.2f}x", ">= 50,000/s"),
+                   ("  reference: the engine's own intake (json-file)", "", "", "", ""),
+                   ("plat: lines lost, all runs", f"{lost:.0f}", "", "", "0"),
+                   ("plat: lines stored twice, all runs", f"{duplicated:.0f}", "", "", "0"),
+                   ("platd CPU per line (all of platd)", f"{cpu:.1f} us", "", "", ""),
+                   ("  i.e. lines/s one free core could take", f"{1e6 / cpu:,.0f}", "", "", ""),
+               ])
     summary.update(ingest_lines_per_s=round(plat_rate), engine_lines_per_s=round(engine_rate),
                    lost=lost, duplicated=duplicated, cpu_us_per_line=round(cpu, 2))
 
@@ -339,27 +322,28 @@ def queries(d: Daemon, args: argparse.Namespace, summary: dict[str, Any]) -> Non
     target, cid, load_s = load_big(d, args.big)
     rows = query_rows(d, target, cid, args.runs)
     reads = docker_read_rate(cid, args.big)
-    table(f"2. Query: a page of 100 over {args.big:,} stored lines (stored in "
-          f"{load_s:.0f} s, i.e. {args.big / load_s:,.0f} lines/s), {args.runs} runs",
-          [(what, f"{v * 1000:.1f} ms (best {best * 1000:.1f})",
-            f"{ref * 1000:.0f} ms" if ref else "", f"{v / ref:.4f}x" if ref else "", goal)
-           for what, v, best, ref, goal in rows]
-          + [("docker logs read rate (the engine's API)", "", f"{reads:,.0f}/s", "", "")])
+    print_grid(f"2. Query: a page of 100 over {args.big:,} stored lines (stored in "
+               f"{load_s:.0f} s, i.e. {args.big / load_s:,.0f} lines/s), {args.runs} runs",
+               HEADER,
+               [(what, f"{v * 1000:.1f} ms (best {best * 1000:.1f})",
+                 f"{ref * 1000:.0f} ms" if ref else "", f"{v / ref:.4f}x" if ref else "", goal)
+                for what, v, best, ref, goal in rows]
+               + [("docker logs read rate (the engine's API)", "", f"{reads:,.0f}/s", "", "")])
     summary["query_ms"] = {w: round(v * 1000, 1) for w, v, _, _, _ in rows}
 
 
 def following(d: Daemon, args: argparse.Namespace, summary: dict[str, Any]) -> None:
     plat_lat, docker_lat = follow_latency(d, args.follow_samples)
     if not (plat_lat and docker_lat):
-        print("\n3. Follow: no samples (the followers saw no lines)")
-        return
+        raise SystemExit("3. Follow: no samples (the followers saw no lines)")
     pm, dm = median(plat_lat), median(docker_lat)
     p90 = statistics.quantiles(plat_lat, n=10)[-1] if len(plat_lat) > 1 else pm
-    table(f"3. Follow: container write -> line on the follower's stdout, {len(plat_lat)} lines",
-          [("plat logs --follow (median)", f"{pm * 1000:.1f} ms", f"{dm * 1000:.1f} ms",
-            f"{pm / dm:.2f}x", "< 100 ms"),
-           ("plat logs --follow (p90)", f"{p90 * 1000:.1f} ms", "", "", ""),
-           ("  reference: docker logs -f --timestamps", "", "", "", "")])
+    print_grid(f"3. Follow: container write -> line on the follower's stdout, "
+               f"{len(plat_lat)} lines", HEADER,
+               [("plat logs --follow (median)", f"{pm * 1000:.1f} ms", f"{dm * 1000:.1f} ms",
+                 f"{pm / dm:.2f}x", "< 100 ms"),
+                ("plat logs --follow (p90)", f"{p90 * 1000:.1f} ms", "", "", ""),
+                ("  reference: docker logs -f --timestamps", "", "", "", "")])
     summary["follow_ms"] = round(pm * 1000, 1)
 
 
@@ -371,35 +355,25 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=300_000, help="lines per ingestion run")
     parser.add_argument("--big", type=int, default=1_000_000, help="lines stored for queries")
     parser.add_argument("--runs", type=int, default=11)
+    parser.add_argument("--ingest-runs", type=int, default=3)
     parser.add_argument("--follow-samples", type=int, default=60)
     parser.add_argument("--parts", default="ingest,query,follow",
                         help="which measurements, comma-separated (default all three)")
-    args = parser.parse_args()
+    args = parse_args(parser, quick={"lines": 2000, "big": 5000, "runs": 2, "ingest_runs": 1,
+                                     "follow_samples": 5})
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown parts {', '.join(sorted(unknown))}; known: {', '.join(PARTS)}")
     print(f"host: {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f}")
     summary: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        d = Daemon(data=tmp / "data", config_dir=tmp / "config", runtime="docker")
-        d.init()
-        (d.data / "platd.toml").write_text('logs_max_bytes = "0"\nlogs_max_age = "0"\n')
-        d.start()
-        try:
-            subprocess.run(["docker", "pull", "-q", BUSYBOX], capture_output=True)
-            for part in parts:
-                PARTS[part](d, args, summary)
-            print(json.dumps(summary))
-            print(f"load average at the end: {os.getloadavg()[0]:.1f}")
-        finally:
-            d.stop()
-            ids = subprocess.run(["docker", "ps", "-aq", "--filter",
-                                  f"label=dev.plat.host={d.host_id}"],
-                                 capture_output=True, text=True).stdout.split()
-            if ids:
-                subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+    keep_all = 'logs_max_bytes = "0"\nlogs_max_age = "0"\n'
+    with running_daemon("docker", platd_toml=keep_all) as (d, _):
+        subprocess.run(["docker", "pull", "-q", BUSYBOX], capture_output=True)
+        for part in parts:
+            PARTS[part](d, args, summary)
+        print(json.dumps(summary))
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -1,57 +1,62 @@
 """Rollback-to-healthy and scale-up through plat, next to the `docker run` floor of the same run.
 
-- floor x1 / x10: `docker run -d` of the sample image plus polling health until 200 (as in
-  bench/deploy.py).
+- floor x1 / xN: `docker run -d` of the sample image with the manifest's cpu and memory limits
+  plus polling health until 200 (as in bench/deploy.py, which says why the limits).
 - rollback: from v2 back to v1 (image already on the host), until plat reports it converged.
 - fresh deploy: a new release of the same image into a fresh env, for comparison.
-- scale 1 -> 10: `plat scale web --count 10` until status shows 10 current healthy instances.
+- scale 1 -> N (10): `plat scale web --count N` until status shows N current healthy instances.
 
 Goals (issue 4): rollback <= floor x1 + 20%; scale-up compared with floor x10.
-Run: .venv/bin/python bench/rollback.py [--runs N]
+Run: .venv/bin/python bench/rollback.py [--runs N] [--scale-to N] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
-from _common import Daemon, median_of, print_table, timed
-from deploy import floor_once, manifest, wait_empty
+from _common import (
+    Daemon,
+    median_of,
+    parse_args,
+    print_table,
+    remove_containers,
+    running_daemon,
+    timed,
+    wait_no_containers,
+)
+from deploy import floor_once, manifest
 
 IMAGE_V2 = "127.0.0.1:5000/hello:v2"
 
 
-def wait_current(d: Daemon, target: str, count: int) -> None:
-    while True:
+def wait_current(d: Daemon, target: str, count: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         s = d.plat("status", "--json", "--target", target).json()
         web = s["workloads"][0] if s["workloads"] else None
         if web and web["current"] == count and web["running"] == count:
             return
         time.sleep(0.05)
+    raise SystemExit(f"{target}: {count} current running instances not seen in {timeout:g}s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        d = Daemon(data=tmp / "data", config_dir=tmp / "config", runtime="docker")
-        d.init()
-        d.start()
+    parser.add_argument("--scale-to", type=int, default=10)
+    args = parse_args(parser, quick={"runs": 1, "scale_to": 2})
+    with running_daemon("docker") as (d, tmp):
         try:
             floor1 = median_of([floor_once(1) for _ in range(args.runs)])
-            floor10 = median_of([floor_once(10) for _ in range(args.runs)])
+            bare1 = median_of([floor_once(1, limits=False) for _ in range(args.runs)])
+            floor_n = median_of([floor_once(args.scale_to) for _ in range(args.runs)])
             rollbacks, fresh, scales = [], [], []
             one = manifest(tmp / "one.toml", 1)
             for n in range(args.runs):
                 target = d.make_env(f"bench/shop/hello/rb{n}")
-                assert d.plat("deploy", "-f", str(one), "--target", target).code == 0
-                r = d.plat("deploy", "-f", str(one), "--image", IMAGE_V2, "--target", target)
-                assert r.code == 0, r.err
+                _ok(d.plat("deploy", "-f", str(one), "--target", target))
+                _ok(d.plat("deploy", "-f", str(one), "--image", IMAGE_V2, "--target", target))
                 rollbacks.append(
                     timed(lambda t=target: _ok(d.plat("rollback", "v1", "--target", t)))
                 )
@@ -64,34 +69,29 @@ def main() -> None:
                 scales.append(
                     timed(
                         lambda t=target: (
-                            _ok(d.plat("scale", "web", "--count", "10", "--target", t)),
-                            wait_current(d, t, 10),
+                            _ok(d.plat("scale", "web", "--count", str(args.scale_to),
+                                       "--target", t)),
+                            wait_current(d, t, args.scale_to),
                         )
                     )
                 )
                 d.plat("envs", "delete", target)
                 d.plat("envs", "delete", fresh_target)
-                wait_empty(d)
-            print_table(
-                f"Rollback and scale, {args.runs} runs each",
-                [
-                    ("docker run x1 + health (floor)", floor1, None, ""),
-                    ("plat rollback v2 -> v1 to healthy", median_of(rollbacks), floor1, "<= 1.2x"),
-                    ("plat deploy of the same release, fresh env", median_of(fresh), floor1, ""),
-                    ("docker run x10 + health (floor)", floor10, None, ""),
-                    ("plat scale 1 -> 10 to healthy", median_of(scales), floor10, "compare"),
-                ],
-            )
+                wait_no_containers(d)
         finally:
-            d.stop()
-            subprocess.run(
-                [
-                    "sh",
-                    "-c",
-                    "docker rm -f $(docker ps -aq --filter label=plat-bench=1) >/dev/null 2>&1",
-                ],
-                check=False,
-            )
+            remove_containers("plat-bench=1")
+        n = args.scale_to
+        print_table(
+            f"Rollback and scale, {args.runs} runs each",
+            [
+                ("docker run x1 + health (floor)", floor1, None, ""),
+                ("  the same without cpu/memory limits", bare1, floor1, ""),
+                ("plat rollback v2 -> v1 to healthy", median_of(rollbacks), floor1, "<= 1.2x"),
+                ("plat deploy of the same release, fresh env", median_of(fresh), floor1, ""),
+                (f"docker run x{n} + health (floor)", floor_n, None, ""),
+                (f"plat scale 1 -> {n} to healthy", median_of(scales), floor_n, "compare"),
+            ],
+        )
 
 
 def _ok(r: object) -> None:

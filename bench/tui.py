@@ -19,7 +19,7 @@ staying responsive.
 
 Goal (issue 9): 5,000 lines/s with input handled within 100 ms. Nothing here asserts.
 Run: .venv/bin/python bench/tui.py [--parts paint,logs] [--runs 7] [--rates 1000,5000,20000]
-         [--seconds 5] [--source synthetic|docker]
+         [--seconds 5] [--source synthetic|docker] [--quick]
 """
 
 from __future__ import annotations
@@ -31,13 +31,12 @@ import shlex
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, Daemon, median_of, print_table
+from _common import ROOT, Daemon, median_of, parse_args, print_grid, print_table, running_daemon
 
 PLAT = str(Path(sys.executable).parent / "plat")
 TARGET = "bench/tui/hello/prod"
@@ -71,11 +70,7 @@ def _deploy(d: Daemon, manifest: str, tmp: Path) -> None:
 
 
 def first_paint(runs: int) -> None:
-    with tempfile.TemporaryDirectory() as tmpdir:
-        tmp = Path(tmpdir)
-        d = Daemon(data=tmp / "data", config_dir=tmp / "config", runtime="fake")
-        d.init()
-        d.start()
+    with running_daemon("fake") as (d, tmp):
         socket = f"plat-bench-{os.getpid()}"
 
         def tmux(*args: str) -> str:
@@ -106,6 +101,10 @@ def first_paint(runs: int) -> None:
                         if name not in seen and text in screen:
                             seen[name] = now - start
                     time.sleep(0.005)
+                if len(seen) < len(marks):
+                    missing = ", ".join(repr(marks[m]) for m in marks if m not in seen)
+                    raise SystemExit(f"{command}: {missing} not on the screen within 30 s; it "
+                                     f"shows:\n{screen}")
                 tmux("kill-window", "-t", window)
                 return seen
 
@@ -113,10 +112,9 @@ def first_paint(runs: int) -> None:
             timed_window(PLAT, {"chrome": "Releases"})  # warm-up: caches, bytecode
             for _ in range(runs):
                 got = timed_window(PLAT, {"chrome": "Releases", "status": "healthy"})
-                samples["chrome"].append(got.get("chrome", float("nan")))
-                samples["status"].append(got.get("status", float("nan")))
-                cli = timed_window(f"{PLAT} status", {"cli": "healthy"})
-                samples["cli"].append(cli.get("cli", float("nan")))
+                samples["chrome"].append(got["chrome"])
+                samples["status"].append(got["status"])
+                samples["cli"].append(timed_window(f"{PLAT} status", {"cli": "healthy"})["cli"])
             ref = median_of(samples["cli"])
             print_table(f"First paint of bare plat in tmux (120x40), median of {runs}; ratio to "
                         "`plat status` showing the same rows", [
@@ -128,7 +126,6 @@ def first_paint(runs: int) -> None:
                         ])
         finally:
             subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
-            d.stop()
 
 
 # --- 2. the Logs pane under load --------------------------------------------------------------
@@ -185,6 +182,11 @@ class SyntheticClient:
                       "message": f"GET /api/items/{after + i} served in {(after + i) % 89} ms",
                       "partial": False} for i in range(max(n, 0))]
             return {"target": TARGET, "lines": lines, "cursor": after + max(n, 0)}
+        # Every other route answers as a platd with nothing in the env does.
+        if path.endswith("/endpoints"):
+            return {"target": TARGET, "endpoints": []}
+        if path.endswith("/volumes"):
+            return {"target": TARGET, "unavailable": None, "volumes": []}
         if path.endswith("/status"):
             return {"target": TARGET, "release": None, "workloads": []}
         if path.endswith("/releases"):
@@ -258,20 +260,11 @@ def logs_under_load(rates: list[int], seconds: float, source: str) -> None:
             app = cls(lambda logs=logs: SyntheticClient(logs), "synthetic", TARGET)
             shown, lat = asyncio.run(_measure(app, seconds))
         else:
-            with tempfile.TemporaryDirectory() as tmpdir:
-                tmp = Path(tmpdir)
-                d = Daemon(data=tmp / "data", config_dir=tmp / "config", runtime="docker")
-                d.init()
-                d.start()
-                try:
-                    _deploy(d, DOCKER_MANIFEST.format(per_tick=max(rate // 10, 1)), tmp)
-                    time.sleep(3)  # the container is up and printing
-                    app = cls(lambda d=d: Client(d.url, d.token), d.url, TARGET, token=d.token)
-                    shown, lat = asyncio.run(_measure(app, seconds))
-                finally:
-                    d.stop()
-                    subprocess.run(["sh", "-c", "docker rm -f $(docker ps -aq --filter "
-                                    f"label=dev.plat.host={d.host_id}) >/dev/null 2>&1"])
+            with running_daemon("docker") as (d, tmp):
+                _deploy(d, DOCKER_MANIFEST.format(per_tick=max(rate // 10, 1)), tmp)
+                time.sleep(3)  # the container is up and printing
+                app = cls(lambda d=d: Client(d.url, d.token), d.url, TARGET, token=d.token)
+                shown, lat = asyncio.run(_measure(app, seconds))
         lat.sort()
         p50 = statistics.median(lat) if lat else float("nan")
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan")
@@ -279,15 +272,13 @@ def logs_under_load(rates: list[int], seconds: float, source: str) -> None:
         ok = shown >= 0.95 * rate and p99 <= 0.100
         rows.append((rate, shown, p50, p99, worst, ok))
 
-    print(f"\nLogs pane under load ({source} source, {seconds:g} s per rate, 120x40, a key "
-          "every 100 ms)")
-    header = (f"{'offered lines/s':>16} {'shown lines/s':>14} {'key p50 ms':>11} "
-              f"{'key p99 ms':>11} {'key max ms':>11}  sustained")
-    print(header)
-    print("-" * len(header))
-    for rate, shown, p50, p99, worst, ok in rows:
-        print(f"{rate:>16,} {shown:>14,.0f} {p50 * 1000:>11.1f} {p99 * 1000:>11.1f} "
-              f"{worst * 1000:>11.1f}  {'yes' if ok else 'no'}")
+    print_grid(f"Logs pane under load ({source} source, {seconds:g} s per rate, 120x40, a key "
+               "every 100 ms)",
+               ("offered lines/s", "shown lines/s", "key p50 ms", "key p99 ms", "key max ms",
+                "sustained"),
+               [(f"{rate:,}", f"{shown:,.0f}", f"{p50 * 1000:.1f}", f"{p99 * 1000:.1f}",
+                 f"{worst * 1000:.1f}", "yes" if ok else "no")
+                for rate, shown, p50, p99, worst, ok in rows])
     best = max((r[0] for r in rows if r[5]), default=None)
     print(f"highest offered rate sustained: {best:,} lines/s" if best else
           "no offered rate was sustained")
@@ -301,7 +292,7 @@ def main() -> None:
     parser.add_argument("--rates", default="1000,2000,5000,10000,20000,40000")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--source", choices=("synthetic", "docker"), default="synthetic")
-    args = parser.parse_args()
+    args = parse_args(parser, quick={"runs": 1, "rates": "1000", "seconds": 1.0})
     os.chdir(ROOT)
     parts = args.parts.split(",")
     if "paint" in parts:
