@@ -113,7 +113,28 @@ def build_context(
         store, make_driver(settings.ingress_driver, data.path / "ingress")
     )
     ctx.reconciler.executor.before_stop = ctx.ingress.drain
+    ctx.cluster = _cluster_node(data, store, host, settings)
     return ctx
+
+
+def _cluster_node(data: DataDir, store: Store, host: dict[str, object],
+                  settings: object) -> object:
+    """This host's membership, if it is in a cluster (``platd init --cluster/--join``)."""
+    from platd.cluster import identity
+
+    ident = identity.load(data.path)
+    if ident is None:
+        return None
+    from platd.cluster.node import ClusterNode, NodeSettings
+
+    labels = dict(getattr(settings, "labels", {}))
+    node_settings = NodeSettings(
+        gossip_bind=getattr(settings, "gossip_bind", "") or "0.0.0.0:7946",
+        api_url=getattr(settings, "api_url", "") or "http://127.0.0.1:7400",
+        region=labels.get("region", ""), labels=labels,
+        interval=float(getattr(settings, "anti_entropy_seconds", 10.0)),
+    )
+    return ClusterNode(data.path, ident, store, host, node_settings)
 
 
 def _open_volumes(ctx: DaemonContext) -> None:

@@ -17,6 +17,7 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from platd import __version__
+from platd.api import cluster as cluster_api
 from platd.api import endpoints as endpoints_api
 from platd.api import envs, errors, tenancy
 from platd.api import exec as exec_api
@@ -51,6 +52,10 @@ def create_app(ctx: DaemonContext, *, run_reconciler: bool = True) -> Litestar:
         if run_reconciler and ctx.reconciler is not None:
             task = asyncio.create_task(ctx.reconciler.run(), name="reconciler")
             task.add_done_callback(_die_with_reconciler)
+        cluster_task = None
+        if ctx.cluster is not None:
+            cluster_task = asyncio.create_task(ctx.cluster.run(), name="cluster")
+            cluster_task.add_done_callback(_die_with_reconciler)
         ingress_task = None
         if ctx.ingress is not None:
             ingress_task = asyncio.create_task(ctx.ingress.run(), name="ingress")
@@ -58,6 +63,10 @@ def create_app(ctx: DaemonContext, *, run_reconciler: bool = True) -> Litestar:
         try:
             yield
         finally:
+            if cluster_task is not None:
+                cluster_task.remove_done_callback(_die_with_reconciler)
+                cluster_task.cancel()
+                await asyncio.gather(cluster_task, return_exceptions=True)
             if ingress_task is not None:
                 ingress_task.remove_done_callback(_die_with_reconciler)
                 ingress_task.cancel()
@@ -72,7 +81,8 @@ def create_app(ctx: DaemonContext, *, run_reconciler: bool = True) -> Litestar:
     app = Litestar(
         route_handlers=[health, openapi_document, tenancy.router, envs.router,
                         exec_api.router, logs_api.router, volumes_api.router,
-                        endpoints_api.env_router, endpoints_api.org_router],
+                        endpoints_api.env_router, endpoints_api.org_router,
+                        cluster_api.router],
         dependencies={
             "ctx": Provide(provide_ctx),
             "principal": Provide(provide_principal),

@@ -29,3 +29,4 @@ class DaemonContext:
     logs: Any = None  # platd.logs.LogService
     volumes: Any = None  # platd.volumes.VolumeBackend
     ingress: Any = None  # platd.ingress.controller.IngressController
+    cluster: Any = None  # platd.cluster.node.ClusterNode, on a cluster member
