@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
+from platd.cluster import conflicts
 from platd.cluster.identity import ClusterIdentity
 from platd.cluster.replicator import Replicator
 from platd.cluster.transport import HttpPeerTransport, PeerTransport
@@ -30,6 +31,7 @@ from platd.gossip.serf_rpc import SerfClient
 from platd.gossip.stream import EventStream
 from platd.gossip.tags import HostTags
 from platd.gossip.types import Member, MemberEvent
+from platd.store.changes import ChangeSet
 from platd.store.db import Store
 from platd.store.models import Event, Host
 
@@ -150,7 +152,8 @@ class ClusterNode:
         self.transport = transport or HttpPeerTransport(self.host_id, identity.key)
         self.replicator = Replicator(store, self.gossip, self.transport,
                                      interval=settings.interval,
-                                     on_membership=self._record_membership)
+                                     on_membership=self._record_membership,
+                                     after_merge=self._resolve_conflicts)
 
     def _known_peers(self) -> list[str]:
         with self.store.read() as session:
@@ -191,6 +194,10 @@ class ClusterNode:
             close = getattr(self.transport, "close", None)
             if close is not None:
                 await close()
+
+    def _resolve_conflicts(self, changes: ChangeSet) -> None:
+        for message in conflicts.resolve(self.store, changes):
+            log.warning("conflict resolved: %s", message)
 
     def _record_membership(self, event: MemberEvent) -> None:
         """Joins, failures and returns become events (``plat hosts describe`` shows them)."""

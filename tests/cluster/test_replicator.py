@@ -164,3 +164,89 @@ def test_pulls_page_through_large_backlogs(tmp_path: Path) -> None:
             s.close()
 
     asyncio.run(scenario())
+
+
+def test_the_same_name_made_on_both_sides_keeps_both_and_says_so(tmp_path: Path) -> None:
+    from platd.cluster import conflicts
+    from platd.store.models import Event
+
+    async def scenario() -> None:
+        async with running(tmp_path, 2, interval=0.1) as hosts:
+            for host, r in hosts.replicators.items():
+                r.after_merge = lambda changes, host=host: conflicts.resolve(
+                    hosts.stores[host], changes)
+            hosts.net.partition({"host-0"}, {"host-1"})
+            hosts.transport.down.update({"mem://host-0", "mem://host-1"})
+            hosts.write("host-0", "id-0-first", "acme")
+            await asyncio.sleep(0.01)
+            hosts.write("host-1", "id-1-second", "acme")
+            hosts.net.heal()
+            hosts.transport.down.clear()
+            await eventually(lambda: len(hosts.digests()) == 1 and all(
+                sorted(hosts.names(h).values()) == ["acme", "acme-cond"] for h in hosts.stores))
+            for h, store in hosts.stores.items():
+                assert hosts.names(h) == {"id-0-first": "acme", "id-1-second": "acme-cond"}
+                with store.read() as session:
+                    events = session.exec(select(Event).where(Event.step == "conflict")).all()
+                assert len(events) == 1
+                assert "acme-cond" in events[0].message
+
+    asyncio.run(scenario())
+
+
+def test_two_deploys_to_one_env_on_two_sides_leave_one_current_and_an_event(
+    tmp_path: Path,
+) -> None:
+    from platd.cluster import conflicts
+    from platd.store.models import Env, EnvChange, Event, Release
+
+    def deploy(store: Store, release_id: str, seq: int, previous: str | None) -> None:
+        with store.write() as session:
+            env = session.get(Env, "env-1")
+            assert env is not None
+            session.add(Release(id=release_id, env_id="env-1", seq=seq, manifest_json="{}",
+                                images_json="{}", config_version_id=None,
+                                secret_versions_json="{}", created_at=0.0, created_by="alice",
+                                source="x"))
+            change_id = f"change-{release_id}"
+            session.add(EnvChange(id=change_id, env_id="env-1", action="deploy",
+                                  release_id=release_id, previous_release_id=previous,
+                                  at=0.0, by=f"user-on-{store.host_id}"))
+            env.current_release_id, env.current_change_id = release_id, change_id
+            session.add(env)
+
+    async def scenario() -> None:
+        async with running(tmp_path, 2, interval=0.1) as hosts:
+            for host, r in hosts.replicators.items():
+                r.after_merge = lambda changes, host=host: conflicts.resolve(
+                    hosts.stores[host], changes)
+            a, b = hosts.stores["host-0"], hosts.stores["host-1"]
+            with a.write() as session:
+                session.add(Env(id="env-1", app_id="app", name="prod", created_at=0.0))
+            deploy(a, "rel-v1", 1, None)
+            await eventually(lambda: len(hosts.digests()) == 1)
+            hosts.net.partition({"host-0"}, {"host-1"})
+            hosts.transport.down.update({"mem://host-0", "mem://host-1"})
+            deploy(a, "rel-a", 2, "rel-v1")
+            await asyncio.sleep(0.01)
+            deploy(b, "rel-b", 2, "rel-v1")  # later: it wins
+            hosts.net.heal()
+            hosts.transport.down.clear()
+            await eventually(lambda: len(hosts.digests()) == 1 and all(
+                _conflicts(s) for s in hosts.stores.values()))
+            for store in hosts.stores.values():
+                with store.read() as session:
+                    env = session.get(Env, "env-1")
+                    assert env is not None
+                    assert env.current_release_id == "rel-b"
+                    assert len(session.exec(select(Release)).all()) == 3  # both listed
+                    (event,) = session.exec(select(Event).where(Event.step == "conflict")).all()
+                assert "deploy of v2 (release rel-b, by user-on-host-1) is current" in \
+                    event.message
+                assert "rel-a" in event.message and "superseded" in event.message
+
+    def _conflicts(store: Store) -> bool:
+        with store.read() as session:
+            return session.exec(select(Event).where(Event.step == "conflict")).first() is not None
+
+    asyncio.run(scenario())
