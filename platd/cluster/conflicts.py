@@ -68,9 +68,8 @@ def resolve(store: Store, changes: ChangeSet) -> list[str]:
     """After a merge: rename name collisions and record both kinds of conflict; returns the
     event messages written (for logs and tests)."""
     touched = [t for t in NAMED if changes.touches(t)]
-    envs = set(changes.tables.get("envs", ())) | {
-        e for e in _envs_of_changes(store, changes.tables.get("env_changes", frozenset()))
-    }
+    envs = set(changes.tables.get("envs", ())) | _envs_of_changes(
+        store, changes.tables.get("env_changes", frozenset()))
     if not touched and not envs:
         return []
     written: list[str] = []
@@ -93,7 +92,7 @@ def _names(session: Session, table: str) -> list[str]:
     model, scope, noun = NAMED[table]
     groups: dict[tuple[Any, str], list[Any]] = defaultdict(list)
     for row in session.exec(select(model).where(model.deleted == False)):  # type: ignore[attr-defined]  # noqa: E712
-        groups[(getattr(row, scope) if scope else None, row.name)].append(row)
+        groups[(getattr(row, scope) if scope else None, getattr(row, "name"))].append(row)  # noqa: B009
     out = []
     for (_scope, name), rows in sorted(groups.items(), key=lambda g: str(g[0])):
         if len(rows) < 2:
@@ -138,21 +137,22 @@ def _deploys(session: Session, env_id: str) -> list[str]:
         releases = {r.id: r for r in session.exec(
             select(Release).where(Release.env_id == env_id))}
 
-        def label(change: EnvChange) -> str:
-            r = releases.get(change.release_id)
-            seq = f"v{r.seq}" if r is not None else "?"
-            return f"{change.action} of {seq} (release {change.release_id[-12:]}, by {change.by})"
-
         losers = [c for c in siblings if c.id != winner.id]
         message = (
             f"concurrent changes to this env while hosts could not reach each other: "
-            f"{label(winner)} is current because it was the later change; "
-            + "; ".join(f"{label(c)} was superseded" for c in losers)
+            f"{_label(winner, releases)} is current because it was the later change; "
+            + "; ".join(f"{_label(c, releases)} was superseded" for c in losers)
             + " (both releases stay listed: plat releases)"
         )
         out.append(message)
         _event(session, conflict_id(*[c.id for c in siblings]), env_id, message)
     return out
+
+
+def _label(change: EnvChange, releases: dict[str, Release]) -> str:
+    r = releases.get(change.release_id)
+    seq = f"v{r.seq}" if r is not None else "?"
+    return f"{change.action} of {seq} (release {change.release_id[-12:]}, by {change.by})"
 
 
 def _event(session: Session, event_id: str, env_id: str, message: str) -> None:
