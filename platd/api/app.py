@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -50,7 +51,7 @@ def create_app(ctx: DaemonContext, *, run_reconciler: bool = True) -> Litestar:
         logs_task = ctx.logs.start() if ctx.logs is not None else None
         task = None
         if run_reconciler and ctx.reconciler is not None:
-            task = asyncio.create_task(ctx.reconciler.run(), name="reconciler")
+            task = asyncio.create_task(_after_sync(ctx, ctx.reconciler.run()), name="reconciler")
             task.add_done_callback(_die_with_reconciler)
         cluster_task = None
         if ctx.cluster is not None:
@@ -102,6 +103,19 @@ def create_app(ctx: DaemonContext, *, run_reconciler: bool = True) -> Litestar:
     )
     app.state.ctx = ctx
     return app
+
+
+async def _after_sync(ctx: DaemonContext, run: Any) -> None:
+    """A cluster member converges with a peer before its reconciler acts on what it holds (it
+    may have been away: stopping containers on stale state would be wrong). Alone, or when no
+    peer answers within SYNC_WAIT, it goes on with what it has (a cut-off host keeps working)."""
+    if ctx.cluster is not None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ctx.cluster.replicator.synced.wait(), SYNC_WAIT)
+    await run
+
+
+SYNC_WAIT = 30.0
 
 
 def _die_with_reconciler(task: asyncio.Task[None]) -> None:
