@@ -55,6 +55,18 @@ async def list_hosts(ctx: DaemonContext, principal: Principal) -> dict[str, Any]
     return answer
 
 
+@get("/cluster")
+async def cluster_summary(ctx: DaemonContext, principal: Principal) -> dict[str, Any]:
+    """The cluster line of ``plat status``: hosts alive of total, this host's lag."""
+    if ctx.cluster is None:
+        return {"cluster": None}
+    members, lag = await _members_and_lag(ctx)
+    answer = await asyncio.to_thread(hosts.list_hosts, ctx.store, principal, members, lag)
+    return {"cluster": ctx.cluster.identity.name, "alive": answer["alive"],
+            "total": answer["total"], "lag_seconds": answer["lag_seconds"],
+            "last_sync": ctx.cluster.replicator.last_sync}
+
+
 @get("/hosts/{host:str}")
 async def describe_host(ctx: DaemonContext, principal: Principal, host: str) -> dict[str, Any]:
     members, lag = await _members_and_lag(ctx)
@@ -126,6 +138,6 @@ async def peer_join(request: Request[object, object, State], ctx: DaemonContext)
 
 
 router = Router(path="/v1", route_handlers=[
-    list_hosts, describe_host, remove_host, create_join_token,
+    cluster_summary, list_hosts, describe_host, remove_host, create_join_token,
     peer_high_water, peer_rows, peer_join,
 ])
