@@ -51,6 +51,8 @@ class HostSettings:
     # and users reach this host at.
     gossip_bind: str = ""
     api_url: str = ""
+    serf_rpc: str = "127.0.0.1:7373"  # the agent's RPC, on loopback (several hosts on one
+    # machine, as scripts/dev-cluster runs them, need one port each)
     anti_entropy_seconds: float = 10.0
 
     @classmethod
@@ -62,7 +64,7 @@ class HostSettings:
         except tomllib.TOMLDecodeError as e:
             raise InvalidInput(f"{path}: {e}", hint="fix the file and start platd again") from e
         known = {"registry", "labels", "resync_seconds", "logs_max_age", "logs_max_bytes",
-                 "ingress_ipv6", "ingress_ipv4", "ingress_driver", "gossip_bind", "api_url",
+                 "ingress_ipv6", "ingress_ipv4", "ingress_driver", "gossip_bind", "api_url", "serf_rpc",
                  "anti_entropy_seconds"}
         unknown = set(data) - known
         if unknown:
@@ -92,6 +94,8 @@ class HostSettings:
                                    '"builtin" or "haproxy"'),
                 "gossip_bind": (isinstance(data.get("gossip_bind", ""), str),
                                 'an address like "10.0.0.5:7946"'),
+                "serf_rpc": (isinstance(data.get("serf_rpc", ""), str),
+                             'a loopback address like "127.0.0.1:7373"'),
                 "api_url": (isinstance(data.get("api_url", ""), str),
                             'a URL like "http://10.0.0.5:7400"'),
                 "anti_entropy_seconds": (

@@ -133,6 +133,7 @@ def _cluster_node(data: DataDir, store: Store, host: dict[str, object],
         api_url=getattr(settings, "api_url", "") or "http://127.0.0.1:7400",
         region=labels.get("region", ""), labels=labels,
         interval=float(getattr(settings, "anti_entropy_seconds", 10.0)),
+        rpc_addr=getattr(settings, "serf_rpc", "") or "127.0.0.1:7373",
     )
     return ClusterNode(data.path, ident, store, host, node_settings)
 
