@@ -64,7 +64,8 @@ class HostSettings:
         except tomllib.TOMLDecodeError as e:
             raise InvalidInput(f"{path}: {e}", hint="fix the file and start platd again") from e
         known = {"registry", "labels", "resync_seconds", "logs_max_age", "logs_max_bytes",
-                 "ingress_ipv6", "ingress_ipv4", "ingress_driver", "gossip_bind", "api_url", "serf_rpc",
+                 "ingress_ipv6", "ingress_ipv4", "ingress_driver", "gossip_bind", "api_url",
+                 "serf_rpc",
                  "anti_entropy_seconds"}
         unknown = set(data) - known
         if unknown:

@@ -7,6 +7,8 @@ The merge keeps one version of every row, but two *rows* can still collide. Two 
   created first keeps the name (UUIDv7 ids order by creation time; a row's stamp would not do,
   it changes with every later write). The other is renamed ``NAME-XXXX`` (the end of its id),
   so both stay reachable, and a ``conflict`` event names both.
+- **One workload scaled on both sides** before either had a scale row for it: two rows for one
+  (env, workload). The later write (larger ``(hlc, origin)``) is kept, the other tombstoned.
 - **Two deploys (or rollbacks) to one env** on two sides: the env's pointer is one row, so the
   later change (larger ``(hlc, origin)``) is current everywhere; both releases stay listed. The
   two changes are found as two moves away from the same release, and a ``conflict`` event says
@@ -37,6 +39,7 @@ from platd.store.models import (
     Org,
     Project,
     Release,
+    Scale,
     SecretBundle,
     Volume,
 )
@@ -68,12 +71,15 @@ def resolve(store: Store, changes: ChangeSet) -> list[str]:
     """After a merge: rename name collisions and record both kinds of conflict; returns the
     event messages written (for logs and tests)."""
     touched = [t for t in NAMED if changes.touches(t)]
+    scales = changes.touches("scales")
     envs = set(changes.tables.get("envs", ())) | _envs_of_changes(
         store, changes.tables.get("env_changes", frozenset()))
-    if not touched and not envs:
+    if not touched and not envs and not scales:
         return []
     written: list[str] = []
     with store.write() as session:
+        if scales:
+            written += _scales(session)
         for table in touched:
             written += _names(session, table)
         for env_id in sorted(envs):
@@ -110,6 +116,22 @@ def _names(session: Session, table: str) -> list[str]:
             )
             out.append(message)
             _event(session, conflict_id(keeper.id, loser.id), _env_of(table, keeper), message)
+    return out
+
+
+def _scales(session: Session) -> list[str]:
+    groups: dict[tuple[str, str], list[Scale]] = defaultdict(list)
+    for row in session.exec(select(Scale).where(Scale.deleted == False)):  # noqa: E712
+        groups[(row.env_id, row.workload)].append(row)
+    out = []
+    for (_env, workload), rows in sorted(groups.items()):
+        if len(rows) < 2:
+            continue
+        rows.sort(key=lambda r: (r.hlc, r.origin))
+        for loser in rows[:-1]:
+            loser.deleted = True
+            session.add(loser)
+        out.append(f"workload {workload} was scaled on two sides; the later scale holds")
     return out
 
 
@@ -156,7 +178,13 @@ def _label(change: EnvChange, releases: dict[str, Release]) -> str:
 
 
 def _event(session: Session, event_id: str, env_id: str, message: str) -> None:
-    if session.exec(select(Event).where(Event.id == event_id)).first() is not None:
-        return
-    session.add(Event(id=event_id, at=time.time(), env_id=env_id, step="conflict",
-                      outcome="info", message=message))
+    """Write the conflict's event, or correct it: a host that merged part of the rows first
+    (pages, or origins pulled one after another) may have explained it from a partial view;
+    every host rewrites it from the final one, so the explanation converges too."""
+    existing = session.exec(select(Event).where(Event.id == event_id)).first()
+    if existing is None:
+        session.add(Event(id=event_id, at=time.time(), env_id=env_id, step="conflict",
+                          outcome="info", message=message))
+    elif existing.message != message:
+        existing.message = message
+        session.add(existing)
