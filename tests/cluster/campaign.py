@@ -68,6 +68,7 @@ BASE_ENVS = ("prod", "staging")
 MANIFEST = 'app = "web"\n[workloads.web]\nimage = "127.0.0.1:5000/hello:v1"\ncount = 1\n'
 MAX_SKEW_MS = 5_000
 CONVERGE_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
 
 WRITES = ("org_create", "org_rename", "org_delete", "env_create", "env_delete", "deploy",
           "rollback", "scale", "event")
@@ -305,8 +306,11 @@ class World:
     async def stop(self, host: HostState) -> None:
         if host.task is not None:
             host.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await host.task
+            done, _ = await asyncio.wait({host.task}, timeout=STOP_TIMEOUT)
+            if not done:
+                self.errors.append(f"{host.name}: the replicator kept running "
+                                   f"{STOP_TIMEOUT:g}s after it was cancelled")
+                host.task.cancel()  # again: a second cancel is not swallowed
             host.task = None
         # A merge already running in a worker thread finishes (a commit that made it to disk
         # before the crash); wait for it so a restarted store never races a dead one.

@@ -149,3 +149,25 @@ def test_a_deploy_conflict_event_names_the_release_that_is_current(tmp_path: Pat
     current = env.current_release_id or ""
     assert f"(release {current[-12:]}, by campaign) is current" in event.message
 
+
+
+def test_a_replicator_stops_when_cancelled_as_a_round_is_kicked(tmp_path: Path) -> None:
+    """Found by the campaign (seed 14 hung): a kick (a peer joined, the agent came back) in
+    the same loop turn as platd's shutdown cancelled the replicator; Python 3.11's wait_for
+    then returned instead of raising, the round loop went on, and the shutdown never ended."""
+
+    async def scenario() -> bool:
+        store = make_store(tmp_path, "host-a")
+        replicator = Replicator(store, FakeNetwork().add("host-a"), InMemoryTransport(),
+                                interval=60.0, rng=random.Random(0))
+        task = asyncio.create_task(replicator.run())
+        await asyncio.sleep(0.2)  # waiting for its next round
+        replicator.kick()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=5)
+        for leftover in asyncio.all_tasks() - {asyncio.current_task()}:
+            leftover.cancel()
+        store.close()
+        return bool(done)
+
+    assert asyncio.run(scenario()), "the replicator kept running after it was cancelled"
