@@ -69,6 +69,7 @@ MANIFEST = 'app = "web"\n[workloads.web]\nimage = "127.0.0.1:5000/hello:v1"\ncou
 MAX_SKEW_MS = 5_000
 CONVERGE_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
+SCHEDULE_TIMEOUT = 180.0
 
 WRITES = ("org_create", "org_rename", "org_delete", "env_create", "env_delete", "deploy",
           "rollback", "scale", "event")
@@ -615,6 +616,14 @@ async def _run(schedule: Schedule, root: Path, result: Result) -> None:
         world.close()
 
 
+async def _bounded(schedule: Schedule, root: Path, result: Result) -> None:
+    try:
+        async with asyncio.timeout(SCHEDULE_TIMEOUT):
+            await _run(schedule, root, result)
+    except TimeoutError:
+        result.problems.append(("crash", f"the schedule did not finish in {SCHEDULE_TIMEOUT:g}s"))
+
+
 async def _until_equal(world: World, *, timeout: float, settle: float) -> float | None:
     """Seconds until every digest is equal and stays equal for ``settle`` seconds (the time
     returned is when they first became equal for good); None when ``timeout`` passes."""
@@ -639,7 +648,7 @@ def run_campaign(seed: int, steps: int = 40, root: Path | None = None) -> Result
     with contextlib.ExitStack() as stack:
         if root is None:
             root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="campaign-")))
-        asyncio.run(_run(schedule, root / f"seed-{seed}", result))
+        asyncio.run(_bounded(schedule, root / f"seed-{seed}", result))
     return result
 
 
