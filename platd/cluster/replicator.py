@@ -195,8 +195,11 @@ class Replicator:
             await self.round()
             # Jitter keeps hosts that started together from swapping in lockstep.
             wait = self.interval * (0.8 + 0.4 * self.rng.random())
+            # asyncio.timeout, not wait_for: on 3.11 a kick arriving as the task is cancelled
+            # made wait_for return instead of raising, and the loop never stopped.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._round_wake.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await self._round_wake.wait()
             self._round_wake.clear()
 
     async def round(self) -> bool:
