@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None, prog: str = "platd") -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
+    from platd.clock import SystemClock
     from platd.datadir import DataDir, default_data_dir
     from platd.secrets.crypto import create_key_file
     from platd.services.tokens import create_admin_token
@@ -103,7 +104,7 @@ def _init(args: argparse.Namespace) -> int:
     version = migrate(data.state_db)
     create_key_file(data.key_file)
     store = Store(data.state_db, host["id"])
-    token = create_admin_token(store)
+    token = create_admin_token(store, SystemClock())
     store.close()
     if args.json:
         print(json.dumps({"host": host, "data": str(data.path), "schema": version, "token": token}))

@@ -1,9 +1,9 @@
 """The log service of one daemon: store, collector, event mirror, and the reads the API serves.
 
-``LogService.open`` builds the parts; ``run`` is the long-lived task (the mirror) and shuts the
-rest down cleanly when cancelled; ``read`` answers one ``GET .../logs`` request: it checks the
-caller may see the env, resolves the filter (names to interned ids, times to nanoseconds) and
-returns a history page or a follow step.
+``LogService.open`` builds the parts; ``run`` is the long-lived task (the mirror), run as a
+root task by the daemon's supervisor, and shuts the rest down cleanly when cancelled; ``read``
+answers one ``GET .../logs`` request: it checks the caller may see the env, resolves the filter
+(names to interned ids, times to nanoseconds) and returns a history page or a follow step.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from platd.services import tenancy
 from platd.spec.errors import InvalidInput, NotFound
 from platd.spec.timeparse import parse_time
 from platd.store.db import Store
+from platd.store.models import Env, Release
+from platd.store.queries import manifest_of
 
 __all__ = ["MAX_LIMIT", "LogParams", "LogService"]
 
@@ -92,18 +94,6 @@ class LogService:
         finally:
             await self.collector.close()
             await asyncio.to_thread(self.store.close)
-
-    def start(self) -> asyncio.Task[None]:
-        """``run`` as a guarded root task: if it dies, the daemon shuts down rather than going
-        on without its logs (as it does for the reconciler)."""
-        task = asyncio.create_task(self.run(), name="logs")
-        task.add_done_callback(_die_with_logs)
-        return task
-
-    async def stop(self, task: asyncio.Task[None]) -> None:
-        task.remove_done_callback(_die_with_logs)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -207,9 +197,6 @@ class LogService:
 
     def _state_names(self, env_id: str, kind: int) -> set[str]:
         """Workloads or instances the state knows for the env (they may have no lines yet)."""
-        from platd.services.releases import manifest_of
-        from platd.store.models import Env, Release
-
         with self.state.read() as session:
             conn = session.connection()
             rows = conn.exec_driver_sql(
@@ -224,16 +211,6 @@ class LogService:
                 if release is not None:
                     names |= set(manifest_of(release).workloads)
             return names
-
-
-def _die_with_logs(task: asyncio.Task[None]) -> None:
-    if task.cancelled():
-        return
-    log.critical("the log service stopped (%r); shutting platd down", task.exception())
-    import os
-    import signal
-
-    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _env_key(conn: Any, env_id: str) -> int | None:
