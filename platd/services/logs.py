@@ -16,6 +16,8 @@ from typing import Any
 
 from platd.auth.tokens import Principal
 from platd.logs.service import LogParams, LogService
+from platd.services import tenancy
+from platd.store.db import Store
 
 MAX_WAIT = 60.0
 INLINE_LINES = 1000  # a follow step with at most this many new lines is read on the event loop
@@ -27,7 +29,11 @@ async def read_logs(
 ) -> dict[str, Any]:
     after = params.after
     deadline = time.monotonic() + min(max(wait, 0.0), MAX_WAIT)
-    prepared = await asyncio.to_thread(logs.prepare, principal, target, params)
+
+    def readable() -> tuple[str, str]:
+        return _readable_env(logs.state, principal, target)
+
+    prepared = await asyncio.to_thread(logs.prepare, params, readable)
     cursor = after
     hung_up: asyncio.Task[None] | None = None
     try:
@@ -54,3 +60,10 @@ async def read_logs(
     finally:
         if hung_up is not None:
             hung_up.cancel()
+
+
+def _readable_env(store: Store, principal: Principal, target: str) -> tuple[str, str]:
+    """The env's id and path, if the caller may read it (NotFound names what exists)."""
+    with store.read() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+        return ref.env.id, ref.path
