@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None, prog: str = "platd") -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
+    from platd.clock import SystemClock
     from platd.datadir import DataDir, default_data_dir
     from platd.secrets.crypto import create_key_file
     from platd.services.tokens import create_admin_token
@@ -123,7 +124,7 @@ def _init(args: argparse.Namespace) -> int:
     store = Store(data.state_db, host["id"])
     cluster_line = _cluster_init(args, data, store, host)
     # A joined host got the cluster's rows, the admin token among them: it mints none of its own.
-    token = create_admin_token(store) if not args.join else None
+    token = create_admin_token(store, SystemClock()) if not args.join else None
     store.close()
     if args.json:
         print(json.dumps({"host": host, "data": str(data.path), "schema": version, "token": token,

@@ -2,7 +2,7 @@
 
     identity.py    the cluster's files in a host's data dir (id, name, keys; mode 0600)
     peer_auth.py   peers sign their requests with the cluster key; user tokens never pass
-    join.py        single-use join tokens and the key exchange that hands a new host the keys
+    bootstrap.py   platd init --cluster / --join (the key exchange is platd/secrets/join.py)
     transport.py   how a host reads another's rows (HTTP, and an in-memory fake for tests)
     replicator.py  hints on commit, pulls on hints, anti-entropy: how every host converges
     conflicts.py   concurrent writes that the merge resolved, made visible as events

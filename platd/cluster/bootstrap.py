@@ -17,8 +17,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from platd.cluster import identity, join
+from platd.cluster import identity
 from platd.cluster.identity import ClusterIdentity, unb64
+from platd.secrets import join
 from platd.spec.errors import Conflict, DaemonUnreachable, InvalidInput, from_wire
 from platd.store.db import Store
 

@@ -134,6 +134,7 @@ class ClusterNode:
         command_prefix: Sequence[str] = (),
     ) -> None:
         self.identity = identity
+        self.secret_key = (data / "secret.key").read_bytes()  # handed to joining hosts, sealed
         self.store = store
         self.host_id = str(host["id"])
         self.host_name = str(host["name"])

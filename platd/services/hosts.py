@@ -8,20 +8,18 @@ replicator (``lag``). Only the host admin (a token with no org) manages hosts.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from sqlmodel import col, select
 
 from platd.auth.tokens import Principal
-from platd.cluster import join
+from platd.ctx.store.models import Event, Host, JoinToken
 from platd.gossip.types import Member
-from platd.secrets.crypto import SecretBox
+from platd.secrets import join
+from platd.services.context import ServiceContext
 from platd.spec.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from platd.spec.timeparse import format_age
-from platd.store.db import Store
-from platd.store.models import Event, Host, JoinToken
 
 STATES = ("alive", "suspect", "failed", "left")
 
@@ -64,15 +62,15 @@ def host_view(row: Host, member: Member | None, lag: float | None, me: str,
     }
 
 
-def list_hosts(store: Store, principal: Principal, members: list[Member],
+def list_hosts(ctx: ServiceContext, principal: Principal, members: list[Member],
                lag: Mapping[str, float]) -> dict[str, Any]:
     by_name = {m.name: m for m in members}
-    now = time.time()
-    with store.read() as session:
+    now = ctx.clock.time()
+    with ctx.store.read() as session:
         rows = session.exec(select(Host).where(Host.deleted == False)  # noqa: E712
                             .order_by(col(Host.name))).all()
-    hosts = [host_view(r, by_name.get(r.id), lag.get(r.id, 0.0 if r.id == store.host_id
-                                                        else None), store.host_id, now)
+    hosts = [host_view(r, by_name.get(r.id), lag.get(r.id, 0.0 if r.id == ctx.store.host_id
+                                                        else None), ctx.store.host_id, now)
              for r in rows]
     if not hosts:  # a host of its own: itself, as the only member
         hosts = []
@@ -95,28 +93,28 @@ def find_host(session: Any, text: str) -> Host:
     return found
 
 
-def describe_host(store: Store, principal: Principal, text: str, members: list[Member],
+def describe_host(ctx: ServiceContext, principal: Principal, text: str, members: list[Member],
                   lag: Mapping[str, float]) -> dict[str, Any]:
-    with store.read() as session:
+    with ctx.store.read() as session:
         row = find_host(session, text)
         events = session.exec(
             select(Event).where(Event.env_id == "", Event.instance_id == row.id)
             .order_by(col(Event.at).desc()).limit(10)
         ).all()
         view = host_view(row, {m.name: m for m in members}.get(row.id),
-                         lag.get(row.id), store.host_id, time.time())
+                         lag.get(row.id), ctx.store.host_id, ctx.clock.time())
         view["events"] = [{"at": e.at, "outcome": e.outcome, "message": e.message}
                           for e in events]
     return view
 
 
-def remove_host(store: Store, principal: Principal, text: str,
+def remove_host(ctx: ServiceContext, principal: Principal, text: str,
                 members: list[Member]) -> dict[str, Any]:
     """Forget a host for good. Only a host that is not alive: a live one must leave itself."""
     _require_admin(principal)
-    with store.write() as session:
+    with ctx.store.write() as session:
         row = find_host(session, text)
-        if row.id == store.host_id:
+        if row.id == ctx.store.host_id:
             raise Conflict("a host cannot remove itself",
                            hint="run plat hosts remove from another host of the cluster")
         member = {m.name: m for m in members}.get(row.id)
@@ -127,52 +125,53 @@ def remove_host(store: Store, principal: Principal, text: str,
             )
         row.deleted = True
         session.add(row)
-        session.add(Event(id=_uuid(), at=time.time(), env_id="", step="host", outcome="info",
+        session.add(Event(id=_uuid(), at=ctx.clock.time(), env_id="", step="host", outcome="info",
                           message=f"host {row.name} was removed from the cluster by "
                                   f"{principal.name}", actor=principal.name, instance_id=row.id))
     return {"removed": row.id, "name": row.name}
 
 
-def create_join_token(store: Store, box: SecretBox, principal: Principal,
+def create_join_token(ctx: ServiceContext, principal: Principal,
                       ttl: float = join.DEFAULT_TTL) -> dict[str, Any]:
     _require_admin(principal)
     if not 60 <= ttl <= join.MAX_TTL:
         raise InvalidInput("a join token lasts between 1 minute and 7 days",
                            hint="e.g. plat hosts join-token --ttl 1h")
     token = join.new_token()
-    now = time.time()
-    with store.write() as session:
+    now = ctx.clock.time()
+    with ctx.store.write() as session:
         session.add(JoinToken(
-            id=token.id, sealed_secret=box.seal({"secret": join.b64url(token.secret)}, token.id),
+            id=token.id,
+            sealed_secret=ctx.box.seal({"secret": join.b64url(token.secret)}, token.id),
             expires_at=now + ttl, created_at=now, created_by=principal.name,
         ))
     return {"token": str(token), "id": token.id, "expires_at": now + ttl,
             "expires_in_seconds": ttl}
 
 
-def token_secret(store: Store, box: SecretBox, token_id: str) -> bytes:
+def token_secret(ctx: ServiceContext, token_id: str) -> bytes:
     """The secret of a join token that may still be used; Unauthenticated otherwise."""
     refused = Unauthenticated("this join token is unknown, used or expired",
                               hint="make a new one on a cluster member: plat hosts join-token")
-    with store.read() as session:
+    with ctx.store.read() as session:
         row = session.get(JoinToken, token_id)
-    if row is None or row.deleted or row.used_by or row.expires_at < time.time():
+    if row is None or row.deleted or row.used_by or row.expires_at < ctx.clock.time():
         raise refused
-    return join.unb64url(box.open(row.sealed_secret, row.id)["secret"])
+    return join.unb64url(ctx.box.open(row.sealed_secret, row.id)["secret"])
 
 
-def accept_join(store: Store, box: SecretBox, body: dict[str, Any],
+def accept_join(ctx: ServiceContext, body: dict[str, Any],
                 cluster: dict[str, Any]) -> dict[str, Any]:
     """Check a join request, use up its token, record the host, and seal the keys for it."""
     token_id = str(body.get("token_id", ""))[:64]
-    secret = token_secret(store, box, token_id)
+    secret = token_secret(ctx, token_id)
     client_public = join.check_request(secret, body)
     host = body.get("host") or {}
     host_id, name = str(host.get("id", "")), str(host.get("name", ""))
     if not host_id or not name or len(host_id) > 64 or len(name) > 64:
         raise InvalidInput("a joining host must say its id and name")
-    now = time.time()
-    with store.write() as session:
+    now = ctx.clock.time()
+    with ctx.store.write() as session:
         row = session.get(JoinToken, token_id)
         if row is None or row.used_by:
             raise Unauthenticated("this join token was used meanwhile")

@@ -51,13 +51,15 @@ from platd.cluster import conflicts
 from platd.cluster.replicator import Replicator
 from platd.cluster.transport import InMemoryTransport, PeerUnreachable
 from platd.gossip.fake import FakeGossip, FakeNetwork
-from platd.services import events, releases, status, tenancy
+from platd.services import releases, status, tenancy
 from platd.spec.errors import PlatError
 from platd.spec.hlc import HybridLogicalClock, wall_millis
+from platd.store import eventlog, queries
 from platd.store.changes import ChangeSet
 from platd.store.db import Store
 from platd.store.models import Env, EnvChange, Event, Org, Release, Scale
 from platd.store.replication import WireRow
+from tests.daemon_support import service_context
 from tests.unit.store_support import make_store
 
 ADMIN = Principal(token_id="campaign", name="campaign", org_id=None, org_name=None, role="owner")
@@ -411,12 +413,31 @@ def _drain(store: Store) -> None:
 
 # -- writes, through the services the API calls
 
+_contexts: dict[int, Any] = {}
+
+
+def _svc(store: Store) -> Any:
+    """One service context per store (the use cases take one, as the API passes them)."""
+    if id(store) not in _contexts:
+        _contexts[id(store)] = service_context(store, clock=_StoreClock(store))
+    return _contexts[id(store)]
+
+
+class _StoreClock:
+    """The store's skewed wall clock as the services' clock, so events carry the same skew."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def time(self) -> float:
+        return self._store.clock._now() / 1000.0
+
 def _org_create(store: Store, name: str) -> None:
-    tenancy.create(store, ADMIN, "org", name)
+    tenancy.create(_svc(store), ADMIN, "org", name)
 
 
 def _org_delete(store: Store, name: str) -> None:
-    tenancy.delete(store, ADMIN, "org", name)
+    tenancy.delete(_svc(store), ADMIN, "org", name)
 
 
 def _org_rename(store: Store, old: str, new: str) -> None:
@@ -432,17 +453,17 @@ def _org_rename(store: Store, old: str, new: str) -> None:
 
 
 def _env_create(store: Store, name: str) -> None:
-    tenancy.create(store, ADMIN, "env", f"{APP}/{name}")
+    tenancy.create(_svc(store), ADMIN, "env", f"{APP}/{name}")
 
 
 def _env_delete(store: Store, name: str) -> None:
-    tenancy.delete(store, ADMIN, "env", f"{APP}/{name}")
+    tenancy.delete(_svc(store), ADMIN, "env", f"{APP}/{name}")
 
 
 def _deploy(store: Store, env: str, digest_seed: int) -> None:
-    plan = releases.prepare_deploy(store, ADMIN, f"{APP}/{env}", MANIFEST, {})
+    plan = releases.prepare_deploy(_svc(store), ADMIN, f"{APP}/{env}", MANIFEST, {})
     image = f"127.0.0.1:5000/hello@sha256:{digest_seed:064x}"
-    releases.commit_deploy(store, ADMIN, plan, dict.fromkeys(plan.refs, image), image)
+    releases.commit_deploy(_svc(store), ADMIN, plan, dict.fromkeys(plan.refs, image), image)
 
 
 def _rollback(store: Store, env: str, back: int) -> None:
@@ -454,18 +475,18 @@ def _rollback(store: Store, env: str, back: int) -> None:
     if not older:
         raise PlatError("nothing to roll back to")
     chosen = older[-min(back, len(older))]
-    releases.rollback(store, ADMIN, f"{APP}/{env}", chosen.id)
+    releases.rollback(_svc(store), ADMIN, f"{APP}/{env}", chosen.id)
 
 
 def _scale(store: Store, env: str, count: int) -> None:
-    status.scale(store, ADMIN, f"{APP}/{env}", "web", count=count, minimum=None, maximum=None,
+    status.scale(_svc(store), ADMIN, f"{APP}/{env}", "web", count=count, minimum=None, maximum=None,
                  cpu=None, memory=None)
 
 
 def _event(store: Store, env: str, n: int) -> None:
     with store.write() as session:
         ref = tenancy.resolve_env(session, ADMIN, f"{APP}/{env}")
-        events.record(session, store, env_id=ref.env.id, step="note", outcome="info",
+        eventlog.record(session, _svc(store).clock, env_id=ref.env.id, step="note", outcome="info",
                       message=f"campaign note {n}", actor="campaign")
 
 
@@ -478,9 +499,9 @@ WRITE_OPS: dict[str, Callable[..., None]] = {
 
 def _seed_tree(store: Store) -> None:
     for kind, path in (("org", "base"), ("project", "base/p"), ("app", APP)):
-        tenancy.create(store, ADMIN, kind, path)
+        tenancy.create(_svc(store), ADMIN, kind, path)
     for env in BASE_ENVS:
-        tenancy.create(store, ADMIN, "env", f"{APP}/{env}")
+        tenancy.create(_svc(store), ADMIN, "env", f"{APP}/{env}")
         _deploy(store, env, 1)
 
 
@@ -536,7 +557,7 @@ def _view(store: Store) -> dict[str, Any]:
                                release_env.get(env.current_release_id or "") == env.id)
         live_envs = [e for e in envs if not e.deleted]
         # What the scale service and the reconciler apply: one override per workload.
-        scales = {e.id: {w: s.count for w, s in status._scales(session, e.id).items()}
+        scales = {e.id: {w: s.count for w, s in queries.live_scales(session, e.id).items()}
                   for e in live_envs}
         scale_rows = Counter((s.env_id[-8:], s.workload) for s in session.exec(
             select(Scale).where(Scale.deleted == False)))  # noqa: E712

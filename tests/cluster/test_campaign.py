@@ -1,9 +1,9 @@
 """The replication campaign in CI: a few seeded schedules of writes and faults must end with
 every host holding the same state, and the campaign's checks must be able to see it when not.
 
-The full run is ``python -m tests.cluster.campaign --schedules 200``. Two findings of the
-campaign are pinned below as deterministic reproductions (strict xfail: they fail today, and
-start failing CI the day platd fixes them, so the marks and the tolerance come off together).
+The full run is ``python -m tests.cluster.campaign --schedules 200``. Findings of the campaign
+are kept below as deterministic reproductions of what was fixed (a workload scaled on both
+sides; a conflict event explained from a partial merge; a kick during cancellation).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from platd.cluster import conflicts
 from platd.cluster.replicator import Replicator
 from platd.cluster.transport import InMemoryTransport
 from platd.gossip.fake import FakeNetwork
-from platd.services import status
+from platd.store import queries
 from platd.store.db import Store
 from platd.store.models import Env, Event, Org
 from tests.cluster.campaign import (
@@ -35,9 +35,6 @@ from tests.unit.store_support import make_store
 
 CI_SEEDS = range(1, 11)
 CI_STEPS = 25
-# Hosts that scaled one workload apart keep two override rows and apply different ones:
-# see test_a_workload_scaled_on_both_sides_has_one_count_everywhere below.
-KNOWN = frozenset({"scale"})
 
 
 @pytest.mark.slow
@@ -47,7 +44,7 @@ def test_a_seeded_schedule_of_writes_and_faults_ends_in_one_state(
 ) -> None:
     result = run_campaign(seed, CI_STEPS, root=tmp_path)
     assert result.converged, result.problems
-    assert not result.divergent(KNOWN), result.problems
+    assert not result.divergent(), result.problems
 
 
 def test_the_ci_schedules_exercise_every_fault_and_write() -> None:
@@ -114,11 +111,9 @@ def _sync(source: Store, *targets: Store, page: int = 1000) -> None:
 def _count(store: Store) -> int | None:
     with store.read() as session:
         env = session.exec(select(Env).where(Env.name == "prod")).one()
-        return status._scales(session, env.id)["web"].count
+        return queries.live_scales(session, env.id)["web"].count
 
 
-@pytest.mark.xfail(strict=True, reason="platd: a Scale row is made with a fresh id on each "
-                   "side, so both survive the merge and each host applies the one it read last")
 def test_a_workload_scaled_on_both_sides_has_one_count_everywhere(tmp_path: Path) -> None:
     a, b = _two_stores(tmp_path)
     _seed_tree(a)
@@ -128,12 +123,9 @@ def test_a_workload_scaled_on_both_sides_has_one_count_everywhere(tmp_path: Path
     _sync(b, a)
     _sync(a, b)
     assert a.digest() == b.digest()
-    assert [_count(a), _count(b)] == [5, 5]  # today: [5, 3], each host's own row order
+    assert [_count(a), _count(b)] == [5, 5]  # the later scale, on both
 
 
-@pytest.mark.xfail(strict=True, reason="platd: conflicts._deploys writes its event once, from "
-                   "the env row the host holds at that moment; when the winning side's Env row "
-                   "arrives in a later page than its EnvChange, the event names the loser")
 def test_a_deploy_conflict_event_names_the_release_that_is_current(tmp_path: Path) -> None:
     a, b = _two_stores(tmp_path)
     _seed_tree(a)

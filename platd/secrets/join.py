@@ -13,6 +13,7 @@ Pure functions on bytes: the HTTP route and ``platd init --join`` call them.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -27,7 +28,6 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from platd.cluster.identity import b64, unb64
 from platd.spec.errors import InvalidInput, Unauthenticated
 
 PREFIX = "platj_"
@@ -47,15 +47,19 @@ class JoinToken:
         return f"JoinToken(id={self.id!r})"
 
 
-def b64url(data: bytes) -> str:
-    import base64
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
+
+def unb64(text: str) -> bytes:
+    return base64.b64decode(text, validate=True)
+
+
+def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
 def unb64url(text: str) -> bytes:
-    import base64
-
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
