@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from platd.auth.tokens import Principal
-from platd.ctx.store.models import Event, Host, JoinToken
+from platd.store.models import Event, Host, JoinToken
 from platd.gossip.types import Member
 from platd.secrets import join
 from platd.services.context import ServiceContext
