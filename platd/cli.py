@@ -11,9 +11,14 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from platd import __version__
 from platd.spec.errors import InvalidInput, PlatError
+
+if TYPE_CHECKING:
+    from platd.datadir import DataDir
+    from platd.store.db import Store
 
 DEFAULT_LISTEN = "127.0.0.1:7400"
 
@@ -55,6 +60,19 @@ def build_parser(prog: str = "platd") -> argparse.ArgumentParser:
     )
     init.add_argument("--name", help="host name shown to people (default: the hostname)")
     init.add_argument("--json", action="store_true", help="print the result as JSON")
+    cluster = init.add_mutually_exclusive_group()
+    cluster.add_argument("--cluster", metavar="NAME",
+                         help="make this host the first member of a new cluster NAME")
+    cluster.add_argument("--join", metavar="ADDRESS",
+                         help="join the cluster of the member whose API is at ADDRESS "
+                         "(needs --token from `plat hosts join-token` there)")
+    init.add_argument("--token", help="the join token (or set PLAT_JOIN_TOKEN)")
+    init.add_argument("--gossip", metavar="IP:PORT",
+                      help="where this host gossips with its peers (cluster members; "
+                      "default: 0.0.0.0:7946)")
+    init.add_argument("--advertise", metavar="URL",
+                      help="the API address peers and users reach this host at "
+                      f"(cluster members; default: http://{DEFAULT_LISTEN})")
     serve = sub.add_parser("serve", help="run the API and the reconciler")
     serve.add_argument("--data", type=Path, help="data directory (as for init)")
     serve.add_argument(
@@ -93,6 +111,7 @@ def main(argv: list[str] | None = None, prog: str = "platd") -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
+    from platd.clock import SystemClock
     from platd.datadir import DataDir, default_data_dir
     from platd.secrets.crypto import create_key_file
     from platd.services.tokens import create_admin_token
@@ -103,17 +122,59 @@ def _init(args: argparse.Namespace) -> int:
     version = migrate(data.state_db)
     create_key_file(data.key_file)
     store = Store(data.state_db, host["id"])
-    token = create_admin_token(store)
+    cluster_line = _cluster_init(args, data, store, host)
+    # A joined host got the cluster's rows, the admin token among them: it mints none of its own.
+    token = create_admin_token(store, SystemClock()) if not args.join else None
     store.close()
     if args.json:
-        print(json.dumps({"host": host, "data": str(data.path), "schema": version, "token": token}))
+        print(json.dumps({"host": host, "data": str(data.path), "schema": version, "token": token,
+                          "cluster": cluster_line}))
         return 0
     print(f"initialised host {host['name']} ({host['id']}) in {data.path}")
+    if cluster_line:
+        print(cluster_line)
+    if token is None:
+        print("next:")
+        print(f"  platd serve --data {data.path}")
+        print("  (the cluster's tokens work here too: plat login --api "
+              f"{args.advertise or 'http://' + DEFAULT_LISTEN})")
+        return 0
     print(f"admin token (shown once, stored only as a hash):\n\n  {token}\n")
     print("next:")
     print(f"  platd serve --data {data.path}")
     print(f"  plat login --api http://{DEFAULT_LISTEN} --token {token[:9]}…")
     return 0
+
+
+def _cluster_init(args: argparse.Namespace, data: DataDir, store: Store,
+                  host: dict[str, object]) -> str | None:
+    """Make or join a cluster when asked; the line that says so."""
+    if not args.cluster and not args.join:
+        if args.token or args.gossip or args.advertise:
+            raise InvalidInput("--token, --gossip and --advertise go with --cluster or --join")
+        return None
+    from platd.cluster import bootstrap, identity
+    from platd.spec.names import check_name
+
+    gossip = args.gossip or "0.0.0.0:7946"
+    advertise = args.advertise or f"http://{DEFAULT_LISTEN}"
+    bootstrap.write_settings(data.settings_file, gossip, advertise)
+    if args.cluster:
+        check_name("cluster", args.cluster)
+        ident = identity.create(data.path, args.cluster)
+        return (f"made cluster {ident.name} ({ident.id}); add hosts with a token from "
+                "`plat hosts join-token`")
+    token = args.token or os.environ.get("PLAT_JOIN_TOKEN")
+    if not token:
+        raise InvalidInput("joining needs a join token",
+                           hint="make one on a member: plat hosts join-token; then "
+                           "platd init --join ADDRESS --token TOKEN")
+    labels = data.settings().labels
+    ident, pulled = bootstrap.join_cluster(
+        data.path, data.key_file, store, host, args.join, token, gossip_bind=gossip,
+        api_url=advertise, region=labels.get("region", ""), labels=labels,
+    )
+    return f"joined cluster {ident.name} ({ident.id}) through {args.join}; {pulled} rows synced"
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -47,6 +47,13 @@ class HostSettings:
     ingress_ipv6: list[str] = field(default_factory=lambda: ["::1"])
     ingress_ipv4: list[str] = field(default_factory=lambda: ["127.0.0.1"])
     ingress_driver: str = "builtin"  # builtin | haproxy
+    # Cluster members only (docs/cluster.md): where Serf gossips, and the API address peers
+    # and users reach this host at.
+    gossip_bind: str = ""
+    api_url: str = ""
+    serf_rpc: str = "127.0.0.1:7373"  # the agent's RPC, on loopback (several hosts on one
+    # machine, as scripts/dev-cluster runs them, need one port each)
+    anti_entropy_seconds: float = 10.0
 
     @classmethod
     def load(cls, path: Path) -> HostSettings:
@@ -57,7 +64,9 @@ class HostSettings:
         except tomllib.TOMLDecodeError as e:
             raise InvalidInput(f"{path}: {e}", hint="fix the file and start platd again") from e
         known = {"registry", "labels", "resync_seconds", "logs_max_age", "logs_max_bytes",
-                 "ingress_ipv6", "ingress_ipv4", "ingress_driver"}
+                 "ingress_ipv6", "ingress_ipv4", "ingress_driver", "gossip_bind", "api_url",
+                 "serf_rpc",
+                 "anti_entropy_seconds"}
         unknown = set(data) - known
         if unknown:
             raise InvalidInput(
@@ -84,6 +93,16 @@ class HostSettings:
                                  'a list of IPv4 addresses or prefixes, e.g. ["203.0.113.7"]'),
                 "ingress_driver": (data.get("ingress_driver", "builtin") in ("builtin", "haproxy"),
                                    '"builtin" or "haproxy"'),
+                "gossip_bind": (isinstance(data.get("gossip_bind", ""), str),
+                                'an address like "10.0.0.5:7946"'),
+                "serf_rpc": (isinstance(data.get("serf_rpc", ""), str),
+                             'a loopback address like "127.0.0.1:7373"'),
+                "api_url": (isinstance(data.get("api_url", ""), str),
+                            'a URL like "http://10.0.0.5:7400"'),
+                "anti_entropy_seconds": (
+                    isinstance(data.get("anti_entropy_seconds", 1.0), int | float)
+                    and 0 < data.get("anti_entropy_seconds", 1.0) <= 3600,
+                    "a number of seconds, at most 3600"),
             }.items()
             if key in data and not ok
         ]

@@ -1,132 +1,24 @@
-"""Assembling a running daemon: open the data dir, build the context, serve HTTP."""
+"""``platd serve``: one daemon in this process, until a signal or the death of a vital task.
+
+SIGTERM and SIGINT stop the daemon in order (long polls answer at once, the requests in flight
+finish, then the reconciler, the ingress controller and the log service stop) and the process
+exits 0 (130 after SIGINT). When a vital root task dies the daemon stops the same way and exits
+1, so systemd (``Restart=on-failure``) starts it again.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
+import signal
 import sys
 from pathlib import Path
-from types import FrameType
 
-from platd.api.context import DaemonContext
-from platd.datadir import DataDir, default_data_dir
-from platd.reconcile.health import always_healthy, probe
-from platd.reconcile.loop import Reconciler
-from platd.runtime.base import Runtime
-from platd.secrets.crypto import SecretBox
-from platd.store.db import Store, migrate
+from platd.daemon import Daemon, HttpServer, open_daemon, secrets_root
+
+__all__ = ["secrets_root", "serve"]
 
 log = logging.getLogger("platd")
-
-
-def secrets_root(host_id: str) -> Path:
-    """Instance secret files live on a tmpfs so plaintext never reaches the disk."""
-    shm = Path("/dev/shm")
-    base = shm if shm.is_dir() else Path("/tmp")
-    return base / f"platd-{host_id[-12:]}"
-
-
-def _pinned_images(store: Store) -> set[str]:
-    import json
-
-    from sqlmodel import select
-
-    from platd.store.models import Release
-
-    with store.read() as session:
-        rows = session.exec(select(Release.images_json)).all()
-    return {image for row in rows for image in json.loads(row).values()}
-
-
-def build_context(
-    data_path: Path | None, runtime_kind: str = "docker", docker_url: str | None = None
-) -> DaemonContext:
-    data = DataDir((data_path or default_data_dir()).resolve())
-    host = data.host()
-    migrate(data.state_db)
-    settings = data.settings()
-    store = Store(data.state_db, host["id"])
-    box = SecretBox.from_file(data.key_file)
-    runtime: Runtime
-    if runtime_kind == "fake":
-        from platd.runtime.fake import FakeRuntime
-
-        # Its registry outlives the process, as a real one would: what earlier releases pinned
-        # can be pulled again after a restart (the fake's instances are gone and recreated).
-        fake = FakeRuntime(_pinned_images(store))
-        runtime = fake
-
-        async def resolve(reference: str, *, timeout: float = 0.0) -> str:
-            ref = reference
-            # Every reference "exists": pin it to a digest derived from its name.
-            digest = hashlib.sha256(ref.encode()).hexdigest()
-            pinned = ref if "@" in ref else f"{ref.rsplit(':', 1)[0]}@sha256:{digest}"
-            fake.images.add(pinned)
-            return pinned
-
-        builder = None
-    else:
-        from platd.runtime.docker import DockerRuntime
-        from platd.runtime.registry import resolve_digest
-
-        docker = DockerRuntime(docker_url)
-        runtime = docker
-        resolve = resolve_digest
-        builder = docker.build_and_push
-    ctx = DaemonContext(
-        data=data,
-        store=store,
-        box=box,
-        settings=settings,
-        host=host,
-        resolve_image=resolve,
-        build_image=builder,
-    )
-    _open_volumes(ctx)
-    ctx.reconciler = Reconciler(
-        store,
-        runtime,
-        box,
-        secrets_root(host["id"]),
-        resync=settings.resync_seconds,
-        prober=always_healthy if runtime_kind == "fake" else probe,
-    )
-    from platd.logs import LogService
-
-    ctx.logs = LogService.open(
-        data.logs_db,
-        store,
-        runtime,
-        max_age=settings.logs_max_age,
-        max_bytes=settings.logs_max_bytes,
-    )
-    ctx.reconciler.on_observed = ctx.logs.collector.observe
-    ctx.reconciler.executor.before_remove = ctx.logs.collector.drain
-    from platd.ingress.controller import IngressController, make_driver
-    from platd.services import endpoints as endpoint_service
-
-    endpoint_service.configure(
-        endpoint_service.Pools(ipv6=tuple(settings.ingress_ipv6), ipv4=tuple(settings.ingress_ipv4))
-    )
-    ctx.ingress = IngressController(
-        store, make_driver(settings.ingress_driver, data.path / "ingress")
-    )
-    ctx.reconciler.executor.before_stop = ctx.ingress.drain
-    return ctx
-
-
-def _open_volumes(ctx: DaemonContext) -> None:
-    """Sized volumes (docs/volumes.md): the backend this host can have; remount after restarts."""
-    from platd.services.volumes import reattach
-    from platd.volumes import open_backend
-
-    ctx.volumes = open_backend(ctx.data.path)
-    if ctx.volumes.unavailable:
-        log.warning("sized volumes are unavailable on this host: %s", ctx.volumes.unavailable)
-    remounted = reattach(ctx.store, ctx.volumes)
-    if remounted:
-        log.info("mounted volumes again: %s", ", ".join(remounted))
 
 
 def serve(
@@ -137,36 +29,32 @@ def serve(
     runtime: str = "docker",
     docker_url: str | None = None,
 ) -> int:
-    import uvicorn
-
-    from platd.api.app import create_app
-
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    ctx = build_context(data_path, runtime, docker_url)
-    app = create_app(ctx)
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="on", access_log=False
-    )
+    daemon = open_daemon(data_path, runtime=runtime, docker_url=docker_url)
+    try:
+        return asyncio.run(_serve(daemon, host, port))
+    finally:
+        daemon.close()
 
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            # The server waits for requests in flight before it stops: let the long polls
-            # answer now instead of after their minute (platd/feed.py).
-            ctx.feed.close()
-            if ctx.logs is not None:
-                ctx.logs.feed.close()
-            super().handle_exit(sig, frame)
 
-    server = Server(config)
-    log.info("platd %s serving on %s:%d (data %s)", ctx.host["name"], host, port, ctx.data.path)
-    asyncio.run(server.serve())
-    ctx.store.close()
-    from platd.api.app import RECONCILER_DIED
+async def _serve(daemon: Daemon, host: str, port: int) -> int:
+    received: list[int] = []
 
-    if RECONCILER_DIED.is_set():
+    def on_signal(sig: int) -> None:
+        received.append(sig)
+        daemon.stop()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+    http = HttpServer(daemon.app, host, port)
+    log.info("platd %s serving on %s:%d (data %s)", daemon.host_name, host, port,
+             daemon.data.path)
+    ended = await daemon.run(http)
+    if ended is not None:
         return 1
-    return 0 if server.started else 1
+    return 130 if received and received[0] == signal.SIGINT else 0

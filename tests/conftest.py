@@ -238,3 +238,10 @@ def docker_services() -> None:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+# Property tests run on a shared 2-core CI machine: a slow example is load, not a bug.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("plat", deadline=None)
+_hypothesis_settings.load_profile("plat")

@@ -1,20 +1,36 @@
-"""What the API and CLI test helpers share: a real platd per test module, and unique names.
+"""What the API and CLI test helpers share: daemons to test against, and unique names.
 
-Starting ``platd`` costs a few seconds, so each test module shares one daemon and every test
-works in an org of its own, which keeps tests independent without a daemon each. The ``Daemon``
-class comes from ``tests/conftest.py``, loaded by path because pytest does not make conftest
-modules importable.
+Two kinds of daemon, with the same face (``token``, ``host_id``, ``data``, ``api``, ``plat``):
+
+- ``Daemon`` (from ``tests/conftest.py``) is a real ``platd serve`` subprocess: for what only
+  the real process shows (signals, a restart, its log, the single-file executable).
+- ``LocalDaemon`` is a ``platd.daemon.Daemon`` assembled in the test process by ``Hosts``, on
+  its own temp data dir with its own host id, with the fake runtime (and, unless asked, the fake
+  data plane). Its API answers through Litestar's test client, without a socket; with
+  ``http=True`` it also listens on a loopback port, so the real ``plat`` program can talk to it.
+  Several of them (hosts) live on one event loop, which is what cluster tests need.
+
+Each test module usually shares one daemon and every test works in an org of its own, which
+keeps tests independent without a daemon each. ``tests/conftest.py`` is loaded by path because
+pytest does not make conftest modules importable.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import importlib.util
 import itertools
+import json
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +61,8 @@ def unique(prefix: str = "t") -> str:
 
 
 def start_daemon(tmp: Path) -> Any:
+    """A real ``platd serve --runtime fake`` subprocess (see ``local_daemon`` for one in this
+    process)."""
     d = Daemon(data=tmp / "data", config_dir=tmp / "config")
     d.init()
     d.start()
@@ -52,12 +70,242 @@ def start_daemon(tmp: Path) -> Any:
 
 
 def stop_daemon(d: Any) -> None:
-    from platd.server import secrets_root
+    from platd.daemon import secrets_root
 
     d.stop()
     # The fake runtime's instances die with the daemon; their secret files on tmpfs do not.
-    if d.host_id:
+    if getattr(d, "host_id", "") and not getattr(d, "in_process", False):
         shutil.rmtree(secrets_root(d.host_id), ignore_errors=True)
+
+
+# --- daemons in this process -------------------------------------------------------------------
+
+
+def service_context(store: Any, *, clock: Any = None, box: Any = None, runtime: Any = None,
+                    volumes: Any = None, name: str = "test") -> Any:
+    """A ``ServiceContext`` over ``store`` for tests that call use cases directly: the fake
+    runtime and directory volumes unless given, images pinned from their names."""
+    from platd.clock import SystemClock
+    from platd.runtime.fake import FakeRuntime
+    from platd.secrets.crypto import SecretBox
+    from platd.services.context import Endpoints, Images, ServiceContext
+    from platd.spec.volumes import HostInfo
+    from platd.volumes.fake import FakeBackend
+
+    data = Path(store.path).parent
+    key = data / "secret.key"
+
+    async def resolve(reference: str) -> str:
+        return reference
+
+    return ServiceContext(
+        store=store, feed=_feed(), clock=clock or SystemClock(),
+        host=HostInfo(store.host_id, name, {"region": "local"}),
+        box=box or (SecretBox.from_file(key) if key.exists() else SecretBox(os.urandom(32))),
+        runtime=runtime or FakeRuntime(), volumes=volumes or FakeBackend(data),
+        images=Images(resolve), endpoints=Endpoints(),
+    )
+
+
+def _feed() -> Any:
+    from platd.feed import Feed
+
+    return Feed()
+
+
+def init_host(data: Path, name: str = "test", settings: str = "") -> tuple[str, str]:
+    """What ``platd init`` does, in this process: (host id, admin token)."""
+    from platd.clock import SystemClock
+    from platd.datadir import DataDir
+    from platd.secrets.crypto import create_key_file
+    from platd.services.tokens import create_admin_token
+    from platd.store.db import Store, migrate
+
+    datadir = DataDir(data)
+    host = datadir.create(name)
+    migrate(datadir.state_db)
+    create_key_file(datadir.key_file)
+    if settings:
+        datadir.settings_file.write_text(settings)
+    store = Store(datadir.state_db, host["id"])
+    try:
+        return str(host["id"]), create_admin_token(store, SystemClock())
+    finally:
+        store.close()
+
+
+@dataclass
+class LocalDaemon:
+    """One daemon assembled in this process, with the face of the subprocess ``Daemon``."""
+
+    daemon: Any  # platd.daemon.Daemon
+    token: str
+    config_dir: Path
+    secrets_root: Path
+    portal: Any  # anyio BlockingPortal: the loop the daemon runs on
+    http: Any = None  # platd.daemon.HttpServer when it listens
+    port: int = 0
+    _run: Future[Any] | None = None
+    _client: Any = None
+    ended: list[str | None] = field(default_factory=list)
+    in_process = True
+
+    @property
+    def host_id(self) -> str:
+        return str(self.daemon.host_id)
+
+    @property
+    def data(self) -> Path:
+        return Path(self.daemon.data.path)
+
+    @property
+    def url(self) -> str:
+        assert self.port, "this daemon does not listen: add it with http=True"
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def runtime(self) -> Any:
+        """The fake runtime: crash containers, fail calls, look at what ran."""
+        return self.daemon.runtime
+
+    @property
+    def client(self) -> Any:
+        """Litestar's test client on this daemon's app, on the daemon's own event loop."""
+        if self._client is None:
+            from litestar.testing import TestClient
+
+            client = TestClient(self.daemon.app, base_url="http://testserver.local")
+            client.blocking_portal = self.portal  # no lifespan: the supervisor runs the tasks
+            self._client = client
+        return self._client
+
+    def start(self) -> None:
+        self._run = self.portal.start_task_soon(self._serve)
+        if self.http is not None:
+            self.portal.call(self.http.wait_started)
+
+    async def _serve(self) -> None:
+        self.ended.append(await self.daemon.run(self.http))
+
+    def stop(self) -> None:
+        if self._run is None:
+            return
+        self.daemon.stop()
+        self._run.result(timeout=60)
+        self._run = None
+        self.daemon.close()
+
+    def call(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn(*args)`` (a coroutine function) on the daemon's loop and return its result."""
+        return self.portal.call(fn, *args)
+
+    def request(self, method: str, path: str, *, content: bytes | None = None,
+                token: str | None = None, headers: dict[str, str] | None = None) -> Any:
+        """One request with ``content`` sent byte for byte; the httpx response."""
+        sent = {"Accept": "application/json"}
+        tok = self.token if token is None else token
+        if tok:
+            sent["Authorization"] = f"Bearer {tok}"
+        if content is not None:
+            sent["Content-Type"] = "application/json"
+        sent.update(headers or {})
+        return self.client.request(method, path, content=content, headers=sent)
+
+    def api(self, method: str, path: str, body: Any = None,
+            token: str | None = None) -> tuple[int, Any]:
+        """A JSON call, as ``Daemon.api`` makes it over a socket."""
+        data = json.dumps(body).encode() if body is not None else None
+        response = self.request(method, path, content=data, token=token)
+        raw = response.content
+        return response.status_code, json.loads(raw) if raw else None
+
+    def env(self, token: str | None = None, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PLAT_")}
+        env.update(PLAT_API=self.url, PLAT_TOKEN=token if token is not None else self.token,
+                   PLAT_CONFIG_DIR=str(self.config_dir))
+        env.update(extra)
+        return env
+
+    def plat(self, *args: str, token: str | None = None, cwd: Path | None = None,
+             input: str | None = None, timeout: float = 120, **extra: str) -> Any:
+        """The real ``plat`` program against this daemon (it must listen: ``http=True``)."""
+        proc = subprocess.run([PLAT, *args], capture_output=True, text=True, input=input,
+                              env=self.env(token, **extra), cwd=cwd, timeout=timeout)
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def make_env(self, path: str = "acme/shop/hello/prod") -> str:
+        return make_env(self, path)
+
+    def log(self) -> str:
+        return ""
+
+
+class Hosts:
+    """Daemons (hosts) in this process, on one event loop, each on a data dir of its own.
+
+    ``add`` builds one the way ``platd init`` and ``platd serve --runtime fake`` would, with the
+    boundaries a test asks for; ``close`` stops every one of them."""
+
+    def __init__(self, tmp: Path) -> None:
+        from anyio.from_thread import start_blocking_portal
+
+        self.tmp = tmp
+        self._stack = contextlib.ExitStack()
+        self.portal = self._stack.enter_context(start_blocking_portal("asyncio"))
+        self.daemons: list[LocalDaemon] = []
+
+    def add(self, name: str = "host", *, http: bool = False, settings: str = "",
+            ingress: Any = "fake", volumes: Any = None, clock: Any = None,
+            start: bool = True) -> LocalDaemon:
+        """A new host: ``ingress="fake"`` records configs (pass None for the data plane
+        platd.toml names), ``volumes`` None uses this machine's real backend, ``clock`` None the
+        wall clock."""
+        from platd.daemon import assemble, fake_boundaries
+        from platd.datadir import DataDir
+        from platd.ingress.driver import FakeDriver
+
+        root = self.tmp / f"{name}-{len(self.daemons)}"
+        _host_id, token = init_host(root / "data", name, settings)
+        data = DataDir(root / "data")
+        boundaries = fake_boundaries(data, clock)
+        secrets = root / "secrets"
+        boundaries = dataclasses.replace(
+            boundaries, secrets_root=secrets, volumes=volumes,
+            ingress=FakeDriver() if ingress == "fake" else ingress,
+        )
+        daemon = assemble(data, boundaries)
+        local = LocalDaemon(daemon=daemon, token=token, config_dir=root / "config",
+                            secrets_root=secrets, portal=self.portal)
+        if http:
+            from platd.daemon import HttpServer
+
+            local.port = free_port()
+            local.http = HttpServer(daemon.app, "127.0.0.1", local.port)
+        self.daemons.append(local)
+        if start:
+            local.start()
+        return local
+
+    def close(self) -> None:
+        for d in reversed(self.daemons):
+            d.stop()
+        self._stack.close()
+
+
+@contextlib.contextmanager
+def hosts_in(tmp: Path) -> Iterator[Hosts]:
+    hosts = Hosts(tmp)
+    try:
+        yield hosts
+    finally:
+        hosts.close()
+
+
+@contextlib.contextmanager
+def local_daemon(tmp: Path, **kw: Any) -> Iterator[LocalDaemon]:
+    """One in-process daemon (``Hosts.add``'s options), stopped afterwards."""
+    with hosts_in(tmp) as hosts:
+        yield hosts.add(**kw)
 
 
 def make_env(d: Any, path: str | None = None) -> str:

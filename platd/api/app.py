@@ -1,12 +1,12 @@
-"""The one place the HTTP application is wired: routes, dependencies, errors, lifespan."""
+"""The one place the HTTP application is wired: routes, dependencies, errors.
+
+The app runs no tasks of its own: the daemon's supervisor (``platd.daemon``) runs the HTTP
+server beside the reconciler, the ingress controller and the log service, and stops them all
+when one of them dies.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Request, get
@@ -17,23 +17,26 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from platd import __version__
+from platd.api import cluster as cluster_api
 from platd.api import endpoints as endpoints_api
 from platd.api import envs, errors, tenancy
 from platd.api import exec as exec_api
 from platd.api import logs as logs_api
 from platd.api import volumes as volumes_api
-from platd.api.context import DaemonContext
-from platd.api.deps import provide_ctx, provide_principal
+from platd.api.context import ApiContext
+from platd.api.deps import provide_principal
+from platd.cluster.node import ClusterNode
+from platd.logs.service import LogService
+from platd.services.context import ServiceContext
 from platd.spec.errors import PlatError
 
 MAX_BODY = 1024 * 1024  # manifests and config are small; builds have their own limit
-log = logging.getLogger("platd")
 
 
 @get("/v1/health", exclude_from_auth=True)
-async def health(ctx: DaemonContext) -> dict[str, Any]:
+async def health(svc: ServiceContext) -> dict[str, Any]:
     """Unauthenticated liveness: the host and version, nothing else."""
-    return {"ok": True, "host": ctx.host["id"], "name": ctx.host["name"], "version": __version__}
+    return {"ok": True, "host": svc.host.id, "name": svc.host.name, "version": __version__}
 
 
 @get("/v1/openapi.json", exclude_from_auth=True, include_in_schema=False)
@@ -42,39 +45,25 @@ async def openapi_document(request: Request[object, object, State]) -> dict[str,
     return request.app.openapi_schema.to_schema()
 
 
-def create_app(ctx: DaemonContext, *, run_reconciler: bool = True) -> Litestar:
-    @asynccontextmanager
-    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
-        ctx.feed.attach(ctx.store)
-        logs_task = ctx.logs.start() if ctx.logs is not None else None
-        task = None
-        if run_reconciler and ctx.reconciler is not None:
-            task = asyncio.create_task(ctx.reconciler.run(), name="reconciler")
-            task.add_done_callback(_die_with_reconciler)
-        ingress_task = None
-        if ctx.ingress is not None:
-            ingress_task = asyncio.create_task(ctx.ingress.run(), name="ingress")
-            ingress_task.add_done_callback(_die_with_reconciler)
-        try:
-            yield
-        finally:
-            if ingress_task is not None:
-                ingress_task.remove_done_callback(_die_with_reconciler)
-                ingress_task.cancel()
-                await asyncio.gather(ingress_task, return_exceptions=True)
-            if task is not None:
-                task.remove_done_callback(_die_with_reconciler)
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-            if logs_task is not None:
-                await ctx.logs.stop(logs_task)  # after the reconciler: its stops drain logs
+def create_app(ctx: ApiContext) -> Litestar:
+    async def provide_services() -> ServiceContext:
+        return ctx.services
 
-    app = Litestar(
+    async def provide_logs() -> LogService:
+        return ctx.logs
+
+    async def provide_cluster() -> ClusterNode | None:
+        return ctx.cluster
+
+    return Litestar(
         route_handlers=[health, openapi_document, tenancy.router, envs.router,
                         exec_api.router, logs_api.router, volumes_api.router,
-                        endpoints_api.env_router, endpoints_api.org_router],
+                        endpoints_api.env_router, endpoints_api.org_router,
+                        cluster_api.router],
         dependencies={
-            "ctx": Provide(provide_ctx),
+            "svc": Provide(provide_services),
+            "logs": Provide(provide_logs),
+            "cluster": Provide(provide_cluster),
             "principal": Provide(provide_principal),
         },
         exception_handlers={
@@ -87,25 +76,5 @@ def create_app(ctx: DaemonContext, *, run_reconciler: bool = True) -> Litestar:
             title="plat", version=__version__, path="/v1/schema",
             render_plugins=[JsonRenderPlugin(path="/openapi.json")],
         ),
-        lifespan=[lifespan],
         logging_config=None,
     )
-    app.state.ctx = ctx
-    return app
-
-
-def _die_with_reconciler(task: asyncio.Task[None]) -> None:
-    # A daemon without its reconciler would accept deploys and never act on them: stop instead.
-    if task.cancelled():
-        return
-    exc = task.exception()
-    log.critical("the %s stopped (%r); shutting platd down", task.get_name(), exc)
-    import os
-    import signal
-
-    # serve() turns this into a non-zero exit, so a supervisor (systemd) restarts platd.
-    RECONCILER_DIED.set()
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
-RECONCILER_DIED = threading.Event()

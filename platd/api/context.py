@@ -1,31 +1,21 @@
-"""What every request handler may need, built once by ``platd serve``."""
+"""What request handlers are given: the daemon's parts that the API serves, typed.
+
+The daemon (``platd.daemon``) builds one ``ApiContext`` and hands it to ``create_app``; the app
+injects its fields into handlers as dependencies (``svc``, ``logs``). Nothing is looked up from
+the application's state or a module global, so several apps (hosts) can live in one process.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from platd.datadir import DataDir, HostSettings
-from platd.feed import Feed
-from platd.secrets.crypto import SecretBox
-from platd.store.db import Store
-
-Resolver = Callable[[str], Awaitable[str]]
-Builder = Callable[[bytes, str, str], Awaitable[str]]
+from platd.cluster.node import ClusterNode
+from platd.logs.service import LogService
+from platd.services.context import ServiceContext
 
 
-@dataclass
-class DaemonContext:
-    data: DataDir
-    store: Store
-    box: SecretBox
-    settings: HostSettings
-    host: dict[str, Any]
-    resolve_image: Resolver
-    build_image: Builder | None = None
-    feed: Feed = field(default_factory=Feed)  # commits to the state database
-    reconciler: Any = None
-    logs: Any = None  # platd.logs.LogService
-    volumes: Any = None  # platd.volumes.VolumeBackend
-    ingress: Any = None  # platd.ingress.controller.IngressController
+@dataclass(frozen=True)
+class ApiContext:
+    services: ServiceContext
+    logs: LogService
+    cluster: ClusterNode | None = None  # on a cluster member (docs/cluster.md)

@@ -1,29 +1,26 @@
-"""Dependencies injected into handlers: the daemon context and the calling principal."""
+"""Dependencies injected into handlers: the calling principal and the env a route names."""
 
 from __future__ import annotations
 
 from litestar import Request
 from litestar.datastructures import State
 
-from platd.api.context import DaemonContext
 from platd.auth.tokens import Principal
 from platd.services import tokens
+from platd.services.context import ServiceContext
 
 
-async def provide_ctx(state: State) -> DaemonContext:
-    ctx: DaemonContext = state.ctx
-    return ctx
+def bearer_token(header: str) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header (None for any other scheme)."""
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
 
 
 async def provide_principal(
-    request: Request[object, object, State], ctx: DaemonContext
+    request: Request[object, object, State], svc: ServiceContext
 ) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    bearer = value.strip() if scheme.lower() == "bearer" else None
     # A single indexed lookup: cheaper inline than a hop to a worker thread.
-    with ctx.store.read() as session:
-        return tokens.authenticate(session, bearer)
+    return tokens.principal_for(svc, bearer_token(request.headers.get("authorization", "")))
 
 
 def target(org: str, project: str, app: str, env: str) -> str:

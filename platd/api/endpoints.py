@@ -9,10 +9,10 @@ import msgspec
 from litestar import Router, delete, get, patch, post
 from litestar.di import Provide
 
-from platd.api.context import DaemonContext
 from platd.api.deps import provide_env_path
 from platd.auth.tokens import Principal
 from platd.services import endpoints
+from platd.services.context import ServiceContext
 
 
 class EndpointCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -28,28 +28,14 @@ class EndpointCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 @post("/endpoints")
 async def create_endpoint(
-    ctx: DaemonContext,
+    svc: ServiceContext,
     principal: Principal,
     data: EndpointCreate,
     env_path: str,
 ) -> dict[str, Any]:
-    if data.protocol != "tcp":
-        from platd.spec.errors import InvalidInput
-
-        raise InvalidInput(
-            f"protocol {data.protocol!r} is not supported: endpoints are tcp",
-            hint="leave --protocol out (tcp)",
-        )
-    wanted = endpoints.Wanted(
-        data.name,
-        data.workload,
-        data.internal_port,
-        tuple(data.external_ports),
-        data.ipv6,
-        data.ipv4,
-        data.proxy_protocol,
+    return await asyncio.to_thread(
+        endpoints.create, svc, principal, env_path, **msgspec.structs.asdict(data)
     )
-    return await asyncio.to_thread(endpoints.create, ctx.store, principal, env_path, wanted)
 
 
 class EndpointChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -63,55 +49,50 @@ class EndpointChange(msgspec.Struct, forbid_unknown_fields=True):
 
 @patch("/endpoints/{name:str}")
 async def change_endpoint(
-    ctx: DaemonContext,
+    svc: ServiceContext,
     principal: Principal,
     data: EndpointChange,
     name: str,
     env_path: str,
 ) -> dict[str, Any]:
-    changes: dict[str, Any] = {
-        k: v for k, v in msgspec.structs.asdict(data).items() if v is not None
-    }
-    if "external_ports" in changes:
-        changes["external_ports"] = tuple(changes["external_ports"])
-    if changes.get("proxy_protocol") == "none":
-        changes["proxy_protocol"] = None
-    return await asyncio.to_thread(endpoints.update, ctx.store, principal, env_path, name, changes)
+    return await asyncio.to_thread(
+        endpoints.update, svc, principal, env_path, name, msgspec.structs.asdict(data)
+    )
 
 
 @get("/endpoints")
 async def list_endpoints(
-    ctx: DaemonContext,
+    svc: ServiceContext,
     principal: Principal,
     env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(endpoints.list_, ctx.store, principal, env_path)
+    return await asyncio.to_thread(endpoints.list_, svc, principal, env_path)
 
 
 @get("/endpoints/{name:str}")
 async def describe_endpoint(
-    ctx: DaemonContext,
+    svc: ServiceContext,
     principal: Principal,
     name: str,
     env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(endpoints.describe, ctx.store, principal, env_path, name)
+    return await asyncio.to_thread(endpoints.describe, svc, principal, env_path, name)
 
 
 @delete("/endpoints/{name:str}", status_code=200)
 async def delete_endpoint(
-    ctx: DaemonContext,
+    svc: ServiceContext,
     principal: Principal,
     name: str,
     env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(endpoints.delete, ctx.store, principal, env_path, name)
+    return await asyncio.to_thread(endpoints.delete, svc, principal, env_path, name)
 
 
 @get("/orgs/{org:str}/exposed")
-async def exposed(ctx: DaemonContext, principal: Principal, org: str) -> dict[str, Any]:
+async def exposed(svc: ServiceContext, principal: Principal, org: str) -> dict[str, Any]:
     """Everything in the org reachable from outside, one row per address family and port."""
-    return await asyncio.to_thread(endpoints.exposed, ctx.store, principal, org)
+    return await asyncio.to_thread(endpoints.exposed, svc, principal, org)
 
 
 env_router = Router(

@@ -23,13 +23,13 @@ import msgspec
 from litestar import Router, WebSocket, get, websocket
 from litestar.exceptions import WebSocketDisconnect
 
-from platd.api.context import DaemonContext
-from platd.api.deps import target
+from platd.api.deps import bearer_token, target
 from platd.auth.tokens import Principal
-from platd.runtime.base import ExecSession, Runtime, RuntimeError_
+from platd.runtime.base import ExecSession, RuntimeError_
 from platd.services import exec as exec_service
 from platd.services import tokens
-from platd.spec.errors import Conflict, InvalidInput, PlatError
+from platd.services.context import ServiceContext
+from platd.spec.errors import InvalidInput, PlatError
 
 log = logging.getLogger("platd.exec")
 
@@ -37,7 +37,7 @@ STDIN, STDOUT, STDERR = 0, 1, 2
 START_TIMEOUT = 10.0
 SIGNALS = {"INT": signal.SIGINT, "QUIT": signal.SIGQUIT, "TERM": signal.SIGTERM,
            "HUP": signal.SIGHUP, "KILL": signal.SIGKILL}
-MAX_SIZE = 10_000  # rows or columns
+MAX_SIZE = exec_service.MAX_SIZE
 
 
 class Start(msgspec.Struct, forbid_unknown_fields=True):
@@ -63,7 +63,7 @@ class Control(msgspec.Struct):
 
 @websocket("/exec")
 async def exec_session(
-    socket: WebSocket[Any, Any, Any], ctx: DaemonContext, org: str, project: str, app: str,
+    socket: WebSocket[Any, Any, Any], svc: ServiceContext, org: str, project: str, app: str,
     env: str,
 ) -> None:
     await socket.accept()
@@ -71,14 +71,18 @@ async def exec_session(
     try:
         # The start message is read first so that every refusal answers it, whatever it is.
         start = await _receive_start(socket)
-        principal = _authenticate(ctx, socket.headers.get("authorization", ""))
+        principal = tokens.principal_for(
+            svc, bearer_token(socket.headers.get("authorization", ""))
+        )
         where = await asyncio.to_thread(
-            exec_service.resolve, ctx.store, principal, target(org, project, app, env),
+            exec_service.resolve, svc, principal, target(org, project, app, env),
             start.instance, start.workload,
         )
         cmd = start.cmd or list(exec_service.SHELL)
-        env_vars = {"TERM": start.term} if start.tty and start.term else {}
-        process = await _start(ctx, where, cmd, start, env_vars)
+        process = await exec_service.start(
+            svc, where, cmd, tty=start.tty, stdin=start.stdin, rows=start.rows,
+            cols=start.cols, term=start.term,
+        )
     except PlatError as e:
         await bridge.fail(e)
         return
@@ -87,13 +91,13 @@ async def exec_session(
     # The opening event is written while the session runs, off the path of the first byte; the
     # closing event waits for it, and is written before the client learns the exit code.
     opened = asyncio.create_task(asyncio.to_thread(
-        exec_service.record_open, ctx.store, principal, where, cmd, tty=start.tty
+        exec_service.record_open, svc, principal, where, cmd, tty=start.tty
     ))
     exit_code: int | None = None
     ended_by: str | None = "the client disconnected"
     try:
         await bridge.send_json({
-            "type": "started", "instance": {**where.describe(), "host_name": ctx.host["name"]},
+            "type": "started", "instance": {**where.describe(), "host_name": svc.host.name},
             "cmd": cmd, "tty": start.tty, "stdin": start.stdin,
         })
         ended_by = await bridge.run(process)
@@ -105,7 +109,7 @@ async def exec_session(
         await process.close()
         started = await opened
         await asyncio.to_thread(
-            exec_service.record_close, ctx.store, principal, where, cmd, started=started,
+            exec_service.record_close, svc, principal, where, cmd, started=started,
             exit_code=exit_code, ended_by=ended_by,
         )
     if ended_by is None:
@@ -114,20 +118,13 @@ async def exec_session(
 
 @get("/instances")
 async def list_instances(
-    ctx: DaemonContext, principal: Principal, org: str, project: str, app: str, env: str,
+    svc: ServiceContext, principal: Principal, org: str, project: str, app: str, env: str,
     workload: str | None = None,
 ) -> dict[str, Any]:
     """The env's instances (or one workload's): what ``plat instances`` and the picker show."""
     return await asyncio.to_thread(
-        exec_service.list_instances, ctx.store, principal, target(org, project, app, env), workload
+        exec_service.list_instances, svc, principal, target(org, project, app, env), workload
     )
-
-
-def _authenticate(ctx: DaemonContext, header: str) -> Principal:
-    scheme, _, value = header.partition(" ")
-    bearer = value.strip() if scheme.lower() == "bearer" else None
-    with ctx.store.read() as session:
-        return tokens.authenticate(session, bearer)
 
 
 async def _receive_start(socket: WebSocket[Any, Any, Any]) -> Start:
@@ -145,29 +142,8 @@ async def _receive_start(socket: WebSocket[Any, Any, Any]) -> Start:
     except msgspec.DecodeError as e:
         raise InvalidInput("the first message of an exec session must be a JSON start message",
                            hint="the exec protocol is described in docs/exec.md") from e
-    if any("\0" in arg for arg in start.cmd):
-        raise InvalidInput("a command argument contains a NUL byte")
-    if not (0 <= start.rows <= MAX_SIZE and 0 <= start.cols <= MAX_SIZE):
-        raise InvalidInput(f"rows and cols must be between 0 and {MAX_SIZE}")
+    exec_service.check_request(start.cmd, start.rows, start.cols)
     return start
-
-
-async def _start(
-    ctx: DaemonContext, where: exec_service.ExecTarget, cmd: list[str], start: Start,
-    env: dict[str, str],
-) -> ExecSession:
-    runtime: Runtime = ctx.reconciler.runtime
-    try:
-        return await runtime.exec(
-            where.container_id, cmd, tty=start.tty, stdin=start.stdin, env=env,
-            rows=start.rows, cols=start.cols,
-        )
-    except RuntimeError_ as e:
-        # The instance row said running but the engine disagrees: it just stopped or crashed.
-        raise Conflict(
-            f"cannot exec in instance {where.instance_id}: {e}",
-            hint=f"see its state with: plat instances {where.workload} --target {where.target}",
-        ) from e
 
 
 class _Bridge:

@@ -7,18 +7,16 @@ operations run commands on the host (mkfs, fsfreeze, cp), which may take seconds
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
 from litestar import Router, delete, get, patch, post
 from litestar.di import Provide
 
-from platd.api.context import DaemonContext
 from platd.api.deps import provide_env_path
 from platd.auth.tokens import Principal
 from platd.services import volumes
-from platd.spec.volumes import HostInfo
+from platd.services.context import ServiceContext
 
 
 class VolumeCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -36,59 +34,55 @@ class SnapshotRestore(msgspec.Struct, forbid_unknown_fields=True):
     as_name: str | None = None
 
 
-def _hosts(ctx: DaemonContext) -> list[HostInfo]:
-    return volumes.hosts_of(ctx.host, ctx.settings.labels)
-
-
 @get("/volumes")
 async def list_volumes(
-    ctx: DaemonContext,
+    svc: ServiceContext,
     principal: Principal,
     env_path: str,
 ) -> dict[str, Any]:
-    return await _on_host(ctx, volumes.list_volumes, principal, env_path)
+    return await asyncio.to_thread(volumes.list_volumes, svc, principal, env_path)
 
 
 @post("/volumes")
 async def create_volume(
-    ctx: DaemonContext,
+    svc: ServiceContext,
     principal: Principal,
     data: VolumeCreate,
     env_path: str,
 ) -> dict[str, Any]:
-    return await _on_host(
-        ctx,
+    return await asyncio.to_thread(
         volumes.create_volume,
+        svc,
         principal,
         env_path,
         data.name,
         data.size,
-        region=volumes.validate_region(data.region),
+        region=data.region,
         host=data.host,
     )
 
 
 @get("/volumes/{name:str}")
 async def describe_volume(
-    ctx: DaemonContext,
+    svc: ServiceContext,
     principal: Principal,
     name: str,
     env_path: str,
 ) -> dict[str, Any]:
-    return await _on_host(ctx, volumes.describe_volume, principal, env_path, name)
+    return await asyncio.to_thread(volumes.describe_volume, svc, principal, env_path, name)
 
 
 @patch("/volumes/{name:str}")
 async def resize_volume(
-    ctx: DaemonContext,
+    svc: ServiceContext,
     principal: Principal,
     data: VolumeResize,
     name: str,
     env_path: str,
 ) -> dict[str, Any]:
-    return await _on_host(
-        ctx,
+    return await asyncio.to_thread(
         volumes.resize_volume,
+        svc,
         principal,
         env_path,
         name,
@@ -98,46 +92,46 @@ async def resize_volume(
 
 @delete("/volumes/{name:str}", status_code=200)
 async def delete_volume(
-    ctx: DaemonContext,
+    svc: ServiceContext,
     principal: Principal,
     name: str,
     env_path: str,
 ) -> dict[str, Any]:
-    return await _on_host(ctx, volumes.delete_volume, principal, env_path, name)
+    return await asyncio.to_thread(volumes.delete_volume, svc, principal, env_path, name)
 
 
 @get("/volumes/{name:str}/snapshots")
 async def list_snapshots(
-    ctx: DaemonContext,
+    svc: ServiceContext,
     principal: Principal,
     name: str,
     env_path: str,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(volumes.list_snapshots, ctx.store, principal, env_path, name)
+    return await asyncio.to_thread(volumes.list_snapshots, svc, principal, env_path, name)
 
 
 @post("/volumes/{name:str}/snapshots")
 async def create_snapshot(
-    ctx: DaemonContext,
+    svc: ServiceContext,
     principal: Principal,
     name: str,
     env_path: str,
 ) -> dict[str, Any]:
-    return await _on_host(ctx, volumes.create_snapshot, principal, env_path, name)
+    return await asyncio.to_thread(volumes.create_snapshot, svc, principal, env_path, name)
 
 
 @post("/volumes/{name:str}/snapshots/{snapshot:str}/restore")
 async def restore_snapshot(
-    ctx: DaemonContext,
+    svc: ServiceContext,
     principal: Principal,
     data: SnapshotRestore,
     name: str,
     snapshot: str,
     env_path: str,
 ) -> dict[str, Any]:
-    return await _on_host(
-        ctx,
+    return await asyncio.to_thread(
         volumes.restore_snapshot,
+        svc,
         principal,
         env_path,
         name,
@@ -148,15 +142,15 @@ async def restore_snapshot(
 
 @delete("/volumes/{name:str}/snapshots/{snapshot:str}", status_code=200)
 async def delete_snapshot(
-    ctx: DaemonContext,
+    svc: ServiceContext,
     principal: Principal,
     name: str,
     snapshot: str,
     env_path: str,
 ) -> dict[str, Any]:
-    return await _on_host(
-        ctx,
+    return await asyncio.to_thread(
         volumes.delete_snapshot,
+        svc,
         principal,
         env_path,
         name,
@@ -180,16 +174,3 @@ router = Router(
     ],
 )
 
-
-async def _on_host(
-    ctx: DaemonContext,
-    operation: Callable[..., dict[str, Any]],
-    principal: Principal,
-    env_path: str,
-    *args: Any,
-    **kwargs: Any,
-) -> dict[str, Any]:
-    """A volume operation, in a worker thread, with the store, the backend and the known hosts."""
-    return await asyncio.to_thread(
-        operation, ctx.store, ctx.volumes, _hosts(ctx), principal, env_path, *args, **kwargs
-    )

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
+from platd.clock import Clock
+from platd.ingress.config import build_config
 from platd.ingress.driver import IngressDriver
 from platd.ingress.model import IngressConfig
-from platd.services import endpoints as endpoint_service
-from platd.services import observed as observed_service
+from platd.store import eventlog
 from platd.store.db import Store
+from platd.store.models import EndpointRow
 
 log = logging.getLogger("platd.ingress")
 
@@ -24,9 +27,10 @@ RESYNC = 5.0
 
 
 class IngressController:
-    def __init__(self, store: Store, driver: IngressDriver) -> None:
+    def __init__(self, store: Store, driver: IngressDriver, clock: Clock) -> None:
         self.store = store
         self.driver = driver
+        self.clock = clock
         self.current: IngressConfig | None = None
         self.failed: dict[tuple[str, str, int], str] = {}
         self._draining: dict[str, float] = {}  # instance id -> when draining began
@@ -62,8 +66,7 @@ class IngressController:
         """Compute the desired config and apply it if it changed."""
         async with self._lock:
             config = await asyncio.to_thread(
-                endpoint_service.ingress_config, self.store, self.store.host_id,
-                frozenset(self._draining),
+                build_config, self.store, self.store.host_id, frozenset(self._draining),
             )
             self._forget_gone(config)
             now = asyncio.get_running_loop().time()
@@ -106,31 +109,23 @@ class IngressController:
         if lst is None:
             return
         log.warning("ingress: %s: %s", lst.name, why)
-        env_id = await asyncio.to_thread(_env_of, self.store, lst.endpoint_id)
-        if env_id:
-            await asyncio.to_thread(
-                observed_service.record_event, self.store, env_id=env_id, step="endpoint",
-                outcome="failed", category="runtime",
-                message=f"endpoint {lst.name.rsplit(' ', 1)[-1]} cannot listen on {lst.bind}: "
-                f"{why}",
-            )
+        message = (f"endpoint {lst.name.rsplit(' ', 1)[-1]} cannot listen on {lst.bind}: "
+                   f"{why}")
+        await asyncio.to_thread(self._record_failure, lst.endpoint_id, message)
+
+    def _record_failure(self, endpoint_id: str, message: str) -> None:
+        with self.store.write() as session:
+            row = session.get(EndpointRow, endpoint_id)
+            if row is not None:
+                eventlog.record(session, self.clock, env_id=row.env_id, step="endpoint",
+                                outcome="failed", category="runtime", message=message)
 
 
-def _env_of(store: Store, endpoint_id: str) -> str | None:
-    from platd.store.models import EndpointRow
-
-    with store.read() as session:
-        row = session.get(EndpointRow, endpoint_id)
-        return row.env_id if row else None
-
-
-def make_driver(kind: str, run_dir: object) -> IngressDriver:
-    from pathlib import Path
-
+def make_driver(kind: str, run_dir: Path) -> IngressDriver:
     if kind == "haproxy":
         from platd.ingress.haproxy import HaproxyDriver
 
-        return HaproxyDriver(Path(str(run_dir)))
+        return HaproxyDriver(run_dir)
     from platd.ingress.builtin import BuiltinDriver
 
     return BuiltinDriver()

@@ -1,9 +1,10 @@
 """The log service of one daemon: store, collector, event mirror, and the reads the API serves.
 
-``LogService.open`` builds the parts; ``run`` is the long-lived task (the mirror) and shuts the
-rest down cleanly when cancelled; ``read`` answers one ``GET .../logs`` request: it checks the
-caller may see the env, resolves the filter (names to interned ids, times to nanoseconds) and
-returns a history page or a follow step.
+``LogService.open`` builds the parts; ``run`` is the long-lived task (the mirror), run as a
+root task by the daemon's supervisor, and shuts the rest down cleanly when cancelled;
+``prepare`` checks one ``GET .../logs`` request and resolves its filter (names to interned ids,
+times to nanoseconds), ``fetch`` returns a history page or a follow step. Who may read which env
+is decided by the caller (``platd.services.logs``).
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from platd.auth.tokens import Principal
 from platd.feed import Feed
 from platd.logs import query
 from platd.logs.collector import Collector
@@ -24,10 +25,11 @@ from platd.logs.retention import Retention
 from platd.logs.severity import LEVELS, level_name, parse_level
 from platd.logs.store import APP, CONTINUES, INSTANCE, SYSTEM, WORKLOAD, LogStore
 from platd.runtime.base import Runtime
-from platd.services import tenancy
 from platd.spec.errors import InvalidInput, NotFound
 from platd.spec.timeparse import parse_time
 from platd.store.db import Store
+from platd.store.models import Env, Release
+from platd.store.queries import manifest_of
 
 __all__ = ["MAX_LIMIT", "LogParams", "LogService"]
 
@@ -93,26 +95,11 @@ class LogService:
             await self.collector.close()
             await asyncio.to_thread(self.store.close)
 
-    def start(self) -> asyncio.Task[None]:
-        """``run`` as a guarded root task: if it dies, the daemon shuts down rather than going
-        on without its logs (as it does for the reconciler)."""
-        task = asyncio.create_task(self.run(), name="logs")
-        task.add_done_callback(_die_with_logs)
-        return task
-
-    async def stop(self, task: asyncio.Task[None]) -> None:
-        task.remove_done_callback(_die_with_logs)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
     # --- reading -------------------------------------------------------------------------------
 
-    def read(self, principal: Principal, target: str, p: LogParams) -> dict[str, Any]:
-        """One history page (``after`` is None) or one follow step (lines after ``after``)."""
-        return self.fetch(self.prepare(principal, target, p), p.after)
-
-    def prepare(self, principal: Principal, target: str, p: LogParams) -> Prepared:
-        """Check the request and the caller's access once; a long poll then only ``fetch``es."""
+    def prepare(self, p: LogParams, env: Callable[[], tuple[str, str]]) -> Prepared:
+        """Check the request once; a long poll then only ``fetch``es. ``env`` answers which env
+        (id, path) the caller may read, or refuses; it is asked once the filter is valid."""
         if not 1 <= p.limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}",
                                hint="page further back with the before cursor of the last page")
@@ -131,10 +118,9 @@ class LogService:
                 raise InvalidInput(f"unknown severity {p.severity!r}",
                                    hint=f"use one of {', '.join(LEVELS)} (and those above it)")
         before = _before(p.before)
-        with self.state.read() as session:
-            ref = tenancy.resolve_env(session, principal, target)
+        env_id, env_path = env()
         return Prepared(
-            env_id=ref.env.id, env_path=ref.path, workload=p.workload, instance=p.instance,
+            env_id=env_id, env_path=env_path, workload=p.workload, instance=p.instance,
             source=SOURCES[p.source], min_severity=min_severity,
             since=int(since * 1e9) if since is not None else None,
             until=int(until * 1e9) if until is not None else None,
@@ -207,9 +193,6 @@ class LogService:
 
     def _state_names(self, env_id: str, kind: int) -> set[str]:
         """Workloads or instances the state knows for the env (they may have no lines yet)."""
-        from platd.services.releases import manifest_of
-        from platd.store.models import Env, Release
-
         with self.state.read() as session:
             conn = session.connection()
             rows = conn.exec_driver_sql(
@@ -224,16 +207,6 @@ class LogService:
                 if release is not None:
                     names |= set(manifest_of(release).workloads)
             return names
-
-
-def _die_with_logs(task: asyncio.Task[None]) -> None:
-    if task.cancelled():
-        return
-    log.critical("the log service stopped (%r); shutting platd down", task.exception())
-    import os
-    import signal
-
-    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _env_key(conn: Any, env_id: str) -> int | None:

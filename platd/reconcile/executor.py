@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from platd.clock import Clock
+from platd.reconcile import desired, observed
 from platd.reconcile.ledger import HealthState, Ledger
 from platd.reconcile.model import (
     Create,
@@ -27,7 +28,6 @@ from platd.reconcile.model import (
 )
 from platd.reconcile.secret_files import SecretFiles
 from platd.runtime.base import InstanceSpec, Runtime, RuntimeError_
-from platd.services import observed
 from platd.spec.ids import short_id
 from platd.store.db import Store
 
@@ -45,7 +45,10 @@ class Executor:
         ledger: Ledger,
         secret_files: SecretFiles,
         poke: Callable[[], None],
-        clock: Callable[[], float] = time.time,
+        clock: Clock,
+        *,
+        before_stop: Callable[[str], Awaitable[None]] | None = None,
+        before_remove: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.runtime = runtime
@@ -54,10 +57,10 @@ class Executor:
         self.poke = poke
         self.clock = clock
         self._stop_tasks: set[asyncio.Task[None]] = set()
-        # Awaited between stop and remove (the log collector reads the container's last lines).
-        self.before_remove: Callable[[str], Awaitable[None]] | None = None
         # Awaited before an instance is told to stop (ingress stops sending it new connections).
-        self.before_stop: Callable[[str], Awaitable[None]] | None = None
+        self.before_stop = before_stop
+        # Awaited between stop and remove (the log collector reads the container's last lines).
+        self.before_remove = before_remove
 
     async def execute(self, plan: Plan) -> None:
         failed_images = set()
@@ -87,7 +90,7 @@ class Executor:
         await asyncio.gather(*work)
 
     async def _event(self, **fields: Any) -> None:
-        await asyncio.to_thread(observed.record_event, self.store, **fields)
+        await asyncio.to_thread(observed.record_event, self.store, self.clock, **fields)
 
     async def _pull(self, action: Pull) -> RuntimeError_ | None:
         await self._event(
@@ -104,6 +107,7 @@ class Executor:
                 await asyncio.to_thread(
                     observed.mark_release,
                     self.store,
+                    self.clock,
                     env_id=action.env_id,
                     release_id=action.release_id,
                     status="failed",
@@ -209,13 +213,13 @@ class Executor:
 
     def _start_failed(self, container_id: str, error: Exception) -> None:
         self.ledger.failed_starts[container_id] = str(error)
-        self.ledger.failed_start_at[container_id] = self.clock()
+        self.ledger.failed_start_at[container_id] = self.clock.time()
 
     def _hold_off(self, key: str) -> None:
         """Back off before trying ``key`` again, exponentially, so a failure cannot spin."""
         count = self.ledger.create_failures.get(key, 0) + 1
         self.ledger.create_failures[key] = count
-        self.ledger.hold_until[key] = self.clock() + min(0.5 * 2**count, 30.0)
+        self.ledger.hold_until[key] = self.clock.time() + min(0.5 * 2**count, 30.0)
 
     async def _create_failed(
         self, d: Any, where: dict[str, Any], category: str, message: str
@@ -228,6 +232,7 @@ class Executor:
             await asyncio.to_thread(
                 observed.mark_release,
                 self.store,
+                self.clock,
                 env_id=d.env_id,
                 release_id=d.release_id,
                 status="failed",
@@ -240,7 +245,7 @@ class Executor:
         """Secret files live on a tmpfs: after a host reboot they must be written again."""
         if self.secret_files.exists(instance_id):
             return
-        versions = await asyncio.to_thread(observed.release_secret_versions, self.store, release_id)
+        versions = await asyncio.to_thread(desired.release_secret_versions, self.store, release_id)
         await asyncio.to_thread(self.secret_files.write, instance_id, versions)
 
     async def _start(self, action: Start) -> None:
@@ -344,6 +349,7 @@ class Executor:
         await asyncio.to_thread(
             observed.mark_release,
             self.store,
+            self.clock,
             env_id=action.env_id,
             release_id=action.release_id,
             status=action.status,

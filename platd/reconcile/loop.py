@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from platd.clock import Clock, SystemClock
+from platd.reconcile import observed as observed_service
 from platd.reconcile import planner
+from platd.reconcile.desired import load_desired, open_secret_version
 from platd.reconcile.executor import Executor
 from platd.reconcile.health import Prober, probe
 from platd.reconcile.ledger import HealthState, Ledger
@@ -34,9 +37,6 @@ from platd.reconcile.model import (
 from platd.reconcile.secret_files import SecretFiles
 from platd.runtime.base import ObservedContainer, Runtime, RuntimeError_
 from platd.secrets.crypto import SecretBox
-from platd.services import config as config_service
-from platd.services import observed as observed_service
-from platd.services.desired import load_desired
 from platd.store.db import Store
 
 log = logging.getLogger("platd.reconcile")
@@ -46,16 +46,29 @@ MIN_READY = 1.0  # seconds a workload without a health check must stay up to cou
 STARTING_PROBE_EVERY = 0.1
 
 
+@dataclass(frozen=True)
+class Hooks:
+    """What other parts of the daemon do at points of the loop (all optional)."""
+
+    # Told every observed container list (the log collector follows each container).
+    on_observed: Callable[[list[ObservedContainer]], None] | None = None
+    # Awaited before an instance is told to stop (ingress stops sending it new connections).
+    before_stop: Callable[[str], Awaitable[None]] | None = None
+    # Awaited between stop and remove (the log collector reads the container's last lines).
+    before_remove: Callable[[str], Awaitable[None]] | None = None
+
+
 class Reconciler:
     def __init__(
         self, store: Store, runtime: Runtime, box: SecretBox, secrets_root: Path,
-        *, resync: float = 5.0, clock: Callable[[], float] = time.time,
-        prober: Prober = probe,
+        *, resync: float = 5.0, clock: Clock | None = None, prober: Prober = probe,
+        hooks: Hooks | None = None,
     ) -> None:
         self.store = store
         self.runtime = runtime
         self.resync = resync
-        self.clock = clock
+        self.clock = clock or SystemClock()
+        hooks = hooks or Hooks()
         self.ledger = Ledger()
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -64,15 +77,14 @@ class Reconciler:
         self._capacity: Capacity | None = None
         self.passes = 0
         self._probe = prober
-        # Told every observed container list (the log collector follows each container).
-        self.on_observed: Callable[[list[ObservedContainer]], None] | None = None
+        self._on_observed = hooks.on_observed
 
         def open_version(version_id: str) -> dict[str, str]:
-            with store.read() as session:
-                return config_service.open_version(session, box, version_id)
+            return open_secret_version(store, box, version_id)
 
         self.executor = Executor(
-            store, runtime, self.ledger, SecretFiles(secrets_root, open_version), self.poke, clock
+            store, runtime, self.ledger, SecretFiles(secrets_root, open_version), self.poke,
+            self.clock, before_stop=hooks.before_stop, before_remove=hooks.before_remove,
         )
 
     def poke(self, _changes: object = None) -> None:
@@ -124,12 +136,12 @@ class Reconciler:
 
     async def pass_once(self, recovering: bool = False) -> float | None:
         observed = await self.runtime.list_instances(self.store.host_id)
-        if self.on_observed is not None:
-            self.on_observed(observed)
+        if self._on_observed is not None:
+            self._on_observed(observed)
         desired, status = await asyncio.to_thread(load_desired, self.store)
         self._observed = observed
         self._desired = {d.spec_hash: d for d in desired}
-        now = self.clock()
+        now = self.clock.time()
         if recovering:
             await self._record_recovery(observed)
         else:
@@ -154,12 +166,13 @@ class Reconciler:
             # Stops drain ingress first, which reads instance rows: they must already show the
             # instances that became healthy this pass, or the new set would look empty.
             await asyncio.to_thread(
-                observed_service.write_instances, self.store, self._rows(views, pending)
+                observed_service.write_instances, self.store, self.clock,
+                self._rows(views, pending),
             )
         await self.executor.execute(plan)
         self.passes += 1
         await asyncio.to_thread(
-            observed_service.write_instances, self.store, self._rows(views, pending)
+            observed_service.write_instances, self.store, self.clock, self._rows(views, pending)
         )
         ready_in = self._next_ready(now)
         waits = [w for w in (plan.wake_in, ready_in, held_for) if w is not None]
@@ -259,7 +272,8 @@ class Reconciler:
         for env_id, containers in by_env.items():
             running = sum(1 for o in containers if o.state == "running")
             await asyncio.to_thread(
-                observed_service.record_event, self.store, env_id=env_id, step="recover",
+                observed_service.record_event, self.store, self.clock, env_id=env_id,
+                step="recover",
                 outcome="info",
                 message=f"platd started and found {len(containers)} instance(s) of this env "
                 f"({running} running); resuming from their labels",
@@ -273,7 +287,7 @@ class Reconciler:
             ):
                 why = " (out of memory)" if o.oom_killed else ""
                 await asyncio.to_thread(
-                    observed_service.record_event, self.store, env_id=o.env_id,
+                    observed_service.record_event, self.store, self.clock, env_id=o.env_id,
                     release_id=o.release_id, workload=o.workload, instance_id=o.instance_id,
                     step="crash", outcome="failed", category="runtime",
                     message=f"instance {o.instance_id} exited with code {o.exit_code}{why}",
@@ -320,7 +334,7 @@ class Reconciler:
 
     async def _probe_loop(self) -> None:
         while True:
-            now = self.clock()
+            now = self.clock.time()
             due = []
             for o in self._observed:
                 desired = self._desired.get(o.spec_hash)
@@ -345,7 +359,7 @@ class Reconciler:
             host, port = "127.0.0.1", o.published[check.port]
         else:
             state.reason = "the instance has no address to probe"
-            state.next_probe = self.clock() + STARTING_PROBE_EVERY
+            state.next_probe = self.clock.time() + STARTING_PROBE_EVERY
             return
         result = await self._probe(check, host, port)
         before = state.status
@@ -357,10 +371,12 @@ class Reconciler:
             if state.failures >= check.retries:
                 state.status = "unhealthy"
         starting = state.status == "starting"
-        state.next_probe = self.clock() + (STARTING_PROBE_EVERY if starting else check.interval)
+        state.next_probe = self.clock.time() + (
+            STARTING_PROBE_EVERY if starting else check.interval
+        )
         if state.status != before:
             await asyncio.to_thread(
-                observed_service.record_event, self.store, env_id=o.env_id,
+                observed_service.record_event, self.store, self.clock, env_id=o.env_id,
                 release_id=o.release_id, workload=o.workload, instance_id=o.instance_id,
                 step="health", outcome="ok" if result.ok else "failed",
                 category=None if result.ok else "health",

@@ -11,18 +11,19 @@ keys, never values: config values can be as sensitive as secrets.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from platd.auth.tokens import Principal
+from platd.clock import Clock
 from platd.secrets.crypto import SecretBox
-from platd.services import events, tenancy
+from platd.services import tenancy
+from platd.services.context import ServiceContext
 from platd.spec.errors import Conflict, InvalidInput, NotFound
 from platd.spec.ids import uuid7
 from platd.spec.names import check_env_key, check_name
-from platd.store.db import Store
+from platd.store import eventlog
 from platd.store.models import ConfigVersion, SecretBundle, SecretVersion
 
 MAX_VALUE_BYTES = 64 * 1024
@@ -74,7 +75,7 @@ def _describe_config(ref: tenancy.EnvRef, version: ConfigVersion | None) -> dict
 
 
 def change_config(
-    store: Store,
+    ctx: ServiceContext,
     principal: Principal,
     target: str,
     set_values: dict[str, str],
@@ -84,7 +85,7 @@ def change_config(
     _check_values(set_values)
     for key in unset:
         check_env_key(key)
-    with store.write() as session:
+    with ctx.store.write() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
         previous = current_config(session, ref.env.id)
@@ -105,7 +106,7 @@ def change_config(
             env_id=ref.env.id,
             version=(previous.version if previous else 0) + 1,
             values_json=json.dumps(new, sort_keys=True),
-            created_at=time.time(),
+            created_at=ctx.clock.time(),
             created_by=principal.name,
         )
         if not (added or changed or removed):
@@ -122,8 +123,8 @@ def change_config(
             for verb, keys in (("added", added), ("changed", changed), ("removed", removed))
             if keys
         ]
-        events.record(
-            session, store, env_id=ref.env.id, step="config", outcome="ok",
+        eventlog.record(
+            session, ctx.clock, env_id=ref.env.id, step="config", outcome="ok",
             actor=principal.name,
             message=f"{principal.name} changed config (version {version.version}): "
             + ", ".join(parts),
@@ -138,8 +139,8 @@ def change_config(
     }
 
 
-def list_config(store: Store, principal: Principal, target: str) -> dict[str, Any]:
-    with store.read() as session:
+def list_config(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, Any]:
+    with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         return _describe_config(ref, current_config(session, ref.env.id))
 
@@ -203,7 +204,7 @@ def _describe_bundle(
 
 
 def _seal_version(
-    store: Store,
+    clock: Clock,
     box: SecretBox,
     bundle_id: str,
     number: int,
@@ -217,14 +218,13 @@ def _seal_version(
         version=number,
         ciphertext=box.seal(values, bound_to=version_id),
         keys_json=json.dumps(sorted(values)),
-        created_at=time.time(),
+        created_at=clock.time(),
         created_by=by,
     )
 
 
 def write_bundle(
-    store: Store,
-    box: SecretBox,
+    ctx: ServiceContext,
     principal: Principal,
     target: str,
     name: str,
@@ -240,7 +240,8 @@ def write_bundle(
             hint="pass --set KEY=value or --from-file FILE.env",
         )
     _check_values(values)
-    with store.write() as session:
+    box = ctx.box
+    with ctx.store.write() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
         existing = next((b for b in live_bundles(session, ref.env.id) if b.name == name), None)
@@ -254,7 +255,7 @@ def write_bundle(
             if not create:
                 _find_bundle(session, ref, name)  # raises NotFound with the names there
             existing = SecretBundle(
-                id=uuid7(), env_id=ref.env.id, name=name, created_at=time.time()
+                id=uuid7(), env_id=ref.env.id, name=name, created_at=ctx.clock.time()
             )
             session.add(existing)
             versions: list[SecretVersion] = []
@@ -262,7 +263,8 @@ def write_bundle(
         else:
             versions = bundle_versions(session, existing.id)
             merged = {**box.open(versions[-1].ciphertext, versions[-1].id), **values}
-        version = _seal_version(store, box, existing.id, len(versions) + 1, merged, principal.name)
+        version = _seal_version(ctx.clock, box, existing.id, len(versions) + 1, merged,
+                                principal.name)
         session.add(version)
         if versions:
             what = (f"updated secret bundle {name} (version {version.version}): set keys "
@@ -270,15 +272,15 @@ def write_bundle(
         else:
             what = (f"created secret bundle {name} (version {version.version}): keys "
                     f"{', '.join(sorted(values))}")
-        events.record(
-            session, store, env_id=ref.env.id, step="secret", outcome="ok",
+        eventlog.record(
+            session, ctx.clock, env_id=ref.env.id, step="secret", outcome="ok",
             actor=principal.name, message=f"{principal.name} {what}",
         )
         return _describe_bundle(ref, existing, [*versions, version])
 
 
-def list_bundles(store: Store, principal: Principal, target: str) -> list[dict[str, Any]]:
-    with store.read() as session:
+def list_bundles(ctx: ServiceContext, principal: Principal, target: str) -> list[dict[str, Any]]:
+    with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         return [
             _describe_bundle(ref, b, bundle_versions(session, b.id))
@@ -286,33 +288,30 @@ def list_bundles(store: Store, principal: Principal, target: str) -> list[dict[s
         ]
 
 
-def describe_bundle(store: Store, principal: Principal, target: str, name: str) -> dict[str, Any]:
-    with store.read() as session:
+def describe_bundle(
+    ctx: ServiceContext, principal: Principal, target: str, name: str
+) -> dict[str, Any]:
+    with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         bundle = _find_bundle(session, ref, name)
         return _describe_bundle(ref, bundle, bundle_versions(session, bundle.id))
 
 
-def delete_bundle(store: Store, principal: Principal, target: str, name: str) -> dict[str, Any]:
-    with store.write() as session:
+def delete_bundle(
+    ctx: ServiceContext, principal: Principal, target: str, name: str
+) -> dict[str, Any]:
+    with ctx.store.write() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
         bundle = _find_bundle(session, ref, name)
         bundle.deleted = True
         session.add(bundle)
         versions = bundle_versions(session, bundle.id)
-        events.record(
-            session, store, env_id=ref.env.id, step="secret", outcome="ok",
+        eventlog.record(
+            session, ctx.clock, env_id=ref.env.id, step="secret", outcome="ok",
             actor=principal.name,
             message=f"{principal.name} deleted secret bundle {name} (at version "
             f"{versions[-1].version if versions else 0})",
         )
         return _describe_bundle(ref, bundle, versions)
 
-
-def open_version(session: Session, box: SecretBox, version_id: str) -> dict[str, str]:
-    """Decrypt one pinned secret version, for delivery into an instance."""
-    version = session.get(SecretVersion, version_id)
-    if version is None:
-        raise NotFound(f"secret version {version_id} is missing from this host")
-    return box.open(version.ciphertext, version.id)

@@ -1,16 +1,17 @@
 """Releases: created by deploy, pointed at by the env, never edited; rollback moves the pointer.
 
-A deploy is two steps around one slow call: ``prepare_deploy`` parses the manifest and checks the
-config gate (nothing written), the caller resolves image tags to digests in the registry, and
-``commit_deploy`` writes the release, moves the env's pointer and records the history in one
-transaction, checking the gate again in case config changed in between.
+``deploy`` is two steps around one slow call: ``prepare_deploy`` parses the manifest and checks
+the config gate (nothing written), image tags are resolved to digests in their registry
+(concurrently, outside any transaction), and ``commit_deploy`` writes the release, moves the
+env's pointer and records the history in one transaction, checking the gate again in case config
+changed in between.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,14 +20,17 @@ from sqlmodel import Session, col, select
 from platd.auth.tokens import Principal
 from platd.services import config as config_service
 from platd.services import endpoints as endpoint_service
-from platd.services import events, tenancy
+from platd.services import tenancy
+from platd.services.context import ServiceContext
+from platd.services.volumes import stop_first_notes
 from platd.spec.diff import diff_releases
 from platd.spec.errors import Conflict, InvalidInput, NotFound
 from platd.spec.gate import check_gate, gate_error
 from platd.spec.ids import uuid7
 from platd.spec.manifest import Manifest, parse_manifest
 from platd.spec.sizes import format_size
-from platd.store.db import Store
+from platd.spec.volumes import check_volumes
+from platd.store import eventlog
 from platd.store.models import (
     ConfigVersion,
     Env,
@@ -34,9 +38,9 @@ from platd.store.models import (
     Event,
     Release,
     ReleaseState,
-    Scale,
     SecretVersion,
 )
+from platd.store.queries import live_scales, live_volumes, manifest_of
 
 MAX_MANIFEST_BYTES = 256 * 1024
 
@@ -49,8 +53,32 @@ class DeployPlan:
     refs: dict[str, str]  # workload -> image reference still to be pinned
 
 
+async def deploy(
+    ctx: ServiceContext,
+    principal: Principal,
+    target: str,
+    manifest_text: str,
+    *,
+    images: dict[str, str],
+    manifest_file: str = "plat.toml",
+    source: str | None = None,
+) -> dict[str, Any]:
+    """``plat deploy``: a new release of ``manifest_text`` with every image pinned by digest,
+    made current; the receipt. A reference that cannot be resolved writes nothing."""
+    plan = await asyncio.to_thread(
+        prepare_deploy, ctx, principal, target, manifest_text, images, manifest_file
+    )
+    unique = sorted(set(plan.refs.values()))
+    pinned_refs = await asyncio.gather(*(ctx.images.resolve(ref) for ref in unique))
+    pinned_by_ref = dict(zip(unique, pinned_refs, strict=True))
+    pinned = {workload: pinned_by_ref[ref] for workload, ref in plan.refs.items()}
+    return await asyncio.to_thread(
+        commit_deploy, ctx, principal, plan, pinned, source or ", ".join(unique), manifest_file
+    )
+
+
 def prepare_deploy(
-    store: Store,
+    ctx: ServiceContext,
     principal: Principal,
     target: str,
     manifest_text: str,
@@ -60,7 +88,7 @@ def prepare_deploy(
     if len(manifest_text.encode()) > MAX_MANIFEST_BYTES:
         raise InvalidInput(f"the manifest is larger than {MAX_MANIFEST_BYTES // 1024} KiB")
     manifest = parse_manifest(manifest_text, manifest_file)
-    with store.read() as session:
+    with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
         _check_app(manifest, ref)
@@ -107,11 +135,8 @@ def _volume_gaps(
     session: Session, ref: tenancy.EnvRef, manifest: Manifest, manifest_file: str
 ) -> list[Any]:
     """Volumes the manifest mounts that do not exist, and counts that cannot share one."""
-    from platd.services.volumes import live_volumes
-    from platd.spec.volumes import check_volumes
-
-    rows = session.exec(select(Scale).where(Scale.env_id == ref.env.id, Scale.deleted == False))  # noqa: E712
-    counts = {s.workload: s.count for s in rows if s.count is not None}
+    scales = live_scales(session, ref.env.id).values()
+    counts = {s.workload: s.count for s in scales if s.count is not None}
     names = {v.name for v in live_volumes(session, ref.env.id)}
     return list(
         check_volumes(manifest, names, ref.path, counts=counts, manifest_file=manifest_file)
@@ -119,14 +144,14 @@ def _volume_gaps(
 
 
 def commit_deploy(
-    store: Store,
+    ctx: ServiceContext,
     principal: Principal,
     plan: DeployPlan,
     pinned: dict[str, str],
     source: str,
     manifest_file: str = "plat.toml",
 ) -> dict[str, Any]:
-    with store.write() as session:
+    with ctx.store.write() as session:
         ref = tenancy.resolve_env(session, principal, plan.target)
         principal.require(ref.org.id, "deployer")
         _check_gate(session, ref, plan.manifest, manifest_file)
@@ -148,17 +173,17 @@ def commit_deploy(
             images_json=json.dumps(pinned, sort_keys=True),
             config_version_id=config.id if config else None,
             secret_versions_json=json.dumps(secret_versions, sort_keys=True),
-            created_at=time.time(),
+            created_at=ctx.clock.time(),
             created_by=principal.name,
             source=source,
         )
         session.add(release)
-        return _move_pointer(session, store, principal, ref, "deploy", release, previous)
+        return _move_pointer(session, ctx, principal, ref, "deploy", release, previous)
 
 
 def _move_pointer(
     session: Session,
-    store: Store,
+    ctx: ServiceContext,
     principal: Principal,
     ref: tenancy.EnvRef,
     action: str,
@@ -179,7 +204,7 @@ def _move_pointer(
             action=action,
             release_id=target.id,
             previous_release_id=previous.id if previous else None,
-            at=time.time(),
+            at=ctx.clock.time(),
             by=principal.name,
         )
     )
@@ -187,9 +212,9 @@ def _move_pointer(
     what = f"release v{target.seq}"
     if previous is not None and previous.id != target.id:
         what += f" (was v{previous.seq})"
-    event = events.record(
+    event = eventlog.record(
         session,
-        store,
+        ctx.clock,
         env_id=env.id,
         release_id=target.id,
         step=action,
@@ -199,7 +224,7 @@ def _move_pointer(
     )
     # Endpoints follow the release: a refused one (port taken, empty pool) refuses the change.
     endpoint_notes = endpoint_service.sync_manifest(
-        session, store, ref, manifest_of(target), principal.name
+        session, ctx, ref, manifest_of(target), principal.name
     )
     session.flush()
     stop_first = _stop_first(target, replacing=previous is not None)
@@ -222,8 +247,6 @@ def _move_pointer(
 
 def _stop_first(release: Release, replacing: bool = True) -> list[dict[str, Any]]:
     """The receipt's word on workloads replaced stop-first because they mount a volume."""
-    from platd.services.volumes import stop_first_notes
-
     return stop_first_notes(manifest_of(release), replacing=replacing)
 
 
@@ -270,7 +293,7 @@ def _rotated_secrets(
 def _scale_notes(session: Session, env_id: str, manifest: Manifest) -> list[str]:
     """Where env-level scale (plat scale) overrides what the manifest says."""
     notes = []
-    for s in session.exec(select(Scale).where(Scale.env_id == env_id, Scale.deleted == False)):  # noqa: E712
+    for s in live_scales(session, env_id).values():
         w = manifest.workloads.get(s.workload)
         if w is None:
             continue
@@ -287,10 +310,6 @@ def _scale_notes(session: Session, env_id: str, manifest: Manifest) -> list[str]
                     f" (follow the manifest again: plat scale {s.workload} --reset)"
                 )
     return notes
-
-
-def manifest_of(release: Release) -> Manifest:
-    return Manifest.from_dict(json.loads(release.manifest_json))
 
 
 def _next_seq(session: Session, env_id: str) -> int:
@@ -396,8 +415,8 @@ def find_release(session: Session, ref: tenancy.EnvRef, text: str) -> Release:
     )
 
 
-def list_releases(store: Store, principal: Principal, target: str) -> dict[str, Any]:
-    with store.read() as session:
+def list_releases(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, Any]:
+    with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         rows = session.exec(
             select(Release).where(Release.env_id == ref.env.id).order_by(col(Release.seq).desc())
@@ -405,8 +424,9 @@ def list_releases(store: Store, principal: Principal, target: str) -> dict[str, 
         return {"target": ref.path, "releases": [describe(session, r, ref.env) for r in rows]}
 
 
-def get_release(store: Store, principal: Principal, target: str, text: str) -> dict[str, Any]:
-    with store.read() as session:
+def get_release(ctx: ServiceContext, principal: Principal, target: str,
+                text: str) -> dict[str, Any]:
+    with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         release = find_release(session, ref, text)
         replaced = _replaced_by(session, release)
@@ -431,8 +451,17 @@ def _replaced_by(session: Session, release: Release) -> Release | None:
     return session.get(Release, previous_id) if previous_id else None
 
 
+def refuse_change(release: str) -> None:
+    """A release is immutable: changing one is refused with the ways out."""
+    raise Conflict(
+        f"release {release} is immutable: nothing about a release can be changed",
+        hint="deploy a new release with plat deploy, or point the env at another one with "
+        "plat rollback RELEASE",
+    )
+
+
 def rollback(
-    store: Store,
+    ctx: ServiceContext,
     principal: Principal,
     target: str,
     text: str | None,
@@ -444,7 +473,7 @@ def rollback(
     With ``dry_run`` nothing is written: the answer is the receipt it would print, so the TUI
     can show the diff and ask before anything changes.
     """
-    with store.read() if dry_run else store.write() as session:
+    with ctx.store.read() if dry_run else ctx.store.write() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
         current = (
@@ -479,7 +508,7 @@ def rollback(
                 "chosen_automatically": text is None,
                 "stop_first": _stop_first(chosen),
             }
-        receipt = _move_pointer(session, store, principal, ref, action, chosen, current)
+        receipt = _move_pointer(session, ctx, principal, ref, action, chosen, current)
         receipt["chosen_automatically"] = text is None
         return receipt
 

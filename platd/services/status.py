@@ -7,39 +7,32 @@ the owning hosts write. Nothing here asks Docker: any host can answer from its r
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import select
 
 from platd.auth.tokens import Principal
-from platd.services import events, tenancy
 from platd.services import releases as release_service
-from platd.services.desired import spec_hash
-from platd.services.releases import find_release, manifest_of
-from platd.spec.errors import InvalidInput, NotFound
+from platd.services import tenancy
+from platd.services.context import ServiceContext
+from platd.services.releases import find_release, get_release
+from platd.spec.errors import Conflict, InvalidInput, NotFound
 from platd.spec.ids import uuid7
+from platd.spec.manifest import Manifest
 from platd.spec.sizes import MAX_MEMORY, format_size, parse_size
-from platd.store.db import Store
+from platd.spec.volumes import count_problem, stop_first_reason, writable
+from platd.store import eventlog
 from platd.store.models import Instance, Release, Scale
+from platd.store.queries import (
+    env_instances,
+    live_scales,
+    live_volumes,
+    manifest_of,
+    spec_hash,
+)
 
 MAX_COUNT = 100
 MAX_CPU = 64.0
-
-
-def _instances(session: Session, env_id: str) -> list[Instance]:
-    return list(
-        session.exec(
-            select(Instance)
-            .where(Instance.env_id == env_id, Instance.deleted == False)  # noqa: E712
-            .order_by(col(Instance.workload), col(Instance.started_at))
-        ).all()
-    )
-
-
-def _scales(session: Session, env_id: str) -> dict[str, Scale]:
-    rows = session.exec(select(Scale).where(Scale.env_id == env_id, Scale.deleted == False))  # noqa: E712
-    return {s.workload: s for s in rows}
 
 
 def _instance_dict(i: Instance, seqs: dict[str, int], now: float) -> dict[str, Any]:
@@ -79,8 +72,6 @@ def _volume_facts(release: Release | None, workload: str, hosts: dict[str, str])
     """Placement and rollout strategy of a workload that mounts volumes, in plain words."""
     if release is None:
         return {}
-    from platd.spec.volumes import stop_first_reason, writable
-
     mounts = [m for m in manifest_of(release).volumes if m.workload == workload]
     if not mounts:
         return {}
@@ -97,9 +88,9 @@ def _volume_facts(release: Release | None, workload: str, hosts: dict[str, str])
     return facts
 
 
-def status(store: Store, principal: Principal, target: str) -> dict[str, Any]:
-    now = time.time()
-    with store.read() as session:
+def status(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, Any]:
+    now = ctx.clock.time()
+    with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         current = (
             session.get(Release, ref.env.current_release_id) if ref.env.current_release_id else None
@@ -107,10 +98,8 @@ def status(store: Store, principal: Principal, target: str) -> dict[str, Any]:
         seqs = {
             r.id: r.seq for r in session.exec(select(Release).where(Release.env_id == ref.env.id))
         }
-        instances = _instances(session, ref.env.id)
-        desired = _desired_scale(current, _scales(session, ref.env.id))
-        from platd.services.volumes import live_volumes
-
+        instances = env_instances(session, ref.env.id)
+        desired = _desired_scale(current, live_scales(session, ref.env.id))
         volume_hosts = {v.name: v.host_id for v in live_volumes(session, ref.env.id)}
         workloads = []
         for name in sorted(set(desired) | {i.workload for i in instances}):
@@ -145,14 +134,14 @@ def status(store: Store, principal: Principal, target: str) -> dict[str, Any]:
 
 
 def describe_instance(
-    store: Store, principal: Principal, target: str, instance_id: str
+    ctx: ServiceContext, principal: Principal, target: str, instance_id: str
 ) -> dict[str, Any]:
-    now = time.time()
-    with store.read() as session:
+    now = ctx.clock.time()
+    with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
-        rows = [i for i in _instances(session, ref.env.id) if i.id.startswith(instance_id)]
+        rows = [i for i in env_instances(session, ref.env.id) if i.id.startswith(instance_id)]
         if len(rows) != 1:
-            existing = ", ".join(i.id for i in _instances(session, ref.env.id)) or "none"
+            existing = ", ".join(i.id for i in env_instances(session, ref.env.id)) or "none"
             raise NotFound(
                 f"no instance {instance_id!r} in {ref.path} (instances there: {existing})",
                 hint=f"see them with: plat status --target {ref.path}",
@@ -163,19 +152,22 @@ def describe_instance(
         inst = rows[0]
         recent = [
             e
-            for e in events.last_events(session, ref.env.id, release_id=None, since=None, limit=200)
+            for e in eventlog.last_events(session, ref.env.id, release_id=None, since=None,
+                                          limit=200)
             if e.instance_id == inst.id
         ][-20:]
         return {
             "target": ref.path,
             "kind": "instance",
             **_instance_dict(inst, seqs, now),
-            "events": [events.to_dict(e) for e in recent],
+            "events": [eventlog.to_dict(e) for e in recent],
         }
 
 
-def describe_workload(store: Store, principal: Principal, target: str, name: str) -> dict[str, Any]:
-    full = status(store, principal, target)
+def describe_workload(
+    ctx: ServiceContext, principal: Principal, target: str, name: str
+) -> dict[str, Any]:
+    full = status(ctx, principal, target)
     match = next((w for w in full["workloads"] if w["name"] == name), None)
     if match is None:
         names = ", ".join(w["name"] for w in full["workloads"]) or "none"
@@ -184,7 +176,7 @@ def describe_workload(store: Store, principal: Principal, target: str, name: str
             hint=f"see them with: plat status --target {full['target']}",
         )
     spec = None
-    with store.read() as session:
+    with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         if ref.env.current_release_id:
             release = session.get(Release, ref.env.current_release_id)
@@ -195,7 +187,8 @@ def describe_workload(store: Store, principal: Principal, target: str, name: str
                 spec = {**(spec or {}), "image": json.loads(release.images_json).get(name)}
         recent = [
             e
-            for e in events.last_events(session, ref.env.id, release_id=None, since=None, limit=200)
+            for e in eventlog.last_events(session, ref.env.id, release_id=None, since=None,
+                                          limit=200)
             if e.workload == name
         ][-20:]
     return {
@@ -204,25 +197,25 @@ def describe_workload(store: Store, principal: Principal, target: str, name: str
         "release": full["release"],
         **match,
         "spec": spec,
-        "events": [events.to_dict(e) for e in recent],
+        "events": [eventlog.to_dict(e) for e in recent],
     }
 
 
-def describe_release(store: Store, principal: Principal, target: str, text: str) -> dict[str, Any]:
-    from platd.services.releases import get_release
-
-    out = get_release(store, principal, target, text)
-    with store.read() as session:
+def describe_release(
+    ctx: ServiceContext, principal: Principal, target: str, text: str
+) -> dict[str, Any]:
+    out = get_release(ctx, principal, target, text)
+    with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         release = find_release(session, ref, text)
-        recent = events.last_events(
+        recent = eventlog.last_events(
             session, ref.env.id, release_id=release.id, since=None, limit=50
         )
-    return {"kind": "release", **out, "events": [events.to_dict(e) for e in recent]}
+    return {"kind": "release", **out, "events": [eventlog.to_dict(e) for e in recent]}
 
 
 def scale(
-    store: Store,
+    ctx: ServiceContext,
     principal: Principal,
     target: str,
     workload: str,
@@ -259,7 +252,7 @@ def scale(
     if count is None and cpu is None and mem is None and not reset:
         raise InvalidInput("nothing to change",
                            hint="pass --count N, --cpu X or --memory SIZE, or --reset")
-    with store.write() as session:
+    with ctx.store.write() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
         current = (
@@ -270,7 +263,7 @@ def scale(
                 f"{ref.path} has no release yet, so no workloads to scale",
                 hint=f"deploy first: plat deploy --target {ref.path}",
             )
-        scales = _scales(session, ref.env.id)
+        scales = live_scales(session, ref.env.id)
         before = _desired_scale(current, scales)
         if workload not in before:
             raise NotFound(
@@ -302,9 +295,9 @@ def scale(
         how = " to plat.toml" if reset else ""
         message = (f"{principal.name} {verb} {workload}{how}: "
                    f"{_scale_text(old)} -> {_scale_text(new)}")
-        events.record(
+        eventlog.record(
             session,
-            store,
+            ctx.clock,
             env_id=ref.env.id,
             release_id=current.id,
             workload=workload,
@@ -327,12 +320,11 @@ def scale(
     }
 
 
-def _refuse_shared_volume(manifest: Any, workload: str, count: int, path: str) -> str | None:
+def _refuse_shared_volume(
+    manifest: Manifest, workload: str, count: int, path: str
+) -> str | None:
     """A workload that mounts a volume read-write runs at most one instance; returns the
     stop-first reason for it (None if it mounts no volume read-write)."""
-    from platd.spec.errors import Conflict
-    from platd.spec.volumes import count_problem, stop_first_reason, writable
-
     mounts = writable([m for m in manifest.volumes if m.workload == workload])
     if not mounts:
         return None

@@ -6,18 +6,18 @@ delete), so they share one implementation driven by ``LEVELS``.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, SQLModel, col, select
 
 from platd.auth.tokens import Principal
+from platd.services.context import ServiceContext
 from platd.spec.errors import Conflict, InvalidInput, NotFound
 from platd.spec.ids import uuid7
 from platd.spec.names import check_name
-from platd.store.db import Store
 from platd.store.models import App, Env, Org, Project
+from platd.store.queries import live_volumes
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,17 @@ LEVELS = (
     Level("env", "envs", Env, "app_id", "owner"),
 )
 LEVEL_BY_KIND = {level.kind: level for level in LEVELS}
+LEVEL_BY_PLURAL = {level.plural: level for level in LEVELS}
+
+
+def _level(kind: str) -> Level:
+    """The level a kind names, in the singular ("env", as code says it) or the plural ("envs",
+    as routes and commands do)."""
+    level = LEVEL_BY_KIND.get(kind) or LEVEL_BY_PLURAL.get(kind)
+    if level is None:
+        raise NotFound(f"unknown resource kind {kind!r}",
+                       hint=f"use one of {', '.join(LEVEL_BY_PLURAL)}")
+    return level
 
 
 @dataclass(frozen=True)
@@ -119,11 +130,11 @@ def describe_row(level: Level, row: Any, path: str) -> dict[str, Any]:
     return out
 
 
-def create(store: Store, principal: Principal, kind: str, path: str) -> dict[str, Any]:
-    level = LEVEL_BY_KIND[kind]
+def create(ctx: ServiceContext, principal: Principal, kind: str, path: str) -> dict[str, Any]:
+    level = _level(kind)
     depth = LEVELS.index(level) + 1
     names = split_path(path, depth)
-    with store.write() as session:
+    with ctx.store.write() as session:
         parents = resolve(session, principal, names[:-1])
         org_id = parents[0].id if parents else None
         principal.require(org_id, "owner" if level.create_role == "admin" else level.create_role)
@@ -137,7 +148,7 @@ def create(store: Store, principal: Principal, kind: str, path: str) -> dict[str
         fields: dict[str, Any] = {
             "id": uuid7(),
             "name": names[-1],
-            "created_at": time.time(),
+            "created_at": ctx.clock.time(),
         }
         if level.parent_field:
             fields[level.parent_field] = parent_id
@@ -147,12 +158,12 @@ def create(store: Store, principal: Principal, kind: str, path: str) -> dict[str
 
 
 def list_children(
-    store: Store, principal: Principal, kind: str, parent_path: str
+    ctx: ServiceContext, principal: Principal, kind: str, parent_path: str
 ) -> list[dict[str, Any]]:
-    level = LEVEL_BY_KIND[kind]
+    level = _level(kind)
     depth = LEVELS.index(level)
     names = split_path(parent_path, depth) if depth else []
-    with store.read() as session:
+    with ctx.store.read() as session:
         parents = resolve(session, principal, names)
         parent_id = parents[-1].id if parents else None
         rows = _children(session, level, parent_id)
@@ -163,8 +174,6 @@ def list_children(
 
 def _refuse_env_with_volumes(session: Session, env_id: str, path: str) -> None:
     """An env's volumes hold data and disk space: they are deleted on purpose, not with the env."""
-    from platd.services.volumes import live_volumes
-
     volumes = live_volumes(session, env_id)
     if volumes:
         raise Conflict(
@@ -174,12 +183,12 @@ def _refuse_env_with_volumes(session: Session, env_id: str, path: str) -> None:
         )
 
 
-def delete(store: Store, principal: Principal, kind: str, path: str) -> dict[str, Any]:
-    level = LEVEL_BY_KIND[kind]
+def delete(ctx: ServiceContext, principal: Principal, kind: str, path: str) -> dict[str, Any]:
+    level = _level(kind)
     depth = LEVELS.index(level) + 1
     names = split_path(path, depth)
     path = "/".join(names)  # the route hands over "/org/project": show it as users write it
-    with store.write() as session:
+    with ctx.store.write() as session:
         rows = resolve(session, principal, names)
         principal.require(rows[0].id, "owner")
         row = rows[-1]

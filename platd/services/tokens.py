@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from platd.auth.tokens import Principal, check_role, hash_token, new_token
+from platd.clock import Clock
 from platd.services import tenancy
+from platd.services.context import ServiceContext
 from platd.spec.errors import NotFound, Unauthenticated
 from platd.spec.ids import uuid7
 from platd.spec.names import check_name
@@ -39,15 +40,21 @@ def authenticate(session: Session, bearer: str | None) -> Principal:
     return Principal(token.id, token.name, token.org_id, org_name, token.role)
 
 
-def create_admin_token(store: Store) -> str:
+def principal_for(ctx: ServiceContext, bearer: str | None) -> Principal:
+    """Who a request's bearer token belongs to (a single indexed lookup)."""
+    with ctx.store.read() as session:
+        return authenticate(session, bearer)
+
+
+def create_admin_token(store: Store, clock: Clock) -> str:
     """The host admin token, made once by ``platd init``."""
     secret = new_token()
     with store.write() as session:
-        session.add(_row(store, secret, "admin", None, "owner", "platd init"))
+        session.add(_row(clock, secret, "admin", None, "owner", "platd init"))
     return secret
 
 
-def _row(store: Store, secret: str, name: str, org_id: str | None, role: str, by: str) -> Token:
+def _row(clock: Clock, secret: str, name: str, org_id: str | None, role: str, by: str) -> Token:
     return Token(
         id=uuid7(),
         token_hash=hash_token(secret),
@@ -55,7 +62,7 @@ def _row(store: Store, secret: str, name: str, org_id: str | None, role: str, by
         name=name,
         org_id=org_id,
         role=role,
-        created_at=time.time(),
+        created_at=clock.time(),
         created_by=by,
     )
 
@@ -73,22 +80,24 @@ def _describe(token: Token, org_name: str | None) -> dict[str, Any]:
 
 
 def create(
-    store: Store, principal: Principal, org: str, role: str, name: str | None
+    ctx: ServiceContext, principal: Principal, org: str, role: str, name: str | None
 ) -> dict[str, Any]:
     check_role(role)
     name = check_name("token", name) if name else f"{org}-{role}"
     secret = new_token()
-    with store.write() as session:
+    with ctx.store.write() as session:
         (org_row,) = tenancy.resolve(session, principal, [org])
         principal.require(org_row.id, "owner")
-        token = _row(store, secret, name, org_row.id, role, principal.name)
+        token = _row(ctx.clock, secret, name, org_row.id, role, principal.name)
         session.add(token)
     # The only time the secret is ever returned.
     return {**_describe(token, org_row.name), "token": secret}
 
 
-def list_tokens(store: Store, principal: Principal, org: str | None) -> list[dict[str, Any]]:
-    with store.read() as session:
+def list_tokens(
+    ctx: ServiceContext, principal: Principal, org: str | None
+) -> list[dict[str, Any]]:
+    with ctx.store.read() as session:
         query = select(Token).where(Token.deleted == False)  # noqa: E712
         orgs = {o.id: o.name for o in session.exec(select(Org)).all()}
         if org is not None:
@@ -102,8 +111,8 @@ def list_tokens(store: Store, principal: Principal, org: str | None) -> list[dic
         return [_describe(t, orgs.get(t.org_id) if t.org_id else None) for t in rows]
 
 
-def revoke(store: Store, principal: Principal, token_id: str) -> dict[str, Any]:
-    with store.write() as session:
+def revoke(ctx: ServiceContext, principal: Principal, token_id: str) -> dict[str, Any]:
+    with ctx.store.write() as session:
         token = session.get(Token, token_id)
         visible = (
             token is not None

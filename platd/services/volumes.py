@@ -13,7 +13,6 @@ instance could use it (the workload's count is above 0 or an instance still exis
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from typing import Any
@@ -21,7 +20,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from platd.auth.tokens import Principal
-from platd.services import events, tenancy
+from platd.clock import Clock
+from platd.services import tenancy
+from platd.services.context import ServiceContext
 from platd.spec.errors import Conflict, InvalidInput, NotFound, PlatError
 from platd.spec.ids import uuid7
 from platd.spec.manifest import Manifest, VolumeMount
@@ -36,21 +37,16 @@ from platd.spec.volumes import (
     stop_first_reason,
     writable,
 )
+from platd.store import eventlog
 from platd.store.db import Store
 from platd.store.models import Instance, Release, Scale, Volume, VolumeSnapshot
+from platd.store.queries import live_volumes, manifest_of
 from platd.volumes.backend import VolumeBackend, VolumeIOError
 
 MAX_VOLUMES_PER_ENV = 100
 
 
 # --- reading rows ------------------------------------------------------------------------------
-
-
-def live_volumes(session: Session, env_id: str) -> list[Volume]:
-    return list(session.exec(
-        select(Volume).where(Volume.env_id == env_id, Volume.deleted == False)  # noqa: E712
-        .order_by(col(Volume.name))
-    ).all())
 
 
 def _find(session: Session, ref: tenancy.EnvRef, name: str) -> Volume:
@@ -94,7 +90,7 @@ def _current_manifest(
     release = session.get(Release, ref.env.current_release_id)
     if release is None:
         return None, None
-    return release, Manifest.from_dict(json.loads(release.manifest_json))
+    return release, manifest_of(release)
 
 
 def _count(session: Session, env_id: str, manifest: Manifest, workload: str) -> int:
@@ -135,7 +131,7 @@ def _holders(session: Session, env_id: str, name: str) -> list[Instance]:
     for release_id in {i.release_id for i in alive}:
         release = session.get(Release, release_id)
         if release is not None:
-            manifest = Manifest.from_dict(json.loads(release.manifest_json))
+            manifest = manifest_of(release)
             mounts[release_id] = {m.workload for m in manifest.volumes if m.name == name}
     return [i for i in alive if i.workload in mounts.get(i.release_id, set())]
 
@@ -178,10 +174,11 @@ def _snapshot_dict(s: VolumeSnapshot) -> dict[str, Any]:
             "created_at": s.created_at, "created_by": s.created_by}
 
 
-def _volume_dict(session: Session, ref: tenancy.EnvRef, v: Volume, backend: VolumeBackend,
-                 hosts: list[HostInfo]) -> dict[str, Any]:
-    host = _host_of(v, hosts)
-    usage = backend.usage(v.id) if v.host_id == hosts[0].id else None
+def _volume_dict(session: Session, ctx: ServiceContext, ref: tenancy.EnvRef,
+                 v: Volume) -> dict[str, Any]:
+    backend = ctx.volumes
+    host = _host_of(v, ctx.hosts)
+    usage = backend.usage(v.id) if v.host_id == ctx.host.id else None
     attached = _attachment(session, ref, v.name)
     instances = _instances_of(session, ref.env.id, attached["workload"]) if attached else []
     snaps = _snapshots(session, v.id)
@@ -226,18 +223,19 @@ def _volume_dict(session: Session, ref: tenancy.EnvRef, v: Volume, backend: Volu
 
 
 def create_volume(
-    store: Store, backend: VolumeBackend, hosts: list[HostInfo], principal: Principal,
-    target: str, name: str, size: str | int, *, region: str | None = None,
-    host: str | None = None,
+    ctx: ServiceContext, principal: Principal, target: str, name: str, size: str | int, *,
+    region: str | None = None, host: str | None = None,
 ) -> dict[str, Any]:
     check_name("volume", name)
+    region = validate_region(region)
     size_bytes = parse_volume_size(size)
+    store, backend = ctx.store, ctx.volumes
     with store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
         _refuse_duplicate(session, ref, name)
-    chosen = place_volume(hosts, region=region, host=host, local=store.host_id)
-    if chosen.id != store.host_id:
+    chosen = place_volume(ctx.hosts, region=region, host=host, local=ctx.host.id)
+    if chosen.id != ctx.host.id:
         raise Conflict(f"host {chosen.name} meets the constraint, but volumes can only be created "
                        "on the host that receives the request until hosts form a cluster",
                        hint=f"run the command against {chosen.name}'s platd")
@@ -254,15 +252,15 @@ def create_volume(
             ref = tenancy.resolve_env(session, principal, target)
             _refuse_duplicate(session, ref, name)
             volume = Volume(id=volume_id, env_id=ref.env.id, name=name, size=size_bytes,
-                            host_id=chosen.id, region=region, created_at=time.time(),
+                            host_id=chosen.id, region=region, created_at=ctx.clock.time(),
                             created_by=principal.name)
             session.add(volume)
-            events.record(session, store, env_id=ref.env.id, step="volume", outcome="ok",
+            eventlog.record(session, ctx.clock, env_id=ref.env.id, step="volume", outcome="ok",
                           actor=principal.name,
                           message=f"{principal.name} created volume {name} "
                           f"({format_size(size_bytes)}) on host {chosen.name}")
             session.flush()
-            out = _volume_dict(session, ref, volume, backend, hosts)
+            out = _volume_dict(session, ctx, ref, volume)
     except BaseException:
         backend.delete(volume_id)
         raise
@@ -280,36 +278,30 @@ def _refuse_duplicate(session: Session, ref: tenancy.EnvRef, name: str) -> None:
                        hint="delete a volume you no longer need")
 
 
-def list_volumes(store: Store, backend: VolumeBackend, hosts: list[HostInfo], principal: Principal,
-                 target: str) -> dict[str, Any]:
-    with store.read() as session:
+def list_volumes(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, Any]:
+    with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
-        return {"target": ref.path, "unavailable": backend.unavailable,
-                "volumes": [_volume_dict(session, ref, v, backend, hosts)
+        return {"target": ref.path, "unavailable": ctx.volumes.unavailable,
+                "volumes": [_volume_dict(session, ctx, ref, v)
                             for v in live_volumes(session, ref.env.id)]}
 
 
-def describe_volume(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
-                    principal: Principal, target: str, name: str) -> dict[str, Any]:
-    with store.read() as session:
+def describe_volume(ctx: ServiceContext, principal: Principal, target: str,
+                    name: str) -> dict[str, Any]:
+    with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
-        return _volume_dict(session, ref, _find(session, ref, name), backend, hosts)
+        return _volume_dict(session, ctx, ref, _find(session, ref, name))
 
 
-def volume_names(store: Store, principal: Principal, target: str) -> set[str]:
-    with store.read() as session:
-        ref = tenancy.resolve_env(session, principal, target)
-        return {v.name for v in live_volumes(session, ref.env.id)}
-
-
-def resize_volume(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
-                  principal: Principal, target: str, name: str, size: str | int) -> dict[str, Any]:
+def resize_volume(ctx: ServiceContext, principal: Principal, target: str, name: str,
+                  size: str | int) -> dict[str, Any]:
     new = parse_volume_size(size, minimum=1)  # a shrink is refused below, with its own words
+    store, backend = ctx.store, ctx.volumes
     with store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
         volume = _find(session, ref, name)
-    _local(volume, hosts[0], ref)
+    _local(volume, ctx.host, ref)
     check_resize(name, volume.size, new)
     parse_volume_size(size, free=backend.free_bytes() + volume.size)
     old = volume.size
@@ -323,16 +315,17 @@ def resize_volume(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
         assert row is not None
         row.size = new
         session.add(row)
-        events.record(session, store, env_id=ref.env.id, step="volume", outcome="ok",
+        eventlog.record(session, ctx.clock, env_id=ref.env.id, step="volume", outcome="ok",
                       actor=principal.name, message=f"{principal.name} grew volume {name} "
                       f"from {format_size(old)} to {format_size(new)} (online)")
         session.flush()
-        out = _volume_dict(session, ref, row, backend, hosts)
+        out = _volume_dict(session, ctx, ref, row)
     return {**out, "action": "resize", "old_size": old, "old_size_label": format_size(old)}
 
 
-def delete_volume(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
-                  principal: Principal, target: str, name: str) -> dict[str, Any]:
+def delete_volume(ctx: ServiceContext, principal: Principal, target: str,
+                  name: str) -> dict[str, Any]:
+    store, backend = ctx.store, ctx.volumes
     with store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
@@ -357,7 +350,7 @@ def delete_volume(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
                   f"to keep a copy: plat volumes snapshot create {name} --target {ref.path}"],
             details={"attached": attached},
         )
-    _local(volume, hosts[0], ref)
+    _local(volume, ctx.host, ref)
     try:
         for s in snaps:
             backend.delete_snapshot(s.id)
@@ -371,20 +364,21 @@ def delete_volume(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
             if row is not None:
                 row.deleted = True
                 session.add(row)
-        events.record(session, store, env_id=ref.env.id, step="volume", outcome="ok",
+        eventlog.record(session, ctx.clock, env_id=ref.env.id, step="volume", outcome="ok",
                       actor=principal.name, message=f"{principal.name} deleted volume {name} "
                       f"and its {len(snaps)} snapshot(s)")
     return {"action": "delete", "target": ref.path, "name": name, "id": volume.id,
             "snapshots_deleted": len(snaps)}
 
 
-def create_snapshot(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
-                    principal: Principal, target: str, name: str) -> dict[str, Any]:
+def create_snapshot(ctx: ServiceContext, principal: Principal, target: str,
+                    name: str) -> dict[str, Any]:
+    store, backend = ctx.store, ctx.volumes
     with store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
         volume = _find(session, ref, name)
-    _local(volume, hosts[0], ref)
+    _local(volume, ctx.host, ref)
     usage = backend.usage(volume.id)
     if backend.free_bytes() < volume.size:
         raise Conflict(f"not enough free space on this host's data disk for a snapshot of "
@@ -404,9 +398,9 @@ def create_snapshot(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
             select(VolumeSnapshot).where(VolumeSnapshot.volume_id == volume.id))), default=0) + 1
         snap = VolumeSnapshot(id=snapshot_id, volume_id=volume.id, seq=seq, size=volume.size,
                               used=usage.used if usage else 0, seconds=seconds,
-                              created_at=time.time(), created_by=principal.name)
+                              created_at=ctx.clock.time(), created_by=principal.name)
         session.add(snap)
-        events.record(session, store, env_id=ref.env.id, step="volume", outcome="ok",
+        eventlog.record(session, ctx.clock, env_id=ref.env.id, step="volume", outcome="ok",
                       actor=principal.name, message=f"{principal.name} took snapshot snap-{seq} "
                       f"of volume {name} in {seconds:.2f}s (writes were frozen meanwhile)")
         session.flush()
@@ -419,22 +413,24 @@ def create_snapshot(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
             ]}
 
 
-def list_snapshots(store: Store, principal: Principal, target: str, name: str) -> dict[str, Any]:
-    with store.read() as session:
+def list_snapshots(ctx: ServiceContext, principal: Principal, target: str,
+                   name: str) -> dict[str, Any]:
+    with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         volume = _find(session, ref, name)
         return {"target": ref.path, "volume": name,
                 "snapshots": [_snapshot_dict(s) for s in _snapshots(session, volume.id)]}
 
 
-def delete_snapshot(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
-                    principal: Principal, target: str, name: str, snapshot: str) -> dict[str, Any]:
+def delete_snapshot(ctx: ServiceContext, principal: Principal, target: str, name: str,
+                    snapshot: str) -> dict[str, Any]:
+    store, backend = ctx.store, ctx.volumes
     with store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
         volume = _find(session, ref, name)
         snap = _find_snapshot(session, ref, volume, snapshot)
-    _local(volume, hosts[0], ref)
+    _local(volume, ctx.host, ref)
     try:
         backend.delete_snapshot(snap.id)
     except VolumeIOError as e:
@@ -445,19 +441,19 @@ def delete_snapshot(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
         assert row is not None
         row.deleted = True
         session.add(row)
-        events.record(session, store, env_id=ref.env.id, step="volume", outcome="ok",
+        eventlog.record(session, ctx.clock, env_id=ref.env.id, step="volume", outcome="ok",
                       actor=principal.name,
                       message=f"{principal.name} deleted snapshot snap-{snap.seq} of volume {name}")
     return {"action": "delete_snapshot", "target": ref.path, "volume": name,
             "snapshot": f"snap-{snap.seq}", "id": snap.id}
 
 
-def restore_snapshot(store: Store, backend: VolumeBackend, hosts: list[HostInfo],
-                     principal: Principal, target: str, name: str, snapshot: str,
-                     as_name: str | None = None) -> dict[str, Any]:
+def restore_snapshot(ctx: ServiceContext, principal: Principal, target: str, name: str,
+                     snapshot: str, as_name: str | None = None) -> dict[str, Any]:
     """Roll ``name`` back to ``snapshot`` (nothing may be using it), or make a new volume."""
     if as_name is not None:
         check_name("volume", as_name)
+    store, backend = ctx.store, ctx.volumes
     with store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
@@ -467,7 +463,7 @@ def restore_snapshot(store: Store, backend: VolumeBackend, hosts: list[HostInfo]
             _refuse_duplicate(session, ref, as_name)
         else:
             _refuse_in_use(session, ref, name)
-    _local(volume, hosts[0], ref)
+    _local(volume, ctx.host, ref)
     started = time.monotonic()
     if as_name is None:
         try:
@@ -476,12 +472,12 @@ def restore_snapshot(store: Store, backend: VolumeBackend, hosts: list[HostInfo]
             raise _io_error(e, f"could not restore volume {name}") from e
         with store.write() as session:
             ref = tenancy.resolve_env(session, principal, target)
-            events.record(session, store, env_id=ref.env.id, step="volume", outcome="ok",
+            eventlog.record(session, ctx.clock, env_id=ref.env.id, step="volume", outcome="ok",
                           actor=principal.name, message=f"{principal.name} rolled volume {name} "
                           f"back to snapshot snap-{snap.seq}")
             row = session.get(Volume, volume.id)
             assert row is not None
-            out = _volume_dict(session, ref, row, backend, hosts)
+            out = _volume_dict(session, ctx, ref, row)
         return {**out, "action": "restore", "snapshot": f"snap-{snap.seq}",
                 "seconds": round(time.monotonic() - started, 3)}
     _refuse_unavailable(backend, as_name)
@@ -499,14 +495,14 @@ def restore_snapshot(store: Store, backend: VolumeBackend, hosts: list[HostInfo]
             ref = tenancy.resolve_env(session, principal, target)
             _refuse_duplicate(session, ref, as_name)
             row = Volume(id=new_id, env_id=ref.env.id, name=as_name, size=snap.size,
-                         host_id=volume.host_id, region=volume.region, created_at=time.time(),
+                         host_id=volume.host_id, region=volume.region, created_at=ctx.clock.time(),
                          created_by=principal.name, source_snapshot_id=snap.id)
             session.add(row)
-            events.record(session, store, env_id=ref.env.id, step="volume", outcome="ok",
+            eventlog.record(session, ctx.clock, env_id=ref.env.id, step="volume", outcome="ok",
                           actor=principal.name, message=f"{principal.name} created volume "
                           f"{as_name} from snapshot snap-{snap.seq} of {name}")
             session.flush()
-            out = _volume_dict(session, ref, row, backend, hosts)
+            out = _volume_dict(session, ctx, ref, row)
     except BaseException:
         backend.delete(new_id)
         raise
@@ -554,18 +550,13 @@ def stop_first_notes(manifest: Manifest, replacing: bool) -> list[dict[str, Any]
     return out
 
 
-def hosts_of(host: dict[str, Any], labels: dict[str, str]) -> list[HostInfo]:
-    """The hosts volumes can be placed on: this one (the first), until hosts form a cluster."""
-    return [HostInfo(str(host["id"]), str(host["name"]), dict(labels))]
-
-
 def validate_region(value: str | None) -> str | None:
     if value is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,63}", value):
         raise InvalidInput(f"invalid region {value!r}", hint="regions look like eu-west or local")
     return value
 
 
-def reattach(store: Store, backend: VolumeBackend) -> list[str]:
+def reattach(store: Store, clock: Clock, backend: VolumeBackend) -> list[str]:
     """Mount this host's volumes again after platd or the host restarted; returns their names.
 
     Runs before the reconciler's first pass, so instances that mount a volume find it there.
@@ -583,13 +574,13 @@ def reattach(store: Store, backend: VolumeBackend) -> list[str]:
             attached = backend.attach(v.id)
         except VolumeIOError as e:
             with store.write() as session:
-                events.record(session, store, env_id=v.env_id, step="volume", outcome="failed",
+                eventlog.record(session, clock, env_id=v.env_id, step="volume", outcome="failed",
                               category="runtime", message=f"could not mount volume {v.name}: {e}")
             continue
         if attached:
             done.append(v.name)
             with store.write() as session:
-                events.record(session, store, env_id=v.env_id, step="volume", outcome="ok",
+                eventlog.record(session, clock, env_id=v.env_id, step="volume", outcome="ok",
                               message=f"mounted volume {v.name} again (loop device and "
                               "filesystem) after a restart")
     return done

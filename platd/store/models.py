@@ -264,3 +264,31 @@ class ReplicationMark(SQLModel, table=True):
     __tablename__ = "replication_marks"
     origin: str = Field(primary_key=True)
     hlc: int
+
+
+class Host(Replicated, table=True):
+    """A member of the cluster as it described itself (id = its host id). Liveness is not
+    stored: it comes from gossip. ``deleted`` means removed from the cluster for good."""
+
+    __tablename__ = "hosts"
+    name: str
+    api: str  # the address peers and users reach its API at, "http://10.0.0.5:7400"
+    gossip: str  # its Serf bind address, "10.0.0.5:7946"
+    region: str = ""
+    labels_json: str = "{}"
+    cpus: float = 0.0
+    memory: int = 0  # bytes
+    joined_at: float
+    cordoned: bool = False
+
+
+class JoinToken(Replicated, table=True):
+    """A single-use, expiring invitation for a new host. The secret is sealed with the
+    cluster's secret key (any host can check a join) and never stored or shown in clear."""
+
+    __tablename__ = "join_tokens"
+    sealed_secret: bytes
+    expires_at: float
+    created_at: float
+    created_by: str
+    used_by: str | None = None  # the host that joined with it; deleted is set with it

@@ -118,7 +118,8 @@ def merge(
         if model is None:
             raise ValueError(f"a peer sent a row of table {table!r}, which this host does not have")
         values = _from_wire(item["row"])
-        values.pop("seq", None)
+        for local in LOCAL_COLUMNS.get(table, ()):
+            values.pop(local, None)
         stamp = (int(values["hlc"]), str(values["origin"]))
         top = max(top, stamp[0])
         existing = _find(session, table, model, values["id"])

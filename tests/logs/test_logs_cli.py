@@ -211,9 +211,9 @@ def test_follow_stops_cleanly_on_ctrl_c(d: Daemon) -> None:
 
 
 def test_daemon_refuses_bad_retention_settings(tmp_path: Path) -> None:
+    from platd.daemon import open_daemon
     from platd.datadir import DataDir
     from platd.secrets.crypto import create_key_file
-    from platd.server import build_context
     from platd.spec.errors import InvalidInput
 
     data = DataDir(tmp_path / "data")
@@ -221,9 +221,9 @@ def test_daemon_refuses_bad_retention_settings(tmp_path: Path) -> None:
     create_key_file(data.key_file)
     data.settings_file.write_text('logs_max_bytes = "lots"\n')
     with pytest.raises(InvalidInput) as info:  # what `platd serve` reports before it listens
-        build_context(data.path, "fake")
+        open_daemon(data.path, runtime="fake")
     assert "logs_max_bytes" in info.value.message
     data.settings_file.write_text('logs_max_age = "a week"\n')
     with pytest.raises(InvalidInput) as info:
-        build_context(data.path, "fake")
+        open_daemon(data.path, runtime="fake")
     assert "logs_max_age" in info.value.message

@@ -19,17 +19,22 @@ import pytest
 from sqlmodel import select
 
 from platd.auth.tokens import Principal
+from platd.clock import ManualClock
 from platd.datadir import DataDir
+from platd.reconcile import observed
 from platd.reconcile.health import ProbeResult
 from platd.reconcile.ledger import HealthState
 from platd.reconcile.loop import MIN_READY, Reconciler
 from platd.runtime.base import HostCapacity, InstanceSpec, RuntimeError_
 from platd.runtime.fake import FakeContainer, FakeRuntime
 from platd.secrets.crypto import SecretBox, create_key_file
-from platd.services import config, events, observed, releases, tenancy
+from platd.services import config, releases, tenancy
+from platd.services.context import ServiceContext
 from platd.spec.manifest import HealthCheck
+from platd.store import eventlog
 from platd.store.db import Store, migrate
 from platd.store.models import Event, Instance, ReleaseState
+from tests.daemon_support import service_context
 
 ADMIN = Principal(token_id="t", name="admin", org_id=None, org_name=None, role="owner")
 TARGET = "acme/shop/hello/prod"
@@ -68,17 +73,6 @@ tcp = 8080
 """
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 class Prober:
     """Answers probes for the fake's containers: healthy unless ``sick`` says otherwise."""
 
@@ -100,10 +94,11 @@ class Host:
     path: Path
     store: Store
     box: SecretBox
-    clock: Clock
+    clock: ManualClock
     fake: FakeRuntime
     prober: Prober
     env_id: str
+    services: ServiceContext
 
     @property
     def secrets_root(self) -> Path:
@@ -115,8 +110,8 @@ class Host:
         )
 
     def deploy(self, text: str, images: dict[str, str]) -> str:
-        plan = releases.prepare_deploy(self.store, ADMIN, TARGET, text, {})
-        receipt = releases.commit_deploy(self.store, ADMIN, plan, images, "test")
+        plan = releases.prepare_deploy(self.services, ADMIN, TARGET, text, {})
+        receipt = releases.commit_deploy(self.services, ADMIN, plan, images, "test")
         release_id: str = receipt["release"]["id"]
         return release_id
 
@@ -130,7 +125,7 @@ class Host:
 
     def events(self, **match: Any) -> list[Event]:
         with self.store.read() as session:
-            rows = events.query(session, self.env_id, limit=100_000)
+            rows = eventlog.query(session, self.env_id, limit=100_000)
         return [e for e in rows if all(getattr(e, k) == v for k, v in match.items())]
 
     def rows(self) -> list[Instance]:
@@ -155,24 +150,24 @@ def host(tmp_path: Path) -> Iterator[Host]:
     migrate(data.state_db)
     create_key_file(data.key_file)
     store = Store(data.state_db, info["id"])
-    clock = Clock()
+    clock = ManualClock()
     fake = FakeRuntime([IMAGE_V1, IMAGE_V2], clock=clock)
+    box = SecretBox.from_file(data.key_file)
+    services = service_context(store, clock=clock, box=box, runtime=fake)
     env = None
     for kind, depth in (("org", 1), ("project", 2), ("app", 3), ("env", 4)):
-        env = tenancy.create(store, ADMIN, kind, "/".join(TARGET.split("/")[:depth]))
+        env = tenancy.create(services, ADMIN, kind, "/".join(TARGET.split("/")[:depth]))
     assert env is not None
-    box = SecretBox.from_file(data.key_file)
-    config.change_config(store, ADMIN, TARGET, {"GREETING": "hello"}, [])
+    config.change_config(services, ADMIN, TARGET, {"GREETING": "hello"}, [])
     config.write_bundle(
-        store,
-        box,
+        services,
         ADMIN,
         TARGET,
         "db",
         {"DATABASE_URL": "postgres://app:pw@db/app", "API_KEY": "k1"},
         create=True,
     )
-    h = Host(tmp_path, store, box, clock, fake, Prober(fake), env["id"])
+    h = Host(tmp_path, store, box, clock, fake, Prober(fake), env["id"], services)
     try:
         yield h
     finally:
@@ -545,6 +540,6 @@ def test_memory_of_kept_old_instances_counts_toward_capacity(host: Host) -> None
     async def body() -> list[int]:
         await step(rec)
         observed = await host.fake.list_instances(host.store.host_id)
-        return [rec._view(o, host.clock()).memory for o in observed if o.release_id == v1]
+        return [rec._view(o, host.clock.time()).memory for o in observed if o.release_id == v1]
 
     assert run(body) == [GIB, GIB]

@@ -10,13 +10,13 @@ from sqlmodel import select
 
 from platd.auth.tokens import Principal
 from platd.datadir import DataDir
+from platd.reconcile.desired import load_desired
 from platd.services import releases, tenancy, volumes
-from platd.services.desired import load_desired
-from platd.spec.volumes import HostInfo
 from platd.store.db import Store, migrate
 from platd.store.models import Volume
 from platd.volumes import mount_source
 from platd.volumes.fake import FakeBackend
+from tests.daemon_support import service_context
 
 ADMIN = Principal(token_id="t", name="admin", org_id=None, org_name=None, role="owner")
 TARGET = "acme/shop/tools/prod"
@@ -46,15 +46,15 @@ def world(tmp_path: Path) -> tuple[Store, FakeBackend]:
     host = data.create("test")
     migrate(data.state_db)
     store = Store(data.state_db, host["id"])
+    backend = FakeBackend(data.path)
+    ctx = service_context(store, volumes=backend)
     for kind, path in (("org", "acme"), ("project", "acme/shop"), ("app", "acme/shop/tools"),
                        ("env", TARGET)):
-        tenancy.create(store, ADMIN, kind, path)
-    backend = FakeBackend(data.path)
-    hosts = [HostInfo(host["id"], "test", {"region": "local"})]
+        tenancy.create(ctx, ADMIN, kind, path)
     for name in ("data", "assets"):
-        volumes.create_volume(store, backend, hosts, ADMIN, TARGET, name, "1G")
-    plan = releases.prepare_deploy(store, ADMIN, TARGET, MANIFEST, {})
-    releases.commit_deploy(store, ADMIN, plan, dict.fromkeys(plan.refs, IMAGE), IMAGE)
+        volumes.create_volume(ctx, ADMIN, TARGET, name, "1G")
+    plan = releases.prepare_deploy(ctx, ADMIN, TARGET, MANIFEST, {})
+    releases.commit_deploy(ctx, ADMIN, plan, dict.fromkeys(plan.refs, IMAGE), IMAGE)
     return store, backend
 
 

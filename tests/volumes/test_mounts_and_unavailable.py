@@ -13,9 +13,9 @@ from platd.runtime.base import InstanceSpec
 from platd.runtime.docker import container_config, observe
 from platd.services import tenancy, volumes
 from platd.spec.errors import Conflict
-from platd.spec.volumes import HostInfo
 from platd.store.db import Store, migrate
 from platd.volumes.fake import FakeBackend
+from tests.daemon_support import service_context
 from tui.render import volume_lines
 
 ADMIN = Principal(token_id="t", name="admin", org_id=None, org_name=None, role="owner")
@@ -53,22 +53,22 @@ def store(tmp_path: Path) -> Store:
     s = Store(data.state_db, host["id"])
     for kind, path in (("org", "acme"), ("project", "acme/shop"), ("app", "acme/shop/tools"),
                        ("env", TARGET)):
-        tenancy.create(s, ADMIN, kind, path)
+        tenancy.create(service_context(s), ADMIN, kind, path)
     return s
 
 
 def test_a_host_that_cannot_enforce_sizes_refuses_and_describe_says_why(store: Store) -> None:
-    hosts = [HostInfo(store.host_id, "test", {"region": "local"})]
-    off = FakeBackend(store.path.parent, unavailable="there are no loop devices")
+    off = service_context(store, volumes=FakeBackend(store.path.parent,
+                                                     unavailable="there are no loop devices"))
     with pytest.raises(Conflict) as e:
-        volumes.create_volume(store, off, hosts, ADMIN, TARGET, "data", "1G")
+        volumes.create_volume(off, ADMIN, TARGET, "data", "1G")
     assert "this host cannot enforce a volume's size (there are no loop devices)" in e.value.message
     assert "refuses sizes it cannot enforce rather than pretend" in e.value.hint[0]
     # A volume made while the host could (loop devices gone since): describe is honest.
-    on = FakeBackend(store.path.parent)
-    volumes.create_volume(store, on, hosts, ADMIN, TARGET, "data", "1G")
-    d = volumes.describe_volume(store, off, hosts, ADMIN, TARGET, "data")
+    on = service_context(store, volumes=FakeBackend(store.path.parent))
+    volumes.create_volume(on, ADMIN, TARGET, "data", "1G")
+    d = volumes.describe_volume(off, ADMIN, TARGET, "data")
     assert d["enforced"] is False
     assert "  size        1G (NOT enforced: there are no loop devices)" in volume_lines(d)
-    assert volumes.list_volumes(store, off, hosts, ADMIN, TARGET)["unavailable"] == (
+    assert volumes.list_volumes(off, ADMIN, TARGET)["unavailable"] == (
         "there are no loop devices")

@@ -7,15 +7,15 @@ hosts; they replicate like the rest so any host can answer ``plat status``.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import select
 
-from platd.services import events
+from platd.clock import Clock
+from platd.store import eventlog
 from platd.store.db import Store
-from platd.store.models import Env, Instance, Release, ReleaseState
+from platd.store.models import Env, Instance, ReleaseState
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,9 @@ def load_restarts(store: Store) -> dict[str, int]:
         return {r.id: r.restarts for r in rows}
 
 
-def write_instances(store: Store, rows: list[InstanceRow]) -> None:
+def write_instances(store: Store, clock: Clock, rows: list[InstanceRow]) -> None:
     """Replace this host's instance rows with ``rows``; vanished ones become tombstones."""
-    now = time.time()
+    now = clock.time()
     seen = {r.instance_id for r in rows}
     with store.write() as session:
         existing = {
@@ -77,7 +77,7 @@ def write_instances(store: Store, rows: list[InstanceRow]) -> None:
 
 
 def mark_release(
-    store: Store, *, env_id: str, release_id: str, status: str, step: str | None,
+    store: Store, clock: Clock, *, env_id: str, release_id: str, status: str, step: str | None,
     category: str | None, message: str,
 ) -> None:
     with store.write() as session:
@@ -90,23 +90,16 @@ def mark_release(
             # The verdict answers to the rollout the env's latest pointer move started.
             state.change_id = env.current_change_id
         state.status, state.step, state.category, state.message = status, step, category, message
-        state.updated_at = time.time()
+        state.updated_at = clock.time()
         session.add(state)
         outcome = {"rolling": "started", "converged": "ok", "failed": "failed"}[status]
-        events.record(
-            session, store, env_id=env_id, release_id=release_id, step="rollout",
+        eventlog.record(
+            session, clock, env_id=env_id, release_id=release_id, step="rollout",
             outcome=outcome, category=category, message=message,
         )
 
 
-def release_secret_versions(store: Store, release_id: str) -> dict[str, str]:
-    """The secret versions a release pinned (bundle name -> version id)."""
-    with store.read() as session:
-        release = session.get(Release, release_id)
-        versions: dict[str, str] = json.loads(release.secret_versions_json) if release else {}
-        return versions
-
-
-def record_event(store: Store, **fields: object) -> None:
+def record_event(store: Store, clock: Clock, **fields: Any) -> None:
+    """One event in a transaction of its own (what the host saw, not a change it made)."""
     with store.write() as session:
-        events.record(session, store, **fields)  # type: ignore[arg-type]
+        eventlog.record(session, clock, **fields)

@@ -1,54 +1,34 @@
 """Desired state as the reconciler needs it: every workload this host should run, fully resolved.
 
 This is the one place that turns rows (env pointer, release, scale, config version, secret
-versions, release progress) into ``DesiredWorkload`` values for the pure planner.
+versions, release progress) into ``DesiredWorkload`` values for the pure planner, and that opens
+the secret versions a release pinned when an instance needs its files.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from functools import lru_cache
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from platd.reconcile.model import DesiredWorkload, VolumeBinding
+from platd.secrets.crypto import SecretBox
+from platd.spec.errors import NotFound
 from platd.spec.manifest import Manifest
 from platd.store.db import Store
 from platd.store.models import (
-    App,
     ConfigVersion,
     Env,
-    Org,
-    Project,
     Release,
     ReleaseState,
     Scale,
+    SecretVersion,
     Volume,
 )
+from platd.store.queries import live_envs, spec_hash
 from platd.volumes.backend import mount_source
-
-
-def spec_hash(release_id: str, workload: str, cpu: float, memory: int) -> str:
-    """Instances are replaced exactly when this changes (not on a count change)."""
-    raw = json.dumps([release_id, workload, cpu, memory])
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
-
-
-def _live_envs(session: Session) -> list[tuple[Env, str]]:
-    """(env, "org/project/app/env") for every env whose whole path is live."""
-    orgs = {o.id: o for o in session.exec(select(Org).where(Org.deleted == False))}  # noqa: E712
-    projects = {p.id: p for p in session.exec(select(Project).where(Project.deleted == False))}  # noqa: E712
-    apps = {a.id: a for a in session.exec(select(App).where(App.deleted == False))}  # noqa: E712
-    out = []
-    for env in session.exec(select(Env).where(Env.deleted == False)):  # noqa: E712
-        app = apps.get(env.app_id)
-        project = projects.get(app.project_id) if app else None
-        org = orgs.get(project.org_id) if project else None
-        if app and project and org:
-            out.append((env, f"{org.name}/{project.name}/{app.name}/{env.name}"))
-    return out
 
 
 @lru_cache(maxsize=4096)
@@ -72,7 +52,7 @@ def load_desired(store: Store) -> tuple[list[DesiredWorkload], dict[str, str]]:
     """
     desired: list[DesiredWorkload] = []
     with store.read() as session:
-        envs = [(e, p) for e, p in _live_envs(session) if e.current_release_id]
+        envs = [(e.env, e.path) for e in live_envs(session) if e.env.current_release_id]
         ids = [e.current_release_id for e, _ in envs]
         by_id = {r.id: r for r in session.exec(select(Release).where(col(Release.id).in_(ids)))}
         config_ids = [r.config_version_id for r in by_id.values() if r.config_version_id]
@@ -200,3 +180,20 @@ def _workloads_of(
             )
         )
     return out
+
+
+def release_secret_versions(store: Store, release_id: str) -> dict[str, str]:
+    """The secret versions a release pinned (bundle name -> version id)."""
+    with store.read() as session:
+        release = session.get(Release, release_id)
+        versions: dict[str, str] = json.loads(release.secret_versions_json) if release else {}
+        return versions
+
+
+def open_secret_version(store: Store, box: SecretBox, version_id: str) -> dict[str, str]:
+    """Decrypt one pinned secret version, for delivery into an instance."""
+    with store.read() as session:
+        version = session.get(SecretVersion, version_id)
+        if version is None:
+            raise NotFound(f"secret version {version_id} is missing from this host")
+        return box.open(version.ciphertext, version.id)

@@ -1,0 +1,153 @@
+"""Routes of the cluster: hosts for users, and the peer API hosts replicate through.
+
+``/v1/hosts*`` take a user's bearer token like every user route. ``/v1/peer/*`` take only a
+request signed with the cluster key (``platd.cluster.peer_auth``): a user token is refused
+there, and a peer signature opens no user route. ``/v1/peer/join`` is the exception a new host
+needs: it proves a join token instead (``platd.secrets.join``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from litestar import Request, Router, delete, get, post
+from litestar.datastructures import State
+
+from platd.auth.tokens import Principal
+from platd.cluster import peer_auth
+from platd.cluster.identity import b64
+from platd.cluster.node import ClusterNode
+from platd.services import hosts
+from platd.services.context import ServiceContext
+from platd.spec.errors import Conflict, InvalidInput, Unauthenticated
+
+MAX_PAGE = 5000
+
+
+class JoinTokenCreate(msgspec.Struct, forbid_unknown_fields=True):
+    ttl_seconds: float = 3600.0
+
+
+def _node(cluster: ClusterNode | None) -> ClusterNode:
+    if cluster is None:
+        raise Conflict(
+            "this host is not in a cluster",
+            hint="make one with: platd init --cluster NAME (on a fresh data dir), "
+            "or join one with: platd init --join ADDRESS --token TOKEN",
+        )
+    return cluster
+
+
+async def _members_and_lag(cluster: ClusterNode | None) -> tuple[list[Any], dict[str, float]]:
+    if cluster is None:
+        return [], {}
+    members = await cluster.members()
+    lag = await asyncio.to_thread(cluster.replicator.lag)
+    return members, lag
+
+
+Cluster = ClusterNode | None
+
+
+@get("/hosts")
+async def list_hosts(svc: ServiceContext, cluster: Cluster,
+                     principal: Principal) -> dict[str, Any]:
+    members, lag = await _members_and_lag(cluster)
+    answer = await asyncio.to_thread(hosts.list_hosts, svc, principal, members, lag)
+    answer["cluster"] = cluster.identity.name if cluster is not None else None
+    return answer
+
+
+@get("/cluster")
+async def cluster_summary(svc: ServiceContext, cluster: Cluster,
+                          principal: Principal) -> dict[str, Any]:
+    """The cluster line of ``plat status``: hosts alive of total, this host's lag."""
+    if cluster is None:
+        return {"cluster": None}
+    members, lag = await _members_and_lag(cluster)
+    answer = await asyncio.to_thread(hosts.list_hosts, svc, principal, members, lag)
+    return {"cluster": cluster.identity.name, "alive": answer["alive"],
+            "total": answer["total"], "lag_seconds": answer["lag_seconds"],
+            "last_sync": cluster.replicator.last_sync}
+
+
+@get("/hosts/{host:str}")
+async def describe_host(svc: ServiceContext, cluster: Cluster, principal: Principal,
+                        host: str) -> dict[str, Any]:
+    members, lag = await _members_and_lag(cluster)
+    return await asyncio.to_thread(hosts.describe_host, svc, principal, host, members, lag)
+
+
+@delete("/hosts/{host:str}", status_code=200)
+async def remove_host(svc: ServiceContext, cluster: Cluster, principal: Principal,
+                      host: str) -> dict[str, Any]:
+    node = _node(cluster)
+    members = await node.members()
+    answer = await asyncio.to_thread(hosts.remove_host, svc, principal, host, members)
+    await node.gossip.force_leave(answer["removed"])
+    return answer
+
+
+@post("/hosts/join-tokens")
+async def create_join_token(svc: ServiceContext, cluster: Cluster, principal: Principal,
+                            data: JoinTokenCreate) -> dict[str, Any]:
+    node = _node(cluster)
+    answer = await asyncio.to_thread(hosts.create_join_token, svc, principal,
+                                     data.ttl_seconds)
+    answer["join"] = f"platd init --join {node.settings.api_url} --token {answer['token']}"
+    return answer
+
+
+async def _verify_peer(request: Request[object, object, State], cluster: Cluster) -> str:
+    node = _node(cluster)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    body = await request.body()
+    return peer_auth.verify(node.identity.key, request.headers.get("authorization"),
+                            request.method, target, body)
+
+
+@get("/peer/high-water", exclude_from_auth=True)
+async def peer_high_water(request: Request[object, object, State], svc: ServiceContext,
+                          cluster: Cluster) -> dict[str, Any]:
+    await _verify_peer(request, cluster)
+    return {"host": svc.store.host_id, "marks": await asyncio.to_thread(svc.store.high_water)}
+
+
+@get("/peer/rows", exclude_from_auth=True)
+async def peer_rows(request: Request[object, object, State], svc: ServiceContext,
+                    cluster: Cluster, origin: str, since: int = 0,
+                    limit: int = 1000) -> dict[str, Any]:
+    await _verify_peer(request, cluster)
+    if not 1 <= limit <= MAX_PAGE or since < 0 or since >= 2**63 or len(origin) > 64:
+        raise InvalidInput(f"limit must be 1..{MAX_PAGE}, since a stamp >= 0, origin a host id")
+    rows = await asyncio.to_thread(svc.store.rows_since, origin, since, limit)
+    return {"rows": rows}
+
+
+@post("/peer/join", exclude_from_auth=True)
+async def peer_join(request: Request[object, object, State], svc: ServiceContext,
+                    cluster: Cluster) -> dict[str, Any]:
+    node = _node(cluster)
+    if request.headers.get("authorization"):
+        raise Unauthenticated("a join proves a join token; send no Authorization header")
+    try:
+        body = msgspec.json.decode(await request.body())
+    except msgspec.DecodeError:
+        raise InvalidInput("the join request is not JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("the join request must be a JSON object")
+    keys = {
+        "cluster": {"id": node.identity.id, "name": node.identity.name},
+        "cluster_key": b64(node.identity.key),
+        "secret_key": b64(node.secret_key),
+        "gossip_keyring": list(node.identity.gossip_keyring),
+    }
+    return await asyncio.to_thread(hosts.accept_join, svc, body, keys)
+
+
+router = Router(path="/v1", route_handlers=[
+    cluster_summary, list_hosts, describe_host, remove_host, create_join_token,
+    peer_high_water, peer_rows, peer_join,
+])

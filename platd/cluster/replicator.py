@@ -1,0 +1,262 @@
+"""Every host converges to the same desired state, with no leader.
+
+Writes stay local. After a commit, this host whispers a hint through gossip ("origin H has rows
+up to stamp S", well under 100 bytes); a host that hears of rows it lacks pulls them from that
+origin over the peer API and merges them (``Store.apply_remote``). Hints are only hints: Serf
+drops them in bursts and across partitions. What guarantees convergence is anti-entropy: every
+``interval`` seconds, and at once when a peer joins, comes back or this host missed events, it
+swaps high-water marks with one live peer and pulls whatever it is missing, from any origin.
+Because the merge is idempotent and order-independent, pulling the same rows twice, or from two
+peers at once, is harmless.
+
+``synced`` is set after the first successful round (or at once when no peer is alive): a host
+back from an absence converges before its reconciler acts on what it had.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+
+from platd.cluster.transport import PeerTransport, PeerUnreachable
+from platd.gossip.errors import GossipError
+from platd.gossip.protocol import Gossip
+from platd.gossip.types import EventsLost, Member, MemberEvent, UserEvent
+from platd.spec.hlc import unpack
+from platd.store.changes import ChangeSet
+from platd.store.db import Store
+
+log = logging.getLogger("platd.cluster")
+
+HINT_EVENT = "plat-hint"
+PAGE = 1000
+
+
+@dataclass(frozen=True)
+class PeerView:
+    """A live peer as gossip shows it: its host id and where its API answers."""
+
+    host_id: str
+    api: str
+
+
+def live_peers(members: list[Member], me: str) -> list[PeerView]:
+    return [
+        PeerView(m.name, m.tags["api"])
+        for m in members
+        if m.name != me and m.status == "alive" and m.tags.get("api")
+    ]
+
+
+class Replicator:
+    def __init__(
+        self,
+        store: Store,
+        gossip: Gossip,
+        transport: PeerTransport,
+        *,
+        interval: float = 10.0,
+        page: int = PAGE,
+        rng: random.Random | None = None,
+        on_membership: Callable[[MemberEvent], None] | None = None,
+        after_merge: Callable[[ChangeSet], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.gossip = gossip
+        self.transport = transport
+        self.interval = interval
+        self.page = page
+        self.rng = rng or random.Random()
+        self.on_membership = on_membership
+        self.after_merge = after_merge
+        self.synced = asyncio.Event()
+        self.last_sync: float | None = None  # wall time of the last successful round
+        self.known: dict[str, int] = {}  # per origin, the newest stamp heard of anywhere
+        self.rows_pulled = 0
+        self._hint = 0
+        self._hint_wake = asyncio.Event()
+        self._round_wake = asyncio.Event()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def host_id(self) -> str:
+        return self.store.host_id
+
+    # -- the store's side
+
+    def on_commit(self, changes: ChangeSet) -> None:
+        """A store listener (any thread): announce local writes; remote ones were announced."""
+        if changes.remote or not changes or self._loop is None:
+            return
+        self._hint = max(self._hint, changes.hlc)
+        with contextlib.suppress(RuntimeError):  # the loop closed in between
+            self._loop.call_soon_threadsafe(self._hint_wake.set)
+
+    # -- running
+
+    async def run(self) -> None:
+        """Until cancelled: announce, listen, and run anti-entropy rounds."""
+        self._loop = asyncio.get_running_loop()
+        self.store.listeners.append(self.on_commit)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._announce(), name="cluster-hints")
+                tasks.create_task(self._listen(), name="cluster-listen")
+                tasks.create_task(self._rounds(), name="cluster-anti-entropy")
+        finally:
+            self.store.listeners.remove(self.on_commit)
+            for task in self._tasks:
+                task.cancel()
+
+    def kick(self) -> None:
+        """Run an anti-entropy round now (a peer joined or healed, or events were lost)."""
+        self._round_wake.set()
+
+    async def _announce(self) -> None:
+        # One hint carries the newest stamp: a burst of commits costs one event.
+        sent = 0
+        while True:
+            await self._hint_wake.wait()
+            self._hint_wake.clear()
+            if self._hint <= sent:
+                continue
+            sent = self._hint
+            payload = json.dumps({"o": self.host_id, "h": sent}, separators=(",", ":")).encode()
+            try:
+                await self.gossip.user_event(HINT_EVENT, payload)
+            except GossipError as e:
+                log.warning("could not send a replication hint (%s); anti-entropy will carry it", e)
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                stream = await self.gossip.subscribe()
+                async with stream:
+                    async for event in stream:
+                        self._handle(event)
+            except GossipError as e:
+                log.warning("gossip stream ended (%s); subscribing again", e)
+            await asyncio.sleep(1.0)
+            self.kick()  # what happened meanwhile was missed
+
+    def _handle(self, event: object) -> None:
+        if isinstance(event, UserEvent) and event.name == HINT_EVENT:
+            try:
+                hint = json.loads(event.payload)
+                origin, stamp = str(hint["o"]), int(hint["h"])
+            except (ValueError, KeyError, TypeError):
+                return
+            if origin == self.host_id:
+                return
+            self.known[origin] = max(self.known.get(origin, 0), stamp)
+            self._spawn(self._pull_hinted(origin, stamp))
+        elif isinstance(event, MemberEvent):
+            if self.on_membership is not None:
+                self.on_membership(event)
+            if event.kind in ("member-join", "member-update") and any(
+                m.name != self.host_id for m in event.members
+            ):
+                self.kick()
+        elif isinstance(event, EventsLost):
+            self.kick()
+
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _pull_hinted(self, origin: str, stamp: int) -> None:
+        marks = await asyncio.to_thread(self.store.high_water)
+        if marks.get(origin, 0) >= stamp:
+            return
+        peers = {p.host_id: p for p in live_peers(await self._members(), self.host_id)}
+        peer = peers.get(origin)  # the origin has its own rows for sure
+        if peer is None:
+            return  # not reachable now: the next round gets them from whoever has them
+        with contextlib.suppress(PeerUnreachable):
+            await self.pull(peer.api, origin)
+
+    async def _members(self) -> list[Member]:
+        try:
+            return await self.gossip.members()
+        except GossipError:
+            return []
+
+    async def _rounds(self) -> None:
+        while True:
+            await self.round()
+            # Jitter keeps hosts that started together from swapping in lockstep.
+            wait = self.interval * (0.8 + 0.4 * self.rng.random())
+            # asyncio.timeout, not wait_for: on 3.11 a kick arriving as the task is cancelled
+            # made wait_for return instead of raising, and the loop never stopped.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._round_wake.wait()
+            self._round_wake.clear()
+
+    async def round(self) -> bool:
+        """One anti-entropy round with a random live peer (trying others if it fails)."""
+        peers = live_peers(await self._members(), self.host_id)
+        self.rng.shuffle(peers)
+        if not peers:
+            self.synced.set()  # alone (or cut off): nothing to wait for
+            return False
+        for peer in peers:
+            try:
+                await self.sync_with(peer.api)
+            except PeerUnreachable as e:
+                log.info("anti-entropy with %s failed: %s", peer.host_id, e)
+                continue
+            self.last_sync = time.time()
+            self.synced.set()
+            return True
+        return False
+
+    async def sync_with(self, api: str) -> int:
+        """Pull from ``api`` every origin's rows it has past ours; returns rows pulled."""
+        theirs = await self.transport.high_water(api)
+        mine = await asyncio.to_thread(self.store.high_water)
+        pulled = 0
+        for origin, stamp in sorted(theirs.items()):
+            self.known[origin] = max(self.known.get(origin, 0), stamp)
+            if origin != self.host_id and stamp > mine.get(origin, 0):
+                pulled += await self.pull(api, origin)
+        return pulled
+
+    async def pull(self, api: str, origin: str) -> int:
+        """Page through ``origin``'s rows on ``api`` past our mark, merging as they come."""
+        lock = self._locks.setdefault(origin, asyncio.Lock())
+        pulled = 0
+        async with lock:
+            while True:
+                since = (await asyncio.to_thread(self.store.high_water)).get(origin, 0)
+                rows = await self.transport.rows(api, origin, since, self.page)
+                if not rows:
+                    break
+                through = {origin: int(rows[-1]["row"]["hlc"])}
+                changes = await asyncio.to_thread(self.store.apply_remote, rows, through)
+                pulled += len(rows)
+                if self.after_merge is not None and changes:
+                    await asyncio.to_thread(self.after_merge, changes)
+                if len(rows) < self.page:
+                    break
+        self.rows_pulled += pulled
+        return pulled
+
+    def lag(self) -> dict[str, float]:
+        """Per origin, how far behind this host is, in seconds of that origin's clock."""
+        marks = self.store.high_water()
+        out: dict[str, float] = {}
+        for origin, newest in self.known.items():
+            held = marks.get(origin, 0)
+            behind = unpack(newest)[0] - unpack(held)[0] if newest > held else 0
+            out[origin] = max(behind, 0) / 1000.0
+        return out

@@ -1,0 +1,100 @@
+"""How one host reads another's rows: the peer API over HTTP, or an in-memory fake.
+
+Two calls are all replication needs: a peer's high-water marks (per origin, the newest stamp it
+holds) and a page of one origin's rows after a stamp. Each request is signed with the cluster
+key (``peer_auth``). Failures come back as ``PeerUnreachable`` whatever the cause (refused,
+timed out, a 5xx, a bad signature), so the replicator has one thing to handle: try another
+peer, or the same one on the next round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+from platd.cluster import peer_auth
+from platd.spec.errors import PlatError
+from platd.store.db import Store
+from platd.store.replication import WireRow
+
+
+class PeerUnreachable(PlatError):
+    """A peer did not answer a replication request as it should have."""
+
+
+class PeerTransport(Protocol):
+    async def high_water(self, api: str) -> dict[str, int]: ...
+
+    async def rows(self, api: str, origin: str, since: int, limit: int) -> list[WireRow]: ...
+
+
+class HttpPeerTransport:
+    """Signed HTTP requests to ``/v1/peer/*`` of another host (``api`` is its base URL)."""
+
+    def __init__(self, host_id: str, key: bytes, *, timeout: float = 5.0) -> None:
+        self.host_id = host_id
+        self._key = key
+        self.timeout = timeout
+        self._session: Any = None
+
+    async def _get(self, api: str, target: str) -> Any:
+        import aiohttp
+
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout)
+            )
+        headers = {"Authorization": peer_auth.sign(self._key, self.host_id, "GET", target)}
+        try:
+            async with self._session.get(api.rstrip("/") + target, headers=headers) as r:
+                body = await r.read()
+                if r.status != 200:
+                    raise PeerUnreachable(f"peer {api} answered {r.status} to {target}: "
+                                          f"{body[:200].decode(errors='replace')}")
+                return json.loads(body)
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as e:
+            raise PeerUnreachable(f"peer {api} did not answer {target}: {e or type(e).__name__}") \
+                from None
+
+    async def high_water(self, api: str) -> dict[str, int]:
+        answer = await self._get(api, "/v1/peer/high-water")
+        return {str(k): int(v) for k, v in answer["marks"].items()}
+
+    async def rows(self, api: str, origin: str, since: int, limit: int) -> list[WireRow]:
+        query = urlencode({"origin": origin, "since": since, "limit": limit})
+        answer = await self._get(api, f"/v1/peer/rows?{query}")
+        rows: list[WireRow] = answer["rows"]
+        return rows
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class InMemoryTransport:
+    """Peers as stores in this process, by API address; ``down`` ones are unreachable."""
+
+    def __init__(self, stores: Mapping[str, Store] | None = None) -> None:
+        self.stores: dict[str, Store] = dict(stores or {})
+        self.down: set[str] = set()
+        self.requests = 0
+
+    def _store(self, api: str) -> Store:
+        self.requests += 1
+        if api in self.down or api not in self.stores:
+            raise PeerUnreachable(f"peer {api} is unreachable")
+        return self.stores[api]
+
+    async def high_water(self, api: str) -> dict[str, int]:
+        return await asyncio.to_thread(self._store(api).high_water)
+
+    async def rows(self, api: str, origin: str, since: int, limit: int) -> list[WireRow]:
+        store = self._store(api)
+        return await asyncio.to_thread(store.rows_since, origin, since, limit)
+
+    async def close(self) -> None:
+        return None

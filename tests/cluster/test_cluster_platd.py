@@ -1,0 +1,113 @@
+"""Several real platd hosts, each with its Serf agent, in network namespaces: one cluster.
+
+What an operator relies on: hosts join with a token; a write on any host is visible through
+the API of every host; a host killed and restarted catches up; two sides of a partition both
+keep taking writes and, once healed, hold the same state; and the peer API cannot be opened
+with a user's token, nor a user route with a peer's signature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from platd.cluster import identity, peer_auth
+from tests.cluster.netns import Lab
+from tests.cluster.platd_cluster import Host, alive_count, make_cluster, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def org_names(host: Host) -> set[str]:
+    return {o["name"] for o in host.ok("GET", "/v1/tree/orgs")}
+
+
+def test_hosts_join_and_share_every_write(
+    make_lab: Callable[[int], Lab], serf_program: str, tmp_path: Path
+) -> None:
+    hosts = make_cluster(make_lab(3), tmp_path)
+    listing = hosts[1].ok("GET", "/v1/hosts")
+    assert listing["cluster"] == "lab"
+    assert {h["name"] for h in listing["hosts"]} == {"h0", "h1", "h2"}
+    assert [h["this_host"] for h in listing["hosts"]] == [False, True, False]
+    # The admin token minted on the first host works on every host: tokens replicate.
+    for i, host in enumerate(hosts):
+        host.ok("POST", "/v1/tree/orgs", {"path": f"org-from-h{i}"})
+    expected = {"org-from-h0", "org-from-h1", "org-from-h2"}
+    wait_for(lambda: all(org_names(h) == expected for h in hosts), 10, "every org everywhere")
+    wait_for(lambda: len({h.digest() for h in hosts}) == 1, 10, "equal state digests")
+
+
+def test_a_killed_host_catches_up_when_it_returns(
+    make_lab: Callable[[int], Lab], serf_program: str, tmp_path: Path
+) -> None:
+    hosts = make_cluster(make_lab(3), tmp_path)
+    hosts[2].kill9()
+    wait_for(lambda: alive_count(hosts[0]) == 2, 20, "h2 seen failed")
+    failed = [h for h in hosts[0].ok("GET", "/v1/hosts")["hosts"] if h["name"] == "h2"]
+    assert failed[0]["state"] == "failed"
+    for i in range(20):
+        hosts[0].ok("POST", "/v1/tree/orgs", {"path": f"while-down-{i}"})
+    hosts[2].start()
+    wait_for(lambda: len({h.digest() for h in hosts}) == 1, 20, "h2 caught up")
+    assert {f"while-down-{i}" for i in range(20)} <= org_names(hosts[2])
+
+
+def test_a_partition_with_writes_on_both_sides_heals_to_one_state(
+    make_lab: Callable[[int], Lab], serf_program: str, tmp_path: Path
+) -> None:
+    lab = make_lab(3)
+    hosts = make_cluster(lab, tmp_path)
+    lab.partition([lab[0]], [lab[1], lab[2]])
+    wait_for(lambda: alive_count(hosts[0]) == 1, 20, "h0 sees itself alone")
+    hosts[0].ok("POST", "/v1/tree/orgs", {"path": "left-side"})
+    hosts[1].ok("POST", "/v1/tree/orgs", {"path": "right-side"})
+    wait_for(lambda: "right-side" in org_names(hosts[2]), 10, "the right side shares")
+    assert "right-side" not in org_names(hosts[0])  # a cut-off host keeps working alone
+    lab.heal()
+    wait_for(lambda: len({h.digest() for h in hosts}) == 1, 20, "one state after the heal")
+    for host in hosts:
+        assert {"left-side", "right-side"} <= org_names(host)
+
+
+def test_peer_routes_refuse_user_tokens_and_user_routes_refuse_peers(
+    make_lab: Callable[[int], Lab], serf_program: str, tmp_path: Path
+) -> None:
+    hosts = make_cluster(make_lab(2), tmp_path)
+    h0 = hosts[0]
+    status, answer = h0.request("GET", "/v1/peer/high-water")  # the admin token
+    assert status == 401
+    assert "peers only" in answer["error"]["message"]
+    ident = identity.load(h0.data)
+    assert ident is not None
+    signed = peer_auth.sign(ident.key, hosts[1].host_id, "GET", "/v1/tree/orgs")
+    status, _ = h0.request("GET", "/v1/tree/orgs", token="", headers={"Authorization": signed})
+    assert status == 401
+    # A signature made with another key, or for another path, is refused.
+    forged = peer_auth.sign(b"x" * 32, hosts[1].host_id, "GET", "/v1/peer/high-water")
+    assert h0.request("GET", "/v1/peer/high-water", token="",
+                      headers={"Authorization": forged})[0] == 401
+    replayed = peer_auth.sign(ident.key, hosts[1].host_id, "GET", "/v1/peer/rows?origin=x")
+    assert h0.request("GET", "/v1/peer/high-water", token="",
+                      headers={"Authorization": replayed})[0] == 401
+    good = peer_auth.sign(ident.key, hosts[1].host_id, "GET", "/v1/peer/high-water")
+    status, marks = h0.request("GET", "/v1/peer/high-water", token="",
+                               headers={"Authorization": good})
+    assert status == 200
+    assert h0.host_id in marks["marks"]
+
+
+def test_a_join_token_works_once(
+    make_lab: Callable[[int], Lab], serf_program: str, tmp_path: Path
+) -> None:
+    from tests.cluster.platd_cluster import init
+
+    lab = make_lab(3)
+    hosts = make_cluster(lab, tmp_path, size=2)
+    token = hosts[0].ok("POST", "/v1/hosts/join-tokens", {})["token"]
+    assert token not in hosts[0].tail(200)  # never in the daemon's log
+    init(lab[2], tmp_path / "h2", "--join", hosts[0].api, "--token", token)
+    with pytest.raises(RuntimeError, match="unknown, used or expired"):
+        init(lab[2], tmp_path / "h2-again", "--join", hosts[0].api, "--token", token)
