@@ -20,6 +20,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
 from platd.spec.errors import PlatError
 from tui.palette import PlatCommands
@@ -133,6 +134,15 @@ class PlatApp(App[int]):
     def on_unmount(self) -> None:
         self.clients.abort_all()
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Workers read what platd says and never exit the app (exit_on_error=False); one that
+        # stops on something unforeseen is said, and the rest of the app goes on.
+        if event.state == WorkerState.ERROR and not self.clients.closed:
+            from tui.render import panel_failed
+
+            self.notify(panel_failed(event.worker.error or RuntimeError()), severity="error",
+                        timeout=10)
+
     def set_target(self, target: str) -> None:
         self.target = target
         self.sub_title = target
@@ -164,10 +174,7 @@ class PlatApp(App[int]):
 
     @on(ReleasesPanel.RolledBack)
     def rolled_back(self, message: ReleasesPanel.RolledBack) -> None:
-        r = message.receipt
-        what = "retry of" if r.get("action") == "retry" else "rollback to"
-        self.notify(f"{what} {r['release']['version']} accepted; follow it in Events",
-                    timeout=6)
+        self.notify(message.note, timeout=6)
         self.action_show_tab("events")
 
     # --- exec ---------------------------------------------------------------------------------
@@ -264,19 +271,27 @@ class PlatApp(App[int]):
         else:  # scale, describe: the CLI's own handler, its words in a dialog
             self.run_cli(self.target, args)
 
-    @work(thread=True, group="palette")
+    @work(thread=True, group="palette", exit_on_error=False)
     def run_cli(self, target: str, args: Any) -> None:
-        """Run a CLI command's handler against the env in view; show what it printed."""
+        """Run a CLI command's handler against the env in view; show what it said."""
+        from tui.answers import SHAPE_ERRORS
+        from tui.cli.context import ERR, OUT
+        from tui.cli.runner import execute
         from tui.palette import PaneCtx, command_text
+        from tui.render import command_unreadable
 
-        ctx = PaneCtx(args, self.clients.get(), target)
+        ctx = PaneCtx(self.clients.get(), self.api, self.token, target)
         try:
-            args.handler(ctx)
-        except PlatError as e:
-            self.call_from_thread(self.notify, "\n".join([e.message, *e.hint]),
+            code = execute(args, ctx)
+        except SHAPE_ERRORS as e:  # what platd answered is not what this plat reads
+            self.call_from_thread(self.notify, command_unreadable(command_text(args), e),
                                   severity="error", timeout=10)
             return
-        self.call_from_thread(self.show_lines, f"plat {command_text(args)}", ctx.lines)
+        if code != 0:
+            self.call_from_thread(self.notify, ctx.text(ERR).rstrip("\n"), severity="error",
+                                  timeout=10)
+            return
+        self.call_from_thread(self.show_lines, f"plat {command_text(args)}", ctx.lines(OUT))
 
     def show_lines(self, title: str, lines: list[str]) -> None:
         from tui.screens.text_screen import TextScreen
@@ -324,17 +339,15 @@ def remember(path: str) -> None:
 
 
 def run_tui() -> int:
-    from platd.spec.errors import Unauthenticated
     from tui.cli import settings
+    from tui.render import error_lines, no_daemon
 
-    api = settings.api()
-    if not api:
-        e = Unauthenticated("plat does not know which daemon to talk to",
-                            hint="log in first: plat login --api http://127.0.0.1:7400 "
-                            "--token TOKEN")
-        print(f"error: {e.message}\n  {e.hint[0]}", file=sys.stderr)
+    stored = settings.FileSettings()
+    if not stored.api:
+        e = no_daemon(first_time=True)
+        print("\n".join(error_lines(e)), file=sys.stderr)
         return e.exit_code
 
-    app = create_app(api, settings.token(), settings.default_target(), remember)
+    app = create_app(stored.api, stored.token, stored.default_target, remember)
     app.run()
     return app.return_code or 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -56,3 +57,30 @@ class ThreadClients:
 
     def call(self, method: str, path: str, **kw: Any) -> Any:
         return self.get().request(method, path, **kw)
+
+    def cancel_for(self, worker: Any) -> WorkerCancel:
+        """The ``Cancel`` of a follow run by ``worker``: set when the worker is cancelled (its
+        panel started another follow) or the app is quitting."""
+        return WorkerCancel(self, worker)
+
+
+class WorkerCancel:
+    """``tui.follow.Cancel`` for a Textual worker, whose cancellation is a flag, not an event."""
+
+    SLICE = 0.1  # how soon a pause notices a cancelled worker
+
+    def __init__(self, clients: ThreadClients, worker: Any) -> None:
+        self._clients = clients
+        self._worker = worker
+
+    def is_set(self) -> bool:
+        return bool(self._worker.is_cancelled) or self._clients.closed
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = time.monotonic() + (timeout or 0.0)
+        while not self.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._clients.sleep(min(left, self.SLICE))
+        return True
