@@ -135,12 +135,17 @@ class PlatApp(App[int]):
         self.clients.abort_all()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        # Workers read what platd says and never exit the app (exit_on_error=False); one that
-        # stops on something unforeseen is said, and the rest of the app goes on.
-        if event.state == WorkerState.ERROR and not self.clients.closed:
+        if event.state == WorkerState.ERROR:
+            self.worker_failed(event.worker)
+
+    def worker_failed(self, worker: Worker[Any]) -> None:
+        """Workers read what platd says and never exit the app (exit_on_error=False); one that
+        stops on something unforeseen is said, and the rest of the app goes on
+        (``widgets/failures.py``)."""
+        if not self.clients.closed:
             from tui.render import panel_failed
 
-            self.notify(panel_failed(event.worker.error or RuntimeError()), severity="error",
+            self.notify(panel_failed(worker.error or RuntimeError()), severity="error",
                         timeout=10)
 
     def set_target(self, target: str) -> None:

@@ -13,9 +13,10 @@ from textual.widgets.option_list import Option
 
 from platd.spec.errors import PlatError
 from tui.answers import read
+from tui.widgets.failures import SaysWorkerFailures
 
 
-class EnvPicker(ModalScreen[str | None]):
+class EnvPicker(SaysWorkerFailures, ModalScreen[str | None]):
     DEFAULT_CSS = """
     EnvPicker { align: center middle; }
     EnvPicker > Vertical { width: 70; height: auto; max-height: 80%; border: thick $accent;

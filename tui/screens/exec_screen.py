@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
+from textual.worker import Worker, WorkerState
 
 from platd.spec.errors import InvalidInput, PlatError
 from tui.widgets.terminal import TerminalPane
@@ -133,6 +134,12 @@ class ExecScreen(Screen[dict[str, Any]]):
         self.session = None
         if self.is_current or self.app.screen is self:
             self.dismiss({"code": code, "instance": self.instance, "error": error})
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:  # the session could not go on: say why and leave
+            from tui.render import panel_failed
+
+            self._end(None, panel_failed(event.worker.error or RuntimeError()))
 
     def action_detach(self) -> None:
         if self.session is not None:

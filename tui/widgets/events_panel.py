@@ -13,12 +13,13 @@ from textual.worker import get_current_worker
 
 from platd.spec.errors import PlatError
 from tui.answers import read
+from tui.widgets.failures import SaysWorkerFailures
 
 POLL_WAIT = 10.0
 HISTORY = 200
 
 
-class EventsPanel(Vertical):
+class EventsPanel(SaysWorkerFailures, Vertical):
     DEFAULT_CSS = """
     EventsPanel { height: 1fr; }
     EventsPanel Input { margin: 0; }

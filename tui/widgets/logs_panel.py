@@ -27,6 +27,7 @@ from textual.worker import get_current_worker
 
 from platd.spec.errors import InvalidInput, PlatError
 from tui.answers import read
+from tui.widgets.failures import SaysWorkerFailures
 
 HISTORY = 500  # lines shown when the pane opens or the filter changes
 OLDER_PAGE = 1000  # lines fetched by one press of "older"
@@ -89,7 +90,7 @@ def parse_filters(text: str) -> dict[str, Any]:
     return query
 
 
-class LogsPanel(Vertical):
+class LogsPanel(SaysWorkerFailures, Vertical):
     DEFAULT_CSS = """
     LogsPanel { height: 1fr; }
     LogsPanel Input { margin: 0 0 0 0; }

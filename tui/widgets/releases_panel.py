@@ -17,12 +17,13 @@ from textual.worker import get_current_worker
 from platd.spec.errors import PlatError
 from tui.answers import read
 from tui.render import pane_retrying
+from tui.widgets.failures import SaysWorkerFailures
 
 REFRESH_SECONDS = 2.0
 HELP = "select a release and press b to roll back to it"
 
 
-class ReleasesPanel(Vertical):
+class ReleasesPanel(SaysWorkerFailures, Vertical):
     DEFAULT_CSS = """
     ReleasesPanel { height: 1fr; }
     ReleasesPanel #releases-note { height: auto; padding: 0 1; }

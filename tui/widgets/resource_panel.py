@@ -18,11 +18,12 @@ from textual.worker import get_current_worker
 from platd.spec.errors import PlatError
 from tui.answers import read
 from tui.render import pane_retrying
+from tui.widgets.failures import SaysWorkerFailures
 
 REFRESH_SECONDS = 2.0
 
 
-class ResourcePanel(Vertical):
+class ResourcePanel(SaysWorkerFailures, Vertical):
     """Subclasses say what to list (``list_path``, ``headers``, ``rows``) and describe."""
 
     DEFAULT_CSS = """

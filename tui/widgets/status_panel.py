@@ -14,11 +14,12 @@ from textual.worker import get_current_worker
 from platd.spec.errors import PlatError
 from platd.spec.timeparse import format_age
 from tui.answers import read
+from tui.widgets.failures import SaysWorkerFailures
 
 REFRESH_SECONDS = 1.0
 
 
-class StatusPanel(Vertical):
+class StatusPanel(SaysWorkerFailures, Vertical):
     DEFAULT_CSS = """
     StatusPanel { height: 1fr; }
     StatusPanel #status-summary { height: auto; padding: 0 1; }
