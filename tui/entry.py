@@ -13,12 +13,29 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
-        from tui.app import run_tui
-
-        return run_tui()
+        return tui()
     from tui.cli.main import main as cli_main
 
     return cli_main(argv)
+
+
+def tui() -> int:
+    from tui.cli.settings import FileSettings
+
+    stored = FileSettings()
+    if not stored.api:
+        from tui.render import error_lines, no_daemon
+
+        e = no_daemon(first_time=True)
+        print("\n".join(error_lines(e)), file=sys.stderr)
+        return e.exit_code
+    # platd is asked for the first screen's data while Textual loads.
+    from tui.tui_client import Prefetch
+
+    prefetch = Prefetch(stored.api, stored.token, stored.default_target)
+    from tui.app import run_tui
+
+    return run_tui(stored, prefetch)
 
 
 if __name__ == "__main__":

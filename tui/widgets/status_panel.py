@@ -42,14 +42,30 @@ class StatusPanel(SaysWorkerFailures, Vertical):
             "INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH", "RESTARTS", "AGE", "PORTS")
 
     def watch_target(self, target: str | None) -> None:
-        if target:
-            self.poll(target)
+        if not target:
+            return
+        # bare plat asked for the status while Textual loaded: if the answer is here, it is in
+        # the first frame.
+        clients = self.app.clients  # type: ignore[attr-defined]
+        path = clients.get().env_path(target, "/status")
+        early = clients.early(path)
+        if early is not None:
+            ok, answer = early
+            try:
+                if not ok:
+                    raise answer
+                self.show(read(f"GET {path}", answer, status_view))
+            except PlatError as e:
+                self.show_error(e)
+        self.poll(target, wait_first=early is not None)
 
     @work(thread=True, exclusive=True, group="status", exit_on_error=False)
-    def poll(self, target: str) -> None:
+    def poll(self, target: str, wait_first: bool = False) -> None:
         worker = get_current_worker()
         clients = self.app.clients  # type: ignore[attr-defined]
         path = clients.get().env_path(target, "/status")
+        if wait_first:
+            clients.next_poll(REFRESH_SECONDS, self)
         while not worker.is_cancelled and not clients.closed:
             try:
                 view = read(f"GET {path}", clients.call("GET", path), status_view)
