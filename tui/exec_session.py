@@ -38,7 +38,6 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from platd import __version__
 from platd.spec.errors import DaemonUnreachable, PlatError, from_wire
-from tui.render import exec_banner
 
 if TYPE_CHECKING:
     from websockets.sync.client import ClientConnection
@@ -212,7 +211,12 @@ class _Session:
             ws.close()
             raise
         self.wire = Wire(ws)
-        line = json.dumps(started, sort_keys=True) if self.request.as_json else exec_banner(started)
+        if self.request.as_json:
+            line = json.dumps(started, sort_keys=True)
+        else:
+            from tui.render import exec_banner
+
+            line = exec_banner(started)
         print(line, file=sys.stderr, flush=True)
         with _terminal(raw=self.raw), _signal_pipe(tty=self.request.tty) as (wake, woken):
             threading.Thread(target=self._receive, args=(self.wire, woken),

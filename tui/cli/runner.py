@@ -13,6 +13,7 @@ Standard library only, and no Textual: the CLI starts here on every run.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -47,8 +48,6 @@ ALL_MODULES = tuple(dict.fromkeys(COMMAND_MODULES.values()))
 
 def build_parser(modules: tuple[str, ...] = ALL_MODULES) -> argparse.ArgumentParser:
     """The parser with the commands of ``modules`` (all of them for ``plat --help``)."""
-    import importlib
-
     parser = PlatParser(
         prog="plat", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run containers on small clusters of edge hosts. Without a command, opens "
@@ -58,7 +57,9 @@ def build_parser(modules: tuple[str, ...] = ALL_MODULES) -> argparse.ArgumentPar
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = target_options()
     for name in modules:
-        importlib.import_module(f"tui.cli.commands.{name}").register(sub, common)
+        # __import__ rather than importlib, which would be one more module on every start
+        __import__(f"tui.cli.commands.{name}")
+        sys.modules[f"tui.cli.commands.{name}"].register(sub, common)
     sub.add_parser("daemon", help="run platd (the same program): plat daemon init|serve ...",
                    add_help=False)
     return parser

@@ -16,7 +16,6 @@ from typing import Any
 from platd.spec.errors import InvalidInput
 from tui.cli.context import Ctx
 from tui.cli.options import PlatParser
-from tui.render import instance_lines
 
 USAGE = "plat exec [WORKLOAD] [--instance ID] [-i] [-t] [--target ORG/PROJECT/APP/ENV] [-- CMD ...]"
 DESCRIPTION = """\
@@ -83,6 +82,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def instances(ctx: Ctx) -> int:
+    from tui.render import instance_lines
+
     target = ctx.target()
     body = ctx.client.get(ctx.client.env_path(target, "/instances"), workload=ctx.args.workload)
     listed = body["instances"]
