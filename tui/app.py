@@ -6,30 +6,35 @@ a terminal pane (``screens/exec_screen.py``); the command palette takes CLI comm
 (``palette.py``) and runs the CLI's own handlers. All I/O happens in thread workers that each
 hold their own client, so a slow or restarting daemon never freezes the screen. ``create_app``
 is shared by ``plat``, the tests and the benchmark.
+
+Start-up is part of the product: the first screen is Status, so only it is imported and mounted
+at start; every other tab's panel is imported and mounted the first time it is shown (or a
+command needs it), and the palette's commands are imported when the palette opens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
 from collections.abc import Callable
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.command import Provider
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
 from platd.spec.errors import PlatError
-from tui.palette import PlatCommands
-from tui.tui_client import ClientFactory, ThreadClients
-from tui.widgets.endpoints_panel import EndpointsPanel
-from tui.widgets.events_panel import EventsPanel
-from tui.widgets.logs_panel import LogsPanel
-from tui.widgets.releases_panel import ReleasesPanel
+from tui.tui_client import ClientFactory, Prefetch, ThreadClients
 from tui.widgets.status_panel import StatusPanel
-from tui.widgets.volumes_panel import VolumesPanel
+
+if TYPE_CHECKING:
+    from tui.cli.settings import Settings
+    from tui.widgets.releases_panel import ReleasesPanel
 
 WORKER_THREADS = 32
 
@@ -56,9 +61,25 @@ class EnvPanel(Protocol):
     in_view: bool
 
 
-PANELS: tuple[type[Widget], ...] = (
-    StatusPanel, ReleasesPanel, EventsPanel, LogsPanel, EndpointsPanel, VolumesPanel,
-)
+# tab id -> its title, and the panel it shows (imported when first needed)
+TABS = {
+    "status": ("Status", "tui.widgets.status_panel:StatusPanel"),
+    "releases": ("Releases", "tui.widgets.releases_panel:ReleasesPanel"),
+    "events": ("Events", "tui.widgets.events_panel:EventsPanel"),
+    "logs": ("Logs", "tui.widgets.logs_panel:LogsPanel"),
+    "endpoints": ("Endpoints", "tui.widgets.endpoints_panel:EndpointsPanel"),
+    "volumes": ("Volumes", "tui.widgets.volumes_panel:VolumesPanel"),
+}
+# What gets the focus in a panel, so its keys ("b": roll back) work at once.
+FOCUS_IN_PANEL = "DataTable, RichLog, Log"
+
+
+def palette_commands() -> type[Provider]:
+    """The palette's provider, imported when the palette first opens (it builds the CLI's
+    parser)."""
+    from tui.palette import PlatCommands
+
+    return PlatCommands
 
 
 class PlatApp(App[int]):
@@ -67,7 +88,7 @@ class PlatApp(App[int]):
     #target-bar { height: 1; padding: 0 1; background: $boost; }
     TabbedContent { height: 1fr; }
     """
-    COMMANDS = App.COMMANDS | {PlatCommands}
+    COMMANDS = App.COMMANDS | {palette_commands}
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("e", "pick_env", "Env"),
@@ -86,10 +107,10 @@ class PlatApp(App[int]):
     def __init__(
         self, client_factory: ClientFactory, api: str, target: str | None,
         remember_target: Callable[[str], None] | None = None, *, token: str | None = None,
-        exec_api: str | None = None,
+        exec_api: str | None = None, prefetch: Prefetch | None = None,
     ) -> None:
         super().__init__()
-        self.clients = ThreadClients(client_factory)
+        self.clients = ThreadClients(client_factory, prefetch)
         self.api = api
         self.exec_api = exec_api or api  # where exec websockets go (tests show a fixed api)
         self.token = token
@@ -102,19 +123,12 @@ class PlatApp(App[int]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="target-bar")
-        with Tabs(initial="status"):
-            with TabPane("Status", id="status"):
-                yield StatusPanel()
-            with TabPane("Releases", id="releases"):
-                yield ReleasesPanel()
-            with TabPane("Events", id="events"):
-                yield EventsPanel()
-            with TabPane("Logs", id="logs"):
-                yield LogsPanel()
-            with TabPane("Endpoints", id="endpoints"):
-                yield EndpointsPanel()
-            with TabPane("Volumes", id="volumes"):
-                yield VolumesPanel()
+        self.tabs = Tabs(initial="status")
+        with self.tabs:
+            for tab, (title, _panel) in TABS.items():
+                with TabPane(title, id=tab):
+                    if tab == "status":
+                        yield StatusPanel()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -133,12 +147,55 @@ class PlatApp(App[int]):
     def on_unmount(self) -> None:
         self.clients.abort_all()
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.worker_failed(event.worker)
+
+    def worker_failed(self, worker: Worker[Any]) -> None:
+        """Workers read what platd says and never exit the app (exit_on_error=False); one that
+        stops on something unforeseen is said, and the rest of the app goes on
+        (``widgets/failures.py``)."""
+        if not self.clients.closed:
+            from tui.render import panel_failed
+
+            self.notify(panel_failed(worker.error or RuntimeError()), severity="error",
+                        timeout=10)
+
     def set_target(self, target: str) -> None:
         self.target = target
         self.sub_title = target
         self.query_one("#target-bar", Static).update(f"env {target}  ·  {self.api}")
-        for panel in PANELS:
-            cast(EnvPanel, self.query_one(panel)).target = target
+        for panel in self.panels():
+            cast(EnvPanel, panel).target = target
+
+    def panels(self) -> list[Widget]:
+        """The tabs' panels mounted so far."""
+        return [pane.children[0] for pane in self.tabs.query(TabPane) if pane.children]
+
+    def panel(self, tab: str, then: Callable[[Any], None] | None = None) -> Any:
+        """The panel of ``tab``, imported, made and mounted the first time it is needed (it
+        starts on the env in view once mounted); ``then(panel)`` runs when its parts are
+        there. (The tabs are asked, not the app: a dialog may be the current screen.)"""
+        pane = self.tabs.get_pane(tab)
+        if pane.children:
+            panel: Widget = pane.children[0]
+            if then is not None and panel.is_mounted:
+                then(panel)
+            elif then is not None:  # mounted a moment ago: its parts are not there yet
+                panel.call_after_refresh(then, panel)
+            return panel
+        module, name = TABS[tab][1].split(":")
+        panel = getattr(importlib.import_module(module), name)()
+        pane.mount(panel)
+
+        def aim() -> None:
+            if self.target:
+                cast(EnvPanel, panel).target = self.target
+
+        panel.call_after_refresh(aim)
+        if then is not None:
+            panel.call_after_refresh(then, panel)
+        return panel
 
     def action_pick_env(self) -> None:
         from tui.screens.env_picker import EnvPicker
@@ -150,24 +207,35 @@ class PlatApp(App[int]):
         self.push_screen(EnvPicker(), chosen)
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        """Show ``tab``; a panel mounted just now is shown once its parts are there."""
+        panel = self.panel(tab)
+        if panel.is_mounted:
+            self.tabs.active = tab
+        else:
+            panel.call_after_refresh(setattr, self.tabs, "active", tab)
 
     @on(TabbedContent.TabActivated)
     def focus_tab(self, event: TabbedContent.TabActivated) -> None:
-        for panel_class in PANELS:
-            for panel in self.query(panel_class):
-                cast(EnvPanel, panel).in_view = event.pane in panel.ancestors
-        # Keys like "b" (roll back) belong to the panel: put the focus inside it.
-        target = event.pane.query("DataTable, RichLog, Log")
+        if not self.tabs.is_attached:
+            return  # the app is closing
+        shown = self.panel(str(event.pane.id))  # a click on a tab shows it without show_tab
+        for panel in self.panels():
+            cast(EnvPanel, panel).in_view = panel is shown
+        # Keys like "b" (roll back) belong to the panel: put the focus inside it (once its
+        # parts are there, for a panel mounted just now).
+        target = event.pane.query(FOCUS_IN_PANEL)
         if target:
             target.first().focus()
+        else:
+            shown.call_after_refresh(self._focus_in, event.pane)
 
-    @on(ReleasesPanel.RolledBack)
-    def rolled_back(self, message: ReleasesPanel.RolledBack) -> None:
-        r = message.receipt
-        what = "retry of" if r.get("action") == "retry" else "rollback to"
-        self.notify(f"{what} {r['release']['version']} accepted; follow it in Events",
-                    timeout=6)
+    def _focus_in(self, pane: Widget) -> None:
+        target = pane.query(FOCUS_IN_PANEL)
+        if target and self.tabs.active_pane is pane:
+            target.first().focus()
+
+    def on_releases_panel_rolled_back(self, message: ReleasesPanel.RolledBack) -> None:
+        self.notify(message.note, timeout=6)
         self.action_show_tab("events")
 
     # --- exec ---------------------------------------------------------------------------------
@@ -239,22 +307,23 @@ class PlatApp(App[int]):
         elif verb == "releases":
             self.action_show_tab("releases")
         elif verb == "events":
+            self.panel("events", lambda panel: panel.set_release(args.release or ""))
             self.action_show_tab("events")
-            self.query_one(EventsPanel).set_release(args.release or "")
         elif verb == "logs":
             from tui.widgets.logs_panel import parse_filters
 
             flags = _logs_flags(args)
             query = parse_filters(flags)
+            self.panel("logs", lambda panel: panel.set_filter(flags, query))
             self.action_show_tab("logs")
-            self.query_one(LogsPanel).set_filter(flags, query)
         elif verb == "exec":
             self.action_exec(args.workload, args.instance, args.cmd)
         elif verb == "rollback":
-            self.query_one(ReleasesPanel).preview(self.target, args.release)
+            here = self.target
+            self.panel("releases", lambda panel: panel.preview(here, args.release))
         elif verb in ("endpoints", "exposed"):
+            self.panel("endpoints", lambda panel: setattr(panel, "exposed", verb == "exposed"))
             self.action_show_tab("endpoints")
-            self.query_one(EndpointsPanel).exposed = verb == "exposed"
             if verb == "endpoints" and args.action != "list":
                 self.run_cli(self.target, args)
         elif verb == "volumes":
@@ -264,19 +333,27 @@ class PlatApp(App[int]):
         else:  # scale, describe: the CLI's own handler, its words in a dialog
             self.run_cli(self.target, args)
 
-    @work(thread=True, group="palette")
+    @work(thread=True, group="palette", exit_on_error=False)
     def run_cli(self, target: str, args: Any) -> None:
-        """Run a CLI command's handler against the env in view; show what it printed."""
+        """Run a CLI command's handler against the env in view; show what it said."""
+        from tui.answers import SHAPE_ERRORS
+        from tui.cli.context import ERR, OUT
+        from tui.cli.runner import execute
         from tui.palette import PaneCtx, command_text
+        from tui.render import command_unreadable
 
-        ctx = PaneCtx(args, self.clients.get(), target)
+        ctx = PaneCtx(self.clients.get(), self.api, self.token, target)
         try:
-            args.handler(ctx)
-        except PlatError as e:
-            self.call_from_thread(self.notify, "\n".join([e.message, *e.hint]),
+            code = execute(args, ctx)
+        except SHAPE_ERRORS as e:  # what platd answered is not what this plat reads
+            self.call_from_thread(self.notify, command_unreadable(command_text(args), e),
                                   severity="error", timeout=10)
             return
-        self.call_from_thread(self.show_lines, f"plat {command_text(args)}", ctx.lines)
+        if code != 0:
+            self.call_from_thread(self.notify, ctx.text(ERR).rstrip("\n"), severity="error",
+                                  timeout=10)
+            return
+        self.call_from_thread(self.show_lines, f"plat {command_text(args)}", ctx.lines(OUT))
 
     def show_lines(self, title: str, lines: list[str]) -> None:
         from tui.screens.text_screen import TextScreen
@@ -308,10 +385,14 @@ def _logs_flags(args: Any) -> str:
 
 
 def create_app(api: str, token: str | None, target: str | None,
-               remember_target: Callable[[str], None] | None = None) -> PlatApp:
-    from tui.client import Client
+               remember_target: Callable[[str], None] | None = None,
+               prefetch: Prefetch | None = None) -> PlatApp:
+    def client() -> Any:
+        from tui.client import Client  # in the worker's thread, not before the first paint
 
-    return PlatApp(lambda: Client(api, token), api, target, remember_target, token=token)
+        return Client(api, token)
+
+    return PlatApp(client, api, target, remember_target, token=token, prefetch=prefetch)
 
 
 def remember(path: str) -> None:
@@ -323,18 +404,8 @@ def remember(path: str) -> None:
     settings.save(data)
 
 
-def run_tui() -> int:
-    from platd.spec.errors import Unauthenticated
-    from tui.cli import settings
-
-    api = settings.api()
-    if not api:
-        e = Unauthenticated("plat does not know which daemon to talk to",
-                            hint="log in first: plat login --api http://127.0.0.1:7400 "
-                            "--token TOKEN")
-        print(f"error: {e.message}\n  {e.hint[0]}", file=sys.stderr)
-        return e.exit_code
-
-    app = create_app(api, settings.token(), settings.default_target(), remember)
+def run_tui(stored: Settings, prefetch: Prefetch | None = None) -> int:
+    """The app on the daemon and env of ``stored`` (``prefetch``: answers already asked for)."""
+    app = create_app(str(stored.api), stored.token, stored.default_target, remember, prefetch)
     app.run()
     return app.return_code or 0

@@ -1,29 +1,41 @@
 """The HTTP client every front end uses: the CLI, the TUI and the web console.
 
-Standard library only, and not even ``http.client`` (``http_wire.py`` says why): ``plat`` pays
-for every import on every start.
-Errors come back as the same ``PlatError`` classes the daemon raised, so a refusal has the same
-message, hints and exit code whichever side found it.
+On the standard library's ``http.client`` (and ``ssl`` for ``https://`` API addresses): one
+kept-alive connection per client, reopened once when the daemon has closed an idle one, never
+retried once the daemon may have acted on a request. Errors come back as the same
+``PlatError`` classes the daemon raised, so a refusal has the same message, hints and exit code
+whichever side found it; anything that keeps an answer from arriving whole is
+``DaemonUnreachable`` (exit 10).
+
+Imported only when a command first talks to the daemon (``Ctx.client``): ``http.client`` and
+``ssl`` are a large part of what a read command imports.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import socket
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from platd.spec.errors import DaemonUnreachable, InvalidInput, PlatError, from_wire
-from tui.http_wire import Connection, ConnectionClosed
 
 DEFAULT_TIMEOUT = 30.0
+# The daemon closed the connection before answering (an idle kept-alive one it had timed out,
+# or a restart): the request never reached a handler and may be sent again on a new connection.
+NOT_ANSWERED = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 
 class Client:
     def __init__(self, api: str, token: str | None, timeout: float = DEFAULT_TIMEOUT) -> None:
         parts = urlsplit(api if "://" in api else f"http://{api}")
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
             raise InvalidInput(f"cannot use API address {api!r}",
                                hint="use a URL like http://127.0.0.1:7400")
         self.api = api
@@ -31,15 +43,27 @@ class Client:
         self.timeout = timeout
         self._https = parts.scheme == "https"
         self._host = parts.hostname
-        self._port = parts.port or (443 if self._https else 80)
-        self._conn: Connection | None = None
+        self._port = port or (443 if self._https else 80)
+        self._conn: http.client.HTTPConnection | None = None
         self._aborted = False
 
-    def _connection(self, timeout: float) -> Connection:
-        if self._conn is None:
-            self._conn = Connection(self._host, self._port, https=self._https, timeout=timeout)
-        self._conn.settimeout(timeout)
-        return self._conn
+    def _connection(self, timeout: float) -> http.client.HTTPConnection:
+        conn = self._conn
+        if conn is None:
+            if self._https:
+                import ssl
+
+                conn = http.client.HTTPSConnection(
+                    self._host, self._port, timeout=timeout,
+                    context=ssl.create_default_context())
+            else:
+                conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+            setattr(conn, "_create_connection", _open_socket)  # noqa: B010 - http.client's hook
+            self._conn = conn
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        return conn
 
     def close(self) -> None:
         if self._conn is not None:
@@ -77,31 +101,33 @@ class Client:
                 raise DaemonUnreachable("the client was closed", hint=[])
             conn = self._connection(timeout or self.timeout)
             try:
-                response = conn.request(method, path, headers, payload)
-                data = response.body
-                break
-            except ConnectionError as e:
-                # A kept-alive connection the daemon closed: retry once on a fresh one.
+                conn.request(method, path, body=payload, headers=headers)
+                response = conn.getresponse()
+                status, data = response.status, response.read()
+            except NOT_ANSWERED as e:
                 self.close()
-                if attempt == 2 or not isinstance(
-                    e, (ConnectionClosed, BrokenPipeError, ConnectionResetError)
-                ):
+                if attempt == 2:
                     raise self._unreachable(e) from e
-            except OSError as e:  # socket.timeout is an OSError
+            except (OSError, http.client.HTTPException, ValueError) as e:
+                # A timeout, a refused connection, an answer cut short or not HTTP at all:
+                # the daemon may have acted on the request, so it is not sent again.
                 self.close()
                 raise self._unreachable(e) from e
+            else:
+                if response.will_close:
+                    self.close()
+                break
         try:
             decoded = json.loads(data) if data else None
         except ValueError:
             decoded = None
-        if response.status >= 400:
-            raise from_wire(decoded if isinstance(decoded, dict) else {}, response.status)
+        if status >= 400:
+            raise from_wire(decoded if isinstance(decoded, dict) else {}, status)
         return decoded
 
     def _unreachable(self, e: BaseException) -> PlatError:
-        reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
         return DaemonUnreachable(
-            f"cannot reach platd at {self.api}: {reason}",
+            f"cannot reach platd at {self.api}: {_reason(e)}",
             hint=[
                 "is the daemon running? start it with: platd serve",
                 "check the address: plat whoami shows which API is used (PLAT_API overrides it)",
@@ -124,3 +150,30 @@ class Client:
 
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
+
+
+def _open_socket(address: tuple[str, int], *args: Any) -> socket.socket:
+    """``socket.create_connection``, with an ASCII host name given as bytes: such a name needs
+    no IDNA encoding, and applying it would import the codec (~2 ms of every command)."""
+    host, port = address
+    name: Any = host.encode() if host.isascii() else host  # getaddrinfo takes bytes too
+    return socket.create_connection((name, port), *args)
+
+
+def _reason(e: BaseException) -> str:
+    """What went wrong, in a few words (``http.client``'s exceptions say it in their type)."""
+    if isinstance(e, http.client.IncompleteRead):
+        got = len(e.partial)
+        if e.expected is None:
+            return f"the answer ended after {got} bytes, inside its chunked body"
+        return f"the answer ended after {got} of {got + e.expected} bytes"
+    if isinstance(e, http.client.RemoteDisconnected):
+        return "the daemon closed the connection without answering"
+    if isinstance(e, http.client.BadStatusLine | http.client.UnknownProtocol):
+        line = str(e.args[0]) if e.args else ""
+        return f"not an HTTP response: {line[:80]!r}"
+    if isinstance(e, http.client.LineTooLong):
+        return f"an answer's {e.args[0] if e.args else 'line'} is too long"
+    if isinstance(e, http.client.HTTPException | ValueError):
+        return f"an answer that is not valid HTTP ({type(e).__name__}: {e})"
+    return getattr(e, "strerror", None) or str(e) or type(e).__name__

@@ -1,12 +1,12 @@
 """The client side of ``plat exec``: a websocket to platd, bridged to this terminal or pipe.
 
-Imported only by the exec command. One ``select`` loop over the socket, stdin and a signal pipe
-moves everything, and the websocket client (``_WebSocket``, RFC 6455, client side only) is
-written on the standard library: ``plat exec`` pays for every module it imports on every run,
-and importing asyncio or the websockets package costs about as much again as plat's own start
-(docs/exec.md, "How it is built"). The server side is uvicorn's websockets implementation,
-which the tests drive this client against. The framing is specified in
-docs/exec.md (server side: ``platd/api/exec.py``).
+Imported only by the exec command and the TUI's exec screen. The websocket is the
+``websockets`` package's synchronous client (RFC 6455, TLS for ``https://`` API addresses):
+platd's server side is uvicorn's websockets implementation, and the framing on top is
+specified in docs/exec.md (server side: ``platd/api/exec.py``). A ``Wire`` drives one open
+session from threads: a receiving thread hands output to the terminal as it arrives, a sending
+thread writes stdin and control messages, so neither a silent remote nor one that stops reading
+ever blocks the other direction, the signals or the terminal.
 
 The terminal is the part that must never go wrong:
 - raw mode is used only for a TTY session that reads a terminal, and the saved attributes are
@@ -22,40 +22,35 @@ The terminal is the part that must never go wrong:
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
+import queue
 import select
 import signal
-import socket
 import sys
 import termios
-import time
+import threading
 import tty
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from platd import __version__
-
-try:
-    # The built-in SHA-1 module: hashlib would load OpenSSL, 3 ms of every exec's start.
-    from _sha1 import sha1 as _sha1
-except ImportError:  # pragma: no cover - Python built without it
-    from hashlib import sha1 as _sha1
 from platd.spec.errors import DaemonUnreachable, PlatError, from_wire
-from tui.render import exec_banner
+
+if TYPE_CHECKING:
+    from websockets.sync.client import ClientConnection
 
 STDIN, STDOUT, STDERR = 0, 1, 2
 CHUNK = 64 * 1024
 MAX_MESSAGE = 16 * 1024 * 1024
 HIGH_WATER = 1024 * 1024  # unsent bytes at which plat stops reading stdin
 CONNECT_TIMEOUT = 10.0
+CLOSE_TIMEOUT = 1.0  # for platd's answer to our close frame when plat leaves a session
 START_TIMEOUT = 120.0  # platd may have to wait for a busy Docker engine
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, section 1.3
-OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 DETACH_AFTER = 3  # Ctrl-C presses without a TTY before plat stops waiting for the command
+READER_DONE = b"\0"  # on the wake-up pipe, beside signal numbers (none is 0)
 
 
 class SessionRequest(NamedTuple):
@@ -87,200 +82,26 @@ def exec_url(api: str, target: str) -> str:
                        "", ""))
 
 
-class _WebSocket:
-    """A client websocket (RFC 6455) on a plain socket, for a ``select`` loop.
-
-    Just what exec needs, on the standard library only: the handshake, masked frames out,
-    frames in (fragments joined), ping answered, close handshake. No extensions or
-    subprotocols. Non-blocking once open: ``send`` queues into ``unsent``, ``flush`` writes what
-    the socket takes, ``receive`` returns the complete messages that arrived.
-    """
-
-    def __init__(self, url: str, headers: dict[str, str]) -> None:
-        parts = urlsplit(url)
-        secure = parts.scheme == "wss"
-        host = parts.hostname or ""
-        port = parts.port or (443 if secure else 80)
-        sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if secure:
-            import ssl
-
-            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
-        self.sock = sock
-        self.unsent = bytearray()
-        self.closed = False  # the connection is over (close frame or end of stream)
-        self.early: list[str | bytes] = []  # messages read before ``receive`` was called
-        self._buffer = bytearray()
-        self._fragments: list[bytes] = []
-        self._fragment_text = False
-        self._close_sent = False
-        key = base64.b64encode(os.urandom(16)).decode()
-        default_port = parts.port is None or parts.port == (443 if secure else 80)
-        lines = [f"GET {parts.path or '/'} HTTP/1.1",
-                 f"Host: {parts.netloc if not default_port else host}",
-                 "Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
-                 "Sec-WebSocket-Version: 13", *(f"{k}: {v}" for k, v in headers.items())]
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        self._handshake(key)
-        self.sock.setblocking(False)
-
-    def _handshake(self, key: str) -> None:
-        head = bytearray()
-        while b"\r\n\r\n" not in head:
-            data = self.sock.recv(CHUNK)
-            if not data or len(head) > 65536:
-                raise ConnectionError("platd closed the connection during the websocket handshake")
-            head += data
-        raw, _, rest = bytes(head).partition(b"\r\n\r\n")
-        status_line, *header_lines = raw.decode("latin-1").split("\r\n")
-        fields = {name.strip().lower(): value.strip() for name, _, value in
-                  (line.partition(":") for line in header_lines)}
-        try:
-            status = int(status_line.split()[1])
-        except (IndexError, ValueError):
-            raise ConnectionError(f"not an HTTP answer: {status_line[:80]!r}") from None
-        if status != 101:
-            length = int(fields.get("content-length") or 0)
-            body = bytearray(rest)
-            while len(body) < length and (data := self.sock.recv(CHUNK)):
-                body += data
-            raise _refused(status, bytes(body))
-        accept = base64.b64encode(_sha1((key + WS_GUID).encode()).digest()).decode()
-        if fields.get("upgrade", "").lower() != "websocket" or fields.get(
-            "sec-websocket-accept"
-        ) != accept:
-            raise ConnectionError("the server did not accept the websocket upgrade")
-        self._buffer += rest
-
-    def receive(self) -> list[str | bytes]:
-        """The complete messages that arrived; sets ``closed`` at the end of the connection."""
-        messages, self.early = self.early, []
-        while not self.closed:
-            data = self._recv()
-            if data is None:
-                break
-            if not data:
-                self.closed = True
-            self._buffer += data
-            messages += self._parse()
-            if not getattr(self.sock, "pending", lambda: 0)():  # TLS keeps decrypted bytes
-                break
-        return messages
-
-    def send(self, message: str | bytes) -> None:
-        if self._close_sent or self.closed:
-            return
-        if isinstance(message, str):
-            self.unsent += _frame(OP_TEXT, message.encode())
-        else:
-            self.unsent += _frame(OP_BINARY, message)
-
-    def flush(self) -> None:
-        """Write what the socket takes now; the rest waits for the next writable ``select``."""
-        while self.unsent:
-            try:
-                written = self.sock.send(self.unsent)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as e:
-                if _tls_would_block(e):
-                    return
-                self.unsent.clear()
-                self.closed = True
-                return
-            del self.unsent[:written]
-
-    def close(self) -> None:
-        if not self._close_sent and not self.closed:
-            self.unsent += _frame(OP_CLOSE, (1000).to_bytes(2, "big"))
-            self._close_sent = True
-        deadline = time.monotonic() + 1.0
-        while self.unsent and not self.closed and time.monotonic() < deadline:
-            select.select([], [self.sock], [], max(deadline - time.monotonic(), 0))
-            self.flush()
-        self.sock.close()
-
-    def _recv(self) -> bytes | None:
-        try:
-            return self.sock.recv(CHUNK)
-        except (BlockingIOError, InterruptedError):
-            return None
-        except OSError as e:
-            return None if _tls_would_block(e) else b""
-
-    def _parse(self) -> list[str | bytes]:
-        messages: list[str | bytes] = []
-        buf = self._buffer
-        while len(buf) >= 2:
-            fin, opcode, masked, size = buf[0] & 0x80, buf[0] & 0x0F, buf[1] & 0x80, buf[1] & 0x7F
-            at = 2
-            if size >= 126:
-                width = 2 if size == 126 else 8
-                if len(buf) < at + width:
-                    break
-                size, at = int.from_bytes(buf[at : at + width], "big"), at + width
-            if size > MAX_MESSAGE:
-                raise PlatError(f"platd sent a websocket frame of {size} bytes")
-            mask = bytes(buf[at : at + 4]) if masked else b""
-            at += len(mask)
-            if len(buf) < at + size:
-                break
-            payload = bytes(buf[at : at + size])
-            del buf[: at + size]
-            if mask:
-                payload = _masked(payload, mask)
-            if opcode in (OP_TEXT, OP_BINARY):
-                self._fragments, self._fragment_text = [payload], opcode == OP_TEXT
-            elif opcode == OP_CONTINUATION:
-                self._fragments.append(payload)
-            elif opcode == OP_PING:
-                self.unsent += _frame(OP_PONG, payload)
-                continue
-            elif opcode == OP_CLOSE:
-                if not self._close_sent:  # answer with the same code, then the server hangs up
-                    self.unsent += _frame(OP_CLOSE, payload[:2])
-                    self._close_sent = True
-                self.closed = True
-                break
-            else:
-                continue  # pong, or an opcode from the future
-            if fin:
-                data, self._fragments = b"".join(self._fragments), []
-                messages.append(data.decode() if self._fragment_text else data)
-        return messages
-
-
-def _frame(opcode: int, payload: bytes) -> bytes:
-    """One final, masked client frame."""
-    size = len(payload)
-    if size < 126:
-        head = bytes((0x80 | opcode, 0x80 | size))
-    elif size < 1 << 16:
-        head = bytes((0x80 | opcode, 0x80 | 126)) + size.to_bytes(2, "big")
-    else:
-        head = bytes((0x80 | opcode, 0x80 | 127)) + size.to_bytes(8, "big")
-    mask = os.urandom(4)
-    return head + mask + _masked(payload, mask)
-
-
-def _masked(data: bytes, mask: bytes) -> bytes:
-    # XOR as one big integer: a 64 KiB chunk takes microseconds, a Python loop milliseconds.
-    size = len(data)
-    if not size:
-        return b""
-    key = (mask * (size // 4 + 1))[:size]
-    return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
-
-
-def connect(r: SessionRequest) -> _WebSocket:
+def connect(r: SessionRequest) -> ClientConnection:
     """The websocket to platd's exec route for ``r``; refusals of the upgrade become errors."""
-    headers = {"User-Agent": f"plat/{__version__}"}
-    if r.token:
-        headers["Authorization"] = f"Bearer {r.token}"
+    from websockets.exceptions import InvalidHandshake, InvalidStatus
+    from websockets.sync.client import connect as open_websocket
+
+    headers = {"Authorization": f"Bearer {r.token}"} if r.token else {}
+    opener = open_websocket(
+        exec_url(r.api, r.target), additional_headers=headers,
+        user_agent_header=f"plat/{__version__}", open_timeout=CONNECT_TIMEOUT,
+        close_timeout=CLOSE_TIMEOUT, max_size=MAX_MESSAGE,
+        compression=None,  # output is mostly small and often already compressed
+        proxy=None,  # as the HTTP client: straight to the daemon
+        legacy=False,  # websockets' way from 17.1 on: a context manager that connects
+    )
     try:
-        return _WebSocket(exec_url(r.api, r.target), headers)
-    except OSError as e:
+        # Entered here, left by the session: ws.close() is what leaving it does.
+        return opener.__enter__()
+    except InvalidStatus as e:
+        raise _refused(e.response.status_code, bytes(e.response.body or b"")) from None
+    except (OSError, InvalidHandshake) as e:
         reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
         raise DaemonUnreachable(
             f"cannot open an exec session with platd at {r.api}: {reason}",
@@ -289,82 +110,160 @@ def connect(r: SessionRequest) -> _WebSocket:
         ) from e
 
 
-def start(ws: _WebSocket, r: SessionRequest, rows: int, cols: int, term: str) -> dict[str, Any]:
+def start(ws: ClientConnection, r: SessionRequest, rows: int, cols: int,
+          term: str) -> dict[str, Any]:
     """Send ``start`` and wait for ``started``: platd chooses the instance by the rules in
     docs/exec.md (a refusal, with ``details.instances`` when several are running, is raised)."""
-    ws.send(json.dumps({
-        "type": "start", "instance": r.instance, "workload": r.workload, "cmd": r.cmd,
-        "tty": r.tty, "stdin": r.stdin, "rows": rows, "cols": cols, "term": term,
-    }))
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        ws.flush()
-        want_write = [ws.sock] if ws.unsent else []
-        select.select([ws.sock], want_write, [], max(deadline - time.monotonic(), 0))
-        messages = ws.receive()
-        if messages:
-            reply = _decode(messages[0])
-            ws.early = messages[1:]
-            if reply.get("type") == "error":
-                raise from_wire({"error": reply.get("error")}, 0)
-            if reply.get("type") != "started":
-                raise PlatError(f"platd answered the exec start with {reply.get('type')!r}")
-            return reply
-        if ws.closed:
-            raise PlatError("platd closed the exec session before it started")
-    raise PlatError(f"platd did not start the command within {START_TIMEOUT:g}s",
-                    hint="the Docker engine may be overloaded; platd's log says more")
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        ws.send(json.dumps({
+            "type": "start", "instance": r.instance, "workload": r.workload, "cmd": r.cmd,
+            "tty": r.tty, "stdin": r.stdin, "rows": rows, "cols": cols, "term": term,
+        }))
+        reply = _decode(ws.recv(timeout=START_TIMEOUT))
+    except TimeoutError:
+        raise PlatError(f"platd did not start the command within {START_TIMEOUT:g}s",
+                        hint="the Docker engine may be overloaded; platd's log says more") from None
+    except ConnectionClosed:
+        raise PlatError("platd closed the exec session before it started") from None
+    if reply.get("type") == "error":
+        raise from_wire({"error": reply.get("error")}, 0)
+    if reply.get("type") != "started":
+        raise PlatError(f"platd answered the exec start with {reply.get('type')!r}")
+    return reply
+
+
+class Wire:
+    """An open session's websocket, driven from threads.
+
+    ``send`` queues a message and returns at once; a sending thread writes them in order, so a
+    remote that stops reading never blocks the caller (``backlog`` says how much waits).
+    ``receive`` blocks for the next message, None once the connection has ended. ``close``
+    ends the session after what is queued (platd then hangs the remote process up).
+    """
+
+    _CLOSE = object()
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self._outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._backlog = 0
+        self._sender = threading.Thread(target=self._send_all, name="plat-exec-send",
+                                        daemon=True)
+        self._sender.start()
+
+    @property
+    def backlog(self) -> int:
+        return self._backlog
+
+    def send(self, message: str | bytes) -> None:
+        with self._lock:
+            self._backlog += len(message)
+        self._outbox.put(message)
+
+    def receive(self) -> str | bytes | None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            return self.ws.recv()
+        except ConnectionClosed:
+            return None
+
+    def close(self, wait: float = CLOSE_TIMEOUT) -> None:
+        self._outbox.put(self._CLOSE)
+        self._sender.join(wait)
+
+    def _send_all(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        while True:
+            message = self._outbox.get()
+            if message is self._CLOSE:
+                with contextlib.suppress(Exception):
+                    self.ws.close()
+                return
+            try:
+                self.ws.send(message)
+            except (ConnectionClosed, OSError):
+                pass  # the receiving side sees the end of the connection and says it
+            finally:
+                with self._lock:
+                    self._backlog -= len(message)
 
 
 class _Session:
     def __init__(self, request: SessionRequest) -> None:
         self.request = request
         self.raw = request.tty and request.stdin and os.isatty(STDIN)
-        self.ws: _WebSocket | None = None
-        self.code: int | None = None
+        self.wire: Wire | None = None
+        self.code: int | None = None  # the remote command's exit code
+        self.failure: BaseException | None = None
+        self.received_all = False  # the receiving thread has ended
         self.interrupts = 0
 
     def run(self) -> int:
-        ws = self.ws = self._connect()
-        started = self._start(ws)
-        line = json.dumps(started, sort_keys=True) if self.request.as_json else exec_banner(started)
+        ws = connect(self.request)
+        try:
+            started = self._start(ws)
+        except BaseException:
+            ws.close()
+            raise
+        self.wire = Wire(ws)
+        if self.request.as_json:
+            line = json.dumps(started, sort_keys=True)
+        else:
+            from tui.render import exec_banner
+
+            line = exec_banner(started)
         print(line, file=sys.stderr, flush=True)
-        with _terminal(raw=self.raw), _signal_pipe(tty=self.request.tty) as wake:
-            return self._bridge(ws, wake)
+        with _terminal(raw=self.raw), _signal_pipe(tty=self.request.tty) as (wake, woken):
+            threading.Thread(target=self._receive, args=(self.wire, woken),
+                             name="plat-exec-receive", daemon=True).start()
+            return self._bridge(self.wire, wake)
 
     def close(self) -> None:
-        if self.ws is not None:
-            self.ws.close()
+        if self.wire is not None:
+            self.wire.close()
 
-    def _connect(self) -> _WebSocket:
-        return connect(self.request)
-
-    def _start(self, ws: _WebSocket) -> dict[str, Any]:
+    def _start(self, ws: ClientConnection) -> dict[str, Any]:
         rows, cols = _terminal_size() if self.request.tty else (0, 0)
         return start(ws, self.request, rows, cols, os.environ.get("TERM") or "xterm")
 
-    def _bridge(self, ws: _WebSocket, wake: int) -> int:
-        reading = self.request.stdin
-        while True:
-            for message in ws.receive():
+    def _receive(self, wire: Wire, woken: int) -> None:
+        """The receiving thread: output to this terminal as it comes, until ``exit``."""
+        try:
+            while self.code is None and (message := wire.receive()) is not None:
                 self._on_message(message)
-            if self.code is not None:
-                return self.code
-            if ws.closed:
-                raise PlatError("the connection to platd closed before the command ended",
-                                hint="the daemon may have restarted; platd's log says more")
-            ws.flush()
-            sock = ws.sock.fileno()
-            watch = [sock, wake] + ([STDIN] if reading and len(ws.unsent) < HIGH_WATER else [])
-            readable, _, _ = select.select(watch, [sock] if ws.unsent else [], [])
+        except BaseException as e:  # handed to the main thread, which raises it
+            self.failure = e
+        finally:
+            self.received_all = True
+            with contextlib.suppress(OSError):
+                os.write(woken, READER_DONE)
+
+    def _bridge(self, wire: Wire, wake: int) -> int:
+        reading = self.request.stdin
+        while not self.received_all:
+            full = wire.backlog >= HIGH_WATER
+            watch = [wake] + ([STDIN] if reading and not full else [])
+            # While the remote is not reading, look again shortly for room to read stdin.
+            readable, _, _ = select.select(watch, [], [], 0.05 if reading and full else None)
             if wake in readable:
                 with contextlib.suppress(BlockingIOError):
-                    self._on_signals(ws, os.read(wake, 512))
-                if self.code is not None:
-                    return self.code
+                    ended = self._on_signals(wire, os.read(wake, 512).replace(READER_DONE, b""))
+                    if ended is not None:
+                        return ended
             if STDIN in readable and (data := _read(STDIN)) is not None:
-                ws.send(bytes((STDIN,)) + data if data else json.dumps({"type": "eof"}))
+                wire.send(bytes((STDIN,)) + data if data else json.dumps({"type": "eof"}))
                 reading = bool(data)
+        if self.failure is not None:
+            raise self.failure
+        if self.code is None:
+            raise PlatError("the connection to platd closed before the command ended",
+                            hint="the daemon may have restarted; platd's log says more")
+        return self.code
 
     def _on_message(self, message: str | bytes) -> None:
         if isinstance(message, bytes):
@@ -384,22 +283,22 @@ class _Session:
         elif kind == "error":
             raise from_wire({"error": body.get("error")}, 0)
 
-    def _on_signals(self, ws: _WebSocket, received: bytes) -> None:
+    def _on_signals(self, wire: Wire, received: bytes) -> int | None:
+        """Act on the signals received; an exit code when one of them ends the session."""
         for signum in received:
             if signum == signal.SIGWINCH:
                 rows, cols = _terminal_size()
                 if rows and cols:
-                    ws.send(json.dumps({"type": "resize", "rows": rows, "cols": cols}))
+                    wire.send(json.dumps({"type": "resize", "rows": rows, "cols": cols}))
             elif signum == signal.SIGINT:
                 self.interrupts += 1
                 if self.interrupts >= DETACH_AFTER:
                     self._say("plat: detached from the command; platd hangs it up")
-                    self.code = 128 + signal.SIGINT
-                    return
-                ws.send(json.dumps({"type": "signal", "signal": "INT"}))
+                    return 128 + signal.SIGINT
+                wire.send(json.dumps({"type": "signal", "signal": "INT"}))
             else:  # SIGTERM, SIGHUP: end the session; platd hangs the command up
-                self.code = 128 + signum
-                return
+                return 128 + signum
+        return None
 
     def _say(self, line: str) -> None:
         # In raw mode the terminal no longer turns "\n" into "\r\n".
@@ -424,8 +323,9 @@ def _terminal(*, raw: bool) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _signal_pipe(*, tty: bool) -> Iterator[int]:
-    """A pipe that receives the number of each signal plat gets, as one byte, for ``select``.
+def _signal_pipe(*, tty: bool) -> Iterator[tuple[int, int]]:
+    """A pipe that receives the number of each signal plat gets, as one byte, for ``select``:
+    (its read end, its write end, where the receiving thread says it has ended).
 
     The C-level handler writes it (``signal.set_wakeup_fd``), so a signal that arrives just
     before ``select`` blocks still wakes it; a Python handler alone would wait for it to return.
@@ -437,7 +337,7 @@ def _signal_pipe(*, tty: bool) -> Iterator[int]:
     previous = {signum: signal.signal(signum, _noted) for signum in wanted}
     old_wakeup = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
     try:
-        yield read_end
+        yield read_end, write_end
     finally:
         signal.set_wakeup_fd(old_wakeup)
         for signum, old in previous.items():
@@ -448,11 +348,6 @@ def _signal_pipe(*, tty: bool) -> Iterator[int]:
 
 def _noted(_signum: int, _frame: object) -> None:
     """Handled through the wakeup pipe; this only keeps the default action from running."""
-
-
-def _tls_would_block(e: OSError) -> bool:
-    # ssl is imported only for https; its "try again" errors are recognised by name.
-    return type(e).__name__ in ("SSLWantReadError", "SSLWantWriteError")
 
 
 def _terminal_size() -> tuple[int, int]:

@@ -1,23 +1,23 @@
 """The command palette: CLI command lines, typed in the TUI.
 
-What is typed is parsed by the CLI's own argparse parser (``tui.cli.main.build_parser``), so the
-verbs, flags and their help are the CLI's. The verbs an operator needs during a deploy or an
-incident run inside the TUI (``PALETTE_VERBS``); the target is always the env in view unless
-``--target`` says otherwise.
+What is typed is parsed by the CLI's own runner and parser (``tui.cli.runner``), so the verbs,
+flags and their help are the CLI's. The verbs an operator needs during a deploy or an incident
+run inside the TUI (``PALETTE_VERBS``); the target is always the env in view unless
+``--target`` says otherwise. Commands the TUI has no screen of its own for run the CLI's
+handler with a ``PaneCtx`` and show its words.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import shlex
 from functools import partial
 from typing import Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from platd.spec.errors import InvalidInput
+from tui.cli.settings import FixedSettings
+from tui.cli.transcript import TranscriptCtx
 
 # verb -> an example of what may follow it
 PALETTE_VERBS: dict[str, str] = {
@@ -39,7 +39,7 @@ PALETTE_VERBS: dict[str, str] = {
 
 def cli_help() -> dict[str, str]:
     """Each CLI subcommand's one-line help, as ``plat --help`` shows it."""
-    from tui.cli.main import build_parser
+    from tui.cli.runner import build_parser
 
     parser = build_parser()
     out: dict[str, str] = {}
@@ -51,29 +51,22 @@ def cli_help() -> dict[str, str]:
 
 def parse_line(line: str) -> argparse.Namespace:
     """``line`` (without the leading ``plat``) as the CLI would parse it; errors as InvalidInput."""
-    from tui.cli.main import build_parser
+    import shlex
 
-    try:
-        words = shlex.split(line)
-    except ValueError as e:
-        raise InvalidInput(f"cannot read the command: {e}") from None
-    if words and words[0] == "plat":
-        words = words[1:]
+    from tui.cli.options import ParserExit
+    from tui.cli.runner import parse, split
+
+    words = split(line)
     if not words or words[0] not in PALETTE_VERBS:
         raise InvalidInput(
             f"the TUI runs {', '.join(PALETTE_VERBS)}; run other commands in a shell",
             hint=f"in a shell: plat {line.strip()}" if words else "",
         )
-    if words[0] == "exec":
-        # plat exec keeps everything after its options for WORKLOAD and -- CMD.
-        words = ["exec", *words[1:]]
-    parser = build_parser()
-    err = io.StringIO()
+    said = TranscriptCtx(FixedSettings(None, None))
     try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            args = parser.parse_args(words)
-    except SystemExit:
-        message = err.getvalue().strip().splitlines()
+        args = parse(words, said)
+    except ParserExit:
+        message = said.lines("err")
         raise InvalidInput(message[-1] if message else f"cannot run: {line}",
                            hint=f"plat {words[0]} --help (in a shell) lists its options") from None
     if words[0] == "exec":
@@ -84,32 +77,12 @@ def parse_line(line: str) -> argparse.Namespace:
     return args
 
 
-class PaneCtx:
-    """What a CLI handler gets (``tui.cli.context.Ctx``'s face), for a handler run in the TUI:
-    the app's client, the env in view as the default target, and printed lines collected."""
+class PaneCtx(TranscriptCtx):
+    """What a CLI handler gets when it runs in the TUI: the app's client and daemon, the env in
+    view as the default target (as `plat use` makes it), and what it says kept for a dialog."""
 
-    json = False
-
-    def __init__(self, args: argparse.Namespace, client: Any, target: str) -> None:
-        from tui.cli.context import Ctx
-
-        self.args = args
-        self.client = client
-        self.lines: list[str] = []
-        if not getattr(args, "target", None):
-            args.target = target  # the env in view is the default, as `plat use` makes it
-        if getattr(args, "command", None) == "exposed" and not getattr(args, "org", None):
-            args.org = target.split("/")[0]
-        self._ctx = Ctx(args)
-
-    def target(self) -> str:
-        return str(self._ctx.target())
-
-    def out(self, data: Any, lines: list[str] | None = None) -> None:
-        self.lines += lines or []
-
-    def say(self, line: str) -> None:
-        self.lines.append(line)
+    def __init__(self, client: Any, api: str, token: str | None, target: str) -> None:
+        super().__init__(FixedSettings(api, token, target), client=client)
 
 
 def command_text(args: argparse.Namespace) -> str:

@@ -7,9 +7,12 @@ text; they never print and never call the daemon.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
+from platd.spec.errors import DaemonUnreachable, InvalidInput, PlatError, Unauthenticated
+from platd.spec.sizes import format_size
 from platd.spec.timeparse import format_age, format_utc
 
 
@@ -57,6 +60,12 @@ def receipt(r: dict[str, Any]) -> list[str]:
     lines.append("Next:")
     lines += [f"  {cmd}" for cmd in r["follow_ups"]]
     return lines
+
+
+def rolled_back_note(r: dict[str, Any]) -> str:
+    """What the TUI says once a rollback (or a retry) it asked for is accepted."""
+    what = "retry of" if r.get("action") == "retry" else "rollback to"
+    return f"{what} {r['release']['version']} accepted; follow it in Events"
 
 
 def stop_first_lines(items: list[dict[str, Any]]) -> list[str]:
@@ -141,6 +150,64 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     if inst_rows:
         lines += ["", *table(inst_rows, ["INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH",
                                          "RESTARTS", "AGE", "PORTS"])]
+    return lines
+
+
+def describe_lines(d: dict[str, Any]) -> list[str]:
+    """`plat describe release|workload|instance`: everything about one resource."""
+    kind = d["kind"]
+    lines: list[str] = []
+    if kind == "release":
+        lines += [f"release {d['version']} ({d['id']}) of {d['target']}",
+                  f"  status      {d['status']}{' (current)' if d['current'] else ''}",
+                  f"  created     {format_utc(d['created_at'])} by {d['created_by']}",
+                  f"  source      {d['source']}",
+                  f"  config      version {d['config_version']}",
+                  f"  secrets     {json.dumps(d['secret_versions'])}"]
+        lines += [f"  image       {w}: {i}" for w, i in sorted(d["images"].items())]
+        if d.get("error"):
+            lines += [f"  failed at   {d.get('failed_step')} ({d.get('category')})"]
+            lines += [f"    {line}" for line in d["error"].splitlines()]
+        lines.append("  workloads:")
+        for name, w in d["manifest"]["workloads"].items():
+            command = " ".join(w["command"]) if w["command"] else "(image default)"
+            lines.append(f"    {name}: count {w['count']}, cpu {w['cpu']:g}, "
+                         f"memory {format_size(w['memory'])}, command {command}")
+        changes = d.get("changes")
+        if changes:
+            was = changes["from"]
+            lines.append(f"  changes from v{was['seq']}:" if was else
+                         "  changes (first release):")
+            lines += [f"    {line}" for line in changes["lines"]]
+    elif kind == "workload":
+        lines += [f"workload {d['name']} of {d['target']}",
+                  f"  desired {d['desired']}, running {d['running']}, healthy {d['healthy']}, "
+                  f"cpu {d['cpu']:g}, memory {d['memory']}"]
+        if d.get("spec"):
+            lines.append(f"  image {d['spec'].get('image')}")
+        for reason in d["pending"]:
+            lines.append(f"  pending: {reason}")
+        for v in d.get("volumes") or []:
+            mode = "read-only" if v["read_only"] else "read-write"
+            lines.append(f"  volume {v['name']} at {v['mount']} ({mode})")
+        if d.get("placement"):
+            lines.append(f"  placement: {d['placement']}")
+        if d.get("rollout"):
+            lines.append(f"  rollout: {d['rollout']}")
+        for i in d["instances"]:
+            lines.append(f"  instance {i['id']}  {i['release']}  {i['state']}  {i['health']}  "
+                         f"restarts {i['restarts']}")
+    else:
+        lines += [f"instance {d['id']} of {d['target']}",
+                  f"  workload {d['workload']}, release {d['release']}, host {d['host']}",
+                  f"  state {d['state']}, health {d['health']}, restarts {d['restarts']}, "
+                  f"exit code {'-' if d['exit_code'] is None else d['exit_code']}",
+                  "  ports " + (", ".join(f"{v}->{k}" for k, v in sorted(d["ports"].items()))
+                                or "-")]
+        if d.get("reason"):
+            lines.append(f"  why: {d['reason']}")
+    if d.get("events"):
+        lines += ["  recent events:"] + [f"    {event_line(e)}" for e in d["events"][-10:]]
     return lines
 
 
@@ -355,3 +422,136 @@ def volume_row(v: dict[str, Any]) -> list[Any]:
     u, att = v["usage"], v["attached"]
     return [v["name"], v["size_label"], u["used_label"] if u else "-", v["host"]["name"],
             f"{att['workload']}:{att['mount']}" if att else "-", len(v["snapshots"])]
+
+
+# --- what plat itself says: errors, notes beside a result, prompts ------------------------------
+
+
+def error_lines(e: PlatError, as_json: bool = False) -> list[str]:
+    """How a command's error is said: ``error: MESSAGE`` then indented hints (exact commands,
+    mostly), or under --json the error's wire form on one line."""
+    if as_json:
+        return [json.dumps(e.to_wire(), sort_keys=True)]
+    return [f"error: {e.message}", *(f"  {line}" for line in e.hint)]
+
+
+def no_daemon(first_time: bool = False) -> Unauthenticated:
+    """A command (or bare ``plat``) with no daemon URL stored or given."""
+    if first_time:
+        return Unauthenticated("plat does not know which daemon to talk to",
+                               hint="log in first: plat login --api http://127.0.0.1:7400 "
+                               "--token TOKEN")
+    return Unauthenticated(
+        "plat does not know which daemon to talk to",
+        hint="log in with: plat login --api http://127.0.0.1:7400 --token TOKEN "
+        "(or set PLAT_API and PLAT_TOKEN)",
+    )
+
+
+def no_exec_here() -> InvalidInput:
+    """``plat exec`` run by a front end without a terminal to attach the session to."""
+    return InvalidInput("this front end cannot open an exec session here",
+                        hint="run plat exec in a shell, or press x in the TUI")
+
+
+RESUME_EVENTS = "the last event shown"
+RESUME_LINES = "the last line shown"
+
+
+def cli_connection_lost(message: str) -> str:
+    """The note (stderr) when a follow loses platd; stdout keeps only the stream."""
+    return f"plat: {message}; reconnecting (Ctrl-C to stop)"
+
+
+def cli_connection_back(resume: str) -> str:
+    return f"plat: reconnected; going on from {resume}"
+
+
+def pane_connection_lost(message: str) -> str:
+    """The same, in a TUI panel (which has no Ctrl-C to offer)."""
+    return f"{message}; reconnecting"
+
+
+def pane_connection_back(resume: str) -> str:
+    return f"reconnected; going on from {resume}"
+
+
+def ignoring_reconnect_timeout(raw: str, default: float) -> str:
+    return (f"plat: ignoring PLAT_RECONNECT_TIMEOUT={raw!r}: not a number of seconds above 0; "
+            f"reconnecting for up to {default:g}s")
+
+
+def gave_up_reconnecting(e: PlatError, waited: float, hint: list[str]) -> DaemonUnreachable:
+    """The error a follow ends with when platd did not come back within its patience."""
+    return DaemonUnreachable(
+        f"{e.message}; gave up after {waited:g}s of trying to reconnect",
+        hint=[*hint, *e.hint, "to wait longer next time, set PLAT_RECONNECT_TIMEOUT (seconds)"],
+    )
+
+
+def older_lines_note(shown: int) -> str:
+    """``plat logs`` at a terminal, when more history exists than --limit showed."""
+    return f"(older lines exist: raise --limit or narrow with --since; showing {shown})"
+
+
+EXEC_WITHOUT_TTY = "plat: stdin is not a terminal, so the command runs without a TTY"
+
+
+def exec_pick_list(running: list[dict[str, Any]], workload: str | None,
+                   target: str) -> list[str]:
+    """The numbered list ``plat exec`` shows before asking which instance."""
+    header, *rows = instance_lines(running)
+    return [exec_pick_title(workload, target, len(running)), f"     {header}",
+            *(f"  {n:>2} {row}" for n, row in enumerate(rows, start=1))]
+
+
+def exec_pick_prompt(count: int) -> str:
+    return f"instance [1-{count}]: "
+
+
+def exec_pick_again(count: int) -> str:
+    return f"  type a number from 1 to {count}, or an instance id"
+
+
+# --- the TUI's words about its own connection and about answers it cannot read ------------------
+
+
+def pane_retrying(e: PlatError) -> tuple[str, str]:
+    """A refreshing panel's note when its request fails: (the message, the rest); it keeps
+    trying."""
+    return e.message, (f" — {e.hint[0]}" if e.hint else "") + " (retrying)"
+
+
+def pane_trouble(e: PlatError) -> str:
+    """A following panel's note when its request fails; it keeps trying from its cursor."""
+    if isinstance(e, DaemonUnreachable):
+        return pane_connection_lost(e.message)
+    return "".join(pane_retrying(e))
+
+
+def unreadable_answer(what: str, data: Any, error: Exception) -> str:
+    """platd answered ``what`` with a body this plat cannot read: empty, or of another shape
+    (a platd of another version, or a fault)."""
+    if data is None or data == "" or data == {} or data == []:
+        return f"platd sent an empty answer to {what}"
+    if isinstance(error, KeyError):
+        return f"platd's answer to {what} has no {error.args[0]!r} in it"
+    return f"platd's answer to {what} is not what this plat reads ({type(error).__name__})"
+
+
+def command_unreadable(command: str, error: Exception) -> str:
+    """A command run in the TUI stopped on an answer it could not read."""
+    what = f"no {error.args[0]!r} in it" if isinstance(error, KeyError) else \
+        type(error).__name__
+    return (f"platd answered plat {command} with something this plat cannot read ({what}); "
+            f"{UNREADABLE_HINT}")
+
+
+UNREADABLE_HINT = ("platd and plat may be of different versions: compare plat --version with "
+                   "platd --version")
+
+
+def panel_failed(error: BaseException) -> str:
+    """A TUI worker stopped on something unexpected; the app keeps running."""
+    return f"a panel stopped on an unexpected error ({type(error).__name__}: {error}); " \
+           "the rest of plat keeps running"

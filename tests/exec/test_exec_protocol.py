@@ -87,41 +87,6 @@ def test_client_and_server_agree_on_the_framing() -> None:
         "wss://h.example/plat/v1/envs/a/b/c/d/exec")
 
 
-def _unmask(frame: bytes) -> tuple[int, bytes]:
-    """(opcode, payload) of one masked client frame."""
-    size, at = frame[1] & 0x7F, 2
-    if size >= 126:
-        width = 2 if size == 126 else 8
-        size, at = int.from_bytes(frame[2 : 2 + width], "big"), 2 + width
-    return frame[0] & 0x0F, client._masked(frame[at + 4 : at + 4 + size], frame[at : at + 4])
-
-
-@pytest.mark.parametrize("size", [0, 5, 125, 126, 65535, 65536, 200_000])
-def test_client_frames_are_masked_and_sized_for_every_length(size: int) -> None:
-    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
-    frame = client._frame(client.OP_BINARY, payload)
-    assert frame[0] == 0x80 | client.OP_BINARY
-    assert frame[1] & 0x80, "client frames are masked"
-    assert _unmask(frame) == (client.OP_BINARY, payload)
-
-
-def test_client_joins_fragments_answers_pings_and_closes() -> None:
-    ws = object.__new__(client._WebSocket)
-    ws.unsent, ws.closed, ws.early, ws._buffer = bytearray(), False, [], bytearray()
-    ws._fragments, ws._fragment_text, ws._close_sent = [], False, False
-    big = b"x" * 70_000
-    ws._buffer += (bytes((0x01, 3)) + b'{"a' + bytes((0x89, 2)) + b"hi"  # text start, ping
-                   + bytes((0x80, 5)) + b'": 1}'  # its final continuation
-                   + bytes((0x82, 127)) + len(big).to_bytes(8, "big") + big[:10])
-    assert ws._parse() == ['{"a": 1}']
-    assert _unmask(bytes(ws.unsent)) == (client.OP_PONG, b"hi")
-    ws.unsent.clear()
-    ws._buffer += big[10:] + bytes((0x88, 2)) + (1000).to_bytes(2, "big")
-    assert ws._parse() == [big]
-    assert ws.closed
-    assert _unmask(bytes(ws.unsent)) == (client.OP_CLOSE, (1000).to_bytes(2, "big"))
-
-
 # --- plat instances ---------------------------------------------------------------------------
 
 

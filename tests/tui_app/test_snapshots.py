@@ -90,6 +90,7 @@ def test_events(snap_daemon: Daemon, snap_compare: Any, size: tuple[int, int]) -
         app = pilot.app
         await _ready(pilot)
         app.run_command_line("events --release v1")
+        await wait_for(pilot, lambda: bool(app.query("#event-log")))  # mounted when first shown
         log = app.query_one("#event-log", RichLog)
         await wait_for(pilot, lambda: any("stopped and removed" in str(line)
                                           for line in log.lines))
@@ -105,6 +106,7 @@ def test_logs(snap_daemon: Daemon, snap_compare: Any, size: tuple[int, int]) -> 
         app = pilot.app
         await _ready(pilot)
         app.run_command_line("logs -w web --source system")
+        await wait_for(pilot, lambda: bool(app.query(Log)))  # mounted when first shown
         log = app.query_one(Log)
         await wait_for(pilot, lambda: any("stopped and removed" in line for line in log.lines)
                        and app.focused is log)

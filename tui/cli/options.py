@@ -6,12 +6,26 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 _columns: int | None = None
+# Where argparse's help and complaints go while a front end other than the CLI parses a command
+# line (``tui.cli.runner.parse``): a ``BaseCtx``. A context variable, not a redirect of
+# sys.stdout, so commands parsed at once in several threads (TUI workers, console sessions)
+# each keep their own words.
+PARSER_OUTPUT: ContextVar[Any] = ContextVar("plat_parser_output", default=None)
+
+
+class ParserExit(Exception):
+    """argparse finished the command line itself (help shown, or a usage error said)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 class PlatParser(argparse.ArgumentParser):
@@ -23,6 +37,21 @@ class PlatParser(argparse.ArgumentParser):
     def _get_formatter(self) -> argparse.HelpFormatter:
         formatter: type[argparse.HelpFormatter] = self.formatter_class  # type: ignore[assignment]
         return formatter(prog=self.prog, width=terminal_columns() - 2)
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        ctx = PARSER_OUTPUT.get()
+        if ctx is None:
+            super()._print_message(message, file)
+        elif message:
+            text = message[:-1] if message.endswith("\n") else message
+            (ctx.note if file is None or file is sys.stderr else ctx.line)(text)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if PARSER_OUTPUT.get() is None:
+            super().exit(status, message)
+        if message:
+            self._print_message(message, sys.stderr)
+        raise ParserExit(status)
 
 
 def terminal_columns() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,9 +12,11 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from platd.spec.errors import PlatError
+from tui.answers import read
+from tui.widgets.failures import SaysWorkerFailures
 
 
-class EnvPicker(ModalScreen[str | None]):
+class EnvPicker(SaysWorkerFailures, ModalScreen[str | None]):
     DEFAULT_CSS = """
     EnvPicker { align: center middle; }
     EnvPicker > Vertical { width: 70; height: auto; max-height: 80%; border: thick $accent;
@@ -30,14 +33,14 @@ class EnvPicker(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="env-picker")
+    @work(thread=True, exclusive=True, group="env-picker", exit_on_error=False)
     def load(self) -> None:
         clients = self.app.clients  # type: ignore[attr-defined]
         try:
             paths = _all_envs(clients)
         except PlatError as e:
             self.app.call_from_thread(self.query_one("#picker-title", Static).update,
-                                      f"[red]{e.message}[/]")
+                                      f"[red]{escape(e.message)}[/]")
             return
         self.app.call_from_thread(self.show, paths)
 
@@ -61,10 +64,15 @@ class EnvPicker(ModalScreen[str | None]):
 
 def _all_envs(clients: object) -> list[str]:
     call = clients.call  # type: ignore[attr-defined]
+
+    def children(plural: str, parent: str | None) -> list[str]:
+        query = {"parent": parent} if parent is not None else {}
+        rows = call("GET", f"/v1/tree/{plural}", query=query)
+        return read(f"GET /v1/tree/{plural}", rows, lambda rows: [str(r["path"]) for r in rows])
+
     paths: list[str] = []
-    for org in call("GET", "/v1/tree/orgs"):
-        for project in call("GET", "/v1/tree/projects", query={"parent": org["path"]}):
-            for app in call("GET", "/v1/tree/apps", query={"parent": project["path"]}):
-                paths += [e["path"] for e in call("GET", "/v1/tree/envs",
-                                                  query={"parent": app["path"]})]
+    for org in children("orgs", None):
+        for project in children("projects", org):
+            for app in children("apps", project):
+                paths += children("envs", app)
     return paths

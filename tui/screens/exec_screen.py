@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
+from textual.worker import Worker, WorkerState
 
 from platd.spec.errors import InvalidInput, PlatError
 from tui.widgets.terminal import TerminalPane
@@ -67,7 +68,7 @@ class ExecScreen(Screen[dict[str, Any]]):
         if self.session is not None:
             self.session.resize(rows, cols)
 
-    @work(thread=True, exclusive=True, group="exec")
+    @work(thread=True, exclusive=True, group="exec", exit_on_error=False)
     def begin(self, instance: str | None) -> None:
         from tui.exec_session import SessionRequest
         from tui.pane_session import PaneSession
@@ -93,12 +94,19 @@ class ExecScreen(Screen[dict[str, Any]]):
             session.close()
             self.app.call_from_thread(self._end, None, _error_text(e))
             return
+        from tui.answers import read
         from tui.render import exec_banner
 
+        present = self.app.present  # type: ignore[attr-defined]
+        try:
+            self.instance, banner = read("the exec session's start", started, lambda s: (
+                str(s["instance"]["id"]), exec_banner(present(s))))
+        except PlatError as e:
+            session.close()
+            self.app.call_from_thread(self._end, None, _error_text(e))
+            return
         self.session = session
-        self.instance = started["instance"]["id"]
-        self.app.call_from_thread(self.query_one("#exec-banner", Static).update,
-                                  exec_banner(self.app.present(started)))  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.query_one("#exec-banner", Static).update, banner)
         # The pane may have been resized while the session opened.
         session.resize(term.size.height, term.size.width)
         try:
@@ -126,6 +134,12 @@ class ExecScreen(Screen[dict[str, Any]]):
         self.session = None
         if self.is_current or self.app.screen is self:
             self.dismiss({"code": code, "instance": self.instance, "error": error})
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:  # the session could not go on: say why and leave
+            from tui.render import panel_failed
+
+            self._end(None, panel_failed(event.worker.error or RuntimeError()))
 
     def action_detach(self) -> None:
         if self.session is not None:

@@ -12,12 +12,14 @@ from textual.widgets import Input, RichLog
 from textual.worker import get_current_worker
 
 from platd.spec.errors import PlatError
+from tui.answers import read
+from tui.widgets.failures import SaysWorkerFailures
 
 POLL_WAIT = 10.0
 HISTORY = 200
 
 
-class EventsPanel(Vertical):
+class EventsPanel(SaysWorkerFailures, Vertical):
     DEFAULT_CSS = """
     EventsPanel { height: 1fr; }
     EventsPanel Input { margin: 0; }
@@ -47,44 +49,65 @@ class EventsPanel(Vertical):
         if self.target:
             self.follow(self.target, self.release)
 
-    @work(thread=True, exclusive=True, group="events")
+    @work(thread=True, exclusive=True, group="events", exit_on_error=False)
     def follow(self, target: str, release: str) -> None:
+        from tui.follow import Cancelled, Reconnect, follow
+        from tui.render import RESUME_EVENTS, pane_connection_back, pane_trouble
+
         worker = get_current_worker()
         clients = self.app.clients  # type: ignore[attr-defined]
         self.app.call_from_thread(self.query_one(RichLog).clear)
         path = clients.get().env_path(target, "/events")
-        after: int | None = None
-        delay = 0.5
-        while not worker.is_cancelled and not clients.closed:
-            try:
-                query: dict[str, Any] = {"release": release or None}
-                if after is None:
-                    query["limit"] = HISTORY
-                else:
-                    query.update(after=after, wait=POLL_WAIT)
-                page = clients.call("GET", path, query=query, timeout=POLL_WAIT + 10)
-                if not worker.is_cancelled:
-                    self.app.call_from_thread(self.write_events, page["events"])
-                after, delay = page["cursor"], 0.5
-            except PlatError as e:
-                if clients.closed:
+
+        def fetch(after: int | None) -> tuple[list[tuple[str, str]], int]:
+            query: dict[str, Any] = {"release": release or None}
+            if after is None:
+                query["limit"] = HISTORY
+            else:
+                query.update(after=after, wait=POLL_WAIT)
+            page = clients.call("GET", path, query=query, timeout=POLL_WAIT + 10)
+            return read(f"GET {path}", page, _events_view)
+
+        # A daemon restart, a dropped connection, an answer it cannot read: say so, then go on
+        # from the cursor.
+        reconnect = Reconnect(
+            retry=(PlatError,), cancel=clients.cancel_for(worker),
+            on_lost=lambda e: self._from_worker(self.write_note, pane_trouble(e)),
+            on_back=lambda: self._from_worker(self.write_note,
+                                              pane_connection_back(RESUME_EVENTS)))
+        try:
+            for lines, _cursor in follow(fetch, None, reconnect, lambda page: page[1]):
+                if worker.is_cancelled:
                     return
-                # A daemon restart or a dropped connection: say so, then resume from the cursor.
-                self.app.call_from_thread(self.write_note, f"{e.message} — retrying")
-                clients.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                self._from_worker(self.write_lines, lines)
+        except Cancelled:
+            return
 
-    def write_events(self, events: list[dict[str, Any]]) -> None:
-        from tui.render import event_line
+    def _from_worker(self, callback: Any, *args: Any) -> None:
+        if not self.app.clients.closed:  # type: ignore[attr-defined]
+            self.app.call_from_thread(callback, *args)
 
+    def write_lines(self, lines: list[tuple[str, str]]) -> None:
+        if not self.query(RichLog):
+            return
         log = self.query_one(RichLog)
-        for e in events:
-            style = "red" if e["outcome"] == "failed" else ("green" if e["outcome"] == "ok" else "")
-            for line in event_line(e).split("\n"):
-                log.write(f"[{style}]{_escape(line)}[/]" if style else _escape(line))
+        for style, line in lines:
+            log.write(f"[{style}]{_escape(line)}[/]" if style else _escape(line))
 
     def write_note(self, text: str) -> None:
-        self.query_one(RichLog).write(f"[yellow]{_escape(text)}[/]")
+        if self.query(RichLog):
+            self.query_one(RichLog).write(f"[yellow]{_escape(text)}[/]")
+
+
+def _events_view(page: dict[str, Any]) -> tuple[list[tuple[str, str]], int]:
+    """A page of events as (style, line) pairs, and the next cursor."""
+    from tui.render import event_line
+
+    lines = []
+    for e in page["events"]:
+        style = "red" if e["outcome"] == "failed" else ("green" if e["outcome"] == "ok" else "")
+        lines += [(style, line) for line in event_line(e).split("\n")]
+    return lines, int(page["cursor"])
 
 
 def _escape(text: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections import deque
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.highlighter import Highlighter
 from rich.text import Text
@@ -25,7 +25,9 @@ from textual.reactive import reactive
 from textual.widgets import Input, Log, Static
 from textual.worker import get_current_worker
 
-from platd.spec.errors import DaemonUnreachable, InvalidInput, PlatError
+from platd.spec.errors import InvalidInput, PlatError
+from tui.answers import read
+from tui.widgets.failures import SaysWorkerFailures
 
 HISTORY = 500  # lines shown when the pane opens or the filter changes
 OLDER_PAGE = 1000  # lines fetched by one press of "older"
@@ -33,7 +35,6 @@ FOLLOW_PAGE = 2000
 FOLLOW_WAIT = 20.0
 MAX_LINES = 20_000  # kept in the pane; older ones leave it (plat logs --since reads them)
 MAX_PAUSED = 50_000  # lines held while paused; beyond, the oldest held are dropped (and said)
-BACKOFF_FIRST, BACKOFF_MAX = 0.2, 5.0
 SEVERITY_STYLE = {"error": "bold red", "fatal": "bold white on red", "warn": "yellow",
                   "debug": "dim"}
 # TIME SOURCE WORKLOAD/INSTANCE LEVEL: the level is the fourth field of render.log_line.
@@ -89,7 +90,7 @@ def parse_filters(text: str) -> dict[str, Any]:
     return query
 
 
-class LogsPanel(Vertical):
+class LogsPanel(SaysWorkerFailures, Vertical):
     DEFAULT_CSS = """
     LogsPanel { height: 1fr; }
     LogsPanel Input { margin: 0 0 0 0; }
@@ -149,48 +150,47 @@ class LogsPanel(Vertical):
 
     # --- the stream ---------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="logs")
+    @work(thread=True, exclusive=True, group="logs", exit_on_error=False)
     def follow(self, target: str, query: dict[str, Any]) -> None:
+        from tui.follow import Cancelled, Reconnect, follow
+        from tui.render import RESUME_LINES, pane_connection_back, pane_trouble
+
         worker = get_current_worker()
         clients = self.app.clients  # type: ignore[attr-defined]
         path = clients.get().env_path(target, "/logs")
-        cursor: int | None = None
-        backoff = BACKOFF_FIRST
-        lost = False
-        while not worker.is_cancelled and not clients.closed:
-            try:
-                if cursor is None:
-                    page = clients.call("GET", path, query={**query, "limit": HISTORY})
-                    before = page.get("before") if page.get("more") else None
-                    self.app.call_from_thread(self._set_before, before)
-                else:
-                    page = clients.call("GET", path, query={
-                        **query, "after": cursor, "wait": FOLLOW_WAIT, "limit": FOLLOW_PAGE,
-                    }, timeout=FOLLOW_WAIT + 10)
-            except DaemonUnreachable as e:
-                if clients.closed:
+
+        def fetch(cursor: int | None) -> LogsPage:
+            if cursor is None:
+                page = clients.call("GET", path, query={**query, "limit": HISTORY})
+            else:
+                page = clients.call("GET", path, query={
+                    **query, "after": cursor, "wait": FOLLOW_WAIT, "limit": FOLLOW_PAGE,
+                }, timeout=FOLLOW_WAIT + 10)
+            return read(f"GET {path}", page, _logs_view)
+
+        reconnect = Reconnect(
+            retry=(PlatError,), cancel=clients.cancel_for(worker),
+            on_lost=lambda e: self._from_worker(self._say_connection, pane_trouble(e)),
+            on_back=lambda: self._from_worker(self._say_connection,
+                                              pane_connection_back(RESUME_LINES)))
+        first = True
+        try:
+            for page in follow(fetch, None, reconnect, lambda page: page.cursor):
+                if worker.is_cancelled:
                     return
-                if not lost:
-                    self.app.call_from_thread(self._say_connection,
-                                              f"{e.message}; reconnecting")
-                    lost = True
-                clients.sleep(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX)
-                continue
-            except PlatError as e:
-                if clients.closed:
-                    return
-                hint = f" — {e.hint[0]}" if e.hint else ""
-                self.app.call_from_thread(self._say_connection, f"{e.message}{hint}")
-                return
-            if lost:
-                lost, backoff = False, BACKOFF_FIRST
-                self.app.call_from_thread(self._say_connection,
-                                          "reconnected; going on from the last line shown")
-            cursor = int(page["cursor"])
-            if page["lines"] and not worker.is_cancelled:
-                # Waits for the UI to take the page: a fast stream slows this loop, not the UI.
-                self.app.call_from_thread(self.add_lines, page["lines"])
+                if first:
+                    self._from_worker(self._set_before, page.before)
+                    first = False
+                if page.lines:
+                    # Waits for the UI to take the page: a fast stream slows this loop, not
+                    # the UI.
+                    self._from_worker(self.add_lines, page.lines)
+        except Cancelled:
+            return
+
+    def _from_worker(self, callback: Any, *args: Any) -> None:
+        if not self.app.clients.closed:  # type: ignore[attr-defined]
+            self.app.call_from_thread(callback, *args)
 
     def _alive(self) -> bool:
         """False once the app is closing and the pane's parts are gone (a page may still
@@ -207,13 +207,11 @@ class LogsPanel(Vertical):
         if self._alive():
             self._show_note()
 
-    def add_lines(self, lines: list[dict[str, Any]]) -> None:
-        from tui.render import log_line
-
+    def add_lines(self, text: list[str]) -> None:
+        """Show rendered log lines (``render.log_line``), or hold them while paused."""
         if not self._alive():
             return
-        text = [log_line(line) for line in lines]
-        self.received += len(lines)
+        self.received += len(text)
         if self.paused:
             overflow = len(self.held) + len(text) - MAX_PAUSED
             if overflow > 0:
@@ -323,32 +321,43 @@ class LogsPanel(Vertical):
         if self.target and self.before:
             self.load_older(self.target, dict(self.query_params), self.before)
 
-    @work(thread=True, exclusive=True, group="logs-older")
+    @work(thread=True, exclusive=True, group="logs-older", exit_on_error=False)
     def load_older(self, target: str, query: dict[str, Any], before: str) -> None:
         clients = self.app.clients  # type: ignore[attr-defined]
         path = clients.get().env_path(target, "/logs")
         try:
             page = clients.call("GET", path, query={**query, "limit": OLDER_PAGE,
                                                     "before": before})
+            older = read(f"GET {path}", page, _logs_view)
         except PlatError as e:
             if clients.closed:
                 return
             self.app.call_from_thread(self.app.notify, e.message, severity="error")
             return
-        self.app.call_from_thread(self._prepend, page)
+        self.app.call_from_thread(self._prepend, older)
 
-    def _prepend(self, page: dict[str, Any]) -> None:
-        from tui.render import log_line
-
+    def _prepend(self, older: LogsPage) -> None:
         if not self._alive():
             return
         log = self.query_one(Log)
-        older = [log_line(line) for line in page["lines"]]
         current = list(log.lines)
         if current and current[-1] == "":
             current.pop()
         log.clear()
-        log.write_lines(older + current, scroll_end=False)
+        log.write_lines(older.lines + current, scroll_end=False)
         log.scroll_to(y=0, animate=False)
-        self.before = page.get("before") if page.get("more") else None
+        self.before = older.before
         self._show_note()
+
+
+class LogsPage(NamedTuple):
+    lines: list[str]  # rendered as plat logs prints them
+    cursor: int
+    before: str | None  # where older history continues (None: nothing older)
+
+
+def _logs_view(page: dict[str, Any]) -> LogsPage:
+    from tui.render import log_line
+
+    return LogsPage([log_line(line) for line in page["lines"]], int(page["cursor"]),
+                    page.get("before") if page.get("more") else None)

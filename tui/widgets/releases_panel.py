@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,11 +15,15 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from platd.spec.errors import PlatError
+from tui.answers import read
+from tui.render import pane_retrying
+from tui.widgets.failures import SaysWorkerFailures
 
 REFRESH_SECONDS = 2.0
+HELP = "select a release and press b to roll back to it"
 
 
-class ReleasesPanel(Vertical):
+class ReleasesPanel(SaysWorkerFailures, Vertical):
     DEFAULT_CSS = """
     ReleasesPanel { height: 1fr; }
     ReleasesPanel #releases-note { height: auto; padding: 0 1; }
@@ -27,17 +32,19 @@ class ReleasesPanel(Vertical):
 
     target: reactive[str | None] = reactive(None)
     in_view = True  # set by the app: False while another tab is shown
-    _shown: dict[str, Any] | None = None
+    _shown: list[tuple[str, list[str]]] | None = None
 
     class RolledBack(Message):
-        """A rollback was accepted; ``receipt`` is what the daemon answered."""
+        """A rollback was accepted; ``receipt`` is what the daemon answered, ``note`` what to
+        tell the user."""
 
-        def __init__(self, receipt: dict[str, Any]) -> None:
+        def __init__(self, receipt: dict[str, Any], note: str) -> None:
             super().__init__()
             self.receipt = receipt
+            self.note = note
 
     def compose(self) -> ComposeResult:
-        yield Static("select a release and press b to roll back to it", id="releases-note")
+        yield Static(HELP, id="releases-note")
         yield DataTable(id="releases-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
@@ -48,41 +55,45 @@ class ReleasesPanel(Vertical):
         if target:
             self.poll(target)
 
-    @work(thread=True, exclusive=True, group="releases")
+    @work(thread=True, exclusive=True, group="releases", exit_on_error=False)
     def poll(self, target: str) -> None:
         worker = get_current_worker()
         clients = self.app.clients  # type: ignore[attr-defined]
+        path = clients.get().env_path(target, "/releases")
         while not worker.is_cancelled and not clients.closed:
             try:
-                data = clients.call("GET", clients.get().env_path(target, "/releases"))
-                self.app.call_from_thread(self.show, data)
+                rows = read(f"GET {path}", clients.call("GET", path), release_rows)
+                self.app.call_from_thread(self.show, rows)
             except PlatError as e:
                 if clients.closed:
                     return
-                self.app.call_from_thread(self.note, f"[red]{e.message}[/] (retrying)")
+                message, rest = pane_retrying(e)
+                self.app.call_from_thread(self.show_error,
+                                          f"[red]{escape(message)}[/]{escape(rest)}")
             clients.next_poll(REFRESH_SECONDS, self)
 
+    def show_error(self, text: str) -> None:
+        self._shown = None  # the note no longer goes with the rows shown
+        self.note(text)
+
     def note(self, text: str) -> None:
-        self.query_one("#releases-note", Static).update(text)
+        if self.query("#releases-note"):
+            self.query_one("#releases-note", Static).update(text)
 
-    def show(self, data: dict[str, Any]) -> None:
-        if data == self._shown:
+    def show(self, rows: list[tuple[str, list[str]]]) -> None:
+        if rows == self._shown:
             return  # unchanged: no redraw
-        self._shown = data
-        from platd.spec.timeparse import format_utc
-        from tui.render import digest_short
-
-        self.note("select a release and press b to roll back to it")
+        self._shown = rows
+        if not self.query(DataTable):
+            return  # the app is closing
+        self.note(HELP)
         table = self.query_one(DataTable)
         selected = table.cursor_row
         table.clear()
-        for r in data["releases"]:
-            images = ", ".join(f"{w}={digest_short(i)}" for w, i in sorted(r["images"].items()))
-            table.add_row("*" if r["current"] else "", r["version"],
-                          format_utc(r["created_at"], millis=False), r["created_by"], r["status"],
-                          str(r["config_version"]), images, key=r["id"])
-        if data["releases"]:
-            table.move_cursor(row=min(selected, len(data["releases"]) - 1))
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
+        if rows:
+            table.move_cursor(row=min(selected, len(rows) - 1))
 
     def action_rollback(self) -> None:
         table = self.query_one(DataTable)
@@ -91,23 +102,26 @@ class ReleasesPanel(Vertical):
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         self.preview(self.target, str(key))
 
-    @work(thread=True, exclusive=True, group="rollback")
+    @work(thread=True, exclusive=True, group="rollback", exit_on_error=False)
     def preview(self, target: str, release_id: str | None) -> None:
         """Ask platd what a rollback would do (``None``: its choice, the last good release),
         show that receipt, and roll back to the release it names only after a yes."""
+        from tui.render import receipt as receipt_lines
+
         clients = self.app.clients  # type: ignore[attr-defined]
+        path = clients.get().env_path(target, "/rollback")
         try:
-            receipt = clients.call("POST", clients.get().env_path(target, "/rollback"),
-                                   body={"release": release_id, "dry_run": True})
+            receipt = clients.call("POST", path, body={"release": release_id, "dry_run": True})
+            chosen, lines = read(f"POST {path}", receipt,
+                                 lambda r: (str(r["release"]["id"]), receipt_lines(r)))
         except PlatError as e:
             if clients.closed:
                 return
             self.app.call_from_thread(self.app.notify, e.message, severity="error", timeout=8)
             return
-        self.app.call_from_thread(self._confirm, target, receipt["release"]["id"], receipt)
+        self.app.call_from_thread(self._confirm, target, chosen, lines)
 
-    def _confirm(self, target: str, release_id: str, receipt: dict[str, Any]) -> None:
-        from tui.render import receipt as receipt_lines
+    def _confirm(self, target: str, release_id: str, lines: list[str]) -> None:
         from tui.screens.confirm import ConfirmScreen
 
         back_to = self.app.focused
@@ -118,17 +132,35 @@ class ReleasesPanel(Vertical):
             if yes:
                 self.commit(target, release_id)
 
-        self.app.push_screen(ConfirmScreen(receipt_lines(receipt), "Roll back"), decided)
+        self.app.push_screen(ConfirmScreen(lines, "Roll back"), decided)
 
-    @work(thread=True, exclusive=True, group="rollback")
+    @work(thread=True, exclusive=True, group="rollback", exit_on_error=False)
     def commit(self, target: str, release_id: str) -> None:
+        from tui.render import rolled_back_note
+
         clients = self.app.clients  # type: ignore[attr-defined]
+        path = clients.get().env_path(target, "/rollback")
         try:
-            receipt = clients.call("POST", clients.get().env_path(target, "/rollback"),
-                                   body={"release": release_id})
+            receipt = clients.call("POST", path, body={"release": release_id})
+            note = read(f"POST {path}", receipt, rolled_back_note)
         except PlatError as e:
             if clients.closed:
                 return
             self.app.call_from_thread(self.app.notify, e.message, severity="error", timeout=8)
             return
-        self.post_message(self.RolledBack(receipt))
+        self.post_message(self.RolledBack(receipt, note))
+
+
+def release_rows(data: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """(release id, cells) for each release of ``GET .../releases``, newest first."""
+    from platd.spec.timeparse import format_utc
+    from tui.render import digest_short
+
+    rows = []
+    for r in data["releases"]:
+        images = ", ".join(f"{w}={digest_short(i)}" for w, i in sorted(r["images"].items()))
+        rows.append((str(r["id"]), ["*" if r["current"] else "", r["version"],
+                                    format_utc(r["created_at"], millis=False),
+                                    str(r["created_by"]), r["status"], str(r["config_version"]),
+                                    images]))
+    return rows

@@ -16,11 +16,14 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from platd.spec.errors import PlatError
+from tui.answers import read
+from tui.render import pane_retrying
+from tui.widgets.failures import SaysWorkerFailures
 
 REFRESH_SECONDS = 2.0
 
 
-class ResourcePanel(Vertical):
+class ResourcePanel(SaysWorkerFailures, Vertical):
     """Subclasses say what to list (``list_path``, ``headers``, ``rows``) and describe."""
 
     DEFAULT_CSS = """
@@ -32,7 +35,7 @@ class ResourcePanel(Vertical):
 
     target: reactive[str | None] = reactive(None)
     in_view = True  # set by the app: False while another tab is shown
-    _shown: dict[str, Any] | None = None
+    _shown: dict[str, Any] | None = None  # the answer on screen
     kind = "resource"
     help_text = ""
 
@@ -70,43 +73,50 @@ class ResourcePanel(Vertical):
 
     # --- the loop and the keys ------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exclusive=True, exit_on_error=False)
     def poll(self, target: str) -> None:
         worker = get_current_worker()
         clients = self.app.clients  # type: ignore[attr-defined]
         while not worker.is_cancelled and not clients.closed:
+            path = self.list_path(clients, target)
             try:
-                data = clients.call("GET", self.list_path(clients, target))
+                data = clients.call("GET", path)
+                view = read(f"GET {path}", data, lambda data: (self.note(data), self.rows(data)))
                 if worker.is_cancelled:
                     return
-                self.app.call_from_thread(self.show, data)
+                self.app.call_from_thread(self.show, data, view)
             except PlatError as e:
                 if clients.closed:
                     return
-                hint = f" — {e.hint[0]}" if e.hint else ""
-                self.app.call_from_thread(self._set_note, f"{e.message}{hint} (retrying)")
+                self.app.call_from_thread(self.show_error, "".join(pane_retrying(e)))
             clients.next_poll(REFRESH_SECONDS, self)
 
     def restart(self) -> None:
+        self._shown = None
         self.query_one(DataTable).clear()
         if self.target:
             self.poll(self.target)
+
+    def show_error(self, text: str) -> None:
+        self._shown = None  # the note no longer goes with the rows shown
+        self._set_note(text)
 
     def _set_note(self, text: str) -> None:
         if self.query(".resource-note"):
             self.query_one(".resource-note", Static).update(text)
 
-    def show(self, data: dict[str, Any]) -> None:
+    def show(self, data: dict[str, Any], view: tuple[str, list[tuple[str, list[Any]]]]) -> None:
+        """Show ``view`` (the note and rows read from ``data``, the answer)."""
         if data == self._shown:
             return  # unchanged: no redraw
         self._shown = data
         if not self.query(DataTable):
             return
-        self._set_note(self.note(data))
+        note, rows = view
+        self._set_note(note)
         table = self.query_one(DataTable)
         selected = table.cursor_row
         table.clear()
-        rows = self.rows(data)
         for key, cells in rows:
             table.add_row(*["-" if c is None else str(c) for c in cells], key=key)
         if rows:
@@ -125,14 +135,13 @@ class ResourcePanel(Vertical):
         if path:
             self.describe(path)
 
-    @work(thread=True, group="describe")
+    @work(thread=True, group="describe", exit_on_error=False)
     def describe(self, path: str) -> None:
         clients = self.app.clients  # type: ignore[attr-defined]
         try:
-            data = clients.call("GET", path)
+            title, lines = read(f"GET {path}", clients.call("GET", path), self.describe_lines)
         except PlatError as e:
             self.app.call_from_thread(self.app.notify, "\n".join([e.message, *e.hint]),
                                       severity="error", timeout=8)
             return
-        title, lines = self.describe_lines(data)
         self.app.call_from_thread(self.app.show_lines, title, lines)  # type: ignore[attr-defined]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from textual import work
 from textual.app import ComposeResult
@@ -13,11 +13,13 @@ from textual.worker import get_current_worker
 
 from platd.spec.errors import PlatError
 from platd.spec.timeparse import format_age
+from tui.answers import read
+from tui.widgets.failures import SaysWorkerFailures
 
 REFRESH_SECONDS = 1.0
 
 
-class StatusPanel(Vertical):
+class StatusPanel(SaysWorkerFailures, Vertical):
     DEFAULT_CSS = """
     StatusPanel { height: 1fr; }
     StatusPanel #status-summary { height: auto; padding: 0 1; }
@@ -26,7 +28,7 @@ class StatusPanel(Vertical):
 
     target: reactive[str | None] = reactive(None)
     in_view = True  # set by the app: False while another tab is shown
-    _shown: dict[str, Any] | None = None
+    _shown: StatusView | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("loading…", id="status-summary")
@@ -40,17 +42,34 @@ class StatusPanel(Vertical):
             "INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH", "RESTARTS", "AGE", "PORTS")
 
     def watch_target(self, target: str | None) -> None:
-        if target:
-            self.poll(target)
+        if not target:
+            return
+        # bare plat asked for the status while Textual loaded: if the answer is here, it is in
+        # the first frame.
+        clients = self.app.clients  # type: ignore[attr-defined]
+        path = clients.get().env_path(target, "/status")
+        early = clients.early(path)
+        if early is not None:
+            ok, answer = early
+            try:
+                if not ok:
+                    raise answer
+                self.show(read(f"GET {path}", answer, status_view))
+            except PlatError as e:
+                self.show_error(e)
+        self.poll(target, wait_first=early is not None)
 
-    @work(thread=True, exclusive=True, group="status")
-    def poll(self, target: str) -> None:
+    @work(thread=True, exclusive=True, group="status", exit_on_error=False)
+    def poll(self, target: str, wait_first: bool = False) -> None:
         worker = get_current_worker()
         clients = self.app.clients  # type: ignore[attr-defined]
+        path = clients.get().env_path(target, "/status")
+        if wait_first:
+            clients.next_poll(REFRESH_SECONDS, self)
         while not worker.is_cancelled and not clients.closed:
             try:
-                data = clients.call("GET", clients.get().env_path(target, "/status"))
-                self.app.call_from_thread(self.show, data)
+                view = read(f"GET {path}", clients.call("GET", path), status_view)
+                self.app.call_from_thread(self.show, view)
             except PlatError as e:
                 if clients.closed:
                     return
@@ -58,32 +77,61 @@ class StatusPanel(Vertical):
             clients.next_poll(REFRESH_SECONDS, self)
 
     def show_error(self, e: PlatError) -> None:
-        hint = f" — {e.hint[0]}" if e.hint else ""
-        self.query_one("#status-summary", Static).update(f"[red]{e.message}[/]{hint} (retrying)")
+        from rich.markup import escape
 
-    def show(self, s: dict[str, Any]) -> None:
-        if s == self._shown:
+        from tui.render import pane_retrying
+
+        self._shown = None  # the summary no longer shows the last answer
+        if self.query("#status-summary"):
+            message, rest = pane_retrying(e)
+            self.query_one("#status-summary", Static).update(
+                f"[red]{escape(message)}[/]{escape(rest)}")
+
+    def show(self, view: StatusView) -> None:
+        if view == self._shown:
             return  # unchanged: no redraw
-        self._shown = s
-        from tui.render import status_lines
-
-        rel = s.get("release")
-        summary = status_lines(s)[0] if rel else f"{s['target']}: nothing deployed yet"
-        if rel and rel.get("status") == "failed" and rel.get("error"):
-            summary += f"\n[red]failed at {rel.get('failed_step')} ({rel.get('category')}): " \
-                       f"{rel['error'].splitlines()[0]}[/]"
-        pending = [f"{w['name']}: pending: {r}" for w in s["workloads"] for r in w["pending"]]
-        self.query_one("#status-summary", Static).update("\n".join([summary, *pending]))
+        self._shown = view
+        if not self.query("#instances"):
+            return  # the app is closing
+        self.query_one("#status-summary", Static).update(view.summary)
         workloads = self.query_one("#workloads", DataTable)
         workloads.clear()
-        for w in s["workloads"]:
-            workloads.add_row(w["name"], f"{w['current']}/{w['desired']}", str(w["running"]),
-                              str(w["healthy"]), f"{w['cpu']:g}", w["memory"])
+        for row in view.workloads:
+            workloads.add_row(*row)
         instances = self.query_one("#instances", DataTable)
         instances.clear()
-        for w in s["workloads"]:
-            for i in w["instances"]:
-                ports = ", ".join(f"{v}->{k}" for k, v in sorted(i["ports"].items())) or "-"
-                age = format_age(i["age_seconds"]) if i.get("age_seconds") is not None else "-"
-                instances.add_row(i["id"], w["name"], i["release"], i["state"], i["health"],
-                                  str(i["restarts"]), age, ports, key=i["id"])
+        for row in view.instances:
+            instances.add_row(*row, key=row[0])
+
+
+class StatusView(NamedTuple):
+    summary: str  # Rich markup
+    workloads: list[tuple[str, ...]]
+    instances: list[tuple[str, ...]]  # the instance id first
+
+
+def status_view(s: dict[str, Any]) -> StatusView:
+    """What the panel shows of ``GET .../status``, in the CLI's words (``plat status``)."""
+    from rich.markup import escape
+
+    from tui.render import status_lines
+
+    rel = s.get("release")
+    summary = escape(status_lines(s)[0] if rel else f"{s['target']}: nothing deployed yet")
+    if rel and rel.get("status") == "failed" and rel.get("error"):
+        failed = (f"failed at {rel.get('failed_step')} ({rel.get('category')}): "
+                  f"{rel['error'].splitlines()[0]}")
+        summary += f"\n[red]{escape(failed)}[/]"
+    pending = [f"{w['name']}: pending: {r}" for w in s["workloads"] for r in w["pending"]]
+    summary = "\n".join([summary, *(escape(p) for p in pending)])
+    workloads: list[tuple[str, ...]] = [
+        (str(w["name"]), f"{w['current']}/{w['desired']}", str(w["running"]), str(w["healthy"]),
+         f"{w['cpu']:g}", str(w["memory"])) for w in s["workloads"]]
+    instances: list[tuple[str, ...]] = []
+    for w in s["workloads"]:
+        for i in w["instances"]:
+            ports = ", ".join(f"{v}->{k}" for k, v in sorted(i["ports"].items())) or "-"
+            age = format_age(i["age_seconds"]) if i.get("age_seconds") is not None else "-"
+            instances.append((str(i["id"]), w["name"], i["release"], i["state"], i["health"],
+                              str(i["restarts"]), age, ports))
+    return StatusView(summary, workloads, instances)

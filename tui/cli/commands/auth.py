@@ -53,9 +53,9 @@ def login(ctx: Ctx) -> int:
 
     client = Client(ctx.args.api, ctx.args.token)
     me = client.get("/v1/whoami")
-    data = settings.load()
+    data = ctx.settings.load()
     data.update(api=ctx.args.api, token=ctx.args.token)
-    path = settings.save(data)
+    path = ctx.settings.save(data)
     ctx.out(
         {"api": ctx.args.api, **me, "config": str(path)},
         [
@@ -67,9 +67,9 @@ def login(ctx: Ctx) -> int:
 
 
 def logout(ctx: Ctx) -> int:
-    data = settings.load()
+    data = ctx.settings.load()
     had = data.pop("token", None) is not None
-    settings.save(data)
+    ctx.settings.save(data)
     ctx.out({"logged_out": had}, ["logged out" if had else "no stored token"])
     return 0
 
@@ -80,7 +80,7 @@ def _role(me: dict[str, Any]) -> str:
 
 def whoami(ctx: Ctx) -> int:
     me = ctx.client.get("/v1/whoami")
-    target = settings.default_target()
+    target = ctx.settings.default_target
     ctx.out(
         {"api": ctx.client.api, **me, "target": target},
         [

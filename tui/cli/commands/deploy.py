@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from platd.spec.errors import InvalidInput, RolloutFailed, TimedOut
-from tui.cli.context import Ctx
+from tui.cli.context import Ctx, reconnecting
 from tui.cli.options import path_arg
 
 if TYPE_CHECKING:
@@ -242,12 +242,12 @@ def follow_release(
     A lost connection to platd (a restart) is ridden out up to the reconnect bound, within the
     same deadline: the rollout goes on in the daemon, and the events resume from ``after``."""
     from platd.spec.errors import DaemonUnreachable
-    from tui.cli.reconnect import Reconnecting
-    from tui.render import event_line
+    from tui.follow import follow
+    from tui.render import RESUME_EVENTS, event_line
 
     deadline = time.monotonic() + timeout
     path = ctx.client.env_path(target, "/events")
-    ask = Reconnecting("the last event shown", until=deadline, hint=[
+    ask = reconnecting(ctx, RESUME_EVENTS, until=deadline, hint=[
         f"platd goes on with the rollout while it runs; follow it again with: "
         f"plat wait {release_id} --target {target}"])
 
@@ -261,14 +261,15 @@ def follow_release(
 
     lost = ""
     try:
-        while time.monotonic() < deadline:
-            page = ask(poll, after)
-            for e in page["events"]:
-                if not quiet:
-                    ctx.say(event_line(e))
-                if e["step"] == "rollout" and e["outcome"] in ("ok", "failed"):
-                    return ask(_conclude, ctx, target, release_id)
-            after = page["cursor"]
+        if time.monotonic() < deadline:
+            for page in follow(poll, after, ask):
+                for e in page["events"]:
+                    if not quiet:
+                        ctx.say(event_line(e))
+                    if e["step"] == "rollout" and e["outcome"] in ("ok", "failed"):
+                        return ask(_conclude, ctx, target, release_id)
+                if time.monotonic() >= deadline:
+                    break
     except DaemonUnreachable as exc:
         if time.monotonic() < deadline:
             raise  # the reconnect bound came first

@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 from platd.spec.errors import InvalidInput
-from tui.cli import settings
 from tui.cli.context import Ctx
 from tui.cli.options import json_options
 
@@ -137,7 +136,7 @@ def delete(ctx: Ctx) -> int:
 def exposed(ctx: Ctx) -> int:
     from tui.render import exposed_lines
 
-    org = ctx.args.org or (settings.default_target() or "").split("/")[0]
+    org = ctx.args.org or (ctx.settings.default_target or "").split("/")[0]
     if not org:
         raise InvalidInput("which org? pass ORG", hint="for example: plat exposed acme")
     r = ctx.client.get(f"/v1/orgs/{_segment(org)}/exposed")

@@ -3,20 +3,19 @@
 Choosing the instance is visible and scriptable. platd uses the one running instance it is asked
 about, and refuses to choose among several, listing them with the exact ``--instance`` flags;
 a person at a terminal then picks from a numbered list (and the session is opened again with the
-choice), a script gets the refusal. Nothing is ever picked at random. The session itself
-(websocket, raw terminal, signals) lives in ``tui.exec_session``, imported only when it starts.
+choice), a script gets the refusal. Nothing is ever picked at random. The session itself runs
+on the front end's terminal (``ctx.attach``; the CLI's is ``tui.exec_session``: websocket, raw
+terminal, signals), imported only when it starts.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Any, TextIO
+from typing import Any
 
 from platd.spec.errors import InvalidInput
 from tui.cli.context import Ctx
 from tui.cli.options import PlatParser
-from tui.render import exec_pick_title, instance_lines
 
 USAGE = "plat exec [WORKLOAD] [--instance ID] [-i] [-t] [--target ORG/PROJECT/APP/ENV] [-- CMD ...]"
 DESCRIPTION = """\
@@ -83,6 +82,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def instances(ctx: Ctx) -> int:
+    from tui.render import instance_lines
+
     target = ctx.target()
     body = ctx.client.get(ctx.client.env_path(target, "/instances"), workload=ctx.args.workload)
     listed = body["instances"]
@@ -94,42 +95,37 @@ def instances(ctx: Ctx) -> int:
 
 
 def exec_command(ctx: Ctx) -> int:
+    from tui.exec_session import SessionRequest
+    from tui.render import EXEC_WITHOUT_TTY
+
     a = ctx.args
     workload, cmd = _split(a)
     target = ctx.target()
     shell = not cmd
     stdin = a.interactive or shell
     tty = a.tty or shell
-    if tty and stdin and not sys.stdin.isatty():
+    if tty and stdin and not ctx.terminal_input:
         if a.tty:
-            print("plat: stdin is not a terminal, so the command runs without a TTY",
-                  file=sys.stderr)
+            ctx.note(EXEC_WITHOUT_TTY)
         tty = False
-    from tui import exec_session
-    from tui.cli import settings
-
-    api = settings.api()
+    api = ctx.settings.api
     if not api:
         _ = ctx.client  # says which daemon is missing and how to log in, as every command does
-    # Not ctx.client: the HTTP client (http.client, ssl) is not needed for a websocket.
-    request = exec_session.SessionRequest(
-        api=api or "", token=settings.token(), target=target, instance=a.instance,
+    # Not ctx.client: the HTTP client is not needed for a websocket.
+    request = SessionRequest(
+        api=api or "", token=ctx.settings.token, target=target, instance=a.instance,
         workload=workload, cmd=cmd, tty=tty, stdin=stdin, as_json=ctx.json,
     )
     try:
-        return exec_session.run(request)
+        return ctx.attach(request)
     except InvalidInput as e:
         # platd refuses to choose among several running instances; a person at a terminal
         # picks one, a script gets the refusal with the flags that name each.
         candidates = e.details.get("instances")
-        if a.instance or not candidates or ctx.json or not _at_terminal():
+        if a.instance or not candidates or ctx.json or not ctx.interactive:
             raise
-    chosen = _pick(candidates, workload, target)
-    return exec_session.run(request._replace(instance=chosen["id"]))
-
-
-def _at_terminal() -> bool:
-    return sys.stdin.isatty() and sys.stderr.isatty()
+    chosen = _pick(ctx, candidates, workload, target)
+    return ctx.attach(request._replace(instance=chosen["id"]))
 
 
 def _split(args: argparse.Namespace) -> tuple[str | None, list[str]]:
@@ -157,31 +153,20 @@ def _split(args: argparse.Namespace) -> tuple[str | None, list[str]]:
     return workload, cmd
 
 
-def _pick(running: list[dict[str, Any]], workload: str | None, target: str) -> dict[str, Any]:
-    print(exec_pick_title(workload, target, len(running)), file=sys.stderr)
-    header, *rows = instance_lines(running)
-    print(f"     {header}", file=sys.stderr)
-    for n, row in enumerate(rows, start=1):
-        print(f"  {n:>2} {row}", file=sys.stderr)
-    answers: TextIO
-    try:
-        answers = open("/dev/tty")  # noqa: SIM115 - closed below; stdin may be redirected
-    except OSError:
-        answers = sys.stdin
-    try:
-        while True:
-            print(f"instance [1-{len(running)}]: ", end="", file=sys.stderr, flush=True)
-            line = answers.readline()
-            if not line:
-                raise InvalidInput("no instance chosen", hint="pass --instance ID")
-            choice = line.strip()
-            if choice.isdigit() and 1 <= int(choice) <= len(running):
-                return running[int(choice) - 1]
-            by_id = [i for i in running if choice and i["id"].startswith(choice)]
-            if len(by_id) == 1:
-                return by_id[0]
-            print(f"  type a number from 1 to {len(running)}, or an instance id",
-                  file=sys.stderr)
-    finally:
-        if answers is not sys.stdin:
-            answers.close()
+def _pick(ctx: Ctx, running: list[dict[str, Any]], workload: str | None,
+          target: str) -> dict[str, Any]:
+    from tui.render import exec_pick_again, exec_pick_list, exec_pick_prompt
+
+    for line in exec_pick_list(running, workload, target):
+        ctx.note(line)
+    while True:
+        answer = ctx.ask(exec_pick_prompt(len(running)))
+        if answer is None:
+            raise InvalidInput("no instance chosen", hint="pass --instance ID")
+        choice = answer.strip()
+        if choice.isdigit() and 1 <= int(choice) <= len(running):
+            return running[int(choice) - 1]
+        by_id = [i for i in running if choice and i["id"].startswith(choice)]
+        if len(by_id) == 1:
+            return by_id[0]
+        ctx.note(exec_pick_again(len(running)))

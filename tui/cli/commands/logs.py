@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import time
 from typing import Any
 
@@ -84,19 +82,14 @@ def logs(ctx: Ctx) -> int:
                            hint="drop --until, or drop --follow to read a closed time range")
     target = ctx.target()
     path = ctx.client.env_path(target, "/logs")
-    try:
-        lines, cursor, more = _history(ctx, path, query, a.limit)
-        _show(ctx, lines)
-        if not a.follow:
-            if more and not ctx.json and sys.stderr.isatty():
-                print(f"(older lines exist: raise --limit or narrow with --since; showing "
-                      f"{len(lines)})", file=sys.stderr)
-            return 0
+    lines, cursor, more = _history(ctx, path, query, a.limit)
+    _show(ctx, lines)
+    if a.follow:
         _follow(ctx, path, query, cursor)
-    except BrokenPipeError:
-        # The reader (head, less) went away: stop quietly, without Python's complaint at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+    elif more and not ctx.json and ctx.interactive:
+        from tui.render import older_lines_note
+
+        ctx.note(older_lines_note(len(lines)))
     return 0
 
 
@@ -146,25 +139,26 @@ def _history(ctx: Ctx, path: str, query: dict[str, Any], limit: int
 
 
 def _follow(ctx: Ctx, path: str, query: dict[str, Any], cursor: int) -> None:
-    from tui.cli.reconnect import Reconnecting
+    from tui.cli.context import reconnecting
+    from tui.follow import follow
+    from tui.render import RESUME_LINES
 
-    ask = Reconnecting("the last line shown")
-    while True:
-        page = ask(ctx.client.request, "GET", path,
-                   query={**query, "after": cursor, "wait": FOLLOW_WAIT, "limit": FOLLOW_PAGE},
-                   timeout=FOLLOW_WAIT + 10)
+    def fetch(after: int) -> Any:
+        return ctx.client.request("GET", path, query={
+            **query, "after": after, "wait": FOLLOW_WAIT, "limit": FOLLOW_PAGE,
+        }, timeout=FOLLOW_WAIT + 10)
+
+    for page in follow(fetch, cursor, reconnecting(ctx, RESUME_LINES),
+                       lambda page: int(page["cursor"])):
         _show(ctx, page["lines"])
-        cursor = int(page["cursor"])
 
 
 def _show(ctx: Ctx, lines: list[dict[str, Any]]) -> None:
     if not lines:
         return
     if ctx.json:
-        text = "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines)
+        ctx.line("\n".join(json.dumps(line, sort_keys=True) for line in lines))
     else:
         from tui.render import log_line
 
-        text = "".join(log_line(line) + "\n" for line in lines)
-    sys.stdout.write(text)
-    sys.stdout.flush()
+        ctx.line("\n".join(log_line(line) for line in lines))

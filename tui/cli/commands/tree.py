@@ -7,7 +7,6 @@ from typing import Any
 
 from platd.spec.errors import InvalidInput
 from platd.spec.timeparse import format_utc
-from tui.cli import settings
 from tui.cli.context import Ctx
 from tui.cli.options import json_options
 from tui.render import table
@@ -56,12 +55,12 @@ def register(sub: Any, _target: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=use)
 
 
-def _full_path(plural: str, path: str) -> str:
+def _full_path(ctx: Ctx, plural: str, path: str) -> str:
     """Complete a bare name from the default target: `plat envs create staging`."""
     depth = LEVELS.index(plural) + 1
     parts = [p for p in path.strip("/").split("/") if p]
     if len(parts) == 1 and depth > 1:
-        default = [p for p in (settings.default_target() or "").split("/") if p]
+        default = [p for p in (ctx.settings.default_target or "").split("/") if p]
         if len(default) >= depth - 1:
             parts = default[: depth - 1] + parts
     if len(parts) != depth:
@@ -78,7 +77,7 @@ def _example(plural: str) -> str:
 
 def create(ctx: Ctx) -> int:
     plural = ctx.args.plural
-    row = ctx.client.post(f"/v1/tree/{plural}", {"path": _full_path(plural, ctx.args.path)})
+    row = ctx.client.post(f"/v1/tree/{plural}", {"path": _full_path(ctx, plural, ctx.args.path)})
     lines = [f"created {row['kind']} {row['path']}"]
     if plural == "envs":
         lines.append(f"make it the default with: plat use {row['path']}")
@@ -91,7 +90,7 @@ def list_(ctx: Ctx) -> int:
     depth = LEVELS.index(plural)
     parent = getattr(ctx.args, "parent", None)
     if depth and not parent:
-        default = [p for p in (settings.default_target() or "").split("/") if p]
+        default = [p for p in (ctx.settings.default_target or "").split("/") if p]
         if len(default) < depth:
             raise InvalidInput(
                 f"which {LEVELS[depth - 1][:-1]}? pass {SHAPES[plural].rsplit('/', 1)[0]}",
@@ -115,7 +114,7 @@ def delete(ctx: Ctx) -> int:
     from urllib.parse import quote
 
     plural = ctx.args.plural
-    path = _full_path(plural, ctx.args.path)
+    path = _full_path(ctx, plural, ctx.args.path)
     row = ctx.client.delete(f"/v1/tree/{plural}/{quote(path)}")
     ctx.out(row, [f"deleted {row['kind']} {row['path']}"])
     return 0
@@ -136,8 +135,8 @@ def use(ctx: Ctx) -> int:
             f"there is no env {path} (envs in {parent}: {names})",
             hint=f"create it with: plat envs create {path}",
         )
-    data = settings.load()
+    data = ctx.settings.load()
     data["target"] = path
-    settings.save(data)
+    ctx.settings.save(data)
     ctx.out({"target": path}, [f"default target is now {path}"])
     return 0

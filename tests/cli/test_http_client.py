@@ -1,17 +1,18 @@
-"""plat's own HTTP/1.1 client (tui/http_wire.py) against a real socket server on loopback that
-answers with the framings HTTP allows, closes kept-alive connections, or stops mid-answer."""
+"""plat's HTTP client (tui/client.py, on http.client) against a real socket server on loopback
+that answers with the framings HTTP allows, closes kept-alive connections, stops mid-answer, or
+speaks TLS: what the client must do is tested, not how."""
 
 from __future__ import annotations
 
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from platd.spec.errors import DaemonUnreachable, NotFound
 from tui.client import Client
-from tui.http_wire import BadResponse, Connection, ConnectionClosed
 
 Handler = Callable[[socket.socket, bytes], bool]  # answers one request; False: close
 
@@ -20,13 +21,14 @@ class Server:
     """Accepts connections on ``host``; for each request calls ``handler`` with the request
     bytes (head and body). Counts connections and requests."""
 
-    def __init__(self, handler: Handler, host: str = "127.0.0.1") -> None:
+    def __init__(self, handler: Handler, host: str = "127.0.0.1", tls: Any = None) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.listener = socket.socket(family, socket.SOCK_STREAM)
         self.listener.bind((host, 0))
         self.listener.listen()
         self.port = self.listener.getsockname()[1]
         self.handler = handler
+        self.tls = tls  # an ssl.SSLContext: speak TLS
         self.connections = 0
         self.requests: list[bytes] = []
         threading.Thread(target=self._serve, daemon=True).start()
@@ -41,6 +43,12 @@ class Server:
             threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
 
     def _talk(self, conn: socket.socket) -> None:
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except OSError:  # the client refused our certificate
+                conn.close()
+                return
         with conn:
             reader = conn.makefile("rb")
             while True:
@@ -156,7 +164,7 @@ def test_not_http_and_silence(serve: Callable[..., Server]) -> None:
         conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
         return False
 
-    with pytest.raises(DaemonUnreachable, match="not an HTTP response"):
+    with pytest.raises(DaemonUnreachable, match=r"not an HTTP response: 'SSH-2\.0-OpenSSH_9\.2"):
         Client(f"http://127.0.0.1:{serve(garbage).port}", None).get("/")
 
     silent = serve(lambda conn, request: True)
@@ -170,21 +178,18 @@ def test_ipv6_address_in_the_host_header(serve: Callable[..., Server]) -> None:
     assert f"Host: [::1]:{server.port}\r\n".encode() in server.requests[0]
 
 
-def test_connection_level_errors(serve: Callable[..., Server]) -> None:
+def test_a_daemon_that_hangs_up_on_every_request_is_tried_twice(
+        serve: Callable[..., Server]) -> None:
     def close_at_once(conn: socket.socket, request: bytes) -> bool:
         return False
 
-    conn = Connection("127.0.0.1", serve(close_at_once).port, timeout=2)
-    with pytest.raises(ConnectionClosed):
-        conn.request("GET", "/", {})
-    assert conn.sock is None, "closed after an error, reopened by the next request"
-
-    def bad_length(c: socket.socket, request: bytes) -> bool:
-        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n")
-        return False
-
-    with pytest.raises(BadResponse, match="not a length"):
-        Connection("127.0.0.1", serve(bad_length).port, timeout=2).request("GET", "/", {})
+    server = serve(close_at_once)
+    client = Client(f"http://127.0.0.1:{server.port}", None, timeout=2)
+    with pytest.raises(DaemonUnreachable, match="closed the connection without answering"):
+        client.get("/")
+    assert len(server.requests) == 2, "once, then once more on a new connection"
+    server.handler = json_answer()
+    assert client.get("/") == {"ok": True}, "the next request opens a new connection"
 
 
 def test_interim_answers_are_skipped_and_http_1_0_is_not_reused(
@@ -195,8 +200,92 @@ def test_interim_answers_are_skipped_and_http_1_0_is_not_reused(
         return True  # the server keeps the socket open; HTTP/1.0 says the client must not reuse it
 
     server = serve(continue_then_answer)
-    conn = Connection("127.0.0.1", server.port, timeout=2)
-    assert conn.request("GET", "/", {}).body == b"{}"
-    assert conn.sock is None
-    assert conn.request("GET", "/", {}).status == 200
+    client = Client(f"http://127.0.0.1:{server.port}", None, timeout=2)
+    assert client.get("/") == {}
+    assert client.get("/") == {}
     assert server.connections == 2
+    assert len(server.requests) == 2
+
+
+def test_abort_ends_a_long_poll_at_once_and_refuses_new_requests(
+        serve: Callable[..., Server]) -> None:
+    """What the TUI does to its clients when it quits: no waiting for a long poll to end."""
+    import time
+
+    server = serve(lambda conn, request: True)  # never answers: a long poll
+    client = Client(f"http://127.0.0.1:{server.port}", None, timeout=30)
+    failed: list[BaseException] = []
+
+    def poll() -> None:
+        try:
+            client.get("/v1/events", wait=20)
+        except DaemonUnreachable as e:
+            failed.append(e)
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    while not server.requests:
+        time.sleep(0.01)
+    started = time.monotonic()
+    client.abort()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert time.monotonic() - started < 2
+    assert len(failed) == 1
+    with pytest.raises(DaemonUnreachable, match="the client was closed"):
+        client.get("/")
+
+
+@pytest.fixture
+def tls_server(tmp_path: Any) -> Iterator[tuple[int, str]]:
+    """A TLS server on loopback with a certificate from a CA of the test's own: (port, the
+    CA's PEM file)."""
+    import datetime
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "plat test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(1)
+          .not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    ca_file, cert_file, key_file = (tmp_path / "ca.pem", tmp_path / "cert.pem",
+                                    tmp_path / "key.pem")
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    server = Server(json_answer(b'{"secure": true}'), tls=context)
+    yield server.port, str(ca_file)
+    server.close()
+
+
+def test_https_verifies_the_daemons_certificate(tls_server: tuple[int, str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    port, ca_file = tls_server
+    with pytest.raises(DaemonUnreachable, match="CERTIFICATE_VERIFY_FAILED"):
+        Client(f"https://127.0.0.1:{port}", None, timeout=5).get("/")
+    monkeypatch.setenv("SSL_CERT_FILE", ca_file)  # trust the test's CA, as a host's store would
+    client = Client(f"https://127.0.0.1:{port}", "tok", timeout=5)
+    assert client.get("/v1/a") == {"secure": True}
+    assert client.get("/v1/b") == {"secure": True}
