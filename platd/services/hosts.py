@@ -14,12 +14,12 @@ from typing import Any
 from sqlmodel import col, select
 
 from platd.auth.tokens import Principal
-from platd.store.models import Event, Host, JoinToken
 from platd.gossip.types import Member
 from platd.secrets import join
 from platd.services.context import ServiceContext
 from platd.spec.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from platd.spec.timeparse import format_age
+from platd.store.models import Event, Host, JoinToken
 
 STATES = ("alive", "suspect", "failed", "left")
 
