@@ -57,6 +57,9 @@ async def follow_events(
         )
     deadline = time.monotonic() + min(max(wait, 0.0), MAX_WAIT)
     while True:
+        # Taken before the read: a commit between the read and the wait ends the wait at once
+        # (without it, such an event waited for the next commit, up to the whole long poll).
+        ticket = ctx.feed.ticket()
         result = await asyncio.to_thread(
             list_events, ctx, principal, target, after=after, release_id=release_id,
             since=since, limit=limit,
@@ -64,4 +67,4 @@ async def follow_events(
         left = deadline - time.monotonic()
         if result["events"] or after is None or left <= 0 or ctx.feed.closed:
             return result
-        await ctx.feed.wait(left)
+        await ctx.feed.wait(left, ticket)
