@@ -89,7 +89,7 @@ def _is_async(fn: Any) -> bool:
     return bool(code and code.co_flags & 0x80)  # CO_COROUTINE; inspect costs plat 7 ms
 
 
-def _step(_store: Any = None, **f: Any) -> dict[str, Any]:
+def _step(*_args: Any, **f: Any) -> dict[str, Any]:
     return {"step": f.get("step"), "outcome": f.get("outcome"), "status": f.get("status")}
 
 
@@ -101,8 +101,8 @@ def hook_platd() -> None:
     wrap("platd.reconcile.loop:Reconciler.pass_once", "pass")
     wrap("platd.runtime.docker:DockerRuntime.create", "docker_create")
     wrap("platd.runtime.docker:DockerRuntime.start", "docker_start")
-    wrap("platd.services.observed:record_event", "event", _step)
-    wrap("platd.services.observed:mark_release", "mark", _step)
+    wrap("platd.reconcile.observed:record_event", "event", _step)
+    wrap("platd.reconcile.observed:mark_release", "mark", _step)
     wrap("platd.services.events:list_events", "list_events")
     found = _target("platd.reconcile.loop:Reconciler.__init__")
     if found is None:
@@ -132,7 +132,7 @@ def _hook_prober_and_commits(owner: Any, attr: str) -> None:
             self._probe = traced_probe
         listeners = getattr(getattr(self, "store", None), "listeners", None)
         if isinstance(listeners, list):
-            listeners.insert(0, lambda: mark("commit"))
+            listeners.insert(0, lambda *_changes: mark("commit"))
 
     setattr(owner, attr, traced_init)
 

@@ -124,7 +124,7 @@ def idle_pass(workloads: int = 1000, runs: int = 20) -> tuple[float, float]:
             start = time.perf_counter()
             await reconciler.pass_once()
             passes.append(time.perf_counter() - start)
-        from platd.services.desired import load_desired
+        from platd.reconcile.desired import load_desired
 
         loads = [timed(lambda: load_desired(reconciler.store)) for _ in range(runs)]
         return median_of(passes), median_of(loads)
