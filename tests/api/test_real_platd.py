@@ -100,3 +100,19 @@ def test_a_port_it_cannot_listen_on_stops_it_with_exit_code_1(tmp_path: Path) ->
     assert "the HTTP server stopped (RuntimeError('could not listen on 127.0.0.1:" in proc.stderr
     assert "shutting platd down" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_platd_init_makes_a_host_once(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = subprocess.run([PLATD, "init", "--data", str(data), "--name", "edge-1", "--json"],
+                           capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    info = json.loads(first.stdout)
+    assert info["host"]["name"] == "edge-1"
+    assert info["token"].startswith("plat_")
+    assert (data / "secret.key").stat().st_mode & 0o777 == 0o600
+    again = subprocess.run([PLATD, "init", "--data", str(data)], capture_output=True, text=True,
+                           timeout=60)
+    assert again.returncode == 5, again.stderr
+    assert again.stderr.startswith("error: "), again.stderr
+    assert json.loads((data / "host.json").read_text())["id"] == info["host"]["id"]
