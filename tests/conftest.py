@@ -2,7 +2,10 @@
 
 ``Daemon`` starts ``platd serve`` as a subprocess on a free loopback port with its own data
 directory, waits until ``/v1/health`` answers, and stops it afterwards; ``daemon.plat(...)``
-runs the real ``plat`` executable against it with an isolated config directory.
+runs the real ``plat`` executable against it with an isolated config directory. Its data
+directory is made the way ``platd init`` makes it, in this process (a second interpreter start
+per daemon is not what these tests are about; ``tests/api/test_real_platd.py`` runs the real
+``platd init``). Daemons that need no process of their own live in ``tests/daemon_support.py``.
 """
 
 from __future__ import annotations
@@ -77,14 +80,23 @@ class Daemon:
         return f"http://127.0.0.1:{self.port}"
 
     def init(self) -> None:
-        out = subprocess.run(
-            [PLATD, "init", "--data", str(self.data), "--json"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        info = json.loads(out)
-        self.token, self.host_id = info["token"], info["host"]["id"]
+        """What ``platd init --data DATA`` does."""
+        from platd.clock import SystemClock
+        from platd.datadir import DataDir
+        from platd.secrets.crypto import create_key_file
+        from platd.services.tokens import create_admin_token
+        from platd.store.db import Store, migrate
+
+        data = DataDir(self.data.resolve())
+        host = data.create(None)
+        migrate(data.state_db)
+        create_key_file(data.key_file)
+        store = Store(data.state_db, host["id"])
+        try:
+            self.token = create_admin_token(store, SystemClock())
+        finally:
+            store.close()
+        self.host_id = str(host["id"])
 
     def start(self) -> None:
         self.log_path = self.data.parent / f"platd-{self.port}.log"

@@ -22,13 +22,16 @@ import dataclasses
 import importlib.util
 import itertools
 import json
+import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +54,8 @@ def _root_conftest() -> Any:
 
 
 _shared = _root_conftest()
-Daemon, Result, free_port, PLAT = _shared.Daemon, _shared.Result, _shared.free_port, _shared.PLAT
+Daemon, Result, free_port = _shared.Daemon, _shared.Result, _shared.free_port
+PLAT, PLATD = _shared.PLAT, _shared.PLATD
 _names = itertools.count(1)
 
 
@@ -60,9 +64,19 @@ def unique(prefix: str = "t") -> str:
     return f"{prefix}{next(_names)}"
 
 
-def start_daemon(tmp: Path) -> Any:
-    """A real ``platd serve --runtime fake`` subprocess (see ``local_daemon`` for one in this
-    process)."""
+def start_daemon(tmp: Path, settings: str = "") -> Any:
+    """What ``platd serve --runtime fake`` runs, in this process, listening on a loopback port
+    (the real ``plat`` talks to it) with this host's own data plane and volumes; ``settings``
+    is its platd.toml."""
+    hosts = Hosts(tmp)
+    # Named as platd init names a host.
+    d = hosts.add(socket.gethostname(), http=True, ingress="host", settings=settings)
+    d.hosts = hosts
+    return d
+
+
+def start_real_daemon(tmp: Path) -> Any:
+    """A real ``platd serve --runtime fake`` subprocess, for what only the process shows."""
     d = Daemon(data=tmp / "data", config_dir=tmp / "config")
     d.init()
     d.start()
@@ -70,11 +84,15 @@ def start_daemon(tmp: Path) -> Any:
 
 
 def stop_daemon(d: Any) -> None:
+    """Stop a daemon of ``start_daemon`` or ``start_real_daemon``."""
     from platd.daemon import secrets_root
 
+    if getattr(d, "in_process", False):
+        d.hosts.close()
+        return
     d.stop()
     # The fake runtime's instances die with the daemon; their secret files on tmpfs do not.
-    if getattr(d, "host_id", "") and not getattr(d, "in_process", False):
+    if d.host_id:
         shutil.rmtree(secrets_root(d.host_id), ignore_errors=True)
 
 
@@ -134,29 +152,36 @@ def init_host(data: Path, name: str = "test", settings: str = "") -> tuple[str, 
         store.close()
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # as platd serve logs
+
+
 @dataclass
 class LocalDaemon:
-    """One daemon assembled in this process, with the face of the subprocess ``Daemon``."""
+    """One daemon assembled in this process, with the face of the subprocess ``Daemon``.
 
-    daemon: Any  # platd.daemon.Daemon
+    ``stop`` and ``start`` restart it as a new process would: a fresh ``platd.daemon.Daemon`` on
+    the same data dir and port, its fake runtime empty again (instances are recreated from the
+    releases). What it logs while it runs goes to ``log_path`` (every logger of this process,
+    at INFO, as ``platd serve`` writes its log)."""
+
+    build: Callable[[], Any]  # () -> platd.daemon.Daemon
+    host_id: str
+    data: Path
     token: str
     config_dir: Path
     secrets_root: Path
     portal: Any  # anyio BlockingPortal: the loop the daemon runs on
-    http: Any = None  # platd.daemon.HttpServer when it listens
+    log_path: Path
+    listen: bool = False
     port: int = 0
+    daemon: Any = None  # the platd.daemon.Daemon of the current run
+    http: Any = None  # its platd.daemon.HttpServer when it listens
+    ended: list[str | None] = field(default_factory=list)
+    hosts: Any = None  # the Hosts it belongs to, when start_daemon made it
+    in_process = True
     _run: Future[Any] | None = None
     _client: Any = None
-    ended: list[str | None] = field(default_factory=list)
-    in_process = True
-
-    @property
-    def host_id(self) -> str:
-        return str(self.daemon.host_id)
-
-    @property
-    def data(self) -> Path:
-        return Path(self.daemon.data.path)
+    _log_handler: logging.Handler | None = None
 
     @property
     def url(self) -> str:
@@ -167,6 +192,11 @@ class LocalDaemon:
     def runtime(self) -> Any:
         """The fake runtime: crash containers, fail calls, look at what ran."""
         return self.daemon.runtime
+
+    @property
+    def running(self) -> Future[Any] | None:
+        """The daemon's run on the portal's loop (done once it stopped or died)."""
+        return self._run
 
     @property
     def client(self) -> Any:
@@ -180,6 +210,15 @@ class LocalDaemon:
         return self._client
 
     def start(self) -> None:
+        assert self._run is None, "already running"
+        if self.daemon is None:
+            self.daemon = self.build()
+        self._capture_log()
+        if self.listen:
+            from platd.daemon import HttpServer
+
+            self.port = self.port or free_port()
+            self.http = HttpServer(self.daemon.app, "127.0.0.1", self.port)
         self._run = self.portal.start_task_soon(self._serve)
         if self.http is not None:
             self.portal.call(self.http.wait_started)
@@ -188,12 +227,34 @@ class LocalDaemon:
         self.ended.append(await self.daemon.run(self.http))
 
     def stop(self) -> None:
+        """Stop it as SIGTERM would; ``start`` then runs it again, like a new process."""
         if self._run is None:
             return
         self.daemon.stop()
         self._run.result(timeout=60)
         self._run = None
         self.daemon.close()
+        self.daemon = self.http = self._client = None
+        if self._log_handler is not None:
+            logging.getLogger().removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
+
+    def kill9(self) -> None:
+        raise NotImplementedError(
+            "an in-process daemon cannot be killed; use the subprocess Daemon (the `daemon` "
+            "fixture) for what only a real process shows")
+
+    def _capture_log(self) -> None:
+        handler = logging.FileHandler(self.log_path)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.setLevel(logging.INFO)
+        logging.getLogger().addHandler(handler)
+        logging.getLogger("platd").setLevel(logging.INFO)
+        self._log_handler = handler
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
 
     def call(self, fn: Any, *args: Any) -> Any:
         """Run ``fn(*args)`` (a coroutine function) on the daemon's loop and return its result."""
@@ -236,9 +297,6 @@ class LocalDaemon:
     def make_env(self, path: str = "acme/shop/hello/prod") -> str:
         return make_env(self, path)
 
-    def log(self) -> str:
-        return ""
-
 
 class Hosts:
     """Daemons (hosts) in this process, on one event loop, each on a data dir of its own.
@@ -255,32 +313,23 @@ class Hosts:
         self.daemons: list[LocalDaemon] = []
 
     def add(self, name: str = "host", *, http: bool = False, settings: str = "",
-            ingress: Any = "fake", volumes: Any = None, clock: Any = None,
-            start: bool = True) -> LocalDaemon:
-        """A new host: ``ingress="fake"`` records configs (pass None for the data plane
-        platd.toml names), ``volumes`` None uses this machine's real backend, ``clock`` None the
-        wall clock."""
-        from platd.daemon import assemble, fake_boundaries
-        from platd.datadir import DataDir
-        from platd.ingress.driver import FakeDriver
-
+            ingress: str = "fake", volumes: Callable[[Path], Any] | None = None,
+            clock: Any = None, start: bool = True) -> LocalDaemon:
+        """A new host. ``ingress="fake"`` records the data plane's configs; "host" uses the
+        one platd.toml names (the built-in proxy unless it says haproxy). ``volumes`` makes
+        the volume backend from the data dir (default: what this machine can have, as
+        ``platd serve`` does). ``clock`` None is the wall clock."""
         root = self.tmp / f"{name}-{len(self.daemons)}"
-        _host_id, token = init_host(root / "data", name, settings)
-        data = DataDir(root / "data")
-        boundaries = fake_boundaries(data, clock)
-        secrets = root / "secrets"
-        boundaries = dataclasses.replace(
-            boundaries, secrets_root=secrets, volumes=volumes,
-            ingress=FakeDriver() if ingress == "fake" else ingress,
-        )
-        daemon = assemble(data, boundaries)
-        local = LocalDaemon(daemon=daemon, token=token, config_dir=root / "config",
-                            secrets_root=secrets, portal=self.portal)
-        if http:
-            from platd.daemon import HttpServer
+        data_path, secrets = root / "data", root / "secrets"
+        host_id, token = init_host(data_path, name, settings)
 
-            local.port = free_port()
-            local.http = HttpServer(daemon.app, "127.0.0.1", local.port)
+        def build() -> Any:
+            return _assemble(data_path, secrets, ingress=ingress, volumes=volumes, clock=clock)
+
+        local = LocalDaemon(build=build, host_id=host_id, data=data_path, token=token,
+                            config_dir=root / "config",
+                            secrets_root=secrets, portal=self.portal,
+                            log_path=root / "platd.log", listen=http)
         self.daemons.append(local)
         if start:
             local.start()
@@ -290,6 +339,27 @@ class Hosts:
         for d in reversed(self.daemons):
             d.stop()
         self._stack.close()
+
+
+def _assemble(data_path: Path, secrets: Path, *, ingress: str,
+              volumes: Callable[[Path], Any] | None, clock: Any) -> Any:
+    from platd.daemon import assemble, fake_boundaries
+    from platd.datadir import DataDir
+    from platd.ingress.driver import FakeDriver
+
+    data = DataDir(data_path)
+    boundaries = dataclasses.replace(
+        fake_boundaries(data, clock), secrets_root=secrets,
+        volumes=volumes(data_path) if volumes is not None else None,
+        ingress=FakeDriver() if ingress == "fake" else None,
+    )
+    with warnings.catch_warnings():
+        # Litestar 2.25 warns about every inferred path and query parameter when the app is
+        # built (they are to be spelled FromPath/FromQuery for Litestar 3); platd serve does not
+        # show them either.
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="litestar")
+        warnings.filterwarnings("ignore", message=".*(inferred|Reserved kwarg).*")
+        return assemble(data, boundaries)
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ from platd.api import exec as exec_api
 from platd.api import logs as logs_api
 from platd.api import volumes as volumes_api
 from platd.api.context import ApiContext
-from platd.api.deps import provide_principal
+from platd.api.deps import Svc, provide_principal
 from platd.cluster.node import ClusterNode
 from platd.logs.service import LogService
 from platd.services.context import ServiceContext
@@ -34,7 +34,7 @@ MAX_BODY = 1024 * 1024  # manifests and config are small; builds have their own 
 
 
 @get("/v1/health", exclude_from_auth=True)
-async def health(svc: ServiceContext) -> dict[str, Any]:
+async def health(svc: Svc) -> dict[str, Any]:
     """Unauthenticated liveness: the host and version, nothing else."""
     return {"ok": True, "host": svc.host.id, "name": svc.host.name, "version": __version__}
 

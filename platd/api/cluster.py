@@ -15,12 +15,11 @@ import msgspec
 from litestar import Request, Router, delete, get, post
 from litestar.datastructures import State
 
-from platd.auth.tokens import Principal
+from platd.api.deps import Caller, Cluster, Svc
 from platd.cluster import peer_auth
 from platd.cluster.identity import b64
 from platd.cluster.node import ClusterNode
 from platd.services import hosts
-from platd.services.context import ServiceContext
 from platd.spec.errors import Conflict, InvalidInput, Unauthenticated
 
 MAX_PAGE = 5000
@@ -48,12 +47,9 @@ async def _members_and_lag(cluster: ClusterNode | None) -> tuple[list[Any], dict
     return members, lag
 
 
-Cluster = ClusterNode | None
-
-
 @get("/hosts")
-async def list_hosts(svc: ServiceContext, cluster: Cluster,
-                     principal: Principal) -> dict[str, Any]:
+async def list_hosts(svc: Svc, cluster: Cluster,
+                     principal: Caller) -> dict[str, Any]:
     members, lag = await _members_and_lag(cluster)
     answer = await asyncio.to_thread(hosts.list_hosts, svc, principal, members, lag)
     answer["cluster"] = cluster.identity.name if cluster is not None else None
@@ -61,8 +57,8 @@ async def list_hosts(svc: ServiceContext, cluster: Cluster,
 
 
 @get("/cluster")
-async def cluster_summary(svc: ServiceContext, cluster: Cluster,
-                          principal: Principal) -> dict[str, Any]:
+async def cluster_summary(svc: Svc, cluster: Cluster,
+                          principal: Caller) -> dict[str, Any]:
     """The cluster line of ``plat status``: hosts alive of total, this host's lag."""
     if cluster is None:
         return {"cluster": None}
@@ -74,14 +70,14 @@ async def cluster_summary(svc: ServiceContext, cluster: Cluster,
 
 
 @get("/hosts/{host:str}")
-async def describe_host(svc: ServiceContext, cluster: Cluster, principal: Principal,
+async def describe_host(svc: Svc, cluster: Cluster, principal: Caller,
                         host: str) -> dict[str, Any]:
     members, lag = await _members_and_lag(cluster)
     return await asyncio.to_thread(hosts.describe_host, svc, principal, host, members, lag)
 
 
 @delete("/hosts/{host:str}", status_code=200)
-async def remove_host(svc: ServiceContext, cluster: Cluster, principal: Principal,
+async def remove_host(svc: Svc, cluster: Cluster, principal: Caller,
                       host: str) -> dict[str, Any]:
     node = _node(cluster)
     members = await node.members()
@@ -91,7 +87,7 @@ async def remove_host(svc: ServiceContext, cluster: Cluster, principal: Principa
 
 
 @post("/hosts/join-tokens")
-async def create_join_token(svc: ServiceContext, cluster: Cluster, principal: Principal,
+async def create_join_token(svc: Svc, cluster: Cluster, principal: Caller,
                             data: JoinTokenCreate) -> dict[str, Any]:
     node = _node(cluster)
     answer = await asyncio.to_thread(hosts.create_join_token, svc, principal,
@@ -109,14 +105,14 @@ async def _verify_peer(request: Request[object, object, State], cluster: Cluster
 
 
 @get("/peer/high-water", exclude_from_auth=True)
-async def peer_high_water(request: Request[object, object, State], svc: ServiceContext,
+async def peer_high_water(request: Request[object, object, State], svc: Svc,
                           cluster: Cluster) -> dict[str, Any]:
     await _verify_peer(request, cluster)
     return {"host": svc.store.host_id, "marks": await asyncio.to_thread(svc.store.high_water)}
 
 
 @get("/peer/rows", exclude_from_auth=True)
-async def peer_rows(request: Request[object, object, State], svc: ServiceContext,
+async def peer_rows(request: Request[object, object, State], svc: Svc,
                     cluster: Cluster, origin: str, since: int = 0,
                     limit: int = 1000) -> dict[str, Any]:
     await _verify_peer(request, cluster)
@@ -127,7 +123,7 @@ async def peer_rows(request: Request[object, object, State], svc: ServiceContext
 
 
 @post("/peer/join", exclude_from_auth=True)
-async def peer_join(request: Request[object, object, State], svc: ServiceContext,
+async def peer_join(request: Request[object, object, State], svc: Svc,
                     cluster: Cluster) -> dict[str, Any]:
     node = _node(cluster)
     if request.headers.get("authorization"):

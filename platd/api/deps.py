@@ -1,13 +1,26 @@
-"""Dependencies injected into handlers: the calling principal and the env a route names."""
+"""Dependencies injected into handlers: the daemon's parts, the calling principal and the env a
+route names. Handlers declare them with the aliases below (``svc: Svc``), which mark each one
+as a named dependency, as Litestar asks."""
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from litestar import Request
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 
 from platd.auth.tokens import Principal
+from platd.cluster.node import ClusterNode
+from platd.logs.service import LogService
 from platd.services import tokens
 from platd.services.context import ServiceContext
+
+Svc: TypeAlias = NamedDependency[ServiceContext]
+Cluster: TypeAlias = NamedDependency[ClusterNode | None]  # None on a host of its own
+Logs: TypeAlias = NamedDependency[LogService]
+Caller: TypeAlias = NamedDependency[Principal]
+EnvPath: TypeAlias = NamedDependency[str]
 
 
 def bearer_token(header: str) -> str | None:
@@ -16,9 +29,7 @@ def bearer_token(header: str) -> str | None:
     return value.strip() if scheme.lower() == "bearer" else None
 
 
-async def provide_principal(
-    request: Request[object, object, State], svc: ServiceContext
-) -> Principal:
+async def provide_principal(request: Request[object, object, State], svc: Svc) -> Principal:
     # A single indexed lookup: cheaper inline than a hop to a worker thread.
     return tokens.principal_for(svc, bearer_token(request.headers.get("authorization", "")))
 

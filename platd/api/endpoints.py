@@ -9,10 +9,8 @@ import msgspec
 from litestar import Router, delete, get, patch, post
 from litestar.di import Provide
 
-from platd.api.deps import provide_env_path
-from platd.auth.tokens import Principal
+from platd.api.deps import Caller, EnvPath, Svc, provide_env_path
 from platd.services import endpoints
-from platd.services.context import ServiceContext
 
 
 class EndpointCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -28,10 +26,10 @@ class EndpointCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 @post("/endpoints")
 async def create_endpoint(
-    svc: ServiceContext,
-    principal: Principal,
+    svc: Svc,
+    principal: Caller,
     data: EndpointCreate,
-    env_path: str,
+    env_path: EnvPath,
 ) -> dict[str, Any]:
     return await asyncio.to_thread(
         endpoints.create, svc, principal, env_path, **msgspec.structs.asdict(data)
@@ -49,11 +47,11 @@ class EndpointChange(msgspec.Struct, forbid_unknown_fields=True):
 
 @patch("/endpoints/{name:str}")
 async def change_endpoint(
-    svc: ServiceContext,
-    principal: Principal,
+    svc: Svc,
+    principal: Caller,
     data: EndpointChange,
     name: str,
-    env_path: str,
+    env_path: EnvPath,
 ) -> dict[str, Any]:
     return await asyncio.to_thread(
         endpoints.update, svc, principal, env_path, name, msgspec.structs.asdict(data)
@@ -62,35 +60,35 @@ async def change_endpoint(
 
 @get("/endpoints")
 async def list_endpoints(
-    svc: ServiceContext,
-    principal: Principal,
-    env_path: str,
+    svc: Svc,
+    principal: Caller,
+    env_path: EnvPath,
 ) -> dict[str, Any]:
     return await asyncio.to_thread(endpoints.list_, svc, principal, env_path)
 
 
 @get("/endpoints/{name:str}")
 async def describe_endpoint(
-    svc: ServiceContext,
-    principal: Principal,
+    svc: Svc,
+    principal: Caller,
     name: str,
-    env_path: str,
+    env_path: EnvPath,
 ) -> dict[str, Any]:
     return await asyncio.to_thread(endpoints.describe, svc, principal, env_path, name)
 
 
 @delete("/endpoints/{name:str}", status_code=200)
 async def delete_endpoint(
-    svc: ServiceContext,
-    principal: Principal,
+    svc: Svc,
+    principal: Caller,
     name: str,
-    env_path: str,
+    env_path: EnvPath,
 ) -> dict[str, Any]:
     return await asyncio.to_thread(endpoints.delete, svc, principal, env_path, name)
 
 
 @get("/orgs/{org:str}/exposed")
-async def exposed(svc: ServiceContext, principal: Principal, org: str) -> dict[str, Any]:
+async def exposed(svc: Svc, principal: Caller, org: str) -> dict[str, Any]:
     """Everything in the org reachable from outside, one row per address family and port."""
     return await asyncio.to_thread(endpoints.exposed, svc, principal, org)
 

@@ -14,10 +14,8 @@ from litestar import Request, Router, delete, get, patch, post, put
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from platd.api.deps import provide_env_path
-from platd.auth.tokens import Principal
+from platd.api.deps import Caller, EnvPath, Svc, provide_env_path
 from platd.services import builds, config, events, releases, status
-from platd.services.context import ServiceContext
 
 MAX_BUILD_CONTEXT = 512 * 1024 * 1024
 
@@ -62,13 +60,13 @@ class ScaleRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @get("/config")
-async def get_config(svc: ServiceContext, principal: Principal, env_path: str) -> dict[str, Any]:
+async def get_config(svc: Svc, principal: Caller, env_path: EnvPath) -> dict[str, Any]:
     return await asyncio.to_thread(config.list_config, svc, principal, env_path)
 
 
 @patch("/config")
 async def change_config(
-    svc: ServiceContext, principal: Principal, data: ConfigChange, env_path: str
+    svc: Svc, principal: Caller, data: ConfigChange, env_path: EnvPath
 ) -> dict[str, Any]:
     return await asyncio.to_thread(
         config.change_config, svc, principal, env_path, data.set, data.unset
@@ -77,14 +75,14 @@ async def change_config(
 
 @get("/secrets")
 async def list_secrets(
-    svc: ServiceContext, principal: Principal, env_path: str
+    svc: Svc, principal: Caller, env_path: EnvPath
 ) -> list[dict[str, Any]]:
     return await asyncio.to_thread(config.list_bundles, svc, principal, env_path)
 
 
 @post("/secrets")
 async def create_secret(
-    svc: ServiceContext, principal: Principal, data: BundleWrite, env_path: str
+    svc: Svc, principal: Caller, data: BundleWrite, env_path: EnvPath
 ) -> dict[str, Any]:
     return await asyncio.to_thread(
         config.write_bundle,
@@ -99,7 +97,7 @@ async def create_secret(
 
 @patch("/secrets/{name:str}")
 async def update_secret(
-    svc: ServiceContext, principal: Principal, data: BundleUpdate, name: str, env_path: str
+    svc: Svc, principal: Caller, data: BundleUpdate, name: str, env_path: EnvPath
 ) -> dict[str, Any]:
     return await asyncio.to_thread(
         config.write_bundle,
@@ -114,14 +112,14 @@ async def update_secret(
 
 @get("/secrets/{name:str}")
 async def describe_secret(
-    svc: ServiceContext, principal: Principal, name: str, env_path: str
+    svc: Svc, principal: Caller, name: str, env_path: EnvPath
 ) -> dict[str, Any]:
     return await asyncio.to_thread(config.describe_bundle, svc, principal, env_path, name)
 
 
 @delete("/secrets/{name:str}", status_code=200)
 async def delete_secret(
-    svc: ServiceContext, principal: Principal, name: str, env_path: str
+    svc: Svc, principal: Caller, name: str, env_path: EnvPath
 ) -> dict[str, Any]:
     return await asyncio.to_thread(config.delete_bundle, svc, principal, env_path, name)
 
@@ -131,7 +129,7 @@ async def delete_secret(
 
 @post("/deploy")
 async def deploy(
-    svc: ServiceContext, principal: Principal, data: DeployRequest, env_path: str
+    svc: Svc, principal: Caller, data: DeployRequest, env_path: EnvPath
 ) -> dict[str, Any]:
     return await releases.deploy(
         svc, principal, env_path, data.manifest, images=data.images,
@@ -141,10 +139,10 @@ async def deploy(
 
 @post("/builds", request_max_body_size=MAX_BUILD_CONTEXT)
 async def build(
-    svc: ServiceContext,
-    principal: Principal,
+    svc: Svc,
+    principal: Caller,
     request: Request[object, object, State],
-    env_path: str,
+    env_path: EnvPath,
     dockerfile: str = "Dockerfile",
 ) -> dict[str, Any]:
     """Build an image from an uploaded tar of the context; push it; return the pinned ref."""
@@ -152,35 +150,35 @@ async def build(
 
 
 @get("/releases")
-async def list_releases(svc: ServiceContext, principal: Principal, env_path: str) -> dict[str, Any]:
+async def list_releases(svc: Svc, principal: Caller, env_path: EnvPath) -> dict[str, Any]:
     return await asyncio.to_thread(releases.list_releases, svc, principal, env_path)
 
 
 @get("/releases/{release:str}")
 async def describe_release(
-    svc: ServiceContext, principal: Principal, release: str, env_path: str
+    svc: Svc, principal: Caller, release: str, env_path: EnvPath
 ) -> dict[str, Any]:
     return await asyncio.to_thread(status.describe_release, svc, principal, env_path, release)
 
 
 @put("/releases/{release:str}")
-async def put_release(principal: Principal, release: str) -> None:
+async def put_release(principal: Caller, release: str) -> None:
     releases.refuse_change(release)
 
 
 @patch("/releases/{release:str}")
-async def patch_release(principal: Principal, release: str) -> None:
+async def patch_release(principal: Caller, release: str) -> None:
     releases.refuse_change(release)
 
 
 @delete("/releases/{release:str}", status_code=200)
-async def delete_release(principal: Principal, release: str) -> None:
+async def delete_release(principal: Caller, release: str) -> None:
     releases.refuse_change(release)
 
 
 @post("/rollback")
 async def rollback(
-    svc: ServiceContext, principal: Principal, data: RollbackRequest, env_path: str
+    svc: Svc, principal: Caller, data: RollbackRequest, env_path: EnvPath
 ) -> dict[str, Any]:
     return await asyncio.to_thread(
         releases.rollback,
@@ -197,7 +195,7 @@ async def rollback(
 
 @post("/scale")
 async def scale(
-    svc: ServiceContext, principal: Principal, data: ScaleRequest, env_path: str
+    svc: Svc, principal: Caller, data: ScaleRequest, env_path: EnvPath
 ) -> dict[str, Any]:
     return await asyncio.to_thread(
         status.scale,
@@ -215,20 +213,20 @@ async def scale(
 
 
 @get("/status")
-async def get_status(svc: ServiceContext, principal: Principal, env_path: str) -> dict[str, Any]:
+async def get_status(svc: Svc, principal: Caller, env_path: EnvPath) -> dict[str, Any]:
     return await asyncio.to_thread(status.status, svc, principal, env_path)
 
 
 @get("/workloads/{name:str}")
 async def describe_workload(
-    svc: ServiceContext, principal: Principal, name: str, env_path: str
+    svc: Svc, principal: Caller, name: str, env_path: EnvPath
 ) -> dict[str, Any]:
     return await asyncio.to_thread(status.describe_workload, svc, principal, env_path, name)
 
 
 @get("/instances/{instance:str}")
 async def describe_instance(
-    svc: ServiceContext, principal: Principal, instance: str, env_path: str
+    svc: Svc, principal: Caller, instance: str, env_path: EnvPath
 ) -> dict[str, Any]:
     return await asyncio.to_thread(
         status.describe_instance, svc, principal, env_path, instance
@@ -237,9 +235,9 @@ async def describe_instance(
 
 @get("/events")
 async def list_events(
-    svc: ServiceContext,
-    principal: Principal,
-    env_path: str,
+    svc: Svc,
+    principal: Caller,
+    env_path: EnvPath,
     after: int | None = None,
     release: str | None = None,
     since: float | None = None,

@@ -23,12 +23,10 @@ import msgspec
 from litestar import Router, WebSocket, get, websocket
 from litestar.exceptions import WebSocketDisconnect
 
-from platd.api.deps import bearer_token, target
-from platd.auth.tokens import Principal
+from platd.api.deps import Caller, Svc, bearer_token, target
 from platd.runtime.base import ExecSession, RuntimeError_
 from platd.services import exec as exec_service
 from platd.services import tokens
-from platd.services.context import ServiceContext
 from platd.spec.errors import InvalidInput, PlatError
 
 log = logging.getLogger("platd.exec")
@@ -63,7 +61,7 @@ class Control(msgspec.Struct):
 
 @websocket("/exec")
 async def exec_session(
-    socket: WebSocket[Any, Any, Any], svc: ServiceContext, org: str, project: str, app: str,
+    socket: WebSocket[Any, Any, Any], svc: Svc, org: str, project: str, app: str,
     env: str,
 ) -> None:
     await socket.accept()
@@ -118,7 +116,7 @@ async def exec_session(
 
 @get("/instances")
 async def list_instances(
-    svc: ServiceContext, principal: Principal, org: str, project: str, app: str, env: str,
+    svc: Svc, principal: Caller, org: str, project: str, app: str, env: str,
     workload: str | None = None,
 ) -> dict[str, Any]:
     """The env's instances (or one workload's): what ``plat instances`` and the picker show."""

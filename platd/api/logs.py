@@ -11,15 +11,14 @@ from typing import Any
 
 from litestar import Request, Router, get
 
-from platd.api.deps import target
-from platd.auth.tokens import Principal
-from platd.logs.service import LogParams, LogService
+from platd.api.deps import Caller, Logs, target
+from platd.logs.service import LogParams
 from platd.services.logs import read_logs as read
 
 
 @get("/logs")
 async def read_logs(
-    logs: LogService, principal: Principal, request: Request[Any, Any, Any], org: str,
+    logs: Logs, principal: Caller, request: Request[Any, Any, Any], org: str,
     project: str, app: str, env: str,
     workload: str | None = None, instance: str | None = None, source: str = "all",
     severity: str | None = None, since: str | None = None, until: str | None = None,

@@ -8,9 +8,8 @@ from typing import Any
 import msgspec
 from litestar import Router, delete, get, post
 
-from platd.auth.tokens import Principal
+from platd.api.deps import Caller, Svc
 from platd.services import tenancy, tokens
-from platd.services.context import ServiceContext
 
 
 class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -24,13 +23,13 @@ class TreeCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @get("/whoami")
-async def whoami(principal: Principal) -> dict[str, Any]:
+async def whoami(principal: Caller) -> dict[str, Any]:
     return tokens.whoami(principal)
 
 
 @post("/tokens")
 async def create_token(
-    svc: ServiceContext, principal: Principal, data: TokenCreate
+    svc: Svc, principal: Caller, data: TokenCreate
 ) -> dict[str, Any]:
     return await asyncio.to_thread(
         tokens.create, svc, principal, data.org, data.role, data.name
@@ -39,26 +38,26 @@ async def create_token(
 
 @get("/tokens")
 async def list_tokens(
-    svc: ServiceContext, principal: Principal, org: str | None = None
+    svc: Svc, principal: Caller, org: str | None = None
 ) -> list[dict[str, Any]]:
     return await asyncio.to_thread(tokens.list_tokens, svc, principal, org)
 
 
 @delete("/tokens/{token_id:str}", status_code=200)
-async def revoke_token(svc: ServiceContext, principal: Principal, token_id: str) -> dict[str, Any]:
+async def revoke_token(svc: Svc, principal: Caller, token_id: str) -> dict[str, Any]:
     return await asyncio.to_thread(tokens.revoke, svc, principal, token_id)
 
 
 @post("/tree/{plural:str}")
 async def create_node(
-    svc: ServiceContext, principal: Principal, plural: str, data: TreeCreate
+    svc: Svc, principal: Caller, plural: str, data: TreeCreate
 ) -> dict[str, Any]:
     return await asyncio.to_thread(tenancy.create, svc, principal, plural, data.path)
 
 
 @get("/tree/{plural:str}")
 async def list_nodes(
-    svc: ServiceContext, principal: Principal, plural: str, parent: str = ""
+    svc: Svc, principal: Caller, plural: str, parent: str = ""
 ) -> list[dict[str, Any]]:
     return await asyncio.to_thread(
         tenancy.list_children, svc, principal, plural, parent
@@ -67,7 +66,7 @@ async def list_nodes(
 
 @delete("/tree/{plural:str}/{path:path}", status_code=200)
 async def delete_node(
-    svc: ServiceContext, principal: Principal, plural: str, path: str
+    svc: Svc, principal: Caller, plural: str, path: str
 ) -> dict[str, Any]:
     return await asyncio.to_thread(tenancy.delete, svc, principal, plural, path)
 

@@ -13,10 +13,8 @@ import msgspec
 from litestar import Router, delete, get, patch, post
 from litestar.di import Provide
 
-from platd.api.deps import provide_env_path
-from platd.auth.tokens import Principal
+from platd.api.deps import Caller, EnvPath, Svc, provide_env_path
 from platd.services import volumes
-from platd.services.context import ServiceContext
 
 
 class VolumeCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -36,19 +34,19 @@ class SnapshotRestore(msgspec.Struct, forbid_unknown_fields=True):
 
 @get("/volumes")
 async def list_volumes(
-    svc: ServiceContext,
-    principal: Principal,
-    env_path: str,
+    svc: Svc,
+    principal: Caller,
+    env_path: EnvPath,
 ) -> dict[str, Any]:
     return await asyncio.to_thread(volumes.list_volumes, svc, principal, env_path)
 
 
 @post("/volumes")
 async def create_volume(
-    svc: ServiceContext,
-    principal: Principal,
+    svc: Svc,
+    principal: Caller,
     data: VolumeCreate,
-    env_path: str,
+    env_path: EnvPath,
 ) -> dict[str, Any]:
     return await asyncio.to_thread(
         volumes.create_volume,
@@ -64,21 +62,21 @@ async def create_volume(
 
 @get("/volumes/{name:str}")
 async def describe_volume(
-    svc: ServiceContext,
-    principal: Principal,
+    svc: Svc,
+    principal: Caller,
     name: str,
-    env_path: str,
+    env_path: EnvPath,
 ) -> dict[str, Any]:
     return await asyncio.to_thread(volumes.describe_volume, svc, principal, env_path, name)
 
 
 @patch("/volumes/{name:str}")
 async def resize_volume(
-    svc: ServiceContext,
-    principal: Principal,
+    svc: Svc,
+    principal: Caller,
     data: VolumeResize,
     name: str,
-    env_path: str,
+    env_path: EnvPath,
 ) -> dict[str, Any]:
     return await asyncio.to_thread(
         volumes.resize_volume,
@@ -92,42 +90,42 @@ async def resize_volume(
 
 @delete("/volumes/{name:str}", status_code=200)
 async def delete_volume(
-    svc: ServiceContext,
-    principal: Principal,
+    svc: Svc,
+    principal: Caller,
     name: str,
-    env_path: str,
+    env_path: EnvPath,
 ) -> dict[str, Any]:
     return await asyncio.to_thread(volumes.delete_volume, svc, principal, env_path, name)
 
 
 @get("/volumes/{name:str}/snapshots")
 async def list_snapshots(
-    svc: ServiceContext,
-    principal: Principal,
+    svc: Svc,
+    principal: Caller,
     name: str,
-    env_path: str,
+    env_path: EnvPath,
 ) -> dict[str, Any]:
     return await asyncio.to_thread(volumes.list_snapshots, svc, principal, env_path, name)
 
 
 @post("/volumes/{name:str}/snapshots")
 async def create_snapshot(
-    svc: ServiceContext,
-    principal: Principal,
+    svc: Svc,
+    principal: Caller,
     name: str,
-    env_path: str,
+    env_path: EnvPath,
 ) -> dict[str, Any]:
     return await asyncio.to_thread(volumes.create_snapshot, svc, principal, env_path, name)
 
 
 @post("/volumes/{name:str}/snapshots/{snapshot:str}/restore")
 async def restore_snapshot(
-    svc: ServiceContext,
-    principal: Principal,
+    svc: Svc,
+    principal: Caller,
     data: SnapshotRestore,
     name: str,
     snapshot: str,
-    env_path: str,
+    env_path: EnvPath,
 ) -> dict[str, Any]:
     return await asyncio.to_thread(
         volumes.restore_snapshot,
@@ -142,11 +140,11 @@ async def restore_snapshot(
 
 @delete("/volumes/{name:str}/snapshots/{snapshot:str}", status_code=200)
 async def delete_snapshot(
-    svc: ServiceContext,
-    principal: Principal,
+    svc: Svc,
+    principal: Caller,
     name: str,
     snapshot: str,
-    env_path: str,
+    env_path: EnvPath,
 ) -> dict[str, Any]:
     return await asyncio.to_thread(
         volumes.delete_snapshot,

@@ -4,5 +4,6 @@
     driver.py      the ``IngressDriver`` protocol and ``FakeDriver`` for tests
     builtin.py     the embedded proxy: epoll + splice(2) through pipes, no bytes in Python
     haproxy.py     HAProxy (Debian's package) run by platd in master-worker mode
-    controller.py  turns endpoint rows and healthy instances into a model for the driver
+    config.py      endpoint rows and healthy instances -> the model (``build_config``)
+    controller.py  applies the model after every commit; drains instances before stops
 """

@@ -5,7 +5,6 @@ The shared daemon and unique names come from ``tests/daemon_support.py``.
 
 from __future__ import annotations
 
-import http.client
 import json
 import time
 from dataclasses import dataclass
@@ -14,12 +13,14 @@ from typing import Any
 from daemon_support import (  # noqa: F401 - re-exported for the tests
     MANIFEST,
     PLAT,
+    PLATD,
     ROOT,
     Daemon,
     Result,
     free_port,
     make_env,
     start_daemon,
+    start_real_daemon,
     stop_daemon,
     unique,
 )
@@ -35,27 +36,16 @@ class Raw:
 def raw(d: Any, method: str, path: str, body: bytes | None = None, *, token: str | None = None,
         content_type: str = "application/json", headers: dict[str, str] | None = None) -> Raw:
     """One HTTP request with ``body`` sent byte for byte (``d.api`` always sends valid JSON)."""
-    conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
-    sent = {"Accept": "application/json"}
-    tok = d.token if token is None else token
-    if tok:
-        sent["Authorization"] = f"Bearer {tok}"
+    sent = dict(headers or {})
     if body is not None:
-        sent["Content-Type"] = content_type
-    sent.update(headers or {})
-    try:
-        conn.request(method, path, body=body, headers=sent)
-        response = conn.getresponse()
-        data = response.read()
-    finally:
-        conn.close()
+        sent.setdefault("Content-Type", content_type)
+    response = d.request(method, path, content=body, token=token, headers=sent)
+    data = response.content
     try:
         decoded = json.loads(data) if data else None
     except ValueError:
         decoded = None
-    return Raw(response.status, decoded, data)
-
-
+    return Raw(response.status_code, decoded, data)
 
 
 def env_url(target: str, rest: str = "") -> str:
@@ -137,4 +127,4 @@ def wait_converged(d: Any, target: str, timeout: float = 15.0) -> dict[str, Any]
             return dict(current)
         assert current is None or current["status"] != "failed", current
         assert time.monotonic() < deadline, f"{target} did not converge: {current}"
-        time.sleep(0.1)
+        time.sleep(0.02)

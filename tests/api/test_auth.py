@@ -1,4 +1,4 @@
-"""Who may do what, through the real server: tokens, roles, org isolation, host-level actions.
+"""Who may do what, through the HTTP API: tokens, roles, org isolation, host-level actions.
 
 Each test asserts what a user relies on: a missing, wrong or revoked token is refused with 401;
 a role too small gets 403 naming the role it needs and changes nothing; another org's resources

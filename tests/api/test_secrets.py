@@ -118,8 +118,6 @@ def test_a_release_pins_the_bundle_version_it_was_created_with(api: Any,
 def test_update_merges_keys_into_a_new_version_that_instances_receive(
     api: Any, fresh_env: str
 ) -> None:
-    from platd.server import secrets_root
-
     api.api("PATCH", env_url(fresh_env, "/config"), {"set": {"GREETING": "hi"}})
     status, v1 = api.api("POST", env_url(fresh_env, "/secrets"),
                          {"name": "db", "values": {"USER": "app", "PASSWORD": "old-pw"}})
@@ -138,7 +136,7 @@ def test_update_merges_keys_into_a_new_version_that_instances_receive(
     _, current = api.api("GET", env_url(fresh_env, "/status"))
     instance = current["workloads"][0]["instances"][0]["id"]
     # What the container sees at /run/secrets/db: the merged values of version 2.
-    delivered = (secrets_root(api.host_id) / instance / "db").read_text()
+    delivered = (api.secrets_root / instance / "db").read_text()
     assert sorted(delivered.splitlines()) == ["HOST=db.internal", "PASSWORD=new-pw", "USER=app"]
 
 

@@ -1,5 +1,5 @@
-"""plat endpoints and plat exposed against a real platd (fake runtime): details, refusals,
-and that a refusal leaves nothing half-configured."""
+"""plat endpoints and plat exposed against platd (fake runtime, the built-in data plane, in
+this process): details, refusals, and that a refusal leaves nothing half-configured."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Daemon
+from tests.daemon_support import LocalDaemon as Daemon
+from tests.daemon_support import start_daemon, stop_daemon
 from tests.endpoints.conftest import first_line, free_port
 
 TARGET = "acme/shop/hello/prod"
@@ -30,11 +31,7 @@ tcp = 8080
 
 
 def start(tmp_path: Path, settings: str = "") -> Daemon:
-    d = Daemon(data=tmp_path / "data", config_dir=tmp_path / "config", runtime="fake")
-    d.init()
-    if settings:
-        (d.data / "platd.toml").write_text(settings)
-    d.start()
+    d: Daemon = start_daemon(tmp_path, settings)
     d.make_env(TARGET)
     assert d.plat("use", TARGET).code == 0
     return d
@@ -46,7 +43,7 @@ def fake_daemon(tmp_path: Path) -> Iterator[Daemon]:
     try:
         yield d
     finally:
-        d.stop()
+        stop_daemon(d)
 
 
 def endpoints_of(d: Daemon) -> list[dict]:  # type: ignore[type-arg]
@@ -205,7 +202,7 @@ def test_ipv4_with_an_empty_pool(tmp_path: Path) -> None:
         assert "ingress_ipv4 in platd.toml" in r.err
         assert endpoints_of(d) == []
     finally:
-        d.stop()
+        stop_daemon(d)
 
 
 def test_the_daemon_listens_on_what_it_reports(fake_daemon: Daemon, tmp_path: Path) -> None:

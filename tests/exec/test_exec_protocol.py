@@ -1,4 +1,5 @@
-"""The exec protocol, the argument rules and the refusals, against a platd on the fake runtime.
+"""The exec protocol, the argument rules and the refusals, against a platd on the fake runtime
+(in this process, on a loopback port: the websocket is real).
 
 The fake runtime's process echoes stdin until it closes, prints its command line without stdin,
 and exits with N when its last argument is ``exit N`` (``platd.runtime.fake.FakeExec``).
@@ -17,6 +18,7 @@ from websockets.sync.client import connect
 
 from platd.api import exec as server
 from tests.conftest import Daemon, free_port
+from tests.daemon_support import start_daemon, stop_daemon
 from tui import exec_session as client
 from tui.cli.commands.exec import _split
 from tui.cli.main import build_parser
@@ -25,9 +27,7 @@ from tui.cli.main import build_parser
 @pytest.fixture(scope="module")
 def d(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     tmp = tmp_path_factory.mktemp("exec-fake")
-    daemon = Daemon(data=tmp / "data", config_dir=tmp / "config", runtime="fake")
-    daemon.init()
-    daemon.start()
+    daemon = start_daemon(tmp)
     try:
         daemon.make_env(TARGET)
         assert daemon.plat("use", TARGET).code == 0
@@ -36,7 +36,7 @@ def d(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
         assert r.code == 0, r.err
         yield daemon
     finally:
-        daemon.stop()
+        stop_daemon(daemon)
 
 
 def session(d: Daemon, token: str | None = None) -> Any:

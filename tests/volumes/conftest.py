@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from volume_support import cleanup_volumes
 
 from tests.conftest import Daemon, _remove_containers
+from tests.daemon_support import start_daemon, stop_daemon
 
 
 def _volume_daemon(tmp_path: Path, runtime: str) -> Iterator[Daemon]:
@@ -28,9 +30,14 @@ def _volume_daemon(tmp_path: Path, runtime: str) -> Iterator[Daemon]:
 
 
 @pytest.fixture
-def vdaemon(tmp_path: Path) -> Iterator[Daemon]:
-    """platd with the fake runtime and real volumes."""
-    yield from _volume_daemon(tmp_path, "fake")
+def vdaemon(tmp_path: Path) -> Iterator[Any]:
+    """platd with the fake runtime and real volumes (in this process)."""
+    d = start_daemon(tmp_path)
+    try:
+        yield d
+    finally:
+        stop_daemon(d)
+        cleanup_volumes(d.data)
 
 
 @pytest.fixture
