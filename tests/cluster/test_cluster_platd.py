@@ -8,6 +8,7 @@ with a user's token, nor a user route with a peer's signature.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -111,3 +112,54 @@ def test_a_join_token_works_once(
     init(lab[2], tmp_path / "h2", "--join", hosts[0].api, "--token", token)
     with pytest.raises(RuntimeError, match="unknown, used or expired"):
         init(lab[2], tmp_path / "h2-again", "--join", hosts[0].api, "--token", token)
+
+
+MANIFEST = """app = "web"
+[workloads.site]
+image = "127.0.0.1:5000/hello:v1"
+count = 1
+"""
+
+
+def test_a_host_back_from_an_absence_syncs_before_it_acts(
+    make_lab: Callable[[int], Lab], serf_program: str, tmp_path: Path
+) -> None:
+    """While h1 was down its env was deleted elsewhere; back up, h1 must not start that env's
+    instances from what it held before (the fake runtime forgets instances on a restart, so an
+    ungated first pass would create them again)."""
+    hosts = make_cluster(make_lab(2), tmp_path)
+    h0, h1 = hosts
+    for kind, path in (("orgs", "o"), ("projects", "o/p"), ("apps", "o/p/web"),
+                       ("envs", "o/p/web/prod")):
+        h0.ok("POST", f"/v1/tree/{kind}", {"path": path})
+    h0.ok("POST", "/v1/envs/o/p/web/prod/deploy", {"manifest": MANIFEST})
+    wait_for(lambda: _actions_by(h1, h1.host_id), 20, "h1 acted on the env")
+    h1.kill9()
+    h0.ok("DELETE", "/v1/tree/envs/o/p/web/prod")
+    before = len(_actions_by(h1, h1.host_id))  # all it had done, from its own database
+    h1.start()
+    wait_for(lambda: len({h.digest() for h in hosts}) == 1, 30, "h1 caught up")
+    time.sleep(2)  # a pass or two after the sync
+    assert len(_actions_by(h0, h1.host_id)) == before  # nothing done from stale state
+
+
+def _actions_by(host: Host, origin: str) -> list[dict[str, object]]:
+    """What host ``origin``'s reconciler did to envs (pulls, creates), as ``host`` has it.
+    (Each fake runtime has its own registry, so a host that did not pin the image records a
+    failed pull: an action all the same.)"""
+    ident = identity.load(host.data)
+    assert ident is not None
+    from sqlmodel import col, select
+
+    from platd.store.db import Store
+    from platd.store.models import Event
+
+    store = Store(host.data / "state.db", host.host_id)
+    try:
+        with store.read() as session:
+            rows = session.exec(select(Event).where(
+                Event.origin == origin, Event.env_id != "",
+                col(Event.step).in_(("pull", "create", "start")))).all()
+            return [{"id": e.id, "at": e.at} for e in rows]
+    finally:
+        store.close()
