@@ -1,5 +1,3 @@
-import sys
+from tui.entry import run
 
-from tui.entry import main
-
-sys.exit(main())
+run()

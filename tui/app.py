@@ -256,18 +256,23 @@ class PlatApp(App[int]):
         back_to = self.focused
 
         def ended(result: dict[str, Any] | None) -> None:
-            result = result or {}
-            if result.get("error"):
-                self.notify(result["error"], severity="error", timeout=10)
-            elif result.get("instance"):
-                code = result.get("code")
-                how = f"ended with exit code {code}" if code is not None else "was left"
-                self.notify(f"exec session in instance {result['instance']} {how}", timeout=6)
-            if back_to is not None and back_to.is_attached:
-                back_to.focus()
+            # Once the session's screen is gone: the keys it held back (q, the palette) are
+            # shown again, and the notification goes on the screen the user is back on.
+            self.call_after_refresh(self._exec_ended, result or {}, back_to)
 
         what = ExecTarget(self.target, workload, instance, list(cmd or []))
         self.push_screen(ExecScreen(what, self.exec_api, self.token), ended)
+
+    def _exec_ended(self, result: dict[str, Any], back_to: Widget | None) -> None:
+        self.refresh_bindings()
+        if result.get("error"):
+            self.notify(result["error"], severity="error", timeout=10)
+        elif result.get("instance"):
+            code = result.get("code")
+            how = f"ended with exit code {code}" if code is not None else "was left"
+            self.notify(f"exec session in instance {result['instance']} {how}", timeout=6)
+        if back_to is not None and back_to.is_attached:
+            back_to.focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # In an exec session every key belongs to the remote terminal (Ctrl-Q, Ctrl-P too).

@@ -7,7 +7,29 @@ Only the front end chosen is imported (Textual for the TUI alone).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+
+
+def run() -> None:
+    """The ``plat`` console script: ``main``, then the process ends at once.
+
+    By then the command has cleaned up after itself (terminal modes restored, files closed) and
+    its output is flushed here; what Python would still do on its way out is tear down every
+    module the command imported (``websockets`` alone brings a hundred), which the person at
+    the prompt would wait for. ``plat daemon`` exits the usual way, so platd's own exit
+    handlers run.
+    """
+    argv = sys.argv[1:]
+    code = main(argv)
+    if argv[:1] == ["daemon"]:
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        # A reader gone away, a stream already closed: nothing left to say to them.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,4 +61,4 @@ def tui() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

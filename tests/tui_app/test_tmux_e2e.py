@@ -71,6 +71,12 @@ class Tmux:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
 
+def toasts(screen: str) -> str:
+    """The text of the notifications on ``screen``, their lines joined: how a notification
+    wraps depends on the terminal's width."""
+    return " ".join(line.split("▌", 1)[1].strip() for line in screen.splitlines() if "▌" in line)
+
+
 @pytest.fixture(scope="module")
 def d(tmp_path_factory: pytest.TempPathFactory, docker_services: None) -> Iterator[Daemon]:
     if shutil.which("tmux") is None:
@@ -142,7 +148,7 @@ def test_plat_in_tmux_logs_then_exec_then_back(d: Daemon, tmp_path: Path) -> Non
 
         term.type("exit")
         term.keys("Enter")
-        screen = term.wait(lambda s: "ended with exit code 0" in s, "the session's end")
+        screen = term.wait(lambda s: "ended with exit code 0" in toasts(s), "the session's end")
         assert "tick-" in screen, "back on the Logs view it was opened from"
 
         term.keys("q")
