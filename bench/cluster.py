@@ -130,9 +130,25 @@ def digests_equal(hosts: list[Host], pool: ThreadPoolExecutor) -> bool:
 
 # -- 1. visibility
 
-def visibility(hosts: list[Host], writes: int, rng: random.Random) -> tuple[list[float], int]:
-    """Seconds from sending each write until every host lists it; and writes not seen in 10 s."""
+@dataclass
+class Visibility:
+    samples: list[float]  # seconds from sending a write until every host lists it
+    missing: int  # writes some host did not list within 10 s
+    cpu_per_write: float  # CPU seconds of all platd processes together, per write
+    gets_per_write: float  # the bench's own polling, part of that CPU
+    cpu_per_get: float  # what one polling GET costs a platd (measured after the writes)
+
+    @property
+    def replication_cpu(self) -> float:
+        return max(0.0, self.cpu_per_write - self.gets_per_write * self.cpu_per_get)
+
+
+def visibility(hosts: list[Host], writes: int, rng: random.Random) -> Visibility:
     apis = [Api(h) for h in hosts]
+    pids = [_processes(h)["platd"] for h in hosts]
+    hz = os.sysconf("SC_CLK_TCK")
+    ticks = sum(map(_ticks, pids))
+    gets = [0]
     writers = [Api(h) for h in hosts]
     size = len(hosts)
     samples: list[float] = []
@@ -141,6 +157,7 @@ def visibility(hosts: list[Host], writes: int, rng: random.Random) -> tuple[list
     def seen_at(api: Api, name: str, start: float) -> float | None:
         deadline = start + 10.0
         while time.perf_counter() < deadline:
+            gets[0] += 1
             if name in api.org_names():
                 return time.perf_counter() - start
             time.sleep(POLL)
@@ -157,9 +174,14 @@ def visibility(hosts: list[Host], writes: int, rng: random.Random) -> tuple[list
             else:
                 samples.append(max(a for a in arrivals if a is not None))
             time.sleep(0.1 + 0.1 * rng.random())
+    cpu = (sum(map(_ticks, pids)) - ticks) / hz
+    before = _ticks(pids[0])
+    for _ in range(100):
+        apis[0].org_names()
+    per_get = (_ticks(pids[0]) - before) / hz / 100
     for api in apis + writers:
         api.close()
-    return samples, missing
+    return Visibility(samples, missing, cpu / writes, gets[0] / writes, per_get)
 
 
 async def serf_event_latency(hosts: list[Host], events: int, rng: random.Random) -> list[float]:
@@ -459,7 +481,8 @@ T0 = time.monotonic()
 
 
 def say(text: str) -> None:
-    print(f"[{time.monotonic() - T0:5.1f}s] {text}", flush=True)
+    load = loadavg().split()[0]
+    print(f"[{time.monotonic() - T0:5.1f}s load {load:>5}] {text}", flush=True)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -480,18 +503,24 @@ def run(args: argparse.Namespace) -> None:
                 say(f"{size} hosts: starting...")
                 grow(lab, root, hosts, size, args.anti_entropy)
                 time.sleep(args.settle)  # joins settle: first rounds, host events
-                samples, missing = visibility(hosts, args.writes, rng)
+                vis = visibility(hosts, args.writes, rng)
+                samples = vis.samples
                 serf = asyncio.run(serf_event_latency(hosts, args.writes, rng))
-                note = f" ({missing} not seen in 10 s)" if missing else ""
+                note = f" ({vis.missing} not seen in 10 s)" if vis.missing else ""
                 say(f"{size} hosts: write visible on all p50 {ms(pct(samples, .5))} "
                     f"p99 {ms(pct(samples, .99))}{note}; serf event p50 "
-                    f"{ms(pct(serf, .5))} p99 {ms(pct(serf, .99))}")
+                    f"{ms(pct(serf, .5))} p99 {ms(pct(serf, .99))}; platd CPU per write "
+                    f"{ms(vis.cpu_per_write)} (all hosts, with {vis.gets_per_write:.0f} GETs "
+                    f"of {vis.cpu_per_get * 1000:.1f} ms)")
                 goal = "p99 <= 1 s" if size == 10 else ""
                 vis_rows += [
                     (f"{size} hosts: write -> visible on all, p50", ms(pct(samples, .5)),
                      ms(pct(serf, .5)), ratio(pct(samples, .5), pct(serf, .5)), ""),
                     (f"{size} hosts: write -> visible on all, p99", ms(pct(samples, .99)),
                      ms(pct(serf, .99)), ratio(pct(samples, .99), pct(serf, .99)), goal),
+                    (f"  platd CPU per write, all {size} hosts", ms(vis.replication_cpu), "",
+                     "", f"(+{vis.gets_per_write:.0f} polling GETs, "
+                         f"{vis.cpu_per_get * 1000:.1f} ms each)"),
                 ]
             size = len(hosts)
             time.sleep(args.settle)

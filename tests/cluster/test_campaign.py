@@ -33,7 +33,7 @@ from tests.cluster.campaign import (
 )
 from tests.unit.store_support import make_store
 
-CI_SEEDS = range(1, 11)
+CI_SEEDS = range(1, 9)
 CI_STEPS = 25
 # Hosts that scaled one workload apart keep two override rows and apply different ones:
 # see test_a_workload_scaled_on_both_sides_has_one_count_everywhere below.
