@@ -46,6 +46,7 @@ from _common import ROOT
 from tests.cluster.netns import Lab, Node, netns_problem, sweep_stale
 from tests.cluster.platd_cluster import API_PORT, Host, alive_count, init, wait_for
 
+SLOW = 2.0  # a write slower than this is reported as it happens, host by host
 POLL = 0.025  # seconds between two GETs of one host while it has not seen the write yet
 RPC = "127.0.0.1:7373"  # where platd's Serf agent answers RPC inside each namespace
 
@@ -154,11 +155,17 @@ def visibility(hosts: list[Host], writes: int, rng: random.Random) -> Visibility
     samples: list[float] = []
     missing = 0
 
-    def seen_at(api: Api, name: str, start: float) -> float | None:
+    slowest_get = [0.0] * size  # per host, the longest GET while waiting for this write
+
+    def seen_at(index: int, name: str, start: float) -> float | None:
         deadline = start + 10.0
+        slowest_get[index] = 0.0
         while time.perf_counter() < deadline:
             gets[0] += 1
-            if name in api.org_names():
+            began = time.perf_counter()
+            listed = name in apis[index].org_names()
+            slowest_get[index] = max(slowest_get[index], time.perf_counter() - began)
+            if listed:
                 return time.perf_counter() - start
             time.sleep(POLL)
         return None
@@ -168,11 +175,17 @@ def visibility(hosts: list[Host], writes: int, rng: random.Random) -> Visibility
             name = f"vis-{size}-{i}"
             start = time.perf_counter()
             writers[i % size].call("POST", "/v1/tree/orgs", {"path": name})
-            arrivals = list(pool.map(lambda api, n=name, s=start: seen_at(api, n, s), apis))
+            arrivals = list(pool.map(lambda k, n=name, s=start: seen_at(k, n, s), range(size)))
             if any(a is None for a in arrivals):
                 missing += 1
             else:
                 samples.append(max(a for a in arrivals if a is not None))
+            if any(a is None or a > SLOW for a in arrivals):
+                # Tell a slow API (a GET that hung) from a write that arrived late.
+                late = [f"h{k} {'never' if a is None else f'{a:.2f}s'} "
+                        f"(longest GET {slowest_get[k]:.2f}s)"
+                        for k, a in enumerate(arrivals) if a is None or a > SLOW]
+                say(f"slow write {name} from h{i % size}: " + ", ".join(late))
             time.sleep(0.1 + 0.1 * rng.random())
     cpu = (sum(map(_ticks, pids)) - ticks) / hz
     before = _ticks(pids[0])
