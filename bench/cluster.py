@@ -479,15 +479,20 @@ def loadavg() -> str:
 
 @contextlib.contextmanager
 def interrupts_clean_up() -> Iterator[None]:
-    """SIGTERM as Ctrl-C: both unwind through the labs' ``destroy``."""
+    """SIGTERM as Ctrl-C: both unwind through the labs' ``destroy`` (and the temporary
+    directories' removal)."""
     def stop(_sig: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop)
+    # Started from a script in the background, Python inherits SIGINT ignored: Ctrl-C (or
+    # kill -INT) must still unwind.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 T0 = time.monotonic()
