@@ -46,6 +46,7 @@ from _common import ROOT
 from tests.cluster.netns import Lab, Node, netns_problem, sweep_stale
 from tests.cluster.platd_cluster import API_PORT, Host, alive_count, init, wait_for
 
+SLOW = 2.0  # a write slower than this is reported as it happens, host by host
 POLL = 0.025  # seconds between two GETs of one host while it has not seen the write yet
 RPC = "127.0.0.1:7373"  # where platd's Serf agent answers RPC inside each namespace
 
@@ -130,18 +131,41 @@ def digests_equal(hosts: list[Host], pool: ThreadPoolExecutor) -> bool:
 
 # -- 1. visibility
 
-def visibility(hosts: list[Host], writes: int, rng: random.Random) -> tuple[list[float], int]:
-    """Seconds from sending each write until every host lists it; and writes not seen in 10 s."""
+@dataclass
+class Visibility:
+    samples: list[float]  # seconds from sending a write until every host lists it
+    missing: int  # writes some host did not list within 10 s
+    cpu_per_write: float  # CPU seconds of all platd processes together, per write
+    gets_per_write: float  # the bench's own polling, part of that CPU
+    cpu_per_get: float  # what one polling GET costs a platd (measured after the writes)
+
+    @property
+    def replication_cpu(self) -> float:
+        return max(0.0, self.cpu_per_write - self.gets_per_write * self.cpu_per_get)
+
+
+def visibility(hosts: list[Host], writes: int, rng: random.Random) -> Visibility:
     apis = [Api(h) for h in hosts]
+    pids = [_processes(h)["platd"] for h in hosts]
+    hz = os.sysconf("SC_CLK_TCK")
+    ticks = sum(map(_ticks, pids))
+    gets = [0]
     writers = [Api(h) for h in hosts]
     size = len(hosts)
     samples: list[float] = []
     missing = 0
 
-    def seen_at(api: Api, name: str, start: float) -> float | None:
+    slowest_get = [0.0] * size  # per host, the longest GET while waiting for this write
+
+    def seen_at(index: int, name: str, start: float) -> float | None:
         deadline = start + 10.0
+        slowest_get[index] = 0.0
         while time.perf_counter() < deadline:
-            if name in api.org_names():
+            gets[0] += 1
+            began = time.perf_counter()
+            listed = name in apis[index].org_names()
+            slowest_get[index] = max(slowest_get[index], time.perf_counter() - began)
+            if listed:
                 return time.perf_counter() - start
             time.sleep(POLL)
         return None
@@ -151,15 +175,26 @@ def visibility(hosts: list[Host], writes: int, rng: random.Random) -> tuple[list
             name = f"vis-{size}-{i}"
             start = time.perf_counter()
             writers[i % size].call("POST", "/v1/tree/orgs", {"path": name})
-            arrivals = list(pool.map(lambda api, n=name, s=start: seen_at(api, n, s), apis))
+            arrivals = list(pool.map(lambda k, n=name, s=start: seen_at(k, n, s), range(size)))
             if any(a is None for a in arrivals):
                 missing += 1
             else:
                 samples.append(max(a for a in arrivals if a is not None))
+            if any(a is None or a > SLOW for a in arrivals):
+                # Tell a slow API (a GET that hung) from a write that arrived late.
+                late = [f"h{k} {'never' if a is None else f'{a:.2f}s'} "
+                        f"(longest GET {slowest_get[k]:.2f}s)"
+                        for k, a in enumerate(arrivals) if a is None or a > SLOW]
+                say(f"slow write {name} from h{i % size}: " + ", ".join(late))
             time.sleep(0.1 + 0.1 * rng.random())
+    cpu = (sum(map(_ticks, pids)) - ticks) / hz
+    before = _ticks(pids[0])
+    for _ in range(100):
+        apis[0].org_names()
+    per_get = (_ticks(pids[0]) - before) / hz / 100
     for api in apis + writers:
         api.close()
-    return samples, missing
+    return Visibility(samples, missing, cpu / writes, gets[0] / writes, per_get)
 
 
 async def serf_event_latency(hosts: list[Host], events: int, rng: random.Random) -> list[float]:
@@ -444,22 +479,28 @@ def loadavg() -> str:
 
 @contextlib.contextmanager
 def interrupts_clean_up() -> Iterator[None]:
-    """SIGTERM as Ctrl-C: both unwind through the labs' ``destroy``."""
+    """SIGTERM as Ctrl-C: both unwind through the labs' ``destroy`` (and the temporary
+    directories' removal)."""
     def stop(_sig: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop)
+    # Started from a script in the background, Python inherits SIGINT ignored: Ctrl-C (or
+    # kill -INT) must still unwind.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 T0 = time.monotonic()
 
 
 def say(text: str) -> None:
-    print(f"[{time.monotonic() - T0:5.1f}s] {text}", flush=True)
+    load = loadavg().split()[0]
+    print(f"[{time.monotonic() - T0:5.1f}s load {load:>5}] {text}", flush=True)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -480,18 +521,24 @@ def run(args: argparse.Namespace) -> None:
                 say(f"{size} hosts: starting...")
                 grow(lab, root, hosts, size, args.anti_entropy)
                 time.sleep(args.settle)  # joins settle: first rounds, host events
-                samples, missing = visibility(hosts, args.writes, rng)
+                vis = visibility(hosts, args.writes, rng)
+                samples = vis.samples
                 serf = asyncio.run(serf_event_latency(hosts, args.writes, rng))
-                note = f" ({missing} not seen in 10 s)" if missing else ""
+                note = f" ({vis.missing} not seen in 10 s)" if vis.missing else ""
                 say(f"{size} hosts: write visible on all p50 {ms(pct(samples, .5))} "
                     f"p99 {ms(pct(samples, .99))}{note}; serf event p50 "
-                    f"{ms(pct(serf, .5))} p99 {ms(pct(serf, .99))}")
+                    f"{ms(pct(serf, .5))} p99 {ms(pct(serf, .99))}; platd CPU per write "
+                    f"{ms(vis.cpu_per_write)} (all hosts, with {vis.gets_per_write:.0f} GETs "
+                    f"of {vis.cpu_per_get * 1000:.1f} ms)")
                 goal = "p99 <= 1 s" if size == 10 else ""
                 vis_rows += [
                     (f"{size} hosts: write -> visible on all, p50", ms(pct(samples, .5)),
                      ms(pct(serf, .5)), ratio(pct(samples, .5), pct(serf, .5)), ""),
                     (f"{size} hosts: write -> visible on all, p99", ms(pct(samples, .99)),
                      ms(pct(serf, .99)), ratio(pct(samples, .99), pct(serf, .99)), goal),
+                    (f"  platd CPU per write, all {size} hosts", ms(vis.replication_cpu), "",
+                     "", f"(+{vis.gets_per_write:.0f} polling GETs, "
+                         f"{vis.cpu_per_get * 1000:.1f} ms each)"),
                 ]
             size = len(hosts)
             time.sleep(args.settle)

@@ -33,7 +33,7 @@ from tests.cluster.campaign import (
 )
 from tests.unit.store_support import make_store
 
-CI_SEEDS = range(1, 11)
+CI_SEEDS = range(1, 9)
 CI_STEPS = 25
 
 
