@@ -89,10 +89,13 @@ QUICK = [
                  marks=[pytest.mark.docker, pytest.mark.slow, needs_loop]),
     pytest.param("tui.py", ["what", "offered lines/s"], id="tui", marks=pytest.mark.slow),
     pytest.param("ingress.py", ["measure"], id="ingress", marks=pytest.mark.slow),
+    pytest.param("cluster.py", ["what", "what", "what", "what"], id="cluster",
+                 marks=pytest.mark.slow),
 ]
 NEEDS_DOCKER = {"deploy.py", "rollback.py", "rollout_phases.py", "exec.py", "logs.py",
                 "volumes.py"}
-NEEDS_TOOLS = {"tui.py": ("tmux",), "ingress.py": ("haproxy", "wrk", "iperf3")}
+NEEDS_TOOLS = {"tui.py": ("tmux",), "ingress.py": ("haproxy", "wrk", "iperf3"),
+               "cluster.py": ("serf", "ip", "iptables")}
 
 
 @pytest.mark.parametrize(("script", "headers"), QUICK)

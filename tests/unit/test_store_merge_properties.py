@@ -34,7 +34,7 @@ pull = st.tuples(st.just("pull"), st.sampled_from(HOSTS), st.sampled_from(HOSTS)
 tick = st.tuples(st.just("tick"), st.integers(0, 3))
 schedule = st.lists(st.one_of(write, event, pull, tick), min_size=1, max_size=30)
 skews = st.tuples(*[st.integers(-5_000, 5_000) for _ in HOSTS])
-PROPERTY = settings(max_examples=25, deadline=None,
+PROPERTY = settings(max_examples=15, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
