@@ -89,6 +89,7 @@ QUICK = [
                  marks=[pytest.mark.docker, pytest.mark.slow, needs_loop]),
     pytest.param("tui.py", ["what", "offered lines/s"], id="tui", marks=pytest.mark.slow),
     pytest.param("ingress.py", ["measure"], id="ingress", marks=pytest.mark.slow),
+    pytest.param("status_cluster.py", ["what"], id="status_cluster", marks=pytest.mark.slow),
 ]
 NEEDS_DOCKER = {"deploy.py", "rollback.py", "rollout_phases.py", "exec.py", "logs.py",
                 "volumes.py"}
