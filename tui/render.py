@@ -527,8 +527,9 @@ def join_token_lines(t: dict[str, Any]) -> list[str]:
         "",
         f"  {t['join']}",
         "",
-        "adding the new host's own addresses: --gossip IP:7946 --advertise http://IP:7400;",
-        "then start it: platd serve --listen IP:7400",
+        "with the new host's own addresses added: --gossip NEW_IP:7946 "
+        "--advertise http://NEW_IP:7400",
+        "then start it: platd serve --listen NEW_IP:7400",
         "The token is shown only this once; if it is lost, make another.",
     ]
 
