@@ -5,7 +5,8 @@ words as the CLI, because both render through ``tui.render``; exec sessions open
 a terminal pane (``screens/exec_screen.py``); the command palette takes CLI command lines
 (``palette.py``) and runs the CLI's own handlers. All I/O happens in thread workers that each
 hold their own client, so a slow or restarting daemon never freezes the screen. ``create_app``
-is shared by ``plat``, the tests and the benchmark.
+is shared by ``plat``, the tests and the benchmark. The Hosts tab shows the cluster's hosts,
+which belong to no env.
 
 Start-up is part of the product: the first screen is Status, so only it is imported and mounted
 at start; every other tab's panel is imported and mounted the first time it is shown (or a
@@ -69,6 +70,7 @@ TABS = {
     "logs": ("Logs", "tui.widgets.logs_panel:LogsPanel"),
     "endpoints": ("Endpoints", "tui.widgets.endpoints_panel:EndpointsPanel"),
     "volumes": ("Volumes", "tui.widgets.volumes_panel:VolumesPanel"),
+    "hosts": ("Hosts", "tui.widgets.hosts_panel:HostsPanel"),
 }
 # What gets the focus in a panel, so its keys ("b": roll back) work at once.
 FOCUS_IN_PANEL = "DataTable, RichLog, Log"
@@ -98,6 +100,7 @@ class PlatApp(App[int]):
         Binding("4", "show_tab('logs')", "Logs"),
         Binding("5", "show_tab('endpoints')", "Endpoints"),
         Binding("6", "show_tab('volumes')", "Volumes"),
+        Binding("7", "show_tab('hosts')", "Hosts"),
         Binding("x", "exec", "Exec"),
         # Declaring the palette's action here replaces Textual's own ctrl+p binding: keep it.
         Binding("ctrl+p", "command_palette", "Commands", priority=True, show=False),

@@ -91,6 +91,7 @@ QUICK = [
     pytest.param("ingress.py", ["measure"], id="ingress", marks=pytest.mark.slow),
     pytest.param("cluster.py", ["what", "what", "what", "what"], id="cluster",
                  marks=pytest.mark.slow),
+    pytest.param("status_cluster.py", ["what"], id="status_cluster", marks=pytest.mark.slow),
 ]
 NEEDS_DOCKER = {"deploy.py", "rollback.py", "rollout_phases.py", "exec.py", "logs.py",
                 "volumes.py"}

@@ -42,6 +42,7 @@ COMMAND_MODULES = {
     "logs": "logs",
     "volumes": "volumes",
     "endpoints": "endpoints", "exposed": "endpoints",
+    "hosts": "hosts",
 }
 ALL_MODULES = tuple(dict.fromkeys(COMMAND_MODULES.values()))
 

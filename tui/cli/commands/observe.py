@@ -36,8 +36,38 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def status(ctx: Ctx) -> int:
     target = ctx.target()
     s = ctx.client.get(ctx.client.env_path(target, "/status"))
-    ctx.out(s, status_lines(s))
+    lines = status_lines(s)
+    cluster, line = _cluster(ctx)
+    if line:
+        lines += ["", line]
+    ctx.out({**s, "cluster": cluster}, lines)
     return 0
+
+
+def _cluster(ctx: Ctx) -> tuple[dict[str, Any] | None, str | None]:
+    """The daemon's cluster (``GET /v1/cluster``: one more request on the kept-alive
+    connection) and the line that says it; (None, None) on a host of its own, or when the
+    daemon cannot say (an older platd): status goes on without the line. ``down`` lists the
+    hosts that are not alive, named from ``GET /v1/hosts`` only when there are some."""
+    from platd.spec.errors import PlatError
+    from tui.answers import SHAPE_ERRORS
+    from tui.render import cluster_status_line, hosts_down
+
+    try:
+        c = ctx.client.get("/v1/cluster")
+        if not c.get("cluster"):
+            return None, None
+        c["down"] = []
+        if c["alive"] < c["total"]:
+            try:
+                c["down"] = [{"name": h["name"], "state": h["state"]}
+                             for h in ctx.client.get("/v1/hosts")["hosts"]
+                             if h["state"] != "alive"]
+            except (PlatError, *SHAPE_ERRORS):
+                pass  # the count alone, then
+        return c, cluster_status_line(c, hosts_down(c["down"]))
+    except (PlatError, *SHAPE_ERRORS):
+        return None, None
 
 
 def describe(ctx: Ctx) -> int:
