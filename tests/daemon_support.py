@@ -178,6 +178,7 @@ class LocalDaemon:
     http: Any = None  # its platd.daemon.HttpServer when it listens
     ended: list[str | None] = field(default_factory=list)
     hosts: Any = None  # the Hosts it belongs to, when start_daemon made it
+    retired: list[Any] = field(default_factory=list)  # daemons of earlier runs, to close
     in_process = True
     _run: Future[Any] | None = None
     _client: Any = None
@@ -233,7 +234,11 @@ class LocalDaemon:
         self.daemon.stop()
         self._run.result(timeout=60)
         self._run = None
-        self.daemon.close()
+        # Its database handles are closed only once the loop is gone (``Hosts.close``): a worker
+        # thread of a task cancelled on the way out may still be inside a transaction, and
+        # closing a connection under it crashes the interpreter. platd serve closes them after
+        # asyncio.run, which waits for those threads, for the same reason.
+        self.retired.append(self.daemon)
         self.daemon = self.http = self._client = None
         if self._log_handler is not None:
             logging.getLogger().removeHandler(self._log_handler)
@@ -338,7 +343,10 @@ class Hosts:
     def close(self) -> None:
         for d in reversed(self.daemons):
             d.stop()
-        self._stack.close()
+        self._stack.close()  # ends the loop, once its worker threads finished
+        for d in self.daemons:
+            for daemon in d.retired:
+                daemon.close()
 
 
 def _assemble(data_path: Path, secrets: Path, *, ingress: str,

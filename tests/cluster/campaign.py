@@ -72,6 +72,7 @@ MAX_SKEW_MS = 5_000
 CONVERGE_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 SCHEDULE_TIMEOUT = 180.0
+SLOW_AFTER = (3.0, 10.0)  # seconds after the repair: how each host looks, if not converged
 
 WRITES = ("org_create", "org_rename", "org_delete", "env_create", "env_delete", "deploy",
           "rollback", "scale", "event")
@@ -240,6 +241,7 @@ class Result:
     writes: int = 0
     refused: int = 0
     rows_moved: int = 0
+    slow: list[str] = field(default_factory=list)  # each host's state while convergence lagged
 
     def divergent(self, tolerate: frozenset[str] = frozenset()) -> bool:
         """Hosts disagree on what to run (problems of a ``tolerate``d category aside)."""
@@ -396,6 +398,35 @@ class World:
                 await self.restart(host)
             elif host.agent_down:
                 self.agent_back(host)
+
+    async def snapshot(self) -> str:
+        """One line per host: what a slow convergence is waiting for."""
+        digests = await self.digests()
+        marks = await asyncio.gather(*(asyncio.to_thread(h.store.high_water)
+                                       for h in self.hosts))
+        top = {o: max(m.get(o, 0) for m in marks) for m in marks for o in m}
+        now = time.time()
+        lines = [f"net groups={self.groups} hints dropped={self.net.drop_user_events} "
+                 f"flaky={self.flaky}"]
+        for host, digest, mark in zip(self.hosts, digests, marks, strict=True):
+            r = host.replicator
+            task = "none" if host.task is None else (
+                f"done ({host.task.exception()!r})" if host.task.done()
+                and not host.task.cancelled() else "running")
+            behind = sorted(o for o, stamp in top.items() if mark.get(o, 0) < stamp)
+            last = f"{now - r.last_sync:.1f}s ago" if r.last_sync else "never"
+            view: Counter[str]
+            try:
+                view = Counter(str(m.status) for m in await host.gossip.members())
+            except PlatError as e:
+                view = Counter({type(e).__name__: 1})
+            lines.append(
+                f"{host.name} digest {digest[:8]} crashed={host.crashed} "
+                f"agent_down={host.agent_down} task {task} synced={r.synced.is_set()} "
+                f"last round {last} pulled {r.rows_pulled} pending {len(r._tasks)} "
+                f"locked {[o for o, lock in r._locks.items() if lock.locked()]} "
+                f"behind on {behind} sees {dict(view)}")
+        return "\n      ".join(lines)
 
     async def digests(self) -> list[str]:
         return list(await asyncio.gather(
@@ -618,7 +649,7 @@ async def _run(schedule: Schedule, root: Path, result: Result) -> None:
                 await asyncio.sleep(step.pause_ms / 1000)
         await world.repair()
         seconds = await _until_equal(world, timeout=CONVERGE_TIMEOUT,
-                                     settle=max(0.3, 3 * schedule.interval))
+                                     settle=max(0.3, 3 * schedule.interval), slow=result.slow)
         result.rows_moved = world.rows_moved
         if seconds is None:
             digests = await world.digests()
@@ -645,11 +676,14 @@ async def _bounded(schedule: Schedule, root: Path, result: Result) -> None:
         result.problems.append(("crash", f"the schedule did not finish in {SCHEDULE_TIMEOUT:g}s"))
 
 
-async def _until_equal(world: World, *, timeout: float, settle: float) -> float | None:
+async def _until_equal(world: World, *, timeout: float, settle: float,
+                       slow: list[str] | None = None) -> float | None:
     """Seconds until every digest is equal and stays equal for ``settle`` seconds (the time
-    returned is when they first became equal for good); None when ``timeout`` passes."""
+    returned is when they first became equal for good); None when ``timeout`` passes. While
+    it takes longer than ``SLOW_AFTER``, what each host is doing goes to ``slow``."""
     start = time.monotonic()
     equal_since: float | None = None
+    looks = list(SLOW_AFTER)
     while time.monotonic() - start < timeout:
         if len(set(await world.digests())) == 1:
             now = time.monotonic()
@@ -658,6 +692,8 @@ async def _until_equal(world: World, *, timeout: float, settle: float) -> float 
                 return equal_since - start
         else:
             equal_since = None
+            if slow is not None and looks and time.monotonic() - start > looks[0]:
+                slow.append(f"after {looks.pop(0):g}s: " + await world.snapshot())
         await asyncio.sleep(0.05)
     return None
 
@@ -708,6 +744,8 @@ def main(argv: list[str] | None = None) -> int:
               f"  conflicts {r.conflicts:>2}  converged in {took:>6}  {mark}", flush=True)
         for category, what in r.problems:
             print(f"    {category}: {what}")
+        for look in r.slow:
+            print(f"    slow, {look}")
     _table(results, args, tolerate, time.monotonic() - began)
     return 1 if any(r.divergent(tolerate) for r in results) else 0
 
