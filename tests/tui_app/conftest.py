@@ -132,9 +132,12 @@ def deployed_daemon(tmp: Path, *, canary: bool = False,
                     resources: bool = False) -> Iterator[Daemon]:
     """A real daemon (fake runtime) with ``deploy_fixture_envs`` done; stopped, and what it
     left on the host (secret files, a mounted volume) removed, after."""
-    from tests.daemon_support import start_daemon, stop_daemon
+    # A platd process of its own, not one in this process: the app's workers and the daemon
+    # would share one interpreter, which widens a race in the logs pane (a page requested before
+    # a filter change is still written after it) enough for test_logs to see it.
+    from tests.daemon_support import start_real_daemon, stop_daemon
 
-    d = start_daemon(tmp)
+    d = start_real_daemon(tmp)
     try:
         deploy_fixture_envs(d, tmp, canary=canary, resources=resources)
         yield d
