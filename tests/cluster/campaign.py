@@ -435,6 +435,7 @@ class World:
     def close(self) -> None:
         for store in [h.store for h in self.hosts] + self.old_stores:
             store.close()
+            _contexts.pop(id(store), None)  # the cache would keep every schedule's stores alive
 
 
 def _drain(store: Store) -> None:
