@@ -253,6 +253,7 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
         host=HostInfo(store.host_id, str(host["name"]), dict(settings.labels)),
         box=box, runtime=b.runtime, volumes=volumes,
         images=Images(b.resolve, b.build, settings.registry),
+        limits=settings.limits(),
         endpoints=Endpoints(
             Pools(ipv6=tuple(settings.ingress_ipv6), ipv4=tuple(settings.ingress_ipv4)),
             b.port_probe,

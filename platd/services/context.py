@@ -18,6 +18,7 @@ from platd.feed import Feed
 from platd.runtime.base import Runtime
 from platd.secrets.crypto import SecretBox
 from platd.spec.endpoints import Pools, PortProbe, any_port_free
+from platd.spec.limits import Limits
 from platd.spec.volumes import HostInfo
 from platd.store.db import Store
 from platd.volumes.backend import VolumeBackend
@@ -57,6 +58,7 @@ class ServiceContext:
     volumes: VolumeBackend
     images: Images
     endpoints: Endpoints
+    limits: Limits = field(default_factory=Limits)  # platd.toml's per-env and disk limits
 
     @property
     def hosts(self) -> list[HostInfo]:
