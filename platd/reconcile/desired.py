@@ -190,7 +190,7 @@ def open_secret_version(store: Store, box: SecretBox, version_id: str) -> dict[s
         version = session.get(SecretVersion, version_id)
         if version is None:
             raise NotFound(f"secret version {version_id} is missing from this host")
-        flat = flat_secret(session, box, version)
+        flat = flat_secret(session, box.open, version)
         if flat is None:
             raise NotFound(f"secret version {version_id} is not complete on this host yet "
                            "(a version it builds on has not arrived from its peers)")

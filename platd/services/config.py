@@ -248,7 +248,7 @@ def _seal_version(
 
 def secret_values(session: Session, box: SecretBox, version: SecretVersion) -> Flattened:
     """The whole set of a secret version; refuses while part of its chain has not arrived."""
-    flat = flat_secret(session, box, version)
+    flat = flat_secret(session, box.open, version)
     if flat is None:
         raise Conflict(
             f"this host has not yet received every version of secret bundle version "

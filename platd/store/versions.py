@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 
 from sqlmodel import Session
 
-from platd.secrets.crypto import SecretBox
 from platd.spec.layers import Flattened, Layer, flatten, stack
 from platd.store.models import ConfigVersion, SecretVersion
 
@@ -68,7 +68,12 @@ def config_values(session: Session, version: ConfigVersion | None) -> dict[str, 
     return None if flat is None else dict(flat.values)
 
 
-def flat_secret(session: Session, box: SecretBox, version: SecretVersion) -> Flattened | None:
+Unseal = Callable[[bytes, str], dict[str, str]]  # SecretBox.open: (sealed, bound to) -> values
+
+
+def flat_secret(
+    session: Session, unseal: Unseal, version: SecretVersion
+) -> Flattened | None:
     """The whole set of a secret version, decrypted; None while a base is missing."""
     chain = [version]
     while chain[-1].base_id is not None:
@@ -77,6 +82,6 @@ def flat_secret(session: Session, box: SecretBox, version: SecretVersion) -> Fla
             return None
         chain.append(base)
     return flatten(
-        Layer(box.open(row.ciphertext, row.id), (), snapshot=row.base_id is None)
+        Layer(unseal(row.ciphertext, row.id), (), snapshot=row.base_id is None)
         for row in reversed(chain)
     )
