@@ -30,6 +30,7 @@ from platd.api.context import ApiContext
 from platd.clock import Clock, SystemClock
 from platd.cluster.node import ClusterNode, NodeSettings
 from platd.datadir import DataDir, HostSettings, default_data_dir
+from platd.disk import DiskWatch
 from platd.feed import Feed
 from platd.ingress.controller import IngressController, make_driver
 from platd.ingress.driver import IngressDriver
@@ -43,6 +44,7 @@ from platd.services.endpoints import probe_host_port
 from platd.services.volumes import reattach
 from platd.spec.endpoints import Pools, PortProbe
 from platd.spec.hlc import HybridLogicalClock
+from platd.spec.sizes import format_size
 from platd.spec.volumes import HostInfo
 from platd.store.db import Store, migrate
 from platd.supervisor import RootTask, Supervisor
@@ -217,20 +219,27 @@ def assemble(data: DataDir, boundaries: Boundaries) -> Daemon:
     initialised (NotFound) and invalid settings in platd.toml (InvalidInput)."""
     b = boundaries
     host = data.host()
-    migrate(data.state_db)
     settings = data.settings()
+    disk = DiskWatch(data.path, settings.limits().disk_min_free)
+    state = disk.state(fresh=True)  # on a full disk this frees the ballast before any write
+    if state.full:
+        log.warning("the data disk at %s is full (%s free): platd starts, serves reads and "
+                    "deletes, and refuses what would add data", data.path,
+                    format_size(state.free_bytes))
+    migrate(data.state_db)
     clock = b.clock
     store = Store(data.state_db, host["id"],
                   HybridLogicalClock(lambda: int(clock.time() * 1000)))
+    store.on_full = disk.release
     try:
-        return _assemble(data, settings, host, store, b)
+        return _assemble(data, settings, host, store, b, disk)
     except BaseException:
         store.close()
         raise
 
 
 def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], store: Store,
-              b: Boundaries) -> Daemon:
+              b: Boundaries, disk: DiskWatch) -> Daemon:
     clock = b.clock
     feed = Feed()
     box = SecretBox.from_file(data.key_file)
@@ -254,6 +263,7 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
         box=box, runtime=b.runtime, volumes=volumes,
         images=Images(b.resolve, b.build, settings.registry),
         limits=settings.limits(),
+        disk=disk,
         endpoints=Endpoints(
             Pools(ipv6=tuple(settings.ingress_ipv6), ipv4=tuple(settings.ingress_ipv4)),
             b.port_probe,

@@ -64,6 +64,7 @@ class HostSettings:
     env_secrets_max_bytes: str | int = "1M"
     env_logs_max_bytes: str | int = "256M"  # "0": no per-env limit (logs_max_bytes still holds)
     disk_reserve: str | int = "1G"  # "0": volumes may take every free byte
+    disk_min_free: str | int = "256M"  # below it the host is "full": additions are refused
 
     @classmethod
     def load(cls, path: Path) -> HostSettings:

@@ -183,8 +183,9 @@ def create_schema(conn: sqlite3.Connection, path: Path) -> None:
             f"{SCHEMA_VERSION})",
             hint="run the newer platd, or move the file away to start a new log store",
         )
-    conn.executescript(SCHEMA)
-    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    conn.executescript(SCHEMA)  # writes nothing when every table is there
+    if version != SCHEMA_VERSION:  # a write only when needed: platd starts on a full disk
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
 class LogStore:

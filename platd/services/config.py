@@ -122,6 +122,8 @@ def change_config(
                 "unchanged": True,
             }
         size = size_of(new)
+        if size > size_of(old):
+            ctx.require_room(f"the config change of {ref.path}")
         if size > ctx.limits.env_config_max_bytes and size > size_of(old):
             raise over_limit("the config", ref.path, size, ctx.limits.env_config_max_bytes,
                              "env_config_max_bytes")
@@ -293,6 +295,7 @@ def write_bundle(
     with ctx.store.write() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
+        ctx.require_room(f"the change to secret bundle {name} of {ref.path}")
         existing = next((b for b in live_bundles(session, ref.env.id) if b.name == name), None)
         if create and existing is not None:
             raise Conflict(

@@ -155,6 +155,7 @@ def commit_deploy(
     with ctx.store.write() as session:
         ref = tenancy.resolve_env(session, principal, plan.target)
         principal.require(ref.org.id, "deployer")
+        ctx.require_room(f"the deploy to {ref.path}")
         _check_gate(session, ref, plan.manifest, manifest_file)
         config = config_service.current_config(session, ref.env.id)
         secret_versions = {}
