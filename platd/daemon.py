@@ -221,7 +221,7 @@ def assemble(data: DataDir, boundaries: Boundaries) -> Daemon:
     host = data.host()
     settings = data.settings()
     disk = DiskWatch(data.path, settings.limits().disk_min_free)
-    state = disk.state(fresh=True)  # on a full disk this frees the ballast before any write
+    state = disk.starting()  # on a full disk this frees the ballast before SQLite opens
     if state.full:
         log.warning("the data disk at %s is full (%s free): platd starts, serves reads and "
                     "deletes, and refuses what would add data", data.path,
@@ -358,4 +358,8 @@ def open_daemon(data_path: Path | None, *, runtime: str = "docker",
     place) with the real boundaries, or the fake runtime (``runtime="fake"``)."""
     data = DataDir((data_path or default_data_dir()).resolve())
     fake = runtime == "fake"
+    if data.exists():
+        # Before anything opens a database (the fake runtime reads state.db): on a disk with
+        # nothing free, SQLite cannot even read until the ballast is given back.
+        DiskWatch(data.path, data.settings().limits().disk_min_free).starting()
     return assemble(data, fake_boundaries(data) if fake else docker_boundaries(docker_url))

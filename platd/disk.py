@@ -10,7 +10,9 @@ standing now:
 - A *ballast*: ``DATA/ballast``, a file of ``BALLAST_BYTES`` allocated while there is room. When
   free space runs out anyway (another process filled the disk, or a write failed with
   SQLITE_FULL), platd deletes it, so the small writes that free space (tombstones, scale-down,
-  events) and its own start-up still have room. It is allocated again once the disk has room.
+  events) still have room. A second, smaller one, ``DATA/ballast.start``, is given back only by
+  a platd that *starts* on a disk with (almost) nothing free: SQLite needs room for its WAL
+  index before it can even read. Both are allocated again once the disk has room.
 
 Free space is read with ``statvfs`` (what an unprivileged process may use), at most every
 ``CHECK_EVERY`` seconds unless a caller asks for a fresh look.
@@ -32,6 +34,8 @@ from platd.spec.sizes import MIB, format_size
 log = logging.getLogger("platd.disk")
 
 BALLAST_BYTES = 16 * MIB
+START_BALLAST_BYTES = 4 * MIB
+START_NEEDS = 2 * MIB  # a platd starting with less than this free gives back the start ballast
 CHECK_EVERY = 1.0
 
 
@@ -45,7 +49,7 @@ class DiskState:
 
     @property
     def full(self) -> bool:
-        return self.free_bytes + self.ballast_bytes < self.min_free or self.free_bytes <= 0
+        return self.free_bytes < self.min_free or self.free_bytes <= 0
 
     def to_dict(self) -> dict[str, object]:
         return {"path": self.path, "free_bytes": self.free_bytes,
@@ -63,6 +67,7 @@ class DiskWatch:
         self.min_free = min_free
         self.ballast = path / "ballast"
         self.ballast_bytes = ballast_bytes
+        self.start_ballast = path / "ballast.start"
         self._statvfs = statvfs
         self._clock = clock
         self._lock = threading.Lock()
@@ -88,50 +93,64 @@ class DiskWatch:
     def release(self) -> None:
         """A write failed for want of space: give the ballast back now (store hook)."""
         with self._lock:
-            self._drop_ballast("a write found the disk full")
+            self._drop(self.ballast, "a write found the disk full")
             self._last = None
 
-    def _look(self) -> DiskState:
+    def starting(self) -> DiskState:
+        """Before platd opens its databases: with (almost) nothing free, give back both
+        ballasts so that SQLite can open them."""
+        with self._lock:
+            if self._free() < START_NEEDS:
+                self._drop(self.ballast, "platd is starting")
+                self._drop(self.start_ballast, "platd is starting")
+            self._last, self._at = self._look(refill=False), self._clock()
+            return self._last
+
+    def _look(self, *, refill: bool = True) -> DiskState:
         st = self._statvfs(str(self.path))
         free = st.f_bavail * st.f_frsize
         total = st.f_blocks * st.f_frsize
-        held = self._held()
-        if held and free < self.ballast_bytes:
-            self._drop_ballast(f"only {format_size(free)} free")
-            held, free = 0, self._free()
-        elif not held and free > self.min_free + 2 * self.ballast_bytes:
-            held = self._fill_ballast()
-            free = self._free() if held else free
+        if self._held(self.ballast) and free < self.ballast_bytes:
+            self._drop(self.ballast, f"only {format_size(free)} free")
+            free = self._free()
+        room = self.min_free + 2 * (self.ballast_bytes + START_BALLAST_BYTES)
+        if refill and free > room:
+            for path, size in ((self.start_ballast, START_BALLAST_BYTES),
+                               (self.ballast, self.ballast_bytes)):
+                if not self._held(path):
+                    self._fill(path, size)
+            free = self._free()
+        held = self._held(self.ballast) + self._held(self.start_ballast)
         return DiskState(str(self.path), free, total, held, self.min_free)
 
     def _free(self) -> int:
         st = self._statvfs(str(self.path))
         return st.f_bavail * st.f_frsize
 
-    def _held(self) -> int:
+    @staticmethod
+    def _held(path: Path) -> int:
         try:
-            return self.ballast.stat().st_blocks * 512
+            return path.stat().st_blocks * 512
         except FileNotFoundError:
             return 0
 
-    def _drop_ballast(self, why: str) -> None:
+    def _drop(self, path: Path, why: str) -> None:
+        size = self._held(path)
         try:
-            self.ballast.unlink()
+            path.unlink()
         except FileNotFoundError:
             return
-        log.warning("the data disk at %s is nearly full (%s): released the %s ballast so that "
-                    "deletes, scaling and platd itself keep working", self.path, why,
-                    format_size(self.ballast_bytes))
+        log.warning("the data disk at %s is nearly full (%s): gave back its ballast file %s "
+                    "(%s) so that deletes, scaling and platd itself keep working", self.path,
+                    why, path.name, format_size(size))
 
-    def _fill_ballast(self) -> int:
+    def _fill(self, path: Path, size: int) -> None:
         try:
-            fd = os.open(self.ballast, os.O_WRONLY | os.O_CREAT, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
             try:
-                os.posix_fallocate(fd, 0, self.ballast_bytes)
+                os.posix_fallocate(fd, 0, size)
             finally:
                 os.close(fd)
         except OSError as e:
-            self.ballast.unlink(missing_ok=True)
-            log.info("could not set the disk ballast aside at %s: %s", self.ballast, e)
-            return 0
-        return self._held()
+            path.unlink(missing_ok=True)
+            log.info("could not set the disk ballast aside at %s: %s", path, e)
