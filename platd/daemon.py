@@ -248,7 +248,8 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
     if remounted:
         log.info("mounted volumes again: %s", ", ".join(remounted))
     logs = LogService.open(data.logs_db, store, b.runtime, max_age=settings.logs_max_age,
-                           max_bytes=settings.logs_max_bytes)
+                           max_bytes=settings.logs_max_bytes,
+                           max_env_bytes=settings.limits().env_logs_max_bytes)
     driver = b.ingress or make_driver(settings.ingress_driver, data.path / "ingress")
     ingress = IngressController(store, driver, clock)
     reconciler = Reconciler(

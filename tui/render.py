@@ -623,6 +623,13 @@ def older_lines_note(shown: int) -> str:
     return f"(older lines exist: raise --limit or narrow with --since; showing {shown})"
 
 
+def dropped_lines_note(dropped: dict[str, Any]) -> str:
+    """``plat logs``, when the history reaches back to lines dropped for the log budget."""
+    return (f"(note: {int(dropped['lines']):,} older lines of this env were dropped, up to "
+            f"{format_utc(float(dropped['through']))}, to keep the log store within its "
+            "budget (env_logs_max_bytes and logs_max_bytes in the host's platd.toml))")
+
+
 EXEC_WITHOUT_TTY = "plat: stdin is not a terminal, so the command runs without a TTY"
 
 
