@@ -16,7 +16,6 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from platd.auth.tokens import Principal
-from platd.clock import Clock
 from platd.secrets.crypto import SecretBox
 from platd.services import tenancy
 from platd.services.context import ServiceContext
@@ -127,7 +126,10 @@ def change_config(
         if size > ctx.limits.env_config_max_bytes and size > size_of(old):
             raise over_limit("the config", ref.path, size, ctx.limits.env_config_max_bytes,
                              "env_config_max_bytes")
-        flat = flat_config(session, previous) if previous else None
+        # A layer only builds on a version this host wrote: a peer that has the layer then has
+        # its base too (it holds every row of an origin up to its high-water mark).
+        mine = previous is not None and previous.origin == ctx.store.host_id
+        flat = flat_config(session, previous) if mine else None
         layer = next_layer(flat, new)
         version = ConfigVersion(
             id=uuid7(),
@@ -135,7 +137,7 @@ def change_config(
             version=(previous.version if previous else 0) + 1,
             values_json=json.dumps(dict(layer.values), sort_keys=True),
             unset_json=json.dumps(list(layer.unset)),
-            base_id=None if layer.snapshot or previous is None else previous.id,
+            base_id=None if layer.snapshot or not mine or previous is None else previous.id,
             created_at=ctx.clock.time(),
             created_by=principal.name,
         )
@@ -226,16 +228,18 @@ def _describe_bundle(
 
 
 def _seal_version(
-    clock: Clock,
-    box: SecretBox,
+    ctx: ServiceContext,
     bundle_id: str,
     previous: tuple[SecretVersion, Flattened] | None,
     values: dict[str, str],
     by: str,
 ) -> SecretVersion:
-    """The next version of a bundle holding ``values``: only what changed is sealed."""
+    """The next version of a bundle holding ``values``: only what changed is sealed, on top
+    of a version this host wrote (so a peer holding it holds its base: see change_config)."""
+    clock, box = ctx.clock, ctx.box
     version_id = uuid7()
-    layer = next_layer(previous[1] if previous else None, values)
+    mine = previous is not None and previous[0].origin == ctx.store.host_id
+    layer = next_layer(previous[1] if previous and mine else None, values)
     return SecretVersion(
         id=version_id,
         bundle_id=bundle_id,
@@ -244,7 +248,7 @@ def _seal_version(
         keys_json=json.dumps(sorted(values)),
         created_at=clock.time(),
         created_by=by,
-        base_id=None if layer.snapshot or previous is None else previous[0].id,
+        base_id=None if layer.snapshot or previous is None or not mine else previous[0].id,
     )
 
 
@@ -321,7 +325,7 @@ def write_bundle(
         if size > ctx.limits.env_secrets_max_bytes:
             raise over_limit("the secret bundles", ref.path, size,
                              ctx.limits.env_secrets_max_bytes, "env_secrets_max_bytes")
-        version = _seal_version(ctx.clock, box, existing.id, previous, merged, principal.name)
+        version = _seal_version(ctx, existing.id, previous, merged, principal.name)
         session.add(version)
         if history:
             what = (f"updated secret bundle {name} (version {version.version}): set keys "
