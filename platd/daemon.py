@@ -231,6 +231,7 @@ def assemble(data: DataDir, boundaries: Boundaries) -> Daemon:
     store = Store(data.state_db, host["id"],
                   HybridLogicalClock(lambda: int(clock.time() * 1000)))
     store.on_full = disk.release
+    store.before_write = disk.state
     try:
         return _assemble(data, settings, host, store, b, disk)
     except BaseException:

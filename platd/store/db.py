@@ -161,6 +161,9 @@ class Store:
         # Called when a write finds the disk full (the daemon's DiskWatch gives its ballast
         # back, so that the retry and the writes that free space have room).
         self.on_full: Callable[[], None] | None = None
+        # Called before each write transaction (the DiskWatch's cached look, at most once a
+        # second: it gives the ballast back before a write can fail for want of space).
+        self.before_write: Callable[[], object] | None = None
         self._seed_clock()
 
     def _seed_clock(self) -> None:
@@ -184,6 +187,11 @@ class Store:
 
     @contextmanager
     def _transaction(self, recorder: ChangeRecorder) -> Iterator[Session]:
+        if self.before_write is not None:
+            try:
+                self.before_write()
+            except OSError:  # a look at the disk that fails must not stop the write
+                pass
         with self._write_lock, Session(self._writer, expire_on_commit=False) as session:
             event.listen(session, "before_flush", recorder.before_flush)
             try:
