@@ -4,6 +4,8 @@ small tmpfs (and, for the reserve, real loop-device volumes on it)."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -84,3 +86,31 @@ def test_the_reconciler_keeps_going_while_writes_fail_for_want_of_space(tmp_path
                     and all(i["state"] == "running" for i in instances))
 
         _until(restarted, "the crash to be recorded and the instance running again")
+
+
+def test_log_lines_the_disk_has_no_room_for_are_counted_and_the_writer_goes_on(
+        tmp_path: Path) -> None:
+    from platd.logs.retention import Retention
+    from platd.logs.store import LogStore, Origin
+
+    with small_fs(tmp_path / "fs") as fs:
+        store = LogStore(fs / "logs.db", Retention())
+        try:
+            origin = Origin("env-1", "web", "i1", "r1")
+            store.submit_app(origin, "c1", [(1, 1, "kept", False)], "c1")
+            store.call(lambda _conn: None).result(timeout=30)
+            fill(fs / "filler")
+            store.submit_app(origin, "c1", [(2 + i, 1, "y" * 200, False) for i in range(5_000)],
+                             "c1")
+            with contextlib.suppress(sqlite3.OperationalError):  # the batch's error, if shared
+                store.call(lambda _conn: None).result(timeout=30)
+            (fs / "filler").unlink()
+            store.submit_app(origin, "c1", [(10_000, 1, "after", False)], "c1")
+            store.call(lambda _conn: None).result(timeout=30)
+            reader = store.reader()
+            assert [m for (m,) in reader.execute("SELECT message FROM lines ORDER BY seq")] == [
+                "kept", "after"]
+            dropped = reader.execute("SELECT dropped, dropped_through FROM env_usage").fetchone()
+            assert dropped == (5_000, 5_001)
+        finally:
+            store.close()
