@@ -11,6 +11,7 @@ by the store as they are written, and listeners learn what each commit changed
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sqlite3
@@ -188,10 +189,9 @@ class Store:
     @contextmanager
     def _transaction(self, recorder: ChangeRecorder) -> Iterator[Session]:
         if self.before_write is not None:
-            try:
+            # A look at the disk that fails must not stop the write.
+            with contextlib.suppress(OSError):
                 self.before_write()
-            except OSError:  # a look at the disk that fails must not stop the write
-                pass
         with self._write_lock, Session(self._writer, expire_on_commit=False) as session:
             event.listen(session, "before_flush", recorder.before_flush)
             try:
