@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from api_support import deploy, env_url, make_env, satisfy_gate, wait_converged
-from conftest import fill, free_bytes, small_fs
 from daemon_support import Daemon
 
 from tests.conftest import _remove_containers
+from tests.disk.disk_support import fill, free_bytes, small_fs
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -48,7 +48,11 @@ def test_a_crash_on_a_full_disk_is_restarted_and_recorded_later(
             wait_converged(d, target, timeout=120)
             assert len(_running(d.host_id)) == 2
             fill(fs / "filler")
-            d.api("GET", env_url(target, "/status"))  # platd gives its ballast back...
+            # platd looks at the disk at most once a second; seeing it full, it gives its
+            # ballast back ...
+            _until(lambda: d.api("GET", env_url(target, "/status"))[1]["disk"]["full"],
+                   "platd to see the disk full", d)
+            assert not (d.data / "ballast").exists()
             fill(fs / "filler-2")  # ... and that is taken too
             assert free_bytes(fs) < 64 * 1024
 

@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 from api_support import deploy, env_url, make_env, satisfy_gate, stop_daemon, wait_converged
-from conftest import fill, free_bytes, small_fs
 from daemon_support import Daemon
+
+from tests.disk.disk_support import fill, free_bytes, small_fs
 
 SETTINGS = 'disk_min_free = "20M"\ndisk_reserve = "16M"\n'
 
@@ -80,6 +81,9 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
             before = _stored(d, app)
             assert (d.data / "ballast").exists(), "platd sets a ballast aside while there is room"
             fill(fs / "filler")
+            # platd looks at the disk at most once a second: wait until it has seen this.
+            _until(lambda: d.api("GET", env_url(app, "/status"))[1]["disk"]["full"],
+                   "platd to see the disk full", d, timeout=10)
             yield Host(d, fs, app, spare, before)
         finally:
             stop_daemon(d)

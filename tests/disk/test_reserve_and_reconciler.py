@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from api_support import deploy, env_url, make_env, satisfy_gate, wait_converged
-from conftest import fill, free_bytes, small_fs
 from daemon_support import local_daemon, start_daemon, stop_daemon
 from volume_support import cleanup_volumes
+
+from tests.disk.disk_support import fill, free_bytes, small_fs
 
 MIB = 1024 * 1024
 
@@ -65,7 +66,11 @@ def test_the_reconciler_keeps_going_while_writes_fail_for_want_of_space(tmp_path
         assert status == 201, body
         wait_converged(d, target)
         fill(fs / "filler")
-        d.api("GET", env_url(target, "/status"))  # platd notices, gives its ballast back
+        # platd looks at the disk at most once a second; seeing it full, it gives its ballast
+        # back ...
+        _until(lambda: d.api("GET", env_url(target, "/status"))[1]["disk"]["full"],
+               "platd to see the disk full")
+        assert not (d.data / "ballast").exists()
         fill(fs / "filler-2")  # ... and that is taken too: not a byte left
         assert free_bytes(fs) < 64 * 1024
         container = next(iter(d.runtime.containers))
