@@ -120,7 +120,9 @@ def _disk_full(exc: BaseException, data: Path) -> bool:
     as an I/O error, which counts when the disk has (almost) nothing free.
     """
     seen: BaseException | None = exc
-    while seen is not None:
+    for _depth in range(16):  # a chain of causes is short; never walk a cycle forever
+        if seen is None:
+            break
         if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
         if isinstance(seen, StorageFull):
