@@ -30,6 +30,7 @@ from platd.api.context import ApiContext
 from platd.clock import Clock, SystemClock
 from platd.cluster.node import ClusterNode, NodeSettings
 from platd.datadir import DataDir, HostSettings, default_data_dir
+from platd.disk import DiskWatch
 from platd.feed import Feed
 from platd.ingress.controller import IngressController, make_driver
 from platd.ingress.driver import IngressDriver
@@ -43,6 +44,7 @@ from platd.services.endpoints import probe_host_port
 from platd.services.volumes import reattach
 from platd.spec.endpoints import Pools, PortProbe
 from platd.spec.hlc import HybridLogicalClock
+from platd.spec.sizes import format_size
 from platd.spec.volumes import HostInfo
 from platd.store.db import Store, migrate
 from platd.supervisor import RootTask, Supervisor
@@ -217,20 +219,28 @@ def assemble(data: DataDir, boundaries: Boundaries) -> Daemon:
     initialised (NotFound) and invalid settings in platd.toml (InvalidInput)."""
     b = boundaries
     host = data.host()
-    migrate(data.state_db)
     settings = data.settings()
+    disk = DiskWatch(data.path, settings.limits().disk_min_free)
+    state = disk.starting()  # on a full disk this frees the ballast before SQLite opens
+    if state.full:
+        log.warning("the data disk at %s is full (%s free): platd starts, serves reads and "
+                    "deletes, and refuses what would add data", data.path,
+                    format_size(state.free_bytes))
+    migrate(data.state_db)
     clock = b.clock
     store = Store(data.state_db, host["id"],
                   HybridLogicalClock(lambda: int(clock.time() * 1000)))
+    store.on_full = disk.release
+    store.before_write = disk.state
     try:
-        return _assemble(data, settings, host, store, b)
+        return _assemble(data, settings, host, store, b, disk)
     except BaseException:
         store.close()
         raise
 
 
 def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], store: Store,
-              b: Boundaries) -> Daemon:
+              b: Boundaries, disk: DiskWatch) -> Daemon:
     clock = b.clock
     feed = Feed()
     box = SecretBox.from_file(data.key_file)
@@ -239,7 +249,8 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
     if remounted:
         log.info("mounted volumes again: %s", ", ".join(remounted))
     logs = LogService.open(data.logs_db, store, b.runtime, max_age=settings.logs_max_age,
-                           max_bytes=settings.logs_max_bytes)
+                           max_bytes=settings.logs_max_bytes,
+                           max_env_bytes=settings.limits().env_logs_max_bytes)
     driver = b.ingress or make_driver(settings.ingress_driver, data.path / "ingress")
     ingress = IngressController(store, driver, clock)
     reconciler = Reconciler(
@@ -253,6 +264,8 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
         host=HostInfo(store.host_id, str(host["name"]), dict(settings.labels)),
         box=box, runtime=b.runtime, volumes=volumes,
         images=Images(b.resolve, b.build, settings.registry),
+        limits=settings.limits(),
+        disk=disk,
         endpoints=Endpoints(
             Pools(ipv6=tuple(settings.ingress_ipv6), ipv4=tuple(settings.ingress_ipv4)),
             b.port_probe,
@@ -347,4 +360,8 @@ def open_daemon(data_path: Path | None, *, runtime: str = "docker",
     place) with the real boundaries, or the fake runtime (``runtime="fake"``)."""
     data = DataDir((data_path or default_data_dir()).resolve())
     fake = runtime == "fake"
+    if data.exists():
+        # Before anything opens a database (the fake runtime reads state.db): on a disk with
+        # nothing free, SQLite cannot even read until the ballast is given back.
+        DiskWatch(data.path, data.settings().limits().disk_min_free).starting()
     return assemble(data, fake_boundaries(data) if fake else docker_boundaries(docker_url))

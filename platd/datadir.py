@@ -4,7 +4,7 @@
     DATA/state.db      desired and observed state (SQLite, WAL)
     DATA/logs.db       app and system log lines (SQLite, WAL; see docs/logs.md)
     DATA/secret.key    the key that seals secret values (mode 0600)
-    DATA/platd.toml    optional settings: registry, labels, address pools
+    DATA/platd.toml    optional settings: registry, labels, address pools, storage limits
     DATA/run/          per-instance files delivered into containers (secrets), mode 0700
 """
 
@@ -21,6 +21,10 @@ from typing import Any
 
 from platd.spec.errors import Conflict, InvalidInput, NotFound
 from platd.spec.ids import uuid7
+from platd.spec.limits import DEFAULTS as LIMIT_DEFAULTS
+from platd.spec.limits import Limits
+
+LIMIT_SETTINGS = tuple(LIMIT_DEFAULTS)
 
 
 def default_data_dir() -> Path:
@@ -54,6 +58,13 @@ class HostSettings:
     serf_rpc: str = "127.0.0.1:7373"  # the agent's RPC, on loopback (several hosts on one
     # machine, as scripts/dev-cluster runs them, need one port each)
     anti_entropy_seconds: float = 10.0
+    # Storage limits (platd/spec/limits.py, docs/operations.md): per env, and the free space
+    # on the data directory's filesystem that volumes and snapshots may not take.
+    env_config_max_bytes: str | int = "1M"
+    env_secrets_max_bytes: str | int = "1M"
+    env_logs_max_bytes: str | int = "256M"  # "0": no per-env limit (logs_max_bytes still holds)
+    disk_reserve: str | int = "1G"  # "0": volumes may take every free byte
+    disk_min_free: str | int = "256M"  # below it the host is "full": additions are refused
 
     @classmethod
     def load(cls, path: Path) -> HostSettings:
@@ -66,7 +77,7 @@ class HostSettings:
         known = {"registry", "labels", "resync_seconds", "logs_max_age", "logs_max_bytes",
                  "ingress_ipv6", "ingress_ipv4", "ingress_driver", "gossip_bind", "api_url",
                  "serf_rpc",
-                 "anti_entropy_seconds"}
+                 "anti_entropy_seconds", *LIMIT_SETTINGS}
         unknown = set(data) - known
         if unknown:
             raise InvalidInput(
@@ -109,7 +120,15 @@ class HostSettings:
         if problems:
             raise InvalidInput(f"{path}: " + "; ".join(problems),
                                hint="fix the file and start platd again")
+        try:
+            Limits.from_settings(data)
+        except InvalidInput as e:
+            raise InvalidInput(f"{path}: {e.message}", hint="fix the file and start platd again"
+                               ) from None
         return cls(**data)
+
+    def limits(self) -> Limits:
+        return Limits.from_settings({k: getattr(self, k) for k in LIMIT_SETTINGS})
 
 
 def _pool_ok(value: Any, version: int) -> bool:

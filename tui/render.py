@@ -114,9 +114,10 @@ def event_line(e: dict[str, Any]) -> str:
 def status_lines(s: dict[str, Any]) -> list[str]:
     rel = s.get("release")
     if rel is None:
-        return [f"{s['target']}: nothing deployed yet",
+        return [f"{s['target']}: nothing deployed yet", *disk_lines(s.get("disk")),
                 f"  deploy with: plat deploy -f plat.toml --target {s['target']}"]
-    lines = [f"{s['target']}  release {rel['version']} ({rel['status']})"]
+    lines = [f"{s['target']}  release {rel['version']} ({rel['status']})",
+             *disk_lines(s.get("disk"))]
     if rel.get("status") == "failed" and rel.get("error"):
         lines.append(f"  failed at {rel.get('failed_step')} ({rel.get('category')}): "
                      f"{rel['error'].splitlines()[0]}")
@@ -151,6 +152,17 @@ def status_lines(s: dict[str, Any]) -> list[str]:
         lines += ["", *table(inst_rows, ["INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH",
                                          "RESTARTS", "AGE", "PORTS"])]
     return lines
+
+
+def disk_lines(disk: dict[str, Any] | None) -> list[str]:
+    """The host's data disk, said only when it is full (docs/operations.md)."""
+    if not disk or not disk.get("full"):
+        return []
+    where = f"host {disk['host']}" if disk.get("host") else "this host"
+    return [f"  {where}: data disk FULL: {format_size(int(disk['free_bytes']))} free of "
+            f"{format_size(int(disk['total_bytes']))} at {disk['path']}",
+            "  changes that add data are refused until space is freed; reads, scaling and "
+            "deletes work"]
 
 
 def describe_lines(d: dict[str, Any]) -> list[str]:
@@ -609,6 +621,13 @@ def gave_up_reconnecting(e: PlatError, waited: float, hint: list[str]) -> Daemon
 def older_lines_note(shown: int) -> str:
     """``plat logs`` at a terminal, when more history exists than --limit showed."""
     return f"(older lines exist: raise --limit or narrow with --since; showing {shown})"
+
+
+def dropped_lines_note(dropped: dict[str, Any]) -> str:
+    """``plat logs``, when the history reaches back to lines dropped for the log budget."""
+    return (f"(note: {int(dropped['lines']):,} older lines of this env were dropped, up to "
+            f"{format_utc(float(dropped['through']))}, to keep the log store within its "
+            "budget (env_logs_max_bytes and logs_max_bytes in the host's platd.toml))")
 
 
 EXEC_WITHOUT_TTY = "plat: stdin is not a terminal, so the command runs without a TTY"

@@ -28,6 +28,7 @@ from platd.cluster.transport import PeerTransport, PeerUnreachable
 from platd.gossip.errors import GossipError
 from platd.gossip.protocol import Gossip
 from platd.gossip.types import EventsLost, Member, MemberEvent, UserEvent
+from platd.spec.errors import StorageFull
 from platd.spec.hlc import unpack
 from platd.store.changes import ChangeSet
 from platd.store.db import Store
@@ -181,8 +182,12 @@ class Replicator:
         peer = peers.get(origin)  # the origin has its own rows for sure
         if peer is None:
             return  # not reachable now: the next round gets them from whoever has them
-        with contextlib.suppress(PeerUnreachable):
+        try:
             await self.pull(peer.api, origin)
+        except PeerUnreachable:
+            pass
+        except StorageFull as e:  # the next round pulls them again, once there is room
+            log.warning("could not merge rows from %s: %s", origin, e.message)
 
     async def _members(self) -> list[Member]:
         try:
@@ -215,6 +220,10 @@ class Replicator:
             except PeerUnreachable as e:
                 log.info("anti-entropy with %s failed: %s", peer.host_id, e)
                 continue
+            except StorageFull as e:
+                # The data disk is full: keep the host up and try again next round.
+                log.warning("anti-entropy with %s stopped: %s", peer.host_id, e.message)
+                return False
             self.last_sync = time.time()
             self.synced.set()
             return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,8 +83,12 @@ class LogService:
 
     @classmethod
     def open(cls, path: Path, state: Store, runtime: Runtime, *,
-             max_age: str | float | int, max_bytes: str | int) -> LogService:
-        retention = Retention.from_settings(max_age, max_bytes)
+             max_age: str | float | int, max_bytes: str | int,
+             max_env_bytes: int = 0) -> LogService:
+        """The host budget is held to a tenth of the data dir's filesystem (retention.py)."""
+        st = os.statvfs(path.parent)
+        retention = Retention.from_settings(max_age, max_bytes, max_env_bytes,
+                                            disk_bytes=st.f_blocks * st.f_frsize)
         return cls(LogStore(path, retention), state, runtime)
 
     async def run(self) -> None:
@@ -150,12 +155,16 @@ class LogService:
             else:
                 rows, cursor = query.follow(conn, f, after, r.limit)
             names = self.store.names(conn, {i for r in rows for i in r[2:5] if i is not None})
+            dropped = _dropped(conn, env, r) if after is None and not more else None
         finally:
             conn.execute("COMMIT")
         lines = [_line(r, names) for r in rows]
         older = f"{rows[0][1]}:{rows[0][0]}" if (more and rows) else None
-        return {"target": env_path, "lines": lines, "cursor": cursor, "more": more,
-                "before": older}
+        answer = {"target": env_path, "lines": lines, "cursor": cursor, "more": more,
+                  "before": older}
+        if dropped:
+            answer["dropped"] = dropped
+        return answer
 
     def _resolve(self, conn: Any, env: int | None, env_id: str, env_path: str, kind: int,
                  name: str | None) -> int | None:
@@ -207,6 +216,18 @@ class LogService:
                 if release is not None:
                     names |= set(manifest_of(release).workloads)
             return names
+
+
+def _dropped(conn: Any, env: int | None, r: Prepared) -> dict[str, Any] | None:
+    """On the oldest page of a history: how many older lines of the env were dropped for the
+    log budget (or a full disk), when the page's time range reaches back to them."""
+    if env is None:
+        return None
+    row = conn.execute("SELECT dropped, dropped_through FROM env_usage WHERE env = ?",
+                       (env,)).fetchone()
+    if not row or not row[0] or (r.since is not None and r.since > row[1]):
+        return None
+    return {"lines": int(row[0]), "through": int(row[1]) / 1e9}
 
 
 def _env_key(conn: Any, env_id: str) -> int | None:

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from platd.logs import severity
-from platd.logs.retention import Retention
+from platd.logs.retention import ROW_BYTES, Retention
 
 __all__ = ["APP", "INSTANCE", "RELEASE", "SYSTEM", "WORKLOAD", "LogStore", "Origin",
            "SystemLine"]
@@ -87,6 +87,12 @@ CREATE TABLE IF NOT EXISTS cursors (
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS env_usage (
+    env INTEGER PRIMARY KEY,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    dropped INTEGER NOT NULL DEFAULT 0,
+    dropped_through INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -183,8 +189,14 @@ def create_schema(conn: sqlite3.Connection, path: Path) -> None:
             f"{SCHEMA_VERSION})",
             hint="run the newer platd, or move the file away to start a new log store",
         )
-    conn.executescript(SCHEMA)
-    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    conn.executescript(SCHEMA)  # writes nothing when every table is there
+    if version != SCHEMA_VERSION:  # a write only when needed: platd starts on a full disk
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    if (conn.execute("SELECT 1 FROM lines LIMIT 1").fetchone()
+            and not conn.execute("SELECT 1 FROM env_usage LIMIT 1").fetchone()):
+        # A store from before env_usage: count what each env holds, once.
+        conn.execute("INSERT INTO env_usage (env, bytes) SELECT env, "
+                     f"SUM(LENGTH(message)) + COUNT(*) * {ROW_BYTES} FROM lines GROUP BY env")
 
 
 class LogStore:
@@ -208,6 +220,10 @@ class LogStore:
         self.listeners: list[Callable[[], None]] = []
         self.failed: BaseException | None = None
         self._closed = False
+        # Lines the disk had no room for, per env id: (count, newest ts), noted in env_usage by
+        # the next transaction that succeeds.
+        self._lost: dict[str, tuple[int, int]] = {}
+        self._usage: dict[int, int] = {}  # bytes added per env in the open transaction
         # The newest seq committed, as the writer last saw it (followers use it as a hint).
         row = self._writer.execute("SELECT seq FROM sqlite_sequence WHERE name = 'lines'")
         found = row.fetchone()
@@ -306,8 +322,16 @@ class LogStore:
     def _apply(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         results: list[tuple[concurrent.futures.Future[Any], Any]] = []
         count = 0
+        self._usage = {}
+        lost, self._lost = self._lost, {}
         try:
             conn.execute("BEGIN IMMEDIATE")
+            for env_id, (n, top) in lost.items():
+                conn.execute(
+                    "INSERT INTO env_usage (env, dropped, dropped_through) VALUES (?, ?, ?) "
+                    "ON CONFLICT (env) DO UPDATE SET dropped = dropped + excluded.dropped, "
+                    "dropped_through = MAX(dropped_through, excluded.dropped_through)",
+                    (self._env(conn, env_id), n, top))
             for job in jobs:
                 if isinstance(job, _AppLines):
                     count += len(job.lines)
@@ -320,9 +344,13 @@ class LogStore:
                         results.append((job.future, job.fn(conn)))
                     except Exception as exc:
                         job.future.set_exception(exc)
+            conn.executemany(
+                "INSERT INTO env_usage (env, bytes) VALUES (?, ?) ON CONFLICT (env) "
+                "DO UPDATE SET bytes = bytes + excluded.bytes", list(self._usage.items()))
             conn.execute("COMMIT")
         except Exception as exc:  # a full disk, a bug: drop this batch, never the writer
             log.error("could not store %d log lines: %s", count, exc)
+            self._lost = _merge_lost(lost, jobs)
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             self._env_ids.clear()  # ids handed out in the rolled-back transaction are void
@@ -351,6 +379,8 @@ class LogStore:
         instance = self._name(conn, env, INSTANCE, o.instance, o.workload)
         release = self._name(conn, env, RELEASE, o.release, None)
         detect = severity.detect
+        self._usage[env] = self._usage.get(env, 0) + sum(
+            len(text) + ROW_BYTES for _ts, _stream, text, _c in job.lines)
         conn.executemany(INSERT, [
             (ts, env, workload, instance, release, APP, stream, detect(text, stream),
              CONTINUES if continues else 0,
@@ -373,6 +403,7 @@ class LogStore:
             release = self._name(conn, env, RELEASE, line.release, None)
             rows.append((line.ts, env, workload, instance, release, SYSTEM, 0, line.severity, 0,
                          _storable(line.message)))
+            self._usage[env] = self._usage.get(env, 0) + len(line.message) + ROW_BYTES
         conn.executemany(INSERT, rows)
         for key, value in job.meta.items():
             conn.execute(
@@ -461,3 +492,19 @@ class LogStore:
             return len(gone)
 
         return self.call(forget)
+
+
+def _merge_lost(lost: dict[str, tuple[int, int]], jobs: list[_Job]) -> dict[str, tuple[int, int]]:
+    """What was lost before, plus the lines of ``jobs`` (a batch the disk had no room for)."""
+    out = dict(lost)
+    for job in jobs:
+        if isinstance(job, _AppLines):
+            items = [(job.origin.env_id, ts) for ts, _s, _t, _c in job.lines]
+        elif isinstance(job, _SystemLines):
+            items = [(line.env_id, line.ts) for line in job.lines]
+        else:
+            continue
+        for env_id, ts in items:
+            n, top = out.get(env_id, (0, 0))
+            out[env_id] = (n + 1, max(top, ts))
+    return out

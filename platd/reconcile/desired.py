@@ -28,6 +28,7 @@ from platd.store.models import (
     Volume,
 )
 from platd.store.queries import live_envs, spec_hash
+from platd.store.versions import flat_config, flat_secret
 from platd.volumes.backend import mount_source
 
 
@@ -37,12 +38,6 @@ def _release_content(
 ) -> tuple[Manifest, dict[str, str]]:
     """Releases are immutable, so each one's manifest is parsed once per process."""
     return Manifest.from_dict(json.loads(manifest_json)), json.loads(images_json)
-
-
-@lru_cache(maxsize=4096)
-def _config_content(version_id: str, values_json: str) -> dict[str, str]:
-    values: dict[str, str] = json.loads(values_json)
-    return values
 
 
 def load_desired(store: Store) -> tuple[list[DesiredWorkload], dict[str, str]]:
@@ -56,12 +51,11 @@ def load_desired(store: Store) -> tuple[list[DesiredWorkload], dict[str, str]]:
         ids = [e.current_release_id for e, _ in envs]
         by_id = {r.id: r for r in session.exec(select(Release).where(col(Release.id).in_(ids)))}
         config_ids = [r.config_version_id for r in by_id.values() if r.config_version_id]
-        configs = {
-            c.id: _config_content(c.id, c.values_json)
-            for c in session.exec(
-                select(ConfigVersion).where(col(ConfigVersion.id).in_(config_ids))
-            )
-        }
+        configs: dict[str, dict[str, str]] = {}
+        for c in session.exec(select(ConfigVersion).where(col(ConfigVersion.id).in_(config_ids))):
+            flat = flat_config(session, c)
+            if flat is not None:  # a layer whose base has not arrived reads as not here yet
+                configs[c.id] = flat.values
         scales: dict[str, dict[str, Scale]] = {}
         for s in session.exec(select(Scale).where(Scale.deleted == False)):  # noqa: E712
             scales.setdefault(s.env_id, {})[s.workload] = s
@@ -196,4 +190,8 @@ def open_secret_version(store: Store, box: SecretBox, version_id: str) -> dict[s
         version = session.get(SecretVersion, version_id)
         if version is None:
             raise NotFound(f"secret version {version_id} is missing from this host")
-        return box.open(version.ciphertext, version.id)
+        flat = flat_secret(session, box.open, version)
+        if flat is None:
+            raise NotFound(f"secret version {version_id} is not complete on this host yet "
+                           "(a version it builds on has not arrived from its peers)")
+        return flat.values

@@ -37,6 +37,7 @@ from platd.reconcile.model import (
 from platd.reconcile.secret_files import SecretFiles
 from platd.runtime.base import ObservedContainer, Runtime, RuntimeError_
 from platd.secrets.crypto import SecretBox
+from platd.spec.errors import StorageFull
 from platd.store.changes import ChangeSet
 from platd.store.db import Store
 
@@ -46,6 +47,7 @@ log = logging.getLogger("platd.reconcile")
 STABLE_AFTER = 300.0  # seconds of healthy running after which the restart count resets
 MIN_READY = 1.0  # seconds a workload without a health check must stay up to count as healthy
 STARTING_PROBE_EVERY = 0.1
+FULL_RETRY = 2.0  # seconds between passes while the data disk is full
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,12 @@ class Reconciler:
             except RuntimeError_ as e:
                 log.warning("reconcile pass failed, will retry: %s", e)
                 wake_in = 1.0
+            except StorageFull as e:
+                # Not a reason to stop the host: what runs keeps running, and the next pass
+                # writes what this one could not (platd/disk.py frees its ballast first).
+                log.warning("reconcile pass could not record what it saw, will retry: %s",
+                            e.message)
+                wake_in = FULL_RETRY
             timeout = min(self.resync, wake_in if wake_in is not None else math.inf)
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation

@@ -7,15 +7,19 @@ hosts; they replicate like the rest so any host can answer ``plat status``.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import select
 
 from platd.clock import Clock
+from platd.spec.errors import StorageFull
 from platd.store import eventlog
 from platd.store.db import Store
 from platd.store.models import Env, Instance, ReleaseState
+
+log = logging.getLogger("platd.reconcile")
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,14 @@ def mark_release(
 
 
 def record_event(store: Store, clock: Clock, **fields: Any) -> None:
-    """One event in a transaction of its own (what the host saw, not a change it made)."""
-    with store.write() as session:
-        eventlog.record(session, clock, **fields)
+    """One event in a transaction of its own (what the host saw, not a change it made).
+
+    On a full disk the event is dropped with a warning in platd's log: an observation lost is
+    better than a stop or a health probe that dies half-way (the next pass observes again).
+    """
+    try:
+        with store.write() as session:
+            eventlog.record(session, clock, **fields)
+    except StorageFull as e:
+        log.warning("dropped an event (%s: %s): %s", fields.get("step"),
+                    fields.get("message"), e.message)

@@ -16,15 +16,17 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from platd.auth.tokens import Principal
-from platd.clock import Clock
 from platd.secrets.crypto import SecretBox
 from platd.services import tenancy
 from platd.services.context import ServiceContext
 from platd.spec.errors import Conflict, InvalidInput, NotFound
 from platd.spec.ids import uuid7
+from platd.spec.layers import Flattened, next_layer, size_of
+from platd.spec.limits import over_limit
 from platd.spec.names import check_env_key, check_name
 from platd.store import eventlog
 from platd.store.models import ConfigVersion, SecretBundle, SecretVersion
+from platd.store.versions import flat_config, flat_secret
 
 MAX_VALUE_BYTES = 64 * 1024
 MAX_KEYS = 500
@@ -38,8 +40,15 @@ def current_config(session: Session, env_id: str) -> ConfigVersion | None:
     ).first()
 
 
-def config_values(version: ConfigVersion | None) -> dict[str, str]:
-    return json.loads(version.values_json) if version else {}
+def config_values(session: Session, version: ConfigVersion | None) -> dict[str, str]:
+    """The whole set of ``version``; refuses while part of its chain has not arrived."""
+    flat = flat_config(session, version)
+    if flat is None:
+        raise Conflict(
+            "this host has not yet received every config version from its peers",
+            hint="try again in a few seconds; `plat status` shows whether peers are reachable",
+        )
+    return dict(flat.values)
 
 
 def _check_values(values: dict[str, str]) -> None:
@@ -64,11 +73,13 @@ def _check_values(values: dict[str, str]) -> None:
             )
 
 
-def _describe_config(ref: tenancy.EnvRef, version: ConfigVersion | None) -> dict[str, Any]:
+def _describe_config(
+    session: Session, ref: tenancy.EnvRef, version: ConfigVersion | None
+) -> dict[str, Any]:
     return {
         "target": ref.path,
         "version": version.version if version else 0,
-        "values": config_values(version),
+        "values": config_values(session, version),
         "created_at": version.created_at if version else None,
         "created_by": version.created_by if version else None,
     }
@@ -89,7 +100,7 @@ def change_config(
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
         previous = current_config(session, ref.env.id)
-        old = config_values(previous)
+        old = config_values(session, previous)
         missing = [k for k in unset if k not in old]
         if missing:
             raise NotFound(
@@ -101,22 +112,35 @@ def change_config(
         added = sorted(set(new) - set(old))
         changed = sorted(k for k in set(new) & set(old) if new[k] != old[k])
         removed = sorted(set(old) - set(new))
-        version = ConfigVersion(
-            id=uuid7(),
-            env_id=ref.env.id,
-            version=(previous.version if previous else 0) + 1,
-            values_json=json.dumps(new, sort_keys=True),
-            created_at=ctx.clock.time(),
-            created_by=principal.name,
-        )
         if not (added or changed or removed):
             return {
-                **_describe_config(ref, previous),
+                **_describe_config(session, ref, previous),
                 "added": [],
                 "changed": [],
                 "removed": [],
                 "unchanged": True,
             }
+        size = size_of(new)
+        if size > size_of(old):
+            ctx.require_room(f"the config change of {ref.path}")
+        if size > ctx.limits.env_config_max_bytes and size > size_of(old):
+            raise over_limit("the config", ref.path, size, ctx.limits.env_config_max_bytes,
+                             "env_config_max_bytes")
+        # A layer only builds on a version this host wrote: a peer that has the layer then has
+        # its base too (it holds every row of an origin up to its high-water mark).
+        mine = previous is not None and previous.origin == ctx.store.host_id
+        flat = flat_config(session, previous) if mine else None
+        layer = next_layer(flat, new)
+        version = ConfigVersion(
+            id=uuid7(),
+            env_id=ref.env.id,
+            version=(previous.version if previous else 0) + 1,
+            values_json=json.dumps(dict(layer.values), sort_keys=True),
+            unset_json=json.dumps(list(layer.unset)),
+            base_id=None if layer.snapshot or not mine or previous is None else previous.id,
+            created_at=ctx.clock.time(),
+            created_by=principal.name,
+        )
         session.add(version)
         parts = [
             f"{verb} {', '.join(keys)}"
@@ -142,7 +166,7 @@ def change_config(
 def list_config(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, Any]:
     with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
-        return _describe_config(ref, current_config(session, ref.env.id))
+        return _describe_config(session, ref, current_config(session, ref.env.id))
 
 
 # --- secret bundles -------------------------------------------------------------------------
@@ -204,23 +228,54 @@ def _describe_bundle(
 
 
 def _seal_version(
-    clock: Clock,
-    box: SecretBox,
+    ctx: ServiceContext,
     bundle_id: str,
-    number: int,
+    previous: tuple[SecretVersion, Flattened] | None,
     values: dict[str, str],
     by: str,
 ) -> SecretVersion:
+    """The next version of a bundle holding ``values``: only what changed is sealed, on top
+    of a version this host wrote (so a peer holding it holds its base: see change_config)."""
+    clock, box = ctx.clock, ctx.box
     version_id = uuid7()
+    mine = previous is not None and previous[0].origin == ctx.store.host_id
+    layer = next_layer(previous[1] if previous and mine else None, values)
     return SecretVersion(
         id=version_id,
         bundle_id=bundle_id,
-        version=number,
-        ciphertext=box.seal(values, bound_to=version_id),
+        version=previous[0].version + 1 if previous else 1,
+        ciphertext=box.seal(dict(layer.values), bound_to=version_id),
         keys_json=json.dumps(sorted(values)),
         created_at=clock.time(),
         created_by=by,
+        base_id=None if layer.snapshot or previous is None or not mine else previous[0].id,
     )
+
+
+def secret_values(session: Session, box: SecretBox, version: SecretVersion) -> Flattened:
+    """The whole set of a secret version; refuses while part of its chain has not arrived."""
+    flat = flat_secret(session, box.open, version)
+    if flat is None:
+        raise Conflict(
+            f"this host has not yet received every version of secret bundle version "
+            f"{version.version} from its peers",
+            hint="try again in a few seconds; `plat status` shows whether peers are reachable",
+        )
+    return flat
+
+
+def _env_secret_bytes(
+    session: Session, box: SecretBox, env_id: str, leave_out: str
+) -> int:
+    """Bytes held by the env's other live bundles (their newest versions)."""
+    total = 0
+    for bundle in live_bundles(session, env_id):
+        if bundle.id == leave_out:
+            continue
+        history = bundle_versions(session, bundle.id)
+        if history:
+            total += size_of(secret_values(session, box, history[-1]).values)
+    return total
 
 
 def write_bundle(
@@ -244,6 +299,7 @@ def write_bundle(
     with ctx.store.write() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
+        ctx.require_room(f"the change to secret bundle {name} of {ref.path}")
         existing = next((b for b in live_bundles(session, ref.env.id) if b.name == name), None)
         if create and existing is not None:
             raise Conflict(
@@ -258,15 +314,20 @@ def write_bundle(
                 id=uuid7(), env_id=ref.env.id, name=name, created_at=ctx.clock.time()
             )
             session.add(existing)
-            versions: list[SecretVersion] = []
+            history: list[SecretVersion] = []
+            previous = None
             merged = values
         else:
-            versions = bundle_versions(session, existing.id)
-            merged = {**box.open(versions[-1].ciphertext, versions[-1].id), **values}
-        version = _seal_version(ctx.clock, box, existing.id, len(versions) + 1, merged,
-                                principal.name)
+            history = bundle_versions(session, existing.id)
+            previous = (history[-1], secret_values(session, box, history[-1]))
+            merged = {**previous[1].values, **values}
+        size = size_of(merged) + _env_secret_bytes(session, box, ref.env.id, existing.id)
+        if size > ctx.limits.env_secrets_max_bytes:
+            raise over_limit("the secret bundles", ref.path, size,
+                             ctx.limits.env_secrets_max_bytes, "env_secrets_max_bytes")
+        version = _seal_version(ctx, existing.id, previous, merged, principal.name)
         session.add(version)
-        if versions:
+        if history:
             what = (f"updated secret bundle {name} (version {version.version}): set keys "
                     f"{', '.join(sorted(values))}; it holds {', '.join(sorted(merged))}")
         else:
@@ -276,7 +337,7 @@ def write_bundle(
             session, ctx.clock, env_id=ref.env.id, step="secret", outcome="ok",
             actor=principal.name, message=f"{principal.name} {what}",
         )
-        return _describe_bundle(ref, existing, [*versions, version])
+        return _describe_bundle(ref, existing, [*history, version])
 
 
 def list_bundles(ctx: ServiceContext, principal: Principal, target: str) -> list[dict[str, Any]]:

@@ -14,10 +14,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from platd.clock import Clock
+from platd.disk import DiskWatch
 from platd.feed import Feed
 from platd.runtime.base import Runtime
 from platd.secrets.crypto import SecretBox
 from platd.spec.endpoints import Pools, PortProbe, any_port_free
+from platd.spec.limits import Limits
 from platd.spec.volumes import HostInfo
 from platd.store.db import Store
 from platd.volumes.backend import VolumeBackend
@@ -57,6 +59,13 @@ class ServiceContext:
     volumes: VolumeBackend
     images: Images
     endpoints: Endpoints
+    limits: Limits = field(default_factory=Limits)  # platd.toml's per-env and disk limits
+    disk: DiskWatch | None = None  # the data disk (None: not watched, in unit tests)
+
+    def require_room(self, what: str) -> None:
+        """Refuse ``what``, a write that adds data, while the data disk counts as full."""
+        if self.disk is not None:
+            self.disk.require_room(what)
 
     @property
     def hosts(self) -> list[HostInfo]:

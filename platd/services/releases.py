@@ -123,7 +123,8 @@ def _check_app(manifest: Manifest, ref: tenancy.EnvRef) -> None:
 def _check_gate(
     session: Session, ref: tenancy.EnvRef, manifest: Manifest, manifest_file: str
 ) -> None:
-    keys = set(config_service.config_values(config_service.current_config(session, ref.env.id)))
+    keys = set(config_service.config_values(
+        session, config_service.current_config(session, ref.env.id)))
     bundles = {b.name for b in config_service.live_bundles(session, ref.env.id)}
     gaps: list[Any] = list(check_gate(manifest, keys, bundles, ref.path, manifest_file))
     gaps += _volume_gaps(session, ref, manifest, manifest_file)
@@ -154,6 +155,7 @@ def commit_deploy(
     with ctx.store.write() as session:
         ref = tenancy.resolve_env(session, principal, plan.target)
         principal.require(ref.org.id, "deployer")
+        ctx.require_room(f"the deploy to {ref.path}")
         _check_gate(session, ref, plan.manifest, manifest_file)
         config = config_service.current_config(session, ref.env.id)
         secret_versions = {}
@@ -254,7 +256,8 @@ def release_diff(session: Session, old: Release | None, new: Release) -> dict[st
     def config_of(release: Release | None) -> dict[str, str] | None:
         if release is None or release.config_version_id is None:
             return None if release is None else {}
-        return config_service.config_values(session.get(ConfigVersion, release.config_version_id))
+        return config_service.config_values(
+            session, session.get(ConfigVersion, release.config_version_id))
 
     diff = diff_releases(
         manifest_of(old) if old else None,

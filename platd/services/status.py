@@ -130,7 +130,15 @@ def status(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, 
             "target": ref.path,
             "release": release_service.describe(session, current, ref.env) if current else None,
             "workloads": workloads,
+            "disk": _disk(ctx),
         }
+
+
+def _disk(ctx: ServiceContext) -> dict[str, Any] | None:
+    """This host's data disk: free bytes, and whether it counts as full (platd/disk.py)."""
+    if ctx.disk is None:
+        return None
+    return {"host": ctx.host.name, **ctx.disk.state().to_dict()}
 
 
 def describe_instance(

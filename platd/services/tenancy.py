@@ -145,6 +145,7 @@ def create(ctx: ServiceContext, principal: Principal, kind: str, path: str) -> d
                 hint=f"list them with: plat {level.plural} list"
                 + (f" {'/'.join(names[:-1])}" if parents else ""),
             )
+        ctx.require_room(f"creating {level.kind} {'/'.join(names)}")
         fields: dict[str, Any] = {
             "id": uuid7(),
             "name": names[-1],

@@ -154,6 +154,12 @@ def _io_error(e: VolumeIOError, what: str) -> PlatError:
                      "recorded as changed")
 
 
+def _spare(ctx: ServiceContext) -> int:
+    """What volumes and snapshots may still take: free space beyond ``disk_reserve``, which
+    stays for the databases (and platd) to keep working."""
+    return ctx.volumes.free_bytes() - ctx.limits.disk_reserve
+
+
 def _refuse_unavailable(backend: VolumeBackend, name: str) -> None:
     if backend.unavailable:
         raise Conflict(
@@ -240,7 +246,8 @@ def create_volume(
                        "on the host that receives the request until hosts form a cluster",
                        hint=f"run the command against {chosen.name}'s platd")
     _refuse_unavailable(backend, name)
-    parse_volume_size(size, free=backend.free_bytes())
+    ctx.require_room(f"creating volume {name}")
+    parse_volume_size(size, free=_spare(ctx), reserve=ctx.limits.disk_reserve)
     volume_id = uuid7()
     started = time.monotonic()
     try:
@@ -303,7 +310,9 @@ def resize_volume(ctx: ServiceContext, principal: Principal, target: str, name: 
         volume = _find(session, ref, name)
     _local(volume, ctx.host, ref)
     check_resize(name, volume.size, new)
-    parse_volume_size(size, free=backend.free_bytes() + volume.size)
+    if new > volume.size:
+        ctx.require_room(f"growing volume {name}")
+    parse_volume_size(size, free=_spare(ctx) + volume.size, reserve=ctx.limits.disk_reserve)
     old = volume.size
     try:
         backend.resize(volume.id, new)
@@ -380,11 +389,14 @@ def create_snapshot(ctx: ServiceContext, principal: Principal, target: str,
         volume = _find(session, ref, name)
     _local(volume, ctx.host, ref)
     usage = backend.usage(volume.id)
-    if backend.free_bytes() < volume.size:
+    ctx.require_room(f"a snapshot of volume {name}")
+    if _spare(ctx) < volume.size:
         raise Conflict(f"not enough free space on this host's data disk for a snapshot of "
                        f"{name} (it needs up to {format_size(volume.size)}, "
-                       f"{format_size(backend.free_bytes())} is free)",
-                       hint="delete old snapshots: plat volumes snapshot delete VOLUME SNAPSHOT")
+                       f"{format_size(max(_spare(ctx), 0))} is free beyond the "
+                       f"{format_size(ctx.limits.disk_reserve)} reserve)",
+                       hint=["delete old snapshots: plat volumes snapshot delete VOLUME SNAPSHOT",
+                             "the reserve is disk_reserve in the host's platd.toml"])
     snapshot_id = uuid7()
     started = time.monotonic()
     try:
@@ -481,8 +493,11 @@ def restore_snapshot(ctx: ServiceContext, principal: Principal, target: str, nam
         return {**out, "action": "restore", "snapshot": f"snap-{snap.seq}",
                 "seconds": round(time.monotonic() - started, 3)}
     _refuse_unavailable(backend, as_name)
-    if backend.free_bytes() < volume.size:
-        raise Conflict(f"not enough free space for a new {format_size(volume.size)} volume",
+    ctx.require_room(f"restoring a snapshot of volume {name}")
+    if _spare(ctx) < volume.size:
+        raise Conflict(f"not enough free space for a new {format_size(volume.size)} volume "
+                       f"({format_size(max(_spare(ctx), 0))} is free beyond the "
+                       f"{format_size(ctx.limits.disk_reserve)} reserve)",
                        hint="delete old snapshots or volumes first")
     new_id = uuid7()
     try:

@@ -11,7 +11,8 @@
     ├── ImageError                 exit 7   HTTP 422   the image cannot be resolved or built
     ├── RolloutFailed              exit 8   -          ``plat wait``/``deploy``: the rollout failed
     ├── TimedOut                   exit 9   -          ``plat wait``: gave up before convergence
-    └── DaemonUnreachable          exit 10  -          the CLI cannot reach platd
+    ├── DaemonUnreachable          exit 10  -          the CLI cannot reach platd
+    └── StorageFull                exit 12  HTTP 507   the host's data disk is full
 
 Each error carries a one-line ``message`` (what is wrong), optional ``hint`` lines (what to do
 next, usually exact commands) and ``details`` (structured data for ``--json``). The wire form is
@@ -113,6 +114,15 @@ class DaemonUnreachable(PlatError):
     exit_code = 10
 
 
+class StorageFull(PlatError):
+    """The host's data disk has too little room for a write that adds data (reads, scale and
+    deletes keep working: docs/operations.md)."""
+
+    code = "storage_full"
+    exit_code = 12
+    http_status = 507
+
+
 _BY_CODE: dict[str, type[PlatError]] = {
     cls.code: cls
     for cls in (
@@ -128,6 +138,7 @@ _BY_CODE: dict[str, type[PlatError]] = {
         RolloutFailed,
         TimedOut,
         DaemonUnreachable,
+        StorageFull,
     )
 }
 
@@ -157,4 +168,5 @@ EXIT_CODES: dict[int, str] = {
     8: "the rollout failed",
     9: "timed out waiting",
     10: "the daemon could not be reached",
+    12: "the host's data disk is full: the change was not made (reads and deletes still work)",
 }

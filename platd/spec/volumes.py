@@ -29,8 +29,9 @@ SIZE_EXAMPLE = "1G"
 
 
 def parse_volume_size(value: str | int, *, free: int | None = None,
-                      minimum: int = MIN_VOLUME) -> int:
-    """Bytes for a volume size, rounded up to whole MiB; ``free`` is what the host can give.
+                      minimum: int = MIN_VOLUME, reserve: int = 0) -> int:
+    """Bytes for a volume size, rounded up to whole MiB; ``free`` is what the host can give
+    (its free space beyond ``reserve``, which volumes may not take).
 
     Sizes are reserved when a volume is created (the image file is allocated, not sparse), so a
     size larger than the free space of the host's data disk could not be honoured and is refused.
@@ -38,11 +39,13 @@ def parse_volume_size(value: str | int, *, free: int | None = None,
     size = parse_size(value, what="volume size", minimum=minimum, maximum=MAX_VOLUME)
     size = -(-size // MIB) * MIB
     if free is not None and size > free:
+        beyond = (f" beyond the {format_size(reserve)} it keeps free for itself (disk_reserve "
+                  "in platd.toml)") if reserve else ""
         raise InvalidInput(
             f"volume size {format_size(size)} is more than this host can reserve: "
-            f"{format_size(max(free, 0))} is free on its data disk",
+            f"{format_size(max(free, 0))} is free on its data disk{beyond}",
             hint=f"use at most {format_size(max(free, 0))}, or free space on the host",
-            details={"size": size, "free": free},
+            details={"size": size, "free": max(free, 0), "reserve": reserve},
         )
     return size
 

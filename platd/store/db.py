@@ -11,6 +11,9 @@ by the store as they are written, and listeners learn what each commit changed
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -24,7 +27,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
+from platd.spec.errors import StorageFull
 from platd.spec.hlc import HybridLogicalClock
+from platd.spec.limits import disk_full
 from platd.store import replication
 from platd.store.changes import ChangeRecorder, ChangeSet, replicated_tables
 from platd.store.replication import WireRow
@@ -105,6 +110,37 @@ def migrate(path: Path) -> int:
         conn.close()
 
 
+SQLITE_FULL, SQLITE_IOERR = 13, 10
+
+
+def _disk_full(exc: BaseException, data: Path) -> bool:
+    """Whether ``exc`` (or what caused it) is SQLite or the OS saying the disk is full.
+
+    SQLite reports most of it as SQLITE_FULL; growing the WAL index on a full tmpfs comes back
+    as an I/O error, which counts when the disk has (almost) nothing free.
+    """
+    seen: BaseException | None = exc
+    for _depth in range(16):  # a chain of causes is short; never walk a cycle forever
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(seen, StorageFull):
+            return False  # already translated, by an inner transaction
+        if isinstance(seen, sqlite3.Error):
+            code = getattr(seen, "sqlite_errorcode", 0) & 0xFF
+            if code == SQLITE_FULL or "database or disk is full" in str(seen):
+                return True
+            if code == SQLITE_IOERR:
+                try:
+                    st = os.statvfs(data)
+                    return st.f_bavail * st.f_frsize < 1024 * 1024
+                except OSError:
+                    return False
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+    return False
+
+
 def _only_comments(statement: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in statement.splitlines())
 
@@ -125,6 +161,12 @@ class Store:
         # Called after every commit that changed something (from the writing thread) with what
         # it changed: wakes followers and the reconciler, and tells peers.
         self.listeners: list[Listener] = []
+        # Called when a write finds the disk full (the daemon's DiskWatch gives its ballast
+        # back, so that the retry and the writes that free space have room).
+        self.on_full: Callable[[], None] | None = None
+        # Called before each write transaction (the DiskWatch's cached look, at most once a
+        # second: it gives the ballast back before a write can fail for want of space).
+        self.before_write: Callable[[], object] | None = None
         self._seed_clock()
 
     def _seed_clock(self) -> None:
@@ -148,13 +190,21 @@ class Store:
 
     @contextmanager
     def _transaction(self, recorder: ChangeRecorder) -> Iterator[Session]:
+        if self.before_write is not None:
+            # A look at the disk that fails must not stop the write.
+            with contextlib.suppress(OSError):
+                self.before_write()
         with self._write_lock, Session(self._writer, expire_on_commit=False) as session:
             event.listen(session, "before_flush", recorder.before_flush)
             try:
                 yield session
                 session.commit()
-            except BaseException:
+            except BaseException as e:
                 session.rollback()
+                if _disk_full(e, self.path.parent):
+                    if self.on_full is not None:
+                        self.on_full()
+                    raise self._full_error() from None
                 raise
         changes = recorder.change_set()
         # Only a commit that changed something wakes followers and the reconciler: a pass that
@@ -194,7 +244,20 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[Session]:
         with Session(self._reader) as session:
-            yield session
+            try:
+                yield session
+            except Exception as e:
+                if _disk_full(e, self.path.parent):
+                    raise self._full_error() from None
+                raise
+
+    def _full_error(self) -> StorageFull:
+        try:
+            st = os.statvfs(self.path.parent)
+            free = st.f_bavail * st.f_frsize
+        except OSError:
+            free = 0
+        return disk_full(str(self.path.parent), free)
 
     def close(self) -> None:
         self._writer.dispose()

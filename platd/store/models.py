@@ -69,7 +69,9 @@ class Token(Replicated, table=True):
 
 
 class ConfigVersion(Replicated, table=True):
-    """One immutable version of an env's plain configuration (env vars), as JSON."""
+    """One immutable version of an env's plain configuration (env vars), as a layer
+    (``platd/spec/layers.py``): with no ``base_id`` it holds the whole set, otherwise only the
+    keys it set (``values_json``) and removed (``unset_json``) on top of ``base_id``."""
 
     __tablename__ = "config_versions"
     env_id: str = Field(index=True)
@@ -77,6 +79,8 @@ class ConfigVersion(Replicated, table=True):
     values_json: str
     created_at: float
     created_by: str
+    base_id: str | None = None
+    unset_json: str = "[]"
 
 
 class SecretBundle(Replicated, table=True):
@@ -87,7 +91,8 @@ class SecretBundle(Replicated, table=True):
 
 
 class SecretVersion(Replicated, table=True):
-    """One immutable, encrypted version of a bundle; key names are kept in clear for describe."""
+    """One immutable, encrypted version of a bundle; key names (all of them) are kept in clear
+    for describe. With a ``base_id`` the ciphertext holds only the values this version set."""
 
     __tablename__ = "secret_versions"
     bundle_id: str = Field(index=True)
@@ -96,6 +101,7 @@ class SecretVersion(Replicated, table=True):
     keys_json: str
     created_at: float
     created_by: str
+    base_id: str | None = None
 
 
 class Release(Replicated, table=True):

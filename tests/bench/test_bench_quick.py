@@ -75,6 +75,7 @@ def run_quick(script: str) -> subprocess.CompletedProcess[str]:
 # (script, tables it prints, what their headers start with)
 QUICK = [
     pytest.param("cli_startup.py", ["what"], id="cli_startup"),
+    pytest.param("config_storage.py", ["what", "what"], id="config_storage"),
     pytest.param("deploy.py", ["what", "what"], id="deploy",
                  marks=[pytest.mark.docker, pytest.mark.slow]),
     pytest.param("rollback.py", ["what"], id="rollback",

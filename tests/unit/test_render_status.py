@@ -30,3 +30,28 @@ def test_healthy_or_still_rolling_says_nothing_more() -> None:
     assert "degraded" not in "\n".join(status_lines(status("converged", 1)))
     assert "degraded" not in "\n".join(status_lines(status("converged", 3, desired=2)))
     assert "degraded" not in "\n".join(status_lines(status("rolling", 0)))
+
+
+def _disk(full: bool) -> dict[str, Any]:
+    return {"host": "edge-7", "path": "/var/lib/platd", "free_bytes": 12 * 1024 * 1024,
+            "total_bytes": 64 * 1024 * 1024, "full": full, "min_free_bytes": 20 * 1024 * 1024}
+
+
+def test_a_full_data_disk_is_said_under_the_release_and_in_the_tui_summary() -> None:
+    from tui.widgets.status_panel import status_view
+
+    s = status("converged", 1) | {"disk": _disk(True)}
+    lines = status_lines(s)
+    assert lines[1] == "  host edge-7: data disk FULL: 12M free of 64M at /var/lib/platd"
+    assert "refused until space is freed" in lines[2]
+    assert "data disk FULL" in status_view(s).summary
+    nothing = {"target": TARGET, "release": None, "workloads": [], "disk": _disk(True)}
+    assert "data disk FULL" in "\n".join(status_lines(nothing))
+
+
+def test_a_disk_with_room_is_not_mentioned() -> None:
+    from tui.widgets.status_panel import status_view
+
+    s = status("converged", 1) | {"disk": _disk(False)}
+    assert "disk" not in "\n".join(status_lines(s))
+    assert "disk" not in status_view(s).summary

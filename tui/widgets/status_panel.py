@@ -114,10 +114,12 @@ def status_view(s: dict[str, Any]) -> StatusView:
     """What the panel shows of ``GET .../status``, in the CLI's words (``plat status``)."""
     from rich.markup import escape
 
-    from tui.render import status_lines
+    from tui.render import disk_lines, status_lines
 
     rel = s.get("release")
     summary = escape(status_lines(s)[0] if rel else f"{s['target']}: nothing deployed yet")
+    for line in disk_lines(s.get("disk")):
+        summary += f"\n[red]{escape(line.strip())}[/]"
     if rel and rel.get("status") == "failed" and rel.get("error"):
         failed = (f"failed at {rel.get('failed_step')} ({rel.get('category')}): "
                   f"{rel['error'].splitlines()[0]}")

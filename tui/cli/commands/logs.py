@@ -82,7 +82,11 @@ def logs(ctx: Ctx) -> int:
                            hint="drop --until, or drop --follow to read a closed time range")
     target = ctx.target()
     path = ctx.client.env_path(target, "/logs")
-    lines, cursor, more = _history(ctx, path, query, a.limit)
+    lines, cursor, more, dropped = _history(ctx, path, query, a.limit)
+    if dropped:
+        from tui.render import dropped_lines_note
+
+        ctx.note(dropped_lines_note(dropped))
     _show(ctx, lines)
     if a.follow:
         _follow(ctx, path, query, cursor)
@@ -119,14 +123,16 @@ def _filters(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def _history(ctx: Ctx, path: str, query: dict[str, Any], limit: int
-             ) -> tuple[list[dict[str, Any]], int, bool]:
+             ) -> tuple[list[dict[str, Any]], int, bool, dict[str, Any] | None]:
     pages: list[list[dict[str, Any]]] = []
     before = None
     cursor: int | None = None
     more = False
+    dropped = None
     left = limit
     while left > 0:
         page = ctx.client.get(path, **query, limit=min(left, PAGE), before=before)
+        dropped = page.get("dropped")
         if cursor is None:
             cursor = int(page["cursor"])  # a follow starts after everything stored by now
         pages.append(page["lines"])
@@ -135,7 +141,7 @@ def _history(ctx: Ctx, path: str, query: dict[str, Any], limit: int
         if not more or not page["lines"]:
             break
         before = page["before"]
-    return [line for page in reversed(pages) for line in page], cursor or 0, more
+    return [line for page in reversed(pages) for line in page], cursor or 0, more, dropped
 
 
 def _follow(ctx: Ctx, path: str, query: dict[str, Any], cursor: int) -> None:
