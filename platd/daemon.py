@@ -298,12 +298,14 @@ def _open_volumes(data: DataDir) -> VolumeBackend:
 # --- the boundaries of `platd serve` ------------------------------------------------------------
 
 
-def docker_boundaries(docker_url: str | None = None) -> Boundaries:
+def docker_boundaries(docker_url: str | None = None,
+                      settings: HostSettings | None = None) -> Boundaries:
     """The Docker engine runs containers and builds images; registries pin tags."""
     from platd.runtime.docker import DockerRuntime
     from platd.runtime.registry import resolve_digest
 
-    docker = DockerRuntime(docker_url)
+    settings = settings or HostSettings()
+    docker = DockerRuntime(docker_url, network_pool=settings.instance_network_pool)
     return Boundaries(runtime=docker, resolve=resolve_digest, build=docker.build_and_push)
 
 
@@ -347,4 +349,6 @@ def open_daemon(data_path: Path | None, *, runtime: str = "docker",
     place) with the real boundaries, or the fake runtime (``runtime="fake"``)."""
     data = DataDir((data_path or default_data_dir()).resolve())
     fake = runtime == "fake"
-    return assemble(data, fake_boundaries(data) if fake else docker_boundaries(docker_url))
+    if fake:
+        return assemble(data, fake_boundaries(data))
+    return assemble(data, docker_boundaries(docker_url, data.settings()))

@@ -54,6 +54,8 @@ class HostSettings:
     serf_rpc: str = "127.0.0.1:7373"  # the agent's RPC, on loopback (several hosts on one
     # machine, as scripts/dev-cluster runs them, need one port each)
     anti_entropy_seconds: float = 10.0
+    # Each env's instances get a bridge network with a /24 of this pool (docs/operations.md).
+    instance_network_pool: str = "10.213.0.0/16"
 
     @classmethod
     def load(cls, path: Path) -> HostSettings:
@@ -66,7 +68,7 @@ class HostSettings:
         known = {"registry", "labels", "resync_seconds", "logs_max_age", "logs_max_bytes",
                  "ingress_ipv6", "ingress_ipv4", "ingress_driver", "gossip_bind", "api_url",
                  "serf_rpc",
-                 "anti_entropy_seconds"}
+                 "anti_entropy_seconds", "instance_network_pool"}
         unknown = set(data) - known
         if unknown:
             raise InvalidInput(
@@ -103,6 +105,8 @@ class HostSettings:
                     isinstance(data.get("anti_entropy_seconds", 1.0), int | float)
                     and 0 < data.get("anti_entropy_seconds", 1.0) <= 3600,
                     "a number of seconds, at most 3600"),
+                "instance_network_pool": (_network_pool_ok(data.get("instance_network_pool")),
+                                          'an IPv4 prefix of /8 to /24, e.g. "10.213.0.0/16"'),
             }.items()
             if key in data and not ok
         ]
@@ -110,6 +114,16 @@ class HostSettings:
             raise InvalidInput(f"{path}: " + "; ".join(problems),
                                hint="fix the file and start platd again")
         return cls(**data)
+
+
+def _network_pool_ok(value: Any) -> bool:
+    import ipaddress
+
+    try:
+        network = ipaddress.ip_network(value) if isinstance(value, str) else None
+    except ValueError:
+        return False
+    return network is not None and network.version == 4 and 8 <= network.prefixlen <= 24
 
 
 def _pool_ok(value: Any, version: int) -> bool:

@@ -13,6 +13,8 @@ Choices worth knowing:
   create loudly instead of Docker silently creating an empty directory where a secret file
   should be.
 - Ports are published on 127.0.0.1 only; exposure beyond the host is the ingress layer's job.
+- Each env's containers join the env's own bridge network (``docker_networks``), never Docker's
+  default bridge, so instances of different envs and orgs cannot reach each other.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from platd.runtime.base import (
     RuntimeError_,
     RuntimeEvent,
 )
+from platd.runtime.docker_networks import DEFAULT_POOL, DEFAULT_PREFIX, EnvNetworks
 from platd.runtime.registry import parse_reference, resolve_digest
 from platd.spec.errors import ImageError
 
@@ -65,9 +68,11 @@ _ENGINE_HINT = "is dockerd running? scripts/dev-services starts one for developm
 class DockerRuntime:
     """``Runtime`` on a Docker Engine; ``url`` as aiodocker takes it (default: the local socket)."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, network_pool: str = DEFAULT_POOL,
+                 network_prefix: int = DEFAULT_PREFIX) -> None:
         self._url = url
         self._docker: aiodocker.Docker | None = None
+        self.networks = EnvNetworks(self._client, network_pool, network_prefix)
 
     def _client(self) -> aiodocker.Docker:
         # Created on first use, inside the event loop that will use it (aiohttp binds to it).
@@ -249,7 +254,15 @@ class DockerRuntime:
         docker = self._client()
         name = spec.container_name
         try:
-            created = await docker.containers.create(container_config(spec), name=name)
+            try:
+                network = await self.networks.ensure(spec.env_id)
+                created = await docker.containers.create(container_config(spec, network), name=name)
+            except DockerError as exc:
+                # The env's last container went (and took the network) between the two calls.
+                if exc.status != 404 or "network" not in exc.message.lower():
+                    raise
+                network = await self.networks.ensure(spec.env_id)
+                created = await docker.containers.create(container_config(spec, network), name=name)
         except DockerError as exc:
             if exc.status == 409:
                 # Created before a crash of ours: adopt it if it is the same instance.
@@ -294,6 +307,7 @@ class DockerRuntime:
 
     async def remove(self, container_id: str) -> None:
         container = self._client().containers.container(container_id)
+        observed = await self.inspect(container_id)
         try:
             try:
                 await container.delete(v=True)
@@ -308,6 +322,8 @@ class DockerRuntime:
             raise _error(exc, f"removing container {container_id}") from exc
         except aiohttp.ClientError as exc:
             raise _error(exc, f"removing container {container_id}") from exc
+        if observed is not None and observed.env_id:
+            await self.networks.release(observed.env_id)
 
     # --- exec --------------------------------------------------------------------------------
 
@@ -453,8 +469,9 @@ def _pid_in_container(pid: int, container_id: str) -> bool:
 # --- pure translation between plat and Docker's JSON ---------------------------------------
 
 
-def container_config(spec: InstanceSpec) -> dict[str, Any]:
-    """The ``POST /containers/create`` body for one instance."""
+def container_config(spec: InstanceSpec, network: str | None = None) -> dict[str, Any]:
+    """The ``POST /containers/create`` body for one instance, attached to ``network`` (the env's
+    own bridge; None: the engine's default) where its workload's name resolves to it."""
     mounts = [
         {"Type": "bind", "Source": host, "Target": path, "ReadOnly": True}
         for path, host in sorted(spec.files.items())
@@ -485,6 +502,9 @@ def container_config(spec: InstanceSpec) -> dict[str, Any]:
         "ExposedPorts": {f"{port}/tcp": {} for port in sorted(spec.publish)},
         "HostConfig": host_config,
     }
+    if network is not None:
+        host_config["NetworkMode"] = network
+        config["NetworkingConfig"] = {"EndpointsConfig": {network: {"Aliases": [spec.workload]}}}
     if spec.command is not None:
         config["Cmd"] = list(spec.command)
     return config
