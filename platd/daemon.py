@@ -305,7 +305,8 @@ def docker_boundaries(docker_url: str | None = None,
     from platd.runtime.registry import resolve_digest
 
     settings = settings or HostSettings()
-    docker = DockerRuntime(docker_url, network_pool=settings.instance_network_pool)
+    docker = DockerRuntime(docker_url, network_pool=settings.instance_network_pool,
+                           pids_limit=settings.pids_limit)
     return Boundaries(runtime=docker, resolve=resolve_digest, build=docker.build_and_push)
 
 

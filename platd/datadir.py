@@ -56,6 +56,7 @@ class HostSettings:
     anti_entropy_seconds: float = 10.0
     # Each env's instances get a bridge network with a /24 of this pool (docs/operations.md).
     instance_network_pool: str = "10.213.0.0/16"
+    pids_limit: int = 4096  # processes and threads per instance
 
     @classmethod
     def load(cls, path: Path) -> HostSettings:
@@ -68,7 +69,7 @@ class HostSettings:
         known = {"registry", "labels", "resync_seconds", "logs_max_age", "logs_max_bytes",
                  "ingress_ipv6", "ingress_ipv4", "ingress_driver", "gossip_bind", "api_url",
                  "serf_rpc",
-                 "anti_entropy_seconds", "instance_network_pool"}
+                 "anti_entropy_seconds", "instance_network_pool", "pids_limit"}
         unknown = set(data) - known
         if unknown:
             raise InvalidInput(
@@ -107,6 +108,10 @@ class HostSettings:
                     "a number of seconds, at most 3600"),
                 "instance_network_pool": (_network_pool_ok(data.get("instance_network_pool")),
                                           'an IPv4 prefix of /8 to /24, e.g. "10.213.0.0/16"'),
+                "pids_limit": (not isinstance(data.get("pids_limit"), bool)
+                               and isinstance(data.get("pids_limit"), int)
+                               and 64 <= data.get("pids_limit", 0) <= 4_194_304,
+                               "a whole number of processes from 64 to 4194304"),
             }.items()
             if key in data and not ok
         ]

@@ -58,10 +58,12 @@ from platd.spec.errors import ImageError
 if TYPE_CHECKING:
     from platd.runtime.base import Runtime
 
-__all__ = ["EVENT_ACTIONS", "DockerRuntime"]
+__all__ = ["DEFAULT_PIDS_LIMIT", "EVENT_ACTIONS", "DockerRuntime"]
 
 EVENT_ACTIONS = ("start", "die", "oom", "destroy", "stop", "kill")
 _STATES: frozenset[str] = frozenset(get_args(ContainerState))
+DEFAULT_PIDS_LIMIT = 4096  # processes and threads per instance: a fork bomb stays inside
+MIN_NANO_CPUS = 10_000_000  # 0.01 cores, Docker's smallest limit (0 would mean unlimited)
 _ENGINE_HINT = "is dockerd running? scripts/dev-services starts one for development"
 
 
@@ -69,8 +71,10 @@ class DockerRuntime:
     """``Runtime`` on a Docker Engine; ``url`` as aiodocker takes it (default: the local socket)."""
 
     def __init__(self, url: str | None = None, *, network_pool: str = DEFAULT_POOL,
-                 network_prefix: int = DEFAULT_PREFIX) -> None:
+                 network_prefix: int = DEFAULT_PREFIX, pids_limit: int = DEFAULT_PIDS_LIMIT
+                 ) -> None:
         self._url = url
+        self._pids_limit = pids_limit
         self._docker: aiodocker.Docker | None = None
         self.networks = EnvNetworks(self._client, network_pool, network_prefix)
 
@@ -256,13 +260,15 @@ class DockerRuntime:
         try:
             try:
                 network = await self.networks.ensure(spec.env_id)
-                created = await docker.containers.create(container_config(spec, network), name=name)
+                created = await docker.containers.create(
+                    container_config(spec, network, self._pids_limit), name=name)
             except DockerError as exc:
                 # The env's last container went (and took the network) between the two calls.
                 if exc.status != 404 or "network" not in exc.message.lower():
                     raise
                 network = await self.networks.ensure(spec.env_id)
-                created = await docker.containers.create(container_config(spec, network), name=name)
+                created = await docker.containers.create(
+                    container_config(spec, network, self._pids_limit), name=name)
         except DockerError as exc:
             if exc.status == 409:
                 # Created before a crash of ours: adopt it if it is the same instance.
@@ -469,9 +475,14 @@ def _pid_in_container(pid: int, container_id: str) -> bool:
 # --- pure translation between plat and Docker's JSON ---------------------------------------
 
 
-def container_config(spec: InstanceSpec, network: str | None = None) -> dict[str, Any]:
+def container_config(
+    spec: InstanceSpec, network: str | None = None, pids_limit: int = DEFAULT_PIDS_LIMIT
+) -> dict[str, Any]:
     """The ``POST /containers/create`` body for one instance, attached to ``network`` (the env's
-    own bridge; None: the engine's default) where its workload's name resolves to it."""
+    own bridge; None: the engine's default) where its workload's name resolves to it.
+
+    A cpu share is validated (platd/spec/limits.py) before it is stored; one stored before
+    that, too small to be a limit, still becomes Docker's smallest limit, never NanoCpus=0."""
     mounts = [
         {"Type": "bind", "Source": host, "Target": path, "ReadOnly": True}
         for path, host in sorted(spec.files.items())
@@ -483,7 +494,8 @@ def container_config(spec: InstanceSpec, network: str | None = None) -> dict[str
         for path, host in sorted(spec.read_only_mounts.items())
     ]
     host_config: dict[str, Any] = {
-        "NanoCpus": round(spec.cpu * 1e9),
+        "NanoCpus": max(MIN_NANO_CPUS, round(spec.cpu * 1e9)) if spec.cpu > 0 else 0,
+        "PidsLimit": pids_limit,
         "Memory": spec.memory,
         "PortBindings": {
             f"{port}/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(host) if host else ""}]

@@ -18,6 +18,7 @@ from platd.services.context import ServiceContext
 from platd.services.releases import find_release, get_release
 from platd.spec.errors import Conflict, InvalidInput, NotFound
 from platd.spec.ids import uuid7
+from platd.spec.limits import cpu_problem
 from platd.spec.manifest import Manifest
 from platd.spec.sizes import MAX_MEMORY, format_size, parse_size
 from platd.spec.volumes import count_problem, stop_first_reason, writable
@@ -32,7 +33,6 @@ from platd.store.queries import (
 )
 
 MAX_COUNT = 100
-MAX_CPU = 64.0
 
 
 def _instance_dict(i: Instance, seqs: dict[str, int], now: float) -> dict[str, Any]:
@@ -239,11 +239,8 @@ def scale(
             f"count {count} is out of range: use 0 to {MAX_COUNT}",
             hint=f"pass --count N with N from 0 to {MAX_COUNT}",
         )
-    if cpu is not None and not 0 < cpu <= MAX_CPU:
-        raise InvalidInput(
-            f"cpu {cpu:g} is out of range: use more than 0 and at most {MAX_CPU:g} cores",
-            hint="pass --cpu X in cores, e.g. --cpu 0.5",
-        )
+    if cpu is not None and (problem := cpu_problem(cpu)) is not None:
+        raise InvalidInput(problem, hint="pass --cpu X in cores, e.g. --cpu 0.5")
     mem = (
         parse_size(memory, what="memory", minimum=6 * 1024 * 1024, maximum=MAX_MEMORY)
         if memory is not None
