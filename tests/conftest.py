@@ -74,6 +74,7 @@ class Daemon:
     host_id: str = ""
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    docker_url: str | None = None  # --docker-url (default: the engine's own socket)
 
     @property
     def url(self) -> str:
@@ -111,6 +112,7 @@ class Daemon:
                 f"127.0.0.1:{self.port}",
                 "--runtime",
                 self.runtime,
+                *(["--docker-url", self.docker_url] if self.docker_url else []),
             ],
             stdout=log,
             stderr=log,

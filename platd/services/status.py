@@ -23,7 +23,7 @@ from platd.spec.manifest import Manifest
 from platd.spec.sizes import MAX_MEMORY, format_size, parse_size
 from platd.spec.volumes import count_problem, stop_first_reason, writable
 from platd.store import eventlog
-from platd.store.models import Instance, Release, Scale
+from platd.store.models import ENGINE_UNREACHABLE, Instance, Release, Scale
 from platd.store.queries import (
     env_instances,
     live_scales,
@@ -130,7 +130,20 @@ def status(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, 
             "target": ref.path,
             "release": release_service.describe(session, current, ref.env) if current else None,
             "workloads": workloads,
+            "engine_unreachable": _engines_unreachable(instances),
         }
+
+
+def _engines_unreachable(instances: list[Instance]) -> list[dict[str, Any]]:
+    """The hosts whose container engine does not answer (their instances' rows say so, see
+    ``reconcile.observed.mark_engine_unreachable``): since when, and the engine's words."""
+    down: dict[str, Instance] = {}
+    for i in instances:
+        if i.state == ENGINE_UNREACHABLE and (i.host_id not in down
+                                              or i.updated_at < down[i.host_id].updated_at):
+            down[i.host_id] = i
+    return [{"host": host, "since": i.updated_at, "reason": i.reason}
+            for host, i in sorted(down.items())]
 
 
 def describe_instance(
