@@ -113,6 +113,15 @@ class DaemonUnreachable(PlatError):
     exit_code = 10
 
 
+class Superseded(PlatError):
+    """Another deploy or rollback moved the env: before this deploy landed (its ``If-Match``
+    named another release; HTTP 412, nothing written), or while its release rolled out."""
+
+    code = "superseded"
+    exit_code = 11
+    http_status = 412
+
+
 _BY_CODE: dict[str, type[PlatError]] = {
     cls.code: cls
     for cls in (
@@ -128,6 +137,7 @@ _BY_CODE: dict[str, type[PlatError]] = {
         RolloutFailed,
         TimedOut,
         DaemonUnreachable,
+        Superseded,
     )
 }
 
@@ -157,4 +167,5 @@ EXIT_CODES: dict[int, str] = {
     8: "the rollout failed",
     9: "timed out waiting",
     10: "the daemon could not be reached",
+    11: "superseded: another deploy or rollback replaced the release (or the one it expected)",
 }
