@@ -130,6 +130,9 @@ class Reconciler:
         finally:
             self.store.listeners.remove(self.poke)
             await self.executor.drain()
+            # No plaintext left on the tmpfs once platd is gone: running containers keep what
+            # is mounted, and a start writes the files again first.
+            await asyncio.to_thread(self.executor.secret_files.clear)
 
     async def _pass_loop(self) -> None:
         restarts = await asyncio.to_thread(observed_service.load_restarts, self.store)
@@ -193,6 +196,9 @@ class Reconciler:
         self._desired = {d.spec_hash: d for d in desired}
         now = self.clock.time()
         if recovering:
+            # Instances that went while platd was away leave no secret files behind.
+            await asyncio.to_thread(self.executor.secret_files.remove_all_but,
+                                    {o.instance_id for o in observed})
             await self._record_recovery(observed)
         else:
             await self._record_crashes(observed)
