@@ -302,12 +302,18 @@ def docker_boundaries(docker_url: str | None = None,
                       settings: HostSettings | None = None) -> Boundaries:
     """The Docker engine runs containers and builds images; registries pin tags."""
     from platd.runtime.docker import DockerRuntime
-    from platd.runtime.registry import resolve_digest
+    from platd.runtime.registry import check_allowed, resolve_digest
 
     settings = settings or HostSettings()
     docker = DockerRuntime(docker_url, network_pool=settings.instance_network_pool,
                            pids_limit=settings.pids_limit)
-    return Boundaries(runtime=docker, resolve=resolve_digest, build=docker.build_and_push)
+    allowed = settings.registries
+
+    async def resolve(reference: str) -> str:
+        check_allowed(reference, allowed)  # before any connection (docs/operations.md)
+        return await resolve_digest(reference)
+
+    return Boundaries(runtime=docker, resolve=resolve, build=docker.build_and_push)
 
 
 def fake_boundaries(data: DataDir, clock: Clock | None = None) -> Boundaries:

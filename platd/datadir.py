@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 import tomllib
@@ -57,6 +58,15 @@ class HostSettings:
     # Each env's instances get a bridge network with a /24 of this pool (docs/operations.md).
     instance_network_pool: str = "10.213.0.0/16"
     pids_limit: int = 4096  # processes and threads per instance
+    # Registries deploys may name besides ``registry`` (host[:port]; docs/operations.md).
+    allowed_registries: list[str] = field(default_factory=list)
+
+    @property
+    def registries(self) -> list[str]:
+        """The registries deploys may pull from: the host's own (builds are pushed there) and
+        the allow-list."""
+        host = self.registry.split("/", 1)[0]
+        return [host, *(r for r in self.allowed_registries if r.lower() != host.lower())]
 
     @classmethod
     def load(cls, path: Path) -> HostSettings:
@@ -69,7 +79,8 @@ class HostSettings:
         known = {"registry", "labels", "resync_seconds", "logs_max_age", "logs_max_bytes",
                  "ingress_ipv6", "ingress_ipv4", "ingress_driver", "gossip_bind", "api_url",
                  "serf_rpc",
-                 "anti_entropy_seconds", "instance_network_pool", "pids_limit"}
+                 "anti_entropy_seconds", "instance_network_pool", "pids_limit",
+                 "allowed_registries"}
         unknown = set(data) - known
         if unknown:
             raise InvalidInput(
@@ -112,6 +123,12 @@ class HostSettings:
                                and isinstance(data.get("pids_limit"), int)
                                and 64 <= data.get("pids_limit", 0) <= 4_194_304,
                                "a whole number of processes from 64 to 4194304"),
+                "allowed_registries": (
+                    isinstance(data.get("allowed_registries"), list)
+                    and all(isinstance(r, str) and _REGISTRY_RE.match(r)
+                            for r in data.get("allowed_registries", [])),
+                    'a list of registries as host[:port], e.g. ["registry.internal:5000", '
+                    '"ghcr.io"]'),
             }.items()
             if key in data and not ok
         ]
@@ -119,6 +136,9 @@ class HostSettings:
             raise InvalidInput(f"{path}: " + "; ".join(problems),
                                hint="fix the file and start platd again")
         return cls(**data)
+
+
+_REGISTRY_RE = re.compile(r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?$")
 
 
 def _network_pool_ok(value: Any) -> bool:
