@@ -75,6 +75,7 @@ class DockerRuntime:
                  ) -> None:
         self._url = url
         self._pids_limit = pids_limit
+        self._pruned = False
         self._docker: aiodocker.Docker | None = None
         self.networks = EnvNetworks(self._client, network_pool, network_prefix)
 
@@ -96,6 +97,9 @@ class DockerRuntime:
     # --- observing ---------------------------------------------------------------------------
 
     async def list_instances(self, host_id: str) -> list[ObservedContainer]:
+        if not self._pruned:  # once per daemon run: networks whose containers went meanwhile
+            await self.networks.prune()
+            self._pruned = True
         filters = {"label": [f"{LABELS['managed']}=1", f"{LABELS['host']}={host_id}"]}
         try:
             found = await self._client().containers.list(all=True, filters=json.dumps(filters))

@@ -11,14 +11,17 @@ Subnets are not left to Docker's default pools (about thirty /16s and /20s in al
 exhausted by one network per env): each network gets a small subnet of the pool the operator
 sets (``instance_network_pool`` in platd.toml), the first one no other network uses. Two
 daemons on one engine may race for the same subnet; the engine refuses the overlap and the
-loser takes the next one. A network is removed when its last container goes; the engine refuses
-to remove one still in use, which is what makes that safe between daemons.
+loser takes the next one. A network is removed when the last container of its env on the engine
+goes (in any state: a stopped container must be able to start again), and at start-up platd
+removes those whose containers went behind its back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -92,16 +95,28 @@ class EnvNetworks:
                                 "meanwhile; it is tried again on the next pass")
 
     async def release(self, env_id: str) -> None:
-        """Remove the env's network if no container uses it any more (best effort)."""
-        name = network_name(env_id)
+        """Remove the env's network if no container of the env is left on the engine, in any
+        state: the engine itself only counts running ones, and a stopped or created container
+        whose network is gone could not start again (best effort)."""
         async with self._lock:
-            try:
-                network = await self._client().networks.get(name)
-                if (await network.show()).get("Containers"):
-                    return
-                await network.delete()
-            except (DockerError, aiohttp.ClientError):
-                return  # gone already, or still in use by a container of another daemon
+            with contextlib.suppress(DockerError, aiohttp.ClientError):
+                if not await self._env_has_containers(env_id):
+                    await (await self._client().networks.get(network_name(env_id))).delete()
+
+    async def prune(self) -> None:
+        """Remove every plat network whose env has no container left on the engine (their
+        containers were removed behind platd's back, e.g. ``docker rm``; best effort)."""
+        with contextlib.suppress(DockerError, aiohttp.ClientError):
+            managed = {"label": [f"{LABELS['managed']}=1"]}
+            for network in await self._client().networks.list(filters=managed):
+                env_id = (network.get("Labels") or {}).get(LABELS["env"])
+                if env_id and network.get("Name") == network_name(env_id):
+                    await self.release(env_id)
+
+    async def _env_has_containers(self, env_id: str) -> bool:
+        filters = json.dumps({"label": [f"{LABELS['env']}={env_id}"]})
+        found = await self._client().containers.list(all=True, filters=filters)
+        return bool(found)
 
     async def _exists(self, name: str) -> bool:
         try:
