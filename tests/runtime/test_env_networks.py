@@ -100,3 +100,26 @@ def test_free_subnet_skips_every_overlap() -> None:
     assert free_subnet("10.213.0.0/16", 24, taken) == "10.213.2.0/24"
     assert free_subnet("10.213.0.0/23", 24, taken) is None
     assert free_subnet("10.0.0.0/8", 24, ["10.0.0.0/9"]) == "10.128.0.0/24"
+
+
+@docker
+def test_a_stopped_instance_keeps_its_envs_network_and_starts_again(
+    run: Run, make_spec: SpecFactory, host_id: str
+) -> None:
+    env = f"env-c-{uuid.uuid4().hex[:8]}"
+    crashed, sibling = (make_spec(env_id=env, env_path="org-c/p/a/e") for _ in range(2))
+
+    async def body(rt: DockerRuntime) -> None:
+        ids = [await rt.create(s) for s in (crashed, sibling)]
+        for cid in ids:
+            await rt.start(cid)
+        await rt.stop(ids[0], timeout=1)  # exited: the engine no longer counts it as a user
+        await rt.remove(ids[1])
+        assert await rt.networks._exists(network_name(env))
+        await rt.start(ids[0])
+        (again,) = await _running(rt, host_id, 1)
+        assert again.container_id == ids[0]
+        await rt.remove(ids[0])
+        assert not await rt.networks._exists(network_name(env))
+
+    run(body)
