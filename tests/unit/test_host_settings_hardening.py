@@ -48,5 +48,5 @@ def test_bad_values_stop_platd_with_the_rule(tmp_path: Path, line: str, rule: st
 
 def test_check_allowed_compares_registry_names_case_insensitively() -> None:
     assert check_allowed("GHCR.io/team/app:v1", ["ghcr.io"]).repository == "team/app"
-    with pytest.raises(ImageError, match="registry ghcr.io:444 is not one this host pulls from"):
+    with pytest.raises(ImageError, match=r"registry ghcr\.io:444 is not one this host pulls"):
         check_allowed("ghcr.io:444/team/app:v1", ["ghcr.io"])
