@@ -311,13 +311,22 @@ def _open_volumes(data: DataDir) -> VolumeBackend:
 # --- the boundaries of `platd serve` ------------------------------------------------------------
 
 
-def docker_boundaries(docker_url: str | None = None) -> Boundaries:
+def docker_boundaries(docker_url: str | None = None,
+                      settings: HostSettings | None = None) -> Boundaries:
     """The Docker engine runs containers and builds images; registries pin tags."""
     from platd.runtime.docker import DockerRuntime
-    from platd.runtime.registry import resolve_digest
+    from platd.runtime.registry import check_allowed, resolve_digest
 
-    docker = DockerRuntime(docker_url)
-    return Boundaries(runtime=docker, resolve=resolve_digest, build=docker.build_and_push)
+    settings = settings or HostSettings()
+    docker = DockerRuntime(docker_url, network_pool=settings.instance_network_pool,
+                           pids_limit=settings.pids_limit)
+    allowed = settings.registries
+
+    async def resolve(reference: str) -> str:
+        check_allowed(reference, allowed)  # before any connection (docs/operations.md)
+        return await resolve_digest(reference)
+
+    return Boundaries(runtime=docker, resolve=resolve, build=docker.build_and_push)
 
 
 def fake_boundaries(data: DataDir, clock: Clock | None = None) -> Boundaries:
@@ -364,4 +373,6 @@ def open_daemon(data_path: Path | None, *, runtime: str = "docker",
         # Before anything opens a database (the fake runtime reads state.db): on a disk with
         # nothing free, SQLite cannot even read until the ballast is given back.
         DiskWatch(data.path, data.settings().limits().disk_min_free).starting()
-    return assemble(data, fake_boundaries(data) if fake else docker_boundaries(docker_url))
+    if fake:
+        return assemble(data, fake_boundaries(data))
+    return assemble(data, docker_boundaries(docker_url, data.settings()))

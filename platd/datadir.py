@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 import tomllib
@@ -65,6 +66,18 @@ class HostSettings:
     env_logs_max_bytes: str | int = "256M"  # "0": no per-env limit (logs_max_bytes still holds)
     disk_reserve: str | int = "1G"  # "0": volumes may take every free byte
     disk_min_free: str | int = "256M"  # below it the host is "full": additions are refused
+    # Each env's instances get a bridge network with a /24 of this pool (docs/operations.md).
+    instance_network_pool: str = "10.213.0.0/16"
+    pids_limit: int = 4096  # processes and threads per instance
+    # Registries deploys may name besides ``registry`` (host[:port]; docs/operations.md).
+    allowed_registries: list[str] = field(default_factory=list)
+
+    @property
+    def registries(self) -> list[str]:
+        """The registries deploys may pull from: the host's own (builds are pushed there) and
+        the allow-list."""
+        host = self.registry.split("/", 1)[0]
+        return [host, *(r for r in self.allowed_registries if r.lower() != host.lower())]
 
     @classmethod
     def load(cls, path: Path) -> HostSettings:
@@ -77,7 +90,8 @@ class HostSettings:
         known = {"registry", "labels", "resync_seconds", "logs_max_age", "logs_max_bytes",
                  "ingress_ipv6", "ingress_ipv4", "ingress_driver", "gossip_bind", "api_url",
                  "serf_rpc",
-                 "anti_entropy_seconds", *LIMIT_SETTINGS}
+                 "anti_entropy_seconds", "instance_network_pool", "pids_limit",
+                 "allowed_registries", *LIMIT_SETTINGS}
         unknown = set(data) - known
         if unknown:
             raise InvalidInput(
@@ -114,6 +128,18 @@ class HostSettings:
                     isinstance(data.get("anti_entropy_seconds", 1.0), int | float)
                     and 0 < data.get("anti_entropy_seconds", 1.0) <= 3600,
                     "a number of seconds, at most 3600"),
+                "instance_network_pool": (_network_pool_ok(data.get("instance_network_pool")),
+                                          'an IPv4 prefix of /8 to /24, e.g. "10.213.0.0/16"'),
+                "pids_limit": (not isinstance(data.get("pids_limit"), bool)
+                               and isinstance(data.get("pids_limit"), int)
+                               and 64 <= data.get("pids_limit", 0) <= 4_194_304,
+                               "a whole number of processes from 64 to 4194304"),
+                "allowed_registries": (
+                    isinstance(data.get("allowed_registries"), list)
+                    and all(isinstance(r, str) and _REGISTRY_RE.match(r)
+                            for r in data.get("allowed_registries", [])),
+                    'a list of registries as host[:port], e.g. ["registry.internal:5000", '
+                    '"ghcr.io"]'),
             }.items()
             if key in data and not ok
         ]
@@ -129,6 +155,19 @@ class HostSettings:
 
     def limits(self) -> Limits:
         return Limits.from_settings({k: getattr(self, k) for k in LIMIT_SETTINGS})
+
+
+_REGISTRY_RE = re.compile(r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?$")
+
+
+def _network_pool_ok(value: Any) -> bool:
+    import ipaddress
+
+    try:
+        network = ipaddress.ip_network(value) if isinstance(value, str) else None
+    except ValueError:
+        return False
+    return network is not None and network.version == 4 and 8 <= network.prefixlen <= 24
 
 
 def _pool_ok(value: Any, version: int) -> bool:

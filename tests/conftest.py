@@ -74,6 +74,7 @@ class Daemon:
     host_id: str = ""
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    docker_url: str | None = None  # --docker-url (default: the engine's own socket)
 
     @property
     def url(self) -> str:
@@ -111,6 +112,7 @@ class Daemon:
                 f"127.0.0.1:{self.port}",
                 "--runtime",
                 self.runtime,
+                *(["--docker-url", self.docker_url] if self.docker_url else []),
             ],
             stdout=log,
             stderr=log,
@@ -232,7 +234,18 @@ def _remove_containers(host_id: str) -> None:
         text=True,
     ).stdout.split()
     if ids:
+        envs = set(subprocess.run(
+            ["docker", "inspect", "-f", '{{index .Config.Labels "dev.plat.env"}}', *ids],
+            capture_output=True, text=True,
+        ).stdout.split())
         subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+        # Each env's network goes with the env's last container (as platd itself does).
+        for env in envs:
+            left = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=dev.plat.env={env}"],
+                                  capture_output=True, text=True).stdout.split()
+            if not left:
+                subprocess.run(["docker", "network", "rm", f"plat-env-{env}"],
+                               capture_output=True)
 
 
 @pytest.fixture(scope="session")

@@ -83,13 +83,13 @@ class Client:
     def request(
         self, method: str, path: str, body: Any = None, *, query: dict[str, Any] | None = None,
         raw: bytes | None = None, content_type: str = "application/json",
-        timeout: float | None = None,
+        timeout: float | None = None, headers: dict[str, str] | None = None,
     ) -> Any:
         if query:
             clean = {k: v for k, v in query.items() if v is not None}
             if clean:
                 path += "?" + urlencode(clean)
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **(headers or {})}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         payload = raw if raw is not None else (

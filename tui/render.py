@@ -118,6 +118,10 @@ def status_lines(s: dict[str, Any]) -> list[str]:
                 f"  deploy with: plat deploy -f plat.toml --target {s['target']}"]
     lines = [f"{s['target']}  release {rel['version']} ({rel['status']})",
              *disk_lines(s.get("disk"))]
+    for down in s.get("engine_unreachable") or ():
+        # The rows below are what the host saw last, not what runs now.
+        lines.append(f"  host {down['host'][-12:]}: {down['reason']}")
+        lines.append("    its instances are shown as unknown until the engine answers again")
     if rel.get("status") == "failed" and rel.get("error"):
         lines.append(f"  failed at {rel.get('failed_step')} ({rel.get('category')}): "
                      f"{rel['error'].splitlines()[0]}")

@@ -7,12 +7,13 @@ HTTP and one ``platd.services`` call, which decides every refusal.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Router, delete, get, patch, post, put
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.params import HeaderParameter
 
 from platd.api.deps import Caller, EnvPath, Svc, provide_env_path
 from platd.services import builds, config, events, releases, status
@@ -127,13 +128,20 @@ async def delete_secret(
 # --- deploy, releases, rollback --------------------------------------------------------------
 
 
+IfMatch = Annotated[str | None, HeaderParameter(
+    name="If-Match", required=False, max_length=200,
+    description='The release id the deploy expects to replace ("none": no release yet); '
+    "another one current answers 412 (code superseded) and nothing is written.")]
+
+
 @post("/deploy")
 async def deploy(
-    svc: Svc, principal: Caller, data: DeployRequest, env_path: EnvPath
+    svc: Svc, principal: Caller, data: DeployRequest, env_path: EnvPath,
+    if_match: IfMatch = None,
 ) -> dict[str, Any]:
     return await releases.deploy(
         svc, principal, env_path, data.manifest, images=data.images,
-        manifest_file=data.manifest_file, source=data.source,
+        manifest_file=data.manifest_file, source=data.source, expected=if_match,
     )
 
 

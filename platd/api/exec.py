@@ -1,7 +1,8 @@
 """The exec websocket: one session bridges a client to a process inside a running instance.
 
 ``GET /v1/envs/{org}/{project}/{app}/{env}/exec`` upgrades to a websocket, authenticated by the
-same bearer token as every other route (the ``Authorization`` header of the upgrade request).
+same bearer token as every other route (the ``Authorization`` header of the upgrade request),
+before the upgrade is accepted: a missing or invalid token is answered 401 with no websocket.
 The framing is specified in docs/exec.md: a JSON ``start`` message, binary frames whose first
 byte names the stream (0 stdin, 1 stdout, 2 stderr), JSON control messages (``resize``, ``eof``,
 ``signal``), and a final JSON ``exit`` message. Errors are sent as ``{"type": "error", "error":
@@ -22,6 +23,7 @@ from typing import Any, Literal
 import msgspec
 from litestar import Router, WebSocket, get, websocket
 from litestar.exceptions import WebSocketDisconnect
+from litestar.types.asgi_types import WebSocketResponseStartEvent
 
 from platd.api.deps import Caller, Svc, bearer_token, target
 from platd.runtime.base import ExecSession, RuntimeError_
@@ -64,14 +66,20 @@ async def exec_session(
     socket: WebSocket[Any, Any, Any], svc: Svc, org: str, project: str, app: str,
     env: str,
 ) -> None:
-    await socket.accept()
-    bridge = _Bridge(socket)
     try:
-        # The start message is read first so that every refusal answers it, whatever it is.
-        start = await _receive_start(socket)
+        # Authenticated before the upgrade is accepted: a caller without a valid token gets
+        # an HTTP error answer (the API's wire error), never an open socket.
         principal = tokens.principal_for(
             svc, bearer_token(socket.headers.get("authorization", ""))
         )
+    except PlatError as e:
+        await _deny(socket, e)
+        return
+    await socket.accept()
+    bridge = _Bridge(socket)
+    try:
+        # The start message is read first so that every other refusal answers it.
+        start = await _receive_start(socket)
         where = await asyncio.to_thread(
             exec_service.resolve, svc, principal, target(org, project, app, env),
             start.instance, start.workload,
@@ -112,6 +120,19 @@ async def exec_session(
         )
     if ended_by is None:
         await bridge.finish(exit_code)
+
+
+async def _deny(socket: WebSocket[Any, Any, Any], error: PlatError) -> None:
+    """Answer the upgrade request with ``error`` as a plain HTTP response (the ASGI websocket
+    denial response), so nothing is accepted and the client reads the usual error body."""
+    body = json.dumps(error.to_wire()).encode()
+    start: WebSocketResponseStartEvent = {
+        "type": "websocket.http.response.start", "status": error.http_status,
+        "headers": [(b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode())],
+    }
+    await socket.send(start)
+    await socket.send({"type": "websocket.http.response.body", "body": body, "more_body": False})
 
 
 @get("/instances")

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from platd.ingress.model import Backend, IngressConfig, Listener
 from platd.store.db import Store
-from platd.store.models import Instance
+from platd.store.models import ENGINE_UNREACHABLE, Instance
 from platd.store.queries import endpoint_bindings, instance_dial, live_endpoints, live_envs
 
 
@@ -34,7 +34,9 @@ def build_config(store: Store, host_id: str,
             for i in instances:
                 if (i.env_id, i.workload) != (r.env_id, r.workload) or i.id in draining:
                     continue
-                if i.state != "running" or i.health != "healthy":
+                # While the engine does not answer, what ran may well still run: keep it.
+                if (i.state != "running" or i.health != "healthy") and (
+                        i.state != ENGINE_UNREACHABLE):
                     continue
                 # The proxy dials the instance's address on the engine's bridge network: a
                 # stopped app refuses there at once (so the next instance is tried), and no

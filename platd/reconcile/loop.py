@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,11 @@ STABLE_AFTER = 300.0  # seconds of healthy running after which the restart count
 MIN_READY = 1.0  # seconds a workload without a health check must stay up to count as healthy
 STARTING_PROBE_EVERY = 0.1
 FULL_RETRY = 2.0  # seconds between passes while the data disk is full
+ENGINE_TIMEOUT = 20.0  # seconds a listing may take before the engine counts as not answering
+
+
+class EngineUnreachable(RuntimeError_):
+    """The engine did not answer the pass's first call: nothing it reports can be trusted."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class Reconciler:
         self._desired: dict[str, DesiredWorkload] = {}  # by spec hash
         self._capacity: Capacity | None = None
         self.passes = 0
+        self.engine_down_since: float | None = None
         self._probe = prober
         self._on_observed = hooks.on_observed
 
@@ -125,6 +132,9 @@ class Reconciler:
         finally:
             self.store.listeners.remove(self.poke)
             await self.executor.drain()
+            # No plaintext left on the tmpfs once platd is gone: running containers keep what
+            # is mounted, and a start writes the files again first.
+            await asyncio.to_thread(self.executor.secret_files.clear)
 
     async def _pass_loop(self) -> None:
         restarts = await asyncio.to_thread(observed_service.load_restarts, self.store)
@@ -135,6 +145,9 @@ class Reconciler:
             try:
                 wake_in = await self.pass_once(recovering=first)
                 first = False
+            except EngineUnreachable as e:
+                await self._engine_lost(str(e))
+                wake_in = 1.0
             except RuntimeError_ as e:
                 log.warning("reconcile pass failed, will retry: %s", e)
                 wake_in = 1.0
@@ -153,8 +166,37 @@ class Reconciler:
             except TimeoutError:
                 pass
 
+    async def _engine_lost(self, message: str) -> None:
+        """Say so once per outage, in every instance row of this host and in its envs' events:
+        ``plat status`` must not go on showing the last rows as running and healthy."""
+        if self.engine_down_since is not None:
+            return
+        self.engine_down_since = now = self.clock.time()
+        self._observed = []  # nothing to probe: addresses and states may be stale
+        log.warning("the container engine does not answer: %s", message)
+        since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
+        await asyncio.to_thread(
+            observed_service.mark_engine_unreachable, self.store, self.clock,
+            f"engine unreachable since {since}: {message}",
+        )
+
+    async def _list(self) -> list[ObservedContainer]:
+        try:
+            async with asyncio.timeout(ENGINE_TIMEOUT):
+                observed = await self.runtime.list_instances(self.store.host_id)
+        except TimeoutError:
+            raise EngineUnreachable(
+                f"the engine did not list its containers within {ENGINE_TIMEOUT:g}s") from None
+        except RuntimeError_ as e:
+            raise EngineUnreachable(str(e), e.category) from e
+        if self.engine_down_since is not None:
+            down_for = self.clock.time() - self.engine_down_since
+            self.engine_down_since = None
+            log.warning("the container engine answers again after %.0fs", down_for)
+        return observed
+
     async def pass_once(self, recovering: bool = False) -> float | None:
-        observed = await self.runtime.list_instances(self.store.host_id)
+        observed = await self._list()
         if self._on_observed is not None:
             self._on_observed(observed)
         desired, status = await asyncio.to_thread(load_desired, self.store)
@@ -162,6 +204,9 @@ class Reconciler:
         self._desired = {d.spec_hash: d for d in desired}
         now = self.clock.time()
         if recovering:
+            # Instances that went while platd was away leave no secret files behind.
+            await asyncio.to_thread(self.executor.secret_files.remove_all_but,
+                                    {o.instance_id for o in observed})
             await self._record_recovery(observed)
         else:
             await self._record_crashes(observed)

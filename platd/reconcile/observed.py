@@ -17,7 +17,7 @@ from platd.clock import Clock
 from platd.spec.errors import StorageFull
 from platd.store import eventlog
 from platd.store.db import Store
-from platd.store.models import Env, Instance, ReleaseState
+from platd.store.models import ENGINE_UNREACHABLE, Env, Instance, ReleaseState
 
 log = logging.getLogger("platd.reconcile")
 
@@ -78,6 +78,29 @@ def write_instances(store: Store, clock: Clock, rows: list[InstanceRow]) -> None
             if instance_id not in seen and not row.deleted:
                 row.deleted, row.state, row.updated_at = True, "gone", now
                 session.add(row)
+
+
+def mark_engine_unreachable(store: Store, clock: Clock, reason: str) -> None:
+    """This host's engine stopped answering: its running instances are no longer known to run,
+    so they are shown as ``unknown`` with ``reason`` (not as the running, healthy rows last
+    written), and each env they belong to gets one event. Ingress keeps dialling them (they
+    may well still run). The next successful observation rewrites them."""
+    now = clock.time()
+    with store.write() as session:
+        rows = session.exec(
+            select(Instance).where(Instance.host_id == store.host_id, Instance.deleted == False)  # noqa: E712
+        )
+        envs = set()
+        for row in rows:
+            if row.state != "running":
+                continue
+            row.state, row.health, row.reason, row.updated_at = (
+                ENGINE_UNREACHABLE, ENGINE_UNREACHABLE, reason, now)
+            session.add(row)
+            envs.add(row.env_id)
+        for env_id in sorted(envs):
+            eventlog.record(session, clock, env_id=env_id, step="runtime", outcome="failed",
+                            category="runtime", message=reason)
 
 
 def mark_release(

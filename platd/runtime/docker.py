@@ -13,6 +13,8 @@ Choices worth knowing:
   create loudly instead of Docker silently creating an empty directory where a secret file
   should be.
 - Ports are published on 127.0.0.1 only; exposure beyond the host is the ingress layer's job.
+- Each env's containers join the env's own bridge network (``docker_networks``), never Docker's
+  default bridge, so instances of different envs and orgs cannot reach each other.
 """
 
 from __future__ import annotations
@@ -49,25 +51,33 @@ from platd.runtime.base import (
     RuntimeError_,
     RuntimeEvent,
 )
+from platd.runtime.docker_networks import DEFAULT_POOL, DEFAULT_PREFIX, EnvNetworks
 from platd.runtime.registry import parse_reference, resolve_digest
 from platd.spec.errors import ImageError
 
 if TYPE_CHECKING:
     from platd.runtime.base import Runtime
 
-__all__ = ["EVENT_ACTIONS", "DockerRuntime"]
+__all__ = ["DEFAULT_PIDS_LIMIT", "EVENT_ACTIONS", "DockerRuntime"]
 
 EVENT_ACTIONS = ("start", "die", "oom", "destroy", "stop", "kill")
 _STATES: frozenset[str] = frozenset(get_args(ContainerState))
+DEFAULT_PIDS_LIMIT = 4096  # processes and threads per instance: a fork bomb stays inside
+MIN_NANO_CPUS = 10_000_000  # 0.01 cores, Docker's smallest limit (0 would mean unlimited)
 _ENGINE_HINT = "is dockerd running? scripts/dev-services starts one for development"
 
 
 class DockerRuntime:
     """``Runtime`` on a Docker Engine; ``url`` as aiodocker takes it (default: the local socket)."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, network_pool: str = DEFAULT_POOL,
+                 network_prefix: int = DEFAULT_PREFIX, pids_limit: int = DEFAULT_PIDS_LIMIT
+                 ) -> None:
         self._url = url
+        self._pids_limit = pids_limit
+        self._pruned = False
         self._docker: aiodocker.Docker | None = None
+        self.networks = EnvNetworks(self._client, network_pool, network_prefix)
 
     def _client(self) -> aiodocker.Docker:
         # Created on first use, inside the event loop that will use it (aiohttp binds to it).
@@ -87,6 +97,9 @@ class DockerRuntime:
     # --- observing ---------------------------------------------------------------------------
 
     async def list_instances(self, host_id: str) -> list[ObservedContainer]:
+        if not self._pruned:  # once per daemon run: networks whose containers went meanwhile
+            await self.networks.prune()
+            self._pruned = True
         filters = {"label": [f"{LABELS['managed']}=1", f"{LABELS['host']}={host_id}"]}
         try:
             found = await self._client().containers.list(all=True, filters=json.dumps(filters))
@@ -249,7 +262,17 @@ class DockerRuntime:
         docker = self._client()
         name = spec.container_name
         try:
-            created = await docker.containers.create(container_config(spec), name=name)
+            try:
+                network = await self.networks.ensure(spec.env_id)
+                created = await docker.containers.create(
+                    container_config(spec, network, self._pids_limit), name=name)
+            except DockerError as exc:
+                # The env's last container went (and took the network) between the two calls.
+                if exc.status != 404 or "network" not in exc.message.lower():
+                    raise
+                network = await self.networks.ensure(spec.env_id)
+                created = await docker.containers.create(
+                    container_config(spec, network, self._pids_limit), name=name)
         except DockerError as exc:
             if exc.status == 409:
                 # Created before a crash of ours: adopt it if it is the same instance.
@@ -294,6 +317,7 @@ class DockerRuntime:
 
     async def remove(self, container_id: str) -> None:
         container = self._client().containers.container(container_id)
+        observed = await self.inspect(container_id)
         try:
             try:
                 await container.delete(v=True)
@@ -308,6 +332,8 @@ class DockerRuntime:
             raise _error(exc, f"removing container {container_id}") from exc
         except aiohttp.ClientError as exc:
             raise _error(exc, f"removing container {container_id}") from exc
+        if observed is not None and observed.env_id:
+            await self.networks.release(observed.env_id)
 
     # --- exec --------------------------------------------------------------------------------
 
@@ -453,8 +479,14 @@ def _pid_in_container(pid: int, container_id: str) -> bool:
 # --- pure translation between plat and Docker's JSON ---------------------------------------
 
 
-def container_config(spec: InstanceSpec) -> dict[str, Any]:
-    """The ``POST /containers/create`` body for one instance."""
+def container_config(
+    spec: InstanceSpec, network: str | None = None, pids_limit: int = DEFAULT_PIDS_LIMIT
+) -> dict[str, Any]:
+    """The ``POST /containers/create`` body for one instance, attached to ``network`` (the env's
+    own bridge; None: the engine's default) where its workload's name resolves to it.
+
+    A cpu share is validated (platd/spec/limits.py) before it is stored; one stored before
+    that, too small to be a limit, still becomes Docker's smallest limit, never NanoCpus=0."""
     mounts = [
         {"Type": "bind", "Source": host, "Target": path, "ReadOnly": True}
         for path, host in sorted(spec.files.items())
@@ -466,7 +498,8 @@ def container_config(spec: InstanceSpec) -> dict[str, Any]:
         for path, host in sorted(spec.read_only_mounts.items())
     ]
     host_config: dict[str, Any] = {
-        "NanoCpus": round(spec.cpu * 1e9),
+        "NanoCpus": max(MIN_NANO_CPUS, round(spec.cpu * 1e9)) if spec.cpu > 0 else 0,
+        "PidsLimit": pids_limit,
         "Memory": spec.memory,
         "PortBindings": {
             f"{port}/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(host) if host else ""}]
@@ -485,6 +518,9 @@ def container_config(spec: InstanceSpec) -> dict[str, Any]:
         "ExposedPorts": {f"{port}/tcp": {} for port in sorted(spec.publish)},
         "HostConfig": host_config,
     }
+    if network is not None:
+        host_config["NetworkMode"] = network
+        config["NetworkingConfig"] = {"EndpointsConfig": {network: {"Aliases": [spec.workload]}}}
     if spec.command is not None:
         config["Cmd"] = list(spec.command)
     return config

@@ -6,9 +6,10 @@ registry directly rather than through the engine: it works on a host without Doc
 errors can say precisely what is wrong (no such tag, and which tags exist; no such repository;
 registry down) instead of relaying the engine's generic pull failure.
 
-Only anonymous registries are supported for now; a registry that asks for credentials gets a clear
-error. Loopback registries are spoken to over http (like Docker's default insecure range), all
-others over https.
+Only registries on the host's allow-list (``check_allowed``; ``allowed_registries`` in
+platd.toml) are ever contacted. Only anonymous registries are supported for now; a registry that
+asks for credentials gets a clear error. Loopback registries are spoken to over http (like
+Docker's default insecure range), all others over https.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiohttp
 
 from platd.spec.errors import ImageError
 
-__all__ = ["ImageRef", "parse_reference", "resolve_digest"]
+__all__ = ["ImageRef", "check_allowed", "parse_reference", "resolve_digest"]
 
 MANIFEST_TYPES = ", ".join(
     (
@@ -145,6 +147,25 @@ def parse_reference(reference: str) -> ImageRef:
     if tag is None and digest is None:
         tag = "latest"
     return ImageRef(registry=first, repository=rest, tag=tag, digest=digest)
+
+
+def check_allowed(reference: str, allowed: Sequence[str]) -> ImageRef:
+    """The parsed reference, if its registry is one this host may talk to; else ImageError.
+
+    Resolving a reference connects to the registry it names: without this list a deployer
+    could make platd connect to any host:port and tell open, closed and filtered ports apart by
+    the error. The refusal comes before any connection and reads the same whatever the host.
+    """
+    ref = parse_reference(reference)
+    if ref.registry.lower() not in {a.lower() for a in allowed}:
+        raise ImageError(
+            f"registry {ref.registry} is not one this host pulls from",
+            hint=[f"registries allowed here: {', '.join(allowed) or 'none'}",
+                  "push the image to one of them, or ask an operator to add the registry to "
+                  "allowed_registries in platd.toml"],
+            details={"reference": reference, "registry": ref.registry},
+        )
+    return ref
 
 
 async def resolve_digest(reference: str, *, timeout: float = 10.0) -> str:

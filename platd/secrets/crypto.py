@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -52,6 +53,20 @@ class SecretBox:
         return values
 
 
+_BARE = re.compile(r"[A-Za-z0-9_./:@+,=%-]*")
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def quote_value(value: str) -> str:
+    """A value as one dotenv token: bare when it holds only safe characters, else in double
+    quotes with \\ \" \n \r \t escaped (as dotenv readers decode them), so no value can
+    span or add a line. The exact bytes are also in /run/secrets/NAME.d/KEY."""
+    if _BARE.fullmatch(value):
+        return value
+    return '"' + "".join(_ESCAPES.get(ch, ch) for ch in value) + '"'
+
+
 def render_bundle_file(values: dict[str, str]) -> str:
-    """The file an instance sees at /run/secrets/NAME: one KEY=value per line, sorted."""
-    return "".join(f"{k}={v}\n" for k, v in sorted(values.items()))
+    """The file an instance sees at /run/secrets/NAME: one ``KEY=value`` line per key, sorted,
+    values quoted where needed (``quote_value``; docs/cli.md#plat-secrets)."""
+    return "".join(f"{k}={quote_value(v)}\n" for k, v in sorted(values.items()))

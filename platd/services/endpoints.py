@@ -29,7 +29,7 @@ from platd.spec.ids import uuid7
 from platd.spec.manifest import Manifest
 from platd.spec.names import check_name
 from platd.store import eventlog
-from platd.store.models import EndpointRow, Env, Instance
+from platd.store.models import ENGINE_UNREACHABLE, EndpointRow, Env, Instance
 from platd.store.queries import (
     current_release,
     endpoint_bindings,
@@ -211,7 +211,8 @@ def _instances_behind(session: Session, row: EndpointRow) -> list[dict[str, Any]
     for i in rows:
         if i.state == "pending":
             continue
-        serving = i.state == "running" and i.health == "healthy"
+        serving = (i.state == "running" and i.health == "healthy") or (
+            i.state == ENGINE_UNREACHABLE)
         out.append({"id": i.id, "state": i.state, "health": i.health,
                     "serving": serving, "dial": instance_dial(i, row.internal_port)})
     return sorted(out, key=lambda x: x["id"])

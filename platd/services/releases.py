@@ -24,7 +24,7 @@ from platd.services import tenancy
 from platd.services.context import ServiceContext
 from platd.services.volumes import stop_first_notes
 from platd.spec.diff import diff_releases
-from platd.spec.errors import Conflict, InvalidInput, NotFound
+from platd.spec.errors import Conflict, InvalidInput, NotFound, Superseded
 from platd.spec.gate import check_gate, gate_error
 from platd.spec.ids import uuid7
 from platd.spec.manifest import Manifest, parse_manifest
@@ -62,9 +62,14 @@ async def deploy(
     images: dict[str, str],
     manifest_file: str = "plat.toml",
     source: str | None = None,
+    expected: str | None = None,
 ) -> dict[str, Any]:
     """``plat deploy``: a new release of ``manifest_text`` with every image pinned by digest,
-    made current; the receipt. A reference that cannot be resolved writes nothing."""
+    made current; the receipt. A reference that cannot be resolved writes nothing.
+
+    ``expected`` (the ``If-Match`` header) is the release id the deployer expects to replace,
+    ``none`` for an env without one: if the env has moved meanwhile, ``Superseded`` and
+    nothing is written."""
     plan = await asyncio.to_thread(
         prepare_deploy, ctx, principal, target, manifest_text, images, manifest_file
     )
@@ -73,7 +78,8 @@ async def deploy(
     pinned_by_ref = dict(zip(unique, pinned_refs, strict=True))
     pinned = {workload: pinned_by_ref[ref] for workload, ref in plan.refs.items()}
     return await asyncio.to_thread(
-        commit_deploy, ctx, principal, plan, pinned, source or ", ".join(unique), manifest_file
+        commit_deploy, ctx, principal, plan, pinned, source or ", ".join(unique), manifest_file,
+        expected,
     )
 
 
@@ -151,11 +157,14 @@ def commit_deploy(
     pinned: dict[str, str],
     source: str,
     manifest_file: str = "plat.toml",
+    expected: str | None = None,
 ) -> dict[str, Any]:
     with ctx.store.write() as session:
         ref = tenancy.resolve_env(session, principal, plan.target)
         principal.require(ref.org.id, "deployer")
         ctx.require_room(f"the deploy to {ref.path}")
+        if expected is not None:
+            _check_expected(session, ctx, ref, expected)
         _check_gate(session, ref, plan.manifest, manifest_file)
         config = config_service.current_config(session, ref.env.id)
         secret_versions = {}
@@ -183,6 +192,38 @@ def commit_deploy(
         return _move_pointer(session, ctx, principal, ref, "deploy", release, previous)
 
 
+def _check_expected(
+    session: Session, ctx: ServiceContext, ref: tenancy.EnvRef, expected: str
+) -> None:
+    """Refuse a deploy whose ``If-Match`` is not the env's current release (``none``: no
+    release yet; ``*``: any), saying which change moved it since."""
+    wanted = expected.strip().removeprefix("W/").strip('"')
+    current = ref.env.current_release_id or "none"
+    if wanted in ("*", current):
+        return
+    change = session.exec(
+        select(EnvChange).where(EnvChange.env_id == ref.env.id).order_by(col(EnvChange.at).desc())
+    ).first()
+    now_rel = session.get(Release, current) if current != "none" else None
+    was = session.get(Release, wanted) if wanted != "none" else None
+    read = (f"v{was.seq}" if was is not None and was.env_id == ref.env.id
+            else "no release" if wanted == "none" else f"release {wanted}")
+    moved = f"v{now_rel.seq}" if now_rel is not None else "no release"
+    how = ""
+    if change is not None:
+        ago = max(0.0, ctx.clock.time() - change.at)
+        verb = {"deploy": "deployed", "retry": "retried"}.get(change.action, "rolled back to")
+        how = f" ({change.by} {verb} it {ago:.0f}s ago)"
+    raise Superseded(
+        f"{ref.path} is now at {moved}{how}, not {read} as this deploy expected; "
+        "nothing was deployed",
+        hint=[f"see what changed: plat releases --target {ref.path}",
+              "deploy again to replace it, if you still mean to"],
+        details={"current_release": {"id": now_rel.id, "seq": now_rel.seq} if now_rel else None,
+                 "expected": wanted},
+    )
+
+
 def _move_pointer(
     session: Session,
     ctx: ServiceContext,
@@ -194,6 +235,8 @@ def _move_pointer(
 ) -> dict[str, Any]:
     diff = release_diff(session, previous, target)
     env = ref.env
+    unfinished = previous is not None and previous.id != target.id and release_status(
+        session, previous, env)["status"] in ("pending", "rolling")
     change_id = uuid7()
     # A release rolled back to (or retried) starts a fresh rollout: verdicts of earlier
     # generations (ReleaseState.change_id) no longer hold, and nothing is deleted.
@@ -211,6 +254,14 @@ def _move_pointer(
         )
     )
     verb = {"deploy": "created and deployed", "retry": "retried"}.get(action, "rolled back to")
+    if unfinished and previous is not None:
+        # Whoever follows the previous rollout learns at once that it will never conclude.
+        eventlog.record(
+            session, ctx.clock, env_id=env.id, release_id=previous.id, step="rollout",
+            outcome="superseded", actor=principal.name,
+            message=f"release v{previous.seq} was superseded by v{target.seq} before it "
+            f"converged: {principal.name} {verb} v{target.seq}",
+        )
     what = f"release v{target.seq}"
     if previous is not None and previous.id != target.id:
         what += f" (was v{previous.seq})"

@@ -18,11 +18,12 @@ from platd.services.context import ServiceContext
 from platd.services.releases import find_release, get_release
 from platd.spec.errors import Conflict, InvalidInput, NotFound
 from platd.spec.ids import uuid7
+from platd.spec.limits import cpu_problem
 from platd.spec.manifest import Manifest
 from platd.spec.sizes import MAX_MEMORY, format_size, parse_size
 from platd.spec.volumes import count_problem, stop_first_reason, writable
 from platd.store import eventlog
-from platd.store.models import Instance, Release, Scale
+from platd.store.models import ENGINE_UNREACHABLE, Instance, Release, Scale
 from platd.store.queries import (
     env_instances,
     live_scales,
@@ -32,7 +33,6 @@ from platd.store.queries import (
 )
 
 MAX_COUNT = 100
-MAX_CPU = 64.0
 
 
 def _instance_dict(i: Instance, seqs: dict[str, int], now: float) -> dict[str, Any]:
@@ -131,6 +131,7 @@ def status(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, 
             "release": release_service.describe(session, current, ref.env) if current else None,
             "workloads": workloads,
             "disk": _disk(ctx),
+            "engine_unreachable": _engines_unreachable(instances),
         }
 
 
@@ -139,6 +140,18 @@ def _disk(ctx: ServiceContext) -> dict[str, Any] | None:
     if ctx.disk is None:
         return None
     return {"host": ctx.host.name, **ctx.disk.state().to_dict()}
+
+
+def _engines_unreachable(instances: list[Instance]) -> list[dict[str, Any]]:
+    """The hosts whose container engine does not answer (their instances' rows say so, see
+    ``reconcile.observed.mark_engine_unreachable``): since when, and the engine's words."""
+    down: dict[str, Instance] = {}
+    for i in instances:
+        if i.state == ENGINE_UNREACHABLE and (i.host_id not in down
+                                              or i.updated_at < down[i.host_id].updated_at):
+            down[i.host_id] = i
+    return [{"host": host, "since": i.updated_at, "reason": i.reason}
+            for host, i in sorted(down.items())]
 
 
 def describe_instance(
@@ -247,11 +260,8 @@ def scale(
             f"count {count} is out of range: use 0 to {MAX_COUNT}",
             hint=f"pass --count N with N from 0 to {MAX_COUNT}",
         )
-    if cpu is not None and not 0 < cpu <= MAX_CPU:
-        raise InvalidInput(
-            f"cpu {cpu:g} is out of range: use more than 0 and at most {MAX_CPU:g} cores",
-            hint="pass --cpu X in cores, e.g. --cpu 0.5",
-        )
+    if cpu is not None and (problem := cpu_problem(cpu)) is not None:
+        raise InvalidInput(problem, hint="pass --cpu X in cores, e.g. --cpu 0.5")
     mem = (
         parse_size(memory, what="memory", minimum=6 * 1024 * 1024, maximum=MAX_MEMORY)
         if memory is not None

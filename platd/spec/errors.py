@@ -121,6 +121,13 @@ class StorageFull(PlatError):
     code = "storage_full"
     exit_code = 12
     http_status = 507
+class Superseded(PlatError):
+    """Another deploy or rollback moved the env: before this deploy landed (its ``If-Match``
+    named another release; HTTP 412, nothing written), or while its release rolled out."""
+
+    code = "superseded"
+    exit_code = 11
+    http_status = 412
 
 
 _BY_CODE: dict[str, type[PlatError]] = {
@@ -139,6 +146,7 @@ _BY_CODE: dict[str, type[PlatError]] = {
         TimedOut,
         DaemonUnreachable,
         StorageFull,
+        Superseded,
     )
 }
 
@@ -169,4 +177,5 @@ EXIT_CODES: dict[int, str] = {
     9: "timed out waiting",
     10: "the daemon could not be reached",
     12: "the host's data disk is full: the change was not made (reads and deletes still work)",
+    11: "superseded: another deploy or rollback replaced the release (or the one it expected)",
 }

@@ -8,15 +8,34 @@ are refused, while reads, scaling and deletes go on. The numbers come from ``pla
 docs/operations.md); the defaults suit a small edge host.
 
 Pure: sizes are parsed here; the checks that need the filesystem live with their callers.
+
+Workloads have bounds too: Docker reads ``NanoCpus = 0`` as "no limit", so a cpu share that
+rounds to zero nanocores (``cpu = 1e-300``) would silently become the whole host. Below 0.01
+cores Docker refuses the limit anyway, and above 64 cores it is almost surely a slip; both ends
+are refused with the range. Memory has its own bounds in ``sizes`` (6M to 1T).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from platd.spec.errors import InvalidInput, StorageFull
 from platd.spec.sizes import GIB, KIB, MIB, format_size, parse_size
+
+MIN_CPU = 0.01  # cores: Docker's smallest cpu limit
+MAX_CPU = 64.0
+
+CPU_RANGE = f"from {MIN_CPU:g} to {MAX_CPU:g} cores"
+
+
+def cpu_problem(value: float) -> str | None:
+    """What is wrong with a cpu share in cores, or None when it is within bounds."""
+    if not math.isfinite(value) or not MIN_CPU <= value <= MAX_CPU:
+        return f"cpu {value:g} is out of range: use {CPU_RANGE}"
+    return None
+
 
 DEFAULTS: dict[str, str] = {
     "env_config_max_bytes": "1M",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from platd.spec.errors import InvalidInput, ManifestInvalid
+from platd.spec.limits import MAX_CPU, MIN_CPU
 from platd.spec.manifest import (
     BuildSpec,
     Endpoint,
@@ -34,7 +35,6 @@ from platd.spec.names import ENV_KEY_RE, NAME_RE
 from platd.spec.sizes import parse_memory
 
 MAX_COUNT = 100
-MAX_CPU = 64.0
 SECRETS_DIR = "/run/secrets"
 
 _TOP_FIELDS = ("app", "env", "secrets", "workloads", "endpoints", "volumes")
@@ -193,17 +193,21 @@ class _Checker:
         return value
 
     def number(
-        self, path: str, value: Any, default: float, unit: str, high: float | None = None
+        self, path: str, value: Any, default: float, unit: str, high: float | None = None,
+        low: float | None = None,
     ) -> float:
-        """A positive, finite number of ``unit`` (seconds, cores), at most ``high``."""
+        """A positive, finite number of ``unit`` (seconds, cores), at least ``low`` (if given)
+        and at most ``high``."""
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.add(path, f"expected a number, got {_show(value)}{_unquote_tip(value)}")
             return default
-        limits = f"more than 0 and at most {high:g}" if high is not None else "more than 0"
+        floor = f"at least {low:g}" if low is not None else "more than 0"
+        limits = f"{floor} and at most {high:g}" if high is not None else floor
         limits += f" ({unit})"
-        if not math.isfinite(value) or value <= 0 or (high is not None and value > high):
+        too_low = value <= 0 or (low is not None and value < low)
+        if not math.isfinite(value) or too_low or (high is not None and value > high):
             self.add(path, f"must be {limits}, got {value}")
             return default
         return float(value)
@@ -339,7 +343,8 @@ def _workload(c: _Checker, path: str, name: str, raw: Any) -> Workload:
         build=build,
         command=_command(c, key_path(path, "command"), body.get("command")),
         count=c.integer(key_path(path, "count"), body.get("count"), _DEFAULT.count, 0, MAX_COUNT),
-        cpu=c.number(key_path(path, "cpu"), body.get("cpu"), _DEFAULT.cpu, "cores", MAX_CPU),
+        cpu=c.number(key_path(path, "cpu"), body.get("cpu"), _DEFAULT.cpu, "cores", MAX_CPU,
+                     low=MIN_CPU),
         memory=_memory(c, key_path(path, "memory"), body.get("memory")),
         health=_health(c, key_path(path, "health"), body.get("health")),
         ports=tuple(port for _, port in c.ports(key_path(path, "ports"), body.get("ports"))),

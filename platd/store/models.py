@@ -162,6 +162,10 @@ class Event(SQLModel, table=True):
     actor: str | None = None
 
 
+# The state and health of an instance whose host's container engine does not answer.
+ENGINE_UNREACHABLE = "unknown"
+
+
 class Instance(Replicated, table=True):
     """Observed: one instance as its owning host last saw it. ``host_id`` is that host; only it
     writes the row (``origin`` says who wrote a version, which is not the same question)."""
@@ -173,7 +177,7 @@ class Instance(Replicated, table=True):
     release_id: str
     spec_hash: str
     container_id: str | None
-    state: str  # pending | created | running | exited | stopping | gone
+    state: str  # pending | created | running | exited | stopping | gone | unknown
     health: str  # starting | healthy | unhealthy | none
     restarts: int = 0
     exit_code: int | None = None

@@ -81,6 +81,18 @@ def test_scale_min_max_is_refused_explaining_the_fixed_count(cli: Any, platd: An
         "workloads"][0]["desired"] == 2
 
 
+def test_scale_refuses_a_cpu_share_docker_would_read_as_unlimited(cli: Any, platd: Any,
+                                                                  target: str) -> None:
+    satisfy_gate(platd, target)
+    assert cli("deploy", "-f", str(MANIFEST), "--target", target).code == 0
+    for cpu in ("1e-10", "0.001", "64.5"):
+        assert_error(cli("scale", "web", "--cpu", cpu, "--target", target), 2,
+                     "is out of range: use from 0.01 to 64 cores", "--cpu X")
+    web = json.loads(cli("status", "--json", "--target", target).out)["workloads"][0]
+    assert web["cpu"] == 0.25, "a refused scale changes nothing"
+    assert cli("scale", "web", "--cpu", "0.01", "--target", target).code == 0
+
+
 def test_rollback_returns_to_v1_without_rebuilding(cli: Any, platd: Any, target: str) -> None:
     satisfy_gate(platd, target)
     assert cli("deploy", "-f", str(MANIFEST), "--target", target).code == 0

@@ -89,9 +89,10 @@ def test_bad_image_reference_is_refused_before_anything_is_created(
     assert "v1" in r.err
     assert d.plat("releases", "--json").json()["releases"] == []
 
+    # Not the host's registry nor on its allow-list: refused before any connection.
     r = d.plat("deploy", "-f", str(manifest(tmp_path, image="127.0.0.1:5999/hello:v1")))
     assert r.code == 7
-    assert "cannot reach registry" in r.err
+    assert "registry 127.0.0.1:5999 is not one this host pulls from" in r.err
     assert d.plat("releases", "--json").json()["releases"] == []
 
 

@@ -470,3 +470,34 @@ def test_observe_an_oom_killed_container() -> None:
 def test_hello_v1_constant_matches_the_manifest() -> None:
     manifest = Path(__file__).parents[2] / "examples" / "hello" / "plat.toml"
     assert f'image = "{HELLO_V1}"' in manifest.read_text()
+
+
+@docker
+def test_limits_hold_in_the_kernel(make_spec: SpecFactory, host_id: str) -> None:
+    """A pids limit on every instance, and a cpu share too small to be a limit (a row stored
+    before shares were validated) still limited, never NanoCpus=0 ("unlimited")."""
+    spec = make_spec(cpu=1e-300)
+
+    async def body(rt: DockerRuntime) -> tuple[dict[str, Any], str]:
+        cid = await rt.create(spec)
+        await rt.start(cid)
+        raw = await rt._client().containers.container(cid).show()
+        session = await rt.exec(cid, ["cat", "/sys/fs/cgroup/pids/pids.max"], tty=False,
+                                stdin=False)
+        out = bytearray()
+        while (chunk := await session.read()) is not None:
+            out += chunk[1]
+        await session.close()
+        return raw["HostConfig"], out.decode()
+
+    async def with_runtime() -> tuple[dict[str, Any], str]:
+        rt = DockerRuntime(pids_limit=100)
+        try:
+            return await body(rt)
+        finally:
+            await rt.close()
+
+    host_config, pids_max = asyncio.run(with_runtime())
+    assert host_config["NanoCpus"] == 10_000_000
+    assert host_config["PidsLimit"] == 100
+    assert pids_max.strip() == "100"

@@ -132,8 +132,13 @@ CASES: list[Mistake] = [
         MINIMAL + "cpu = 0\n",
         "workloads.web.cpu",
         5,
-        "must be more than 0 and at most 64 (cores), got 0",
+        "must be at least 0.01 and at most 64 (cores), got 0",
     ),
+    # Would round to NanoCpus=0, which Docker reads as "no limit at all".
+    ("cpu vanishingly small", MINIMAL + "cpu = 1e-300\n", "workloads.web.cpu", 5,
+     "must be at least 0.01 and at most 64 (cores), got 1e-300"),
+    ("cpu below docker's minimum", MINIMAL + "cpu = 0.005\n", "workloads.web.cpu", 5,
+     "got 0.005"),
     ("cpu too large", MINIMAL + "cpu = 64.5\n", "workloads.web.cpu", 5, "got 64.5"),
     ("cpu infinite", MINIMAL + "cpu = inf\n", "workloads.web.cpu", 5, "got inf"),
     (

@@ -55,3 +55,18 @@ def test_a_disk_with_room_is_not_mentioned() -> None:
     s = status("converged", 1) | {"disk": _disk(False)}
     assert "disk" not in "\n".join(status_lines(s))
     assert "disk" not in status_view(s).summary
+def test_an_unreachable_engine_is_said_first_in_the_cli_and_the_tui() -> None:
+    from tui.widgets.status_panel import status_view
+
+    s = status("converged", 0) | {"engine_unreachable": [{
+        "host": "0193c1d2-aaaa-7bbb-8ccc-0f3c9a1b2d4e", "since": 1.0,
+        "reason": "engine unreachable since 2026-12-02 06:31:07 UTC: listing plat containers: "
+                  "Cannot connect [unix:///var/run/docker.sock]"}]}
+    lines = status_lines(s)
+    assert lines[1] == ("  host 0f3c9a1b2d4e: engine unreachable since 2026-12-02 06:31:07 UTC: "
+                        "listing plat containers: Cannot connect [unix:///var/run/docker.sock]")
+    assert lines[2] == "    its instances are shown as unknown until the engine answers again"
+    summary = status_view(s).summary.splitlines()
+    assert summary[1].startswith("[red]host 0f3c9a1b2d4e: engine unreachable since 2026-12-02")
+    assert "\\[unix:///var/run/docker.sock]" in summary[1]  # the engine's words are not markup
+    assert "engine unreachable" not in "\n".join(status_lines(status("converged", 1)))

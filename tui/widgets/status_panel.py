@@ -124,6 +124,9 @@ def status_view(s: dict[str, Any]) -> StatusView:
         failed = (f"failed at {rel.get('failed_step')} ({rel.get('category')}): "
                   f"{rel['error'].splitlines()[0]}")
         summary += f"\n[red]{escape(failed)}[/]"
+    for down in s.get("engine_unreachable") or ():  # the rows below are last seen, not now
+        line = f"host {down['host'][-12:]}: {down['reason']}"
+        summary += f"\n[red]{escape(line)}[/]"
     pending = [f"{w['name']}: pending: {r}" for w in s["workloads"] for r in w["pending"]]
     summary = "\n".join([summary, *(escape(p) for p in pending)])
     workloads: list[tuple[str, ...]] = [

@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import TYPE_CHECKING, Any
 
-from platd.spec.errors import InvalidInput, RolloutFailed, TimedOut
+from platd.spec.errors import InvalidInput, RolloutFailed, Superseded, TimedOut
 from tui.cli.context import Ctx, reconnecting
 from tui.cli.options import path_arg
 
@@ -193,6 +193,11 @@ def deploy(ctx: Ctx) -> int:
     target = ctx.target()
     text, manifest = _read_manifest(ctx.args.file)
     overrides = _image_overrides(ctx.args.image, manifest)
+    # The release this deploy means to replace, read before anything takes time (builds): if
+    # another deploy lands first, the daemon refuses this one (If-Match) instead of silently
+    # replacing a release its author never saw.
+    listed = ctx.client.get(ctx.client.env_path(target, "/releases"))["releases"]
+    expected = next((str(r["id"]) for r in listed if r["current"]), "none")
     # The gate runs here first so a refusal costs nothing; the daemon checks again.
     cfg = ctx.client.get(ctx.client.env_path(target, "/config"))
     bundles = ctx.client.get(ctx.client.env_path(target, "/secrets"))
@@ -214,6 +219,7 @@ def deploy(ctx: Ctx) -> int:
             "manifest_file": str(ctx.args.file),
             "images": overrides,
         },
+        headers={"If-Match": f'"{expected}"'},
     )
     ctx.out(r, receipt(r))
     if ctx.args.detach:
@@ -266,6 +272,8 @@ def follow_release(
                 for e in page["events"]:
                     if not quiet:
                         ctx.say(event_line(e))
+                    if e["step"] == "rollout" and e["outcome"] == "superseded":
+                        raise _superseded(ctx, target, release_id, e)
                     if e["step"] == "rollout" and e["outcome"] in ("ok", "failed"):
                         return ask(_conclude, ctx, target, release_id)
                 if time.monotonic() >= deadline:
@@ -280,6 +288,16 @@ def follow_release(
             f"keep waiting: plat wait {release_id} --target {target}",
             f"see why: plat status --target {target}",
         ],
+    )
+
+
+def _superseded(ctx: Ctx, target: str, release_id: str, event: dict[str, Any]) -> Exception:
+    """The followed release will never converge: another deploy or rollback replaced it."""
+    return Superseded(
+        event["message"],
+        hint=[f"follow the release that replaced it: plat wait --target {target}",
+              f"see every release: plat releases --target {target}"],
+        details={"release": release_id},
     )
 
 
@@ -332,9 +350,13 @@ def wait(ctx: Ctx) -> int:
     if rel["status"] == "failed":
         return _conclude(ctx, target, rel["id"])
     if rel["status"] == "superseded":
-        raise InvalidInput(
-            f"release {rel['version']} is not current; nothing will converge it",
-            hint=f"see plat releases --target {target}",
+        listed = ctx.client.get(ctx.client.env_path(target, "/releases"))["releases"]
+        now = next((r for r in listed if r["current"]), None)
+        by = f"v{now['seq']}" if now is not None else "another release"
+        raise Superseded(
+            f"release {rel['version']} was superseded by {by}; nothing will converge it",
+            hint=[f"follow the current release: plat wait --target {target}",
+                  f"see every release: plat releases --target {target}"],
         )
     return follow_release(
         ctx,

@@ -1,0 +1,153 @@
+"""One Docker bridge network per env, so instances of different envs (and so of different orgs)
+cannot reach each other.
+
+On Docker's default bridge every container can connect to every other one. Each env's instances
+are instead attached to their own user-defined bridge, ``plat-env-<env id>``: Docker's isolation
+rules drop traffic between two such bridges, while the host itself (health probes, the ingress
+data plane) still reaches every instance at its address on its bridge. Inside one env, the
+workload's name is a DNS alias on that network (``web``, ``db``), so workloads find each other.
+
+Subnets are not left to Docker's default pools (about thirty /16s and /20s in all, quickly
+exhausted by one network per env): each network gets a small subnet of the pool the operator
+sets (``instance_network_pool`` in platd.toml), the first one no other network uses. Two
+daemons on one engine may race for the same subnet; the engine refuses the overlap and the
+loser takes the next one. A network is removed when the last container of its env on the engine
+goes (in any state: a stopped container must be able to start again), and at start-up platd
+removes those whose containers went behind its back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import aiodocker
+import aiohttp
+from aiodocker.exceptions import DockerError
+
+from platd.runtime.base import LABELS, RuntimeError_
+
+__all__ = ["DEFAULT_POOL", "DEFAULT_PREFIX", "EnvNetworks", "free_subnet", "network_name"]
+
+DEFAULT_POOL = "10.213.0.0/16"
+DEFAULT_PREFIX = 24
+_ATTEMPTS = 8  # subnets tried when other daemons take the ones we picked
+
+
+def network_name(env_id: str) -> str:
+    return f"plat-env-{env_id}"
+
+
+def free_subnet(pool: str, prefix: int, taken: Iterable[str]) -> str | None:
+    """The first ``/prefix`` subnet of ``pool`` that overlaps none of ``taken`` (None: full)."""
+    used = []
+    for subnet in taken:
+        try:
+            used.append(ipaddress.ip_network(subnet, strict=False))
+        except ValueError:
+            continue
+    for candidate in ipaddress.ip_network(pool).subnets(new_prefix=prefix):
+        if not any(candidate.overlaps(u) for u in used if u.version == candidate.version):
+            return str(candidate)
+    return None
+
+
+class EnvNetworks:
+    """Creates and removes the per-env networks on one engine (see the module docstring)."""
+
+    def __init__(self, client: Callable[[], aiodocker.Docker], pool: str = DEFAULT_POOL,
+                 prefix: int = DEFAULT_PREFIX) -> None:
+        self._client = client
+        self._pool = pool
+        self._prefix = prefix
+        self._lock = asyncio.Lock()
+
+    async def ensure(self, env_id: str) -> str:
+        """The name of the env's network, created if it does not exist yet."""
+        name = network_name(env_id)
+        async with self._lock:
+            if await self._exists(name):
+                return name
+            refused: list[str] = []
+            for _ in range(_ATTEMPTS):
+                subnet = free_subnet(self._pool, self._prefix, await self._subnets() + refused)
+                if subnet is None:
+                    raise RuntimeError_(
+                        f"no free subnet left in the instance network pool {self._pool} for "
+                        f"env {env_id}; widen instance_network_pool in platd.toml", "scheduling")
+                try:
+                    await self._client().networks.create(_config(name, env_id, subnet))
+                    return name
+                except DockerError as exc:
+                    if await self._exists(name):  # another daemon on this engine made it
+                        return name
+                    if "overlap" not in exc.message.lower():
+                        raise RuntimeError_(f"creating network {name}: {exc.message}") from exc
+                    refused.append(subnet)
+                except aiohttp.ClientError as exc:
+                    raise RuntimeError_(f"creating network {name}: lost the connection to the "
+                                        f"Docker engine ({exc})") from exc
+            raise RuntimeError_(f"creating network {name}: every subnet tried was taken "
+                                "meanwhile; it is tried again on the next pass")
+
+    async def release(self, env_id: str) -> None:
+        """Remove the env's network if no container of the env is left on the engine, in any
+        state: the engine itself only counts running ones, and a stopped or created container
+        whose network is gone could not start again (best effort)."""
+        async with self._lock:
+            with contextlib.suppress(DockerError, aiohttp.ClientError):
+                if not await self._env_has_containers(env_id):
+                    await (await self._client().networks.get(network_name(env_id))).delete()
+
+    async def prune(self) -> None:
+        """Remove every plat network whose env has no container left on the engine (their
+        containers were removed behind platd's back, e.g. ``docker rm``; best effort)."""
+        with contextlib.suppress(DockerError, aiohttp.ClientError):
+            managed = {"label": [f"{LABELS['managed']}=1"]}
+            for network in await self._client().networks.list(filters=managed):
+                env_id = (network.get("Labels") or {}).get(LABELS["env"])
+                if env_id and network.get("Name") == network_name(env_id):
+                    await self.release(env_id)
+
+    async def _env_has_containers(self, env_id: str) -> bool:
+        filters = json.dumps({"label": [f"{LABELS['env']}={env_id}"]})
+        found = await self._client().containers.list(all=True, filters=filters)
+        return bool(found)
+
+    async def _exists(self, name: str) -> bool:
+        try:
+            await self._client().networks.get(name)
+        except DockerError as exc:
+            if exc.status == 404:
+                return False
+            raise RuntimeError_(f"looking up network {name}: {exc.message}") from exc
+        except aiohttp.ClientError as exc:
+            raise RuntimeError_(f"looking up network {name}: lost the connection to the "
+                                f"Docker engine ({exc})") from exc
+        return True
+
+    async def _subnets(self) -> list[str]:
+        try:
+            networks = await self._client().networks.list()
+        except (DockerError, aiohttp.ClientError) as exc:
+            raise RuntimeError_(f"listing networks: {exc}") from exc
+        return [
+            str(c["Subnet"])
+            for n in networks
+            for c in ((n.get("IPAM") or {}).get("Config") or ())
+            if c.get("Subnet")
+        ]
+
+
+def _config(name: str, env_id: str, subnet: str) -> dict[str, Any]:
+    return {
+        "Name": name,
+        "CheckDuplicate": True,
+        "Driver": "bridge",
+        "Labels": {LABELS["managed"]: "1", LABELS["env"]: env_id},
+        "IPAM": {"Driver": "default", "Config": [{"Subnet": subnet}]},
+    }

@@ -1,0 +1,125 @@
+"""Isolation between envs (and so between orgs) on the real engine: each env's instances live on
+their own bridge network, so an instance of org A cannot connect to one of org B, while the host
+(health probes, the ingress data plane) and the env's own instances still can."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from platd.runtime.base import InstanceSpec, ObservedContainer
+from platd.runtime.docker import DockerRuntime
+from platd.runtime.docker_networks import free_subnet, network_name
+
+docker = pytest.mark.docker
+SpecFactory = Callable[..., InstanceSpec]
+Run = Callable[[Callable[[DockerRuntime], Awaitable[Any]]], Any]
+GET = "printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {target} 8080"
+
+
+async def _run_in(rt: DockerRuntime, container_id: str, script: str) -> tuple[int | None, str]:
+    session = await rt.exec(container_id, ["sh", "-c", script], tty=False, stdin=False)
+    out = bytearray()
+    try:
+        while (chunk := await session.read()) is not None:
+            out += chunk[1]
+        return await session.wait(), out.decode(errors="replace")
+    finally:
+        await session.close()
+
+
+async def _running(rt: DockerRuntime, host_id: str, count: int) -> list[ObservedContainer]:
+    deadline = time.monotonic() + 30
+    while True:
+        seen = [o for o in await rt.list_instances(host_id) if o.state == "running" and o.ip]
+        if len(seen) == count:
+            return seen
+        if time.monotonic() > deadline:
+            raise AssertionError(f"instances did not start: {seen}")
+        await asyncio.sleep(0.1)
+
+
+def _host_reaches(ip: str) -> str:
+    with socket.create_connection((ip, 8080), timeout=5) as conn:
+        conn.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        return conn.recv(200).decode(errors="replace")
+
+
+@docker
+def test_an_instance_of_org_a_cannot_connect_to_an_instance_of_org_b(
+    run: Run, make_spec: SpecFactory, host_id: str
+) -> None:
+    env_a, env_b = f"env-a-{uuid.uuid4().hex[:8]}", f"env-b-{uuid.uuid4().hex[:8]}"
+    server_a = make_spec(env_id=env_a, env_path="org-a/shop/web/prod")
+    sibling_a = make_spec(env_id=env_a, env_path="org-a/shop/web/prod", workload="worker")
+    intruder_b = make_spec(env_id=env_b, env_path="org-b/evil/probe/prod")
+
+    async def body(rt: DockerRuntime) -> None:
+        for spec in (server_a, sibling_a, intruder_b):
+            await rt.start(await rt.create(spec))
+        observed = {o.instance_id: o for o in await _running(rt, host_id, 3)}
+        target = observed[server_a.instance_id]
+        assert target.ip is not None
+
+        code, out = await _run_in(rt, observed[intruder_b.instance_id].container_id,
+                                  GET.format(target=target.ip))
+        assert code != 0, out
+        assert "200 OK" not in out
+
+        # The same probe from the env's own instance works (by address and by workload name):
+        # the refusal above is isolation, not a broken probe.
+        for where in (target.ip, "web"):
+            code, out = await _run_in(rt, observed[sibling_a.instance_id].container_id,
+                                      GET.format(target=where))
+            assert code == 0, (where, out)
+            assert "200 OK" in out, where
+
+        # Health probes and the ingress data plane connect from the host to the instance's
+        # address: that path stays open.
+        assert "200 OK" in await asyncio.to_thread(_host_reaches, target.ip)
+
+        raw = await rt._client().containers.container(target.container_id).show()
+        assert list(raw["NetworkSettings"]["Networks"]) == [network_name(env_a)]
+
+        # The env's network goes with its last instance.
+        await rt.remove(observed[intruder_b.instance_id].container_id)
+        assert not await rt.networks._exists(network_name(env_b))
+
+    run(body)
+
+
+def test_free_subnet_skips_every_overlap() -> None:
+    assert free_subnet("10.213.0.0/16", 24, []) == "10.213.0.0/24"
+    taken = ["10.213.0.0/24", "10.213.1.128/25", "172.17.0.0/16", "fd00::/64", "junk"]
+    assert free_subnet("10.213.0.0/16", 24, taken) == "10.213.2.0/24"
+    assert free_subnet("10.213.0.0/23", 24, taken) is None
+    assert free_subnet("10.0.0.0/8", 24, ["10.0.0.0/9"]) == "10.128.0.0/24"
+
+
+@docker
+def test_a_stopped_instance_keeps_its_envs_network_and_starts_again(
+    run: Run, make_spec: SpecFactory, host_id: str
+) -> None:
+    env = f"env-c-{uuid.uuid4().hex[:8]}"
+    crashed, sibling = (make_spec(env_id=env, env_path="org-c/p/a/e") for _ in range(2))
+
+    async def body(rt: DockerRuntime) -> None:
+        ids = [await rt.create(s) for s in (crashed, sibling)]
+        for cid in ids:
+            await rt.start(cid)
+        await rt.stop(ids[0], timeout=1)  # exited: the engine no longer counts it as a user
+        await rt.remove(ids[1])
+        assert await rt.networks._exists(network_name(env))
+        await rt.start(ids[0])
+        (again,) = await _running(rt, host_id, 1)
+        assert again.container_id == ids[0]
+        await rt.remove(ids[0])
+        assert not await rt.networks._exists(network_name(env))
+
+    run(body)
