@@ -25,12 +25,12 @@ from platd.api import logs as logs_api
 from platd.api import volumes as volumes_api
 from platd.api.context import ApiContext
 from platd.api.deps import Svc, provide_principal
+from platd.api.guard import body_guard
 from platd.cluster.node import ClusterNode
 from platd.logs.service import LogService
 from platd.services.context import ServiceContext
 from platd.spec.errors import PlatError
-
-MAX_BODY = 1024 * 1024  # manifests and config are small; builds have their own limit
+from platd.spec.input_limits import MAX_BODY  # builds have their own limit
 
 
 @get("/v1/health", exclude_from_auth=True)
@@ -72,6 +72,7 @@ def create_app(ctx: ApiContext) -> Litestar:
             Exception: errors.internal_error,
         },
         request_max_body_size=MAX_BODY,
+        middleware=[body_guard],
         openapi_config=OpenAPIConfig(
             title="plat", version=__version__, path="/v1/schema",
             render_plugins=[JsonRenderPlugin(path="/openapi.json")],

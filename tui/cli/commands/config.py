@@ -98,14 +98,11 @@ def config_unset(ctx: Ctx) -> int:
 
 
 def config_import(ctx: Ctx) -> int:
+    from tui.cli.files import MAX_ENV_FILE, read_text_file
+
     path: Path = ctx.args.file
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise InvalidInput(
-            f"cannot read {path}: {e.strerror}",
-            hint="pass the path of a readable .env file of KEY=value lines",
-        ) from None
+    text = read_text_file(path, ".env file", MAX_ENV_FILE,
+                          "pass the path of a readable .env file of KEY=value lines")
     return _config_change(ctx, parse_env_file(text, str(path)), [])
 
 
@@ -121,14 +118,11 @@ def config_list(ctx: Ctx) -> int:
 def _secret_values(ctx: Ctx) -> dict[str, str]:
     values: dict[str, str] = {}
     if ctx.args.from_file is not None:
-        try:
-            text = ctx.args.from_file.read_text()
-        except OSError as e:
-            raise InvalidInput(
-                f"cannot read {ctx.args.from_file}: {e.strerror}",
-                hint="pass the path of a readable .env file of KEY=value lines, "
-                "or use --set KEY=value",
-            ) from None
+        from tui.cli.files import MAX_ENV_FILE, read_text_file
+
+        text = read_text_file(ctx.args.from_file, "secrets file", MAX_ENV_FILE,
+                              "pass the path of a readable .env file of KEY=value lines, "
+                              "or use --set KEY=value")
         values.update(parse_env_file(text, str(ctx.args.from_file)))
     values.update(parse_pairs(ctx.args.set, "--set"))
     if not values:

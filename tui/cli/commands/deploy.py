@@ -101,19 +101,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _read_manifest(path: Path) -> tuple[str, Manifest]:
     from platd.spec.manifest import parse_manifest
+    from tui.cli.files import MAX_MANIFEST, read_text_file
 
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise InvalidInput(
-            f"no manifest at {path}",
-            hint="pass -f PATH, or create plat.toml (see docs/manifest.md)",
-        ) from None
-    except OSError as e:
-        raise InvalidInput(
-            f"cannot read {path}: {e.strerror}",
-            hint="pass -f PATH with the path of a readable plat.toml",
-        ) from None
+    text = read_text_file(path, "manifest", MAX_MANIFEST,
+                          "pass -f PATH with the path of a plat.toml (see docs/manifest.md)")
     return text, parse_manifest(text, str(path))
 
 
@@ -147,18 +138,6 @@ def _image_overrides(items: list[str], manifest: Manifest) -> dict[str, str]:
     return out
 
 
-def _tar_context(folder: Path) -> bytes:
-    import io
-    import tarfile
-
-    if not folder.is_dir():
-        raise InvalidInput(f"build context {folder} is not a directory")
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        tar.add(folder, arcname=".")
-    return buf.getvalue()
-
-
 def _builds(ctx: Ctx, target: str, manifest: Manifest, manifest_dir: Path) -> dict[str, str]:
     """Build what needs building; returns workload -> pinned image."""
     wanted = {n: w for n, w in manifest.workloads.items() if w.build is not None}
@@ -168,15 +147,24 @@ def _builds(ctx: Ctx, target: str, manifest: Manifest, manifest_dir: Path) -> di
                 "--build needs a workload with [workloads.NAME.build] in the manifest"
             )
         wanted = dict(manifest.workloads)
+    from tui.cli.build_context import check_dockerfile, manifest_context, tar_context
+
     out = {}
     for name, w in wanted.items():
-        context = ctx.args.build or manifest_dir / (w.build.context if w.build else ".")
         dockerfile = w.build.dockerfile if w.build else "Dockerfile"
+        if ctx.args.build is not None:  # named on the command line: the user's own choice
+            context = ctx.args.build
+            if context.is_dir():
+                check_dockerfile(context, dockerfile, f"--build {context}: dockerfile")
+        else:
+            context = manifest_context(manifest_dir, w.build.context if w.build else ".",
+                                       dockerfile, str(ctx.args.file), name)
+        payload = tar_context(context)
         ctx.say(f"building {name} from {context} ...")
         built = ctx.client.request(
             "POST",
             ctx.client.env_path(target, "/builds"),
-            raw=_tar_context(context),
+            raw=payload,
             content_type="application/x-tar",
             query={"dockerfile": dockerfile},
             timeout=900,
