@@ -47,6 +47,8 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     if isinstance(exc, ValidationException) or status == 400:
         extra = exc.extra if isinstance(exc.extra, list) else []
         problems = "; ".join(_problem(e) for e in extra if isinstance(e, dict))
+        if not problems and "Number out of range" in str(exc.detail):
+            problems = "a number in the body is out of range (not a finite 64-bit number)"
         err: PlatError = InvalidInput(
             f"the request is not valid: {problems or exc.detail}",
             details={"problems": extra},

@@ -4,9 +4,10 @@ A body of thousands of nested brackets costs a JSON decoder (and every recursive
 far more than its size suggests, and used to end as a 500 with a 30-line traceback in the log,
 each time, for anyone, with or without a token. This ASGI middleware buffers the body (up to
 the route's size limit), measures its nesting with ``platd.spec.input_limits.json_too_deep``
-and answers 422 itself when it is too deep, or 413 when it is too large; otherwise it hands
-the same bytes on. Routes whose body is not JSON (a build context's tar) say so with
-``opt={"raw_body": True}`` and are passed through untouched.
+and answers 422 itself when it is too deep or not UTF-8 (which JSON must be, and which made the
+decoder raise), or 413 when it is too large; otherwise it hands the same bytes on. Routes
+whose body is not JSON (a build context's tar) say so with ``opt={"raw_body": True}`` and are
+passed through untouched.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ def body_guard(app: ASGIApp) -> ASGIApp:
                 hint=f"keep a request under {MAX_BODY // 1024} KiB: manifests and config are "
                 "small"))
             return
+        if not _is_utf8(body):
+            await _refuse(send, 422, InvalidInput(
+                "the request body is not UTF-8 text",
+                hint="send JSON encoded as UTF-8 (RFC 8259)"))
+            return
         if json_too_deep(body):
             await _refuse(send, 422, InvalidInput(
                 f"the request body nests arrays or objects more than {MAX_JSON_DEPTH} deep",
@@ -51,6 +57,14 @@ def body_guard(app: ASGIApp) -> ASGIApp:
         await app(scope, _replay(body, None, receive), send)
 
     return guarded
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool, ReceiveMessage | None]:

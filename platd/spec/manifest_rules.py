@@ -33,8 +33,8 @@ from platd.spec.names import ENV_KEY_RE, NAME_RE
 from platd.spec.runtime_rules import (
     build_path_problem,
     command_arg_problem,
-    control_char,
     http_path_problem,
+    image_problem,
     mount_problem,
 )
 from platd.spec.sizes import parse_memory
@@ -405,13 +405,9 @@ def _image_or_build(
     image = None
     if "image" in body:
         image = c.string(key_path(path, "image"), body["image"], "")
-        if isinstance(body["image"], str) and (
-            not image or any(ch.isspace() for ch in image) or control_char(image)
-        ):
-            c.add(
-                key_path(path, "image"),
-                f'expected an image reference like "registry:5000/name:tag", got {_show(image)}',
-            )
+        problem = image_problem(image) if isinstance(body["image"], str) else None
+        if problem:
+            c.add(key_path(path, "image"), problem)
     build = None
     if "build" in body:
         build_path = key_path(path, "build")

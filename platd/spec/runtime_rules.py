@@ -19,6 +19,7 @@ RESERVED_MOUNTS = ("/proc", "/sys", "/dev")
 MAX_HTTP_PATH = 2048
 MAX_ARG = 64 * 1024
 MAX_BUILD_PATH = 1024
+MAX_IMAGE_REF = 512
 _CONTROL_NAMES = {"\0": "a NUL byte", "\r": "a carriage return (CR)", "\n": "a line feed (LF)",
                   "\t": "a tab"}
 
@@ -55,6 +56,15 @@ def command_arg_problem(arg: str) -> str | None:
     return None
 
 
+def image_problem(ref: str) -> str | None:
+    """Why ``ref`` cannot be an image reference (the registry parser would otherwise meet a
+    NUL or a newline only when the image is resolved, or pass it on to Docker)."""
+    if not ref or len(ref) > MAX_IMAGE_REF or any(ch.isspace() for ch in ref) or control_char(ref):
+        return (f'expected an image reference like "registry:5000/name:tag" (at most '
+                f"{MAX_IMAGE_REF} characters, no spaces or control characters), got {_quote(ref)}")
+    return None
+
+
 def mount_problem(mount: str) -> str | None:
     """Why a volume cannot be mounted at ``mount`` inside the container."""
     bad = control_char(mount)
@@ -66,7 +76,8 @@ def mount_problem(mount: str) -> str | None:
         return "a volume cannot be mounted over the container's root; use a directory"
     if ".." in mount.split("/"):
         return 'a mount path may not contain ".."'
-    normal = posixpath.normpath(mount)
+    # "//proc" is "/proc" to the kernel, though POSIX lets normpath keep two leading slashes.
+    normal = posixpath.normpath("/" + mount.lstrip("/"))
     if normal == SECRETS_DIR or normal.startswith(SECRETS_DIR + "/"):
         return f"{SECRETS_DIR} is where secret bundles are delivered; choose another path"
     for reserved in RESERVED_MOUNTS:

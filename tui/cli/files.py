@@ -95,8 +95,8 @@ def decode_text(data: bytes, source: str, what: str) -> str:
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         raise InvalidInput(
-            f"the {what} {source} is not UTF-8 text: byte {e.start + 1} (line {line}) is "
-            f"0x{data[e.start]:02x}",
+            # The byte itself is not shown: the file may hold secrets.
+            f"the {what} {source} is not UTF-8 text: byte {e.start + 1} (line {line}) is not",
             hint=f"save {source} as UTF-8 text",
         ) from None
     nul = text.find("\0")

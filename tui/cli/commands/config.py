@@ -133,6 +133,10 @@ def _secret_values(ctx: Ctx) -> dict[str, str]:
     return values
 
 
+def _bundle_path(ctx: Ctx, target: str) -> str:
+    return ctx.client.item_path(target, "secrets", ctx.args.name, "secret bundle name")
+
+
 def _bundle_lines(b: dict[str, Any]) -> list[str]:
     return [
         f"secret bundle {b['name']} in {b['target']}: version {b['version']}",
@@ -150,7 +154,7 @@ def secrets_write(ctx: Ctx) -> int:
         )
     else:
         b = ctx.client.patch(
-            ctx.client.env_path(target, f"/secrets/{ctx.args.name}"), {"values": values}
+            _bundle_path(ctx, target), {"values": values}
         )
     ctx.out(b, [*_bundle_lines(b), "it applies to the next release: plat deploy -f plat.toml"])
     return 0
@@ -173,7 +177,7 @@ def secrets_list(ctx: Ctx) -> int:
 
 def secrets_describe(ctx: Ctx) -> int:
     target = ctx.target()
-    b = ctx.client.get(ctx.client.env_path(target, f"/secrets/{ctx.args.name}"))
+    b = ctx.client.get(_bundle_path(ctx, target))
     versions = [
         [v["version"], format_utc(v["created_at"], millis=False), v["created_by"],
          ", ".join(v["keys"])]
@@ -186,7 +190,7 @@ def secrets_describe(ctx: Ctx) -> int:
 
 def secrets_delete(ctx: Ctx) -> int:
     target = ctx.target()
-    b = ctx.client.delete(ctx.client.env_path(target, f"/secrets/{ctx.args.name}"))
+    b = ctx.client.delete(_bundle_path(ctx, target))
     ctx.out(
         b,
         [

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from platd.spec.errors import InvalidInput, RolloutFailed, TimedOut
 from tui.cli.context import Ctx, reconnecting
-from tui.cli.options import path_arg
+from tui.cli.options import finite_float, path_arg
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -54,7 +54,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--detach", action="store_true", help="print the receipt and return")
     p.add_argument(
         "--timeout",
-        type=float,
+        type=finite_float,
         default=DEFAULT_TIMEOUT,
         help=f"seconds to follow the rollout (default {DEFAULT_TIMEOUT:g})",
     )
@@ -67,7 +67,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         description="Exit 0 when converged, 8 when the rollout failed, 9 on timeout.",
     )
     p.add_argument("release", nargs="?", help="release (v3, an id or id prefix; default: current)")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
+    p.add_argument("--timeout", type=finite_float, default=DEFAULT_TIMEOUT)
     p.add_argument("--quiet", "-q", action="store_true", help="do not print events")
     p.set_defaults(handler=wait)
 
@@ -84,7 +84,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("release", nargs="?", help="v3, an id or a unique id prefix")
     p.add_argument("--detach", action="store_true")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
+    p.add_argument("--timeout", type=finite_float, default=DEFAULT_TIMEOUT)
     p.set_defaults(handler=rollback)
 
     p = sub.add_parser("scale", parents=[common], help="change a workload's count, cpu or memory")
@@ -92,7 +92,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--count", type=int)
     p.add_argument("--min", type=int, help="v1 runs a fixed count: --min must equal --max")
     p.add_argument("--max", type=int)
-    p.add_argument("--cpu", type=float, help="cores per instance, e.g. 0.5")
+    p.add_argument("--cpu", type=finite_float, help="cores per instance, e.g. 0.5")
     p.add_argument("--memory", help="memory per instance, e.g. 256M or 1G")
     p.add_argument("--reset", action="store_true",
                    help="drop this env's scale of the workload: follow plat.toml again")
@@ -313,7 +313,7 @@ def _current_release(ctx: Ctx, target: str) -> str:
 def wait(ctx: Ctx) -> int:
     target = ctx.target()
     wanted = ctx.args.release or _current_release(ctx, target)
-    rel = ctx.client.get(ctx.client.env_path(target, f"/releases/{wanted}"))
+    rel = ctx.client.get(ctx.client.item_path(target, "releases", wanted, "release"))
     if rel["status"] == "converged":
         ctx.out(rel, [f"release {rel['version']} has converged"])
         return 0

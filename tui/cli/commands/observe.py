@@ -72,8 +72,10 @@ def _cluster(ctx: Ctx) -> tuple[dict[str, Any] | None, str | None]:
 
 def describe(ctx: Ctx) -> int:
     target = ctx.target()
-    route = {"release": "/releases/", "workload": "/workloads/", "instance": "/instances/"}
-    d = ctx.client.get(ctx.client.env_path(target, route[ctx.args.kind] + ctx.args.id))
+    route = {"release": "releases", "workload": "workloads", "instance": "instances"}
+    kind = ctx.args.kind
+    d = ctx.client.get(ctx.client.item_path(target, route[kind], ctx.args.id, f"{kind} id"
+                                            if kind != "workload" else "workload name"))
     ctx.out(d, describe_lines(d))
     return 0
 
