@@ -172,7 +172,8 @@ def test_special_files_in_a_context_are_left_out_not_read(tmp_path: Path) -> Non
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     os.mkfifo(tmp_path / "pipe")  # reading it would block forever
     (tmp_path / "link").symlink_to("/etc/passwd")
-    names = tarfile.open(fileobj=io.BytesIO(build_context.tar_context(tmp_path))).getnames()
+    with tarfile.open(fileobj=io.BytesIO(build_context.tar_context(tmp_path))) as tar:
+        names = tar.getnames()
     assert sorted(names) == [".", "./Dockerfile", "./link"]
 
 
