@@ -65,9 +65,9 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
     generated = re.search(r"(\d+) generated", said)
     assert generated, said[-3000:]
     assert 500 <= int(generated.group(1)) <= MAX_REQUESTS, said[-3000:]
-    assert "Tested: " in said
     tested = re.search(r"Tested: (\d+)", said)
-    assert tested and int(tested.group(1)) >= 50, said[-3000:]  # every operation, not a few
+    assert tested, said[-3000:]
+    assert int(tested.group(1)) >= 50, said[-3000:]  # every operation, not a few
     assert "Traceback" not in platd.log()
 
 
