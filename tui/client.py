@@ -88,7 +88,10 @@ class Client:
         if query:
             clean = {k: v for k, v in query.items() if v is not None}
             if clean:
-                path += "?" + urlencode(clean)
+                try:
+                    path += "?" + urlencode(clean)
+                except UnicodeEncodeError:
+                    raise _not_text(", ".join(clean)) from None
         headers = {"Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -140,7 +143,7 @@ class Client:
 
     # Convenience for routes scoped to an env.
     def env_path(self, target: str, rest: str = "") -> str:
-        parts = [quote(p, safe="") for p in target.split("/")]
+        parts = [_quote_text(p, "target") for p in target.split("/")]
         return "/v1/envs/" + "/".join(parts) + rest
 
     def item_path(self, target: str, collection: str, name: str, what: str) -> str:
@@ -195,4 +198,18 @@ def segment(name: str, what: str) -> str:
                            hint=f"pass the {what}; list them with plat status or plat --help")
     if name in (".", ".."):  # a dot segment would be resolved away, naming another route
         return name.replace(".", "%2E")
-    return quote(name, safe="")
+    return _quote_text(name, what)
+
+
+def _quote_text(text: str, what: str) -> str:
+    """``quote``, refusing text that holds bytes a terminal passed undecoded (not UTF-8)."""
+    try:
+        return quote(text, safe="")
+    except UnicodeEncodeError:
+        raise _not_text(what) from None
+
+
+def _not_text(what: str) -> InvalidInput:
+    return InvalidInput(f"the {what} given is not UTF-8 text",
+                        hint="names and values plat sends are UTF-8; check the terminal's "
+                        "encoding (locale) and retype it")

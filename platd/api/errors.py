@@ -51,6 +51,8 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
             problems = "a number in the body is out of range (not a finite 64-bit number)"
         err: PlatError = InvalidInput(
             f"the request is not valid: {problems or exc.detail}",
+            hint="the OpenAPI document at /v1/openapi.json gives the shape and the limits of "
+            "every request",
             details={"problems": extra},
         )
     elif status == 404:

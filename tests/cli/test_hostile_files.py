@@ -195,6 +195,10 @@ def test_special_files_in_a_context_are_left_out_not_read(tmp_path: Path) -> Non
     (["deploy", "--timeout", "inf"], "not a finite number"),
     (["config", "set", "1BAD=x"], "is not KEY=value"),
     (["deploy", "-f", str(MANIFEST), "--image", "web=a b"], "image reference"),
+    # bytes a terminal passed undecoded (not UTF-8) arrive as surrogates
+    (["describe", "instance", "\udcff"], "the instance id given is not UTF-8 text"),
+    (["secrets", "describe", "\udcff"], "the secret bundle name given is not UTF-8 text"),
+    (["logs", "--workload", "\udcff"], "not UTF-8 text"),
 ])
 def test_hostile_flags_are_clear_errors(platd: Any, env: str, words: list[str],
                                         said: str) -> None:
@@ -220,3 +224,31 @@ def test_the_plat_program_refuses_an_empty_instance_id(cli: Any, env: str) -> No
     assert done.code == 2, done
     assert done.err.startswith("error: the instance id must not be empty"), done.err
     assert "Traceback" not in done.err
+
+
+def test_an_undecodable_tree_path_is_refused(platd: Any) -> None:
+    ctx = TranscriptCtx(FixedSettings(platd.url, platd.token, None))
+    assert run(["orgs", "delete", "\udcff"], ctx) == 2
+    assert ctx.text(ERR).startswith("error: the path given is not UTF-8 text"), ctx.text(ERR)
+
+
+def test_a_bug_in_a_command_is_one_line_not_a_traceback(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from tui.cli import main as cli_main
+    from tui.cli.commands import observe
+
+    def broken(_ctx: Any) -> int:
+        raise KeyError("s3cr3t")
+
+    monkeypatch.setattr(observe, "status", broken)
+    monkeypatch.setenv("PLAT_API", "http://127.0.0.1:1")
+    monkeypatch.delenv("PLAT_DEBUG", raising=False)
+    assert cli_main.main(["status", "--target", "a/b/c/d"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: plat failed unexpectedly (KeyError)\n"), err
+    assert "PLAT_DEBUG=1" in err
+    assert "Traceback" not in err
+    assert "s3cr3t" not in err  # the text of an error may hold what the user typed
+    monkeypatch.setenv("PLAT_DEBUG", "1")
+    with pytest.raises(KeyError):
+        cli_main.main(["status", "--target", "a/b/c/d"])
