@@ -224,7 +224,12 @@ class DataDir:
                 hint="start it with: platd serve --data " + str(self.path),
             )
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # mkdir's mode does nothing to a directory that already exists (an operator's
+        # `mkdir /var/lib/platd`, umask 022): state.db, keys and tokens must not be readable
+        # by other local users, so the mode is set whatever was there.
+        self.path.chmod(0o700)
         self.run_dir.mkdir(mode=0o700, exist_ok=True)
+        self.run_dir.chmod(0o700)
         host = {"id": uuid7(), "name": name or socket.gethostname(), "created_at": time.time()}
         self.host_file.write_text(json.dumps(host, indent=2) + "\n")
         return host

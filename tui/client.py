@@ -88,12 +88,19 @@ class Client:
         if query:
             clean = {k: v for k, v in query.items() if v is not None}
             if clean:
-                path += "?" + urlencode(clean)
+                try:
+                    path += "?" + urlencode(clean)
+                except UnicodeEncodeError:
+                    raise _not_text(", ".join(clean)) from None
         headers = {"Accept": "application/json", **(headers or {})}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        payload = raw if raw is not None else (
-            json.dumps(body).encode() if body is not None else None)
+        try:
+            payload = raw if raw is not None else (
+                json.dumps(body, allow_nan=False).encode() if body is not None else None)
+        except ValueError:
+            raise InvalidInput("a number given is not finite (NaN or infinity)",
+                               hint="pass an ordinary number, e.g. --cpu 0.5") from None
         if payload is not None:
             headers["Content-Type"] = content_type
         for attempt in (1, 2):
@@ -136,8 +143,13 @@ class Client:
 
     # Convenience for routes scoped to an env.
     def env_path(self, target: str, rest: str = "") -> str:
-        parts = [quote(p, safe="") for p in target.split("/")]
+        parts = [_quote_text(p, "target") for p in target.split("/")]
         return "/v1/envs/" + "/".join(parts) + rest
+
+    def item_path(self, target: str, collection: str, name: str, what: str) -> str:
+        """``/v1/envs/TARGET/COLLECTION/NAME``, with NAME one path segment whatever it holds
+        (an empty one would name the collection itself: ``describe instance ''``)."""
+        return self.env_path(target, f"/{collection}/{segment(name, what)}")
 
     def get(self, path: str, **query: Any) -> Any:
         return self.request("GET", path, query=query)
@@ -177,3 +189,27 @@ def _reason(e: BaseException) -> str:
     if isinstance(e, http.client.HTTPException | ValueError):
         return f"an answer that is not valid HTTP ({type(e).__name__}: {e})"
     return getattr(e, "strerror", None) or str(e) or type(e).__name__
+
+
+def segment(name: str, what: str) -> str:
+    """``name`` as one URL path segment; an empty or blank name is refused, naming ``what``."""
+    if not name.strip():
+        raise InvalidInput(f"the {what} must not be empty",
+                           hint=f"pass the {what}; list them with plat status or plat --help")
+    if name in (".", ".."):  # a dot segment would be resolved away, naming another route
+        return name.replace(".", "%2E")
+    return _quote_text(name, what)
+
+
+def _quote_text(text: str, what: str) -> str:
+    """``quote``, refusing text that holds bytes a terminal passed undecoded (not UTF-8)."""
+    try:
+        return quote(text, safe="")
+    except UnicodeEncodeError:
+        raise _not_text(what) from None
+
+
+def _not_text(what: str) -> InvalidInput:
+    return InvalidInput(f"the {what} given is not UTF-8 text",
+                        hint="names and values plat sends are UTF-8; check the terminal's "
+                        "encoding (locale) and retype it")

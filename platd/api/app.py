@@ -19,18 +19,18 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from platd import __version__
 from platd.api import cluster as cluster_api
 from platd.api import endpoints as endpoints_api
-from platd.api import envs, errors, tenancy
+from platd.api import envs, errors, openapi, tenancy
 from platd.api import exec as exec_api
 from platd.api import logs as logs_api
 from platd.api import volumes as volumes_api
 from platd.api.context import ApiContext
 from platd.api.deps import Svc, provide_principal
+from platd.api.guard import body_guard
 from platd.cluster.node import ClusterNode
 from platd.logs.service import LogService
 from platd.services.context import ServiceContext
 from platd.spec.errors import PlatError
-
-MAX_BODY = 1024 * 1024  # manifests and config are small; builds have their own limit
+from platd.spec.input_limits import MAX_BODY  # builds have their own limit
 
 
 @get("/v1/health", exclude_from_auth=True)
@@ -41,8 +41,19 @@ async def health(svc: Svc) -> dict[str, Any]:
 
 @get("/v1/openapi.json", exclude_from_auth=True, include_in_schema=False)
 async def openapi_document(request: Request[object, object, State]) -> dict[str, Any]:
-    """The OpenAPI document Litestar generates, at a stable address."""
-    return request.app.openapi_schema.to_schema()
+    """The OpenAPI document, at a stable address: Litestar's, completed (``api.openapi``)."""
+    state = request.app.state
+    if "openapi" not in state:
+        state["openapi"] = openapi.complete(request.app.openapi_schema.to_schema())
+    document: dict[str, Any] = state["openapi"]
+    return document
+
+
+class _CompleteJson(JsonRenderPlugin):
+    """Litestar's own copy of the document (``/v1/schema/openapi.json``), completed alike."""
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        return super().render(request, openapi.complete(openapi_schema))
 
 
 def create_app(ctx: ApiContext) -> Litestar:
@@ -72,9 +83,10 @@ def create_app(ctx: ApiContext) -> Litestar:
             Exception: errors.internal_error,
         },
         request_max_body_size=MAX_BODY,
+        middleware=[body_guard],
         openapi_config=OpenAPIConfig(
             title="plat", version=__version__, path="/v1/schema",
-            render_plugins=[JsonRenderPlugin(path="/openapi.json")],
+            render_plugins=[_CompleteJson(path="/openapi.json")],
         ),
         logging_config=None,
     )

@@ -13,12 +13,19 @@ import msgspec
 from litestar import Request, Router, delete, get, patch, post, put
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.params import HeaderParameter
+from litestar.params import HeaderParameter, Parameter
 
 from platd.api.deps import Caller, EnvPath, Svc, provide_env_path
 from platd.services import builds, config, events, releases, status
-
-MAX_BUILD_CONTEXT = 512 * 1024 * 1024
+from platd.spec.errors import InvalidInput
+from platd.spec.input_limits import (
+    MAX_BUILD_CONTEXT,
+    MAX_CURSOR,
+    MAX_QUERY_TEXT,
+    MAX_QUERY_WAIT,
+    MAX_UNIX_TIME,
+)
+from platd.spec.runtime_rules import build_path_problem
 
 
 class ConfigChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -145,15 +152,18 @@ async def deploy(
     )
 
 
-@post("/builds", request_max_body_size=MAX_BUILD_CONTEXT)
+@post("/builds", request_max_body_size=MAX_BUILD_CONTEXT, opt={"raw_body": True})
 async def build(
     svc: Svc,
     principal: Caller,
     request: Request[object, object, State],
     env_path: EnvPath,
-    dockerfile: str = "Dockerfile",
+    dockerfile: Annotated[str, Parameter(min_length=1, max_length=1024)] = "Dockerfile",
 ) -> dict[str, Any]:
     """Build an image from an uploaded tar of the context; push it; return the pinned ref."""
+    problem = build_path_problem(dockerfile, "dockerfile", "the build context")
+    if problem:
+        raise InvalidInput(f"dockerfile: {problem}")
     return await builds.build(svc, principal, env_path, request.body, dockerfile)
 
 
@@ -246,13 +256,14 @@ async def list_events(
     svc: Svc,
     principal: Caller,
     env_path: EnvPath,
-    after: int | None = None,
-    release: str | None = None,
-    since: float | None = None,
-    limit: int = 200,
-    wait: float = 0.0,
+    after: Annotated[int | None, Parameter(ge=0, le=MAX_CURSOR)] = None,
+    release: Annotated[str | None, Parameter(max_length=MAX_QUERY_TEXT)] = None,
+    since: Annotated[float | None, Parameter(ge=0, le=MAX_UNIX_TIME)] = None,
+    limit: Annotated[int, Parameter(ge=1, le=events.MAX_LIMIT)] = 200,
+    wait: Annotated[float, Parameter(ge=0, le=MAX_QUERY_WAIT)] = 0.0,
 ) -> dict[str, Any]:
-    """Events after the cursor ``after``; with ``wait`` > 0, long-polls until there are some."""
+    """Events after the cursor ``after``; with ``wait`` > 0, long-polls until there are some
+    (at most 60 s per request; a longer wait is cut to that)."""
     return await events.follow_events(
         svc, principal, env_path, after=after, release_id=release, since=since, limit=limit,
         wait=wait,

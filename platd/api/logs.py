@@ -7,22 +7,30 @@ hold its long poll, and with it a daemon shutdown, until the wait runs out.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, TypeAlias
 
 from litestar import Request, Router, get
+from litestar.params import Parameter
 
 from platd.api.deps import Caller, Logs, target
-from platd.logs.service import LogParams
+from platd.logs.service import MAX_LIMIT, LogParams
 from platd.services.logs import read_logs as read
+from platd.spec.input_limits import MAX_CURSOR, MAX_QUERY_TEXT, MAX_QUERY_WAIT
+
+# A filter or cursor as text: short, whatever it says (the service reads and checks it).
+Text: TypeAlias = Annotated[str | None, Parameter(max_length=MAX_QUERY_TEXT)]
 
 
 @get("/logs")
 async def read_logs(
     logs: Logs, principal: Caller, request: Request[Any, Any, Any], org: str,
     project: str, app: str, env: str,
-    workload: str | None = None, instance: str | None = None, source: str = "all",
-    severity: str | None = None, since: str | None = None, until: str | None = None,
-    limit: int = 100, after: int | None = None, before: str | None = None, wait: float = 0.0,
+    workload: Text = None, instance: Text = None, source: Annotated[str, Parameter(
+        max_length=MAX_QUERY_TEXT)] = "all",
+    severity: Text = None, since: Text = None, until: Text = None,
+    limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 100,
+    after: Annotated[int | None, Parameter(ge=0, le=MAX_CURSOR)] = None, before: Text = None,
+    wait: Annotated[float, Parameter(ge=0, le=MAX_QUERY_WAIT)] = 0.0,
 ) -> dict[str, Any]:
     """App and system log lines of the env; filters narrow, ``after``/``wait`` follow."""
     params = LogParams(workload=workload, instance=instance, source=source, severity=severity,

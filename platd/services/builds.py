@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from platd.auth.tokens import Principal
+from platd.runtime.base import RuntimeError_
 from platd.services import tenancy
 from platd.services.context import ServiceContext
 from platd.spec.errors import ImageError, InvalidInput
@@ -40,5 +41,13 @@ async def build(
         )
     _org, _project, app, env = path.split("/")
     tag = f"{ctx.images.registry}/{app}:{env}-{int(ctx.clock.time())}"
-    pinned = await builder(context, tag, dockerfile)
+    try:
+        pinned = await builder(context, tag, dockerfile)
+    except RuntimeError_ as exc:
+        # The builder's own words (the failing step, its last lines); a bare 500 said nothing.
+        raise ImageError(
+            str(exc),
+            hint=["fix the Dockerfile or the context, then deploy again",
+                  "try the build locally: docker build -f DOCKERFILE CONTEXT"],
+        ) from None
     return {"tag": tag, "image": pinned}

@@ -28,6 +28,7 @@ from platd.spec.errors import Conflict, InvalidInput, NotFound, Superseded
 from platd.spec.gate import check_gate, gate_error
 from platd.spec.ids import uuid7
 from platd.spec.manifest import Manifest, parse_manifest
+from platd.spec.runtime_rules import image_problem
 from platd.spec.sizes import format_size
 from platd.spec.volumes import check_volumes
 from platd.store import eventlog
@@ -105,6 +106,10 @@ def prepare_deploy(
             f"--image names workloads the manifest does not have: {', '.join(unknown)}",
             hint=f"workloads in {manifest_file}: {', '.join(manifest.workloads)}",
         )
+    for name, override in sorted(image_overrides.items()):
+        problem = image_problem(override)
+        if problem:
+            raise InvalidInput(f"--image for workload {name}: {problem}")
     refs: dict[str, str] = {}
     for name, workload in manifest.workloads.items():
         image = image_overrides.get(name) or workload.image

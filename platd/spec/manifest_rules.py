@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import json
 import math
-import posixpath
 import re
 import shlex
 import tomllib
@@ -32,10 +31,18 @@ from platd.spec.manifest import (
 )
 from platd.spec.manifest_lines import item_path, key_path, line_of, locate_lines, parent_path
 from platd.spec.names import ENV_KEY_RE, NAME_RE
+from platd.spec.runtime_rules import (
+    build_path_problem,
+    command_arg_problem,
+    http_path_problem,
+    image_problem,
+    mount_problem,
+)
 from platd.spec.sizes import parse_memory
 
 MAX_COUNT = 100
 SECRETS_DIR = "/run/secrets"
+MAX_NESTING = 64  # tables and arrays inside each other; a manifest needs four or five
 
 _TOP_FIELDS = ("app", "env", "secrets", "workloads", "endpoints", "volumes")
 _ENV_FIELDS = ("required",)
@@ -64,11 +71,50 @@ _ENV_KEY_RULE = "use letters, digits and '_', not starting with a digit"
 
 def parse(text: str, source: str = "plat.toml") -> Manifest:
     """Parse and validate manifest text; raises ManifestInvalid naming every problem and line."""
+    too_deep = _too_deep(text)
+    if too_deep:
+        raise too_deep(source)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(exc, text, source) from None
+    except RecursionError:  # nesting _too_deep could not see (it does not parse strings)
+        raise _nested(source, 0) from None
     return validate(data, source, locate_lines(text))
+
+
+def _too_deep(text: str) -> Any:
+    """A factory for the error of brackets nested deeper than MAX_NESTING, or None.
+
+    tomllib parses nested arrays and inline tables by recursion, so thousands of ``[`` end in
+    a RecursionError; counting brackets first turns that into an error with a line. Brackets
+    inside strings and comments count too, which can only make a far-fetched manifest fail
+    here instead of in the parser.
+    """
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return None
+    depth = 0
+    line = 1
+    for char in text:
+        if char in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return lambda source: _nested(source, line)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        elif char == "\n":
+            line += 1
+    return None
+
+
+def _nested(source: str, line: int) -> ManifestInvalid:
+    where = f" at line {line}" if line else ""
+    return ManifestInvalid(
+        f"{source} nests arrays or tables more than {MAX_NESTING} deep{where}",
+        hint="a manifest needs a few levels: [workloads.web], command = [...], health = {...}",
+        details={"file": source, "line": line,
+                 "issues": [{"path": "", "line": line, "message": "nested too deeply"}]},
+    )
 
 
 def validate(
@@ -365,21 +411,23 @@ def _image_or_build(
     image = None
     if "image" in body:
         image = c.string(key_path(path, "image"), body["image"], "")
-        if isinstance(body["image"], str) and (not image or any(ch.isspace() for ch in image)):
-            c.add(
-                key_path(path, "image"),
-                f'expected an image reference like "registry:5000/name:tag", got {_show(image)}',
-            )
+        problem = image_problem(image) if isinstance(body["image"], str) else None
+        if problem:
+            c.add(key_path(path, "image"), problem)
     build = None
     if "build" in body:
         build_path = key_path(path, "build")
         spec = c.table(build_path, body["build"], _BUILD_FIELDS)
-        build = BuildSpec(
-            context=_non_empty(c, key_path(build_path, "context"), spec.get("context"), "."),
-            dockerfile=_non_empty(
-                c, key_path(build_path, "dockerfile"), spec.get("dockerfile"), "Dockerfile"
-            ),
+        context = _non_empty(c, key_path(build_path, "context"), spec.get("context"), ".")
+        dockerfile = _non_empty(
+            c, key_path(build_path, "dockerfile"), spec.get("dockerfile"), "Dockerfile"
         )
+        for key, value, base in (("context", context, "the manifest's directory"),
+                                 ("dockerfile", dockerfile, "the build context")):
+            problem = build_path_problem(value, key, base)
+            if problem:
+                c.add(key_path(build_path, key), problem)
+        build = BuildSpec(context=context, dockerfile=dockerfile)
     return image, build
 
 
@@ -402,7 +450,11 @@ def _command(c: _Checker, path: str, value: Any) -> tuple[str, ...] | None:
         c.add(path, "must not be empty; leave it out to run the image's default command")
     args = []
     for element_path, element in elements:
-        args.append(c.string(element_path, element, ""))
+        arg = c.string(element_path, element, "")
+        problem = command_arg_problem(arg)
+        if problem:
+            c.add(element_path, problem)
+        args.append(arg)
     return tuple(args)
 
 
@@ -458,8 +510,9 @@ def _http_check(c: _Checker, path: str, raw: Any) -> HttpCheck:
         key_path(path, "port"), c.required(path, body, "port") if isinstance(raw, dict) else None
     )
     probe = c.string(key_path(path, "path"), body.get("path"), "/")
-    if not probe.startswith("/"):
-        c.add(key_path(path, "path"), f'must start with "/", got {_quote(probe)}')
+    problem = http_path_problem(probe)
+    if problem:
+        c.add(key_path(path, "path"), problem)
     return HttpCheck(port=port, path=probe)
 
 
@@ -566,24 +619,11 @@ def _mount(c: _Checker, path: str, value: Any) -> str:
     mount = c.string(path, value, "")
     if not isinstance(value, str):
         return ""
-    problem = _mount_problem(mount)
+    problem = mount_problem(mount)
     if problem:
         c.add(path, f"invalid mount {_quote(mount)}: {problem}")
         return ""
     return mount
-
-
-def _mount_problem(mount: str) -> str | None:
-    if not mount.startswith("/"):
-        return 'use an absolute path such as "/data"'
-    if not mount.strip("/"):
-        return "a volume cannot be mounted over the container's root; use a directory"
-    if ".." in mount.split("/"):
-        return 'a mount path may not contain ".."'
-    normal = posixpath.normpath(mount)
-    if normal == SECRETS_DIR or normal.startswith(SECRETS_DIR + "/"):
-        return f"{SECRETS_DIR} is where secret bundles are delivered; choose another path"
-    return None
 
 
 def _workload_ref(c: _Checker, path: str, body: dict[str, Any], workloads: Collection[str]) -> str:

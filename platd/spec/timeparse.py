@@ -13,14 +13,21 @@ from platd.spec.errors import InvalidInput
 
 _DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
 _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION_DAYS = 36_500  # a century: longer spans only overflow the clocks that use them
+# Times are stored as nanoseconds in signed 64-bit integers: up to 2262-04-11.
+_LAST_TIME = 2**63 / 1e9
 
 
 def parse_duration(text: str) -> float:
     match = _DURATION_RE.match(text.strip())
     if not match:
-        raise InvalidInput(f"cannot read duration {text!r}",
+        raise InvalidInput(f"cannot read duration {text[:64]!r}",
                            hint="write a number and a unit: 30s, 10m, 2h, 1d")
-    return float(match.group(1)) * _SECONDS[match.group(2)]
+    seconds = float(match.group(1)) * _SECONDS[match.group(2)]
+    if not seconds <= MAX_DURATION_DAYS * 86400:  # also refuses inf from a thousand digits
+        raise InvalidInput(f"duration {text[:64]!r} is longer than {MAX_DURATION_DAYS}d",
+                           hint=f"use at most {MAX_DURATION_DAYS}d, or a timestamp")
+    return seconds
 
 
 def parse_time(text: str, now: float) -> float:
@@ -34,12 +41,19 @@ def parse_time(text: str, now: float) -> float:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(
-            f"cannot read time {text!r}",
+            f"cannot read time {text[:64]!r}",
             hint="use a duration like 10m or 2h, or a timestamp like 2026-11-27T09:30:00Z",
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    try:
+        stamp = moment.timestamp()
+    except (OverflowError, ValueError):  # year 1 or 9999 in a far time zone
+        stamp = -1.0
+    if not 0 <= stamp < _LAST_TIME:
+        raise InvalidInput(f"time {text[:64]!r} is outside 1970 to 2262",
+                           hint="use a timestamp like 2026-11-27T09:30:00Z, or a duration")
+    return stamp
 
 
 def format_utc(ts: float, *, millis: bool = True) -> str:

@@ -116,3 +116,16 @@ def test_platd_init_makes_a_host_once(tmp_path: Path) -> None:
     assert again.returncode == 5, again.stderr
     assert again.stderr.startswith("error: "), again.stderr
     assert json.loads((data / "host.json").read_text())["id"] == info["host"]["id"]
+
+
+def test_platd_init_makes_an_existing_data_dir_private(tmp_path: Path) -> None:
+    # An operator's `mkdir -p /var/lib/platd` leaves it 0755: state, keys and tokens would be
+    # readable by every local user unless init tightens the directory it was given.
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    done = subprocess.run([PLATD, "init", "--data", str(data)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert data.stat().st_mode & 0o777 == 0o700
+    assert (data / "run").stat().st_mode & 0o777 == 0o700

@@ -49,6 +49,17 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except Exception as e:
+        # A bug: the user gets one line and a way to see more, never a traceback by surprise.
+        import os
+
+        if os.environ.get("PLAT_DEBUG"):
+            raise
+        # Only the kind of error: its text could hold a value the user typed, a secret too.
+        print(f"error: plat failed unexpectedly ({type(e).__name__})", file=sys.stderr)
+        print("  this is a bug in plat; run the command again with PLAT_DEBUG=1 to see where "
+              "it happened, and report it", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

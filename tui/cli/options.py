@@ -79,6 +79,20 @@ def path_arg(text: str) -> Path:
     return Path(text)
 
 
+def finite_float(text: str) -> float:
+    """argparse ``type`` for numbers: "nan", "inf" and 1e999 are refused as usage errors
+    (JSON cannot carry them, and no timeout or cpu count means them)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
 def json_options() -> argparse.ArgumentParser:
     parent = PlatParser(add_help=False)
     parent.add_argument("--json", action="store_true", help="print JSON for scripts")

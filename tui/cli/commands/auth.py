@@ -131,6 +131,8 @@ def tokens_list(ctx: Ctx) -> int:
 
 
 def tokens_revoke(ctx: Ctx) -> int:
-    t = ctx.client.delete(f"/v1/tokens/{ctx.args.id}")
+    from tui.client import segment
+
+    t = ctx.client.delete(f"/v1/tokens/{segment(ctx.args.id, 'token id')}")
     ctx.out(t, [f"revoked token {t['name']} ({t['id']})"])
     return 0

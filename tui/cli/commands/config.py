@@ -98,14 +98,11 @@ def config_unset(ctx: Ctx) -> int:
 
 
 def config_import(ctx: Ctx) -> int:
+    from tui.cli.files import MAX_ENV_FILE, read_text_file
+
     path: Path = ctx.args.file
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise InvalidInput(
-            f"cannot read {path}: {e.strerror}",
-            hint="pass the path of a readable .env file of KEY=value lines",
-        ) from None
+    text = read_text_file(path, ".env file", MAX_ENV_FILE,
+                          "pass the path of a readable .env file of KEY=value lines")
     return _config_change(ctx, parse_env_file(text, str(path)), [])
 
 
@@ -121,14 +118,11 @@ def config_list(ctx: Ctx) -> int:
 def _secret_values(ctx: Ctx) -> dict[str, str]:
     values: dict[str, str] = {}
     if ctx.args.from_file is not None:
-        try:
-            text = ctx.args.from_file.read_text()
-        except OSError as e:
-            raise InvalidInput(
-                f"cannot read {ctx.args.from_file}: {e.strerror}",
-                hint="pass the path of a readable .env file of KEY=value lines, "
-                "or use --set KEY=value",
-            ) from None
+        from tui.cli.files import MAX_ENV_FILE, read_text_file
+
+        text = read_text_file(ctx.args.from_file, "secrets file", MAX_ENV_FILE,
+                              "pass the path of a readable .env file of KEY=value lines, "
+                              "or use --set KEY=value")
         values.update(parse_env_file(text, str(ctx.args.from_file)))
     values.update(parse_pairs(ctx.args.set, "--set"))
     if not values:
@@ -137,6 +131,10 @@ def _secret_values(ctx: Ctx) -> dict[str, str]:
             hint="pass --set KEY=value (repeatable) or --from-file FILE.env",
         )
     return values
+
+
+def _bundle_path(ctx: Ctx, target: str) -> str:
+    return ctx.client.item_path(target, "secrets", ctx.args.name, "secret bundle name")
 
 
 def _bundle_lines(b: dict[str, Any]) -> list[str]:
@@ -156,7 +154,7 @@ def secrets_write(ctx: Ctx) -> int:
         )
     else:
         b = ctx.client.patch(
-            ctx.client.env_path(target, f"/secrets/{ctx.args.name}"), {"values": values}
+            _bundle_path(ctx, target), {"values": values}
         )
     ctx.out(b, [*_bundle_lines(b), "it applies to the next release: plat deploy -f plat.toml"])
     return 0
@@ -179,7 +177,7 @@ def secrets_list(ctx: Ctx) -> int:
 
 def secrets_describe(ctx: Ctx) -> int:
     target = ctx.target()
-    b = ctx.client.get(ctx.client.env_path(target, f"/secrets/{ctx.args.name}"))
+    b = ctx.client.get(_bundle_path(ctx, target))
     versions = [
         [v["version"], format_utc(v["created_at"], millis=False), v["created_by"],
          ", ".join(v["keys"])]
@@ -192,7 +190,7 @@ def secrets_describe(ctx: Ctx) -> int:
 
 def secrets_delete(ctx: Ctx) -> int:
     target = ctx.target()
-    b = ctx.client.delete(ctx.client.env_path(target, f"/secrets/{ctx.args.name}"))
+    b = ctx.client.delete(_bundle_path(ctx, target))
     ctx.out(
         b,
         [

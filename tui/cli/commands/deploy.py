@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from platd.spec.errors import InvalidInput, RolloutFailed, Superseded, TimedOut
 from tui.cli.context import Ctx, reconnecting
-from tui.cli.options import path_arg
+from tui.cli.options import finite_float, path_arg
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -54,7 +54,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--detach", action="store_true", help="print the receipt and return")
     p.add_argument(
         "--timeout",
-        type=float,
+        type=finite_float,
         default=DEFAULT_TIMEOUT,
         help=f"seconds to follow the rollout (default {DEFAULT_TIMEOUT:g})",
     )
@@ -67,7 +67,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         description="Exit 0 when converged, 8 when the rollout failed, 9 on timeout.",
     )
     p.add_argument("release", nargs="?", help="release (v3, an id or id prefix; default: current)")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
+    p.add_argument("--timeout", type=finite_float, default=DEFAULT_TIMEOUT)
     p.add_argument("--quiet", "-q", action="store_true", help="do not print events")
     p.set_defaults(handler=wait)
 
@@ -84,7 +84,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("release", nargs="?", help="v3, an id or a unique id prefix")
     p.add_argument("--detach", action="store_true")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
+    p.add_argument("--timeout", type=finite_float, default=DEFAULT_TIMEOUT)
     p.set_defaults(handler=rollback)
 
     p = sub.add_parser("scale", parents=[common], help="change a workload's count, cpu or memory")
@@ -92,7 +92,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--count", type=int)
     p.add_argument("--min", type=int, help="v1 runs a fixed count: --min must equal --max")
     p.add_argument("--max", type=int)
-    p.add_argument("--cpu", type=float, help="cores per instance, e.g. 0.5")
+    p.add_argument("--cpu", type=finite_float, help="cores per instance, e.g. 0.5")
     p.add_argument("--memory", help="memory per instance, e.g. 256M or 1G")
     p.add_argument("--reset", action="store_true",
                    help="drop this env's scale of the workload: follow plat.toml again")
@@ -101,19 +101,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _read_manifest(path: Path) -> tuple[str, Manifest]:
     from platd.spec.manifest import parse_manifest
+    from tui.cli.files import MAX_MANIFEST, read_text_file
 
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise InvalidInput(
-            f"no manifest at {path}",
-            hint="pass -f PATH, or create plat.toml (see docs/manifest.md)",
-        ) from None
-    except OSError as e:
-        raise InvalidInput(
-            f"cannot read {path}: {e.strerror}",
-            hint="pass -f PATH with the path of a readable plat.toml",
-        ) from None
+    text = read_text_file(path, "manifest", MAX_MANIFEST,
+                          "pass -f PATH with the path of a plat.toml (see docs/manifest.md)")
     return text, parse_manifest(text, str(path))
 
 
@@ -147,18 +138,6 @@ def _image_overrides(items: list[str], manifest: Manifest) -> dict[str, str]:
     return out
 
 
-def _tar_context(folder: Path) -> bytes:
-    import io
-    import tarfile
-
-    if not folder.is_dir():
-        raise InvalidInput(f"build context {folder} is not a directory")
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        tar.add(folder, arcname=".")
-    return buf.getvalue()
-
-
 def _builds(ctx: Ctx, target: str, manifest: Manifest, manifest_dir: Path) -> dict[str, str]:
     """Build what needs building; returns workload -> pinned image."""
     wanted = {n: w for n, w in manifest.workloads.items() if w.build is not None}
@@ -168,15 +147,24 @@ def _builds(ctx: Ctx, target: str, manifest: Manifest, manifest_dir: Path) -> di
                 "--build needs a workload with [workloads.NAME.build] in the manifest"
             )
         wanted = dict(manifest.workloads)
+    from tui.cli.build_context import check_dockerfile, manifest_context, tar_context
+
     out = {}
     for name, w in wanted.items():
-        context = ctx.args.build or manifest_dir / (w.build.context if w.build else ".")
         dockerfile = w.build.dockerfile if w.build else "Dockerfile"
+        if ctx.args.build is not None:  # named on the command line: the user's own choice
+            context = ctx.args.build
+            if context.is_dir():
+                check_dockerfile(context, dockerfile, f"--build {context}: dockerfile")
+        else:
+            context = manifest_context(manifest_dir, w.build.context if w.build else ".",
+                                       dockerfile, str(ctx.args.file), name)
+        payload = tar_context(context)
         ctx.say(f"building {name} from {context} ...")
         built = ctx.client.request(
             "POST",
             ctx.client.env_path(target, "/builds"),
-            raw=_tar_context(context),
+            raw=payload,
             content_type="application/x-tar",
             query={"dockerfile": dockerfile},
             timeout=900,
@@ -343,7 +331,7 @@ def _current_release(ctx: Ctx, target: str) -> str:
 def wait(ctx: Ctx) -> int:
     target = ctx.target()
     wanted = ctx.args.release or _current_release(ctx, target)
-    rel = ctx.client.get(ctx.client.env_path(target, f"/releases/{wanted}"))
+    rel = ctx.client.get(ctx.client.item_path(target, "releases", wanted, "release"))
     if rel["status"] == "converged":
         ctx.out(rel, [f"release {rel['version']} has converged"])
         return 0

@@ -145,7 +145,7 @@ def exposed(ctx: Ctx) -> int:
 
 
 def _segment(text: str) -> str:
-    """``text`` as one URL path segment (urllib is imported only by commands that need it)."""
-    from urllib.parse import quote
+    """``text`` as one URL path segment; empty or undecodable text is refused."""
+    from tui.client import segment
 
-    return quote(text, safe="")
+    return segment(text, "name")

@@ -72,8 +72,10 @@ def _cluster(ctx: Ctx) -> tuple[dict[str, Any] | None, str | None]:
 
 def describe(ctx: Ctx) -> int:
     target = ctx.target()
-    route = {"release": "/releases/", "workload": "/workloads/", "instance": "/instances/"}
-    d = ctx.client.get(ctx.client.env_path(target, route[ctx.args.kind] + ctx.args.id))
+    collection, what = {"release": ("releases", "release id"),
+                        "workload": ("workloads", "workload name"),
+                        "instance": ("instances", "instance id")}[ctx.args.kind]
+    d = ctx.client.get(ctx.client.item_path(target, collection, ctx.args.id, what))
     ctx.out(d, describe_lines(d))
     return 0
 

@@ -111,11 +111,12 @@ def list_(ctx: Ctx) -> int:
 
 
 def delete(ctx: Ctx) -> int:
-    from urllib.parse import quote
+    from tui.client import segment
 
     plural = ctx.args.plural
     path = _full_path(ctx, plural, ctx.args.path)
-    row = ctx.client.delete(f"/v1/tree/{plural}/{quote(path)}")
+    quoted = "/".join(segment(part, "path") for part in path.split("/"))
+    row = ctx.client.delete(f"/v1/tree/{plural}/{quoted}")
     ctx.out(row, [f"deleted {row['kind']} {row['path']}"])
     return 0
 
