@@ -41,6 +41,7 @@ from aiodocker.exceptions import DockerError
 from aiodocker.execs import Exec
 from aiodocker.stream import Stream
 
+from platd.hints import engine_hint
 from platd.runtime.base import (
     LABELS,
     ContainerState,
@@ -64,7 +65,6 @@ EVENT_ACTIONS = ("start", "die", "oom", "destroy", "stop", "kill")
 _STATES: frozenset[str] = frozenset(get_args(ContainerState))
 DEFAULT_PIDS_LIMIT = 4096  # processes and threads per instance: a fork bomb stays inside
 MIN_NANO_CPUS = 10_000_000  # 0.01 cores, Docker's smallest limit (0 would mean unlimited)
-_ENGINE_HINT = "is dockerd running? scripts/dev-services starts one for development"
 
 
 class DockerRuntime:
@@ -85,7 +85,7 @@ class DockerRuntime:
             try:
                 self._docker = aiodocker.Docker(url=self._url)
             except (AssertionError, ValueError, DockerError) as exc:
-                message = f"no Docker engine socket found ({exc}); {_ENGINE_HINT}"
+                message = f"no Docker engine socket found ({exc}); {engine_hint()}"
                 raise RuntimeError_(message) from exc
         return self._docker
 
@@ -624,7 +624,7 @@ def _error(
 ) -> RuntimeError_:
     if isinstance(exc, DockerError):
         if exc.status == 900:  # aiodocker's code for "cannot connect"
-            return RuntimeError_(f"{action}: {exc.message}; {_ENGINE_HINT}", category)
+            return RuntimeError_(f"{action}: {exc.message}; {engine_hint()}", category)
         return RuntimeError_(f"{action}: {exc.message}", category)
     return RuntimeError_(f"{action}: lost the connection to the Docker engine ({exc})", category)
 
@@ -634,7 +634,7 @@ def _pull_reason(exc: DockerError | aiohttp.ClientError) -> str:
     message = exc.message if isinstance(exc, DockerError) else str(exc)
     lowered = message.lower()
     if isinstance(exc, DockerError) and exc.status == 900:
-        return f"the Docker engine is unreachable ({message}); {_ENGINE_HINT}"
+        return f"the Docker engine is unreachable ({message}); {engine_hint()}"
     if "connection refused" in lowered or "no such host" in lowered or "i/o timeout" in lowered:
         return f"the registry is unreachable ({message})"
     if "manifest unknown" in lowered or "not found" in lowered or "name unknown" in lowered:

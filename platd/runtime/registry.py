@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from platd.hints import local_registry_hint
 from platd.spec.errors import ImageError
 
 __all__ = ["ImageRef", "check_allowed", "parse_reference", "resolve_digest"]
@@ -34,7 +35,6 @@ MANIFEST_TYPES = ", ".join(
         "application/vnd.docker.distribution.manifest.v2+json",
     )
 )
-LOCAL_REGISTRY_HINT = "scripts/dev-services starts the local one on 127.0.0.1:5000"
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REPO_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
@@ -101,7 +101,7 @@ def _needs_registry(reference: str) -> ImageError:
         hint=[
             "plat pulls images from an OCI registry by digest; name the registry, e.g. "
             "127.0.0.1:5000/hello:v1",
-            f"push the image there first (docker push); {LOCAL_REGISTRY_HINT}",
+            f"push the image there first (docker push); {local_registry_hint()}",
         ],
         details={"reference": reference},
     )
@@ -272,8 +272,8 @@ def _connect_reason(exc: aiohttp.ClientConnectorError) -> str:
 def _unreachable(ref: ImageRef, reason: str) -> ImageError:
     message = f"cannot reach registry {ref.registry}: {reason}; is it running?"
     if ref.is_loopback:
-        message += " scripts/dev-services starts the local one"
-        hint = ["start it: scripts/dev-services"]
+        message += " " + local_registry_hint()
+        hint = [f"start it: {local_registry_hint()}"]
     else:
         hint = [f"check that {ref.registry} is the right host and port and reachable from here"]
     return ImageError(
