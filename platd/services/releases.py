@@ -25,7 +25,7 @@ from platd.services.context import ServiceContext
 from platd.services.volumes import stop_first_notes
 from platd.spec.diff import diff_releases
 from platd.spec.errors import Conflict, InvalidInput, NotFound
-from platd.spec.gate import check_gate, gate_error
+from platd.spec.gate import check_gate, gate_error, optional_keys
 from platd.spec.ids import uuid7
 from platd.spec.manifest import Manifest, parse_manifest
 from platd.spec.sizes import format_size
@@ -178,7 +178,11 @@ def commit_deploy(
             source=source,
         )
         session.add(release)
-        return _move_pointer(session, ctx, principal, ref, "deploy", release, previous)
+        receipt = _move_pointer(session, ctx, principal, ref, "deploy", release, previous)
+        receipt["optional_env"] = optional_keys(
+            plan.manifest, set(config_service.config_values(config))
+        )
+        return receipt
 
 
 def _move_pointer(

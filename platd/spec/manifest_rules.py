@@ -38,7 +38,7 @@ MAX_CPU = 64.0
 SECRETS_DIR = "/run/secrets"
 
 _TOP_FIELDS = ("app", "env", "secrets", "workloads", "endpoints", "volumes")
-_ENV_FIELDS = ("required",)
+_ENV_FIELDS = ("required", "optional")
 _SECRETS_FIELDS = ("bundles",)
 _WORKLOAD_FIELDS = ("image", "build", "command", "count", "cpu", "memory", "ports", "health")
 _BUILD_FIELDS = ("context", "dockerfile")
@@ -286,6 +286,11 @@ def _manifest(c: _Checker, data: dict[str, Any]) -> Manifest:
     app = c.name("app", c.required("", body, "app"), "app")
     env = c.table("env", body.get("env", {}), _ENV_FIELDS)
     required_env = c.names("env.required", env.get("required"), "environment variable", ENV_KEY_RE)
+    optional_env = c.names("env.optional", env.get("optional"), "environment variable", ENV_KEY_RE)
+    for index, key in enumerate(optional_env):
+        if key in required_env:
+            c.add(f"env.optional[{index}]", f"{key} is both required and optional; list it "
+                  "under one of them")
     secrets = c.table("secrets", body.get("secrets", {}), _SECRETS_FIELDS)
     bundles = c.names("secrets.bundles", secrets.get("bundles"), "secret bundle", NAME_RE)
     workloads = _workloads(c, body.get("workloads"))
@@ -294,6 +299,7 @@ def _manifest(c: _Checker, data: dict[str, Any]) -> Manifest:
         app=app,
         workloads=workloads,
         required_env=required_env,
+        optional_env=optional_env,
         secret_bundles=bundles,
         endpoints=_endpoints(c, body.get("endpoints"), declared),
         volumes=_volumes(c, body.get("volumes"), declared),
