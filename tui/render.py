@@ -50,6 +50,10 @@ def receipt(r: dict[str, Any]) -> list[str]:
         lines.append(f"  image   {workload}: {digest_short(image)}")
     secrets = ", ".join(sorted(rel["secret_versions"])) or "none"
     lines.append(f"  config  version {rel['config_version']}; secret bundles: {secrets}")
+    optional = r.get("optional_env")
+    if optional and (optional["set"] or optional["unset"]):
+        lines.append(f"  optional env set: {', '.join(optional['set']) or 'none'}"
+                     + (f"; unset: {', '.join(optional['unset'])}" if optional["unset"] else ""))
     prev = r.get("previous_release")
     lines.append(f"Changes from v{prev['seq']}:" if prev else "Changes (first release):")
     lines += [f"  {line}" for line in r["diff"]["lines"]]
@@ -672,3 +676,44 @@ def panel_failed(error: BaseException) -> str:
     """A TUI worker stopped on something unexpected; the app keeps running."""
     return f"a panel stopped on an unexpected error ({type(error).__name__}: {error}); " \
            "the rest of plat keeps running"
+
+
+# --- destructive commands: type the name, or --yes ---------------------------------------------
+
+DELETE_CONSEQUENCES = {
+    "org": "the org goes; it must have no projects left",
+    "project": "the project goes; it must have no apps left",
+    "app": "the app goes; it must have no envs left",
+    "env": "its instances are stopped and removed, and its releases, config and secrets can "
+           "no longer be reached",
+    "volume": "the volume's data and every snapshot of it are destroyed",
+    "endpoint": "it stops listening at once: clients of its addresses are cut off",
+    "token": "whoever uses it is refused from now on, and its open exec sessions end",
+}
+
+
+def confirm_note(kind: str, name: str, consequence: str) -> str:
+    """What a destructive command says before it asks."""
+    verb = "Revoking" if kind == "token" else "Deleting"
+    return f"{verb} {kind} {name}: {consequence}."
+
+
+def confirm_question(kind: str, name: str) -> str:
+    verb = "revoke" if kind == "token" else "delete"
+    return f"type the {kind}'s name ({name}) to {verb} it: "
+
+
+def confirm_needed(kind: str, retry: str) -> InvalidInput:
+    """A destructive command with nobody to ask and no --yes: refused, nothing sent."""
+    verb = "revoking" if kind == "token" else "deleting"
+    article = "an" if kind[0] in "aeiou" else "a"
+    return InvalidInput(f"{verb} {article} {kind} needs a confirmation; nothing was changed",
+                        hint=[f"run it on a terminal and type the {kind}'s name when asked",
+                              f"or, in a script: {retry}"])
+
+
+def not_confirmed(kind: str, name: str, typed: str | None, retry: str) -> InvalidInput:
+    verb = "revoked" if kind == "token" else "deleted"
+    why = "no name was typed" if not typed else f"{typed!r} is not its name"
+    return InvalidInput(f"{kind} {name} not {verb}: {why}",
+                        hint=f"type {name} exactly when asked, or: {retry}")

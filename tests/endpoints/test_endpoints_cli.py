@@ -89,7 +89,7 @@ def test_create_prints_addresses_and_notes_and_exposed_lists_it(
 
     desc = d.plat("endpoints", "describe", "public", "--json").json()
     assert desc["addresses"] == [f"[::1]:{port}", f"127.0.0.1:{port}"]
-    assert d.plat("endpoints", "delete", "admin").code == 0
+    assert d.plat("endpoints", "delete", "admin", "--yes").code == 0
     assert [e["name"] for e in endpoints_of(d)] == ["public"]
 
 
@@ -121,7 +121,7 @@ external_ports = [{port}]
     assert r.code == 0, r.err
     assert endpoints_of(d)[0]["ipv4"] is True
     # A manifest endpoint is changed through plat.toml, not deleted by hand.
-    r = d.plat("endpoints", "delete", "public")
+    r = d.plat("endpoints", "delete", "public", "--yes")
     assert r.code == 5
     assert "remove it from [[endpoints]]" in r.err
 
@@ -227,7 +227,7 @@ def test_the_daemon_listens_on_what_it_reports(fake_daemon: Daemon, tmp_path: Pa
         raise AssertionError("IPv4 answered although it was not asked for")
     except ConnectionRefusedError:
         pass
-    assert d.plat("endpoints", "delete", "e").code == 0
+    assert d.plat("endpoints", "delete", "e", "--yes").code == 0
     deadline = time.monotonic() + 10
     while True:
         try:

@@ -157,7 +157,7 @@ def test_endpoint_end_to_end(ingress_daemon: Daemon, tmp_path: Path) -> None:
         assert d.plat("endpoints", "create", "other", "-w", "web", "--internal-port", "8080",
                       "-p", str(other), "--ipv4").code == 0
         wait_for(lambda: serving("127.0.0.1", other), timeout=20)
-        assert d.plat("endpoints", "delete", "other").code == 0
+        assert d.plat("endpoints", "delete", "other", "--yes").code == 0
         time.sleep(1)
         conn.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
         data = b""

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from platd.spec.errors import InvalidInput
+from tui.cli.confirm import add_yes, confirm_by_name
 from tui.cli.context import Ctx
 from tui.cli.options import json_options
 
@@ -53,8 +54,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = gsub.add_parser("describe", parents=[common], help="one endpoint and what serves it")
     p.add_argument("name")
     p.set_defaults(handler=describe)
-    p = gsub.add_parser("delete", parents=[common], help="stop listening (made with create)")
+    p = gsub.add_parser("delete", parents=[common], help="stop listening (made with create; "
+                        "asks to type its name)")
     p.add_argument("name")
+    add_yes(p, "endpoint")
     p.set_defaults(handler=delete)
 
     p = sub.add_parser("exposed", parents=[json_options()],
@@ -125,7 +128,11 @@ def describe(ctx: Ctx) -> int:
 
 
 def delete(ctx: Ctx) -> int:
+    from tui.render import DELETE_CONSEQUENCES
+
     target = ctx.target()
+    confirm_by_name(ctx, "endpoint", ctx.args.name, DELETE_CONSEQUENCES["endpoint"],
+                    f"plat endpoints delete {ctx.args.name} --target {target} --yes")
     path = ctx.client.env_path(target, "/endpoints/" + _segment(ctx.args.name))
     e = ctx.client.delete(path)
     ctx.out(e, [f"Endpoint {e['name']} of {target} deleted: no longer listening on "

@@ -1,0 +1,141 @@
+"""What plat says about a release is true: no mystery config, destructive commands confirm,
+a deploy with nothing changed says so (issue 20). The real ``plat`` against a real platd."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from cli_support import MANIFEST, PLAT, assert_error, satisfy_gate
+
+# --- no mystery config --------------------------------------------------------------------
+
+
+def _with_optional(tmp_path: Path, *keys: str) -> Path:
+    text = MANIFEST.read_text().replace(
+        "[env]\n", "[env]\noptional = [" + ", ".join(f'"{k}"' for k in keys) + "]\n", 1)
+    path = tmp_path / "plat.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_deploy_refuses_config_the_manifest_does_not_declare(cli: Any, platd: Any,
+                                                               target: str) -> None:
+    satisfy_gate(platd, target)
+    status, _ = platd.api("PATCH", f"/v1/envs/{target}/config", {"set": {"LEFTOVER": "x"}})
+    assert status == 200
+    # The daemon decides, whatever the client checked first.
+    status, body = platd.api("POST", f"/v1/envs/{target}/deploy",
+                             {"manifest": MANIFEST.read_text(), "images": {}})
+    assert status in (400, 409, 422), (status, body)
+    assert "LEFTOVER" in json.dumps(body)
+    r = cli("deploy", "-f", str(MANIFEST), "--target", target)
+    hints = assert_error(r, 6, "not declared in the manifest", "LEFTOVER")
+    assert any("[env] optional" in h and f"plat config unset LEFTOVER --target {target}" in h
+               for h in hints), hints
+    assert json.loads(cli("releases", "--json", "--target", target).out)["releases"] == []
+
+
+def test_declared_optional_keys_deploy_and_the_receipt_says_which_are_set(
+        cli: Any, platd: Any, target: str, tmp_path: Path) -> None:
+    satisfy_gate(platd, target)
+    assert cli("config", "set", "LOG_LEVEL=debug", "--target", target).code == 0
+    manifest = _with_optional(tmp_path, "LOG_LEVEL", "SENTRY_DSN")
+    r = cli("deploy", "-f", str(manifest), "--target", target, "--detach", "--json")
+    assert r.code == 0, r.err
+    receipt = json.loads(r.out)
+    assert receipt["optional_env"] == {"set": ["LOG_LEVEL"], "unset": ["SENTRY_DSN"]}
+    assert "debug" not in r.out
+    from tui.render import receipt as receipt_lines
+
+    assert "  optional env set: LOG_LEVEL; unset: SENTRY_DSN" in receipt_lines(receipt)
+
+
+def test_the_error_for_undeclared_config_is_not_a_traceback(cli: Any, platd: Any,
+                                                             target: str) -> None:
+    satisfy_gate(platd, target)
+    platd.api("PATCH", f"/v1/envs/{target}/config", {"set": {"A": "1", "B": "2"}})
+    r = cli("deploy", "-f", str(MANIFEST), "--target", target)
+    assert_error(r, 6, "2 env var(s) set on the env are not declared")
+    assert "Traceback" not in r.err
+
+
+# --- destructive commands confirm ---------------------------------------------------------
+
+
+def _envs(platd: Any, target: str) -> list[str]:
+    parent = target.rsplit("/", 1)[0]
+    return [e["path"] for e in platd.api("GET", f"/v1/tree/envs?parent={parent}")[1]]
+
+
+def _term(platd: Any, cli: Any, *args: str) -> Any:
+    from tests.exec.exec_support import Term
+
+    return Term([PLAT, *args], platd.env(PLAT_CONFIG_DIR=str(cli.config_dir)))
+
+
+def test_deleting_an_env_on_a_terminal_asks_for_its_name(cli: Any, platd: Any,
+                                                          target: str) -> None:
+    term = _term(platd, cli, "envs", "delete", target)
+    try:
+        term.expect(f"Deleting env {target}: its instances are stopped and removed")
+        term.expect(rf"type the env's name \({target}\) to delete it: ")
+        term.send("prod\r")  # the short name is not enough
+        assert term.wait() == 2
+    finally:
+        term.close()
+    assert f"env {target} not deleted: 'prod' is not its name" in term.text
+    assert f"plat envs delete {target} --yes" in term.text
+    assert target in _envs(platd, target)
+
+    term = _term(platd, cli, "envs", "delete", target)
+    try:
+        term.expect("to delete it: ")
+        term.send(f"{target}\r")
+        assert term.wait() == 0
+    finally:
+        term.close()
+    assert f"deleted env {target}" in term.text
+    assert target not in _envs(platd, target)
+
+
+def test_a_script_must_say_yes_and_nothing_is_deleted_without_it(cli: Any, platd: Any,
+                                                                  target: str) -> None:
+    org = target.split("/")[0]
+    for args, kind in ((["envs", "delete", target], "env"),
+                       (["apps", "delete", target.rsplit("/", 1)[0]], "app"),
+                       (["projects", "delete", f"{org}/shop"], "project"),
+                       (["orgs", "delete", org], "org"),
+                       (["volumes", "delete", "data", "--target", target], "volume"),
+                       (["endpoints", "delete", "public", "--target", target], "endpoint"),
+                       (["tokens", "revoke", "some-id"], "token")):
+        r = cli(*args)
+        verb = "revoking" if kind == "token" else "deleting"
+        article = "an" if kind in ("env", "app", "org", "endpoint") else "a"
+        hints = assert_error(r, 2, f"{verb} {article} {kind} needs a confirmation; nothing "
+                             "was changed")
+        assert hints[-1] == "or, in a script: plat " + " ".join(args) + " --yes", hints
+    assert target in _envs(platd, target)
+    r = cli("envs", "delete", target, "--yes")
+    assert r.code == 0, r.err
+    assert target not in _envs(platd, target)
+
+
+def test_revoking_a_token_on_a_terminal_asks_for_its_name(cli: Any, platd: Any,
+                                                          target: str) -> None:
+    org = target.split("/")[0]
+    status, made = platd.api("POST", "/v1/tokens", {"org": org, "role": "viewer",
+                                                    "name": "ci-bot"})
+    assert status == 201, made
+    term = _term(platd, cli, "tokens", "revoke", made["id"])
+    try:
+        term.expect(r"type the token's name \(ci-bot\) to revoke it: ")
+        term.send("\r")
+        assert term.wait() == 2
+    finally:
+        term.close()
+    assert "token ci-bot not revoked: no name was typed" in term.text
+    assert platd.api("GET", "/v1/whoami", token=made["token"])[0] == 200
+    assert cli("tokens", "revoke", made["id"], "--yes").code == 0
+    assert platd.api("GET", "/v1/whoami", token=made["token"])[0] == 401
