@@ -154,7 +154,69 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     if inst_rows:
         lines += ["", *table(inst_rows, ["INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH",
                                          "RESTARTS", "AGE", "PORTS"])]
+    lines += status_endpoint_lines(s)
     return lines
+
+
+def status_endpoint_lines(s: dict[str, Any]) -> list[str]:
+    """`plat status`'s endpoints: where each is reached, which addresses accept a connection,
+    how many instances serve it, and the one command that really asks it."""
+    endpoints = s.get("endpoints") or []
+    if not endpoints:
+        return []
+    lines = ["", "Endpoints:"]
+    for e in endpoints:
+        reach = ", ".join(f"{a['address']} {'listening' if a['listening'] else 'NOT listening'}"
+                          for a in e["addresses"]) or "no address"
+        serving = e["serving"]
+        lines.append(f"  {e['name']} -> {e['workload']}: {reach}; "
+                     f"{serving} instance{'' if serving == 1 else 's'} serving")
+        lines.append(f"    does it answer? plat endpoints check {e['name']} "
+                     f"--target {s['target']}")
+    return lines
+
+
+CHECK_OUTCOMES = {
+    "refused": "the connection was refused: nothing listens there",
+    "connect_timeout": "the connection timed out: the address does not answer from this host",
+    "unreachable": "the address cannot be reached from this host",
+    "closed": "the connection was accepted, then closed without a byte of answer",
+    "reset": "the connection was reset before any answer",
+    "answer_timeout": "connected, but no answer came within 5 s",
+    "no_address": "the endpoint has no address (IPv6 and IPv4 are both off?)",
+}
+
+
+def endpoint_check_lines(r: dict[str, Any]) -> list[str]:
+    """`plat endpoints check NAME`: one request through the endpoint, and what came back."""
+    where = f" from host {r['from_host']}" if r.get("from_host") else ""
+    head = f"Endpoint {r['name']} of {r['target']}: GET / to {r.get('address') or '-'}{where}"
+    if r["answered"]:
+        lines = [head, f"  answered  {printable(r['first_line'] or '')}",
+                 f"  time      connect {r['connect_ms']:g} ms, first byte "
+                 f"{r['first_byte_ms']:g} ms, total {r['total_ms']:g} ms",
+                 f"  bytes     {r['bytes']}"]
+    else:
+        lines = [head, f"  no answer: {CHECK_OUTCOMES.get(r['outcome'], r['outcome'])}"]
+        if r.get("connect_ms") is not None:
+            lines.append(f"  time      connect {r['connect_ms']:g} ms, total {r['total_ms']:g} ms")
+    proxy = r.get("proxy_header")
+    lines.append(f"  PROXY v2  the app received: source {proxy['source']}, destination "
+                 f"{proxy['destination']}" if proxy else "  PROXY     none (proxy_protocol off)")
+    lines.append(f"  serving   {r['serving']} instance(s)")
+    return lines
+
+
+def endpoint_not_answering(r: dict[str, Any]) -> PlatError:
+    """`plat endpoints check` when nothing answered: exit non-zero, with where to look."""
+    from platd.spec.errors import Conflict
+
+    why = CHECK_OUTCOMES.get(r["outcome"], r["outcome"])
+    hint = [f"see what serves it: plat endpoints describe {r['name']} --target {r['target']}",
+            f"see the instances: plat status --target {r['target']}"]
+    if r["serving"] == 0:
+        hint.insert(0, "no instance serves it: each needs to be running and healthy")
+    return Conflict(f"endpoint {r['name']} did not answer: {why}", hint=hint)
 
 
 def describe_lines(d: dict[str, Any]) -> list[str]:

@@ -15,7 +15,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from platd.api.deps import Caller, EnvPath, Svc, provide_env_path
-from platd.services import builds, config, events, releases, status
+from platd.services import builds, config, endpoint_check, events, releases, status
 
 MAX_BUILD_CONTEXT = 512 * 1024 * 1024
 
@@ -214,7 +214,12 @@ async def scale(
 
 @get("/status")
 async def get_status(svc: Svc, principal: Caller, env_path: EnvPath) -> dict[str, Any]:
-    return await asyncio.to_thread(status.status, svc, principal, env_path)
+    answer = await asyncio.to_thread(status.status, svc, principal, env_path)
+    # Each endpoint's addresses and which accept a connection: onboarding ends with a request.
+    answer["endpoints"] = await asyncio.to_thread(
+        endpoint_check.status_endpoints, svc, principal, env_path
+    )
+    return answer
 
 
 @get("/workloads/{name:str}")

@@ -4,6 +4,7 @@ this process): details, refusals, and that a refusal leaves nothing half-configu
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -262,3 +263,45 @@ def test_update_changes_in_place_and_keeps_the_address(fake_daemon: Daemon, tmp_
     r = d.plat("endpoints", "update", "e")
     assert r.code == 2
     assert "nothing to change" in r.err
+
+
+def test_status_shows_addresses_and_check_reports_a_silent_endpoint(fake_daemon: Daemon,
+                                                                   tmp_path: Path) -> None:
+    """With no instance behind it, the listener accepts, then closes: the check says so."""
+    d = fake_daemon
+    assert d.plat("deploy", "-f", str(manifest(tmp_path)), "--detach").code == 0
+    assert d.plat("scale", "web", "--count", "0").code == 0
+    port = free_port()
+    assert d.plat("endpoints", "create", "e", "-w", "web", "--internal-port", "8080",
+                  "-p", str(port), "--proxy-protocol", "v2").code == 0
+    import time
+
+    deadline = time.monotonic() + 10
+    while True:
+        status = d.plat("status")
+        if f"[::1]:{port} listening; 0 instances serving" in status.out:
+            break
+        assert time.monotonic() < deadline, status.out
+        time.sleep(0.2)
+    assert status.code == 0, status.err
+    lines = status.out.splitlines()
+    assert "Endpoints:" in lines
+    assert f"    does it answer? plat endpoints check e --target {TARGET}" in lines
+    assert d.plat("status", "--json").json()["endpoints"][0]["addresses"] == [
+        {"address": f"[::1]:{port}", "listening": True}]
+
+    r = d.plat("endpoints", "check", "e")
+    assert r.code == 5, (r.out, r.err)
+    assert r.out == ""
+    assert f"GET / to [::1]:{port}" in r.err
+    assert "no answer: the connection was accepted, then closed without a byte of answer" in r.err
+    assert re.search(rf"PROXY v2  the app received: source \[::1\]:\d+, destination "
+                     rf"\[::1\]:{port}", r.err), r.err
+    assert "error: endpoint e did not answer" in r.err
+    report = d.plat("endpoints", "check", "e", "--json")
+    assert report.code == 5
+    assert report.json()["outcome"] == "closed" and report.json()["bytes"] == 0
+
+    assert d.plat("endpoints", "delete", "e", "--yes").code == 0
+    assert_no_endpoint = d.plat("endpoints", "check", "e")
+    assert assert_no_endpoint.code == 4

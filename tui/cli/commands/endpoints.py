@@ -54,6 +54,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = gsub.add_parser("describe", parents=[common], help="one endpoint and what serves it")
     p.add_argument("name")
     p.set_defaults(handler=describe)
+    p = gsub.add_parser(
+        "check", parents=[common], help="make one request through an endpoint and report it",
+        description="From platd's host: connects to the endpoint's first address, sends "
+        "GET / (HTTP/1.0), and reports the first line of the answer, the time to connect, to "
+        "the first byte and in total, the bytes, and the PROXY v2 header the app received. "
+        "Exit 0 when it answered, 5 when it did not.")
+    p.add_argument("name")
+    p.set_defaults(handler=check)
     p = gsub.add_parser("delete", parents=[common], help="stop listening (made with create; "
                         "asks to type its name)")
     p.add_argument("name")
@@ -125,6 +133,20 @@ def describe(ctx: Ctx) -> int:
     e = ctx.client.get(ctx.client.env_path(target, "/endpoints/" + _segment(ctx.args.name)))
     ctx.out(e, endpoint_lines(e))
     return 0
+
+
+def check(ctx: Ctx) -> int:
+    from tui.render import endpoint_check_lines, endpoint_not_answering
+
+    target = ctx.target()
+    path = ctx.client.env_path(target, "/endpoints/" + _segment(ctx.args.name) + "/check")
+    r = ctx.client.post(path, {})
+    if not r["answered"] and not ctx.json:
+        for line in endpoint_check_lines(r):
+            ctx.note(line)
+        raise endpoint_not_answering(r)
+    ctx.out(r, endpoint_check_lines(r))
+    return 0 if r["answered"] else 5
 
 
 def delete(ctx: Ctx) -> int:
