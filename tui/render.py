@@ -95,24 +95,53 @@ def scale_receipt(r: dict[str, Any]) -> list[str]:
         f"  cpu     {old['cpu']:g} -> {new['cpu']:g}",
         f"  memory  {old['memory']} -> {new['memory']}",
     ]
-    if r["replaces_instances"] and r.get("stop_first"):
-        lines.append(f"  cpu or memory changed: the instance is replaced stop-first: "
-                     f"{r['stop_first']}")
-    elif r["replaces_instances"]:
-        lines.append("  cpu or memory changed: instances are replaced one for one, new ones "
-                     "healthy before old ones stop")
+    lines.append("What happens:")
+    lines += [f"  {line}" for line in scale_effects(r)]
     lines.append("Next:")
     lines += [f"  {cmd}" for cmd in r["follow_ups"]]
     return lines
 
 
-def event_line(e: dict[str, Any]) -> str:
+EVENT_MORE = "    "  # how a line of an event's message after the first sits under the event
+
+
+def scale_effects(r: dict[str, Any]) -> list[str]:
+    """What a scale really does to running instances, in the order it happens."""
+    old, new, w = r["old"], r["new"], r["workload"]
+    more, effects = new["count"] - old["count"], []
+    if r["replaces_instances"] and r.get("stop_first"):
+        effects.append(f"cpu or memory changed: the instance is replaced stop-first: "
+                       f"{r['stop_first']}")
+    elif r["replaces_instances"] and min(old["count"], new["count"]):
+        effects.append(f"cpu or memory changed: {min(old['count'], new['count'])} running "
+                       "instance(s) are replaced one for one, each new one healthy before its "
+                       "old one stops")
+    if more > 0:
+        effects.append(f"{more} new instance{'s' if more > 1 else ''} of {w} start"
+                       f"{'' if more > 1 else 's'}; {'they serve' if more > 1 else 'it serves'}"
+                       " once healthy")
+    elif new["count"] == 0 < old["count"]:
+        effects.append(f"every instance of {w} stops: {w} serves nothing until it is scaled up "
+                       "again")
+    elif more < 0:
+        effects.append(f"{-more} instance{'s' if more < -1 else ''} of {w} stop"
+                       f"{'' if more < -1 else 's'}; {new['count']} keep"
+                       f"{'s' if new['count'] == 1 else ''} serving")
+    if not effects:
+        effects.append(f"nothing changes: {w} already runs {new['count']} × {new['cpu']:g} cpu, "
+                       f"{new['memory']}")
+    return effects
+
+
+def event_line(e: dict[str, Any], indent: str = "") -> str:
+    """One event (``indent`` before it); a message of several lines (the last log lines of a
+    failed instance) goes on indented under its event, so the next event stands out."""
     where = "/".join(p for p in (e.get("workload"), e.get("instance_id")) if p)
     category = f" [{e['category']}]" if e.get("category") else ""
     first, *rest = str(e["message"]).split("\n")
-    head = (f"{format_utc(e['at'])}  {e['step']:<8} {e['outcome']:<7} {where or '-':<20} "
-            f"{first}{category}")
-    return "\n".join([head, *rest])
+    head = (f"{indent}{format_utc(e['at'])}  {e['step']:<8} {e['outcome']:<7} "
+            f"{where or '-':<20} {first}{category}")
+    return "\n".join([head, *(f"{indent}{EVENT_MORE}{line}" for line in rest)])
 
 
 def status_lines(s: dict[str, Any]) -> list[str]:
@@ -229,7 +258,11 @@ def describe_lines(d: dict[str, Any]) -> list[str]:
                   f"  created     {format_utc(d['created_at'])} by {d['created_by']}",
                   f"  source      {d['source']}",
                   f"  config      version {d['config_version']}",
-                  f"  secrets     {json.dumps(d['secret_versions'])}"]
+                  "  secrets     " + (", ".join(
+                      f"{s['name']} v{s['version'] if s['version'] is not None else '?'}"
+                      for s in d.get("secrets") or []) or "none"),
+                  "  hosts       " + (", ".join(d.get("hosts") or [])
+                                      or "none (no instance of it runs)")]
         lines += [f"  image       {w}: {i}" for w, i in sorted(d["images"].items())]
         if d.get("error"):
             lines += [f"  failed at   {d.get('failed_step')} ({d.get('category')})"]
@@ -265,7 +298,8 @@ def describe_lines(d: dict[str, Any]) -> list[str]:
                          f"restarts {i['restarts']}")
     else:
         lines += [f"instance {d['id']} of {d['target']}",
-                  f"  workload {d['workload']}, release {d['release']}, host {d['host']}",
+                  f"  workload {d['workload']}, release {d['release']}, host "
+                  f"{d.get('host_name') or d['host']} ({d['host'][-12:]})",
                   f"  state {d['state']}, health {d['health']}, restarts {d['restarts']}, "
                   f"exit code {'-' if d['exit_code'] is None else d['exit_code']}",
                   "  ports " + (", ".join(f"{v}->{k}" for k, v in sorted(d["ports"].items()))
@@ -273,7 +307,7 @@ def describe_lines(d: dict[str, Any]) -> list[str]:
         if d.get("reason"):
             lines.append(f"  why: {d['reason']}")
     if d.get("events"):
-        lines += ["  recent events:"] + [f"    {event_line(e)}" for e in d["events"][-10:]]
+        lines += ["  recent events:"] + [event_line(e, "    ") for e in d["events"][-10:]]
     return lines
 
 

@@ -139,3 +139,28 @@ def test_revoking_a_token_on_a_terminal_asks_for_its_name(cli: Any, platd: Any,
     assert platd.api("GET", "/v1/whoami", token=made["token"])[0] == 200
     assert cli("tokens", "revoke", made["id"], "--yes").code == 0
     assert platd.api("GET", "/v1/whoami", token=made["token"])[0] == 401
+
+
+# --- describe says names, not ids ---------------------------------------------------------
+
+
+def test_describe_release_shows_bundles_with_versions_and_hosts_by_name(
+        cli: Any, platd: Any, target: str) -> None:
+    satisfy_gate(platd, target)
+    assert cli("secrets", "update", "db", "--set", "PASSWORD=two", "--target", target).code == 0
+    assert cli("deploy", "-f", str(MANIFEST), "--target", target).code == 0
+    r = cli("describe", "release", "v1", "--target", target)
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert "  secrets     db v2" in lines
+    instance = json.loads(cli("status", "--json", "--target", target).out)[
+        "workloads"][0]["instances"][0]
+    described = json.loads(cli("describe", "instance", instance["id"], "--json", "--target",
+                               target).out)
+    host = described["host_name"]
+    assert host
+    assert host != described["host"]
+    assert f"  hosts       {host}" in lines
+    assert not any(described["host"] in line for line in lines)
+    r = cli("describe", "instance", instance["id"], "--target", target)
+    assert f"host {host} ({described['host'][-12:]})" in r.out

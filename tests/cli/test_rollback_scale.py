@@ -34,6 +34,8 @@ def test_scale_prints_a_receipt_and_status_follows(cli: Any, platd: Any, target:
         "  count   2 -> 3",
         "  cpu     0.25 -> 0.25",
         "  memory  64M -> 64M",
+        "What happens:",
+        "  1 new instance of web starts; it serves once healthy",
         "Next:",
         f"  plat status --target {target}",
         f"  plat events --target {target}",
