@@ -66,6 +66,60 @@ def receipt(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def unchanged_receipt(r: dict[str, Any], force_command: str) -> list[str]:
+    """A deploy that would change nothing: no release is made and nothing starts."""
+    rel = r["release"]
+    return [f"Nothing changed: {r['target']} already runs release {rel['version']} ({rel['id']}) "
+            "with this manifest, these image digests, this config and these secret versions",
+            "  no release was created and no instance was started or stopped",
+            f"  {rel['version']} is {rel['status']}",
+            "To roll it out again anyway (new instances replace the running ones):",
+            f"  {force_command}",
+            "Next:", *(f"  {cmd}" for cmd in r["follow_ups"])]
+
+
+def starter_manifest(app: str, image: str, port: int | None) -> str:
+    """What ``plat init`` writes: one workload of ``image``, each line saying what it does."""
+    lines = [
+        "# Written by plat init; reference: docs/manifest.md",
+        f'app = "{app}"',
+        "",
+        "[env]",
+        "required = []                 # env vars a deploy needs set: plat config set KEY=...",
+        "optional = []                 # env vars the app reads when set; others are refused",
+        "",
+        "[workloads.web]",
+        f'image = "{image}"',
+        "count = 1",
+        "cpu = 0.25                    # cores per instance",
+        'memory = "128M"',
+    ]
+    if port is not None:
+        lines += [
+            "",
+            "[workloads.web.health]",
+            f"tcp = {port}                  # ready when this port accepts; or "
+            f'http = {{ port = {port}, path = "/healthz" }}',
+            "",
+            "# Expose it (IPv6; add ipv4 = true for IPv4 too), then: plat endpoints check public",
+            "# [[endpoints]]",
+            '# name = "public"',
+            '# workload = "web"',
+            f"# internal_port = {port}",
+            "# external_ports = [80]",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def init_lines(path: str, app: str, target: str | None) -> list[str]:
+    """What ``plat init`` says once the file is written: what next, in order."""
+    where = f" --target {target}" if target else " --target ORG/PROJECT/" + app + "/ENV"
+    return [f"wrote {path} for app {app}: one workload (web)",
+            "Next:",
+            f"  plat manifest check -f {path}",
+            f"  plat deploy -f {path}{where}"]
+
+
 def rolled_back_note(r: dict[str, Any]) -> str:
     """What the TUI says once a rollback (or a retry) it asked for is accepted."""
     what = "retry of" if r.get("action") == "retry" else "rollback to"

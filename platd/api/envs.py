@@ -39,6 +39,7 @@ class DeployRequest(msgspec.Struct, forbid_unknown_fields=True):
     manifest_file: str = "plat.toml"
     images: dict[str, str] = {}
     source: str | None = None
+    force: bool = False  # a new release even when nothing changed (a restart)
 
 
 class RollbackRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -133,7 +134,7 @@ async def deploy(
 ) -> dict[str, Any]:
     return await releases.deploy(
         svc, principal, env_path, data.manifest, images=data.images,
-        manifest_file=data.manifest_file, source=data.source,
+        manifest_file=data.manifest_file, source=data.source, force=data.force,
     )
 
 

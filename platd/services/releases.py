@@ -62,9 +62,12 @@ async def deploy(
     images: dict[str, str],
     manifest_file: str = "plat.toml",
     source: str | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """``plat deploy``: a new release of ``manifest_text`` with every image pinned by digest,
-    made current; the receipt. A reference that cannot be resolved writes nothing."""
+    made current; the receipt. A reference that cannot be resolved writes nothing. When the
+    release would equal the current one (manifest, digests, config, secret versions), nothing
+    is written or started unless ``force``: the receipt says so."""
     plan = await asyncio.to_thread(
         prepare_deploy, ctx, principal, target, manifest_text, images, manifest_file
     )
@@ -73,7 +76,8 @@ async def deploy(
     pinned_by_ref = dict(zip(unique, pinned_refs, strict=True))
     pinned = {workload: pinned_by_ref[ref] for workload, ref in plan.refs.items()}
     return await asyncio.to_thread(
-        commit_deploy, ctx, principal, plan, pinned, source or ", ".join(unique), manifest_file
+        commit_deploy, ctx, principal, plan, pinned, source or ", ".join(unique), manifest_file,
+        force,
     )
 
 
@@ -150,6 +154,7 @@ def commit_deploy(
     pinned: dict[str, str],
     source: str,
     manifest_file: str = "plat.toml",
+    force: bool = False,
 ) -> dict[str, Any]:
     with ctx.store.write() as session:
         ref = tenancy.resolve_env(session, principal, plan.target)
@@ -177,12 +182,35 @@ def commit_deploy(
             created_by=principal.name,
             source=source,
         )
+        if previous is not None and not force:
+            unchanged = _unchanged(session, ref, previous, release)
+            if unchanged is not None:
+                return unchanged  # nothing was added: no release, no event, no rollout
         session.add(release)
         receipt = _move_pointer(session, ctx, principal, ref, "deploy", release, previous)
         receipt["optional_env"] = optional_keys(
             plan.manifest, set(config_service.config_values(config))
         )
         return receipt
+
+
+def _unchanged(
+    session: Session, ref: tenancy.EnvRef, current: Release, candidate: Release
+) -> dict[str, Any] | None:
+    """The receipt of a deploy that would change nothing (None: something changed). The
+    candidate is compared with the current release as the diff sees them: manifest, image
+    digests, config values, secret bundle versions."""
+    diff = release_diff(session, current, candidate)
+    if diff["lines"] != ["no changes"]:
+        return None
+    return {
+        "action": "unchanged",
+        "target": ref.path,
+        "release": describe(session, current, ref.env),
+        "previous_release": {"id": current.id, "seq": current.seq},
+        "diff": diff,
+        "follow_ups": [f"plat status --target {ref.path}"],
+    }
 
 
 def _move_pointer(

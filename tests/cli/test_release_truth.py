@@ -164,3 +164,56 @@ def test_describe_release_shows_bundles_with_versions_and_hosts_by_name(
     assert not any(described["host"] in line for line in lines)
     r = cli("describe", "instance", instance["id"], "--target", target)
     assert f"host {host} ({described['host'][-12:]})" in r.out
+
+
+# --- a deploy with nothing changed ---------------------------------------------------------
+
+
+def test_a_deploy_with_nothing_changed_says_so_and_starts_nothing(cli: Any, platd: Any,
+                                                                 target: str) -> None:
+    satisfy_gate(platd, target)
+    assert cli("deploy", "-f", str(MANIFEST), "--target", target).code == 0
+    before = json.loads(cli("status", "--json", "--target", target).out)
+    events = len(cli("events", "--target", target).out.splitlines())
+    r = cli("deploy", "-f", str(MANIFEST), "--target", target)
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert lines[0].startswith(f"Nothing changed: {target} already runs release v1 (")
+    assert "  no release was created and no instance was started or stopped" in lines
+    assert f"  plat deploy -f {MANIFEST} --target {target} --force" in lines
+    assert [x["version"] for x in json.loads(
+        cli("releases", "--json", "--target", target).out)["releases"]] == ["v1"]
+    after = json.loads(cli("status", "--json", "--target", target).out)
+    assert [i["id"] for w in after["workloads"] for i in w["instances"]] == [
+        i["id"] for w in before["workloads"] for i in w["instances"]]
+    assert len(cli("events", "--target", target).out.splitlines()) == events
+
+    # A change of config is a change: a new release.
+    platd.api("PATCH", f"/v1/envs/{target}/config", {"set": {"GREETING": "changed"}})
+    r = cli("deploy", "-f", str(MANIFEST), "--target", target, "--detach")
+    assert r.out.startswith("Release v2 ")
+    # --force rolls out the same release contents again.
+    r = cli("deploy", "-f", str(MANIFEST), "--target", target, "--force")
+    assert r.code == 0, r.err
+    assert r.out.startswith("Release v3 ")
+    assert "release v3 converged" in r.out
+
+
+# --- plat init ------------------------------------------------------------------------------
+
+
+def test_init_writes_a_starter_manifest_that_deploys(cli: Any, platd: Any, target: str,
+                                                      tmp_path: Path) -> None:
+    path = tmp_path / "plat.toml"
+    r = cli("init", "127.0.0.1:5000/hello:v1", "--port", "8080", "-f", str(path))
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[0] == f"wrote {path} for app hello: one workload (web)"
+    text = path.read_text()
+    assert 'image = "127.0.0.1:5000/hello:v1"' in text
+    assert "tcp = 8080" in text
+    assert cli("manifest", "check", "-f", str(path)).code == 0
+    r = cli("deploy", "-f", str(path), "--target", target, "--detach")
+    assert r.code == 0, r.err
+    # An existing file is never overwritten.
+    assert_error(cli("init", "127.0.0.1:5000/other:v2", "-f", str(path)), 2, "already exists")
+    assert path.read_text() == text

@@ -168,6 +168,8 @@ def test_taken_ports_name_what_holds_them(fake_daemon: Daemon, tmp_path: Path) -
     r = d.plat("endpoints", "create", "b", "-w", "web", "--internal-port", "9000", "-p", str(port))
     assert r.code == 5
     assert f"[::1]:{port} is taken by endpoint a of {TARGET}" in r.err
+    assert "plat exposed lists this org's endpoints" in r.err
+    assert "ss -ltnp" not in r.err
     # Another program on the host holds a port: refused too, saying so.
     other = free_port()
     with socket.socket(socket.AF_INET6) as s:
@@ -178,6 +180,9 @@ def test_taken_ports_name_what_holds_them(fake_daemon: Daemon, tmp_path: Path) -
                    "-p", str(other))
     assert r.code == 5
     assert f"[::1]:{other} is taken by another program on this host" in r.err
+    # The hint is true: plat exposed knows only endpoints; ss names the program.
+    assert f"ss -ltnp 'sport = :{other}' names it" in r.err
+    assert "plat exposed" not in r.err
     # A deploy whose manifest endpoint wants a taken port is refused whole: no release is made.
     block = f"""[[endpoints]]
 name = "public"
