@@ -197,9 +197,12 @@ def commit_deploy(
 def _unchanged(
     session: Session, ref: tenancy.EnvRef, current: Release, candidate: Release
 ) -> dict[str, Any] | None:
-    """The receipt of a deploy that would change nothing (None: something changed). The
-    candidate is compared with the current release as the diff sees them: manifest, image
-    digests, config values, secret bundle versions."""
+    """The receipt of a deploy that would change nothing (None: something changed, or the
+    current release's rollout failed, when deploying it again is a retry). The candidate is
+    compared with the current release as the diff sees them: manifest, image digests, config
+    values, secret bundle versions."""
+    if release_status(session, current, ref.env)["status"] == "failed":
+        return None
     diff = release_diff(session, current, candidate)
     if diff["lines"] != ["no changes"]:
         return None

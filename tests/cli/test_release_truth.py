@@ -217,3 +217,13 @@ def test_init_writes_a_starter_manifest_that_deploys(cli: Any, platd: Any, targe
     # An existing file is never overwritten.
     assert_error(cli("init", "127.0.0.1:5000/other:v2", "-f", str(path)), 2, "already exists")
     assert path.read_text() == text
+
+
+def test_the_same_deploy_after_a_failed_rollout_is_a_retry(cli: Any, platd: Any,
+                                                           target: str, tmp_path: Path) -> None:
+    satisfy_gate(platd, target)
+    broken = tmp_path / "broken.toml"
+    broken.write_text(MANIFEST.read_text().replace("cpu = 0.25", "cpu = 60"))  # no host fits
+    assert cli("deploy", "-f", str(broken), "--target", target).code == 8
+    r = cli("deploy", "-f", str(broken), "--target", target, "--detach")
+    assert r.out.startswith("Release v2 "), r.out + r.err
