@@ -350,7 +350,7 @@ class PlatApp(App[int]):
         from tui.palette import PaneCtx, command_text
         from tui.render import command_unreadable
 
-        ctx = PaneCtx(self.clients.get(), self.api, self.token, target)
+        ctx = PaneCtx(self.clients.get(), self.api, self.token, target, asker=self.ask_from_worker)
         try:
             code = execute(args, ctx)
         except SHAPE_ERRORS as e:  # what platd answered is not what this plat reads
@@ -362,6 +362,26 @@ class PlatApp(App[int]):
                                   timeout=10)
             return
         self.call_from_thread(self.show_lines, f"plat {command_text(args)}", ctx.lines(OUT))
+
+    def ask_from_worker(self, said: list[str], question: str) -> str | None:
+        """A command handler's question (``Ctx.ask``), asked in a dialog; called from a worker
+        thread, which waits for the answer (None: cancelled)."""
+        import threading
+
+        from tui.screens.type_name import TypeNameScreen
+
+        answered = threading.Event()
+        answer: list[str | None] = [None]
+
+        def done(value: str | None) -> None:
+            answer[0] = value
+            answered.set()
+
+        self.call_from_thread(self.push_screen, TypeNameScreen(said, question), done)
+        while not answered.wait(0.2):
+            if not self.is_running:  # the app closed with the dialog open: nobody answers
+                return None
+        return answer[0]
 
     def show_lines(self, title: str, lines: list[str]) -> None:
         from tui.screens.text_screen import TextScreen

@@ -10,6 +10,7 @@ handler with a ``PaneCtx`` and show its words.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -81,8 +82,22 @@ class PaneCtx(TranscriptCtx):
     """What a CLI handler gets when it runs in the TUI: the app's client and daemon, the env in
     view as the default target (as `plat use` makes it), and what it says kept for a dialog."""
 
-    def __init__(self, client: Any, api: str, token: str | None, target: str) -> None:
+    def __init__(self, client: Any, api: str, token: str | None, target: str,
+                 asker: Callable[[list[str], str], str | None] | None = None) -> None:
         super().__init__(FixedSettings(api, token, target), client=client)
+        self._asker = asker
+
+    @property
+    def interactive(self) -> bool:
+        return self._asker is not None
+
+    def ask(self, prompt: str) -> str | None:
+        """The question in a dialog, with what the command said before it (its notes)."""
+        if self._asker is None:
+            return super().ask(prompt)
+        from tui.cli.context import ERR
+
+        return self._asker(self.lines(ERR), prompt)
 
 
 def command_text(args: argparse.Namespace) -> str:

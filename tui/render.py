@@ -50,6 +50,10 @@ def receipt(r: dict[str, Any]) -> list[str]:
         lines.append(f"  image   {workload}: {digest_short(image)}")
     secrets = ", ".join(sorted(rel["secret_versions"])) or "none"
     lines.append(f"  config  version {rel['config_version']}; secret bundles: {secrets}")
+    optional = r.get("optional_env")
+    if optional and (optional["set"] or optional["unset"]):
+        lines.append(f"  optional env set: {', '.join(optional['set']) or 'none'}"
+                     + (f"; unset: {', '.join(optional['unset'])}" if optional["unset"] else ""))
     prev = r.get("previous_release")
     lines.append(f"Changes from v{prev['seq']}:" if prev else "Changes (first release):")
     lines += [f"  {line}" for line in r["diff"]["lines"]]
@@ -60,6 +64,60 @@ def receipt(r: dict[str, Any]) -> list[str]:
     lines.append("Next:")
     lines += [f"  {cmd}" for cmd in r["follow_ups"]]
     return lines
+
+
+def unchanged_receipt(r: dict[str, Any], force_command: str) -> list[str]:
+    """A deploy that would change nothing: no release is made and nothing starts."""
+    rel = r["release"]
+    return [f"Nothing changed: {r['target']} already runs release {rel['version']} ({rel['id']}) "
+            "with this manifest, these image digests, this config and these secret versions",
+            "  no release was created and no instance was started or stopped",
+            f"  {rel['version']} is {rel['status']}",
+            "To roll it out again anyway (new instances replace the running ones):",
+            f"  {force_command}",
+            "Next:", *(f"  {cmd}" for cmd in r["follow_ups"])]
+
+
+def starter_manifest(app: str, image: str, port: int | None) -> str:
+    """What ``plat init`` writes: one workload of ``image``, each line saying what it does."""
+    lines = [
+        "# Written by plat init; reference: docs/manifest.md",
+        f'app = "{app}"',
+        "",
+        "[env]",
+        "required = []                 # env vars a deploy needs set: plat config set KEY=...",
+        "optional = []                 # env vars the app reads when set; others are refused",
+        "",
+        "[workloads.web]",
+        f'image = "{image}"',
+        "count = 1",
+        "cpu = 0.25                    # cores per instance",
+        'memory = "128M"',
+    ]
+    if port is not None:
+        lines += [
+            "",
+            "[workloads.web.health]",
+            f"tcp = {port}                  # ready when this port accepts; or "
+            f'http = {{ port = {port}, path = "/healthz" }}',
+            "",
+            "# Expose it (IPv6; add ipv4 = true for IPv4 too), then: plat endpoints check public",
+            "# [[endpoints]]",
+            '# name = "public"',
+            '# workload = "web"',
+            f"# internal_port = {port}",
+            "# external_ports = [80]",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def init_lines(path: str, app: str, target: str | None) -> list[str]:
+    """What ``plat init`` says once the file is written: what next, in order."""
+    where = f" --target {target}" if target else " --target ORG/PROJECT/" + app + "/ENV"
+    return [f"wrote {path} for app {app}: one workload (web)",
+            "Next:",
+            f"  plat manifest check -f {path}",
+            f"  plat deploy -f {path}{where}"]
 
 
 def rolled_back_note(r: dict[str, Any]) -> str:
@@ -91,24 +149,53 @@ def scale_receipt(r: dict[str, Any]) -> list[str]:
         f"  cpu     {old['cpu']:g} -> {new['cpu']:g}",
         f"  memory  {old['memory']} -> {new['memory']}",
     ]
-    if r["replaces_instances"] and r.get("stop_first"):
-        lines.append(f"  cpu or memory changed: the instance is replaced stop-first: "
-                     f"{r['stop_first']}")
-    elif r["replaces_instances"]:
-        lines.append("  cpu or memory changed: instances are replaced one for one, new ones "
-                     "healthy before old ones stop")
+    lines.append("What happens:")
+    lines += [f"  {line}" for line in scale_effects(r)]
     lines.append("Next:")
     lines += [f"  {cmd}" for cmd in r["follow_ups"]]
     return lines
 
 
-def event_line(e: dict[str, Any]) -> str:
+EVENT_MORE = "    "  # how a line of an event's message after the first sits under the event
+
+
+def scale_effects(r: dict[str, Any]) -> list[str]:
+    """What a scale really does to running instances, in the order it happens."""
+    old, new, w = r["old"], r["new"], r["workload"]
+    more, effects = new["count"] - old["count"], []
+    if r["replaces_instances"] and r.get("stop_first"):
+        effects.append(f"cpu or memory changed: the instance is replaced stop-first: "
+                       f"{r['stop_first']}")
+    elif r["replaces_instances"] and min(old["count"], new["count"]):
+        effects.append(f"cpu or memory changed: {min(old['count'], new['count'])} running "
+                       "instance(s) are replaced one for one, each new one healthy before its "
+                       "old one stops")
+    if more > 0:
+        effects.append(f"{more} new instance{'s' if more > 1 else ''} of {w} start"
+                       f"{'' if more > 1 else 's'}; {'they serve' if more > 1 else 'it serves'}"
+                       " once healthy")
+    elif new["count"] == 0 < old["count"]:
+        effects.append(f"every instance of {w} stops: {w} serves nothing until it is scaled up "
+                       "again")
+    elif more < 0:
+        effects.append(f"{-more} instance{'s' if more < -1 else ''} of {w} stop"
+                       f"{'' if more < -1 else 's'}; {new['count']} keep"
+                       f"{'s' if new['count'] == 1 else ''} serving")
+    if not effects:
+        effects.append(f"nothing changes: {w} already runs {new['count']} × {new['cpu']:g} cpu, "
+                       f"{new['memory']}")
+    return effects
+
+
+def event_line(e: dict[str, Any], indent: str = "") -> str:
+    """One event (``indent`` before it); a message of several lines (the last log lines of a
+    failed instance) goes on indented under its event, so the next event stands out."""
     where = "/".join(p for p in (e.get("workload"), e.get("instance_id")) if p)
     category = f" [{e['category']}]" if e.get("category") else ""
     first, *rest = str(e["message"]).split("\n")
-    head = (f"{format_utc(e['at'])}  {e['step']:<8} {e['outcome']:<7} {where or '-':<20} "
-            f"{first}{category}")
-    return "\n".join([head, *rest])
+    head = (f"{indent}{format_utc(e['at'])}  {e['step']:<8} {e['outcome']:<7} "
+            f"{where or '-':<20} {first}{category}")
+    return "\n".join([head, *(f"{indent}{EVENT_MORE}{line}" for line in rest)])
 
 
 def status_lines(s: dict[str, Any]) -> list[str]:
@@ -155,6 +242,7 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     if inst_rows:
         lines += ["", *table(inst_rows, ["INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH",
                                          "RESTARTS", "AGE", "PORTS"])]
+    lines += status_endpoint_lines(s)
     return lines
 
 
@@ -169,6 +257,67 @@ def disk_lines(disk: dict[str, Any] | None) -> list[str]:
             "deletes work"]
 
 
+def status_endpoint_lines(s: dict[str, Any]) -> list[str]:
+    """`plat status`'s endpoints: where each is reached, which addresses accept a connection,
+    how many instances serve it, and the one command that really asks it."""
+    endpoints = s.get("endpoints") or []
+    if not endpoints:
+        return []
+    lines = ["", "Endpoints:"]
+    for e in endpoints:
+        reach = ", ".join(f"{a['address']} {'listening' if a['listening'] else 'NOT listening'}"
+                          for a in e["addresses"]) or "no address"
+        serving = e["serving"]
+        lines.append(f"  {e['name']} -> {e['workload']}: {reach}; "
+                     f"{serving} instance{'' if serving == 1 else 's'} serving")
+        lines.append(f"    does it answer? plat endpoints check {e['name']} "
+                     f"--target {s['target']}")
+    return lines
+
+
+CHECK_OUTCOMES = {
+    "refused": "the connection was refused: nothing listens there",
+    "connect_timeout": "the connection timed out: the address does not answer from this host",
+    "unreachable": "the address cannot be reached from this host",
+    "closed": "the connection was accepted, then closed without a byte of answer",
+    "reset": "the connection was reset before any answer",
+    "answer_timeout": "connected, but no answer came within 5 s",
+    "no_address": "the endpoint has no address (IPv6 and IPv4 are both off?)",
+}
+
+
+def endpoint_check_lines(r: dict[str, Any]) -> list[str]:
+    """`plat endpoints check NAME`: one request through the endpoint, and what came back."""
+    where = f" from host {r['from_host']}" if r.get("from_host") else ""
+    head = f"Endpoint {r['name']} of {r['target']}: GET / to {r.get('address') or '-'}{where}"
+    if r["answered"]:
+        lines = [head, f"  answered  {printable(r['first_line'] or '')}",
+                 f"  time      connect {r['connect_ms']:g} ms, first byte "
+                 f"{r['first_byte_ms']:g} ms, total {r['total_ms']:g} ms",
+                 f"  bytes     {r['bytes']}"]
+    else:
+        lines = [head, f"  no answer: {CHECK_OUTCOMES.get(r['outcome'], r['outcome'])}"]
+        if r.get("connect_ms") is not None:
+            lines.append(f"  time      connect {r['connect_ms']:g} ms, total {r['total_ms']:g} ms")
+    proxy = r.get("proxy_header")
+    lines.append(f"  PROXY v2  the app received: source {proxy['source']}, destination "
+                 f"{proxy['destination']}" if proxy else "  PROXY     none (proxy_protocol off)")
+    lines.append(f"  serving   {r['serving']} instance(s)")
+    return lines
+
+
+def endpoint_not_answering(r: dict[str, Any]) -> PlatError:
+    """`plat endpoints check` when nothing answered: exit non-zero, with where to look."""
+    from platd.spec.errors import Conflict
+
+    why = CHECK_OUTCOMES.get(r["outcome"], r["outcome"])
+    hint = [f"see what serves it: plat endpoints describe {r['name']} --target {r['target']}",
+            f"see the instances: plat status --target {r['target']}"]
+    if r["serving"] == 0:
+        hint.insert(0, "no instance serves it: each needs to be running and healthy")
+    return Conflict(f"endpoint {r['name']} did not answer: {why}", hint=hint)
+
+
 def describe_lines(d: dict[str, Any]) -> list[str]:
     """`plat describe release|workload|instance`: everything about one resource."""
     kind = d["kind"]
@@ -179,7 +328,11 @@ def describe_lines(d: dict[str, Any]) -> list[str]:
                   f"  created     {format_utc(d['created_at'])} by {d['created_by']}",
                   f"  source      {d['source']}",
                   f"  config      version {d['config_version']}",
-                  f"  secrets     {json.dumps(d['secret_versions'])}"]
+                  "  secrets     " + (", ".join(
+                      f"{s['name']} v{s['version'] if s['version'] is not None else '?'}"
+                      for s in d.get("secrets") or []) or "none"),
+                  "  hosts       " + (", ".join(d.get("hosts") or [])
+                                      or "none (no instance of it runs)")]
         lines += [f"  image       {w}: {i}" for w, i in sorted(d["images"].items())]
         if d.get("error"):
             lines += [f"  failed at   {d.get('failed_step')} ({d.get('category')})"]
@@ -215,7 +368,8 @@ def describe_lines(d: dict[str, Any]) -> list[str]:
                          f"restarts {i['restarts']}")
     else:
         lines += [f"instance {d['id']} of {d['target']}",
-                  f"  workload {d['workload']}, release {d['release']}, host {d['host']}",
+                  f"  workload {d['workload']}, release {d['release']}, host "
+                  f"{d.get('host_name') or d['host']} ({d['host'][-12:]})",
                   f"  state {d['state']}, health {d['health']}, restarts {d['restarts']}, "
                   f"exit code {'-' if d['exit_code'] is None else d['exit_code']}",
                   "  ports " + (", ".join(f"{v}->{k}" for k, v in sorted(d["ports"].items()))
@@ -223,7 +377,7 @@ def describe_lines(d: dict[str, Any]) -> list[str]:
         if d.get("reason"):
             lines.append(f"  why: {d['reason']}")
     if d.get("events"):
-        lines += ["  recent events:"] + [f"    {event_line(e)}" for e in d["events"][-10:]]
+        lines += ["  recent events:"] + [event_line(e, "    ") for e in d["events"][-10:]]
     return lines
 
 
@@ -695,3 +849,44 @@ def panel_failed(error: BaseException) -> str:
     """A TUI worker stopped on something unexpected; the app keeps running."""
     return f"a panel stopped on an unexpected error ({type(error).__name__}: {error}); " \
            "the rest of plat keeps running"
+
+
+# --- destructive commands: type the name, or --yes ---------------------------------------------
+
+DELETE_CONSEQUENCES = {
+    "org": "the org goes; it must have no projects left",
+    "project": "the project goes; it must have no apps left",
+    "app": "the app goes; it must have no envs left",
+    "env": "its instances are stopped and removed, and its releases, config and secrets can "
+           "no longer be reached",
+    "volume": "the volume's data and every snapshot of it are destroyed",
+    "endpoint": "it stops listening at once: clients of its addresses are cut off",
+    "token": "whoever uses it is refused from now on, and its open exec sessions end",
+}
+
+
+def confirm_note(kind: str, name: str, consequence: str) -> str:
+    """What a destructive command says before it asks."""
+    verb = "Revoking" if kind == "token" else "Deleting"
+    return f"{verb} {kind} {name}: {consequence}."
+
+
+def confirm_question(kind: str, name: str) -> str:
+    verb = "revoke" if kind == "token" else "delete"
+    return f"type the {kind}'s name ({name}) to {verb} it: "
+
+
+def confirm_needed(kind: str, retry: str) -> InvalidInput:
+    """A destructive command with nobody to ask and no --yes: refused, nothing sent."""
+    verb = "revoking" if kind == "token" else "deleting"
+    article = "an" if kind[0] in "aeiou" else "a"
+    return InvalidInput(f"{verb} {article} {kind} needs a confirmation; nothing was changed",
+                        hint=[f"run it on a terminal and type the {kind}'s name when asked",
+                              f"or, in a script: {retry}"])
+
+
+def not_confirmed(kind: str, name: str, typed: str | None, retry: str) -> InvalidInput:
+    verb = "revoked" if kind == "token" else "deleted"
+    why = "no name was typed" if not typed else f"{typed!r} is not its name"
+    return InvalidInput(f"{kind} {name} not {verb}: {why}",
+                        hint=f"type {name} exactly when asked, or: {retry}")

@@ -10,7 +10,7 @@ from litestar import Router, delete, get, patch, post
 from litestar.di import Provide
 
 from platd.api.deps import Caller, EnvPath, Svc, provide_env_path
-from platd.services import endpoints
+from platd.services import endpoint_check, endpoints
 
 
 class EndpointCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -77,6 +77,17 @@ async def describe_endpoint(
     return await asyncio.to_thread(endpoints.describe, svc, principal, env_path, name)
 
 
+@post("/endpoints/{name:str}/check", status_code=200)
+async def check_endpoint(
+    svc: Svc,
+    principal: Caller,
+    name: str,
+    env_path: EnvPath,
+) -> dict[str, Any]:
+    """One request through the endpoint from this host: what came back, and how fast."""
+    return await asyncio.to_thread(endpoint_check.check, svc, principal, env_path, name)
+
+
 @delete("/endpoints/{name:str}", status_code=200)
 async def delete_endpoint(
     svc: Svc,
@@ -101,6 +112,7 @@ env_router = Router(
         list_endpoints,
         describe_endpoint,
         change_endpoint,
+        check_endpoint,
         delete_endpoint,
     ],
 )

@@ -16,7 +16,7 @@ from litestar.di import Provide
 from litestar.params import HeaderParameter, Parameter
 
 from platd.api.deps import Caller, EnvPath, Svc, provide_env_path
-from platd.services import builds, config, events, releases, status
+from platd.services import builds, config, endpoint_check, events, releases, status
 from platd.spec.errors import InvalidInput
 from platd.spec.input_limits import (
     MAX_BUILD_CONTEXT,
@@ -47,6 +47,7 @@ class DeployRequest(msgspec.Struct, forbid_unknown_fields=True):
     manifest_file: str = "plat.toml"
     images: dict[str, str] = {}
     source: str | None = None
+    force: bool = False  # a new release even when nothing changed (a restart)
 
 
 class RollbackRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -149,6 +150,7 @@ async def deploy(
     return await releases.deploy(
         svc, principal, env_path, data.manifest, images=data.images,
         manifest_file=data.manifest_file, source=data.source, expected=if_match,
+        force=data.force,
     )
 
 
@@ -232,7 +234,12 @@ async def scale(
 
 @get("/status")
 async def get_status(svc: Svc, principal: Caller, env_path: EnvPath) -> dict[str, Any]:
-    return await asyncio.to_thread(status.status, svc, principal, env_path)
+    answer = await asyncio.to_thread(status.status, svc, principal, env_path)
+    # Each endpoint's addresses and which accept a connection: onboarding ends with a request.
+    answer["endpoints"] = await asyncio.to_thread(
+        endpoint_check.status_endpoints, svc, principal, env_path
+    )
+    return answer
 
 
 @get("/workloads/{name:str}")

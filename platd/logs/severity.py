@@ -8,11 +8,16 @@ Programs say it in many ways, so several readings are tried, first match wins:
 3. a level word near the start of the line: ``ERROR ...``, ``[warn] ...``, ``2024-01-01 12:00:00
    INFO ...``, ``error: ...``, Python's ``ERROR:root:...``, klog's ``E1127 10:04:50``, the
    ``<3>`` prefix of sd-daemon, and the first line of a Python traceback or a Go panic;
-4. otherwise the stream is the hint: stderr means ``warn``, stdout ``info``.
+4. otherwise ``info``, whichever stream the line came on.
 
-Why ``warn`` and not ``error`` for bare stderr: Python's logging, Go's ``log`` package, nginx and
-many shells send ordinary chatter there, so stderr alone does not make a line an error; the lines
-that really are errors almost always say so and are caught by the rules above.
+Why not ``warn`` for bare stderr: Python's logging, Go's ``log`` package, nginx, busybox and most
+web servers send ordinary chatter there (access lines, start-up banners), so stderr alone says
+nothing about severity; counting it as ``warn`` buried real warnings under health-probe access
+lines in ``plat logs -s warn``. The lines that really are warnings or errors almost always say
+so and are caught by the rules above.
+
+platd's own health probes (``User-Agent: platd-health``) are the platform talking to itself, not
+the app: an access line that names that agent is ``debug``, whatever level word it carries.
 
 Pure and fast (it runs for every line ingested): nothing here does I/O.
 """
@@ -57,6 +62,7 @@ _CRASH = re.compile(
     r"^(?:Traceback \(most recent call last\):|panic: |fatal error: |Exception in thread "
     r"|[A-Za-z_][A-Za-z0-9_.]*(?:Error|Exception): )"
 )
+_PROBE_AGENT = "platd-health"  # the User-Agent of platd's HTTP health probe (reconcile.health)
 _JSON_KEYS = ("level", "severity", "lvl", "levelname", "log.level", "loglevel", "@l")
 _MAX_JSON = 64 * 1024
 
@@ -120,6 +126,8 @@ def _from_json(text: str) -> int | None:
 
 def detect(text: str, stream: int) -> int:
     """The level of one line; ``stream`` is 1 for stdout, 2 for stderr, 0 for none."""
+    if _PROBE_AGENT in text:
+        return DEBUG
     head = text[:_HEAD]
     first = head[:1]
     if first == "{":
@@ -151,4 +159,4 @@ def detect(text: str, stream: int) -> int:
             return _KLOG_LEVELS[m.group(1)]
     if _CRASH.match(head) is not None:
         return ERROR
-    return WARN if stream == 2 else INFO
+    return INFO

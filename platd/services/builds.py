@@ -18,6 +18,13 @@ from platd.services.context import ServiceContext
 from platd.spec.errors import ImageError, InvalidInput
 
 
+def build_tag(registry: str, path: str, now: float) -> str:
+    """Where a build of the env at ``path`` is pushed: a repository per org, project and app
+    (two orgs' apps of one name never share one), tagged with the env and the time."""
+    org, project, app, env = path.split("/")
+    return f"{registry}/{org}/{project}/{app}:{env}-{int(now)}"
+
+
 def _may_build(ctx: ServiceContext, principal: Principal, target: str) -> str:
     with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
@@ -39,8 +46,7 @@ async def build(
         raise InvalidInput(
             "the build context is empty", hint="plat deploy --build DIR sends DIR as a tar"
         )
-    _org, _project, app, env = path.split("/")
-    tag = f"{ctx.images.registry}/{app}:{env}-{int(ctx.clock.time())}"
+    tag = build_tag(ctx.images.registry, path, ctx.clock.time())
     try:
         pinned = await builder(context, tag, dockerfile)
     except RuntimeError_ as exc:

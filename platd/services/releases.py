@@ -25,7 +25,7 @@ from platd.services.context import ServiceContext
 from platd.services.volumes import stop_first_notes
 from platd.spec.diff import diff_releases
 from platd.spec.errors import Conflict, InvalidInput, NotFound, Superseded
-from platd.spec.gate import check_gate, gate_error
+from platd.spec.gate import check_gate, gate_error, optional_keys
 from platd.spec.ids import uuid7
 from platd.spec.manifest import Manifest, parse_manifest
 from platd.spec.runtime_rules import image_problem
@@ -64,13 +64,16 @@ async def deploy(
     manifest_file: str = "plat.toml",
     source: str | None = None,
     expected: str | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """``plat deploy``: a new release of ``manifest_text`` with every image pinned by digest,
     made current; the receipt. A reference that cannot be resolved writes nothing.
 
     ``expected`` (the ``If-Match`` header) is the release id the deployer expects to replace,
     ``none`` for an env without one: if the env has moved meanwhile, ``Superseded`` and
-    nothing is written."""
+    nothing is written. When the release would equal the current one (manifest, digests,
+    config, secret versions), nothing is written or started unless ``force``: the receipt
+    says so."""
     plan = await asyncio.to_thread(
         prepare_deploy, ctx, principal, target, manifest_text, images, manifest_file
     )
@@ -81,6 +84,7 @@ async def deploy(
     return await asyncio.to_thread(
         commit_deploy, ctx, principal, plan, pinned, source or ", ".join(unique), manifest_file,
         expected,
+        force,
     )
 
 
@@ -163,6 +167,7 @@ def commit_deploy(
     source: str,
     manifest_file: str = "plat.toml",
     expected: str | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     with ctx.store.write() as session:
         ref = tenancy.resolve_env(session, principal, plan.target)
@@ -193,8 +198,38 @@ def commit_deploy(
             created_by=principal.name,
             source=source,
         )
+        if previous is not None and not force:
+            unchanged = _unchanged(session, ref, previous, release)
+            if unchanged is not None:
+                return unchanged  # nothing was added: no release, no event, no rollout
         session.add(release)
-        return _move_pointer(session, ctx, principal, ref, "deploy", release, previous)
+        receipt = _move_pointer(session, ctx, principal, ref, "deploy", release, previous)
+        receipt["optional_env"] = optional_keys(
+            plan.manifest, set(config_service.config_values(session, config))
+        )
+        return receipt
+
+
+def _unchanged(
+    session: Session, ref: tenancy.EnvRef, current: Release, candidate: Release
+) -> dict[str, Any] | None:
+    """The receipt of a deploy that would change nothing (None: something changed, or the
+    current release's rollout failed, when deploying it again is a retry). The candidate is
+    compared with the current release as the diff sees them: manifest, image digests, config
+    values, secret bundle versions."""
+    if release_status(session, current, ref.env)["status"] == "failed":
+        return None
+    diff = release_diff(session, current, candidate)
+    if diff["lines"] != ["no changes"]:
+        return None
+    return {
+        "action": "unchanged",
+        "target": ref.path,
+        "release": describe(session, current, ref.env),
+        "previous_release": {"id": current.id, "seq": current.seq},
+        "diff": diff,
+        "follow_ups": [f"plat status --target {ref.path}"],
+    }
 
 
 def _check_expected(

@@ -12,8 +12,8 @@ from typing import Any
 from sqlmodel import select
 
 from platd.auth.tokens import Principal
+from platd.services import release_facts, tenancy
 from platd.services import releases as release_service
-from platd.services import tenancy
 from platd.services.context import ServiceContext
 from platd.services.releases import find_release, get_release
 from platd.spec.errors import Conflict, InvalidInput, NotFound
@@ -181,6 +181,7 @@ def describe_instance(
             "target": ref.path,
             "kind": "instance",
             **_instance_dict(inst, seqs, now),
+            "host_name": release_facts.host_names(session, ctx).get(inst.host_id),
             "events": [eventlog.to_dict(e) for e in recent],
         }
 
@@ -232,7 +233,13 @@ def describe_release(
         recent = eventlog.last_events(
             session, ref.env.id, release_id=release.id, since=None, limit=50
         )
-    return {"kind": "release", **out, "events": [eventlog.to_dict(e) for e in recent]}
+        names = release_facts.host_names(session, ctx)
+        hosts = sorted({names.get(i.host_id, i.host_id[-12:])
+                        for i in env_instances(session, ref.env.id)
+                        if i.release_id == release.id})
+        secrets = release_facts.secret_bundles(session, release)
+    return {"kind": "release", **out, "secrets": secrets, "hosts": hosts,
+            "events": [eventlog.to_dict(e) for e in recent]}
 
 
 def scale(

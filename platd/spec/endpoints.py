@@ -170,9 +170,28 @@ def allocate(
     raise Conflict(
         f"no {label} address in this host's pool has port(s) "
         f"{', '.join(map(str, ports))} free: " + "; ".join(reasons[:3]),
-        hint=["pick other external ports", "or free them: plat exposed shows what holds them"],
+        hint=["pick other external ports", *_free_hints(reasons)],
         details={"taken": reasons},
     )
+
+
+def _free_hints(reasons: list[str]) -> list[str]:
+    """How to free what holds the ports, true to who holds them: only an endpoint of this org
+    shows in ``plat exposed``; a program on the host shows in ``ss``."""
+    hints = []
+    ports = sorted({r.split(" is ", 1)[0].rsplit(":", 1)[-1] for r in reasons
+                    if "another program" in r})
+    if ports:
+        hints.append("or stop the program that holds " + ("it" if len(ports) == 1 else "them")
+                     + ": on the host, " + "; ".join(f"ss -ltnp 'sport = :{p}'" for p in ports)
+                     + " names it")
+    if any("taken by endpoint " in r for r in reasons):
+        hints.append("or free them: plat exposed lists this org's endpoints and their ports")
+    if any("an endpoint of another org" in r for r in reasons):
+        hints.append("a port held by another org's endpoint is freed only by that org")
+    if any("not usable" in r for r in reasons):
+        hints.append("or fix the address: it must be configured on this host (ip addr)")
+    return hints
 
 
 def place(w: Wanted, pools: Pools, taken: Taken, *, keep_v6: str | None = None,

@@ -5,6 +5,10 @@ does not exist yet) is the failure the onboarding flow must prevent. The gate co
 manifest requires with what the env has and, for every gap, names the exact command that closes
 it, so the refusal is a to-do list rather than a dead end. The CLI runs it before uploading and
 the daemon runs it again before it writes the release.
+
+Mystery config goes the other way too: a key set on the env that the manifest does not declare
+(under ``[env] required`` or ``[env] optional``) would reach every workload with nobody saying it
+is read. Such a key is a gap as well, with its two fixes: declare it, or unset it.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from platd.spec.manifest import Manifest
 class GateGap:
     """One required setting the env lacks, where the manifest asks for it, and how to add it."""
 
-    kind: Literal["env", "secret"]
+    kind: Literal["env", "secret", "undeclared"]
     name: str
     line: int  # line in the manifest that requires it; 0 if unknown
     fix: str  # the command that closes the gap
@@ -35,6 +39,10 @@ class GateGap:
         )
         if self.kind == "env":
             return f"env var {self.name} ({where}) is not set: {self.fix}"
+        if self.kind == "undeclared":
+            return (f"env var {self.name} is set on the env but {self.source} does not declare "
+                    f"it: add it to [env] optional in {self.source} if the app reads it, or "
+                    f"remove it: {self.fix}")
         return (
             f"secret bundle {self.name} ({where}) does not exist: {self.fix} "
             f"(or --from-file {self.name}.env instead of --set)"
@@ -51,7 +59,8 @@ def check_gate(
     target: str,
     manifest_file: str = "plat.toml",
 ) -> list[GateGap]:
-    """Every required env var and secret bundle the env at ``target`` lacks, in manifest order.
+    """Every required env var and secret bundle the env at ``target`` lacks, in manifest order,
+    then every key set there that the manifest does not declare.
 
     ``target`` is "org/project/app/env"; ``env_keys`` are the config keys set there and
     ``bundles`` the secret bundles that exist there.
@@ -78,7 +87,27 @@ def check_gate(
         for index, bundle in enumerate(manifest.secret_bundles)
         if bundle not in bundles
     ]
+    declared = set(manifest.required_env) | set(manifest.optional_env)
+    gaps += [
+        GateGap(
+            kind="undeclared",
+            name=key,
+            line=manifest.lines.get("env", 0),
+            fix=f"plat config unset {key} --target {target}",
+            source=manifest_file,
+        )
+        for key in sorted(env_keys - declared)
+    ]
     return gaps
+
+
+def optional_keys(manifest: Manifest, env_keys: set[str]) -> dict[str, list[str]]:
+    """Which of the manifest's optional keys the env sets, and which it leaves unset (for the
+    receipt: an optional key changes what the app does, so a deploy says which are on)."""
+    return {
+        "set": [key for key in manifest.optional_env if key in env_keys],
+        "unset": [key for key in manifest.optional_env if key not in env_keys],
+    }
 
 
 class Gap(Protocol):
@@ -95,8 +124,13 @@ def gate_error(gaps: Sequence[Gap], target: str) -> ConfigGateRefused:
     """The refusal for ``gaps`` (which must not be empty): one hint line per gap, then a summary."""
     if not gaps:
         raise ValueError("gate_error needs at least one gap; an empty list means the gate passes")
-    if any(gap.kind not in ("env", "secret") for gap in gaps):
+    if any(gap.kind not in ("env", "secret", "undeclared") for gap in gaps):
         count = f"{len(gaps)} problem(s) with the manifest's volumes and config"
+    elif all(gap.kind == "undeclared" for gap in gaps):
+        count = (f"{len(gaps)} env var(s) set on the env are not declared in the manifest "
+                 "(no mystery config)")
+    elif any(gap.kind == "undeclared" for gap in gaps):
+        count = f"{len(gaps)} problem(s) with the config the manifest declares"
     elif len(gaps) == 1:
         count = "1 required setting is missing"
     else:

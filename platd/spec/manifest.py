@@ -78,6 +78,9 @@ class Manifest:
     app: str
     workloads: dict[str, Workload]
     required_env: tuple[str, ...] = ()
+    # Keys the app reads when set and does without otherwise; any other key set on the env is
+    # refused at deploy (``spec.gate``), so nothing reaches a workload that nobody declared.
+    optional_env: tuple[str, ...] = ()
     secret_bundles: tuple[str, ...] = ()
     endpoints: tuple[Endpoint, ...] = ()
     volumes: tuple[VolumeMount, ...] = ()
@@ -113,6 +116,7 @@ class Manifest:
             app=data["app"],
             workloads=workloads,
             required_env=tuple(data.get("required_env", ())),
+            optional_env=tuple(data.get("optional_env", ())),
             secret_bundles=tuple(data.get("secret_bundles", ())),
             endpoints=tuple(
                 Endpoint(**{**e, "external_ports": tuple(e["external_ports"])})

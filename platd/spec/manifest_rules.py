@@ -45,7 +45,7 @@ SECRETS_DIR = "/run/secrets"
 MAX_NESTING = 64  # tables and arrays inside each other; a manifest needs four or five
 
 _TOP_FIELDS = ("app", "env", "secrets", "workloads", "endpoints", "volumes")
-_ENV_FIELDS = ("required",)
+_ENV_FIELDS = ("required", "optional")
 _SECRETS_FIELDS = ("bundles",)
 _WORKLOAD_FIELDS = ("image", "build", "command", "count", "cpu", "memory", "ports", "health")
 _BUILD_FIELDS = ("context", "dockerfile")
@@ -336,6 +336,11 @@ def _manifest(c: _Checker, data: dict[str, Any]) -> Manifest:
     app = c.name("app", c.required("", body, "app"), "app")
     env = c.table("env", body.get("env", {}), _ENV_FIELDS)
     required_env = c.names("env.required", env.get("required"), "environment variable", ENV_KEY_RE)
+    optional_env = c.names("env.optional", env.get("optional"), "environment variable", ENV_KEY_RE)
+    for index, key in enumerate(optional_env):
+        if key in required_env:
+            c.add(f"env.optional[{index}]", f"{key} is both required and optional; list it "
+                  "under one of them")
     secrets = c.table("secrets", body.get("secrets", {}), _SECRETS_FIELDS)
     bundles = c.names("secrets.bundles", secrets.get("bundles"), "secret bundle", NAME_RE)
     workloads = _workloads(c, body.get("workloads"))
@@ -344,6 +349,7 @@ def _manifest(c: _Checker, data: dict[str, Any]) -> Manifest:
         app=app,
         workloads=workloads,
         required_env=required_env,
+        optional_env=optional_env,
         secret_bundles=bundles,
         endpoints=_endpoints(c, body.get("endpoints"), declared),
         volumes=_volumes(c, body.get("volumes"), declared),

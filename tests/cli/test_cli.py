@@ -199,7 +199,7 @@ def test_tree_create_list_and_delete(cli: Any) -> None:
     assert r.code == 0, r.err
     assert f"{org}/shop/web/prod" in r.out
 
-    hints = assert_error(cli("projects", "delete", f"{org}/shop"), 5,
+    hints = assert_error(cli("projects", "delete", f"{org}/shop", "--yes"), 5,
                          f"project {org}/shop still has apps: web")
     assert hints == [f"delete them first: plat apps delete {org}/shop/NAME"]
     assert [p["path"] for p in json.loads(cli("projects", "list", org, "--json").out)] == [
@@ -207,7 +207,7 @@ def test_tree_create_list_and_delete(cli: Any) -> None:
 
     for plural, path in (("envs", f"{org}/shop/web/prod"), ("apps", f"{org}/shop/web"),
                          ("projects", f"{org}/shop"), ("orgs", org)):
-        r = cli(plural, "delete", path)
+        r = cli(plural, "delete", path, "--yes")
         assert r.code == 0, r.err
         assert r.out.strip() == f"deleted {plural[:-1]} {path}"
     assert org not in [o["name"] for o in json.loads(cli("orgs", "list", "--json").out)]
@@ -605,7 +605,8 @@ def test_a_token_without_the_role_gets_exit_3_naming_the_role(cli: Any, platd: A
     (["rollback", "--target", "{target}"], 5),
     (["config", "set", "lowercase is fine but spaces are not=1", "--target", "{target}"], 2),
     (["orgs", "create", "UPPER"], 2),
-    (["projects", "delete", "{org}/shop"], 5),
+    (["projects", "delete", "{org}/shop", "--yes"], 5),
+    (["envs", "delete", "{target}"], 2),  # no terminal to confirm on, and no --yes
     (["describe", "release", "v9", "--target", "{target}"], 4),
     (["status", "--target", "{target}/extra"], 2),
     (["events", "--limit", "0", "--target", "{target}"], 2),
@@ -613,7 +614,7 @@ def test_a_token_without_the_role_gets_exit_3_naming_the_role(cli: Any, platd: A
     (["config", "set", "BIG=" + "x" * 70_000, "--target", "{target}"], 2),
     (["config", "import", "/nonexistent/prod.env", "--target", "{target}"], 2),
     (["secrets", "create", "db", "--from-file", "/nonexistent/db.env", "--target", "{target}"], 2),
-    (["tokens", "revoke", "no-such-token"], 4),
+    (["tokens", "revoke", "no-such-token", "--yes"], 4),
     (["use", "only/three/parts"], 2),
 ])
 def test_every_error_goes_to_stderr_with_a_hint(cli: Any, target: str, args: list[str],

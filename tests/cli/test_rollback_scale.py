@@ -34,6 +34,8 @@ def test_scale_prints_a_receipt_and_status_follows(cli: Any, platd: Any, target:
         "  count   2 -> 3",
         "  cpu     0.25 -> 0.25",
         "  memory  64M -> 64M",
+        "What happens:",
+        "  1 new instance of web starts; it serves once healthy",
         "Next:",
         f"  plat status --target {target}",
         f"  plat events --target {target}",
@@ -50,7 +52,8 @@ def test_scale_reset_hands_the_workload_back_to_the_manifest(cli: Any, platd: An
     satisfy_gate(platd, target)
     assert cli("deploy", "-f", str(MANIFEST), "--target", target).code == 0
     assert cli("scale", "web", "--count", "1", "--target", target).code == 0
-    r = cli("deploy", "-f", str(MANIFEST), "--target", target, "--detach")
+    # The same manifest again: --force, or plat says nothing changed and makes no release.
+    r = cli("deploy", "-f", str(MANIFEST), "--target", target, "--detach", "--force")
     assert "web keeps count 1 set by `plat scale`, not the manifest's 2 (follow the manifest " \
         "again: plat scale web --reset)" in r.out
 
@@ -64,7 +67,8 @@ def test_scale_reset_hands_the_workload_back_to_the_manifest(cli: Any, platd: An
     _wait_for_scale(cli, target, 2)
     assert "admin reset the scale of web to plat.toml: 1 × (0.25 cpu, 64M) -> 2 × (0.25 cpu, " \
         "64M)" in cli("events", "--target", target).out
-    r = cli("deploy", "-f", str(MANIFEST), "--target", target, "--detach")
+    r = cli("deploy", "-f", str(MANIFEST), "--target", target, "--detach", "--force")
+    assert r.out.startswith("Release v3 ")
     assert "plat scale" not in r.out, "the manifest's count holds again"
     assert_error(cli("scale", "web", "--reset", "--target", target), 2,
                  "already follows plat.toml")

@@ -4,6 +4,7 @@ this process): details, refusals, and that a refusal leaves nothing half-configu
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,7 +90,7 @@ def test_create_prints_addresses_and_notes_and_exposed_lists_it(
 
     desc = d.plat("endpoints", "describe", "public", "--json").json()
     assert desc["addresses"] == [f"[::1]:{port}", f"127.0.0.1:{port}"]
-    assert d.plat("endpoints", "delete", "admin").code == 0
+    assert d.plat("endpoints", "delete", "admin", "--yes").code == 0
     assert [e["name"] for e in endpoints_of(d)] == ["public"]
 
 
@@ -121,7 +122,7 @@ external_ports = [{port}]
     assert r.code == 0, r.err
     assert endpoints_of(d)[0]["ipv4"] is True
     # A manifest endpoint is changed through plat.toml, not deleted by hand.
-    r = d.plat("endpoints", "delete", "public")
+    r = d.plat("endpoints", "delete", "public", "--yes")
     assert r.code == 5
     assert "remove it from [[endpoints]]" in r.err
 
@@ -167,6 +168,8 @@ def test_taken_ports_name_what_holds_them(fake_daemon: Daemon, tmp_path: Path) -
     r = d.plat("endpoints", "create", "b", "-w", "web", "--internal-port", "9000", "-p", str(port))
     assert r.code == 5
     assert f"[::1]:{port} is taken by endpoint a of {TARGET}" in r.err
+    assert "plat exposed lists this org's endpoints" in r.err
+    assert "ss -ltnp" not in r.err
     # Another program on the host holds a port: refused too, saying so.
     other = free_port()
     with socket.socket(socket.AF_INET6) as s:
@@ -177,6 +180,9 @@ def test_taken_ports_name_what_holds_them(fake_daemon: Daemon, tmp_path: Path) -
                    "-p", str(other))
     assert r.code == 5
     assert f"[::1]:{other} is taken by another program on this host" in r.err
+    # The hint is true: plat exposed knows only endpoints; ss names the program.
+    assert f"ss -ltnp 'sport = :{other}' names it" in r.err
+    assert "plat exposed" not in r.err
     # A deploy whose manifest endpoint wants a taken port is refused whole: no release is made.
     block = f"""[[endpoints]]
 name = "public"
@@ -227,7 +233,7 @@ def test_the_daemon_listens_on_what_it_reports(fake_daemon: Daemon, tmp_path: Pa
         raise AssertionError("IPv4 answered although it was not asked for")
     except ConnectionRefusedError:
         pass
-    assert d.plat("endpoints", "delete", "e").code == 0
+    assert d.plat("endpoints", "delete", "e", "--yes").code == 0
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -262,3 +268,45 @@ def test_update_changes_in_place_and_keeps_the_address(fake_daemon: Daemon, tmp_
     r = d.plat("endpoints", "update", "e")
     assert r.code == 2
     assert "nothing to change" in r.err
+
+
+def test_status_shows_addresses_and_check_reports_a_silent_endpoint(fake_daemon: Daemon,
+                                                                   tmp_path: Path) -> None:
+    """With no instance behind it, the listener accepts, then closes: the check says so."""
+    d = fake_daemon
+    assert d.plat("deploy", "-f", str(manifest(tmp_path)), "--detach").code == 0
+    assert d.plat("scale", "web", "--count", "0").code == 0
+    port = free_port()
+    assert d.plat("endpoints", "create", "e", "-w", "web", "--internal-port", "8080",
+                  "-p", str(port), "--proxy-protocol", "v2").code == 0
+    import time
+
+    deadline = time.monotonic() + 10
+    while True:
+        status = d.plat("status")
+        if f"[::1]:{port} listening; 0 instances serving" in status.out:
+            break
+        assert time.monotonic() < deadline, status.out
+        time.sleep(0.2)
+    assert status.code == 0, status.err
+    lines = status.out.splitlines()
+    assert "Endpoints:" in lines
+    assert f"    does it answer? plat endpoints check e --target {TARGET}" in lines
+    assert d.plat("status", "--json").json()["endpoints"][0]["addresses"] == [
+        {"address": f"[::1]:{port}", "listening": True}]
+
+    r = d.plat("endpoints", "check", "e")
+    assert r.code == 5, (r.out, r.err)
+    assert r.out == ""
+    assert f"GET / to [::1]:{port}" in r.err
+    assert "no answer: the connection was accepted, then closed without a byte of answer" in r.err
+    assert re.search(rf"PROXY v2  the app received: source \[::1\]:\d+, destination "
+                     rf"\[::1\]:{port}", r.err), r.err
+    assert "error: endpoint e did not answer" in r.err
+    report = d.plat("endpoints", "check", "e", "--json")
+    assert report.code == 5
+    assert report.json()["outcome"] == "closed"
+    assert report.json()["bytes"] == 0
+
+    assert d.plat("endpoints", "delete", "e", "--yes").code == 0
+    assert d.plat("endpoints", "check", "e").code == 4

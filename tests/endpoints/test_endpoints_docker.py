@@ -157,7 +157,7 @@ def test_endpoint_end_to_end(ingress_daemon: Daemon, tmp_path: Path) -> None:
         assert d.plat("endpoints", "create", "other", "-w", "web", "--internal-port", "8080",
                       "-p", str(other), "--ipv4").code == 0
         wait_for(lambda: serving("127.0.0.1", other), timeout=20)
-        assert d.plat("endpoints", "delete", "other").code == 0
+        assert d.plat("endpoints", "delete", "other", "--yes").code == 0
         time.sleep(1)
         conn.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
         data = b""
@@ -180,6 +180,19 @@ def test_ipv4_closed_unless_enabled(ingress_daemon: Daemon, tmp_path: Path) -> N
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
     ex = d.plat("exposed", "--json").json()["exposed"]
     assert [(x["family"], x["port"]) for x in ex] == [("ipv6", port)]
+    # Onboarding ends with a request: status shows where it listens, check really asks.
+    status = d.plat("status")
+    assert f"public -> web: [::1]:{port} listening; 1 instance serving" in status.out
+    r = d.plat("endpoints", "check", "public")
+    assert r.code == 0, (r.out, r.err)
+    lines = r.out.splitlines()
+    assert re.match(rf"^Endpoint public of \S+: GET / to \[::1\]:{port} from host ", lines[0])
+    assert re.match(r"^  answered  HTTP/1.[01] 200 OK$", lines[1]), lines[1]
+    assert re.match(r"^  time      connect [\d.]+ ms, first byte [\d.]+ ms, total [\d.]+ ms$",
+                    lines[2]), lines[2]
+    body = get("::1", port)
+    assert int(lines[3].split()[-1]) > len(body)  # the headers and the page
+    assert "  PROXY     none (proxy_protocol off)" in lines
 
 
 NGINX_PROXY = "127.0.0.1:5000/nginx-proxy:v1"

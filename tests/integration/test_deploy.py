@@ -12,6 +12,7 @@ from tests.conftest import Daemon
 from tests.integration.helpers import (
     HELLO_V1,
     HELLO_V2,
+    TARGET,
     HealthSampler,
     answers,
     containers,
@@ -225,7 +226,8 @@ def test_deploy_build_makes_pushes_and_pins_the_image(
     assert "building web" in r.out + r.err
     (release,) = d.plat("releases", "--json").json()["releases"]
     image = release["images"]["web"]
-    assert image.startswith("127.0.0.1:5000/hello@sha256:"), image
+    # A repository per org/project/app: another org's app "hello" never shares it.
+    assert image.startswith(f"127.0.0.1:5000/{TARGET.rsplit('/', 1)[0]}@sha256:"), image
     wait_for(lambda: len([c for c in containers(d.host_id) if c.state == "running"]) == 1)
     (c,) = [c for c in containers(d.host_id) if c.state == "running"]
     assert c.image == image

@@ -20,7 +20,7 @@ CASES = [
     ('{"level":50,"msg":"pino error"}', OUT, ERROR),
     ('{"level":30}', ERR, INFO),
     ('{"level":60}', OUT, FATAL),
-    ('{"msg":"no level here"}', ERR, WARN),
+    ('{"msg":"no level here"}', ERR, INFO),
     ('{"level": true}', OUT, INFO),
     ("{not json", OUT, INFO),
     # logfmt
@@ -56,11 +56,16 @@ CASES = [
     ("ValueError: invalid literal for int()", ERR, ERROR),
     ("panic: runtime error: index out of range", ERR, FATAL),
     ("java.lang.IllegalStateException: bad state", ERR, ERROR),
-    # no level: the stream decides
+    # no level: info, on either stream (stderr is where most servers chat, not where they warn)
     ("GET / 200 12ms", OUT, INFO),
-    ("GET / 200 12ms", ERR, WARN),
+    ("GET / 200 12ms", ERR, INFO),
     ("plain chatter", 0, INFO),
-    ("", ERR, WARN),
+    ("", ERR, INFO),
+    ('127.0.0.1 - - [02/Dec/2026 06:00:00] "GET /healthz HTTP/1.0" 200 -', ERR, INFO),
+    # platd's own health probes are not the app's business, whatever they say
+    ('10.0.0.1 - - [02/Dec/2026:06:00:00 +0000] "GET /healthz HTTP/1.0" 200 2 "-" '
+     '"platd-health"', ERR, DEBUG),
+    ('[warn] slow answer to "GET /healthz" from platd-health', ERR, DEBUG),
     # words that only look like levels
     ("Errors were found in 0 files", OUT, INFO),
     ("information desk opens at 9", OUT, INFO),

@@ -196,8 +196,8 @@ def remove_resources(d: Daemon) -> None:
     """Delete what ``resources`` made while the daemon runs, then undo any mount it left."""
     import importlib.util
 
-    d.plat("endpoints", "delete", "public", "--target", TARGET)
-    d.plat("volumes", "delete", "data", "--target", TARGET)
+    d.plat("endpoints", "delete", "public", "--target", TARGET, "--yes")
+    d.plat("volumes", "delete", "data", "--target", TARGET, "--yes")
     spec = importlib.util.spec_from_file_location(
         "volume_support", ROOT / "tests" / "volumes" / "volume_support.py")
     assert spec is not None

@@ -163,3 +163,37 @@ def test_a_late_focus_report_does_not_switch_tabs_back(tui_daemon: Daemon) -> No
             assert app.query_one("#volumes") in app.focused.ancestors
 
     asyncio.run(run())
+
+
+def test_deleting_an_endpoint_in_the_palette_asks_for_its_name(tui_daemon: Daemon) -> None:
+    from textual.widgets import Input
+
+    from tests.conftest import free_port
+    from tui.screens.type_name import TypeNameScreen
+
+    r = tui_daemon.plat("endpoints", "create", "doomed", "--workload", "web", "--internal-port",
+                        "8080", "--port", str(free_port()), "--target", TARGET)
+    assert r.code == 0, r.err
+
+    def names() -> list[str]:
+        listed = tui_daemon.plat("endpoints", "list", "--json", "--target", TARGET).json()
+        return [e["name"] for e in listed["endpoints"]]
+
+    async def run() -> None:
+        app = make_app(tui_daemon, stable=False)
+        async with app.run_test(size=(110, 30)) as pilot:
+            for typed in ("doome", "doomed"):
+                app.run_command_line("endpoints delete doomed")
+                await wait_for(pilot, lambda: isinstance(app.screen, TypeNameScreen))
+                said = "\n".join([*app.screen.said, app.screen.question])
+                assert "Deleting endpoint doomed: it stops listening at once" in said
+                assert "type the endpoint's name (doomed) to delete it:" in said
+                app.screen.query_one(Input).value = typed
+                await pilot.press("enter")
+                await wait_for(pilot, lambda: not isinstance(app.screen, TypeNameScreen))
+                if typed == "doome":
+                    await pilot.pause(0.5)
+                    assert "doomed" in names(), "a wrong name deletes nothing"
+            await wait_for(pilot, lambda: "doomed" not in names())
+
+    asyncio.run(run())

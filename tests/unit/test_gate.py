@@ -35,9 +35,42 @@ def manifest() -> Manifest:
 
 
 def test_nothing_missing_passes(manifest: Manifest) -> None:
-    gaps = check_gate(manifest, {"GREETING", "DATABASE_URL", "EXTRA"}, {"db", "stripe"}, TARGET)
+    gaps = check_gate(manifest, {"GREETING", "DATABASE_URL"}, {"db", "stripe"}, TARGET)
     assert gaps == []
     enforce_gate(manifest, {"GREETING", "DATABASE_URL"}, {"db", "stripe"}, TARGET)
+
+
+def test_a_key_the_manifest_does_not_declare_is_refused_with_both_fixes(
+    manifest: Manifest,
+) -> None:
+    keys = {"GREETING", "DATABASE_URL", "EXTRA"}
+    gaps = check_gate(manifest, keys, {"db", "stripe"}, TARGET)
+    assert [(g.kind, g.name, g.fix) for g in gaps] == [
+        ("undeclared", "EXTRA", f"plat config unset EXTRA --target {TARGET}")
+    ]
+    with pytest.raises(ConfigGateRefused) as caught:
+        enforce_gate(manifest, keys, {"db", "stripe"}, TARGET)
+    assert "not declared in the manifest" in caught.value.message
+    hint = " ".join(caught.value.hint)
+    assert "[env] optional in plat.toml" in hint
+    assert f"plat config unset EXTRA --target {TARGET}" in hint
+
+
+def test_a_key_declared_optional_passes_and_is_reported() -> None:
+    from platd.spec.gate import optional_keys
+
+    declared = parse_manifest(MANIFEST.replace('[env]\n', '[env]\noptional = ["DEBUG", "TZ"]\n'))
+    keys = {"GREETING", "DATABASE_URL", "DEBUG"}
+    assert check_gate(declared, keys, {"db", "stripe"}, TARGET) == []
+    assert optional_keys(declared, keys) == {"set": ["DEBUG"], "unset": ["TZ"]}
+
+
+def test_a_key_both_required_and_optional_is_a_manifest_error() -> None:
+    from platd.spec.errors import ManifestInvalid
+
+    with pytest.raises(ManifestInvalid) as caught:
+        parse_manifest(MANIFEST.replace('[env]\n', '[env]\noptional = ["GREETING"]\n'))
+    assert "GREETING is both required and optional" in " ".join(caught.value.hint)
 
 
 def test_a_missing_env_var_is_a_gap_with_its_line_and_fix(manifest: Manifest) -> None:
@@ -132,6 +165,8 @@ def apply(fix: str, env_keys: set[str], bundles: set[str]) -> None:
         env_keys.add(words[3].split("=", 1)[0])
     elif words[:3] == ["plat", "secrets", "create"]:
         bundles.add(words[3])
+    elif words[:3] == ["plat", "config", "unset"]:
+        env_keys.discard(words[3])
     else:
         pytest.fail(f"not a command the gate should suggest: {fix}")
 
@@ -140,7 +175,7 @@ def test_running_every_fix_makes_the_gate_pass(manifest: Manifest) -> None:
     env_keys: set[str] = {"UNRELATED"}
     bundles: set[str] = set()
     gaps = check_gate(manifest, env_keys, bundles, TARGET)
-    assert len(gaps) == 4
+    assert len(gaps) == 5  # two env vars, two bundles, and UNRELATED that nobody declared
     for gap in gaps:
         apply(gap.fix, env_keys, bundles)
     assert check_gate(manifest, env_keys, bundles, TARGET) == []

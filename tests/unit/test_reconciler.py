@@ -450,7 +450,8 @@ def test_a_created_container_is_started_after_a_crash_not_duplicated(host: Host)
 
 def test_an_idle_pass_over_a_thousand_workloads(tmp_path: Path, host: Host) -> None:
     names = [f"w{n:04d}" for n in range(1000)]
-    text = 'app = "hello"\n' + "".join(
+    # The env has GREETING set (the fixture): declared, or the gate refuses mystery config.
+    text = 'app = "hello"\n[env]\noptional = ["GREETING"]\n' + "".join(
         f'\n[workloads.{name}]\nimage = "127.0.0.1:5000/hello:v1"\ncount = 1\n'
         f'cpu = 0.01\nmemory = "8M"\n'
         for name in names

@@ -132,7 +132,7 @@ def test_shrink_delete_and_restore_refusals_say_why(vdaemon: Daemon, tmp_path: P
     assert r.code == 5
     assert "volume data is 400M; it cannot shrink to 300M" in r.err
     assert vdaemon.plat("deploy", "-f", manifest(tmp_path), "--detach").code == 0
-    r = vdaemon.plat("volumes", "delete", "data")
+    r = vdaemon.plat("volumes", "delete", "data", "--yes")
     assert r.code == 5
     assert "volume data is attached: release v1 mounts it on db at /data" in r.err
     assert vdaemon.plat("volumes", "snapshot", "create", "data").code == 0
@@ -180,10 +180,10 @@ def test_snapshot_restore_as_new_and_delete_with_snapshots(vdaemon: Daemon) -> N
     assert (vdaemon.data / "volumes" / "mnt" / copy["id"] / "data" / "f").read_text() == "one"
     assert vdaemon.plat("volumes", "snapshot", "restore", "data", "snap-1").code == 0  # unattached
     assert (mnt / "f").read_text() == "one"
-    r = vdaemon.plat("volumes", "delete", "data")
+    r = vdaemon.plat("volumes", "delete", "data", "--yes")
     assert r.code == 0, r.err
     assert "and its 1 snapshot(s)" in r.out
-    assert vdaemon.plat("volumes", "delete", "copy").code == 0
+    assert vdaemon.plat("volumes", "delete", "copy", "--yes").code == 0
     assert loops_of(vdaemon.data) == []
     assert list((vdaemon.data / "volumes" / "images").iterdir()) == []
     assert list((vdaemon.data / "volumes" / "snapshots").iterdir()) == []
@@ -192,12 +192,12 @@ def test_snapshot_restore_as_new_and_delete_with_snapshots(vdaemon: Daemon) -> N
 def test_an_env_with_volumes_is_not_deleted_with_them(vdaemon: Daemon) -> None:
     ready(vdaemon)
     assert vdaemon.plat("volumes", "create", "data", "--size", "300M").code == 0
-    r = vdaemon.plat("envs", "delete", TARGET)
+    r = vdaemon.plat("envs", "delete", TARGET, "--yes")
     assert r.code == 5
     assert f"env {TARGET} still has volumes: data" in r.err
     assert f"plat volumes delete NAME --target {TARGET}" in r.err
-    assert vdaemon.plat("volumes", "delete", "data").code == 0
-    assert vdaemon.plat("envs", "delete", TARGET).code == 0
+    assert vdaemon.plat("volumes", "delete", "data", "--yes").code == 0
+    assert vdaemon.plat("envs", "delete", TARGET, "--yes").code == 0
 
 
 def test_receipts_of_deploy_rollback_and_scale_say_stop_first_and_why(

@@ -97,7 +97,7 @@ def test_data_survives_redeploy_rollback_and_daemon_restarts(
     assert r.code == 0, r.out + r.err
     assert sh(d, "cat /data/note")[1].strip() == "kept"
 
-    r = d.plat("volumes", "delete", "data")
+    r = d.plat("volumes", "delete", "data", "--yes")
     assert r.code == 5
     assert "is attached" in r.err
 

@@ -34,7 +34,7 @@ CANCELLED = 130  # the exit code of a command stopped by its front end, as by Ct
 COMMAND_MODULES = {
     "login": "auth", "logout": "auth", "whoami": "auth", "tokens": "auth",
     "orgs": "tree", "projects": "tree", "apps": "tree", "envs": "tree", "use": "tree",
-    "config": "config", "secrets": "config", "manifest": "deploy",
+    "config": "config", "secrets": "config", "manifest": "deploy", "init": "deploy",
     "deploy": "deploy", "wait": "deploy", "releases": "deploy", "rollback": "deploy",
     "scale": "deploy",
     "status": "observe", "describe": "observe", "events": "observe",

@@ -7,6 +7,7 @@ from typing import Any
 
 from platd.spec.timeparse import format_utc
 from tui.cli import settings
+from tui.cli.confirm import add_yes, confirm_by_name
 from tui.cli.context import Ctx
 from tui.cli.options import json_options
 from tui.render import table
@@ -43,8 +44,11 @@ def register(sub: Any, _target: argparse.ArgumentParser) -> None:
     p = tsub.add_parser("list", parents=[common], help="list tokens (never their values)")
     p.add_argument("--org")
     p.set_defaults(handler=tokens_list)
-    p = tsub.add_parser("revoke", parents=[common], help="revoke a token by id")
+    p = tsub.add_parser("revoke", parents=[common], help="revoke a token by id",
+                        description="Asks you to type the token's name; --yes skips that, "
+                        "for scripts.")
     p.add_argument("id")
+    add_yes(p, "token")
     p.set_defaults(handler=tokens_revoke)
 
 
@@ -131,8 +135,20 @@ def tokens_list(ctx: Ctx) -> int:
 
 
 def tokens_revoke(ctx: Ctx) -> int:
+    from platd.spec.errors import NotFound
     from tui.client import segment
+    from tui.render import DELETE_CONSEQUENCES
 
-    t = ctx.client.delete(f"/v1/tokens/{segment(ctx.args.id, 'token id')}")
+    token_id = ctx.args.id
+    retry = f"plat tokens revoke {token_id} --yes"
+    if not ctx.args.yes and ctx.interactive:
+        found = next((t for t in ctx.client.get("/v1/tokens") if t["id"] == token_id), None)
+        if found is None:
+            raise NotFound(f"no token with id {token_id!r}",
+                           hint="list them with: plat tokens list")
+        confirm_by_name(ctx, "token", found["name"], DELETE_CONSEQUENCES["token"], retry)
+    else:
+        confirm_by_name(ctx, "token", token_id, DELETE_CONSEQUENCES["token"], retry)
+    t = ctx.client.delete(f"/v1/tokens/{segment(token_id, 'token id')}")
     ctx.out(t, [f"revoked token {t['name']} ({t['id']})"])
     return 0

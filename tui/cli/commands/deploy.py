@@ -1,4 +1,4 @@
-"""plat manifest check, deploy, wait, releases, rollback and scale."""
+"""plat init, manifest check, deploy, wait, releases, rollback and scale."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from platd.spec.errors import InvalidInput, RolloutFailed, Superseded, TimedOut
 from tui.cli.context import Ctx, reconnecting
-from tui.cli.options import finite_float, path_arg
+from tui.cli.options import finite_float, json_options, path_arg
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -23,6 +23,18 @@ POLL_WAIT = 20.0
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "init", parents=[json_options()], help="write a starter plat.toml for an image",
+        description="Writes a plat.toml that deploys IMAGE as one workload (no daemon needed). "
+        "With --port, the workload gets a TCP health check on it and a commented-out endpoint "
+        "to expose it. Refuses to overwrite an existing file.")
+    p.add_argument("image", help="the image, with its registry: 127.0.0.1:5000/hello:v1")
+    p.add_argument("--app", help="the app's name (default: the default target's app, else the "
+                   "image's name)")
+    p.add_argument("--port", type=int, help="the port the image listens on")
+    p.add_argument("-f", "--file", type=path_arg, default="plat.toml")
+    p.set_defaults(handler=init)
+
     m = sub.add_parser("manifest", help="work with plat.toml")
     msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = msub.add_parser("check", parents=[common], help="validate a manifest (no daemon needed)")
@@ -52,6 +64,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="build the image from DIR with the daemon's Docker engine first",
     )
     p.add_argument("--detach", action="store_true", help="print the receipt and return")
+    p.add_argument("--force", action="store_true",
+                   help="create a release and roll it out even when nothing changed "
+                   "(new instances replace the running ones)")
     p.add_argument(
         "--timeout",
         type=finite_float,
@@ -106,6 +121,43 @@ def _read_manifest(path: Path) -> tuple[str, Manifest]:
     text = read_text_file(path, "manifest", MAX_MANIFEST,
                           "pass -f PATH with the path of a plat.toml (see docs/manifest.md)")
     return text, parse_manifest(text, str(path))
+
+
+def init(ctx: Ctx) -> int:
+    import re
+
+    from platd.spec.manifest import parse_manifest
+    from platd.spec.names import NAME_RE
+    from tui.render import init_lines, starter_manifest
+
+    a = ctx.args
+    if a.file.exists():
+        raise InvalidInput(f"{a.file} already exists; nothing was written",
+                           hint=f"check it with: plat manifest check -f {a.file}, or pass -f "
+                           "ANOTHER.toml")
+    if a.port is not None and not 1 <= a.port <= 65535:
+        raise InvalidInput(f"port {a.port} is out of range (1-65535)",
+                           hint="pass --port with the port the image listens on")
+    target = [p for p in (ctx.settings.default_target or "").split("/") if p]
+    name = a.app or (target[2] if len(target) == 4 else None)
+    if name is None:  # the image's own name: "127.0.0.1:5000/team/hello:v1" -> "hello"
+        last = a.image.split("@")[0].rsplit("/", 1)[-1].split(":")[0].lower()
+        name = re.sub(r"[^a-z0-9-]+", "-", last).strip("-")[:40] or "app"
+        name = name if name[0].isalpha() else f"app-{name}"[:40].rstrip("-")
+    if not NAME_RE.match(name):
+        raise InvalidInput(f"{name!r} is not a valid app name: use 1-40 lowercase letters, "
+                           "digits and '-', starting with a letter", hint="pass --app NAME")
+    text = starter_manifest(name, a.image, a.port)
+    parse_manifest(text, str(a.file))  # what plat writes must deploy: refuse rather than lie
+    try:
+        with a.file.open("x") as f:
+            f.write(text)
+    except OSError as e:
+        raise InvalidInput(f"cannot write {a.file}: {e.strerror}",
+                           hint="pass -f PATH in a directory you can write") from None
+    ctx.out({"file": str(a.file), "app": name, "manifest": text},
+            init_lines(str(a.file), name, "/".join(target) if len(target) == 4 else None))
+    return 0
 
 
 def manifest_check(ctx: Ctx) -> int:
@@ -206,9 +258,15 @@ def deploy(ctx: Ctx) -> int:
             "manifest": text,
             "manifest_file": str(ctx.args.file),
             "images": overrides,
+            **({"force": True} if ctx.args.force else {}),
         },
         headers={"If-Match": f'"{expected}"'},
     )
+    if r["action"] == "unchanged":
+        from tui.render import unchanged_receipt
+
+        ctx.out(r, unchanged_receipt(r, f"{_retry_command(ctx, target)} --force"))
+        return 0
     ctx.out(r, receipt(r))
     if ctx.args.detach:
         return 0

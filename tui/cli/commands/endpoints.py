@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from platd.spec.errors import InvalidInput
+from tui.cli.confirm import add_yes, confirm_by_name
 from tui.cli.context import Ctx
 from tui.cli.options import json_options
 
@@ -53,8 +54,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = gsub.add_parser("describe", parents=[common], help="one endpoint and what serves it")
     p.add_argument("name")
     p.set_defaults(handler=describe)
-    p = gsub.add_parser("delete", parents=[common], help="stop listening (made with create)")
+    p = gsub.add_parser(
+        "check", parents=[common], help="make one request through an endpoint and report it",
+        description="From platd's host: connects to the endpoint's first address, sends "
+        "GET / (HTTP/1.0), and reports the first line of the answer, the time to connect, to "
+        "the first byte and in total, the bytes, and the PROXY v2 header the app received. "
+        "Exit 0 when it answered, 5 when it did not.")
     p.add_argument("name")
+    p.set_defaults(handler=check)
+    p = gsub.add_parser("delete", parents=[common], help="stop listening (made with create; "
+                        "asks to type its name)")
+    p.add_argument("name")
+    add_yes(p, "endpoint")
     p.set_defaults(handler=delete)
 
     p = sub.add_parser("exposed", parents=[json_options()],
@@ -124,8 +135,26 @@ def describe(ctx: Ctx) -> int:
     return 0
 
 
-def delete(ctx: Ctx) -> int:
+def check(ctx: Ctx) -> int:
+    from tui.render import endpoint_check_lines, endpoint_not_answering
+
     target = ctx.target()
+    path = ctx.client.env_path(target, "/endpoints/" + _segment(ctx.args.name) + "/check")
+    r = ctx.client.post(path, {})
+    if not r["answered"] and not ctx.json:
+        for line in endpoint_check_lines(r):
+            ctx.note(line)
+        raise endpoint_not_answering(r)
+    ctx.out(r, endpoint_check_lines(r))
+    return 0 if r["answered"] else 5
+
+
+def delete(ctx: Ctx) -> int:
+    from tui.render import DELETE_CONSEQUENCES
+
+    target = ctx.target()
+    confirm_by_name(ctx, "endpoint", ctx.args.name, DELETE_CONSEQUENCES["endpoint"],
+                    f"plat endpoints delete {ctx.args.name} --target {target} --yes")
     path = ctx.client.env_path(target, "/endpoints/" + _segment(ctx.args.name))
     e = ctx.client.delete(path)
     ctx.out(e, [f"Endpoint {e['name']} of {target} deleted: no longer listening on "

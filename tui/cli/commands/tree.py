@@ -7,6 +7,7 @@ from typing import Any
 
 from platd.spec.errors import InvalidInput
 from platd.spec.timeparse import format_utc
+from tui.cli.confirm import add_yes, confirm_by_name
 from tui.cli.context import Ctx
 from tui.cli.options import json_options
 from tui.render import table
@@ -45,9 +46,13 @@ def register(sub: Any, _target: argparse.ArgumentParser) -> None:
             )
         p.set_defaults(handler=list_, plural=plural)
         p = gsub.add_parser(
-            "delete", parents=[common], help=f"delete {article} {noun} that has nothing in it"
+            "delete", parents=[common],
+            help=f"delete {article} {noun}" + ("" if plural == "envs" else
+                                                " that has nothing in it"),
+            description=f"Asks you to type the {noun}'s path; --yes skips that, for scripts.",
         )
         p.add_argument("path", metavar=SHAPES[plural])
+        add_yes(p, noun)
         p.set_defaults(handler=delete, plural=plural)
 
     p = sub.add_parser("use", parents=[common], help="set the default ORG/PROJECT/APP/ENV")
@@ -115,6 +120,11 @@ def delete(ctx: Ctx) -> int:
 
     plural = ctx.args.plural
     path = _full_path(ctx, plural, ctx.args.path)
+    from tui.render import DELETE_CONSEQUENCES
+
+    noun = plural[:-1]
+    confirm_by_name(ctx, noun, path, DELETE_CONSEQUENCES[noun],
+                    f"plat {plural} delete {path} --yes")
     quoted = "/".join(segment(part, "path") for part in path.split("/"))
     row = ctx.client.delete(f"/v1/tree/{plural}/{quoted}")
     ctx.out(row, [f"deleted {row['kind']} {row['path']}"])

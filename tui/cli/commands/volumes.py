@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from tui.cli.confirm import add_yes, confirm_by_name
 from tui.cli.context import Ctx
 
 
@@ -31,8 +32,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--size", required=True, help="the new, larger size, e.g. 2G")
     p.set_defaults(handler=resize)
     p = vsub.add_parser("delete", parents=[common], help="delete a volume and its snapshots "
-                        "(refused while a release mounts it)")
+                        "(refused while a release mounts it; asks to type its name)")
     p.add_argument("name")
+    add_yes(p, "volume")
     p.set_defaults(handler=delete)
 
     snap = vsub.add_parser("snapshot", help="point-in-time copies of a volume")
@@ -112,7 +114,12 @@ def resize(ctx: Ctx) -> int:
 
 
 def delete(ctx: Ctx) -> int:
+    from tui.render import DELETE_CONSEQUENCES
+
     target = ctx.target()
+    name = ctx.args.name
+    confirm_by_name(ctx, "volume", name, DELETE_CONSEQUENCES["volume"],
+                    f"plat volumes delete {name} --target {target} --yes")
     r = ctx.client.request("DELETE", _path(ctx, target, f"/{ctx.args.name}"), timeout=600)
     ctx.out(r, [f"Deleted volume {r['name']} from {target} and its "
                 f"{r['snapshots_deleted']} snapshot(s)"])
