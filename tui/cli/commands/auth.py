@@ -140,6 +140,7 @@ def tokens_revoke(ctx: Ctx) -> int:
     from tui.render import DELETE_CONSEQUENCES
 
     token_id = ctx.args.id
+    quoted = segment(token_id, "token id")  # refused before anyone is asked to confirm
     retry = f"plat tokens revoke {token_id} --yes"
     if not ctx.args.yes and ctx.interactive:
         found = next((t for t in ctx.client.get("/v1/tokens") if t["id"] == token_id), None)
@@ -149,6 +150,6 @@ def tokens_revoke(ctx: Ctx) -> int:
         confirm_by_name(ctx, "token", found["name"], DELETE_CONSEQUENCES["token"], retry)
     else:
         confirm_by_name(ctx, "token", token_id, DELETE_CONSEQUENCES["token"], retry)
-    t = ctx.client.delete(f"/v1/tokens/{segment(token_id, 'token id')}")
+    t = ctx.client.delete(f"/v1/tokens/{quoted}")
     ctx.out(t, [f"revoked token {t['name']} ({t['id']})"])
     return 0

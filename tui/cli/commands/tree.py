@@ -117,15 +117,15 @@ def list_(ctx: Ctx) -> int:
 
 def delete(ctx: Ctx) -> int:
     from tui.client import segment
+    from tui.render import DELETE_CONSEQUENCES
 
     plural = ctx.args.plural
     path = _full_path(ctx, plural, ctx.args.path)
-    from tui.render import DELETE_CONSEQUENCES
-
+    # A path that cannot be sent is refused before anyone is asked to type it.
+    quoted = "/".join(segment(part, "path") for part in path.split("/"))
     noun = plural[:-1]
     confirm_by_name(ctx, noun, path, DELETE_CONSEQUENCES[noun],
                     f"plat {plural} delete {path} --yes")
-    quoted = "/".join(segment(part, "path") for part in path.split("/"))
     row = ctx.client.delete(f"/v1/tree/{plural}/{quoted}")
     ctx.out(row, [f"deleted {row['kind']} {row['path']}"])
     return 0
