@@ -113,6 +113,22 @@ class EnvNetworks:
                 if env_id and network.get("Name") == network_name(env_id):
                     await self.release(env_id)
 
+    async def adopt(self, container_id: str, env_id: str, workload: str,
+                    networks: Iterable[str]) -> None:
+        """Move a container that a platd without per-env networks created from the engine's
+        default bridge onto its env's network, live (upgrades; best effort: a failure leaves
+        it where it was, and a later replacement fixes it)."""
+        if "bridge" not in networks:
+            return
+        with contextlib.suppress(DockerError, aiohttp.ClientError, RuntimeError_):
+            name = await self.ensure(env_id)
+            client = self._client()
+            if name not in networks:
+                await (await client.networks.get(name)).connect(
+                    {"Container": container_id, "EndpointConfig": {"Aliases": [workload]}})
+            await (await client.networks.get("bridge")).disconnect(
+                {"Container": container_id, "Force": True})
+
     async def _env_has_containers(self, env_id: str) -> bool:
         filters = json.dumps({"label": [f"{LABELS['env']}={env_id}"]})
         found = await self._client().containers.list(all=True, filters=filters)

@@ -123,3 +123,27 @@ def test_a_stopped_instance_keeps_its_envs_network_and_starts_again(
         assert not await rt.networks._exists(network_name(env))
 
     run(body)
+
+
+@docker
+def test_an_instance_an_older_platd_left_on_the_default_bridge_moves_to_its_env_network(
+    run: Run, make_spec: SpecFactory, host_id: str
+) -> None:
+    from platd.runtime.docker import container_config
+
+    env = f"env-d-{uuid.uuid4().hex[:8]}"
+    old = make_spec(env_id=env, env_path="org-d/p/a/e")
+
+    async def body(rt: DockerRuntime) -> None:
+        # As a platd without per-env networks created it: on Docker's default bridge.
+        created = await rt._client().containers.create(container_config(old, None),
+                                                       name=old.container_name)
+        await rt.start(created.id)
+        (seen,) = await _running(rt, host_id, 1)  # the first listing of this platd run
+        raw = await rt._client().containers.container(created.id).show()
+        assert list(raw["NetworkSettings"]["Networks"]) == [network_name(env)]
+        assert raw["State"]["Running"]
+        assert seen.ip == raw["NetworkSettings"]["Networks"][network_name(env)]["IPAddress"]
+        assert "200 OK" in await asyncio.to_thread(_host_reaches, seen.ip)
+
+    run(body)
