@@ -9,6 +9,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -147,3 +148,54 @@ def test_an_instance_an_older_platd_left_on_the_default_bridge_moves_to_its_env_
         assert "200 OK" in await asyncio.to_thread(_host_reaches, seen.ip)
 
     run(body)
+
+
+@docker
+@pytest.mark.parametrize("kind", ["builtin", "haproxy"])
+def test_both_data_planes_reach_an_instance_on_its_env_network(
+    run: Run, make_spec: SpecFactory, host_id: str, tmp_path: Path, kind: str
+) -> None:
+    import shutil
+
+    from platd.ingress.controller import make_driver
+    from platd.ingress.model import Backend, IngressConfig, Listener
+
+    if kind == "haproxy" and shutil.which("haproxy") is None:
+        pytest.skip("haproxy is not installed")
+    spec = make_spec(env_id=f"env-e-{uuid.uuid4().hex[:8]}", env_path="org-e/p/a/e")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def body(rt: DockerRuntime) -> str:
+        await rt.start(await rt.create(spec))
+        (seen,) = await _running(rt, host_id, 1)
+        assert seen.ip is not None
+        driver = make_driver(kind, tmp_path / "ingress")
+        await driver.start()
+        try:
+            listener = Listener("ipv4", "127.0.0.1", port, "ep", "org-e/p/a/e web", False,
+                                (Backend(seen.ip, 8080, seen.instance_id),))
+            result = await driver.apply(IngressConfig((listener,)))
+            assert not result.failed, result.failed
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    return await asyncio.to_thread(_get_through, port)
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.2)
+        finally:
+            await driver.close()
+
+    assert "200 OK" in run(body)
+
+
+def _get_through(port: int) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        answer = conn.recv(200).decode(errors="replace")
+    if not answer:
+        raise ConnectionResetError("no answer yet")
+    return answer
