@@ -90,6 +90,7 @@ class DockerRuntime:
         return self._docker
 
     async def close(self) -> None:
+        await self.networks.close()
         if self._docker is not None:
             docker, self._docker = self._docker, None
             await docker.close()
@@ -341,7 +342,7 @@ class DockerRuntime:
         except aiohttp.ClientError as exc:
             raise _error(exc, f"removing container {container_id}") from exc
         if observed is not None and observed.env_id:
-            await self.networks.release(observed.env_id)
+            self.networks.release_soon(observed.env_id)
 
     # --- exec --------------------------------------------------------------------------------
 

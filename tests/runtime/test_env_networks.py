@@ -46,6 +46,13 @@ async def _running(rt: DockerRuntime, host_id: str, count: int) -> list[Observed
         await asyncio.sleep(0.1)
 
 
+async def _gone(rt: DockerRuntime, env_id: str) -> None:
+    deadline = time.monotonic() + 10
+    while await rt.networks._exists(network_name(env_id)):
+        assert time.monotonic() < deadline, f"the network of {env_id} outlived its last instance"
+        await asyncio.sleep(0.05)
+
+
 def _host_reaches(ip: str) -> str:
     with socket.create_connection((ip, 8080), timeout=5) as conn:
         conn.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
@@ -88,9 +95,10 @@ def test_an_instance_of_org_a_cannot_connect_to_an_instance_of_org_b(
         raw = await rt._client().containers.container(target.container_id).show()
         assert list(raw["NetworkSettings"]["Networks"]) == [network_name(env_a)]
 
-        # The env's network goes with its last instance.
+        # The env's network goes with its last instance (after release_delay).
+        rt.networks.release_delay = 0.05
         await rt.remove(observed[intruder_b.instance_id].container_id)
-        assert not await rt.networks._exists(network_name(env_b))
+        await _gone(rt, env_b)
 
     run(body)
 
@@ -111,17 +119,19 @@ def test_a_stopped_instance_keeps_its_envs_network_and_starts_again(
     crashed, sibling = (make_spec(env_id=env, env_path="org-c/p/a/e") for _ in range(2))
 
     async def body(rt: DockerRuntime) -> None:
+        rt.networks.release_delay = 0.05
         ids = [await rt.create(s) for s in (crashed, sibling)]
         for cid in ids:
             await rt.start(cid)
         await rt.stop(ids[0], timeout=1)  # exited: the engine no longer counts it as a user
         await rt.remove(ids[1])
+        await asyncio.sleep(0.5)  # well past release_delay
         assert await rt.networks._exists(network_name(env))
         await rt.start(ids[0])
         (again,) = await _running(rt, host_id, 1)
         assert again.container_id == ids[0]
         await rt.remove(ids[0])
-        assert not await rt.networks._exists(network_name(env))
+        await _gone(rt, env)
 
     run(body)
 
