@@ -90,6 +90,7 @@ class DockerRuntime:
         return self._docker
 
     async def close(self) -> None:
+        await self.networks.close()
         if self._docker is not None:
             docker, self._docker = self._docker, None
             await docker.close()
@@ -97,14 +98,22 @@ class DockerRuntime:
     # --- observing ---------------------------------------------------------------------------
 
     async def list_instances(self, host_id: str) -> list[ObservedContainer]:
-        if not self._pruned:  # once per daemon run: networks whose containers went meanwhile
-            await self.networks.prune()
-            self._pruned = True
         filters = {"label": [f"{LABELS['managed']}=1", f"{LABELS['host']}={host_id}"]}
         try:
             found = await self._client().containers.list(all=True, filters=json.dumps(filters))
         except (DockerError, aiohttp.ClientError) as exc:
             raise _error(exc, "listing plat containers") from exc
+        if not self._pruned:
+            # Once per daemon run: networks whose containers went meanwhile go, and containers
+            # an older platd left on the default bridge move to their env's network.
+            await self.networks.prune()
+            for c in found:
+                labels = c["Labels"] or {}
+                networks = (c._container.get("NetworkSettings") or {}).get("Networks") or {}
+                if labels.get(LABELS["env"]):
+                    await self.networks.adopt(c.id, labels[LABELS["env"]],
+                                              labels.get(LABELS["workload"], ""), networks)
+            self._pruned = True
         # The list endpoint lacks exit codes, OOM and times; inspect each (gone ones drop out).
         observed = await asyncio.gather(*(self.inspect(c.id) for c in found))
         return sorted(
@@ -333,7 +342,7 @@ class DockerRuntime:
         except aiohttp.ClientError as exc:
             raise _error(exc, f"removing container {container_id}") from exc
         if observed is not None and observed.env_id:
-            await self.networks.release(observed.env_id)
+            self.networks.release_soon(observed.env_id)
 
     # --- exec --------------------------------------------------------------------------------
 

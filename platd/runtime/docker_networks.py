@@ -12,8 +12,9 @@ exhausted by one network per env): each network gets a small subnet of the pool 
 sets (``instance_network_pool`` in platd.toml), the first one no other network uses. Two
 daemons on one engine may race for the same subnet; the engine refuses the overlap and the
 loser takes the next one. A network is removed when the last container of its env on the engine
-goes (in any state: a stopped container must be able to start again), and at start-up platd
-removes those whose containers went behind its back.
+goes (in any state: a stopped container must be able to start again), a minute later (a
+stop-first rollout removes the old instance before it creates the new one), and at start-up
+platd removes those whose containers went behind its back.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ __all__ = ["DEFAULT_POOL", "DEFAULT_PREFIX", "EnvNetworks", "free_subnet", "netw
 DEFAULT_POOL = "10.213.0.0/16"
 DEFAULT_PREFIX = 24
 _ATTEMPTS = 8  # subnets tried when other daemons take the ones we picked
+# Seconds between an env's last container going and its network going: a stop-first rollout
+# removes the old instance before it creates the new one, and must not recreate the network.
+RELEASE_DELAY = 60.0
 
 
 def network_name(env_id: str) -> str:
@@ -65,6 +69,8 @@ class EnvNetworks:
         self._pool = pool
         self._prefix = prefix
         self._lock = asyncio.Lock()
+        self.release_delay = RELEASE_DELAY
+        self._pending: dict[str, asyncio.Task[None]] = {}
 
     async def ensure(self, env_id: str) -> str:
         """The name of the env's network, created if it does not exist yet."""
@@ -94,6 +100,27 @@ class EnvNetworks:
             raise RuntimeError_(f"creating network {name}: every subnet tried was taken "
                                 "meanwhile; it is tried again on the next pass")
 
+    def release_soon(self, env_id: str) -> None:
+        """``release`` after ``release_delay``, if the env still has no container then."""
+        if env_id in self._pending:
+            return
+
+        async def later() -> None:
+            try:
+                await asyncio.sleep(self.release_delay)
+                await self.release(env_id)
+            finally:
+                self._pending.pop(env_id, None)
+
+        self._pending[env_id] = asyncio.get_running_loop().create_task(later())
+
+    async def close(self) -> None:
+        """Drop the releases still waiting (the next start's ``prune`` does them)."""
+        pending = list(self._pending.values())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
     async def release(self, env_id: str) -> None:
         """Remove the env's network if no container of the env is left on the engine, in any
         state: the engine itself only counts running ones, and a stopped or created container
@@ -112,6 +139,22 @@ class EnvNetworks:
                 env_id = (network.get("Labels") or {}).get(LABELS["env"])
                 if env_id and network.get("Name") == network_name(env_id):
                     await self.release(env_id)
+
+    async def adopt(self, container_id: str, env_id: str, workload: str,
+                    networks: Iterable[str]) -> None:
+        """Move a container that a platd without per-env networks created from the engine's
+        default bridge onto its env's network, live (upgrades; best effort: a failure leaves
+        it where it was, and a later replacement fixes it)."""
+        if "bridge" not in networks:
+            return
+        with contextlib.suppress(DockerError, aiohttp.ClientError, RuntimeError_):
+            name = await self.ensure(env_id)
+            client = self._client()
+            if name not in networks:
+                await (await client.networks.get(name)).connect(
+                    {"Container": container_id, "EndpointConfig": {"Aliases": [workload]}})
+            await (await client.networks.get("bridge")).disconnect(
+                {"Container": container_id, "Force": True})
 
     async def _env_has_containers(self, env_id: str) -> bool:
         filters = json.dumps({"label": [f"{LABELS['env']}={env_id}"]})

@@ -49,6 +49,8 @@ class SocketProxy:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            return  # already forwarding
         self.path.unlink(missing_ok=True)
         self.proc = subprocess.Popen([sys.executable, "-c", PROXY, str(self.path), ENGINE],
                                      start_new_session=True)

@@ -9,6 +9,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,6 +44,13 @@ async def _running(rt: DockerRuntime, host_id: str, count: int) -> list[Observed
         if time.monotonic() > deadline:
             raise AssertionError(f"instances did not start: {seen}")
         await asyncio.sleep(0.1)
+
+
+async def _gone(rt: DockerRuntime, env_id: str) -> None:
+    deadline = time.monotonic() + 10
+    while await rt.networks._exists(network_name(env_id)):
+        assert time.monotonic() < deadline, f"the network of {env_id} outlived its last instance"
+        await asyncio.sleep(0.05)
 
 
 def _host_reaches(ip: str) -> str:
@@ -87,9 +95,10 @@ def test_an_instance_of_org_a_cannot_connect_to_an_instance_of_org_b(
         raw = await rt._client().containers.container(target.container_id).show()
         assert list(raw["NetworkSettings"]["Networks"]) == [network_name(env_a)]
 
-        # The env's network goes with its last instance.
+        # The env's network goes with its last instance (after release_delay).
+        rt.networks.release_delay = 0.05
         await rt.remove(observed[intruder_b.instance_id].container_id)
-        assert not await rt.networks._exists(network_name(env_b))
+        await _gone(rt, env_b)
 
     run(body)
 
@@ -110,16 +119,93 @@ def test_a_stopped_instance_keeps_its_envs_network_and_starts_again(
     crashed, sibling = (make_spec(env_id=env, env_path="org-c/p/a/e") for _ in range(2))
 
     async def body(rt: DockerRuntime) -> None:
+        rt.networks.release_delay = 0.05
         ids = [await rt.create(s) for s in (crashed, sibling)]
         for cid in ids:
             await rt.start(cid)
         await rt.stop(ids[0], timeout=1)  # exited: the engine no longer counts it as a user
         await rt.remove(ids[1])
+        await asyncio.sleep(0.5)  # well past release_delay
         assert await rt.networks._exists(network_name(env))
         await rt.start(ids[0])
         (again,) = await _running(rt, host_id, 1)
         assert again.container_id == ids[0]
         await rt.remove(ids[0])
-        assert not await rt.networks._exists(network_name(env))
+        await _gone(rt, env)
 
     run(body)
+
+
+@docker
+def test_an_instance_an_older_platd_left_on_the_default_bridge_moves_to_its_env_network(
+    run: Run, make_spec: SpecFactory, host_id: str
+) -> None:
+    from platd.runtime.docker import container_config
+
+    env = f"env-d-{uuid.uuid4().hex[:8]}"
+    old = make_spec(env_id=env, env_path="org-d/p/a/e")
+
+    async def body(rt: DockerRuntime) -> None:
+        # As a platd without per-env networks created it: on Docker's default bridge.
+        created = await rt._client().containers.create(container_config(old, None),
+                                                       name=old.container_name)
+        await rt.start(created.id)
+        (seen,) = await _running(rt, host_id, 1)  # the first listing of this platd run
+        raw = await rt._client().containers.container(created.id).show()
+        assert list(raw["NetworkSettings"]["Networks"]) == [network_name(env)]
+        assert raw["State"]["Running"]
+        assert seen.ip == raw["NetworkSettings"]["Networks"][network_name(env)]["IPAddress"]
+        assert "200 OK" in await asyncio.to_thread(_host_reaches, seen.ip)
+
+    run(body)
+
+
+@docker
+@pytest.mark.parametrize("kind", ["builtin", "haproxy"])
+def test_both_data_planes_reach_an_instance_on_its_env_network(
+    run: Run, make_spec: SpecFactory, host_id: str, tmp_path: Path, kind: str
+) -> None:
+    import shutil
+
+    from platd.ingress.controller import make_driver
+    from platd.ingress.model import Backend, IngressConfig, Listener
+
+    if kind == "haproxy" and shutil.which("haproxy") is None:
+        pytest.skip("haproxy is not installed")
+    spec = make_spec(env_id=f"env-e-{uuid.uuid4().hex[:8]}", env_path="org-e/p/a/e")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def body(rt: DockerRuntime) -> str:
+        await rt.start(await rt.create(spec))
+        (seen,) = await _running(rt, host_id, 1)
+        assert seen.ip is not None
+        driver = make_driver(kind, tmp_path / "ingress")
+        await driver.start()
+        try:
+            listener = Listener("ipv4", "127.0.0.1", port, "ep", "org-e/p/a/e web", False,
+                                (Backend(seen.ip, 8080, seen.instance_id),))
+            result = await driver.apply(IngressConfig((listener,)))
+            assert not result.failed, result.failed
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    return await asyncio.to_thread(_get_through, port)
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.2)
+        finally:
+            await driver.close()
+
+    assert "200 OK" in run(body)
+
+
+def _get_through(port: int) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        answer = conn.recv(200).decode(errors="replace")
+    if not answer:
+        raise ConnectionResetError("no answer yet")
+    return answer
