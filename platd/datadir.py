@@ -54,6 +54,9 @@ class HostSettings:
     serf_rpc: str = "127.0.0.1:7373"  # the agent's RPC, on loopback (several hosts on one
     # machine, as scripts/dev-cluster runs them, need one port each)
     anti_entropy_seconds: float = 10.0
+    # plat login's device flow: how long a code works, and the poll interval it asks for.
+    device_code_seconds: float = 600.0
+    device_poll_seconds: float = 5.0
 
     @classmethod
     def load(cls, path: Path) -> HostSettings:
@@ -66,7 +69,7 @@ class HostSettings:
         known = {"registry", "labels", "resync_seconds", "logs_max_age", "logs_max_bytes",
                  "ingress_ipv6", "ingress_ipv4", "ingress_driver", "gossip_bind", "api_url",
                  "serf_rpc",
-                 "anti_entropy_seconds"}
+                 "anti_entropy_seconds", "device_code_seconds", "device_poll_seconds"}
         unknown = set(data) - known
         if unknown:
             raise InvalidInput(
@@ -103,6 +106,14 @@ class HostSettings:
                     isinstance(data.get("anti_entropy_seconds", 1.0), int | float)
                     and 0 < data.get("anti_entropy_seconds", 1.0) <= 3600,
                     "a number of seconds, at most 3600"),
+                "device_code_seconds": (
+                    isinstance(data.get("device_code_seconds", 60), int | float)
+                    and 5 <= data.get("device_code_seconds", 60) <= 3600,
+                    "a number of seconds from 5 to 3600"),
+                "device_poll_seconds": (
+                    isinstance(data.get("device_poll_seconds", 5), int | float)
+                    and 0.1 <= data.get("device_poll_seconds", 5) <= 60,
+                    "a number of seconds from 0.1 to 60"),
             }.items()
             if key in data and not ok
         ]

@@ -92,7 +92,7 @@ async def device_code(request: Request[Any, Any, State], svc: Svc,
         "verification_uri": f"{base}/device",
         "verification_uri_complete": f"{base}/device?user_code={grant.display_code}",
         "expires_in": int(grant.expires_at - grant.requested_at),
-        "interval": int(grant.interval),
+        "interval": round(grant.interval, 3),
     }
 
 
@@ -136,7 +136,7 @@ _DESCRIPTIONS = {
 def _oauth_error(code: str, description: str, interval: float | None = None) -> Response[Any]:
     body: dict[str, Any] = {"error": code, "error_description": description}
     if interval is not None:
-        body["interval"] = int(interval)
+        body["interval"] = round(interval, 3)
     return Response(body, status_code=400, headers={"Cache-Control": "no-store"})
 
 
@@ -189,10 +189,10 @@ def _form_ok(request: Request[Any, Any, Any], access: Access,
 
 
 def _expired_form(request: Request[Any, Any, Any], access: Access) -> Response[str]:
-    s = access.web.new(_now(access))
+    # No new cookie: a forged post from another site must not replace the visitor's session.
     return _html(request, pages.message(
         "Please start again", "This form expired or did not come from this page. Open the "
-        "link again."), s, status=403)
+        "link again."), status=403)
 
 
 def _limited(request: Request[Any, Any, Any], access: Access, kind: str) -> Response[str] | None:
@@ -219,7 +219,7 @@ def _approval(request: Request[Any, Any, Any], access: Access, s: WebSession, us
     grant = access.device.pending(typed, _now(access))
     if grant is None:
         access.failures.fail(f"code:{_address(request)}", _now(access))
-        return _limited(request, access, "code") or _html(request, pages.enter_code(
+        return _html(request, pages.enter_code(
             s.csrf, user, "That code is not valid: it is wrong, used or expired. Check what "
             "plat login shows.", typed), status=400)
     return _html(request, pages.approve(s.csrf, user, grant.display_code, grant.client,
@@ -229,14 +229,14 @@ def _approval(request: Request[Any, Any, Any], access: Access, s: WebSession, us
 @get("/device", include_in_schema=False)
 async def device_page(request: Request[Any, Any, State], user_code: str = "") -> Response[str]:
     access = _access(request)
-    if (limited := _limited(request, access, "code")) is not None:
-        return limited
     s, fresh = _session(request, access)
     user = await asyncio.to_thread(_user_name, access, s)
     if user is None:
         return _html(request, pages.sign_in(s.csrf, user_code), s if fresh else None)
     if not user_code:
         return _html(request, pages.enter_code(s.csrf, user))
+    if (limited := _limited(request, access, "code")) is not None:
+        return limited
     return _approval(request, access, s, user, user_code)
 
 
