@@ -222,8 +222,9 @@ def _approval(request: Request[Any, Any, Any], access: Access, s: WebSession, us
         return _html(request, pages.enter_code(
             s.csrf, user, "That code is not valid: it is wrong, used or expired. Check what "
             "plat login shows.", typed), status=400)
+    when = format_utc(grant.requested_at, millis=False)
     return _html(request, pages.approve(s.csrf, user, grant.display_code, grant.client,
-                                        grant.address, format_utc(grant.requested_at)))
+                                        grant.address, when))
 
 
 @get("/device", include_in_schema=False)

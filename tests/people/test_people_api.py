@@ -181,7 +181,7 @@ def test_pages_refuse_forms_without_their_csrf_token_or_from_elsewhere(d: Any) -
     r = v.post("/device/decision", {"user_code": login["user_code"], "decision": "approve",
                                     "csrf": "forged"})
     assert r.status_code == 403
-    status, body = poll(d, login["device_code"])
+    _status, body = poll(d, login["device_code"])
     assert body["error"] == "authorization_pending"
     v.close()
 
