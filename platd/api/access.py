@@ -31,7 +31,7 @@ log = logging.getLogger("platd.access")
 WATCHED = ("tokens", "users", "memberships", "orgs")
 
 
-@dataclass
+@dataclass(eq=False)  # kept in a set, by identity
 class LiveSession:
     """An open exec session: ``ended`` is set (with ``reason``) when its caller loses access."""
 
