@@ -49,16 +49,22 @@ class Principal:
     org_id: str | None
     org_name: str | None
     role: str
-    admin: bool = False
+    admin: bool | None = None  # None: as the token says (no org and no user: the admin)
     user_id: str | None = None
     token_name: str = ""
     expires_at: float | None = None
     # org id -> (org name, role): the one org of an org token, a user's memberships
     roles: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not self.roles and self.org_id is not None:
+            object.__setattr__(self, "roles", {self.org_id: (self.org_name or "", self.role)})
+
     @property
     def is_admin(self) -> bool:
-        return self.admin
+        if self.admin is not None:
+            return self.admin
+        return self.org_id is None and self.user_id is None
 
     def can_see(self, org_id: str) -> bool:
         return self.is_admin or org_id in self.roles
