@@ -239,3 +239,23 @@ def test_invite_names_are_checked(d: Any, name: str) -> None:
     status, body = d.api("POST", f"/v1/orgs/{org}/invites", {"name": name, "role": "viewer"})
     assert status == 422, body
     assert unique  # the shared name source keeps orgs apart
+
+
+def test_removing_a_member_ends_their_browser_session(d: Any) -> None:
+    org = _org(d)
+    make_user(d, org, "owen", "owner")
+    make_user(d, org, "bea", "deployer")
+    v = Visitor(d.url)
+    page = v.get("/device")
+    entry = v.post("/device/signin", {"name": "bea", "password": PASSWORD, "user_code": ""},
+                   page=page.text)
+    assert "Signed in as" in entry.text
+    status, _ = d.api("DELETE", f"/v1/orgs/{org}/members/bea")
+    assert status == 200
+    login = start_login(d)
+    # the approval form of the ended session no longer approves anything
+    r = v.post("/device", {"user_code": login["user_code"]}, page=entry.text)
+    assert r.status_code == 403
+    status, body = poll(d, login["device_code"])
+    assert body["error"] == "authorization_pending"
+    v.close()
