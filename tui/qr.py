@@ -9,6 +9,8 @@ tests/cli/test_qr.py decodes what it draws with zbar.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 # Per version 1-10, at level L: error correction codewords per block, number of blocks.
 _ECC_PER_BLOCK = (7, 10, 15, 20, 26, 18, 20, 24, 30, 18)
 _BLOCKS = (1, 1, 1, 1, 1, 2, 2, 2, 2, 4)
@@ -148,7 +150,7 @@ def _place(ver: int, codewords: list[int]) -> list[list[bool]]:
             for dy in range(-2, 3):
                 for dx in range(-2, 3):
                     setf(ax + dx, ay + dy, max(abs(dx), abs(dy)) != 1)
-    _format(dark, fixed, size, setf)
+    _format(size, setf)
     if ver >= 7:
         rem = ver
         for _ in range(12):
@@ -180,7 +182,7 @@ def _place(ver: int, codewords: list[int]) -> list[list[bool]]:
     return dark
 
 
-def _format(dark: list[list[bool]], fixed: list[list[bool]], size: int, setf: object) -> None:
+def _format(size: int, put: Callable[[int, int, bool], None]) -> None:
     data = 1 << 3 | _MASK  # level L is 01
     rem = data
     for _ in range(10):
@@ -190,19 +192,18 @@ def _format(dark: list[list[bool]], fixed: list[list[bool]], size: int, setf: ob
     def bit(i: int) -> bool:
         return (bits >> i) & 1 == 1
 
-    put = setf  # (x, y, on)
     for i in range(6):
-        put(8, i, bit(i))  # type: ignore[operator]
-    put(8, 7, bit(6))  # type: ignore[operator]
-    put(8, 8, bit(7))  # type: ignore[operator]
-    put(7, 8, bit(8))  # type: ignore[operator]
+        put(8, i, bit(i))
+    put(8, 7, bit(6))
+    put(8, 8, bit(7))
+    put(7, 8, bit(8))
     for i in range(9, 15):
-        put(14 - i, 8, bit(i))  # type: ignore[operator]
+        put(14 - i, 8, bit(i))
     for i in range(8):
-        put(size - 1 - i, 8, bit(i))  # type: ignore[operator]
+        put(size - 1 - i, 8, bit(i))
     for i in range(8, 15):
-        put(8, size - 15 + i, bit(i))  # type: ignore[operator]
-    put(8, size - 8, True)  # type: ignore[operator]
+        put(8, size - 15 + i, bit(i))
+    put(8, size - 8, True)
 
 
 def terminal_lines(text: str, columns: int) -> list[str]:
