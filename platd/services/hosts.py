@@ -27,7 +27,8 @@ STATES = ("alive", "suspect", "failed", "left")
 def _require_admin(principal: Principal) -> None:
     if not principal.is_admin:
         raise Forbidden(
-            "managing hosts needs the host admin (this caller belongs to orgs, not the host)",
+            "managing hosts needs the host admin token or an admin user (this caller belongs "
+            "to orgs, not to the host)",
             hint="use the admin token platd init printed (or PLAT_TOKEN set to it)",
         )
 
