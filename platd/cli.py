@@ -114,6 +114,7 @@ def _init(args: argparse.Namespace) -> int:
     from platd.clock import SystemClock
     from platd.datadir import DataDir, default_data_dir
     from platd.secrets.crypto import create_key_file
+    from platd.services.people import create_setup_link
     from platd.services.tokens import create_admin_token
     from platd.store.db import Store, migrate
 
@@ -125,10 +126,13 @@ def _init(args: argparse.Namespace) -> int:
     cluster_line = _cluster_init(args, data, store, host)
     # A joined host got the cluster's rows, the admin token among them: it mints none of its own.
     token = create_admin_token(store, SystemClock()) if not args.join else None
+    # The first host admin is a person who signs in through this one-time link.
+    setup = create_setup_link(store, SystemClock()) if not args.join else None
     store.close()
+    setup_url = f"http://{DEFAULT_LISTEN}/setup?code={setup}" if setup else None
     if args.json:
         print(json.dumps({"host": host, "data": str(data.path), "schema": version, "token": token,
-                          "cluster": cluster_line}))
+                          "setup_url": setup_url, "cluster": cluster_line}))
         return 0
     print(f"initialised host {host['name']} ({host['id']}) in {data.path}")
     if cluster_line:
@@ -139,10 +143,13 @@ def _init(args: argparse.Namespace) -> int:
         print("  (the cluster's tokens work here too: plat login --api "
               f"{args.advertise or 'http://' + DEFAULT_LISTEN})")
         return 0
-    print(f"admin token (shown once, stored only as a hash):\n\n  {token}\n")
+    print(f"admin token, for automation (shown once, stored only as a hash):\n\n  {token}\n")
     print("next:")
     print(f"  platd serve --data {data.path}")
-    print(f"  plat login --api http://{DEFAULT_LISTEN} --token {token[:9]}…")
+    print("  make the first administrator (a one-time link, valid 24 hours; use this host's\n"
+          "  address if you open it elsewhere):")
+    print(f"    {setup_url}")
+    print(f"  plat login --api http://{DEFAULT_LISTEN}   (signs in through the browser)")
     return 0
 
 

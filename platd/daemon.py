@@ -272,7 +272,9 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
         ),
     )
     cluster = _cluster_node(data, settings, host, store)
-    app = create_app(ApiContext(services, logs, cluster))
+    app = create_app(ApiContext(services, logs, cluster,
+                                device_ttl=float(settings.device_code_seconds),
+                                device_interval=float(settings.device_poll_seconds)))
     return Daemon(
         data=data, settings=settings, clock=clock, store=store, feed=feed, runtime=b.runtime,
         volumes=volumes, logs=logs, ingress=ingress, reconciler=reconciler, services=services,

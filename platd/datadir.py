@@ -78,6 +78,9 @@ class HostSettings:
         the allow-list."""
         host = self.registry.split("/", 1)[0]
         return [host, *(r for r in self.allowed_registries if r.lower() != host.lower())]
+    # plat login's device flow: how long a code works, and the poll interval it asks for.
+    device_code_seconds: float = 600.0
+    device_poll_seconds: float = 5.0
 
     @classmethod
     def load(cls, path: Path) -> HostSettings:
@@ -91,7 +94,8 @@ class HostSettings:
                  "ingress_ipv6", "ingress_ipv4", "ingress_driver", "gossip_bind", "api_url",
                  "serf_rpc",
                  "anti_entropy_seconds", "instance_network_pool", "pids_limit",
-                 "allowed_registries", *LIMIT_SETTINGS}
+                 "allowed_registries", "device_code_seconds", "device_poll_seconds",
+                 *LIMIT_SETTINGS}
         unknown = set(data) - known
         if unknown:
             raise InvalidInput(
@@ -140,6 +144,14 @@ class HostSettings:
                             for r in data.get("allowed_registries", [])),
                     'a list of registries as host[:port], e.g. ["registry.internal:5000", '
                     '"ghcr.io"]'),
+                "device_code_seconds": (
+                    isinstance(data.get("device_code_seconds", 60), int | float)
+                    and 5 <= data.get("device_code_seconds", 60) <= 3600,
+                    "a number of seconds from 5 to 3600"),
+                "device_poll_seconds": (
+                    isinstance(data.get("device_poll_seconds", 5), int | float)
+                    and 0.1 <= data.get("device_poll_seconds", 5) <= 60,
+                    "a number of seconds from 0.1 to 60"),
             }.items()
             if key in data and not ok
         ]

@@ -95,8 +95,8 @@ def show_admin_token_file() -> None:
     logger.warning(
         f"{host.name}: platd initialised. Its admin token is in {ADMIN_TOKEN_FILE} on the host "
         "(mode 0600; it is not printed here, so no deploy log keeps it). Log in with it, then "
-        f"delete the file:\n\n    plat login --api http://ADDRESS:PORT --token "
-        f'"$(ssh root@ADDRESS cat {ADMIN_TOKEN_FILE})"\n')
+        f"delete the file:\n\n    ssh root@ADDRESS cat {ADMIN_TOKEN_FILE} | "
+        "plat login --api http://ADDRESS:PORT --token-stdin\n")
 
 
 # The firewall first: platd must never listen beyond loopback on a host without it.

@@ -85,6 +85,20 @@ class Client:
         raw: bytes | None = None, content_type: str = "application/json",
         timeout: float | None = None, headers: dict[str, str] | None = None,
     ) -> Any:
+        status, decoded = self.exchange(method, path, body, query=query, raw=raw,
+                                        content_type=content_type, timeout=timeout,
+                                        headers=headers)
+        if status >= 400:
+            raise from_wire(decoded if isinstance(decoded, dict) else {}, status)
+        return decoded
+
+    def exchange(
+        self, method: str, path: str, body: Any = None, *, query: dict[str, Any] | None = None,
+        raw: bytes | None = None, content_type: str = "application/json",
+        timeout: float | None = None, headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """One request: (status, decoded JSON body), whatever the status (the device flow's
+        token endpoint answers in OAuth's error form, not plat's)."""
         if query:
             clean = {k: v for k, v in query.items() if v is not None}
             if clean:
@@ -128,9 +142,7 @@ class Client:
             decoded = json.loads(data) if data else None
         except ValueError:
             decoded = None
-        if status >= 400:
-            raise from_wire(decoded if isinstance(decoded, dict) else {}, status)
-        return decoded
+        return status, decoded
 
     def _unreachable(self, e: BaseException) -> PlatError:
         return DaemonUnreachable(

@@ -726,11 +726,10 @@ def no_daemon(first_time: bool = False) -> Unauthenticated:
     """A command (or bare ``plat``) with no daemon URL stored or given."""
     if first_time:
         return Unauthenticated("plat does not know which daemon to talk to",
-                               hint="log in first: plat login --api http://127.0.0.1:7400 "
-                               "--token TOKEN")
+                               hint="log in first: plat login --api http://127.0.0.1:7400")
     return Unauthenticated(
         "plat does not know which daemon to talk to",
-        hint="log in with: plat login --api http://127.0.0.1:7400 --token TOKEN "
+        hint="log in with: plat login --api http://127.0.0.1:7400 "
         "(or set PLAT_API and PLAT_TOKEN)",
     )
 

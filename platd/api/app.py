@@ -18,11 +18,14 @@ from litestar.openapi.plugins import JsonRenderPlugin
 
 from platd import __version__
 from platd.api import cluster as cluster_api
+from platd.api import device as device_api
 from platd.api import endpoints as endpoints_api
 from platd.api import envs, errors, openapi, tenancy
 from platd.api import exec as exec_api
 from platd.api import logs as logs_api
+from platd.api import members as members_api
 from platd.api import volumes as volumes_api
+from platd.api.access import Access
 from platd.api.context import ApiContext
 from platd.api.deps import Svc, provide_principal
 from platd.api.guard import body_guard
@@ -66,11 +69,15 @@ def create_app(ctx: ApiContext) -> Litestar:
     async def provide_cluster() -> ClusterNode | None:
         return ctx.cluster
 
+    access = Access(ctx.services, device_ttl=ctx.device_ttl,
+                    device_interval=ctx.device_interval)
     return Litestar(
+        state=State({"access": access}),
         route_handlers=[health, openapi_document, tenancy.router, envs.router,
                         exec_api.router, logs_api.router, volumes_api.router,
                         endpoints_api.env_router, endpoints_api.org_router,
-                        cluster_api.router],
+                        cluster_api.router, members_api.router, device_api.api_router,
+                        device_api.pages_router],
         dependencies={
             "svc": Provide(provide_services),
             "logs": Provide(provide_logs),

@@ -19,3 +19,6 @@ class ApiContext:
     services: ServiceContext
     logs: LogService
     cluster: ClusterNode | None = None  # on a cluster member (docs/cluster.md)
+    # The device flow (docs/cli.md, plat login): how long a code lives, how often to poll.
+    device_ttl: float = 600.0
+    device_interval: float = 5.0

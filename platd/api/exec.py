@@ -25,11 +25,12 @@ from litestar import Router, WebSocket, get, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.types.asgi_types import WebSocketResponseStartEvent
 
+from platd.api.access import Access, LiveSession
 from platd.api.deps import Caller, Svc, bearer_token, target
 from platd.runtime.base import ExecSession, RuntimeError_
 from platd.services import exec as exec_service
 from platd.services import tokens
-from platd.spec.errors import InvalidInput, PlatError
+from platd.spec.errors import InvalidInput, PlatError, Unauthenticated
 
 log = logging.getLogger("platd.exec")
 
@@ -69,9 +70,8 @@ async def exec_session(
     try:
         # Authenticated before the upgrade is accepted: a caller without a valid token gets
         # an HTTP error answer (the API's wire error), never an open socket.
-        principal = tokens.principal_for(
-            svc, bearer_token(socket.headers.get("authorization", ""))
-        )
+        bearer = bearer_token(socket.headers.get("authorization", ""))
+        principal = tokens.principal_for(svc, bearer)
     except PlatError as e:
         await _deny(socket, e)
         return
@@ -101,17 +101,21 @@ async def exec_session(
     ))
     exit_code: int | None = None
     ended_by: str | None = "the client disconnected"
+    # Ended at once if the caller loses access meanwhile (a revoked token, a removed member).
+    access: Access = socket.app.state.access
+    live = access.open(bearer, where.target, principal.expires_at)
     try:
         await bridge.send_json({
             "type": "started", "instance": {**where.describe(), "host_name": svc.host.name},
             "cmd": cmd, "tty": start.tty, "stdin": start.stdin,
         })
-        ended_by = await bridge.run(process)
+        ended_by = await bridge.run(process, live)
         if ended_by is None:
             exit_code = await process.wait()
     except WebSocketDisconnect:
         pass
     finally:
+        access.close(live)
         await process.close()
         started = await opened
         await asyncio.to_thread(
@@ -194,16 +198,23 @@ class _Bridge:
         except WebSocketDisconnect:
             pass
 
-    async def run(self, process: ExecSession) -> str | None:
+    async def run(self, process: ExecSession, live: LiveSession) -> str | None:
         """None once the process closed its output, else why the session ended before that."""
         output = asyncio.create_task(self._output(process), name="exec-output")
         inputs = asyncio.create_task(self._input(process), name="exec-input")
+        revoked = asyncio.create_task(live.ended.wait(), name="exec-access")
         try:
-            done, _ = await asyncio.wait({output, inputs}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({output, inputs, revoked},
+                                         return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (output, inputs):
+            for task in (output, inputs, revoked):
                 task.cancel()
-            await asyncio.gather(output, inputs, return_exceptions=True)
+            await asyncio.gather(output, inputs, revoked, return_exceptions=True)
+        if revoked in done and output not in done:
+            await self.fail(Unauthenticated(
+                f"the exec session was ended: its caller lost access ({live.reason})",
+                hint="log in again: plat login"))
+            return f"access was revoked: {live.reason}"
         first = output if output in done else inputs
         error = first.exception()
         if first is output and error is None:

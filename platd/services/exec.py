@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from platd.auth.tokens import Principal
 from platd.runtime.base import ExecSession, RuntimeError_
-from platd.services import tenancy
+from platd.services import tenancy, tokens
 from platd.services.context import ServiceContext
 from platd.spec.errors import Conflict, InvalidInput, NotFound
 from platd.spec.timeparse import format_age, format_utc
@@ -266,3 +266,13 @@ def record_close(
             f"{how}: {command_text(cmd)}; started {format_utc(started)}, ended "
             f"{format_utc(ended)} ({ended - started:.1f}s)",
         )
+
+
+def authorize(ctx: ServiceContext, bearer: str | None, target: str) -> Principal:
+    """Whether ``bearer`` may still exec in ``target``: asked again while a session is open,
+    whenever tokens or memberships change (``platd.api.access``)."""
+    principal = tokens.principal_for(ctx, bearer)
+    with ctx.store.read() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+    principal.require(ref.org.id, "deployer")
+    return principal

@@ -25,9 +25,10 @@ STATES = ("alive", "suspect", "failed", "left")
 
 
 def _require_admin(principal: Principal) -> None:
-    if principal.org_id is not None:
+    if not principal.is_admin:
         raise Forbidden(
-            "managing hosts needs the host admin token (this token belongs to an org)",
+            "managing hosts needs the host admin token or an admin user (this caller belongs "
+            "to orgs, not to the host)",
             hint="use the admin token platd init printed (or PLAT_TOKEN set to it)",
         )
 

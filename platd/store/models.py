@@ -56,7 +56,9 @@ class Env(Replicated, table=True):
 
 
 class Token(Replicated, table=True):
-    """An API token; only its SHA-256 is kept. ``org_id`` None means every org (host admin)."""
+    """An API token; only its SHA-256 is kept. Either org-scoped (``org_id``, ``role``), a
+    user's (``user_id``: it acts with that user's memberships, ``role`` is "user"), or, with
+    neither, the host admin's."""
 
     __tablename__ = "tokens"
     token_hash: str = Field(index=True)
@@ -66,6 +68,50 @@ class Token(Replicated, table=True):
     role: str
     created_at: float
     created_by: str
+    user_id: str | None = Field(default=None, index=True)
+    expires_at: float | None = None  # None: until revoked
+
+
+class User(Replicated, table=True):
+    """A person who signs in (the device flow's browser side). ``id`` is "user-NAME", so two
+    hosts that create the same name at once make one row, not two people with one name.
+    ``admin`` is the host-level owner the setup link makes (what the admin token can do)."""
+
+    __tablename__ = "users"
+    name: str = Field(index=True)
+    password_hash: str  # argon2id, in its PHC string form
+    admin: bool = False
+    created_at: float
+    created_by: str
+
+
+class Membership(Replicated, table=True):
+    """A user's role in an org. ``id`` is "USER_ID:ORG_ID": one row per pair, merged by the
+    usual rule when two hosts change it at once."""
+
+    __tablename__ = "memberships"
+    user_id: str = Field(index=True)
+    org_id: str = Field(index=True)
+    role: str  # owner | deployer | viewer
+    created_at: float
+    created_by: str
+    updated_at: float
+
+
+class Invite(Replicated, table=True):
+    """A single-use, expiring link: the setup link (``kind`` setup: the first host admin) or
+    an org invite for one person. Only the code's SHA-256 is kept."""
+
+    __tablename__ = "invites"
+    code_hash: str = Field(index=True)
+    kind: str  # setup | org
+    name: str | None = None  # the user it is for (org invites)
+    org_id: str | None = None
+    role: str
+    expires_at: float
+    created_at: float
+    created_by: str
+    used_by: str | None = None  # the user who used it; deleted is set with it
 
 
 class ConfigVersion(Replicated, table=True):

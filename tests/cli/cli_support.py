@@ -49,9 +49,11 @@ class Cli:
         return self.daemon.plat(*args, token=token, cwd=cwd, input=input,
                                 PLAT_CONFIG_DIR=str(self.config_dir), **extra)
 
-    def bare(self, *args: str, cwd: Path | None = None, **extra: str) -> Any:
+    def bare(self, *args: str, cwd: Path | None = None, input: str | None = None,
+             **extra: str) -> Any:
         """``plat`` with no PLAT_API/PLAT_TOKEN: only what ``plat login`` stored counts."""
-        return run_plat(*args, env={"PLAT_CONFIG_DIR": str(self.config_dir), **extra}, cwd=cwd)
+        return run_plat(*args, env={"PLAT_CONFIG_DIR": str(self.config_dir), **extra}, cwd=cwd,
+                        input=input)
 
     @property
     def config_file(self) -> Path:

@@ -68,7 +68,7 @@ def test_help_fits_the_terminal_width() -> None:
 
 def test_login_stores_credentials_privately_and_whoami_needs_nothing_else(cli: Any,
                                                                           platd: Any) -> None:
-    r = cli.bare("login", "--api", platd.url, "--token", platd.token)
+    r = cli.bare("login", "--api", platd.url, "--token-stdin", input=platd.token)
     assert r.code == 0, r.err
     assert f"logged in to {platd.url} as admin (host admin)" in r.out
     assert str(cli.config_file) in r.out
@@ -78,8 +78,9 @@ def test_login_stores_credentials_privately_and_whoami_needs_nothing_else(cli: A
 
     r = cli.bare("whoami")
     assert r.code == 0, r.err
-    assert f"api     {platd.url}" in r.out
-    assert "token   admin (host admin)" in r.out
+    assert f"api      {platd.url}" in r.out
+    assert "token    admin (host admin)" in r.out
+    assert "expires  never" in r.out
     assert platd.token not in r.out
     me = json.loads(cli.bare("whoami", "--json").out)
     assert (me["api"], me["name"], me["role"], me["org"]) == (platd.url, "admin", "admin", None)
@@ -88,7 +89,7 @@ def test_login_stores_credentials_privately_and_whoami_needs_nothing_else(cli: A
 def test_plat_api_and_plat_token_override_the_stored_login(cli: Any, platd: Any) -> None:
     org = make_env(platd).split("/")[0]
     viewer = make_token(platd, org, "viewer")
-    assert cli.bare("login", "--api", platd.url, "--token", platd.token).code == 0
+    assert cli.bare("login", "--api", platd.url, "--token-stdin", input=platd.token).code == 0
 
     me = json.loads(cli.bare("whoami", "--json", PLAT_TOKEN=viewer).out)
     assert (me["org"], me["role"]) == (org, "viewer")
@@ -101,20 +102,37 @@ def test_plat_api_and_plat_token_override_the_stored_login(cli: Any, platd: Any)
 
 
 def test_login_with_a_bad_token_fails_and_stores_nothing(cli: Any, platd: Any) -> None:
-    r = cli.bare("login", "--api", platd.url, "--token", "plat_wrong")
+    r = cli.bare("login", "--api", platd.url, "--token-stdin", input="plat_wrong")
     assert_error(r, 3, "not valid")
     assert not cli.config_file.exists()
 
     # An earlier good login survives a failed one.
-    assert cli.bare("login", "--api", platd.url, "--token", platd.token).code == 0
+    assert cli.bare("login", "--api", platd.url, "--token-stdin", input=platd.token).code == 0
     before = cli.config_file.read_text()
-    assert_error(cli.bare("login", "--api", platd.url, "--token", "plat_wrong"), 3)
+    assert_error(cli.bare("login", "--api", platd.url, "--token-stdin", input="plat_wrong"), 3)
     assert cli.config_file.read_text() == before
+
+
+def test_a_token_on_the_command_line_still_works_with_a_warning(cli: Any, platd: Any) -> None:
+    r = cli.bare("login", "--api", platd.url, "--token", platd.token)
+    assert r.code == 0, r.err
+    assert "--token-stdin" in r.err
+    assert "--token " not in cli.bare("login", "--help").out  # no longer offered
+
+
+@pytest.mark.parametrize(("given", "why"), [("", "no token was given"),
+                                            ("plat_a plat_b\n", "not one token")])
+def test_login_refuses_what_is_not_one_token_on_stdin(cli: Any, platd: Any, given: str,
+                                                      why: str) -> None:
+    r = cli.bare("login", "--api", platd.url, "--token-stdin", input=given)
+    assert_error(r, 2, why)
+    assert not cli.config_file.exists()
 
 
 def test_login_to_an_address_where_no_daemon_runs_fails_with_exit_10(cli: Any) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    assert_error(cli.bare("login", "--api", dead, "--token", "plat_x"), 10, "platd serve")
+    assert_error(cli.bare("login", "--api", dead, "--token-stdin", input="plat_x"), 10,
+                 "platd serve")
     assert not cli.config_file.exists()
 
 

@@ -122,7 +122,7 @@ def test_settings_are_injected_and_the_users_file_is_left_alone(
     assert ctx.lines(OUT) == [f"{target} has no releases yet"]
     ctx = TranscriptCtx(settings)
     assert run(["login", "--api", platd.url, "--token", platd.token], ctx) == 0
-    assert ctx.lines(OUT)[1] == "credentials saved in this session"
+    assert ctx.lines(OUT)[-1] == "credentials saved in this session"
     assert json.loads((no_user_config / "config.json").read_text()) == theirs
 
     ctx = TranscriptCtx(FixedSettings(None, None))

@@ -80,6 +80,13 @@ class Ctx(Protocol):
         """``prompt``, then one line typed by the person (without its end of line); None when
         nobody can answer (no terminal, end of input)."""
 
+    def ask_secret(self, prompt: str) -> str | None:
+        """Like ``ask``, without showing what is typed (a token); None when nobody can answer."""
+
+    def read_input(self) -> str | None:
+        """The command's piped input, whole (``plat login --token-stdin``); None when there is
+        none to read (a terminal, or a front end without one)."""
+
     def attach(self, request: SessionRequest) -> int:
         """Run an exec session on this front end's terminal; the remote command's exit code."""
 
@@ -126,6 +133,12 @@ class BaseCtx:
         return False
 
     def ask(self, prompt: str) -> str | None:
+        return None
+
+    def ask_secret(self, prompt: str) -> str | None:
+        return None
+
+    def read_input(self) -> str | None:
         return None
 
     def attach(self, request: SessionRequest) -> int:

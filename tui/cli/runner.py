@@ -43,6 +43,7 @@ COMMAND_MODULES = {
     "volumes": "volumes",
     "endpoints": "endpoints", "exposed": "endpoints",
     "hosts": "hosts",
+    "members": "members",
 }
 ALL_MODULES = tuple(dict.fromkeys(COMMAND_MODULES.values()))
 

@@ -45,6 +45,19 @@ class TerminalCtx(BaseCtx):
                 answers.close()
         return line.rstrip("\r\n") if line else None
 
+    def ask_secret(self, prompt: str) -> str | None:
+        import getpass
+
+        try:
+            return getpass.getpass(prompt, stream=sys.stderr)
+        except (EOFError, OSError):
+            return None
+
+    def read_input(self) -> str | None:
+        if sys.stdin.isatty():
+            return None
+        return sys.stdin.read()
+
     def attach(self, request: SessionRequest) -> int:
         from tui import exec_session
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from platd.spec.errors import InvalidInput
 from platd.spec.timeparse import format_utc
 from tui.cli import settings
 from tui.cli.confirm import add_yes, confirm_by_name
@@ -12,25 +13,42 @@ from tui.cli.context import Ctx
 from tui.cli.options import json_options
 from tui.render import table
 
+LOGIN_HELP = """\
+Three ways to log in; the token is checked against the daemon, then stored with the address in
+{config} (mode 0600):
+
+  plat login --api URL                 the browser: sign in, approve the code shown here
+  plat login --api URL --token-stdin   a token on standard input (a hidden prompt at a terminal)
+  PLAT_TOKEN=... plat ...              for CI: nothing stored
+
+Tokens are never given on the command line, where other users of the host can read them.
+"""
+
 
 def register(sub: Any, _target: argparse.ArgumentParser) -> None:
     common = json_options()
     p = sub.add_parser(
         "login",
         parents=[common],
-        help="store the daemon address and a token",
-        description="Checks the token against the daemon, then stores both in "
-        f"{settings.config_file()} (mode 0600).",
+        help="log in: through the browser (device flow) or with a token",
+        description=LOGIN_HELP.format(config=settings.config_file()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--api", required=True, help="daemon URL, e.g. http://127.0.0.1:7400")
-    p.add_argument("--token", required=True, help="an API token (platd init prints the admin one)")
+    p.add_argument("--api", help="daemon URL, e.g. http://127.0.0.1:7400 (default: the stored "
+                   "one, or PLAT_API)")
+    p.add_argument("--token-stdin", action="store_true",
+                   help="read the token from standard input (a hidden prompt at a terminal)")
+    p.add_argument("--no-qr", action="store_true", help="do not draw the QR code")
+    # Kept for old scripts only: a token on the command line is visible to every process.
+    p.add_argument("--token", help=argparse.SUPPRESS)
     p.set_defaults(handler=login)
 
     p = sub.add_parser("logout", parents=[common], help="forget the stored token")
     p.set_defaults(handler=logout)
 
     p = sub.add_parser(
-        "whoami", parents=[common], help="show the daemon, token, org and role in use"
+        "whoami", parents=[common],
+        help="show the daemon, user, orgs and roles, and the token's expiry",
     )
     p.set_defaults(handler=whoami)
 
@@ -54,20 +72,89 @@ def register(sub: Any, _target: argparse.ArgumentParser) -> None:
 
 def login(ctx: Ctx) -> int:
     from tui.client import Client
+    from tui.render import no_daemon
 
-    client = Client(ctx.args.api, ctx.args.token)
+    a = ctx.args
+    api = a.api or ctx.settings.api
+    if not api:
+        raise no_daemon()
+    if a.token is not None:
+        ctx.note("warning: --token puts the token where other processes can read it; "
+                 "use --token-stdin")
+        token: str | None = a.token
+    elif a.token_stdin:
+        token = _token_from_input(ctx)
+    else:
+        token = None
+    if token is None:
+        token = _device_flow(ctx, Client(api, None))
+    client = Client(api, token)
     me = client.get("/v1/whoami")
     data = ctx.settings.load()
-    data.update(api=ctx.args.api, token=ctx.args.token)
+    data.update(api=api, token=token)
     path = ctx.settings.save(data)
     ctx.out(
-        {"api": ctx.args.api, **me, "config": str(path)},
+        {"api": api, **me, "config": path},
         [
-            f"logged in to {ctx.args.api} as {me['name']} ({_role(me)})",
+            f"logged in to {api} as {_who(me)}",
+            *([f"token expires {format_utc(me['expires_at'], millis=False)}"]
+              if me.get("expires_at") else []),
             f"credentials saved in {path}",
         ],
     )
     return 0
+
+
+def _token_from_input(ctx: Ctx) -> str:
+    text = ctx.read_input()
+    if text is None:
+        text = ctx.ask_secret("token (not shown): ")
+    token = (text or "").strip()
+    if not token:
+        raise InvalidInput("no token was given",
+                           hint=["pipe one in: plat login --api URL --token-stdin < FILE",
+                                 "or log in through the browser: plat login --api URL"])
+    if any(c.isspace() for c in token):
+        raise InvalidInput("the input is not one token (it has spaces or several lines)",
+                           hint="give only the token, as plat tokens create printed it")
+    return token
+
+
+def _device_flow(ctx: Ctx, client: Any) -> str:
+    import socket
+    import time
+
+    from tui import device_login
+
+    def exchange(method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        result: tuple[int, Any] = client.exchange(method, path, body)
+        return result
+
+    code = device_login.request_code(exchange, f"plat on {socket.gethostname()}")
+    minutes = max(1, round(code.expires_in / 60))
+    ctx.say(f"to log in, open {code.verification_uri} and enter the code {code.user_code}")
+    ctx.say(f"or open directly: {code.verification_uri_complete}")
+    if not ctx.json and not ctx.args.no_qr and ctx.interactive:
+        from tui import qr
+        from tui.cli.options import terminal_columns
+
+        drawing = qr.terminal_lines(code.verification_uri_complete, terminal_columns())
+        if drawing:
+            for line in drawing:
+                ctx.say(line)
+    ctx.say(f"waiting for approval (the code works for {minutes} minutes; Ctrl-C stops)")
+
+    def wait(seconds: float) -> None:
+        if ctx.cancel.wait(seconds):
+            from tui.follow import Cancelled
+
+            raise Cancelled()
+
+    body = device_login.poll(
+        exchange, code, sleep=wait, clock=time.monotonic,
+        on_slow_down=lambda s: ctx.note(f"the daemon asked to poll more slowly: every {s:g}s"),
+    )
+    return str(body["access_token"])
 
 
 def logout(ctx: Ctx) -> int:
@@ -78,19 +165,30 @@ def logout(ctx: Ctx) -> int:
     return 0
 
 
-def _role(me: dict[str, Any]) -> str:
-    return "host admin" if me["org"] is None else f"{me['role']} of org {me['org']}"
+def _who(me: dict[str, Any]) -> str:
+    if me.get("user"):
+        return f"user {me['user']}" + (" (host admin)" if me.get("admin") else "")
+    if me.get("admin") or me["org"] is None:
+        return f"{me['name']} (host admin)"
+    return f"{me['name']} ({me['role']} of org {me['org']})"
 
 
 def whoami(ctx: Ctx) -> int:
     me = ctx.client.get("/v1/whoami")
     target = ctx.settings.default_target
+    orgs = me.get("orgs") or []
+    expires = me.get("expires_at")
     ctx.out(
         {"api": ctx.client.api, **me, "target": target},
         [
-            f"api     {ctx.client.api}",
-            f"token   {me['name']} ({_role(me)})",
-            f"target  {target or '(none; set one with plat use ORG/PROJECT/APP/ENV)'}",
+            f"api      {ctx.client.api}",
+            f"user     {me['user']}" if me.get("user") else f"token    {_who(me)}",
+            *([f"token    {me['name']}"] if me.get("user") else []),
+            *(["admin    yes (every org and host)"] if me.get("admin") else []),
+            "orgs     " + (", ".join(f"{o['org']} ({o['role']})" for o in orgs) or "(none)"),
+            "expires  " + (format_utc(expires, millis=False) if expires
+                           else "never (revoke it to end it)"),
+            f"target   {target or '(none; set one with plat use ORG/PROJECT/APP/ENV)'}",
         ],
     )
     return 0
@@ -121,14 +219,15 @@ def tokens_list(ctx: Ctx) -> int:
                 [
                     t["id"],
                     t["name"],
-                    t["org"] or "(all)",
+                    t.get("user") or t["org"] or "(all)",
                     t["role"],
                     t["hint"],
                     format_utc(t["created_at"], millis=False),
+                    format_utc(t["expires_at"], millis=False) if t.get("expires_at") else "-",
                 ]
                 for t in rows
             ],
-            ["ID", "NAME", "ORG", "ROLE", "ENDS", "CREATED"],
+            ["ID", "NAME", "FOR", "ROLE", "ENDS", "CREATED", "EXPIRES"],
         ),
     )
     return 0
