@@ -103,7 +103,7 @@ def plat_once(d: Daemon, n: int, count: int, tmp: Path) -> float:
     target = d.make_env(f"bench/shop/hello/run{count}x{n}")
     file = manifest(tmp / f"plat-{count}.toml", count)
     elapsed = timed(lambda: _deploy(d, file, target))
-    d.plat("envs", "delete", target)  # the reconciler stops its instances
+    d.plat("envs", "delete", target, "--yes")  # the reconciler stops its instances
     return elapsed
 
 

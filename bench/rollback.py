@@ -75,7 +75,7 @@ def main() -> None:
                         )
                     )
                 )
-                d.plat("envs", "delete", target)
+                d.plat("envs", "delete", target, "--yes")
                 d.plat("envs", "delete", fresh_target)
                 wait_no_containers(d)
         finally:

@@ -286,7 +286,7 @@ def main() -> None:
                 rollbacks.append(got)
                 probes["rollback"].append(count)
                 for env in (target, back):
-                    d.plat("envs", "delete", env)
+                    d.plat("envs", "delete", env, "--yes")
                 wait_no_containers(d)
         finally:
             remove_containers("plat-bench=1")

@@ -79,7 +79,10 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
             wait_converged(d, app)
             satisfy_gate(d, spare)
             before = _stored(d, app)
-            assert (d.data / "ballast").exists(), "platd sets a ballast aside while there is room"
+            # platd looks at the disk at most once a second, and sets its ballast aside then.
+            _until(lambda: d.api("GET", env_url(app, "/status"))[1]
+                   and (d.data / "ballast").exists(),
+                   "platd to set a ballast aside while there is room", d, timeout=10)
             fill(fs / "filler")
             # platd looks at the disk at most once a second: wait until it has seen this.
             _until(lambda: d.api("GET", env_url(app, "/status"))[1]["disk"]["full"],
@@ -129,7 +132,7 @@ def test_deletes_work(host: Host) -> None:
     d, spare = host.d, host.spare
     assert d.plat("config", "unset", "GREETING", "--target", spare).code == 0
     assert d.plat("secrets", "delete", "db", "--target", spare).code == 0
-    r = d.plat("envs", "delete", spare)
+    r = d.plat("envs", "delete", spare, "--yes")
     assert r.code == 0, r.err
     status, _ = d.api("GET", env_url(spare, "/config"))
     assert status == 404

@@ -57,7 +57,7 @@ def test_revoking_the_token_ends_the_open_session(d: Daemon) -> None:
     token = r.json()
     term = _shell(d, token["token"])
     try:
-        assert d.plat("tokens", "revoke", token["id"]).code == 0
+        assert d.plat("tokens", "revoke", token["id"], "--yes").code == 0
         text = _ended(term, d)
         assert "unknown or revoked" in text
     finally:
