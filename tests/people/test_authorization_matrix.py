@@ -22,6 +22,7 @@ from typing import Any
 from people_support import make_user, user_token
 
 from tests.api.api_support import deploy, satisfy_gate, wait_converged
+from tests.daemon_support import MANIFEST
 
 ROLES = ("viewer", "deployer", "owner")
 PUBLIC = re.compile(r"^/(v1/(health|openapi\.json|schema.*|device/.*)|device.*|setup|invite)$")
@@ -82,7 +83,10 @@ def _org_world(d: Any, org: str) -> dict[str, Any]:
     status, body = d.api("POST", f"/v1/envs/{target}/secrets",
                          {"name": "extra", "values": {f"KEY_OF_{org.upper()}": "v"}})
     assert status == 201, body
-    status, body = deploy(d, target)
+    # MARKER is declared: a deploy refuses env keys the manifest does not name.
+    manifest = MANIFEST.read_text().replace('required = ["GREETING"]',
+                                            'required = ["GREETING"]\noptional = ["MARKER"]')
+    status, body = deploy(d, target, manifest)
     assert status in (200, 201, 202), body
     release = wait_converged(d, target)
     status, tok = d.api("POST", "/v1/tokens", {"org": org, "role": "viewer"})
