@@ -46,6 +46,9 @@ def receipt(r: dict[str, Any]) -> list[str]:
     if r["action"] == "rollback" and r.get("chosen_automatically"):
         lines.append(f"  chosen: {rel['version']} is the most recent release before the current "
                      "one that converged healthy")
+        lines += [f"  skipped: {s['version']} ({s['why']})" for s in r.get("skipped") or []]
+    if r.get("failed_before"):
+        lines += failed_before_lines(r["failed_before"])
     for workload, image in sorted(rel["images"].items()):
         lines.append(f"  image   {workload}: {digest_short(image)}")
     secrets = ", ".join(sorted(rel["secret_versions"])) or "none"
@@ -60,6 +63,18 @@ def receipt(r: dict[str, Any]) -> list[str]:
     lines.append("Next:")
     lines += [f"  {cmd}" for cmd in r["follow_ups"]]
     return lines
+
+
+def failed_before_lines(f: dict[str, Any]) -> list[str]:
+    """The warning shown before rolling back to a release whose last rollout went wrong."""
+    lines = [f"  warning: {f['version']} {f['summary']}"]
+    if f.get("message"):
+        lines.append(f"    {f['message']}")
+    return lines
+
+
+def rollback_question(f: dict[str, Any]) -> str:
+    return f"Roll back to {f['version']} anyway? [y/N] "
 
 
 def rolled_back_note(r: dict[str, Any]) -> str:

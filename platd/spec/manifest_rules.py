@@ -32,6 +32,7 @@ from platd.spec.manifest import (
 from platd.spec.manifest_lines import item_path, key_path, line_of, locate_lines, parent_path
 from platd.spec.names import ENV_KEY_RE, NAME_RE
 from platd.spec.sizes import parse_memory
+from platd.spec.timeparse import parse_duration
 
 MAX_COUNT = 100
 MAX_CPU = 64.0
@@ -40,7 +41,10 @@ SECRETS_DIR = "/run/secrets"
 _TOP_FIELDS = ("app", "env", "secrets", "workloads", "endpoints", "volumes")
 _ENV_FIELDS = ("required",)
 _SECRETS_FIELDS = ("bundles",)
-_WORKLOAD_FIELDS = ("image", "build", "command", "count", "cpu", "memory", "ports", "health")
+_WORKLOAD_FIELDS = (
+    "image", "build", "command", "count", "cpu", "memory", "ports", "health", "min_ready",
+)
+MAX_MIN_READY = 3600.0
 _BUILD_FIELDS = ("context", "dockerfile")
 _HEALTH_FIELDS = ("tcp", "http", "interval", "timeout", "retries", "grace")
 _HTTP_FIELDS = ("port", "path")
@@ -343,7 +347,31 @@ def _workload(c: _Checker, path: str, name: str, raw: Any) -> Workload:
         memory=_memory(c, key_path(path, "memory"), body.get("memory")),
         health=_health(c, key_path(path, "health"), body.get("health")),
         ports=tuple(port for _, port in c.ports(key_path(path, "ports"), body.get("ports"))),
+        min_ready=_min_ready(c, key_path(path, "min_ready"), body.get("min_ready")),
     )
+
+
+def _min_ready(c: _Checker, path: str, value: Any) -> float | None:
+    """A duration ("10s", "500ms", "1m") or a number of seconds; 0 means no wait."""
+    if value is None:
+        return None
+    example = 'write a duration like "10s", "500ms" or "1m"'
+    if isinstance(value, str):
+        try:
+            seconds = parse_duration(value)
+        except InvalidInput:
+            c.add(path, f"cannot read {json.dumps(value)} as a duration; {example}")
+            return None
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        c.add(path, f"expected a duration, got {_show(value)}; {example}")
+        return None
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_MIN_READY:
+        shown = json.dumps(value) if isinstance(value, str) else _show(value)
+        c.add(path, f"must be between 0s and {MAX_MIN_READY:g}s, got {shown}")
+        return None
+    return seconds
 
 
 def _image_or_build(

@@ -20,6 +20,7 @@ image = "127.0.0.1:5000/busybox:latest"
 command = ["sleep", "1000000"]
 count = {count}
 memory = "32M"
+min_ready = "1s"  # not a readiness test: the 10 s default would only slow it
 
 [[volumes]]
 name = "{volume}"
