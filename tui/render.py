@@ -126,28 +126,72 @@ def event_line(e: dict[str, Any]) -> str:
     return "\n".join([head, *rest])
 
 
-def status_lines(s: dict[str, Any]) -> list[str]:
+WORKLOAD_COLUMNS = ("WORKLOAD", "SERVING/DESIRED", "UPDATED", "RUNNING", "CPU", "MEMORY")
+
+
+def workload_rows(s: dict[str, Any]) -> list[list[str]]:
+    """The workload table of ``plat status`` and the TUI's Status tab: what serves (healthy
+    instances of any release) against the desired count, and how many run the current spec."""
+    return [[w["name"], f"{_serving(w)}/{w['desired']}", str(w["current"]), str(w["running"]),
+             f"{w['cpu']:g}", str(w["memory"])] for w in s["workloads"]]
+
+
+def _serving(w: dict[str, Any]) -> int:
+    return int(w.get("serving", w["healthy"]))
+
+
+def _serving_text(w: dict[str, Any]) -> str:
+    by = w.get("serving_releases") or {}
+    which = ", ".join(f"{v}: {n}" for v, n in sorted(by.items()))
+    return f"{_serving(w)}/{w['desired']}" + (f" ({which})" if which else "")
+
+
+def status_summary(s: dict[str, Any]) -> list[str]:
+    """The head of ``plat status`` and of the TUI's Status tab: the release, then what is
+    true of it now, in the same words on every front end."""
     rel = s.get("release")
+    target = s["target"]
     if rel is None:
-        return [f"{s['target']}: nothing deployed yet",
-                f"  deploy with: plat deploy -f plat.toml --target {s['target']}"]
-    lines = [f"{s['target']}  release {rel['version']} ({rel['status']})"]
-    if rel.get("status") == "failed" and rel.get("error"):
+        return [f"{target}: nothing deployed yet",
+                f"  deploy with: plat deploy -f plat.toml --target {target}"]
+    status = rel.get("status")
+    lines = [f"{target}  release {rel['version']} ({status})"]
+    if status == "failed" and rel.get("error"):
         lines.append(f"  failed at {rel.get('failed_step')} ({rel.get('category')}): "
                      f"{rel['error'].splitlines()[0]}")
-    short = [f"{w['name']} {w['current']}/{w['desired']}" for w in s["workloads"]
-             if w["current"] < w["desired"]]
-    if short and rel.get("status") == "converged":
-        # "converged" is the rollout's outcome, which stays true; say that it no longer holds.
-        lines.append(f"  degraded since the rollout: {', '.join(short)} running and healthy; "
-                     f"why: plat events --target {s['target']}")
-    rows = [
-        [w["name"], f"{w['current']}/{w['desired']}", w["running"], w["healthy"], f"{w['cpu']:g}",
-         w["memory"]]
-        for w in s["workloads"]
-    ]
-    lines += ["", *table(rows, ["WORKLOAD", "CURRENT/DESIRED", "RUNNING", "HEALTHY", "CPU",
-                                "MEMORY"])]
+    if status == "degraded" and rel.get("error"):
+        lines.append(f"  {rel['error'].splitlines()[0]}")
+    short = [w for w in s["workloads"] if w["current"] < w["desired"]]
+    if not short:
+        return lines
+    if status == "failed":
+        # The failed release's instances were stopped; count what still answers.
+        lines.append("  still serving: " + ", ".join(f"{w['name']} {_serving_text(w)}"
+                                                     for w in short))
+    elif status in ("rolling", "pending"):
+        lines.append(f"  rolling out {rel['version']}: "
+                     + ", ".join(f"{w['name']} {w['current']}/{w['desired']} updated, serving "
+                                 f"{_serving_text(w)}" for w in short))
+    else:
+        # "converged" is the rollout's outcome, which stays true. Instances still being added
+        # (a scale-up) are scaling; instances that ran and went down mean it no longer holds.
+        scaling = [w for w in short if "crashing" in w and not w["crashing"]]
+        down = [w for w in short if w not in scaling]
+        if scaling:
+            lines.append("  scaling: " + ", ".join(
+                f"{w['name']} {w['current']}/{w['desired']}" for w in scaling))
+        if down:
+            lines.append("  degraded since the rollout: "
+                         + ", ".join(f"{w['name']} {w['current']}/{w['desired']}" for w in down)
+                         + f" running and healthy; why: plat events --target {target}")
+    return lines
+
+
+def status_lines(s: dict[str, Any]) -> list[str]:
+    lines = status_summary(s)
+    if s.get("release") is None:
+        return lines
+    lines += ["", *table(workload_rows(s), WORKLOAD_COLUMNS)]
     for w in s["workloads"]:
         for reason in w["pending"]:
             lines.append(f"  {w['name']}: pending: {reason}")

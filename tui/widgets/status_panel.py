@@ -36,8 +36,9 @@ class StatusPanel(SaysWorkerFailures, Vertical):
         yield DataTable(id="instances", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        self.query_one("#workloads", DataTable).add_columns(
-            "WORKLOAD", "CURRENT/DESIRED", "RUNNING", "HEALTHY", "CPU", "MEMORY")
+        from tui.render import WORKLOAD_COLUMNS
+
+        self.query_one("#workloads", DataTable).add_columns(*WORKLOAD_COLUMNS)
         self.query_one("#instances", DataTable).add_columns(
             "INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH", "RESTARTS", "AGE", "PORTS")
 
@@ -114,19 +115,17 @@ def status_view(s: dict[str, Any]) -> StatusView:
     """What the panel shows of ``GET .../status``, in the CLI's words (``plat status``)."""
     from rich.markup import escape
 
-    from tui.render import status_lines
+    from tui.render import status_summary, workload_rows
 
-    rel = s.get("release")
-    summary = escape(status_lines(s)[0] if rel else f"{s['target']}: nothing deployed yet")
-    if rel and rel.get("status") == "failed" and rel.get("error"):
-        failed = (f"failed at {rel.get('failed_step')} ({rel.get('category')}): "
-                  f"{rel['error'].splitlines()[0]}")
-        summary += f"\n[red]{escape(failed)}[/]"
+    head, *rest = status_summary(s)
+    parts = [escape(head)]
+    for line in rest if s.get("release") else []:  # (nothing deployed: the head says it)
+        said = escape(line.strip())
+        parts.append(f"[red]{said}[/]" if line.startswith("  failed at ") else said)
+    summary = "\n".join(parts)
     pending = [f"{w['name']}: pending: {r}" for w in s["workloads"] for r in w["pending"]]
     summary = "\n".join([summary, *(escape(p) for p in pending)])
-    workloads: list[tuple[str, ...]] = [
-        (str(w["name"]), f"{w['current']}/{w['desired']}", str(w["running"]), str(w["healthy"]),
-         f"{w['cpu']:g}", str(w["memory"])) for w in s["workloads"]]
+    workloads = [tuple(row) for row in workload_rows(s)]
     instances: list[tuple[str, ...]] = []
     for w in s["workloads"]:
         for i in w["instances"]:
