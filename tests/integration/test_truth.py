@@ -64,7 +64,7 @@ def test_a_release_that_crash_loops_after_converging_is_degraded_and_skipped(
     wait_for(lambda: releases(d)[0]["status"] == "degraded", timeout=60)
     status = d.plat("status")
     assert status.out.splitlines()[0].endswith("release v2 (degraded)"), status.out
-    assert "3 times in a row within 5m of converging" in status.out
+    assert "3 times in a row within 5m of converging" in status.out.splitlines()[1]
     watch = [json.loads(line) for line in d.plat("events", "--json", "--release", "v2").out
              .splitlines()]
     assert [(e["step"], e["outcome"]) for e in watch if e["step"] == "watch"] == [
@@ -132,7 +132,8 @@ def test_an_image_removed_with_docker_rmi_is_pulled_again(
     assert d.plat("deploy", "-f", str(manifest(tmp_path, count=1, image=first))).code == 0
     v1 = releases(d)[0]
     assert d.plat("deploy", "-f", str(manifest(tmp_path, count=1, image=second))).code == 0
-    wait_for(lambda: [c.release for c in containers(d.host_id)] == [releases(d)[0]["id"]])
+    v2 = releases(d)[0]
+    wait_for(lambda: [c.release for c in containers(d.host_id)] == [v2["id"]])
 
     pinned = v1["images"]["web"]
     rmi(first)
@@ -142,10 +143,44 @@ def test_an_image_removed_with_docker_rmi_is_pulled_again(
     assert present(pinned)
     assert "no longer on this host" in r.out + r.err
 
-    v2 = releases(d)[1]
     rmi(second)
     assert not present(v2["images"]["web"])
     r = d.plat("deploy", "-f", str(manifest(tmp_path, count=1, image=second, memory="72M")))
     assert r.code == 0, (r.out, r.err)
     (c,) = running(d)
     assert c.image == v2["images"]["web"]
+
+
+def workload_row(out: str) -> list[str]:
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("WORKLOAD"))
+    return lines[header + 1].split()
+
+
+def test_status_counts_what_serves_when_a_rollout_fails(
+    docker_daemon: Daemon, tmp_path: Path,
+) -> None:
+    d = docker_daemon
+    ready_env(d)
+    assert d.plat("deploy", "-f", str(manifest(tmp_path, count=2))).code == 0
+    broken = manifest(tmp_path, count=2, command=["sh", "-c", "exit 1"], name="broken.toml")
+    assert d.plat("deploy", "-f", str(broken)).code == 8
+    out = d.plat("status").out
+    assert out.splitlines()[0].endswith("release v2 (failed)")
+    assert "  still serving: web 2/2 (v1: 2)" in out.splitlines(), out
+    assert workload_row(out)[:4] == ["web", "2/2", "0", "2"]
+
+
+def test_status_says_scaling_right_after_a_scale_up(
+    docker_daemon: Daemon, tmp_path: Path,
+) -> None:
+    d = docker_daemon
+    ready_env(d)
+    # An app that takes 3 s to answer its health check: new instances are "starting" that long.
+    slow = manifest(tmp_path, count=1, command=["sh", "-c", "sleep 3; exec sh /app/start.sh"])
+    assert d.plat("deploy", "-f", str(slow)).code == 0
+    assert d.plat("scale", "web", "--count", "3").code == 0
+    out = d.plat("status").out
+    assert "  scaling: web 1/3" in out.splitlines(), out
+    assert "degraded" not in out
+    assert workload_row(out)[:2] == ["web", "1/3"]
