@@ -309,6 +309,20 @@ def failure_lines(rel: dict[str, Any], target: str, previous_ok: str | None,
     return lines
 
 
+def degraded_lines(rel: dict[str, Any], target: str) -> list[str]:
+    """What `plat wait` says of a release that converged and then crash-looped."""
+    lines = [f"Release {rel['version']} converged, then degraded"]
+    lines += [f"  {line}" if not line.startswith("  ") else line
+              for line in (rel.get("error") or "").splitlines()]
+    lines += [
+        "Next:",
+        f"  plat events --release {rel['id']} --target {target}",
+        f"  plat logs --since 15m --target {target}   # what the instances wrote",
+        f"  plat rollback --target {target}          # back to the last healthy release",
+    ]
+    return lines
+
+
 def instance_lines(instances: list[dict[str, Any]], now: float | None = None) -> list[str]:
     """`plat instances`: one row per instance, as `plat exec --instance` takes them."""
     rows = [[i["id"], i["workload"], i["release"], i["state"], i["health"],

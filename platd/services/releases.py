@@ -229,7 +229,8 @@ def _move_pointer(
     session.flush()
     stop_first = _stop_first(target, replacing=previous is not None)
     return {
-        "notes": _scale_notes(session, env.id, manifest_of(target)) + endpoint_notes,
+        "notes": _scale_notes(session, env.id, manifest_of(target)) + endpoint_notes
+        + _readiness_notes(manifest_of(target)),
         "stop_first": stop_first,
         "event_cursor": (event.seq or 1) - 1,
         "action": action,
@@ -310,6 +311,17 @@ def _scale_notes(session: Session, env_id: str, manifest: Manifest) -> list[str]
                     f" (follow the manifest again: plat scale {s.workload} --reset)"
                 )
     return notes
+
+
+def _readiness_notes(manifest: Manifest) -> list[str]:
+    """Why a workload without a health check takes min_ready to converge, said up front."""
+    return [
+        f"{w.name} has no health check: each instance counts as ready after staying up "
+        f"{w.ready_after:g}s (min_ready); a health check is faster and surer "
+        f"([workloads.{w.name}.health]), or set min_ready"
+        for w in manifest.workloads.values()
+        if w.health is None and w.min_ready is None and w.count > 0
+    ]
 
 
 def _next_seq(session: Session, env_id: str) -> int:

@@ -64,7 +64,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "wait",
         parents=[common],
         help="wait until a release converges or fails",
-        description="Exit 0 when converged, 8 when the rollout failed, 9 on timeout.",
+        description="Exit 0 when converged, 8 when the rollout failed (or the release "
+        "converged and then degraded), 9 on timeout.",
     )
     p.add_argument("release", nargs="?", help="release (v3, an id or id prefix; default: current)")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
@@ -335,6 +336,10 @@ def wait(ctx: Ctx) -> int:
         return 0
     if rel["status"] == "failed":
         return _conclude(ctx, target, rel["id"])
+    if rel["status"] == "degraded":
+        from tui.render import degraded_lines
+
+        raise RolloutFailed("\n".join(degraded_lines(rel, target)), details={"release": rel})
     if rel["status"] == "superseded":
         raise InvalidInput(
             f"release {rel['version']} is not current; nothing will converge it",
