@@ -225,7 +225,8 @@ def describe_lines(d: dict[str, Any]) -> list[str]:
                   f"  secrets     {json.dumps(d['secret_versions'])}"]
         lines += [f"  image       {w}: {i}" for w, i in sorted(d["images"].items())]
         if d.get("error"):
-            lines += [f"  failed at   {d.get('failed_step')} ({d.get('category')})"]
+            verdict = "degraded" if d["status"] == "degraded" else "failed at "
+            lines += [f"  {verdict:<11} {d.get('failed_step')} ({d.get('category')})"]
             lines += [f"    {line}" for line in d["error"].splitlines()]
         lines.append("  workloads:")
         for name, w in d["manifest"]["workloads"].items():
