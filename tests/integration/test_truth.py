@@ -104,6 +104,12 @@ def own_images() -> Iterator[tuple[str, str]]:
     finally:
         for ref in refs:
             rmi(ref)
+        # What platd pulled again is known by digest only: remove every reference to the repo.
+        left = subprocess.run(["docker", "images", "--digests", "--format",
+                               "{{.Repository}}@{{.Digest}}", repo],
+                              capture_output=True, text=True).stdout.split()
+        if left:
+            subprocess.run(["docker", "rmi", *left], capture_output=True)
 
 
 def rmi(ref: str) -> None:
