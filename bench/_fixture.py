@@ -39,7 +39,8 @@ async def converged_reconciler(tmp: Path, workloads: int) -> tuple[Reconciler, F
     tenancy.create(svc, ADMIN, "project", "bench/p")
     tenancy.create(svc, ADMIN, "app", "bench/p/app")
     body = "\n".join(
-        f'[workloads.w{i}]\nimage = "{image}"\ncount = 1\ncpu = 0.1\nmemory = "16M"'
+        f'[workloads.w{i}]\nimage = "{image}"\ncount = 1\ncpu = 0.1\nmemory = "16M"\n'
+        'min_ready = "1s"'
         for i in range(PER_ENV)
     )
     manifest = f'app = "app"\n{body}\n'

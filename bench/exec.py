@@ -36,6 +36,7 @@ command = ["sleep", "1000000"]
 count = 1
 cpu = 0.1
 memory = "32M"
+min_ready = "1s"  # not a readiness test: the 10 s default would only slow it
 """
 
 

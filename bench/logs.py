@@ -59,7 +59,7 @@ def deploy(d: Daemon, target: str, workload: str, script: str) -> None:
         d.api("POST", f"/v1/tree/{plural}", {"path": "/".join(parts[:depth])})
     manifest = (f'app = "{parts[2]}"\n[workloads.{workload}]\nimage = "{BUSYBOX}"\n'
                 f"command = {json.dumps(['sh', '-c', script])}\n"
-                'count = 1\ncpu = 1\nmemory = "64M"\n')
+                'count = 1\ncpu = 1\nmemory = "64M"\nmin_ready = "1s"\n')
     status, body = d.api("POST", f"/v1/envs/{target}/deploy", {"manifest": manifest})
     if status >= 300:
         raise SystemExit(f"deploy of {target} failed: {body}")

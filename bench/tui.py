@@ -46,6 +46,7 @@ image = "127.0.0.1:5000/hello:v1"
 count = 2
 cpu = 0.1
 memory = "32M"
+min_ready = "1s"  # not a readiness test: the 10 s default would only slow it
 """
 DOCKER_MANIFEST = """app = "hello"
 [workloads.web]
@@ -54,6 +55,7 @@ command = ["sh", "-c", "while true; do seq 1 {per_tick}; usleep 100000; done"]
 count = 1
 cpu = 1.0
 memory = "64M"
+min_ready = "1s"  # not a readiness test: the 10 s default would only slow it
 """
 
 

@@ -43,6 +43,7 @@ command = {json.dumps(COMMAND)}
 count = 1
 cpu = 1.0
 memory = "{memory}"
+min_ready = "1s"  # not a readiness test: the 10 s default would only slow it
 [[volumes]]
 name = "data"
 workload = "db"

@@ -46,6 +46,9 @@ def receipt(r: dict[str, Any]) -> list[str]:
     if r["action"] == "rollback" and r.get("chosen_automatically"):
         lines.append(f"  chosen: {rel['version']} is the most recent release before the current "
                      "one that converged healthy")
+        lines += [f"  skipped: {s['version']} ({s['why']})" for s in r.get("skipped") or []]
+    if r.get("failed_before"):
+        lines += failed_before_lines(r["failed_before"])
     for workload, image in sorted(rel["images"].items()):
         lines.append(f"  image   {workload}: {digest_short(image)}")
     secrets = ", ".join(sorted(rel["secret_versions"])) or "none"
@@ -118,6 +121,18 @@ def init_lines(path: str, app: str, target: str | None) -> list[str]:
             "Next:",
             f"  plat manifest check -f {path}",
             f"  plat deploy -f {path}{where}"]
+
+
+def failed_before_lines(f: dict[str, Any]) -> list[str]:
+    """The warning shown before rolling back to a release whose last rollout went wrong."""
+    lines = [f"  warning: {f['version']} {f['summary']}"]
+    if f.get("message"):
+        lines.append(f"    {f['message']}")
+    return lines
+
+
+def rollback_question(f: dict[str, Any]) -> str:
+    return f"Roll back to {f['version']} anyway? [y/N] "
 
 
 def rolled_back_note(r: dict[str, Any]) -> str:
@@ -198,33 +213,76 @@ def event_line(e: dict[str, Any], indent: str = "") -> str:
     return "\n".join([head, *(f"{indent}{EVENT_MORE}{line}" for line in rest)])
 
 
-def status_lines(s: dict[str, Any]) -> list[str]:
+WORKLOAD_COLUMNS = ("WORKLOAD", "SERVING/DESIRED", "UPDATED", "RUNNING", "CPU", "MEMORY")
+
+
+def workload_rows(s: dict[str, Any]) -> list[list[str]]:
+    """The workload table of ``plat status`` and the TUI's Status tab: what serves (healthy
+    instances of any release) against the desired count, and how many run the current spec."""
+    return [[w["name"], f"{_serving(w)}/{w['desired']}", str(w["current"]), str(w["running"]),
+             f"{w['cpu']:g}", str(w["memory"])] for w in s["workloads"]]
+
+
+def _serving(w: dict[str, Any]) -> int:
+    return int(w.get("serving", w["healthy"]))
+
+
+def _serving_text(w: dict[str, Any]) -> str:
+    by = w.get("serving_releases") or {}
+    which = ", ".join(f"{v}: {n}" for v, n in sorted(by.items()))
+    return f"{_serving(w)}/{w['desired']}" + (f" ({which})" if which else "")
+
+
+def status_summary(s: dict[str, Any]) -> list[str]:
+    """The head of ``plat status`` and of the TUI's Status tab: the release, then what is
+    true of it now, in the same words on every front end."""
     rel = s.get("release")
+    target = s["target"]
     if rel is None:
-        return [f"{s['target']}: nothing deployed yet", *disk_lines(s.get("disk")),
-                f"  deploy with: plat deploy -f plat.toml --target {s['target']}"]
-    lines = [f"{s['target']}  release {rel['version']} ({rel['status']})",
-             *disk_lines(s.get("disk"))]
+        return [f"{target}: nothing deployed yet", *disk_lines(s.get("disk")),
+                f"  deploy with: plat deploy -f plat.toml --target {target}"]
+    status = rel.get("status")
+    lines = [f"{target}  release {rel['version']} ({status})", *disk_lines(s.get("disk"))]
     for down in s.get("engine_unreachable") or ():
         # The rows below are what the host saw last, not what runs now.
         lines.append(f"  host {down['host'][-12:]}: {down['reason']}")
         lines.append("    its instances are shown as unknown until the engine answers again")
-    if rel.get("status") == "failed" and rel.get("error"):
+    if status == "failed" and rel.get("error"):
         lines.append(f"  failed at {rel.get('failed_step')} ({rel.get('category')}): "
                      f"{rel['error'].splitlines()[0]}")
-    short = [f"{w['name']} {w['current']}/{w['desired']}" for w in s["workloads"]
-             if w["current"] < w["desired"]]
-    if short and rel.get("status") == "converged":
-        # "converged" is the rollout's outcome, which stays true; say that it no longer holds.
-        lines.append(f"  degraded since the rollout: {', '.join(short)} running and healthy; "
-                     f"why: plat events --target {s['target']}")
-    rows = [
-        [w["name"], f"{w['current']}/{w['desired']}", w["running"], w["healthy"], f"{w['cpu']:g}",
-         w["memory"]]
-        for w in s["workloads"]
-    ]
-    lines += ["", *table(rows, ["WORKLOAD", "CURRENT/DESIRED", "RUNNING", "HEALTHY", "CPU",
-                                "MEMORY"])]
+    if status == "degraded" and rel.get("error"):
+        lines.append(f"  {rel['error'].splitlines()[0]}")
+    short = [w for w in s["workloads"] if w["current"] < w["desired"]]
+    if not short:
+        return lines
+    if status == "failed":
+        # The failed release's instances were stopped; count what still answers.
+        lines.append("  still serving: " + ", ".join(f"{w['name']} {_serving_text(w)}"
+                                                     for w in short))
+    elif status in ("rolling", "pending"):
+        lines.append(f"  rolling out {rel['version']}: "
+                     + ", ".join(f"{w['name']} {w['current']}/{w['desired']} updated, serving "
+                                 f"{_serving_text(w)}" for w in short))
+    else:
+        # "converged" is the rollout's outcome, which stays true. Instances still being added
+        # (a scale-up) are scaling; instances that ran and went down mean it no longer holds.
+        scaling = [w for w in short if "crashing" in w and not w["crashing"]]
+        down = [w for w in short if w not in scaling]
+        if scaling:
+            lines.append("  scaling: " + ", ".join(
+                f"{w['name']} {w['current']}/{w['desired']}" for w in scaling))
+        if down:
+            lines.append("  degraded since the rollout: "
+                         + ", ".join(f"{w['name']} {w['current']}/{w['desired']}" for w in down)
+                         + f" running and healthy; why: plat events --target {target}")
+    return lines
+
+
+def status_lines(s: dict[str, Any]) -> list[str]:
+    lines = status_summary(s)
+    if s.get("release") is None:
+        return lines
+    lines += ["", *table(workload_rows(s), WORKLOAD_COLUMNS)]
     for w in s["workloads"]:
         for reason in w["pending"]:
             lines.append(f"  {w['name']}: pending: {reason}")
@@ -335,7 +393,8 @@ def describe_lines(d: dict[str, Any]) -> list[str]:
                                       or "none (no instance of it runs)")]
         lines += [f"  image       {w}: {i}" for w, i in sorted(d["images"].items())]
         if d.get("error"):
-            lines += [f"  failed at   {d.get('failed_step')} ({d.get('category')})"]
+            verdict = "degraded" if d["status"] == "degraded" else "failed at "
+            lines += [f"  {verdict:<11} {d.get('failed_step')} ({d.get('category')})"]
             lines += [f"    {line}" for line in d["error"].splitlines()]
         lines.append("  workloads:")
         for name, w in d["manifest"]["workloads"].items():
@@ -416,6 +475,20 @@ def failure_lines(rel: dict[str, Any], target: str, previous_ok: str | None,
         "cause outside it is fixed (a scale, capacity, the registry)",
         f"  {retry or f'plat deploy -f plat.toml --target {target}'}   # retry after fixing "
         "the cause",
+    ]
+    return lines
+
+
+def degraded_lines(rel: dict[str, Any], target: str) -> list[str]:
+    """What `plat wait` says of a release that converged and then crash-looped."""
+    lines = [f"Release {rel['version']} converged, then degraded"]
+    lines += [f"  {line}" if not line.startswith("  ") else line
+              for line in (rel.get("error") or "").splitlines()]
+    lines += [
+        "Next:",
+        f"  plat events --release {rel['id']} --target {target}",
+        f"  plat logs --since 15m --target {target}   # what the instances wrote",
+        f"  plat rollback --target {target}          # back to the last healthy release",
     ]
     return lines
 

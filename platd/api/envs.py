@@ -53,6 +53,8 @@ class DeployRequest(msgspec.Struct, forbid_unknown_fields=True):
 class RollbackRequest(msgspec.Struct, forbid_unknown_fields=True):
     release: str | None = None
     dry_run: bool = False
+    # A release whose last rollout failed (or that degraded) is rolled back to only when asked.
+    accept_failed: bool = False
 
 
 class ScaleRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -207,6 +209,7 @@ async def rollback(
         env_path,
         data.release,
         dry_run=data.dry_run,
+        accept_failed=data.accept_failed,
     )
 
 

@@ -169,7 +169,11 @@ def _workloads_of(
                 secret_versions=secret_versions,
                 publish=tuple(sorted(ports)),
                 release_failed=state is not None and state.status == "failed",
-                release_converged=state is not None and state.status == "converged",
+                release_converged=state is not None and state.status in ("converged", "degraded"),
+                release_degraded=state is not None and state.status == "degraded",
+                converged_at=(state.updated_at if state is not None
+                              and state.status == "converged" else None),
+                min_ready=w.ready_after,
                 volumes=(bindings or {}).get(name, ()),
             )
         )

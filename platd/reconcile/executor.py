@@ -27,7 +27,7 @@ from platd.reconcile.model import (
     Stop,
 )
 from platd.reconcile.secret_files import SecretFiles
-from platd.runtime.base import InstanceSpec, Runtime, RuntimeError_
+from platd.runtime.base import ImageMissing, InstanceSpec, Runtime, RuntimeError_
 from platd.spec.ids import short_id
 from platd.store.db import Store
 
@@ -180,7 +180,7 @@ class Executor:
             message=f"starting instance {instance_id} of {d.workload} (release v{d.release_seq})",
         )
         try:
-            container_id = await self.runtime.create(spec)
+            container_id = await self._create_container(spec, where)
         except RuntimeError_ as e:
             await asyncio.to_thread(self.secret_files.remove, instance_id)
             await self._create_failed(
@@ -210,6 +210,23 @@ class Executor:
         await self._event(
             **where, step="create", outcome="ok", message=f"instance {instance_id} is running"
         )
+
+    async def _create_container(self, spec: InstanceSpec, where: dict[str, Any]) -> str:
+        """Create the container; if its image is gone from the host (``docker rmi``, a prune),
+        forget that it was here, pull it again and create once more."""
+        try:
+            return await self.runtime.create(spec)
+        except ImageMissing:
+            self.ledger.images.discard(spec.image)
+        await self._event(
+            **where, step="pull", outcome="started",
+            message=f"image {spec.image} is no longer on this host (removed outside platd); "
+            "pulling it again",
+        )
+        await self.runtime.pull(spec.image)
+        self.ledger.images.add(spec.image)
+        await self._event(**where, step="pull", outcome="ok", message=f"pulled {spec.image}")
+        return await self.runtime.create(spec)
 
     def _start_failed(self, container_id: str, error: Exception) -> None:
         self.ledger.failed_starts[container_id] = str(error)
@@ -341,7 +358,7 @@ class Executor:
 
     async def _mark(self, action: MarkRelease) -> None:
         message = action.message or _default_message(action)
-        if action.status == "failed" and action.instance is not None:
+        if action.status in ("failed", "degraded") and action.instance is not None:
             lines = await self._last_lines(action.instance.container_id)
             if lines:
                 message += f"\nlast log lines of instance {action.instance.instance_id}:\n"
@@ -390,6 +407,7 @@ def _default_message(action: MarkRelease) -> str:
         "rolling": "rollout started",
         "converged": "rollout converged: every instance is running and healthy",
         "failed": "rollout failed",
+        "degraded": "release degraded: its instances crash-loop",
     }[action.status]
 
 

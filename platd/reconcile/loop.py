@@ -46,7 +46,6 @@ OBSERVATION_TABLES = frozenset({"events", "instances"})
 log = logging.getLogger("platd.reconcile")
 
 STABLE_AFTER = 300.0  # seconds of healthy running after which the restart count resets
-MIN_READY = 1.0  # seconds a workload without a health check must stay up to count as healthy
 STARTING_PROBE_EVERY = 0.1
 FULL_RETRY = 2.0  # seconds between passes while the data disk is full
 ENGINE_TIMEOUT = 20.0  # seconds a listing may take before the engine counts as not answering
@@ -289,9 +288,12 @@ class Reconciler:
         desired = self._desired.get(o.spec_hash)
         if desired is None:
             return "healthy", None  # an older release's instance: it passed when it started
+        up_for = now - (o.started_at or now)
+        waiting = desired.min_ready > 0 and up_for < desired.min_ready
         if desired.health is None:
-            up_for = now - (o.started_at or now)
-            return ("healthy", None) if up_for >= MIN_READY else ("starting", None)
+            if not waiting:
+                return "healthy", None
+            return "starting", f"up {up_for:.1f}s of the {desired.min_ready:g}s min_ready"
         state = self.ledger.health.setdefault(o.container_id, HealthState())
         if state.since is None:
             state.since = now
@@ -304,15 +306,18 @@ class Reconciler:
                 f"not healthy within {desired.health.grace:g}s of starting"
                 + (f" (last probe: {state.reason})" if state.reason else "")
             )
+        if state.status == "healthy" and waiting:
+            return "starting", (f"health check passes; up {up_for:.1f}s of the "
+                                f"{desired.min_ready:g}s min_ready")
         return state.status, state.reason
 
     def _next_ready(self, now: float) -> float | None:
-        """When an instance without a health check will have been up for MIN_READY."""
+        """When a running instance will have been up for its workload's min_ready."""
         waits = []
         for o in self._observed:
             desired = self._desired.get(o.spec_hash)
-            if o.state == "running" and desired and desired.health is None and o.started_at:
-                left = o.started_at + MIN_READY - now
+            if o.state == "running" and desired and desired.min_ready > 0 and o.started_at:
+                left = o.started_at + desired.min_ready - now
                 if left > 0:
                     waits.append(left)
         return min(waits) if waits else None

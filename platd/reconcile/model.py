@@ -46,6 +46,9 @@ class DesiredWorkload:
     publish: tuple[int, ...] = ()  # container ports published on loopback
     release_failed: bool = False  # this release already failed here: do not try again
     release_converged: bool = False  # it converged here once: crashes are restarts, not failure
+    release_degraded: bool = False  # it converged, then crash-looped within the watch window
+    converged_at: float | None = None  # when it converged here (starts the watch window)
+    min_ready: float = 0.0  # seconds an instance must stay up to count as ready
     volumes: tuple[VolumeBinding, ...] = ()
 
     @property
@@ -147,7 +150,7 @@ class Pending:
 class MarkRelease:
     env_id: str
     release_id: str
-    status: Literal["rolling", "converged", "failed"]
+    status: Literal["rolling", "converged", "failed", "degraded"]
     step: str | None = None
     category: str | None = None
     message: str | None = None

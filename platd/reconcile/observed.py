@@ -119,9 +119,13 @@ def mark_release(
         state.status, state.step, state.category, state.message = status, step, category, message
         state.updated_at = clock.time()
         session.add(state)
-        outcome = {"rolling": "started", "converged": "ok", "failed": "failed"}[status]
+        outcome = {"rolling": "started", "converged": "ok", "failed": "failed",
+                   "degraded": "failed"}[status]
+        # A degraded release's rollout had ended: its verdict is the watch's, not a rollout's
+        # (a follower waits for the rollout step and has already concluded).
         eventlog.record(
-            session, clock, env_id=env_id, release_id=release_id, step="rollout",
+            session, clock, env_id=env_id, release_id=release_id,
+            step="watch" if status == "degraded" else "rollout",
             outcome=outcome, category=category, message=message,
         )
 

@@ -9,6 +9,11 @@ ones only as far as the number of healthy instances stays at or above the desire
 release whose instances keep failing before it ever converged is marked failed and left alone;
 the instances of the last healthy release keep running (and keep being restarted).
 
+A release is watched for WATCH_WINDOW seconds after it converges: if one of its instances
+crash-loops then (crashes MAX_START_ATTEMPTS times in a row), the release is marked degraded. It
+keeps running and being restarted (nothing better is known to be there), but it no longer counts
+as known-good: a bare ``plat rollback`` skips it.
+
 Workloads that mount a volume read-write roll out *stop-first* instead: a volume is mounted by one
 instance at a time, so the old instance is stopped (once the new image is on the host, to keep
 the gap short) and the new one is created only when no other instance holds the volume.
@@ -38,6 +43,7 @@ from platd.spec.sizes import format_size
 MAX_START_ATTEMPTS = 3  # crashes of one new instance before its release is declared failed
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 30.0
+WATCH_WINDOW = 300.0  # seconds after converging in which a crash loop degrades the release
 
 
 def backoff(restarts: int) -> float:
@@ -72,6 +78,7 @@ def plan(
     verdicts: dict[str, list[MarkRelease | None]] = defaultdict(list)
     releases: dict[str, DesiredWorkload] = {}
     pulls: set[str] = set()
+    degraded: set[str] = set()  # releases marked degraded by this plan
 
     for d in desired:
         releases[d.release_id] = d
@@ -89,6 +96,11 @@ def plan(
             verdicts[d.release_id].append(failure)
             continue
 
+        if d.release_id not in degraded:
+            loop = _crash_loop(d, mine, now)
+            if loop is not None:
+                degraded.add(d.release_id)
+                actions.append(loop)
         actions += _keep_alive(mine, now, wake)
         actions += [Start(i) for i in mine if i.state == "created"]
 
@@ -162,9 +174,9 @@ def plan(
             if release_status.get(release_id) != "failed":
                 actions.append(failed)
         elif all(m is not None for m in marks):
-            if release_status.get(release_id) != "converged":
+            if release_status.get(release_id) not in ("converged", "degraded"):
                 actions.append(MarkRelease(d.env_id, release_id, "converged"))
-        elif release_status.get(release_id) not in ("rolling", "converged"):
+        elif release_status.get(release_id) not in ("rolling", "converged", "degraded"):
             actions.append(MarkRelease(d.env_id, release_id, "rolling"))
 
     return Plan(tuple(actions), min(wake) if wake else None)
@@ -248,6 +260,27 @@ def _rollout_failure(d: DesiredWorkload, mine: list[InstanceView]) -> MarkReleas
                 d.env_id, d.release_id, "failed", step="health", category="health",
                 message=f"instance {inst.instance_id} of {d.workload} failed its health check: "
                 f"{inst.health_reason or 'no reason given'}",
+                instance=inst,
+            )
+    return None
+
+
+def _crash_loop(d: DesiredWorkload, mine: list[InstanceView], now: float) -> MarkRelease | None:
+    """A release that converged here and crash-loops within the watch window is degraded."""
+    if not d.release_converged or d.release_degraded or d.converged_at is None:
+        return None
+    if now - d.converged_at > WATCH_WINDOW:
+        return None
+    for inst in mine:
+        down = inst.state in ("exited", "dead") or inst.health == "unhealthy"
+        if down and inst.restarts + 1 >= MAX_START_ATTEMPTS:
+            what = (f"exited with code {inst.exit_code}" if inst.state in ("exited", "dead")
+                    else f"failed its health check ({inst.health_reason or 'no reason given'})")
+            return MarkRelease(
+                d.env_id, d.release_id, "degraded", step="watch", category="runtime",
+                message=f"release v{d.release_seq} is degraded: instance {inst.instance_id} of "
+                f"{d.workload} {what}, {inst.restarts + 1} times in a row within "
+                f"{WATCH_WINDOW / 60:g}m of converging; a bare plat rollback skips it now",
                 instance=inst,
             )
     return None

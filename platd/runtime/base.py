@@ -152,6 +152,15 @@ class RuntimeError_(Exception):
         self.category = category
 
 
+class ImageMissing(RuntimeError_):
+    """The image a container needs is not on this host (removed outside platd, or never pulled).
+
+    The reconciler remembers which images it has; this tells it that memory is stale."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "image")
+
+
 class Runtime(Protocol):
     async def list_instances(self, host_id: str) -> list[ObservedContainer]:
         """All containers labelled as managed by plat for this host, in any state."""
@@ -164,7 +173,8 @@ class Runtime(Protocol):
         ...
 
     async def create(self, spec: InstanceSpec) -> str:
-        """Create (not start) the container; returns its id."""
+        """Create (not start) the container; returns its id. Raises ImageMissing when the
+        image is not on this host."""
         ...
 
     async def start(self, container_id: str) -> None: ...

@@ -46,6 +46,7 @@ from platd.runtime.base import (
     LABELS,
     ContainerState,
     HostCapacity,
+    ImageMissing,
     InstanceSpec,
     LogBatch,
     ObservedContainer,
@@ -287,9 +288,8 @@ class DockerRuntime:
                 # Created before a crash of ours: adopt it if it is the same instance.
                 return await self._existing(name, spec)
             if exc.status == 404:
-                raise RuntimeError_(
-                    f"cannot create {name}: image {spec.image} is not on this host ({exc.message})",
-                    "image",
+                raise ImageMissing(
+                    f"cannot create {name}: image {spec.image} is not on this host ({exc.message})"
                 ) from exc
             raise _error(exc, f"creating container {name}") from exc
         except aiohttp.ClientError as exc:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from platd.runtime.base import (
     ContainerState,
     HostCapacity,
+    ImageMissing,
     InstanceSpec,
     LogBatch,
     ObservedContainer,
@@ -169,7 +170,7 @@ class FakeRuntime:
             if c.spec.container_name == spec.container_name:
                 return c.id
         if spec.image not in self.local_images:
-            raise RuntimeError_(f"cannot create: image {spec.image} is not on this host", "image")
+            raise ImageMissing(f"cannot create: image {spec.image} is not on this host")
         n = next(self._ids)
         cid = f"fake{n:060d}"
         self.containers[cid] = FakeContainer(cid, spec, ip=f"10.88.0.{n % 250 + 2}")

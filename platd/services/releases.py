@@ -322,7 +322,8 @@ def _move_pointer(
     session.flush()
     stop_first = _stop_first(target, replacing=previous is not None)
     return {
-        "notes": _scale_notes(session, env.id, manifest_of(target)) + endpoint_notes,
+        "notes": _scale_notes(session, env.id, manifest_of(target)) + endpoint_notes
+        + _readiness_notes(manifest_of(target)),
         "stop_first": stop_first,
         "event_cursor": (event.seq or 1) - 1,
         "action": action,
@@ -406,6 +407,17 @@ def _scale_notes(session: Session, env_id: str, manifest: Manifest) -> list[str]
     return notes
 
 
+def _readiness_notes(manifest: Manifest) -> list[str]:
+    """Why a workload without a health check takes min_ready to converge, said up front."""
+    return [
+        f"{w.name} has no health check: each instance counts as ready after staying up "
+        f"{w.ready_after:g}s (min_ready); a health check is faster and surer "
+        f"([workloads.{w.name}.health]), or set min_ready"
+        for w in manifest.workloads.values()
+        if w.health is None and w.min_ready is None and w.count > 0
+    ]
+
+
 def _next_seq(session: Session, env_id: str) -> int:
     top = session.exec(
         select(Release.seq).where(Release.env_id == env_id).order_by(col(Release.seq).desc())
@@ -423,11 +435,14 @@ def release_status(session: Session, release: Release, env: Env) -> dict[str, An
         # failure does not fail a rollback to the release).
         states = [s for s in states if s.change_id == env.current_change_id]
     failed = next((s for s in states if s.status == "failed"), None)
+    degraded = next((s for s in states if s.status == "degraded"), None)
     converged = ever_converged(session, release.id)
     if not current:
-        status = "failed" if failed else "superseded"
+        status = "failed" if failed else "degraded" if degraded else "superseded"
     elif failed:
         status = "failed"
+    elif degraded:
+        status = "degraded"
     elif states and all(s.status == "converged" for s in states):
         status = "converged"
     elif states:
@@ -437,7 +452,15 @@ def release_status(session: Session, release: Release, env: Env) -> dict[str, An
     out: dict[str, Any] = {"status": status, "ever_converged": converged}
     if failed:
         out.update(failed_step=failed.step, category=failed.category, error=failed.message)
+    elif degraded:
+        out.update(failed_step=degraded.step, category=degraded.category, error=degraded.message)
     return out
+
+
+def last_trouble(session: Session, release_id: str) -> ReleaseState | None:
+    """The failed or degraded verdict of the release's last rollout on some host, if any."""
+    states = session.exec(select(ReleaseState).where(ReleaseState.release_id == release_id)).all()
+    return next((s for s in states if s.status in ("failed", "degraded")), None)
 
 
 def _rollout_cursor(session: Session, release_id: str) -> int:
@@ -561,11 +584,13 @@ def rollback(
     text: str | None,
     *,
     dry_run: bool = False,
+    accept_failed: bool = False,
 ) -> dict[str, Any]:
     """Point the env back at ``text`` (or the last release that converged healthy).
 
     With ``dry_run`` nothing is written: the answer is the receipt it would print, so the TUI
-    can show the diff and ask before anything changes.
+    can show the diff and ask before anything changes. A release whose last rollout failed or
+    degraded is rolled back to only with ``accept_failed`` (the person was warned and agreed).
     """
     with ctx.store.read() if dry_run else ctx.store.write() as session:
         ref = tenancy.resolve_env(session, principal, target)
@@ -578,9 +603,11 @@ def rollback(
                 f"{ref.path} has no release to roll back from",
                 hint=f"deploy one with: plat deploy --target {ref.path}",
             )
-        chosen = (
-            find_release(session, ref, text) if text else _last_good_before(session, ref, current)
-        )
+        skipped: list[dict[str, str]] = []
+        if text:
+            chosen = find_release(session, ref, text)
+        else:
+            chosen, skipped = _last_good_before(session, ref, current)
         # The current release again: a retry, allowed once its rollout failed (after a fix
         # outside the release: a scale, a volume, capacity, the registry back up).
         retry = chosen.id == current.id
@@ -590,6 +617,19 @@ def rollback(
                 hint=f"see the others with: plat releases --target {ref.path}",
             )
         action = "retry" if retry else "rollback"
+        trouble = None if retry else last_trouble(session, chosen.id)
+        failed_before = _failed_before(chosen, trouble) if trouble is not None else None
+        if failed_before is not None and not dry_run and not accept_failed:
+            raise Conflict(
+                f"v{chosen.seq} {failed_before['summary']}: rolling back to it needs a "
+                "confirmation",
+                hint=[
+                    "on a terminal, plat rollback asks; answer y to go ahead",
+                    f"in a script: plat rollback v{chosen.seq} --yes --target {ref.path}",
+                    f"or pick a release that converged: plat releases --target {ref.path}",
+                ],
+                details={"failed_before": failed_before, "release": chosen.id},
+            )
         if dry_run:
             return {
                 "action": action,
@@ -600,27 +640,54 @@ def rollback(
                 "diff": release_diff(session, current, chosen),
                 "follow_ups": [f"plat rollback {chosen.id} --target {ref.path}"],
                 "chosen_automatically": text is None,
+                "skipped": skipped,
+                "failed_before": failed_before,
                 "stop_first": _stop_first(chosen),
             }
         receipt = _move_pointer(session, ctx, principal, ref, action, chosen, current)
         receipt["chosen_automatically"] = text is None
+        receipt["skipped"] = skipped
+        receipt["failed_before"] = failed_before
         return receipt
 
 
-def _last_good_before(session: Session, ref: tenancy.EnvRef, current: Release) -> Release:
+def _failed_before(release: Release, trouble: ReleaseState) -> dict[str, Any]:
+    """What a person is told before rolling back to a release whose last rollout went wrong."""
+    first = (trouble.message or "").splitlines()[0] if trouble.message else ""
+    if trouble.status == "degraded":
+        summary = "degraded the last time it ran (its instances crash-looped after converging)"
+    else:
+        summary = (f"failed the last time it rolled out (at step {trouble.step}, "
+                   f"{trouble.category})")
+    return {"version": f"v{release.seq}", "status": trouble.status, "summary": summary,
+            "message": first}
+
+
+def _last_good_before(
+    session: Session, ref: tenancy.EnvRef, current: Release,
+) -> tuple[Release, list[dict[str, str]]]:
+    """The newest earlier release that converged and whose last verdict is good; and the
+    releases passed over on the way, each with why (a bare rollback says which it skipped)."""
     rows = session.exec(
         select(Release)
         .where(Release.env_id == ref.env.id, col(Release.seq) < current.seq)
         .order_by(col(Release.seq).desc())
     ).all()
+    skipped: list[dict[str, str]] = []
     for release in rows:
-        states = session.exec(
-            select(ReleaseState).where(ReleaseState.release_id == release.id)
-        ).all()
-        if ever_converged(session, release.id) and not any(s.status == "failed" for s in states):
-            return release
+        trouble = last_trouble(session, release.id)
+        if trouble is not None:
+            why = ("degraded: its instances crash-looped after converging"
+                   if trouble.status == "degraded" else "its rollout failed")
+            skipped.append({"version": f"v{release.seq}", "status": trouble.status, "why": why})
+        elif not ever_converged(session, release.id):
+            skipped.append({"version": f"v{release.seq}", "status": "never-converged",
+                            "why": "it never converged"})
+        else:
+            return release, skipped
+    passed = "".join(f"; v{s['version'][1:]} {s['why']}" for s in skipped)
     raise NotFound(
-        f"no release before v{current.seq} in {ref.path} ever converged healthy",
+        f"no release before v{current.seq} in {ref.path} ever converged healthy{passed}",
         hint=f"pick one explicitly: plat rollback RELEASE --target {ref.path} "
         f"(see plat releases --target {ref.path})",
     )

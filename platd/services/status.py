@@ -54,6 +54,21 @@ def _instance_dict(i: Instance, seqs: dict[str, int], now: float) -> dict[str, A
     }
 
 
+def _coming_up(i: Instance) -> bool:
+    """Being added, not failing: pending, created, or running and not yet ready, first try."""
+    if i.state in ("pending", "created"):
+        return True
+    return i.state == "running" and i.health == "starting" and i.restarts == 0
+
+
+def _crashing(i: Instance) -> bool:
+    """Down or failing after it ran: exited, restarting, unhealthy, or starting over."""
+    if i.state in ("exited", "dead", "restarting"):
+        return True
+    return i.state == "running" and (
+        i.health == "unhealthy" or (i.health == "starting" and i.restarts > 0))
+
+
 def _desired_scale(release: Release | None, scales: dict[str, Scale]) -> dict[str, dict[str, Any]]:
     if release is None:
         return {}
@@ -108,6 +123,11 @@ def status(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, 
             # "Current" means running the desired spec: this release with today's cpu/memory.
             want_spec = spec_hash(current.id, name, want["cpu"], want["memory"]) if current else ""
             on_current = [i for i in mine if i.spec_hash == want_spec]
+            serving = [i for i in mine if i.state == "running" and i.health == "healthy"]
+            by_release: dict[str, int] = {}
+            for i in serving:
+                version = f"v{seqs[i.release_id]}" if i.release_id in seqs else "?"
+                by_release[version] = by_release.get(version, 0) + 1
             workloads.append(
                 {
                     "name": name,
@@ -118,9 +138,15 @@ def status(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, 
                     "healthy": sum(
                         1 for i in mine if i.state == "running" and i.health == "healthy"
                     ),
+                    # Healthy instances of the desired spec ("updated"); "serving" counts
+                    # every healthy instance, whichever release it runs: what takes traffic.
                     "current": sum(
                         1 for i in on_current if i.state == "running" and i.health == "healthy"
                     ),
+                    "serving": len(serving),
+                    "serving_releases": by_release,
+                    "starting": sum(1 for i in on_current if _coming_up(i)),
+                    "crashing": sum(1 for i in on_current if _crashing(i)),
                     "pending": [i.reason for i in mine if i.state == "pending"][:1],
                     **_volume_facts(current, name, volume_hosts),
                     "instances": [_instance_dict(i, seqs, now) for i in mine],

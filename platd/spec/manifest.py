@@ -11,6 +11,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+# Without a health check, "running" says nothing about a process that dies after a few seconds:
+# an instance must stay up this long to count as ready (Nomad's min_healthy_time, Kubernetes'
+# minReadySeconds).
+DEFAULT_MIN_READY = 10.0
+
 
 @dataclass(frozen=True)
 class HttpCheck:
@@ -51,6 +56,16 @@ class Workload:
     memory: int = 128 * 1024 * 1024  # bytes
     health: HealthCheck | None = None
     ports: tuple[int, ...] = ()  # extra internal ports to publish on loopback
+    # Seconds an instance must stay up before it counts as ready (None: the default, which is
+    # DEFAULT_MIN_READY without a health check and nothing beyond the check with one).
+    min_ready: float | None = None
+
+    @property
+    def ready_after(self) -> float:
+        """Seconds of running an instance needs, besides any health check, to count as ready."""
+        if self.min_ready is not None:
+            return self.min_ready
+        return 0.0 if self.health is not None else DEFAULT_MIN_READY
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from platd.spec.runtime_rules import (
     mount_problem,
 )
 from platd.spec.sizes import parse_memory
+from platd.spec.timeparse import parse_duration
 
 MAX_COUNT = 100
 SECRETS_DIR = "/run/secrets"
@@ -47,7 +48,10 @@ MAX_NESTING = 64  # tables and arrays inside each other; a manifest needs four o
 _TOP_FIELDS = ("app", "env", "secrets", "workloads", "endpoints", "volumes")
 _ENV_FIELDS = ("required", "optional")
 _SECRETS_FIELDS = ("bundles",)
-_WORKLOAD_FIELDS = ("image", "build", "command", "count", "cpu", "memory", "ports", "health")
+_WORKLOAD_FIELDS = (
+    "image", "build", "command", "count", "cpu", "memory", "ports", "health", "min_ready",
+)
+MAX_MIN_READY = 3600.0
 _BUILD_FIELDS = ("context", "dockerfile")
 _HEALTH_FIELDS = ("tcp", "http", "interval", "timeout", "retries", "grace")
 _HTTP_FIELDS = ("port", "path")
@@ -400,7 +404,31 @@ def _workload(c: _Checker, path: str, name: str, raw: Any) -> Workload:
         memory=_memory(c, key_path(path, "memory"), body.get("memory")),
         health=_health(c, key_path(path, "health"), body.get("health")),
         ports=tuple(port for _, port in c.ports(key_path(path, "ports"), body.get("ports"))),
+        min_ready=_min_ready(c, key_path(path, "min_ready"), body.get("min_ready")),
     )
+
+
+def _min_ready(c: _Checker, path: str, value: Any) -> float | None:
+    """A duration ("10s", "500ms", "1m") or a number of seconds; 0 means no wait."""
+    if value is None:
+        return None
+    example = 'write a duration like "10s", "500ms" or "1m"'
+    if isinstance(value, str):
+        try:
+            seconds = parse_duration(value)
+        except InvalidInput:
+            c.add(path, f"cannot read {json.dumps(value)} as a duration; {example}")
+            return None
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        c.add(path, f"expected a duration, got {_show(value)}; {example}")
+        return None
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_MIN_READY:
+        shown = json.dumps(value) if isinstance(value, str) else _show(value)
+        c.add(path, f"must be between 0s and {MAX_MIN_READY:g}s, got {shown}")
+        return None
+    return seconds
 
 
 def _image_or_build(

@@ -240,7 +240,7 @@ class ReleaseState(Replicated, table=True):
     __tablename__ = "release_states"
     release_id: str = Field(index=True)
     host_id: str
-    status: str  # rolling | converged | failed
+    status: str  # rolling | converged | failed | degraded
     # The env change (deploy, rollback, retry) this verdict answers to: after the pointer moves
     # again, an older verdict no longer holds, without deleting the row.
     change_id: str | None = None

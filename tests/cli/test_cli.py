@@ -508,7 +508,7 @@ def test_status_shows_desired_and_current(cli: Any, deployed: str) -> None:
     lines = r.out.splitlines()
     assert lines[0] == f"{deployed}  release v1 (converged)"
     header = next(line for line in lines if line.startswith("WORKLOAD"))
-    assert header.split() == ["WORKLOAD", "CURRENT/DESIRED", "RUNNING", "HEALTHY", "CPU",
+    assert header.split() == ["WORKLOAD", "SERVING/DESIRED", "UPDATED", "RUNNING", "CPU",
                               "MEMORY"]
     assert lines[lines.index(header) + 1].split() == ["web", "2/2", "2", "2", "0.25", "64M"]
     instances = [line.split() for line in lines if re.match(r"^[a-z0-9]{10}\s+web\s", line)]

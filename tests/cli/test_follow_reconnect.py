@@ -30,6 +30,7 @@ image = "127.0.0.1:5000/hello:v1"
 count = 2
 cpu = 0.25
 memory = "5G"
+min_ready = "1s"
 """
 
 

@@ -12,6 +12,11 @@ from typing import Any
 
 from cli_support import MANIFEST, assert_error, satisfy_gate
 
+from tui.cli.context import ERR, OUT
+from tui.cli.runner import run
+from tui.cli.settings import FixedSettings
+from tui.cli.transcript import TranscriptCtx
+
 
 def _wait_for_scale(cli: Any, target: str, count: int, timeout: float = 15.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
@@ -184,3 +189,53 @@ def test_a_failed_release_is_retried_as_it_is_once_the_cause_is_fixed(
     assert "admin retried release v1" in cli("events", "--target", target).out
     # A release that did not fail is not "retried": it is already current.
     assert_error(cli("rollback", "v1", "--target", target), 5, "already the current release")
+
+
+class Person(TranscriptCtx):
+    """The runner's transcript Ctx with a person at it who answers every question ``answer``."""
+
+    def __init__(self, platd: Any, target: str, answer: str) -> None:
+        super().__init__(FixedSettings(platd.url, platd.token, target))
+        self.answer = answer
+        self.asked: list[str] = []
+
+    @property
+    def interactive(self) -> bool:
+        return True
+
+    def ask(self, prompt: str) -> str | None:
+        self.asked.append(prompt)
+        return self.answer
+
+
+def test_rolling_back_to_a_release_that_failed_warns_and_asks(
+        cli: Any, platd: Any, target: str, tmp_path: Path) -> None:
+    satisfy_gate(platd, target)
+    assert cli("deploy", "-f", str(MANIFEST), "--target", target).code == 0
+    big = tmp_path / "big.toml"
+    big.write_text(MANIFEST.read_text().replace('memory = "64M"', 'memory = "16G"'))
+    assert cli("deploy", "-f", str(big), "--target", target).code == 8
+    assert cli("deploy", "-f", str(MANIFEST), "--target", target).code == 0
+
+    # No person to ask (a script): refused, nothing changes.
+    hints = assert_error(cli("rollback", "v2", "--detach", "--target", target), 5,
+                         "v2 failed the last time it rolled out (at step schedule, scheduling)")
+    assert f"in a script: plat rollback v2 --yes --target {target}" in hints
+    current = [x["version"] for x in json.loads(
+        cli("releases", "--json", "--target", target).out)["releases"] if x["current"]]
+    assert current == ["v3"]
+
+    # A person who says no: not rolled back, told how to do it anyway.
+    no = Person(platd, target, "n")
+    assert run(["rollback", "v2", "--detach"], no) == 2
+    assert no.asked == ["Roll back to v2 anyway? [y/N] "]
+    assert "warning: v2 failed the last time it rolled out" in no.text(ERR)
+    assert "not rolled back" in no.text(ERR)
+
+    # A person who says yes, and --yes in a script: rolled back, the receipt keeps the warning.
+    yes = Person(platd, target, "y")
+    assert run(["rollback", "v2", "--detach"], yes) == 0, yes.text(ERR)
+    assert "warning: v2 failed the last time it rolled out" in yes.text(OUT)
+    assert cli("rollback", "v1", "--detach", "--target", target).code == 0
+    r = cli("rollback", "v2", "--yes", "--detach", "--target", target)
+    assert r.code == 0, r.err

@@ -67,7 +67,8 @@ APP = "base/p/web"
 ORG_NAMES = ("acme", "globex", "initech", "hooli")  # few names: both sides pick the same ones
 ENV_NAMES = ("prod", "staging", "dev")
 BASE_ENVS = ("prod", "staging")
-MANIFEST = 'app = "web"\n[workloads.web]\nimage = "127.0.0.1:5000/hello:v1"\ncount = 1\n'
+MANIFEST = ('app = "web"\n[workloads.web]\nimage = "127.0.0.1:5000/hello:v1"\ncount = 1\n'
+            'min_ready = "1s"\n')
 MAX_SKEW_MS = 5_000
 CONVERGE_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0

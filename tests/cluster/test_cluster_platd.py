@@ -118,6 +118,7 @@ MANIFEST = """app = "web"
 [workloads.site]
 image = "127.0.0.1:5000/hello:v1"
 count = 1
+min_ready = "1s"
 """
 
 

@@ -21,7 +21,7 @@ TARGET = "acme/shop/hello/prod"
 def manifest(
     tmp: Path, *, count: int = 2, image: str = HELLO_V1, command: list[str] | None = None,
     health_path: str = "/healthz", grace: float = 30, memory: str = "64M", name: str = "plat.toml",
-    secrets: bool = True,
+    secrets: bool = True, health: bool = True, min_ready: str | None = None,
 ) -> Path:
     lines = [
         'app = "hello"',
@@ -39,12 +39,15 @@ def manifest(
     ]
     if command is not None:
         lines.append(f"command = {json.dumps(command)}")
-    lines += [
-        "[workloads.web.health]",
-        f'http = {{ port = 8080, path = "{health_path}" }}',
-        f"grace = {grace}",
-        "interval = 0.5",
-    ]
+    if min_ready is not None:
+        lines.append(f'min_ready = "{min_ready}"')
+    if health:
+        lines += [
+            "[workloads.web.health]",
+            f'http = {{ port = 8080, path = "{health_path}" }}',
+            f"grace = {grace}",
+            "interval = 0.5",
+        ]
     path = tmp / name
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -24,12 +24,14 @@ image = "127.0.0.1:5000/busybox:latest"
 count = 2
 cpu = 0.1
 memory = "32M"
+min_ready = "1s"  # not a readiness test: the 10 s default would only slow it
 
 [workloads.worker]
 image = "127.0.0.1:5000/busybox:latest"
 count = 1
 cpu = 0.1
 memory = "32M"
+min_ready = "1s"  # not a readiness test: the 10 s default would only slow it
 """
 
 

@@ -38,7 +38,7 @@ def manifest(tmp: Path, name: str, workloads: dict[str, str]) -> Path:
     for workload, script in workloads.items():
         text += (f"\n[workloads.{workload}]\nimage = \"{BUSYBOX}\"\n"
                  f"command = {json.dumps(['sh', '-c', script])}\n"
-                 "count = 1\ncpu = 0.1\nmemory = \"32M\"\n")
+                 "count = 1\ncpu = 0.1\nmemory = \"32M\"\nmin_ready = \"1s\"\n")
     path = tmp / name
     path.write_text(text)
     return path

@@ -32,6 +32,7 @@ command = ["sh", "-c", "i=0; while true; do echo tick-$i; i=$((i+1)); sleep 1; d
 count = 1
 cpu = 0.1
 memory = "32M"
+min_ready = "1s"  # not a readiness test: the 10 s default would only slow it
 """
 
 

@@ -92,6 +92,23 @@ def test_defaults_fill_what_the_manifest_leaves_out() -> None:
     assert manifest.secret_bundles == ()
     assert manifest.endpoints == ()
     assert manifest.volumes == ()
+    # Without a health check an instance must stay up 10 s before it counts as ready.
+    assert (web.min_ready, web.ready_after) == (None, 10.0)
+
+
+@pytest.mark.parametrize(("written", "seconds"), [
+    ('"1s"', 1.0), ('"500ms"', 0.5), ('"2m"', 120.0), ("3", 3.0), ("0.25", 0.25), ('"0s"', 0.0),
+])
+def test_min_ready_reads_a_duration_or_seconds(written: str, seconds: float) -> None:
+    web = parse_manifest(MINIMAL + f"min_ready = {written}\n").workloads["web"]
+    assert web.min_ready == web.ready_after == seconds
+
+
+def test_a_health_check_alone_decides_readiness_unless_min_ready_is_set() -> None:
+    checked = MINIMAL + "health = { tcp = 8080 }\n"
+    assert parse_manifest(checked).workloads["web"].ready_after == 0.0
+    web = parse_manifest(checked + 'min_ready = "5s"\n').workloads["web"]
+    assert web.ready_after == 5.0
 
 
 RICH = """\
@@ -106,6 +123,7 @@ count = 0
 cpu = 2
 memory = 1073741824
 ports = [9000, 9001]
+min_ready = "3s"
 health = { http = { port = 9000, path = "/healthz" }, interval = 5, retries = 1, grace = 60 }
 
 [workloads.worker]
@@ -155,8 +173,9 @@ def test_rich_manifest_parses_build_http_health_and_options() -> None:
     assert manifest.volumes == (VolumeMount("cache", "worker", "/var/cache/shop/", True),)
     # The later [workloads.api] header defines the table the earlier .build header implied.
     assert manifest.lines["workloads.api"] == 7
-    assert manifest.lines["workloads.api.health.http.path"] == 12
-    assert manifest.lines["endpoints[1].external_ports[1]"] == 32
+    assert manifest.lines["workloads.api.health.http.path"] == 13
+    assert manifest.lines["endpoints[1].external_ports[1]"] == 33
+    assert api.min_ready == 3.0
 
 
 @pytest.mark.parametrize("text", [DESIGN_EXAMPLE, RICH, MINIMAL])

@@ -58,7 +58,29 @@ CASES: list[Mistake] = [
         "workloads.web.zzz",
         5,
         "unknown field 'zzz' in [workloads.web]; expected one of: build, command, count, cpu, "
-        "health, image, memory, ports",
+        "health, image, memory, min_ready, ports",
+    ),
+    (
+        "min_ready that is not a duration",
+        MINIMAL + 'min_ready = "ten seconds"\n',
+        "workloads.web.min_ready",
+        5,
+        "cannot read \"ten seconds\" as a duration; write a duration like \"10s\", \"500ms\" "
+        "or \"1m\"",
+    ),
+    (
+        "min_ready out of range",
+        MINIMAL + 'min_ready = "2h"\n',
+        "workloads.web.min_ready",
+        5,
+        "must be between 0s and 3600s, got \"2h\"",
+    ),
+    (
+        "min_ready of the wrong type",
+        MINIMAL + "min_ready = true\n",
+        "workloads.web.min_ready",
+        5,
+        "expected a duration, got true",
     ),
     (
         "unknown top-level table",

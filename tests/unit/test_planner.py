@@ -375,3 +375,28 @@ def test_each_stop_says_why() -> None:
         "a": "replaced by release v2",
         "x": "its workload or env is no longer deployed",
     }
+
+
+def test_a_crash_loop_within_the_watch_window_degrades_a_converged_release() -> None:
+    from dataclasses import replace
+
+    from platd.reconcile.planner import WATCH_WINDOW
+
+    looping = exited("c", restarts=MAX_START_ATTEMPTS - 1, code=3)
+    converged = replace(want(1, converged=True), converged_at=NOW - 60)
+    marks = [a for a in run_plan([converged], [looping], status=CONVERGED).actions
+             if isinstance(a, MarkRelease)]
+    assert [(m.status, m.step, m.instance) for m in marks] == [("degraded", "watch", looping)]
+    assert "3 times in a row within 5m of converging" in (marks[0].message or "")
+
+    # Once degraded it stays so (no new verdict); past the window a crash loop is restarts only.
+    degraded = replace(converged, release_degraded=True)
+    assert not [a for a in run_plan([degraded], [looping], status={"r2": "degraded"}).actions
+                if isinstance(a, MarkRelease)]
+    late = replace(converged, converged_at=NOW - WATCH_WINDOW - 1)
+    assert not [a for a in run_plan([late], [looping], status=CONVERGED).actions
+                if isinstance(a, MarkRelease)]
+    # One crash is a restart, not a loop.
+    once = exited("c", restarts=0, code=3)
+    assert not [a for a in run_plan([converged], [once], status=CONVERGED).actions
+                if isinstance(a, MarkRelease)]

@@ -24,13 +24,13 @@ from platd.datadir import DataDir
 from platd.reconcile import observed
 from platd.reconcile.health import ProbeResult
 from platd.reconcile.ledger import HealthState
-from platd.reconcile.loop import MIN_READY, Reconciler
+from platd.reconcile.loop import Reconciler
 from platd.runtime.base import HostCapacity, InstanceSpec, RuntimeError_
 from platd.runtime.fake import FakeContainer, FakeRuntime
 from platd.secrets.crypto import SecretBox, create_key_file
 from platd.services import config, releases, tenancy
 from platd.services.context import ServiceContext
-from platd.spec.manifest import HealthCheck
+from platd.spec.manifest import DEFAULT_MIN_READY, HealthCheck
 from platd.store import eventlog
 from platd.store.db import Store, migrate
 from platd.store.models import Event, Instance, ReleaseState
@@ -216,7 +216,7 @@ async def converge(host: Host, rec: Reconciler, release_id: str, passes: int = 1
         await step(rec)
         if host.status(release_id) == "converged":
             return
-        host.clock.advance(MIN_READY)
+        host.clock.advance(DEFAULT_MIN_READY)
     raise AssertionError(f"release did not converge: {host.state(release_id)}")
 
 
@@ -462,7 +462,7 @@ def test_an_idle_pass_over_a_thousand_workloads(tmp_path: Path, host: Host) -> N
 
     async def body() -> None:
         await step(rec)
-        host.clock.advance(MIN_READY)
+        host.clock.advance(DEFAULT_MIN_READY)
         await step(rec)
         assert host.status(release) == "converged"
         before = len(host.fake.calls)

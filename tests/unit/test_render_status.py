@@ -4,23 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.render import status_lines
+from tui.render import status_lines, status_summary
+from tui.widgets.status_panel import status_view
 
 TARGET = "acme/shop/hello/prod"
 
 
-def status(release_status: str, current: int, desired: int = 1) -> dict[str, Any]:
+def status(release_status: str, current: int, desired: int = 1, *, serving: int | None = None,
+           by: dict[str, int] | None = None, starting: int = 0, crashing: int = 0,
+           error: str | None = None) -> dict[str, Any]:
+    serving = current if serving is None else serving
+    release: dict[str, Any] = {"version": "v2", "status": release_status}
+    if error:
+        release.update(error=error, failed_step="start", category="runtime")
     return {
         "target": TARGET,
-        "release": {"version": "v2", "status": release_status},
+        "release": release,
         "workloads": [{"name": "web", "current": current, "desired": desired,
-                       "running": current, "healthy": current, "cpu": 0.25, "memory": "64M",
-                       "pending": [], "instances": []}],
+                       "running": serving, "healthy": serving, "serving": serving,
+                       "serving_releases": by if by is not None else {"v2": serving},
+                       "starting": starting, "crashing": crashing,
+                       "cpu": 0.25, "memory": "64M", "pending": [], "instances": []}],
     }
 
 
 def test_a_converged_release_that_lost_instances_says_degraded() -> None:
-    lines = status_lines(status("converged", 0))
+    lines = status_lines(status("converged", 0, crashing=1))
     assert lines[0] == f"{TARGET}  release v2 (converged)"
     assert lines[1] == ("  degraded since the rollout: web 0/1 running and healthy; "
                         f"why: plat events --target {TARGET}")
@@ -55,6 +64,8 @@ def test_a_disk_with_room_is_not_mentioned() -> None:
     s = status("converged", 1) | {"disk": _disk(False)}
     assert "disk" not in "\n".join(status_lines(s))
     assert "disk" not in status_view(s).summary
+
+
 def test_an_unreachable_engine_is_said_first_in_the_cli_and_the_tui() -> None:
     from tui.widgets.status_panel import status_view
 
@@ -70,3 +81,47 @@ def test_an_unreachable_engine_is_said_first_in_the_cli_and_the_tui() -> None:
     assert summary[1].startswith("[red]host 0f3c9a1b2d4e: engine unreachable since 2026-12-02")
     assert "\\[unix:///var/run/docker.sock]" in summary[1]  # the engine's words are not markup
     assert "engine unreachable" not in "\n".join(status_lines(status("converged", 1)))
+
+
+def test_right_after_a_scale_up_it_says_scaling_not_degraded() -> None:
+    lines = status_lines(status("converged", 1, desired=3, starting=2))
+    assert lines[1] == "  scaling: web 1/3"
+    assert "degraded" not in "\n".join(lines)
+
+
+def test_a_failing_rollout_counts_the_previous_release_that_serves() -> None:
+    s = status("failed", 0, desired=2, serving=2, by={"v1": 2},
+               error="instance x of web exited with code 1, 3 times in a row")
+    lines = status_lines(s)
+    assert lines[1] == ("  failed at start (runtime): instance x of web exited with code 1, "
+                        "3 times in a row")
+    assert lines[2] == "  still serving: web 2/2 (v1: 2)"
+    header = lines.index(next(x for x in lines if x.startswith("WORKLOAD")))
+    assert lines[header].split() == ["WORKLOAD", "SERVING/DESIRED", "UPDATED", "RUNNING", "CPU",
+                                     "MEMORY"]
+    assert lines[header + 1].split() == ["web", "2/2", "0", "2", "0.25", "64M"]
+    rolling = status_lines(status("rolling", 1, desired=2, serving=3, by={"v1": 2, "v2": 1}))
+    assert rolling[1] == "  rolling out v2: web 1/2 updated, serving 3/2 (v1: 2, v2: 1)"
+
+
+def test_a_degraded_release_says_why() -> None:
+    lines = status_lines(status("degraded", 0, crashing=1, error="release v2 is degraded: x"))
+    assert lines[0] == f"{TARGET}  release v2 (degraded)"
+    assert lines[1] == "  release v2 is degraded: x"
+
+
+def test_healthy_says_nothing_more() -> None:
+    assert len(status_summary(status("converged", 1))) == 1
+    assert len(status_summary(status("converged", 3, desired=2))) == 1
+
+
+def test_the_tui_says_the_same_words() -> None:
+    for s in (status("converged", 1, desired=3, starting=2),
+              status("failed", 0, desired=2, serving=2, by={"v1": 2}, error="boom")):
+        view = status_view(s)
+        for line in status_summary(s):
+            assert line.strip() in view.summary
+        assert [list(row) for row in view.workloads] == [
+            ["web", f"{s['workloads'][0]['serving']}/{s['workloads'][0]['desired']}",
+             str(s["workloads"][0]["current"]), str(s["workloads"][0]["running"]), "0.25",
+             "64M"]]

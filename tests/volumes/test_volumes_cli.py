@@ -20,6 +20,7 @@ image = "127.0.0.1:5000/busybox:latest"
 command = ["sleep", "1000000"]
 count = {count}
 memory = "32M"
+min_ready = "1s"  # not a readiness test: the 10 s default would only slow it
 
 [[volumes]]
 name = "{volume}"
@@ -152,7 +153,7 @@ def test_gate_refuses_missing_volumes_and_shared_counts_naming_the_fix(
     r = vdaemon.plat("deploy", "-f", manifest(tmp_path, volume="pgdata"))
     assert r.code == 6, r.err
     assert f"plat volumes create pgdata --size 1G --target {TARGET}" in r.err
-    assert "line 10" in r.err
+    assert "line 11" in r.err
     assert vdaemon.plat("volumes", "create", "pgdata", "--size", "300M").code == 0
     r = vdaemon.plat("deploy", "-f", manifest(tmp_path, count=3, volume="pgdata"))
     assert r.code == 6

@@ -33,6 +33,7 @@ command = {json.dumps(COMMAND)}
 count = 1
 cpu = 0.2
 memory = "{memory}"
+min_ready = "1s"  # not a readiness test: the 10 s default would only slow it
 
 [[volumes]]
 name = "data"

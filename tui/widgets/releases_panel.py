@@ -141,7 +141,9 @@ class ReleasesPanel(SaysWorkerFailures, Vertical):
         clients = self.app.clients  # type: ignore[attr-defined]
         path = clients.get().env_path(target, "/rollback")
         try:
-            receipt = clients.call("POST", path, body={"release": release_id})
+            # The preview the person just said yes to warned if the release failed before.
+            receipt = clients.call("POST", path,
+                                   body={"release": release_id, "accept_failed": True})
             note = read(f"POST {path}", receipt, rolled_back_note)
         except PlatError as e:
             if clients.closed:

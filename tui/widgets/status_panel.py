@@ -36,8 +36,9 @@ class StatusPanel(SaysWorkerFailures, Vertical):
         yield DataTable(id="instances", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        self.query_one("#workloads", DataTable).add_columns(
-            "WORKLOAD", "CURRENT/DESIRED", "RUNNING", "HEALTHY", "CPU", "MEMORY")
+        from tui.render import WORKLOAD_COLUMNS
+
+        self.query_one("#workloads", DataTable).add_columns(*WORKLOAD_COLUMNS)
         self.query_one("#instances", DataTable).add_columns(
             "INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH", "RESTARTS", "AGE", "PORTS")
 
@@ -114,24 +115,20 @@ def status_view(s: dict[str, Any]) -> StatusView:
     """What the panel shows of ``GET .../status``, in the CLI's words (``plat status``)."""
     from rich.markup import escape
 
-    from tui.render import disk_lines, status_lines
+    from tui.render import disk_lines, status_summary, workload_rows
 
-    rel = s.get("release")
-    summary = escape(status_lines(s)[0] if rel else f"{s['target']}: nothing deployed yet")
-    for line in disk_lines(s.get("disk")):
-        summary += f"\n[red]{escape(line.strip())}[/]"
-    if rel and rel.get("status") == "failed" and rel.get("error"):
-        failed = (f"failed at {rel.get('failed_step')} ({rel.get('category')}): "
-                  f"{rel['error'].splitlines()[0]}")
-        summary += f"\n[red]{escape(failed)}[/]"
-    for down in s.get("engine_unreachable") or ():  # the rows below are last seen, not now
-        line = f"host {down['host'][-12:]}: {down['reason']}"
-        summary += f"\n[red]{escape(line)}[/]"
+    head, *rest = status_summary(s)
+    if not s.get("release"):
+        rest = disk_lines(s.get("disk"))  # nothing deployed (the head says it), the disk still
+    alarms = ("failed at ", "host ", "this host:")  # a failed rollout, a full disk, no engine
+    parts = [escape(head)]
+    for line in rest:
+        said = escape(line.strip())
+        parts.append(f"[red]{said}[/]" if line.strip().startswith(alarms) else said)
+    summary = "\n".join(parts)
     pending = [f"{w['name']}: pending: {r}" for w in s["workloads"] for r in w["pending"]]
     summary = "\n".join([summary, *(escape(p) for p in pending)])
-    workloads: list[tuple[str, ...]] = [
-        (str(w["name"]), f"{w['current']}/{w['desired']}", str(w["running"]), str(w["healthy"]),
-         f"{w['cpu']:g}", str(w["memory"])) for w in s["workloads"]]
+    workloads = [tuple(row) for row in workload_rows(s)]
     instances: list[tuple[str, ...]] = []
     for w in s["workloads"]:
         for i in w["instances"]:

@@ -79,7 +79,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "wait",
         parents=[common],
         help="wait until a release converges or fails",
-        description="Exit 0 when converged, 8 when the rollout failed, 9 on timeout.",
+        description="Exit 0 when converged, 8 when the rollout failed (or the release "
+        "converged and then degraded), 9 on timeout.",
     )
     p.add_argument("release", nargs="?", help="release (v3, an id or id prefix; default: current)")
     p.add_argument("--timeout", type=finite_float, default=DEFAULT_TIMEOUT)
@@ -94,10 +95,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="point the env back at an earlier release",
         description="Without RELEASE, picks the most recent release before the "
-        "current one that converged healthy. Nothing is rebuilt or re-resolved. RELEASE may "
-        "be the current release when its rollout failed: that retries it as it is.",
+        "current one that converged healthy, skipping (and naming) failed and degraded ones. "
+        "Nothing is rebuilt or re-resolved. RELEASE may be the current release when its "
+        "rollout failed: that retries it as it is. Rolling back to a release whose last "
+        "rollout failed or degraded asks first (--yes in scripts).",
     )
     p.add_argument("release", nargs="?", help="v3, an id or a unique id prefix")
+    p.add_argument("--yes", "-y", action="store_true",
+                   help="roll back even to a release that failed or degraded before")
     p.add_argument("--detach", action="store_true")
     p.add_argument("--timeout", type=finite_float, default=DEFAULT_TIMEOUT)
     p.set_defaults(handler=rollback)
@@ -395,6 +400,10 @@ def wait(ctx: Ctx) -> int:
         return 0
     if rel["status"] == "failed":
         return _conclude(ctx, target, rel["id"])
+    if rel["status"] == "degraded":
+        from tui.render import degraded_lines
+
+        raise RolloutFailed("\n".join(degraded_lines(rel, target)), details={"release": rel})
     if rel["status"] == "superseded":
         listed = ctx.client.get(ctx.client.env_path(target, "/releases"))["releases"]
         now = next((r for r in listed if r["current"]), None)
@@ -438,16 +447,42 @@ def _retry_command(ctx: Ctx, target: str) -> str | None:
 
 
 def rollback(ctx: Ctx) -> int:
+    from platd.spec.errors import Conflict
     from tui.render import receipt
 
     target = ctx.target()
-    r = ctx.client.post(ctx.client.env_path(target, "/rollback"), {"release": ctx.args.release})
+    path = ctx.client.env_path(target, "/rollback")
+    body = {"release": ctx.args.release, "accept_failed": ctx.args.yes}
+    try:
+        r = ctx.client.post(path, body)
+    except Conflict as e:
+        if "failed_before" not in e.details or not _confirm_failed(ctx, e):
+            raise
+        r = ctx.client.post(path, {**body, "accept_failed": True})
     ctx.out(r, receipt(r))
     if ctx.args.detach:
         return 0
     return follow_release(
         ctx, target, r["release"]["id"], ctx.args.timeout, after=r["event_cursor"]
     )
+
+
+def _confirm_failed(ctx: Ctx, refusal: Any) -> bool:
+    """Warn that the chosen release failed before and ask; False: refuse as platd did."""
+    from tui.render import failed_before_lines, rollback_question
+
+    if ctx.json or not ctx.interactive:
+        return False  # nobody to ask: platd's refusal says to pass --yes
+    info = refusal.details["failed_before"]
+    for line in failed_before_lines(info):
+        ctx.note(line.strip())
+    answer = ctx.ask(rollback_question(info))
+    if answer is None or answer.strip().lower() not in ("y", "yes"):
+        raise InvalidInput(
+            f"not rolled back: {info['version']} {info['summary']}",
+            hint=refusal.hint[1:],
+        )
+    return True
 
 
 def scale(ctx: Ctx) -> int:
