@@ -43,6 +43,7 @@ from platd.services.endpoints import probe_host_port
 from platd.services.volumes import reattach
 from platd.spec.endpoints import Pools, PortProbe
 from platd.spec.hlc import HybridLogicalClock
+from platd.spec.membership import Membership
 from platd.spec.volumes import HostInfo
 from platd.store.db import Store, migrate
 from platd.supervisor import RootTask, Supervisor
@@ -248,8 +249,9 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
         hooks=Hooks(on_observed=logs.collector.observe, before_stop=ingress.drain,
                     before_remove=logs.collector.drain),
     )
+    membership = _membership(data, settings, store)
     services = ServiceContext(
-        store=store, feed=feed, clock=clock,
+        store=store, feed=feed, clock=clock, membership=membership,
         host=HostInfo(store.host_id, str(host["name"]), dict(settings.labels)),
         box=box, runtime=b.runtime, volumes=volumes,
         images=Images(b.resolve, b.build, settings.registry),
@@ -258,7 +260,7 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
             b.port_probe,
         ),
     )
-    cluster = _cluster_node(data, settings, host, store)
+    cluster = _cluster_node(data, settings, host, store, membership)
     app = create_app(ApiContext(services, logs, cluster))
     return Daemon(
         data=data, settings=settings, clock=clock, store=store, feed=feed, runtime=b.runtime,
@@ -267,8 +269,17 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
     )
 
 
+def _membership(data: DataDir, settings: HostSettings, store: Store) -> Membership | None:
+    """Gossip's view of the hosts, for placement: only a cluster member has one."""
+    from platd.cluster import identity
+
+    if identity.load(data.path) is None:
+        return None
+    return Membership(store.host_id, float(settings.host_grace_seconds))
+
+
 def _cluster_node(data: DataDir, settings: HostSettings, host: dict[str, object],
-                  store: Store) -> ClusterNode | None:
+                  store: Store, membership: Membership | None = None) -> ClusterNode | None:
     """This host's membership, if it is in a cluster (``platd init --cluster/--join``)."""
     from platd.cluster import identity
 
@@ -282,7 +293,7 @@ def _cluster_node(data: DataDir, settings: HostSettings, host: dict[str, object]
         region=labels.get("region", ""), labels=labels,
         interval=float(settings.anti_entropy_seconds),
         rpc_addr=settings.serf_rpc or "127.0.0.1:7373",
-    ))
+    ), membership=membership)
 
 
 def _open_volumes(data: DataDir) -> VolumeBackend:

@@ -54,6 +54,8 @@ class HostSettings:
     serf_rpc: str = "127.0.0.1:7373"  # the agent's RPC, on loopback (several hosts on one
     # machine, as scripts/dev-cluster runs them, need one port each)
     anti_entropy_seconds: float = 10.0
+    # How long a failed host keeps its instances before they are placed elsewhere.
+    host_grace_seconds: float = 60.0
 
     @classmethod
     def load(cls, path: Path) -> HostSettings:
@@ -66,7 +68,7 @@ class HostSettings:
         known = {"registry", "labels", "resync_seconds", "logs_max_age", "logs_max_bytes",
                  "ingress_ipv6", "ingress_ipv4", "ingress_driver", "gossip_bind", "api_url",
                  "serf_rpc",
-                 "anti_entropy_seconds"}
+                 "anti_entropy_seconds", "host_grace_seconds"}
         unknown = set(data) - known
         if unknown:
             raise InvalidInput(
@@ -103,6 +105,10 @@ class HostSettings:
                     isinstance(data.get("anti_entropy_seconds", 1.0), int | float)
                     and 0 < data.get("anti_entropy_seconds", 1.0) <= 3600,
                     "a number of seconds, at most 3600"),
+                "host_grace_seconds": (
+                    isinstance(data.get("host_grace_seconds", 1.0), int | float)
+                    and 0 < data.get("host_grace_seconds", 1.0) <= 86400,
+                    "a number of seconds, at most 86400 (a day)"),
             }.items()
             if key in data and not ok
         ]

@@ -138,18 +138,35 @@ def status_lines(s: dict[str, Any]) -> list[str]:
             lines.append(f"  {w['name']}: pending: {reason}")
         if w.get("placement"):
             lines.append(f"  {w['name']}: placement: {w['placement']}")
+        lines += placed_lines(w)
         if w.get("rollout"):
             lines.append(f"  {w['name']}: rollout: {w['rollout']}")
+    cluster = any("placed" in w for w in s["workloads"])
     inst_rows = []
     for w in s["workloads"]:
         for i in w["instances"]:
             ports = ", ".join(f"{v}->{k}" for k, v in sorted(i["ports"].items())) or "-"
             age = format_age(i["age_seconds"]) if i.get("age_seconds") is not None else "-"
-            inst_rows.append([i["id"], w["name"], i["release"], i["state"], i["health"],
-                              i["restarts"], age, ports])
+            row = [i["id"], w["name"], i["release"], i["state"], i["health"], i["restarts"], age,
+                   ports]
+            inst_rows.append([*row, i.get("host_name") or i["host"][-12:]] if cluster else row)
     if inst_rows:
-        lines += ["", *table(inst_rows, ["INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH",
-                                         "RESTARTS", "AGE", "PORTS"])]
+        head = ["INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH", "RESTARTS", "AGE", "PORTS"]
+        lines += ["", *table(inst_rows, [*head, "HOST"] if cluster else head)]
+    return lines
+
+
+def placed_lines(w: dict[str, Any], indent: str = "  ") -> list[str]:
+    """Where each instance slot of a workload runs and why; per host why not, if pending."""
+    lines = []
+    for slot in w.get("placed") or []:
+        label = f"{w['name']}#{slot['slot']}"
+        if slot["host_id"]:
+            lines.append(f"{indent}{label} on {slot['host']}: {slot['why']}")
+            continue
+        lines.append(f"{indent}{label} {slot['why']}")
+        for host, why in sorted((slot.get("why_not") or {}).items()):
+            lines.append(f"{indent}  {host}: {why}")
     return lines
 
 
@@ -192,6 +209,7 @@ def describe_lines(d: dict[str, Any]) -> list[str]:
             lines.append(f"  volume {v['name']} at {v['mount']} ({mode})")
         if d.get("placement"):
             lines.append(f"  placement: {d['placement']}")
+        lines += placed_lines(d)
         if d.get("rollout"):
             lines.append(f"  rollout: {d['rollout']}")
         for i in d["instances"]:
@@ -199,13 +217,16 @@ def describe_lines(d: dict[str, Any]) -> list[str]:
                          f"restarts {i['restarts']}")
     else:
         lines += [f"instance {d['id']} of {d['target']}",
-                  f"  workload {d['workload']}, release {d['release']}, host {d['host']}",
+                  f"  workload {d['workload']}, release {d['release']}, "
+                  f"host {d.get('host_name') or d['host']}",
                   f"  state {d['state']}, health {d['health']}, restarts {d['restarts']}, "
                   f"exit code {'-' if d['exit_code'] is None else d['exit_code']}",
                   "  ports " + (", ".join(f"{v}->{k}" for k, v in sorted(d["ports"].items()))
                                 or "-")]
         if d.get("reason"):
             lines.append(f"  why: {d['reason']}")
+        if d.get("placement"):
+            lines.append(f"  placement: {d['placement']}")
     if d.get("events"):
         lines += ["  recent events:"] + [f"    {event_line(e)}" for e in d["events"][-10:]]
     return lines

@@ -18,6 +18,7 @@ from platd.feed import Feed
 from platd.runtime.base import Runtime
 from platd.secrets.crypto import SecretBox
 from platd.spec.endpoints import Pools, PortProbe, any_port_free
+from platd.spec.membership import Membership
 from platd.spec.volumes import HostInfo
 from platd.store.db import Store
 from platd.volumes.backend import VolumeBackend
@@ -57,6 +58,8 @@ class ServiceContext:
     volumes: VolumeBackend
     images: Images
     endpoints: Endpoints
+    # Gossip's view of the cluster, for placement; None on a host of its own (no cluster).
+    membership: Membership | None = None
 
     @property
     def hosts(self) -> list[HostInfo]:

@@ -41,6 +41,20 @@ class BuildSpec:
 
 
 @dataclass(frozen=True)
+class PlacementRule:
+    """Where a workload's instances may run: a host's region and labels (``plat hosts``)."""
+
+    region: str | None = None
+    labels: dict[str, str] = field(default_factory=dict, hash=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> PlacementRule | None:
+        if not data:
+            return None
+        return cls(region=data.get("region"), labels=dict(data.get("labels") or {}))
+
+
+@dataclass(frozen=True)
 class Workload:
     name: str
     image: str | None = None  # an image reference; exactly one of image/build
@@ -51,6 +65,7 @@ class Workload:
     memory: int = 128 * 1024 * 1024  # bytes
     health: HealthCheck | None = None
     ports: tuple[int, ...] = ()  # extra internal ports to publish on loopback
+    placement: PlacementRule | None = None  # region and labels its hosts must have
 
 
 @dataclass(frozen=True)
@@ -107,6 +122,7 @@ class Manifest:
                     "build": build,
                     "command": command,
                     "ports": tuple(w.get("ports", ())),
+                    "placement": PlacementRule.from_dict(w.get("placement")),
                 }
             )
         return cls(

@@ -26,6 +26,7 @@ from platd.spec.manifest import (
     HttpCheck,
     Manifest,
     ManifestIssue,
+    PlacementRule,
     VolumeMount,
     Workload,
 )
@@ -40,7 +41,9 @@ SECRETS_DIR = "/run/secrets"
 _TOP_FIELDS = ("app", "env", "secrets", "workloads", "endpoints", "volumes")
 _ENV_FIELDS = ("required",)
 _SECRETS_FIELDS = ("bundles",)
-_WORKLOAD_FIELDS = ("image", "build", "command", "count", "cpu", "memory", "ports", "health")
+_WORKLOAD_FIELDS = ("image", "build", "command", "count", "cpu", "memory", "ports", "health",
+                    "placement")
+_PLACEMENT_FIELDS = ("region", "labels")
 _BUILD_FIELDS = ("context", "dockerfile")
 _HEALTH_FIELDS = ("tcp", "http", "interval", "timeout", "retries", "grace")
 _HTTP_FIELDS = ("port", "path")
@@ -343,7 +346,31 @@ def _workload(c: _Checker, path: str, name: str, raw: Any) -> Workload:
         memory=_memory(c, key_path(path, "memory"), body.get("memory")),
         health=_health(c, key_path(path, "health"), body.get("health")),
         ports=tuple(port for _, port in c.ports(key_path(path, "ports"), body.get("ports"))),
+        placement=_placement(c, key_path(path, "placement"), body.get("placement")),
     )
+
+
+def _placement(c: _Checker, path: str, raw: Any) -> PlacementRule | None:
+    """``placement = { region = "eu-west", labels = { disk = "ssd" } }``."""
+    if raw is None:
+        return None
+    body = c.table(path, raw, _PLACEMENT_FIELDS)
+    region = c.string(key_path(path, "region"), body.get("region"), "") or None
+    labels: dict[str, str] = {}
+    raw_labels = body.get("labels")
+    if raw_labels is not None:
+        if not isinstance(raw_labels, dict):
+            c.add(key_path(path, "labels"),
+                  f'expected a table like {{ disk = "ssd" }}, got {_show(raw_labels)}')
+        else:
+            for key, value in raw_labels.items():
+                if not isinstance(value, str) or not key or len(key) > 64 or len(value) > 64:
+                    c.add(key_path(key_path(path, "labels"), key),
+                          f"a label is NAME = \"VALUE\" (strings up to 64 characters), "
+                          f"got {_show(value)}")
+                else:
+                    labels[key] = value
+    return PlacementRule(region=region, labels=labels) if region or labels else None
 
 
 def _image_or_build(

@@ -58,7 +58,7 @@ CASES: list[Mistake] = [
         "workloads.web.zzz",
         5,
         "unknown field 'zzz' in [workloads.web]; expected one of: build, command, count, cpu, "
-        "health, image, memory, ports",
+        "health, image, memory, placement, ports",
     ),
     (
         "unknown top-level table",
