@@ -324,8 +324,11 @@ def fake_boundaries(data: DataDir, clock: Clock | None = None) -> Boundaries:
     from platd.runtime.fake import FakeRuntime
 
     # Its registry outlives the process, as a real one would: what earlier releases pinned
-    # can be pulled again after a restart (the fake's instances are gone and recreated).
-    fake = FakeRuntime(_pinned_images(data.state_db))
+    # can be pulled again after a restart (the fake's instances are gone and recreated). In a
+    # cluster it is shared, as a real one is: what any host's release pinned (replicated
+    # releases) can be pulled here.
+    fake = FakeRuntime(())
+    fake.images = _SharedRegistry(data.state_db)
 
     async def resolve(reference: str) -> str:
         digest = hashlib.sha256(reference.encode()).hexdigest()
@@ -336,6 +339,17 @@ def fake_boundaries(data: DataDir, clock: Clock | None = None) -> Boundaries:
 
     return Boundaries(runtime=fake, resolve=resolve, prober=always_healthy,
                       clock=clock or SystemClock())
+
+
+class _SharedRegistry(set[str]):
+    """The fake's registry: what it was given, and every image a release in the state pins."""
+
+    def __init__(self, state_db: Path) -> None:
+        super().__init__(_pinned_images(state_db))
+        self._db = state_db
+
+    def __contains__(self, image: object) -> bool:
+        return super().__contains__(image) or image in _pinned_images(self._db)
 
 
 def _pinned_images(state_db: Path) -> set[str]:

@@ -91,6 +91,8 @@ def scale_receipt(r: dict[str, Any]) -> list[str]:
         f"  cpu     {old['cpu']:g} -> {new['cpu']:g}",
         f"  memory  {old['memory']} -> {new['memory']}",
     ]
+    if r.get("placement"):
+        lines.append(f"  placement  {r['placement']} (where each instance runs: plat status)")
     if r["replaces_instances"] and r.get("stop_first"):
         lines.append(f"  cpu or memory changed: the instance is replaced stop-first: "
                      f"{r['stop_first']}")
@@ -457,6 +459,8 @@ def lag_label(seconds: float | None) -> str:
 
 
 def host_state(h: dict[str, Any]) -> str:
+    if h.get("draining"):
+        return f"{h['state']}, draining"
     return f"{h['state']}, cordoned" if h.get("cordoned") else str(h["state"])
 
 

@@ -86,6 +86,14 @@ async def remove_host(svc: Svc, cluster: Cluster, principal: Caller,
     return answer
 
 
+@post("/hosts/{host:str}/{action:str}", status_code=200)
+async def host_schedule(svc: Svc, cluster: Cluster, principal: Caller, host: str,
+                        action: str) -> dict[str, Any]:
+    """``cordon`` (no new instances), ``uncordon``, ``drain`` (cordon and move them off)."""
+    _node(cluster)
+    return await asyncio.to_thread(hosts.set_schedule, svc, principal, host, action)
+
+
 @post("/hosts/join-tokens")
 async def create_join_token(svc: Svc, cluster: Cluster, principal: Caller,
                             data: JoinTokenCreate) -> dict[str, Any]:
@@ -144,6 +152,6 @@ async def peer_join(request: Request[object, object, State], svc: Svc,
 
 
 router = Router(path="/v1", route_handlers=[
-    cluster_summary, list_hosts, describe_host, remove_host, create_join_token,
+    cluster_summary, list_hosts, describe_host, remove_host, create_join_token, host_schedule,
     peer_high_water, peer_rows, peer_join,
 ])

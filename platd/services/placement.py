@@ -106,7 +106,8 @@ def replace(
         return []
     now = clock.time()
     rows = current_assignments(session)
-    current = {key: Current(tuple(json.loads(r.hosts_json)), r.generation)
+    current = {key: Current(tuple(json.loads(r.hosts_json)), r.generation,
+                            {int(k): v for k, v in json.loads(r.why_json).items()})
                for key, r in rows.items()}
     workloads = workload_facts(session)
     answer = assign(workloads, host_facts(session, membership, now), current, now=now,

@@ -100,7 +100,7 @@ def status(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, 
         seqs = {
             r.id: r.seq for r in session.exec(select(Release).where(Release.env_id == ref.env.id))
         }
-        instances = env_instances(session, ref.env.id)
+        instances = _unlost(env_instances(session, ref.env.id), ctx, session)
         desired = _desired_scale(current, live_scales(session, ref.env.id))
         volume_hosts = {v.name: v.host_id for v in live_volumes(session, ref.env.id)}
         placed = placement.explain(session, ref.env.id, ctx.membership, now)
@@ -138,6 +138,25 @@ def status(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, 
             "release": release_service.describe(session, current, ref.env) if current else None,
             "workloads": workloads,
         }
+
+
+def _unlost(instances: list[Instance], ctx: ServiceContext, session: Any) -> list[Instance]:
+    """Instances of a host gossip sees failed are not counted as running: their rows are the
+    last word of a host that no longer answers (they are copies; the store is untouched)."""
+    membership = ctx.membership
+    if membership is None:
+        return instances
+    names = placement.host_names(session)
+    out = []
+    for i in instances:
+        state, _since = membership.state(i.host_id)
+        if state in ("failed", "left") and i.state != "pending":
+            i = Instance.model_validate(i.model_dump())
+            i.state, i.health = "unknown", "none"
+            i.reason = f"host {names.get(i.host_id, i.host_id[-12:])} is {state}: its last " \
+                       "report said it was running"
+        out.append(i)
+    return out
 
 
 def describe_instance(
@@ -338,6 +357,7 @@ def scale(
         "old": _scale_view(old),
         "new": _scale_view(new),
         "reset": reset,
+        "placement": _placement_text(rule_json) if rule_json is not None else None,
         "replaces_instances": replaces,
         "stop_first": stop_first if replaces else None,
         "follow_ups": [f"plat status --target {ref.path}", f"plat events --target {ref.path}"],

@@ -60,6 +60,7 @@ class Current:
 
     hosts: tuple[str, ...] = ()
     generation: int = 0
+    why: Mapping[int, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,10 @@ def assign(
         old = current.get(w.key, Current())
         slots = [Slot(w.key, i) for i in range(w.count)]
         new_hosts = tuple(placement.assigned.get(s, "") for s in slots)
-        why = {s.index: placement.why[s] for s in slots if s in placement.why}
+        # A slot that stays keeps the reason it was placed for ("kept on h1" says nothing).
+        why = {s.index: old.why[s.index] if s.index < len(old.hosts) and s.index in old.why
+               and old.hosts[s.index] == new_hosts[s.index] else placement.why[s]
+               for s in slots if s in placement.why}
         pending = {s.index: dict(placement.pending[s]) for s in slots if s in placement.pending}
         changed = new_hosts != old.hosts
         notes = _notes(w, old.hosts, new_hosts, pending, by_id, now, grace) if changed else ()

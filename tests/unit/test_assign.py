@@ -35,7 +35,8 @@ WEB = WorkloadFacts("env", "web", 4, 0.5, 128 * M)
 def test_four_instances_land_spread_over_three_hosts() -> None:
     (a,) = assign([WEB], fleet(), {}, now=0)
     assert sorted(a.hosts.count(h.id) for h in fleet()) == [1, 1, 2]
-    assert a.changed and a.generation == 1
+    assert a.changed
+    assert a.generation == 1
     assert all(f"web#{i} placed on" in n for i, n in enumerate(a.notes))
 
 
@@ -53,9 +54,11 @@ def test_a_failed_host_keeps_its_instances_for_the_grace_period(
     assert after.changed is moves
     if moves:
         assert after.generation == first.generation + 1
-        assert len(after.hosts) == 4 and "" not in after.hosts
+        assert len(after.hosts) == 4
+        assert "" not in after.hosts
         moved = [n for n in after.notes if "moved" in n]
-        assert moved and all(f"moved from {name} to" in n for n in moved)
+        assert moved
+        assert all(f"moved from {name} to" in n for n in moved)
         assert f"host {name} has been failed for 61 s (grace 60 s)" in moved[0]
         kept = [i for i, h in enumerate(first.hosts) if h != lost]
         assert all(after.hosts[i] == first.hosts[i] for i in kept)  # nothing else moves
@@ -81,7 +84,8 @@ def test_drain_moves_everything_off_and_cordon_moves_nothing() -> None:
     on_h0 = count_here(first.hosts, "id-h0")
     assert on_h0 > 0
     (cordoned,) = assign([WEB], fleet(h0={"cordoned": True}), current, now=1)
-    assert cordoned.hosts == first.hosts and not cordoned.changed
+    assert cordoned.hosts == first.hosts
+    assert not cordoned.changed
     (drained,) = assign([WEB], fleet(h0={"cordoned": True, "draining": True}), current, now=1)
     assert count_here(drained.hosts, "id-h0") == 0
     assert len([n for n in drained.notes if "host h0 is being drained" in n]) == on_h0
@@ -114,7 +118,9 @@ def test_every_host_computes_the_same_assignment() -> None:
 def test_an_unchanged_placement_keeps_its_generation() -> None:
     (first,) = assign([WEB], fleet(), {}, now=0)
     (same,) = assign([WEB], fleet(), {"env/web": Current(first.hosts, 7)}, now=50)
-    assert not same.changed and same.generation == 7 and same.notes == ()
+    assert not same.changed
+    assert same.generation == 7
+    assert same.notes == ()
 
 
 @pytest.mark.parametrize(
@@ -145,3 +151,10 @@ def test_membership_remembers_when_a_host_was_first_seen_failed() -> None:
     assert m.state("b") == ("alive", None)
     assert m.state("c") == ("unknown", None)
     assert m.alive_ids() == ["a", "b"]
+
+
+def test_a_slot_that_stays_keeps_the_reason_it_was_placed_for() -> None:
+    (first,) = assign([WEB], fleet(), {}, now=0)
+    (again,) = assign([WEB], fleet(), {"env/web": Current(first.hosts, 1, first.why)}, now=9)
+    assert again.why == first.why
+    assert all(w.startswith("placed on ") for w in again.why.values())
