@@ -311,8 +311,14 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
+def unreachable_lines(page: dict[str, Any]) -> list[str]:
+    """Hosts whose log lines a cluster-wide read could not get: said, never silently missing."""
+    return [f"host {u['host']} could not be reached: its lines are missing here ({u['error']})"
+            for u in page.get("unreachable") or []]
+
+
 def log_line(line: dict[str, Any]) -> str:
-    """One log line: UTC time (ms), source, workload/instance, severity, message.
+    """One log line: UTC time (ms), source, [host:]workload/instance, severity, message.
 
     The format is stable (scripts may cut it at spaces: the first four fields never contain
     one). Lines the platform wrote over several lines continue indented; a piece of an overlong
@@ -320,6 +326,8 @@ def log_line(line: dict[str, Any]) -> str:
     """
     workload, instance = line.get("workload"), line.get("instance")
     where = "/".join(p for p in (workload, instance) if p) or "-"
+    if line.get("host"):  # a cluster: the host that ran the instance, in the same field
+        where = f"{line['host']}:{where}"
     first, *rest = str(line["message"]).split("\n")
     text = printable(first) + "".join(f"\n    {printable(part)}" for part in rest)
     if line.get("partial"):

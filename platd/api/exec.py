@@ -23,10 +23,12 @@ import msgspec
 from litestar import Router, WebSocket, get, websocket
 from litestar.exceptions import WebSocketDisconnect
 
-from platd.api.deps import Caller, Svc, bearer_token, target
+from platd.api.deps import Caller, Cluster, Svc, bearer_token, target
+from platd.auth.tokens import Principal
 from platd.runtime.base import ExecSession, RuntimeError_
 from platd.services import exec as exec_service
 from platd.services import tokens
+from platd.services.context import ServiceContext
 from platd.spec.errors import InvalidInput, PlatError
 
 log = logging.getLogger("platd.exec")
@@ -61,8 +63,8 @@ class Control(msgspec.Struct):
 
 @websocket("/exec")
 async def exec_session(
-    socket: WebSocket[Any, Any, Any], svc: Svc, org: str, project: str, app: str,
-    env: str,
+    socket: WebSocket[Any, Any, Any], svc: Svc, cluster: Cluster, org: str, project: str,
+    app: str, env: str,
 ) -> None:
     await socket.accept()
     bridge = _Bridge(socket)
@@ -74,8 +76,26 @@ async def exec_session(
         )
         where = await asyncio.to_thread(
             exec_service.resolve, svc, principal, target(org, project, app, env),
-            start.instance, start.workload,
+            start.instance, start.workload, relay=cluster is not None,
         )
+    except PlatError as e:
+        await bridge.fail(e)
+        return
+    except WebSocketDisconnect:
+        return
+    if where.host_id != svc.host.id and cluster is not None:
+        from platd.cluster.exec_relay import relay
+
+        await relay(socket, bridge, cluster, where, msgspec.structs.asdict(start),
+                    principal.name)
+        return
+    await serve(socket, bridge, svc, principal, where, start)
+
+
+async def serve(socket: WebSocket[Any, Any, Any], bridge: _Bridge, svc: ServiceContext,
+                principal: Principal, where: exec_service.ExecTarget, start: Start) -> None:
+    """Run one session on this host: the process, the bytes both ways, the audit events."""
+    try:
         cmd = start.cmd or list(exec_service.SHELL)
         process = await exec_service.start(
             svc, where, cmd, tty=start.tty, stdin=start.stdin, rows=start.rows,
@@ -232,5 +252,34 @@ def _text(message: Any) -> str:
     return text if isinstance(text, str) else ""
 
 
+@websocket("/v1/peer/exec", exclude_from_auth=True)
+async def peer_exec(socket: WebSocket[Any, Any, Any], svc: Svc, cluster: Cluster,
+                    target: str, user: str = "someone") -> None:
+    """A session another host relays to this one, for ``user`` (checked there): the peer's
+    signature on the upgrade request is the authority here."""
+    from platd.cluster import peer_auth
+
+    await socket.accept()
+    bridge = _Bridge(socket)
+    try:
+        if cluster is None:
+            raise InvalidInput("this host is not in a cluster")
+        path = socket.url.path + (f"?{socket.url.query}" if socket.url.query else "")
+        relayed_by = peer_auth.verify(cluster.identity.key, socket.headers.get("authorization"),
+                                      "GET", path)
+        start = await _receive_start(socket)
+        principal = Principal(token_id="peer", name=f"{user[:64]} (via {relayed_by[-12:]})",
+                              org_id=None, org_name=None, role="owner")
+        where = await asyncio.to_thread(exec_service.resolve, svc, principal, target,
+                                        start.instance, start.workload)
+    except PlatError as e:
+        await bridge.fail(e)
+        return
+    except WebSocketDisconnect:
+        return
+    await serve(socket, bridge, svc, principal, where, start)
+
+
 router = Router(path="/v1/envs/{org:str}/{project:str}/{app:str}/{env:str}",
                 route_handlers=[exec_session, list_instances])
+peer_router = Router(path="/", route_handlers=[peer_exec])

@@ -59,6 +59,10 @@ class HttpPeerTransport:
             raise PeerUnreachable(f"peer {api} did not answer {target}: {e or type(e).__name__}") \
                 from None
 
+    async def get(self, api: str, target: str) -> Any:
+        """Any signed peer GET (the relays of logs use it); ``PeerUnreachable`` on failure."""
+        return await self._get(api, target)
+
     async def high_water(self, api: str) -> dict[str, int]:
         answer = await self._get(api, "/v1/peer/high-water")
         return {str(k): int(v) for k, v in answer["marks"].items()}

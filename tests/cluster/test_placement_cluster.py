@@ -9,6 +9,7 @@ without the workload's healthy count ever dropping below what it asks for.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -46,6 +47,31 @@ def deploy(host: Host, manifest: str = MANIFEST) -> None:
                        ("envs", TARGET)):
         host.ok("POST", f"/v1/tree/{kind}", {"path": path})
     host.ok("POST", f"/v1/envs/{TARGET}/deploy", {"manifest": manifest})
+
+
+def exec_through(host: Host, instance: str, cmd: list[str]) -> tuple[dict[str, Any], bytes, int]:
+    """One exec session opened on ``host``: the started message, stdout, the exit code."""
+    from websockets.sync.client import connect
+
+    sock = host.node.open_socket(host.node.ip, 7400, 10)
+    with connect(f"ws://{host.node.ip}:7400/v1/envs/{TARGET}/exec", sock=sock,
+                 additional_headers={"Authorization": f"Bearer {host.token}"},
+                 open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "start", "instance": instance, "cmd": cmd}))
+        banner: dict[str, Any] = {}
+        output = b""
+        while True:
+            message = ws.recv(timeout=15)
+            if isinstance(message, bytes):
+                output += message[1:]
+                continue
+            body = json.loads(message)
+            if body["type"] == "started":
+                banner = body
+            elif body["type"] == "exit":
+                return banner, output, int(body["code"])
+            elif body["type"] == "error":
+                raise AssertionError(body)
 
 
 def capacities_known(hosts: list[Host]) -> None:
@@ -98,6 +124,27 @@ def test_instances_spread_explain_themselves_and_move_off_a_lost_host(
     described = h0.ok("GET", f"/v1/envs/{TARGET}/instances/{site(s)['instances'][0]['id']}")
     assert described["placement"].startswith("placed on ")
 
+    # Logs read on h0 hold every host's lines, in time order, each with its host.
+    names = {h.host_id: f"h{h.node.index}" for h in hosts}
+
+    def log_hosts() -> set[str]:
+        page = h0.ok("GET", f"/v1/envs/{TARGET}/logs?workload=site&limit=200")
+        ats = [line["ts_ns"] for line in page["lines"]]
+        assert ats == sorted(ats)
+        assert page["unreachable"] == []
+        return {line["host"] for line in page["lines"] if line["source"] == "app"}
+
+    wait_for(lambda: log_hosts() == {names[h] for h in spread}, 20,
+             "app lines from every host running site")
+
+    # exec on h0 reaches an instance on another host: relayed, banner naming that host.
+    remote = next(i for i in site(status(h0))["instances"] if i["host"] != h0.host_id)
+    banner, output, code = exec_through(h0, remote["id"], ["sh", "-c", "exit 3"])
+    assert banner["instance"]["id"] == remote["id"]
+    assert banner["instance"]["host_name"] == names[remote["host"]]
+    assert output == b"sh -c exit 3\n"
+    assert code == 3
+
     # Kill a host holding instances (not h0: the test reads through it).
     victim = next(h for h in hosts[1:] if spread[h.host_id])
     lost = spread[victim.host_id]
@@ -112,6 +159,8 @@ def test_instances_spread_explain_themselves_and_move_off_a_lost_host(
     name = f"h{victim.node.index}"
     assert len(moved) == lost
     assert all(f"moved from {name} to" in m and "has been failed for" in m for m in moved)
+    page = h0.ok("GET", f"/v1/envs/{TARGET}/logs?limit=50")
+    assert [u["host"] for u in page["unreachable"]] == [name]  # said, not silently missing
     print(f"re-placed {lost} instance(s) in {replaced_in:.1f} s after kill -9 "
           f"(grace {GRACE} s)")
 
