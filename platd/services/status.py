@@ -126,7 +126,8 @@ def status(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, 
                         1 for i in on_current if i.state == "running" and i.health == "healthy"
                     ),
                     "pending": ([i.reason for i in mine if i.state == "pending"]
-                                + [s["why"] for s in placed.get(name, {}).get("slots", [])
+                                + [s["why"].removeprefix("pending: ")
+                                   for s in placed.get(name, {}).get("slots", [])
                                    if not s["host_id"]])[:1],
                     **_volume_facts(current, name, volume_hosts),
                     **({"placed": placed[name]["slots"]} if name in placed else {}),

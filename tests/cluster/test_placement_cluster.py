@@ -116,7 +116,7 @@ def test_instances_spread_explain_themselves_and_move_off_a_lost_host(
     assert slot["host_id"] is None
     assert slot["why_not"] == {f"h{i}": "label gpu=yes required, host has no gpu"
                                for i in range(3)}
-    assert gpu["pending"] == ["pending: h0: label gpu=yes required, host has no gpu; "
+    assert gpu["pending"] == ["h0: label gpu=yes required, host has no gpu; "
                               "h1: label gpu=yes required, host has no gpu; "
                               "h2: label gpu=yes required, host has no gpu"]
     placed = site(s)["placed"]
