@@ -26,6 +26,7 @@ CONNECT_TIMEOUT = 10.0
 async def relay(socket: Any, bridge: Any, cluster: Any, where: Any, start: dict[str, Any],
                 user: str) -> None:
     import aiohttp
+    import yarl
 
     with cluster.store.read() as session:
         host = session.get(Host, where.host_id)
@@ -43,7 +44,7 @@ async def relay(socket: Any, bridge: Any, cluster: Any, where: Any, start: dict[
                                     sock_connect=CONNECT_TIMEOUT)
     async with aiohttp.ClientSession(timeout=timeout) as http:
         try:
-            ws = await http.ws_connect(url + target, headers=headers,
+            ws = await http.ws_connect(yarl.URL(url + target, encoded=True), headers=headers,
                                        timeout=aiohttp.ClientWSTimeout(ws_close=CONNECT_TIMEOUT),
                                        max_msg_size=0)
         except (aiohttp.ClientError, OSError, TimeoutError) as e:
