@@ -39,6 +39,7 @@ from platd.store.models import Event, Host
 log = logging.getLogger("platd.cluster")
 SCHEMA = 6  # the state schema this build writes; tags tell peers
 PLACEMENT_EVERY = 1.0  # seconds between looks at membership (a failed host is seen in 5-7 s)
+PLACEMENT_RESYNC = 15.0  # seconds after which placement is checked again even if nothing changed
 
 
 @dataclass(frozen=True)
@@ -210,21 +211,47 @@ class ClusterNode:
         host back from an absence never moves instances from what it held before. Any host
         would compute the same answer: the smallest id just keeps writes few.
         """
-        while True:
-            await asyncio.sleep(PLACEMENT_EVERY)
-            try:
-                members = await self.gossip.members()
-            except GossipError:
-                continue
-            self.membership.update([(m.name, m.status) for m in members], time.time())
-            if not self.replicator.synced.is_set():
-                continue
-            alive = self.membership.alive_ids()
-            if alive and alive[0] == self.host_id:
+        dirty = True
+        last = 0.0
+
+        def changed(changes: object) -> None:
+            nonlocal dirty
+            # Rows placement reads (releases, scales, hosts, volumes, assignments...) changed;
+            # what reconcilers record (events, instance rows) does not move anything.
+            if not isinstance(changes, ChangeSet) or any(
+                ids and table not in ("events", "instances", "release_states")
+                for table, ids in changes.tables.items()
+            ):
+                dirty = True
+
+        self.store.listeners.append(changed)
+        try:
+            while True:
+                await asyncio.sleep(PLACEMENT_EVERY)
                 try:
-                    await asyncio.to_thread(self._replace)
-                except Exception:
-                    log.exception("placement pass failed; trying again")
+                    members = await self.gossip.members()
+                except GossipError:
+                    continue
+                now = time.time()
+                if self.membership.update([(m.name, m.status) for m in members], now):
+                    dirty = True
+                # While a host is down its grace period runs out without any change: look
+                # every second then; otherwise only after a change (and now and then anyway).
+                down = any(m.status == "failed" for m in members)
+                if not (dirty or down or now - last > PLACEMENT_RESYNC):
+                    continue
+                if not self.replicator.synced.is_set():
+                    continue
+                alive = self.membership.alive_ids()
+                if alive and alive[0] == self.host_id:
+                    dirty, last = False, now
+                    try:
+                        await asyncio.to_thread(self._replace)
+                    except Exception:
+                        log.exception("placement pass failed; trying again")
+                        dirty = True
+        finally:
+            self.store.listeners.remove(changed)
 
     def _replace(self) -> None:
         from platd.clock import SystemClock

@@ -168,3 +168,24 @@ def test_a_failed_release_is_retried_as_it_is_once_the_cause_is_fixed(
     assert "admin retried release v1" in cli("events", "--target", target).out
     # A release that did not fail is not "retried": it is already current.
     assert_error(cli("rollback", "v1", "--target", target), 5, "already the current release")
+
+
+def test_scale_placement_is_a_receipt_line_and_bad_labels_change_nothing(
+    cli: Any, platd: Any, target: str
+) -> None:
+    satisfy_gate(platd, target)
+    assert cli("deploy", "-f", str(MANIFEST), "--target", target).code == 0
+    assert_error(cli("scale", "web", "--label", "disk", "--target", target), 2,
+                 "--label 'disk' is not NAME=VALUE")
+    assert_error(cli("scale", "web", "--label", "d=" + "x" * 65, "--target", target), 2,
+                 "labels must be NAME=VALUE pairs of up to 64 characters")
+    events = cli("events", "--target", target).out
+    assert "placement" not in events  # refused: nothing recorded
+    r = cli("scale", "web", "--region", "eu-west", "--label", "disk=ssd", "--target", target)
+    assert r.code == 0, r.err
+    assert "  placement  region eu-west, disk=ssd (where each instance runs: plat status)" \
+        in r.out.splitlines()
+    assert "placement region eu-west, disk=ssd" in cli("events", "--target", target).out
+    r = cli("scale", "web", "--placement-reset", "--target", target)
+    assert "  placement  as in plat.toml (where each instance runs: plat status)" \
+        in r.out.splitlines()
