@@ -243,13 +243,16 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
                            max_bytes=settings.logs_max_bytes)
     driver = b.ingress or make_driver(settings.ingress_driver, data.path / "ingress")
     ingress = IngressController(store, driver, clock)
+    membership = _membership(data, settings, store)
     reconciler = Reconciler(
         store, b.runtime, box, b.secrets_root or secrets_root(store.host_id),
         resync=settings.resync_seconds, clock=clock, prober=b.prober,
         hooks=Hooks(on_observed=logs.collector.observe, before_stop=ingress.drain,
                     before_remove=logs.collector.drain),
+        fenced=membership.fenced if membership is not None else None,
     )
-    membership = _membership(data, settings, store)
+    if membership is not None:
+        membership.listeners.append(reconciler.poke)
     services = ServiceContext(
         store=store, feed=feed, clock=clock, membership=membership,
         host=HostInfo(store.host_id, str(host["name"]), dict(settings.labels)),

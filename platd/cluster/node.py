@@ -240,8 +240,8 @@ class ClusterNode:
                 down = any(m.status == "failed" for m in members)
                 if not (dirty or down or now - last > PLACEMENT_RESYNC):
                     continue
-                if not self.replicator.synced.is_set():
-                    continue
+                if not self.replicator.synced.is_set() or self.membership.cut_off():
+                    continue  # stale state, or the minority side: the others place
                 alive = self.membership.alive_ids()
                 if alive and alive[0] == self.host_id:
                     dirty, last = False, now

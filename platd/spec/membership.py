@@ -10,7 +10,7 @@ API's worker threads read it while the node's task writes it).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from platd.spec.assign import DEFAULT_GRACE
 
@@ -23,6 +23,9 @@ class Membership:
         self._state: dict[str, str] = {host_id: "alive"}
         self._since: dict[str, float] = {}
         self.seen = False  # a member list arrived at least once
+        self._cut_off_since: float | None = None
+        self._fenced = False
+        self.listeners: list[Callable[[], None]] = []  # told when this host fences or unfences
 
     def update(self, members: Iterable[tuple[str, str]], now: float) -> bool:
         """Take gossip's member list as (host id, status); True when some host's state
@@ -39,7 +42,40 @@ class Membership:
                     self._since.setdefault(host, now)
             self._state = state
             self.seen = True
+            alive = sorted(h for h, w in state.items() if w == "alive")
+            # The minority side of a partition (or the half without the smallest host id)
+            # is the side whose instances the others will place again once the grace is over.
+            minority = len(alive) * 2 < len(state) or (
+                len(alive) * 2 == len(state) and min(state) not in alive)
+            if not minority:
+                self._cut_off_since = None
+            elif self._cut_off_since is None:
+                self._cut_off_since = now
+            fenced = self._cut_off_since is not None and \
+                now - self._cut_off_since >= self.grace / 2
+            flipped = fenced != self._fenced
+            self._fenced = fenced
+        if flipped:
+            for listener in self.listeners:
+                listener()
         return changed
+
+    def fenced(self) -> bool:
+        """Cut off from most of the cluster for half the grace period: this host's instances
+        will be placed elsewhere when the grace is over, so it stops them first (no instance
+        ever runs twice). It runs them again once it sees the others and their assignments."""
+        with self._lock:
+            return self._fenced
+
+    def cut_off(self) -> bool:
+        """In the minority of what gossip sees (fenced or about to be): places nothing."""
+        with self._lock:
+            return self._cut_off_since is not None
+
+    def view(self) -> tuple[int, int]:
+        """(hosts alive, hosts known), as this host sees them."""
+        with self._lock:
+            return sum(1 for w in self._state.values() if w == "alive"), len(self._state)
 
     def state(self, host_id: str) -> tuple[str, float | None]:
         """``(alive|failed|left|unknown, since when not alive)``."""

@@ -216,3 +216,43 @@ def test_drain_moves_every_instance_without_losing_healthy_capacity(
     h0.ok("POST", f"/v1/hosts/{drained.host_id}/uncordon", {})
     listed = {h["name"]: h for h in h0.ok("GET", "/v1/hosts")["hosts"]}
     assert listed[f"h{drained.node.index}"]["cordoned"] is False
+
+
+def test_a_cut_off_host_stops_its_instances_before_they_run_elsewhere(
+    make_lab: Callable[[int], Lab], serf_program: str, tmp_path: Path
+) -> None:
+    """A partition, not a crash: the cut-off host is alive and would go on running what the
+    others place again. It fences itself (stops them) after half the grace period; the others
+    re-place after the whole grace: at no moment do both run the same slots."""
+    lab = make_lab(3)
+    hosts = make_cluster(lab, tmp_path, settings=f"host_grace_seconds = {GRACE * 2}\n")
+    h0 = hosts[0]
+    capacities_known(hosts)
+    deploy(h0, MANIFEST.split("\n[workloads.gpu]")[0])
+    wait_for(lambda: sum(healthy_on(h0).values()) == 4, 30, "4 healthy instances")
+    spread = healthy_on(h0)
+    cut = next(h for h in hosts[1:] if spread[h.host_id])
+    rest = [h for h in hosts if h is not cut]
+    lab.partition([cut.node], [h.node for h in rest])
+    most = 0
+    deadline = time.monotonic() + 60
+    while True:
+        majority = healthy_on(h0)
+        on_cut = healthy_on(cut)[cut.host_id]  # what the cut-off host itself runs
+        running = sum(n for h, n in majority.items() if h != cut.host_id) + on_cut
+        most = max(most, running)
+        if on_cut == 0 and running == 4:
+            break
+        assert time.monotonic() < deadline, (majority, on_cut)
+        time.sleep(0.2)
+    assert most <= 4, f"{most} instances ran at once for 4 slots"
+    events = cut.ok("GET", f"/v1/envs/{TARGET}/events?limit=200")["events"]
+    assert any(e["step"] == "fence" and "cut off" in e["message"] for e in events)
+    lab.heal()
+    wait_for(lambda: alive_count(h0) == 3 and alive_count(cut) == 3, 30, "healed")
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:
+        for viewer in (h0, cut):
+            counts = healthy_on(viewer)
+            assert sum(counts.values()) <= 4, counts
+        time.sleep(0.3)

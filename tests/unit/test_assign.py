@@ -158,3 +158,37 @@ def test_a_slot_that_stays_keeps_the_reason_it_was_placed_for() -> None:
     (again,) = assign([WEB], fleet(), {"env/web": Current(first.hosts, 1, first.why)}, now=9)
     assert again.why == first.why
     assert all(w.startswith("placed on ") for w in again.why.values())
+
+
+@pytest.mark.parametrize(
+    ("members", "cut_off"),
+    [
+        ([("a", "alive"), ("b", "alive"), ("c", "alive")], False),
+        ([("a", "alive"), ("b", "failed"), ("c", "alive")], False),  # the majority
+        ([("a", "alive"), ("b", "failed"), ("c", "failed")], True),  # alone of three
+        ([("a", "alive"), ("b", "failed")], False),  # half, with the smallest id
+    ],
+)
+def test_the_minority_side_fences_itself_after_half_the_grace(
+    members: list[tuple[str, str]], cut_off: bool
+) -> None:
+    m = Membership("a", grace=10)
+    m.update(members, now=0)
+    assert m.cut_off() is cut_off
+    assert not m.fenced()
+    m.update(members, now=4.9)
+    assert not m.fenced()
+    m.update(members, now=5)
+    assert m.fenced() is cut_off
+
+
+def test_the_half_without_the_smallest_id_fences_and_unfences_when_it_sees_again() -> None:
+    told = []
+    m = Membership("b", grace=10)
+    m.listeners.append(lambda: told.append(m.fenced()))
+    m.update([("a", "failed"), ("b", "alive")], now=0)
+    m.update([("a", "failed"), ("b", "alive")], now=6)
+    assert m.fenced()
+    m.update([("a", "alive"), ("b", "alive")], now=7)
+    assert not m.fenced()
+    assert told == [True, False]
