@@ -10,6 +10,9 @@
    namespace of its own pulls from a platd over the peer API; HTTP bodies counted by the
    client, bytes on the wire from the namespace's interface counters. Reference: the same
    bodies gzip-compressed (what compressing the pages would leave).
+5. Placement (``bench/_cluster_placement.py``): deploy -> 6 healthy over 3 hosts vs one host;
+   time to re-place after a host is killed, from the kill; a merged ``plat logs`` page over 3
+   hosts vs one host's.
 
 Goals (issue 15): visibility p99 <= 1 s at 10 hosts; heal to equal state <= 6 s at 10 hosts.
 Hosts run with platd's default anti-entropy interval (10 s) unless --anti-entropy says otherwise.
@@ -602,6 +605,12 @@ def run(args: argparse.Namespace) -> None:
               (f"a round with nothing to pull ({ae['noop_requests']} request)",
                f"{ae['noop_body']} B", "", "", ""),
           ])
+    if args.placement:
+        from _cluster_placement import measure
+
+        placed = measure(args.placement_runs, args.placement_reads, say)
+        table("5. Placement (fake runtime: placement, replication and reconcilers, not "
+              "container starts)", placed)  # type: ignore[arg-type]
     print(f"\n/proc/loadavg after: {loadavg()}; {time.monotonic() - T0:.0f} s in all")
 
 
@@ -616,6 +625,8 @@ def main() -> int:
     parser.add_argument("--idle", type=float, help="seconds of idle measurement (default 10)")
     parser.add_argument("--rows", type=int, help="rows pulled by the round (default 10,000)")
     parser.add_argument("--anti-entropy", type=float, default=10.0, metavar="SECONDS")
+    parser.add_argument("--no-placement", dest="placement", action="store_false",
+                        help="skip section 5 (placement: deploy spread, re-place, logs)")
     parser.add_argument("--pull-once", nargs=2, metavar=("API", "DATA"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pull_once:
@@ -627,6 +638,8 @@ def main() -> int:
     args.idle = args.idle or (3.0 if quick else 10.0)
     args.settle = 1.0 if quick else 3.0
     args.rows = args.rows or (1000 if quick else 10_000)
+    args.placement_runs = 1 if quick else 3
+    args.placement_reads = 5 if quick else 20
     try:
         args.sizes = [int(s) for s in (args.sizes or ("3" if quick else "3,5,10")).split(",")]
     except ValueError:

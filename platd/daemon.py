@@ -44,6 +44,7 @@ from platd.services.endpoints import probe_host_port
 from platd.services.volumes import reattach
 from platd.spec.endpoints import Pools, PortProbe
 from platd.spec.hlc import HybridLogicalClock
+from platd.spec.membership import Membership
 from platd.spec.sizes import format_size
 from platd.spec.volumes import HostInfo
 from platd.store.db import Store, migrate
@@ -253,14 +254,18 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
                            max_env_bytes=settings.limits().env_logs_max_bytes)
     driver = b.ingress or make_driver(settings.ingress_driver, data.path / "ingress")
     ingress = IngressController(store, driver, clock)
+    membership = _membership(data, settings, store)
     reconciler = Reconciler(
         store, b.runtime, box, b.secrets_root or secrets_root(store.host_id),
         resync=settings.resync_seconds, clock=clock, prober=b.prober,
         hooks=Hooks(on_observed=logs.collector.observe, before_stop=ingress.drain,
                     before_remove=logs.collector.drain),
+        fenced=membership.fenced if membership is not None else None,
     )
+    if membership is not None:
+        membership.listeners.append(reconciler.poke)
     services = ServiceContext(
-        store=store, feed=feed, clock=clock,
+        store=store, feed=feed, clock=clock, membership=membership,
         host=HostInfo(store.host_id, str(host["name"]), dict(settings.labels)),
         box=box, runtime=b.runtime, volumes=volumes,
         images=Images(b.resolve, b.build, settings.registry),
@@ -271,7 +276,7 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
             b.port_probe,
         ),
     )
-    cluster = _cluster_node(data, settings, host, store)
+    cluster = _cluster_node(data, settings, host, store, membership)
     app = create_app(ApiContext(services, logs, cluster,
                                 device_ttl=float(settings.device_code_seconds),
                                 device_interval=float(settings.device_poll_seconds)))
@@ -282,8 +287,17 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
     )
 
 
+def _membership(data: DataDir, settings: HostSettings, store: Store) -> Membership | None:
+    """Gossip's view of the hosts, for placement: only a cluster member has one."""
+    from platd.cluster import identity
+
+    if identity.load(data.path) is None:
+        return None
+    return Membership(store.host_id, float(settings.host_grace_seconds))
+
+
 def _cluster_node(data: DataDir, settings: HostSettings, host: dict[str, object],
-                  store: Store) -> ClusterNode | None:
+                  store: Store, membership: Membership | None = None) -> ClusterNode | None:
     """This host's membership, if it is in a cluster (``platd init --cluster/--join``)."""
     from platd.cluster import identity
 
@@ -297,7 +311,7 @@ def _cluster_node(data: DataDir, settings: HostSettings, host: dict[str, object]
         region=labels.get("region", ""), labels=labels,
         interval=float(settings.anti_entropy_seconds),
         rpc_addr=settings.serf_rpc or "127.0.0.1:7373",
-    ))
+    ), membership=membership)
 
 
 def _open_volumes(data: DataDir) -> VolumeBackend:
@@ -337,8 +351,11 @@ def fake_boundaries(data: DataDir, clock: Clock | None = None) -> Boundaries:
     from platd.runtime.fake import FakeRuntime
 
     # Its registry outlives the process, as a real one would: what earlier releases pinned
-    # can be pulled again after a restart (the fake's instances are gone and recreated).
-    fake = FakeRuntime(_pinned_images(data.state_db))
+    # can be pulled again after a restart (the fake's instances are gone and recreated). In a
+    # cluster it is shared, as a real one is: what any host's release pinned (replicated
+    # releases) can be pulled here.
+    fake = FakeRuntime(())
+    fake.images = _SharedRegistry(data.state_db)
 
     async def resolve(reference: str) -> str:
         digest = hashlib.sha256(reference.encode()).hexdigest()
@@ -349,6 +366,17 @@ def fake_boundaries(data: DataDir, clock: Clock | None = None) -> Boundaries:
 
     return Boundaries(runtime=fake, resolve=resolve, prober=always_healthy,
                       clock=clock or SystemClock())
+
+
+class _SharedRegistry(set[str]):
+    """The fake's registry: what it was given, and every image a release in the state pins."""
+
+    def __init__(self, state_db: Path) -> None:
+        super().__init__(_pinned_images(state_db))
+        self._db = state_db
+
+    def __contains__(self, image: object) -> bool:
+        return super().__contains__(image) or image in _pinned_images(self._db)
 
 
 def _pinned_images(state_db: Path) -> set[str]:

@@ -81,6 +81,8 @@ class HostSettings:
     # plat login's device flow: how long a code works, and the poll interval it asks for.
     device_code_seconds: float = 600.0
     device_poll_seconds: float = 5.0
+    # How long a failed host keeps its instances before they are placed elsewhere.
+    host_grace_seconds: float = 60.0
 
     @classmethod
     def load(cls, path: Path) -> HostSettings:
@@ -95,6 +97,7 @@ class HostSettings:
                  "serf_rpc",
                  "anti_entropy_seconds", "instance_network_pool", "pids_limit",
                  "allowed_registries", "device_code_seconds", "device_poll_seconds",
+                 "host_grace_seconds",
                  *LIMIT_SETTINGS}
         unknown = set(data) - known
         if unknown:
@@ -152,6 +155,10 @@ class HostSettings:
                     isinstance(data.get("device_poll_seconds", 5), int | float)
                     and 0.1 <= data.get("device_poll_seconds", 5) <= 60,
                     "a number of seconds from 0.1 to 60"),
+                "host_grace_seconds": (
+                    isinstance(data.get("host_grace_seconds", 1.0), int | float)
+                    and 0 < data.get("host_grace_seconds", 1.0) <= 86400,
+                    "a number of seconds, at most 86400 (a day)"),
             }.items()
             if key in data and not ok
         ]

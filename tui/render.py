@@ -164,6 +164,8 @@ def scale_receipt(r: dict[str, Any]) -> list[str]:
         f"  cpu     {old['cpu']:g} -> {new['cpu']:g}",
         f"  memory  {old['memory']} -> {new['memory']}",
     ]
+    if r.get("placement"):
+        lines.append(f"  placement  {r['placement']} (where each instance runs: plat status)")
     lines.append("What happens:")
     lines += [f"  {line}" for line in scale_effects(r)]
     lines.append("Next:")
@@ -288,19 +290,36 @@ def status_lines(s: dict[str, Any]) -> list[str]:
             lines.append(f"  {w['name']}: pending: {reason}")
         if w.get("placement"):
             lines.append(f"  {w['name']}: placement: {w['placement']}")
+        lines += placed_lines(w)
         if w.get("rollout"):
             lines.append(f"  {w['name']}: rollout: {w['rollout']}")
+    cluster = any("placed" in w for w in s["workloads"])
     inst_rows = []
     for w in s["workloads"]:
         for i in w["instances"]:
             ports = ", ".join(f"{v}->{k}" for k, v in sorted(i["ports"].items())) or "-"
             age = format_age(i["age_seconds"]) if i.get("age_seconds") is not None else "-"
-            inst_rows.append([i["id"], w["name"], i["release"], i["state"], i["health"],
-                              i["restarts"], age, ports])
+            row = [i["id"], w["name"], i["release"], i["state"], i["health"], i["restarts"], age,
+                   ports]
+            inst_rows.append([*row, i.get("host_name") or i["host"][-12:]] if cluster else row)
     if inst_rows:
-        lines += ["", *table(inst_rows, ["INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH",
-                                         "RESTARTS", "AGE", "PORTS"])]
+        head = ["INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH", "RESTARTS", "AGE", "PORTS"]
+        lines += ["", *table(inst_rows, [*head, "HOST"] if cluster else head)]
     lines += status_endpoint_lines(s)
+    return lines
+
+
+def placed_lines(w: dict[str, Any], indent: str = "  ") -> list[str]:
+    """Where each instance slot of a workload runs and why; per host why not, if pending."""
+    lines = []
+    for slot in w.get("placed") or []:
+        label = f"{w['name']}#{slot['slot']}"
+        if slot["host_id"]:
+            lines.append(f"{indent}{label} on {slot['host']}: {slot['why']}")
+            continue
+        lines.append(f"{indent}{label} {slot['why']}")
+        for host, why in sorted((slot.get("why_not") or {}).items()):
+            lines.append(f"{indent}  {host}: {why}")
     return lines
 
 
@@ -420,6 +439,7 @@ def describe_lines(d: dict[str, Any]) -> list[str]:
             lines.append(f"  volume {v['name']} at {v['mount']} ({mode})")
         if d.get("placement"):
             lines.append(f"  placement: {d['placement']}")
+        lines += placed_lines(d)
         if d.get("rollout"):
             lines.append(f"  rollout: {d['rollout']}")
         for i in d["instances"]:
@@ -435,6 +455,8 @@ def describe_lines(d: dict[str, Any]) -> list[str]:
                                 or "-")]
         if d.get("reason"):
             lines.append(f"  why: {d['reason']}")
+        if d.get("placement"):
+            lines.append(f"  placement: {d['placement']}")
     if d.get("events"):
         lines += ["  recent events:"] + [event_line(e, "    ") for e in d["events"][-10:]]
     return lines
@@ -531,8 +553,14 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
+def unreachable_lines(page: dict[str, Any]) -> list[str]:
+    """Hosts whose log lines a cluster-wide read could not get: said, never silently missing."""
+    return [f"host {u['host']} could not be reached: its lines are missing here ({u['error']})"
+            for u in page.get("unreachable") or []]
+
+
 def log_line(line: dict[str, Any]) -> str:
-    """One log line: UTC time (ms), source, workload/instance, severity, message.
+    """One log line: UTC time (ms), source, [host:]workload/instance, severity, message.
 
     The format is stable (scripts may cut it at spaces: the first four fields never contain
     one). Lines the platform wrote over several lines continue indented; a piece of an overlong
@@ -540,6 +568,8 @@ def log_line(line: dict[str, Any]) -> str:
     """
     workload, instance = line.get("workload"), line.get("instance")
     where = "/".join(p for p in (workload, instance) if p) or "-"
+    if line.get("host"):  # a cluster: the host that ran the instance, in the same field
+        where = f"{line['host']}:{where}"
     first, *rest = str(line["message"]).split("\n")
     text = printable(first) + "".join(f"\n    {printable(part)}" for part in rest)
     if line.get("partial"):
@@ -679,6 +709,8 @@ def lag_label(seconds: float | None) -> str:
 
 
 def host_state(h: dict[str, Any]) -> str:
+    if h.get("draining"):
+        return f"{h['state']}, draining"
     return f"{h['state']}, cordoned" if h.get("cordoned") else str(h["state"])
 
 

@@ -74,7 +74,7 @@ def create_app(ctx: ApiContext) -> Litestar:
     return Litestar(
         state=State({"access": access}),
         route_handlers=[health, openapi_document, tenancy.router, envs.router,
-                        exec_api.router, logs_api.router, volumes_api.router,
+                        exec_api.router, exec_api.peer_router, logs_api.router, volumes_api.router,
                         endpoints_api.env_router, endpoints_api.org_router,
                         cluster_api.router, members_api.router, device_api.api_router,
                         device_api.pages_router],

@@ -15,7 +15,7 @@ import msgspec
 from litestar import Request, Router, delete, get, post
 from litestar.datastructures import State
 
-from platd.api.deps import Caller, Cluster, Svc
+from platd.api.deps import Caller, Cluster, Logs, Svc
 from platd.cluster import peer_auth
 from platd.cluster.identity import b64
 from platd.cluster.node import ClusterNode
@@ -86,6 +86,14 @@ async def remove_host(svc: Svc, cluster: Cluster, principal: Caller,
     return answer
 
 
+@post("/hosts/{host:str}/{action:str}", status_code=200)
+async def host_schedule(svc: Svc, cluster: Cluster, principal: Caller, host: str,
+                        action: str) -> dict[str, Any]:
+    """``cordon`` (no new instances), ``uncordon``, ``drain`` (cordon and move them off)."""
+    _node(cluster)
+    return await asyncio.to_thread(hosts.set_schedule, svc, principal, host, action)
+
+
 @post("/hosts/join-tokens")
 async def create_join_token(svc: Svc, cluster: Cluster, principal: Caller,
                             data: JoinTokenCreate) -> dict[str, Any]:
@@ -122,6 +130,20 @@ async def peer_rows(request: Request[object, object, State], svc: Svc,
     return {"rows": rows}
 
 
+@get("/peer/logs", exclude_from_auth=True)
+async def peer_logs(request: Request[object, object, State], logs: Logs, cluster: Cluster,
+                    target: str, workload: str | None = None, instance: str | None = None,
+                    source: str = "all", severity: str | None = None, since: str | None = None,
+                    until: str | None = None, limit: int = 100) -> dict[str, Any]:
+    """This host's log lines of an env, for the host a user asked (``plat logs``)."""
+    await _verify_peer(request, cluster)
+    from platd.api.logs import peer_page
+
+    return await peer_page(logs, target, {
+        "workload": workload, "instance": instance, "source": source, "severity": severity,
+        "since": since, "until": until, "limit": limit})
+
+
 @post("/peer/join", exclude_from_auth=True)
 async def peer_join(request: Request[object, object, State], svc: Svc,
                     cluster: Cluster) -> dict[str, Any]:
@@ -144,6 +166,6 @@ async def peer_join(request: Request[object, object, State], svc: Svc,
 
 
 router = Router(path="/v1", route_handlers=[
-    cluster_summary, list_hosts, describe_host, remove_host, create_join_token,
-    peer_high_water, peer_rows, peer_join,
+    cluster_summary, list_hosts, describe_host, remove_host, create_join_token, host_schedule,
+    peer_high_water, peer_rows, peer_join, peer_logs,
 ])

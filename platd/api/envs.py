@@ -65,6 +65,8 @@ class ScaleRequest(msgspec.Struct, forbid_unknown_fields=True):
     cpu: float | None = None
     memory: str | None = None
     reset: bool = False
+    # {"region": "eu-west", "labels": {"disk": "ssd"}}; {} goes back to plat.toml's placement
+    placement: dict[str, Any] | None = None
 
 
 # --- config and secrets ----------------------------------------------------------------------
@@ -232,6 +234,7 @@ async def scale(
         cpu=data.cpu,
         memory=data.memory,
         reset=data.reset,
+        placement_rule=data.placement,
     )
 
 

@@ -26,10 +26,12 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.types.asgi_types import WebSocketResponseStartEvent
 
 from platd.api.access import Access, LiveSession
-from platd.api.deps import Caller, Svc, bearer_token, target
+from platd.api.deps import Caller, Cluster, Svc, bearer_token, target
+from platd.auth.tokens import Principal
 from platd.runtime.base import ExecSession, RuntimeError_
 from platd.services import exec as exec_service
 from platd.services import tokens
+from platd.services.context import ServiceContext
 from platd.spec.errors import InvalidInput, PlatError, Unauthenticated
 
 log = logging.getLogger("platd.exec")
@@ -64,8 +66,8 @@ class Control(msgspec.Struct):
 
 @websocket("/exec")
 async def exec_session(
-    socket: WebSocket[Any, Any, Any], svc: Svc, org: str, project: str, app: str,
-    env: str,
+    socket: WebSocket[Any, Any, Any], svc: Svc, cluster: Cluster, org: str, project: str,
+    app: str, env: str,
 ) -> None:
     try:
         # Authenticated before the upgrade is accepted: a caller without a valid token gets
@@ -82,8 +84,30 @@ async def exec_session(
         start = await _receive_start(socket)
         where = await asyncio.to_thread(
             exec_service.resolve, svc, principal, target(org, project, app, env),
-            start.instance, start.workload,
+            start.instance, start.workload, relay=cluster is not None,
         )
+    except PlatError as e:
+        await bridge.fail(e)
+        return
+    except WebSocketDisconnect:
+        return
+    if where.host_id != svc.host.id and cluster is not None:
+        from platd.cluster.exec_relay import relay
+
+        await relay(socket, bridge, cluster, where, msgspec.structs.asdict(start),
+                    principal.name)
+        return
+    await serve(socket, bridge, svc, principal, where, start, bearer)
+
+
+async def serve(socket: WebSocket[Any, Any, Any], bridge: _Bridge, svc: ServiceContext,
+                principal: Principal, where: exec_service.ExecTarget, start: Start,
+                bearer: str | None) -> None:
+    """Run one session on this host: the process, the bytes both ways, the audit events.
+
+    ``bearer`` is the caller's token, re-checked on every change of access; None for a
+    session another host relays, which that host authorized."""
+    try:
         cmd = start.cmd or list(exec_service.SHELL)
         process = await exec_service.start(
             svc, where, cmd, tty=start.tty, stdin=start.stdin, rows=start.rows,
@@ -103,7 +127,8 @@ async def exec_session(
     ended_by: str | None = "the client disconnected"
     # Ended at once if the caller loses access meanwhile (a revoked token, a removed member).
     access: Access = socket.app.state.access
-    live = access.open(bearer, where.target, principal.expires_at)
+    live = (access.open(bearer, where.target, principal.expires_at) if bearer is not None
+            else LiveSession(None, where.target))
     try:
         await bridge.send_json({
             "type": "started", "instance": {**where.describe(), "host_name": svc.host.name},
@@ -264,5 +289,34 @@ def _text(message: Any) -> str:
     return text if isinstance(text, str) else ""
 
 
+@websocket("/v1/peer/exec", exclude_from_auth=True)
+async def peer_exec(socket: WebSocket[Any, Any, Any], svc: Svc, cluster: Cluster,
+                    target: str, user: str = "someone") -> None:
+    """A session another host relays to this one, for ``user`` (checked there): the peer's
+    signature on the upgrade request is the authority here."""
+    from platd.cluster import peer_auth
+
+    await socket.accept()
+    bridge = _Bridge(socket)
+    try:
+        if cluster is None:
+            raise InvalidInput("this host is not in a cluster")
+        path = socket.url.path + (f"?{socket.url.query}" if socket.url.query else "")
+        relayed_by = peer_auth.verify(cluster.identity.key, socket.headers.get("authorization"),
+                                      "GET", path)
+        start = await _receive_start(socket)
+        principal = Principal(token_id="peer", name=f"{user[:64]} (via {relayed_by[-12:]})",
+                              org_id=None, org_name=None, role="owner")
+        where = await asyncio.to_thread(exec_service.resolve, svc, principal, target,
+                                        start.instance, start.workload)
+    except PlatError as e:
+        await bridge.fail(e)
+        return
+    except WebSocketDisconnect:
+        return
+    await serve(socket, bridge, svc, principal, where, start, None)
+
+
 router = Router(path="/v1/envs/{org:str}/{project:str}/{app:str}/{env:str}",
                 route_handlers=[exec_session, list_instances])
+peer_router = Router(path="/", route_handlers=[peer_exec])

@@ -7,14 +7,16 @@ hold its long poll, and with it a daemon shutdown, until the wait runs out.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, TypeAlias
 
 from litestar import Request, Router, get
 from litestar.params import Parameter
 
-from platd.api.deps import Caller, Logs, target
+from platd.api.deps import Caller, Cluster, Logs, target
 from platd.logs.service import MAX_LIMIT, LogParams
 from platd.services.logs import read_logs as read
+from platd.services.logs import readable_env
 from platd.spec.input_limits import MAX_CURSOR, MAX_QUERY_TEXT, MAX_QUERY_WAIT
 
 # A filter or cursor as text: short, whatever it says (the service reads and checks it).
@@ -23,7 +25,7 @@ Text: TypeAlias = Annotated[str | None, Parameter(max_length=MAX_QUERY_TEXT)]
 
 @get("/logs")
 async def read_logs(
-    logs: Logs, principal: Caller, request: Request[Any, Any, Any], org: str,
+    logs: Logs, principal: Caller, cluster: Cluster, request: Request[Any, Any, Any], org: str,
     project: str, app: str, env: str,
     workload: Text = None, instance: Text = None, source: Annotated[str, Parameter(
         max_length=MAX_QUERY_TEXT)] = "all",
@@ -31,8 +33,12 @@ async def read_logs(
     limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 100,
     after: Annotated[int | None, Parameter(ge=0, le=MAX_CURSOR)] = None, before: Text = None,
     wait: Annotated[float, Parameter(ge=0, le=MAX_QUERY_WAIT)] = 0.0,
+    local: bool = False,
 ) -> dict[str, Any]:
-    """App and system log lines of the env; filters narrow, ``after``/``wait`` follow."""
+    """App and system log lines of the env; filters narrow, ``after``/``wait`` follow.
+
+    On a cluster, a history page (no ``after``, no ``before``) holds every host's lines, each
+    with its host, merged in time order (``local`` = this host's only)."""
     params = LogParams(workload=workload, instance=instance, source=source, severity=severity,
                        since=since, until=until, limit=limit, after=after, before=before)
 
@@ -40,9 +46,43 @@ async def read_logs(
         while (await request.receive())["type"] != "http.disconnect":
             pass
 
-    return await read(logs, principal, target(org, project, app, env), params, wait=wait,
-                      gone=gone)
+    env_path = target(org, project, app, env)
+    if cluster is None or local or after is not None or before is not None:
+        return await read(logs, principal, env_path, params, wait=wait, gone=gone)
+    # The caller's right to read the env is checked here; peers trust the cluster key.
+    await asyncio.to_thread(readable_env, logs.state, principal, env_path)
+    from platd.cluster.logs_relay import gather
+
+    query = {"target": env_path, "workload": workload, "instance": instance,
+             "source": source, "severity": severity, "since": since, "until": until,
+             "limit": limit}
+    local_page = await _local_or_empty(logs, principal, env_path, params)
+    return await gather(cluster.transport, cluster.store, local_page, query,
+                        cluster.membership.alive_ids(), limit)
+
+
+async def _local_or_empty(logs: Any, principal: Any, env_path: str,
+                          params: LogParams) -> dict[str, Any]:
+    """This host's page; empty (not an error) when the instance or workload asked for has no
+    lines here because it runs on another host."""
+    from platd.spec.errors import NotFound
+
+    try:
+        return await read(logs, principal, env_path, params, wait=0)
+    except NotFound:
+        if params.workload is None and params.instance is None:
+            raise
+        return {"target": env_path, "lines": [], "cursor": 0, "more": False, "before": None}
 
 
 router = Router(path="/v1/envs/{org:str}/{project:str}/{app:str}/{env:str}",
                 route_handlers=[read_logs])
+
+
+async def peer_page(logs: Any, env_path: str, query: dict[str, Any]) -> dict[str, Any]:
+    """A peer's request for this host's lines of an env (``/v1/peer/logs``)."""
+    from platd.auth.tokens import Principal
+
+    peer = Principal(token_id="peer", name="peer", org_id=None, org_name=None, role="owner")
+    params = LogParams(**{k: v for k, v in query.items() if k in LogParams.__dataclass_fields__})
+    return await _local_or_empty(logs, peer, env_path, params)

@@ -31,12 +31,15 @@ from platd.gossip.serf_rpc import SerfClient
 from platd.gossip.stream import EventStream
 from platd.gossip.tags import HostTags
 from platd.gossip.types import Member, MemberEvent
+from platd.spec.membership import Membership
 from platd.store.changes import ChangeSet
 from platd.store.db import Store
 from platd.store.models import Event, Host
 
 log = logging.getLogger("platd.cluster")
-SCHEMA = 5  # the state schema this build writes; tags tell peers
+SCHEMA = 6  # the state schema this build writes; tags tell peers
+PLACEMENT_EVERY = 1.0  # seconds between looks at membership (a failed host is seen in 5-7 s)
+PLACEMENT_RESYNC = 15.0  # seconds after which placement is checked again even if nothing changed
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ class ClusterNode:
         *,
         transport: PeerTransport | None = None,
         command_prefix: Sequence[str] = (),
+        membership: Membership | None = None,
     ) -> None:
         self.identity = identity
         self.secret_key = (data / "secret.key").read_bytes()  # handed to joining hosts, sealed
@@ -139,6 +143,7 @@ class ClusterNode:
         self.host_id = str(host["id"])
         self.host_name = str(host["name"])
         self.settings = settings
+        self.membership = membership or Membership(self.host_id)
         cpus, memory = capacity()
         self.tags = HostTags(self.host_id, settings.api_url, SCHEMA, settings.region,
                              dict(settings.labels), cpus, memory)
@@ -189,12 +194,71 @@ class ClusterNode:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.agent.run(), name="serf-agent")
                 tasks.create_task(self.replicator.run(), name="replicator")
+                tasks.create_task(self._watch_placement(), name="placement-watch")
         finally:
             await self.gossip.close()
             await self.agent.stop()
             close = getattr(self.transport, "close", None)
             if close is not None:
                 await close()
+
+    async def _watch_placement(self) -> None:
+        """Keep gossip's view for placement, and place again what membership changed.
+
+        Every host follows the member list (deploys placed here need it); only the alive host
+        with the smallest id writes re-placements (host loss past the grace period, a drain, a
+        host that can take a pending instance), and only once it has synced with a peer, so a
+        host back from an absence never moves instances from what it held before. Any host
+        would compute the same answer: the smallest id just keeps writes few.
+        """
+        dirty = True
+        last = 0.0
+
+        def changed(changes: object) -> None:
+            nonlocal dirty
+            # Rows placement reads (releases, scales, hosts, volumes, assignments...) changed;
+            # what reconcilers record (events, instance rows) does not move anything.
+            if not isinstance(changes, ChangeSet) or any(
+                ids and table not in ("events", "instances", "release_states")
+                for table, ids in changes.tables.items()
+            ):
+                dirty = True
+
+        self.store.listeners.append(changed)
+        try:
+            while True:
+                await asyncio.sleep(PLACEMENT_EVERY)
+                try:
+                    members = await self.gossip.members()
+                except GossipError:
+                    continue
+                now = time.time()
+                if self.membership.update([(m.name, m.status) for m in members], now):
+                    dirty = True
+                # While a host is down its grace period runs out without any change: look
+                # every second then; otherwise only after a change (and now and then anyway).
+                down = any(m.status == "failed" for m in members)
+                if not (dirty or down or now - last > PLACEMENT_RESYNC):
+                    continue
+                if not self.replicator.synced.is_set() or self.membership.cut_off():
+                    continue  # stale state, or the minority side: the others place
+                alive = self.membership.alive_ids()
+                if alive and alive[0] == self.host_id:
+                    dirty, last = False, now
+                    try:
+                        await asyncio.to_thread(self._replace)
+                    except Exception:
+                        log.exception("placement pass failed; trying again")
+                        dirty = True
+        finally:
+            self.store.listeners.remove(changed)
+
+    def _replace(self) -> None:
+        from platd.clock import SystemClock
+        from platd.services import placement
+
+        with self.store.write() as session:
+            placement.replace(session, SystemClock(), self.membership)
 
     def _resolve_conflicts(self, changes: ChangeSet) -> None:
         for message in conflicts.resolve(self.store, changes):

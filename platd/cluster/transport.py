@@ -42,6 +42,7 @@ class HttpPeerTransport:
 
     async def _get(self, api: str, target: str) -> Any:
         import aiohttp
+        import yarl
 
         if self._session is None:
             self._session = aiohttp.ClientSession(
@@ -49,7 +50,10 @@ class HttpPeerTransport:
             )
         headers = {"Authorization": peer_auth.sign(self._key, self.host_id, "GET", target)}
         try:
-            async with self._session.get(api.rstrip("/") + target, headers=headers) as r:
+            # encoded=True: the URL goes out exactly as signed (yarl would otherwise requote
+            # the query, e.g. %2F back to /, and the peer would see another target).
+            url = yarl.URL(api.rstrip("/") + target, encoded=True)
+            async with self._session.get(url, headers=headers) as r:
                 body = await r.read()
                 if r.status != 200:
                     raise PeerUnreachable(f"peer {api} answered {r.status} to {target}: "
@@ -58,6 +62,10 @@ class HttpPeerTransport:
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as e:
             raise PeerUnreachable(f"peer {api} did not answer {target}: {e or type(e).__name__}") \
                 from None
+
+    async def get(self, api: str, target: str) -> Any:
+        """Any signed peer GET (the relays of logs use it); ``PeerUnreachable`` on failure."""
+        return await self._get(api, target)
 
     async def high_water(self, api: str) -> dict[str, int]:
         answer = await self._get(api, "/v1/peer/high-water")

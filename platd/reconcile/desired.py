@@ -7,20 +7,25 @@ the secret versions a release pinned when an instance needs its files.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from functools import lru_cache
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from platd.reconcile.model import DesiredWorkload, VolumeBinding
 from platd.secrets.crypto import SecretBox
+from platd.spec.assign import count_here, surplus_to_keep
 from platd.spec.errors import NotFound
 from platd.spec.manifest import Manifest
 from platd.store.db import Store
 from platd.store.models import (
+    Assignment,
     ConfigVersion,
     Env,
+    Host,
+    Instance,
     Release,
     ReleaseState,
     Scale,
@@ -84,8 +89,52 @@ def load_desired(store: Store) -> tuple[list[DesiredWorkload], dict[str, str]]:
                 scales.get(env.id, {}),
                 _bindings(store, path, release, volumes.get(env.id, {})),
             )
+        desired = _assigned_here(session, store.host_id, desired)
     status = {release_id: state.status for release_id, state in states.items()}
     return desired, status
+
+
+def _assigned_here(
+    session: Session, host_id: str, desired: list[DesiredWorkload]
+) -> list[DesiredWorkload]:
+    """In a cluster, each workload's count on this host: the slots placement gave it, plus the
+    surplus it keeps while their replacements elsewhere are not healthy yet.
+
+    A host of its own (no assignments, no other hosts) runs every instance, as it always did.
+    A workload with no assignment row on a cluster member runs nowhere here until its row
+    arrives: a host never guesses, so a release seen before its placement starts nothing.
+    """
+    rows = {(r.env_id, r.workload): r for r in session.exec(
+        select(Assignment).where(Assignment.deleted == False))}  # noqa: E712
+    if not rows:
+        others = session.exec(select(Host.id).where(Host.deleted == False,  # noqa: E712
+                                                     Host.id != host_id)).first()
+        if others is None:
+            return desired
+    env_ids = {d.env_id for d in desired}
+    instances = [i for i in session.exec(select(Instance).where(
+        col(Instance.env_id).in_(env_ids), Instance.deleted == False))  # noqa: E712
+        if i.state == "running"]
+    out = []
+    for d in desired:
+        row = rows.get(d.key)
+        hosts: list[str] = json.loads(row.hosts_json) if row else []
+        here = count_here(hosts, host_id)
+        mine = [i for i in instances if i.env_id == d.env_id and i.workload == d.workload
+                and i.spec_hash == d.spec_hash]
+        healthy: dict[str, int] = {}
+        for i in mine:
+            if i.host_id != host_id and i.health == "healthy":
+                healthy[i.host_id] = healthy.get(i.host_id, 0) + 1
+        elsewhere = {h: count_here(hosts, h) for h in set(hosts) if h and h != host_id}
+        keep = surplus_to_keep(
+            assigned_here=here,
+            running_here=sum(1 for i in mine if i.host_id == host_id),
+            assigned_elsewhere=sum(elsewhere.values()),
+            healthy_elsewhere=sum(min(healthy.get(h, 0), n) for h, n in elsewhere.items()),
+        )
+        out.append(dataclasses.replace(d, count=here + keep))
+    return out
 
 
 def _bindings(

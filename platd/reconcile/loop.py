@@ -9,6 +9,7 @@ backoff timer or the periodic resync, whichever comes first.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import time
@@ -71,7 +72,7 @@ class Reconciler:
     def __init__(
         self, store: Store, runtime: Runtime, box: SecretBox, secrets_root: Path,
         *, resync: float = 5.0, clock: Clock | None = None, prober: Prober = probe,
-        hooks: Hooks | None = None,
+        hooks: Hooks | None = None, fenced: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
         self.runtime = runtime
@@ -88,6 +89,9 @@ class Reconciler:
         self.engine_down_since: float | None = None
         self._probe = prober
         self._on_observed = hooks.on_observed
+        # A cluster member cut off from most of the others runs nothing (``Membership.fenced``).
+        self._fenced = fenced
+        self._was_fenced = False
 
         def open_version(version_id: str) -> dict[str, str]:
             return open_secret_version(store, box, version_id)
@@ -199,6 +203,7 @@ class Reconciler:
         if self._on_observed is not None:
             self._on_observed(observed)
         desired, status = await asyncio.to_thread(load_desired, self.store)
+        desired = await self._fence(desired, observed)
         self._observed = observed
         self._desired = {d.spec_hash: d for d in desired}
         now = self.clock.time()
@@ -240,6 +245,27 @@ class Reconciler:
         ready_in = self._next_ready(now)
         waits = [w for w in (plan.wake_in, ready_in, held_for) if w is not None]
         return min(waits) if waits else None
+
+    async def _fence(
+        self, desired: list[DesiredWorkload], observed: list[ObservedContainer],
+    ) -> list[DesiredWorkload]:
+        """Nothing runs on a host cut off from the cluster past half the grace period: the
+        others place its instances again, and an instance must never run twice."""
+        fenced = self._fenced is not None and self._fenced()
+        if fenced != self._was_fenced:
+            self._was_fenced = fenced
+            words = ("this host is cut off from most of the cluster: its instances stop, since "
+                     "the other hosts will run them" if fenced else
+                     "this host sees the cluster again: it runs what is placed on it")
+            for env_id in sorted({o.env_id for o in observed} | {d.env_id for d in desired}):
+                await asyncio.to_thread(
+                    observed_service.record_event, self.store, self.clock, env_id=env_id,
+                    step="fence", outcome="failed" if fenced else "info",
+                    category="scheduling" if fenced else None, message=words,
+                )
+        if not fenced:
+            return desired
+        return [dataclasses.replace(d, count=0) for d in desired]
 
     def _hold_back(self, plan: Plan, now: float) -> tuple[Plan, float | None]:
         """Drop creates and pulls still backing off after a failure; say when to look again."""

@@ -20,6 +20,7 @@ from platd.runtime.base import Runtime
 from platd.secrets.crypto import SecretBox
 from platd.spec.endpoints import Pools, PortProbe, any_port_free
 from platd.spec.limits import Limits
+from platd.spec.membership import Membership
 from platd.spec.volumes import HostInfo
 from platd.store.db import Store
 from platd.volumes.backend import VolumeBackend
@@ -59,6 +60,8 @@ class ServiceContext:
     volumes: VolumeBackend
     images: Images
     endpoints: Endpoints
+    # Gossip's view of the cluster, for placement; None on a host of its own (no cluster).
+    membership: Membership | None = None
     limits: Limits = field(default_factory=Limits)  # platd.toml's per-env and disk limits
     disk: DiskWatch | None = None  # the data disk (None: not watched, in unit tests)
 

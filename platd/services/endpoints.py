@@ -29,7 +29,7 @@ from platd.spec.ids import uuid7
 from platd.spec.manifest import Manifest
 from platd.spec.names import check_name
 from platd.store import eventlog
-from platd.store.models import ENGINE_UNREACHABLE, EndpointRow, Env, Instance
+from platd.store.models import ENGINE_UNREACHABLE, EndpointRow, Env, Host, Instance
 from platd.store.queries import (
     current_release,
     endpoint_bindings,
@@ -211,10 +211,15 @@ def _instances_behind(session: Session, row: EndpointRow) -> list[dict[str, Any]
     for i in rows:
         if i.state == "pending":
             continue
-        serving = (i.state == "running" and i.health == "healthy") or (
-            i.state == ENGINE_UNREACHABLE)
+        # The endpoint's host proxies to the instances it runs: on a cluster an instance on
+        # another host is not behind it (routing across hosts is not built yet). An instance
+        # whose engine does not answer may still run: ingress keeps dialling it.
+        serving = ((i.state == "running" and i.health == "healthy")
+                   or i.state == ENGINE_UNREACHABLE) and (not i.host_id
+                                                           or i.host_id == row.host_id)
         out.append({"id": i.id, "state": i.state, "health": i.health,
-                    "serving": serving, "dial": instance_dial(i, row.internal_port)})
+                    "serving": serving, "dial": instance_dial(i, row.internal_port),
+                    "host": i.host_id})
     return sorted(out, key=lambda x: x["id"])
 
 
@@ -355,6 +360,8 @@ def exposed(ctx: ServiceContext, principal: Principal, org: str) -> dict[str, An
     with ctx.store.read() as session:
         (org_row,) = tenancy.resolve(session, principal, tenancy.split_path(org, 1))
         paths = _env_paths(session)
+        hosts = {h.id: h.name for h in session.exec(select(Host))}
+        hosts.setdefault(ctx.host.id, ctx.host.name)
         rows = []
         for r in live_endpoints(session):
             owner = paths.get(r.env_id)
@@ -363,6 +370,7 @@ def exposed(ctx: ServiceContext, principal: Principal, org: str) -> dict[str, An
             behind = _instances_behind(session, r)
             for fam, addr, port in endpoint_bindings(r):
                 rows.append({
+                    "host": hosts.get(r.host_id, r.host_id[-12:]),
                     "family": fam, "address": addr, "port": port, "protocol": r.protocol,
                     "proxy_protocol": r.proxy_protocol, "target": owner[1],
                     "endpoint": r.name, "workload": r.workload,

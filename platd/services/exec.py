@@ -32,7 +32,8 @@ MAX_SIZE = 10_000  # rows or columns of a TTY
 
 @dataclass(frozen=True)
 class ExecTarget:
-    """A running instance of this host that the caller may exec into."""
+    """A running instance the caller may exec into (on another host of a cluster, platd
+    relays the session to that host: ``platd.api.exec``)."""
 
     target: str  # org/project/app/env
     env_id: str
@@ -79,7 +80,7 @@ def list_instances(
 
 def resolve(
     ctx: ServiceContext, principal: Principal, target: str, instance: str | None,
-    workload: str | None = None,
+    workload: str | None = None, *, relay: bool = False,
 ) -> ExecTarget:
     """The instance to exec into: the one ``instance`` names (an id or a unique prefix), or
     without it the only running one of ``workload`` (of the env without a workload).
@@ -112,7 +113,7 @@ def resolve(
                               seqs),
             details={"instance": inst.id, "state": inst.state},
         )
-    if inst.host_id != ctx.host.id:
+    if inst.host_id != ctx.host.id and not relay:
         raise Conflict(
             f"instance {inst.id} runs on host {inst.host_id}, not on this one ({ctx.host.id}); "
             "exec goes through the platd of the host that runs the instance",

@@ -57,6 +57,7 @@ def host_view(row: Host, member: Member | None, lag: float | None, me: str,
         "cpus": row.cpus,
         "memory": row.memory,
         "cordoned": row.cordoned,
+        "draining": row.draining,
         "joined_at": row.joined_at,
         "joined": format_age(now - row.joined_at),
         "lag_seconds": lag,
@@ -130,6 +131,43 @@ def remove_host(ctx: ServiceContext, principal: Principal, text: str,
                           message=f"host {row.name} was removed from the cluster by "
                                   f"{principal.name}", actor=principal.name, instance_id=row.id))
     return {"removed": row.id, "name": row.name}
+
+
+SCHEDULE_ACTIONS = ("cordon", "uncordon", "drain")
+
+
+def set_schedule(ctx: ServiceContext, principal: Principal, text: str,
+                 action: str) -> dict[str, Any]:
+    """Cordon (take no new instances), drain (and move the ones it has), or uncordon a host.
+
+    The change is a replicated row, and placement reads it in the same commit: a drain's moves
+    are written here, and each instance on the host stops only once its replacement elsewhere
+    is healthy (``platd.spec.assign.surplus_to_keep``)."""
+    from platd.services import placement
+
+    _require_admin(principal)
+    if action not in SCHEDULE_ACTIONS:
+        raise NotFound(f"no host action {action!r}",
+                       hint="plat hosts cordon|uncordon|drain HOST")
+    with ctx.store.write() as session:
+        row = find_host(session, text)
+        before = ("draining" if row.draining else "cordoned" if row.cordoned else "schedulable")
+        row.cordoned = action in ("cordon", "drain")
+        row.draining = action == "drain"
+        session.add(row)
+        words = {"cordon": "cordoned (takes no new instances; keeps what it runs)",
+                 "uncordon": "uncordoned (takes instances again)",
+                 "drain": "drained (its instances move to other hosts, each stopping once its "
+                          "replacement is healthy)"}[action]
+        session.add(Event(id=_uuid(), at=ctx.clock.time(), env_id="", step="host",
+                          outcome="info", message=f"host {row.name} was {words} by "
+                          f"{principal.name}", actor=principal.name, instance_id=row.id))
+        session.flush()
+        answer = placement.replace(session, ctx.clock, ctx.membership, actor=principal.name)
+        moving = sum(1 for a in answer for n in a.notes if f"moved from {row.name} " in n)
+    return {"host": row.id, "name": row.name, "action": action, "was": before,
+            "cordoned": row.cordoned, "draining": row.draining, "moving": moving,
+            "message": f"host {row.name} {words}"}
 
 
 def create_join_token(ctx: ServiceContext, principal: Principal,

@@ -31,7 +31,7 @@ async def read_logs(
     deadline = time.monotonic() + min(max(wait, 0.0), MAX_WAIT)
 
     def readable() -> tuple[str, str]:
-        return _readable_env(logs.state, principal, target)
+        return readable_env(logs.state, principal, target)
 
     prepared = await asyncio.to_thread(logs.prepare, params, readable)
     cursor = after
@@ -62,7 +62,7 @@ async def read_logs(
             hung_up.cancel()
 
 
-def _readable_env(store: Store, principal: Principal, target: str) -> tuple[str, str]:
+def readable_env(store: Store, principal: Principal, target: str) -> tuple[str, str]:
     """The env's id and path, if the caller may read it (NotFound names what exists)."""
     with store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)

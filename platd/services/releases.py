@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from platd.auth.tokens import Principal
 from platd.services import config as config_service
 from platd.services import endpoints as endpoint_service
-from platd.services import tenancy
+from platd.services import placement, tenancy
 from platd.services.context import ServiceContext
 from platd.services.volumes import stop_first_notes
 from platd.spec.diff import diff_releases
@@ -320,6 +320,8 @@ def _move_pointer(
         session, ctx, ref, manifest_of(target), principal.name
     )
     session.flush()
+    # Which host runs each instance, in the same commit: no host sees the release unplaced.
+    placement.replace(session, ctx.clock, ctx.membership, actor=principal.name)
     stop_first = _stop_first(target, replacing=previous is not None)
     return {
         "notes": _scale_notes(session, env.id, manifest_of(target)) + endpoint_notes

@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import select
 
 from platd.auth.tokens import Principal
-from platd.services import release_facts, tenancy
+from platd.services import placement, release_facts, tenancy
 from platd.services import releases as release_service
 from platd.services.context import ServiceContext
 from platd.services.releases import find_release, get_release
@@ -35,7 +35,8 @@ from platd.store.queries import (
 MAX_COUNT = 100
 
 
-def _instance_dict(i: Instance, seqs: dict[str, int], now: float) -> dict[str, Any]:
+def _instance_dict(i: Instance, seqs: dict[str, int], now: float,
+                   names: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "id": i.id,
         "workload": i.workload,
@@ -49,6 +50,7 @@ def _instance_dict(i: Instance, seqs: dict[str, int], now: float) -> dict[str, A
         "age_seconds": round(now - i.started_at, 1) if i.started_at else None,
         "ports": json.loads(i.ports_json),
         "host": i.host_id,
+        **({"host_name": names[i.host_id]} if names and i.host_id in names else {}),
         "reason": i.reason,
         "container_id": i.container_id,
     }
@@ -113,9 +115,11 @@ def status(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, 
         seqs = {
             r.id: r.seq for r in session.exec(select(Release).where(Release.env_id == ref.env.id))
         }
-        instances = env_instances(session, ref.env.id)
+        instances = _unlost(env_instances(session, ref.env.id), ctx, session)
         desired = _desired_scale(current, live_scales(session, ref.env.id))
         volume_hosts = {v.name: v.host_id for v in live_volumes(session, ref.env.id)}
+        placed = placement.explain(session, ref.env.id, ctx.membership, now)
+        names = placement.host_names(session)
         workloads = []
         for name in sorted(set(desired) | {i.workload for i in instances}):
             mine = [i for i in instances if i.workload == name]
@@ -147,9 +151,13 @@ def status(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, 
                     "serving_releases": by_release,
                     "starting": sum(1 for i in on_current if _coming_up(i)),
                     "crashing": sum(1 for i in on_current if _crashing(i)),
-                    "pending": [i.reason for i in mine if i.state == "pending"][:1],
+                    "pending": ([i.reason for i in mine if i.state == "pending"]
+                                + [s["why"].removeprefix("pending: ")
+                                   for s in placed.get(name, {}).get("slots", [])
+                                   if not s["host_id"]])[:1],
                     **_volume_facts(current, name, volume_hosts),
-                    "instances": [_instance_dict(i, seqs, now) for i in mine],
+                    **({"placed": placed[name]["slots"]} if name in placed else {}),
+                    "instances": [_instance_dict(i, seqs, now, names) for i in mine],
                 }
             )
         return {
@@ -180,6 +188,25 @@ def _engines_unreachable(instances: list[Instance]) -> list[dict[str, Any]]:
             for host, i in sorted(down.items())]
 
 
+def _unlost(instances: list[Instance], ctx: ServiceContext, session: Any) -> list[Instance]:
+    """Instances of a host gossip sees failed are not counted as running: their rows are the
+    last word of a host that no longer answers (they are copies; the store is untouched)."""
+    membership = ctx.membership
+    if membership is None:
+        return instances
+    names = placement.host_names(session)
+    out = []
+    for i in instances:
+        state, _since = membership.state(i.host_id)
+        if state in ("failed", "left") and i.state != "pending":
+            i = Instance.model_validate(i.model_dump())
+            i.state, i.health = "unknown", "none"
+            i.reason = f"host {names.get(i.host_id, i.host_id[-12:])} is {state}: its last " \
+                       "report said it was running"
+        out.append(i)
+    return out
+
+
 def describe_instance(
     ctx: ServiceContext, principal: Principal, target: str, instance_id: str
 ) -> dict[str, Any]:
@@ -197,6 +224,12 @@ def describe_instance(
             r.id: r.seq for r in session.exec(select(Release).where(Release.env_id == ref.env.id))
         }
         inst = rows[0]
+        placed = placement.explain(session, ref.env.id, ctx.membership, now).get(inst.workload)
+        why_here = next((s["why"] for s in (placed or {}).get("slots", [])
+                         if s["host_id"] == inst.host_id), None)
+        if placed is not None and why_here is None:
+            why_here = ("its host no longer has a slot of this workload: it stops once its "
+                        "replacement elsewhere is healthy")
         recent = [
             e
             for e in eventlog.last_events(session, ref.env.id, release_id=None, since=None,
@@ -206,8 +239,9 @@ def describe_instance(
         return {
             "target": ref.path,
             "kind": "instance",
-            **_instance_dict(inst, seqs, now),
+            **_instance_dict(inst, seqs, now, placement.host_names(session)),
             "host_name": release_facts.host_names(session, ctx).get(inst.host_id),
+            **({"placement": why_here} if why_here else {}),
             "events": [eventlog.to_dict(e) for e in recent],
         }
 
@@ -280,11 +314,13 @@ def scale(
     cpu: float | None,
     memory: str | int | None,
     reset: bool = False,
+    placement_rule: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Overrides the release's count, cpu or memory of ``workload`` for the env; ``reset``
     drops the override, so the workload follows plat.toml again from the current release on."""
+    rule_json = _placement_json(placement_rule) if placement_rule is not None else None
     if reset and not (count is None and minimum is None and maximum is None and cpu is None
-                      and memory is None):
+                      and memory is None and rule_json is None):
         raise InvalidInput("--reset goes back to plat.toml: it takes no --count, --cpu or "
                            "--memory", hint="run it alone, then scale again if you need to")
     count = _fixed_count(count, minimum, maximum)
@@ -300,9 +336,10 @@ def scale(
         if memory is not None
         else None
     )
-    if count is None and cpu is None and mem is None and not reset:
+    if count is None and cpu is None and mem is None and rule_json is None and not reset:
         raise InvalidInput("nothing to change",
-                           hint="pass --count N, --cpu X or --memory SIZE, or --reset")
+                           hint="pass --count N, --cpu X, --memory SIZE, --region or --label, "
+                                "or --reset")
     with ctx.store.write() as session:
         ref = tenancy.resolve_env(session, principal, target)
         principal.require(ref.org.id, "deployer")
@@ -337,6 +374,9 @@ def scale(
                 row.cpu = cpu
             if mem is not None:
                 row.memory = mem
+            if rule_json is not None:
+                # {} clears the override: the workload follows plat.toml's placement again.
+                row.placement_json = rule_json if rule_json != "{}" else None
             after = _desired_scale(current, {**scales, workload: row})
         session.add(row)
         old, new = before[workload], after[workload]
@@ -346,6 +386,10 @@ def scale(
         how = " to plat.toml" if reset else ""
         message = (f"{principal.name} {verb} {workload}{how}: "
                    f"{_scale_text(old)} -> {_scale_text(new)}")
+        if rule_json is not None:
+            message += f"; placement {_placement_text(rule_json)}"
+        session.flush()
+        placement.replace(session, ctx.clock, ctx.membership, actor=principal.name)
         eventlog.record(
             session,
             ctx.clock,
@@ -365,6 +409,7 @@ def scale(
         "old": _scale_view(old),
         "new": _scale_view(new),
         "reset": reset,
+        "placement": _placement_text(rule_json) if rule_json is not None else None,
         "replaces_instances": replaces,
         "stop_first": stop_first if replaces else None,
         "follow_ups": [f"plat status --target {ref.path}", f"plat events --target {ref.path}"],
@@ -389,6 +434,36 @@ def _refuse_shared_volume(
             ],
         )
     return stop_first_reason(workload, mounts)
+
+
+def _placement_json(rule: dict[str, Any]) -> str:
+    """``{"region": "eu-west", "labels": {"disk": "ssd"}}`` checked, as stored."""
+    region = rule.get("region")
+    labels = rule.get("labels") or {}
+    if region is not None and (not isinstance(region, str) or len(region) > 64):
+        raise InvalidInput(f"region {region!r} is not a region name",
+                           hint="pass --region NAME, e.g. --region eu-west (see plat hosts)")
+    if not isinstance(labels, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k and len(k) <= 64 and len(v) <= 64
+        for k, v in labels.items()
+    ):
+        raise InvalidInput("labels must be NAME=VALUE pairs of up to 64 characters",
+                           hint="pass --label disk=ssd (repeat for more)")
+    out: dict[str, Any] = {}
+    if region:
+        out["region"] = region
+    if labels:
+        out["labels"] = dict(sorted(labels.items()))
+    return json.dumps(out, sort_keys=True)
+
+
+def _placement_text(rule_json: str) -> str:
+    rule = json.loads(rule_json)
+    if not rule:
+        return "as in plat.toml"
+    parts = [f"region {rule['region']}"] if rule.get("region") else []
+    parts += [f"{k}={v}" for k, v in sorted((rule.get("labels") or {}).items())]
+    return ", ".join(parts)
 
 
 def _fixed_count(count: int | None, minimum: int | None, maximum: int | None) -> int | None:

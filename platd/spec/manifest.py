@@ -46,6 +46,20 @@ class BuildSpec:
 
 
 @dataclass(frozen=True)
+class PlacementRule:
+    """Where a workload's instances may run: a host's region and labels (``plat hosts``)."""
+
+    region: str | None = None
+    labels: dict[str, str] = field(default_factory=dict, hash=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> PlacementRule | None:
+        if not data:
+            return None
+        return cls(region=data.get("region"), labels=dict(data.get("labels") or {}))
+
+
+@dataclass(frozen=True)
 class Workload:
     name: str
     image: str | None = None  # an image reference; exactly one of image/build
@@ -66,6 +80,7 @@ class Workload:
         if self.min_ready is not None:
             return self.min_ready
         return 0.0 if self.health is not None else DEFAULT_MIN_READY
+    placement: PlacementRule | None = None  # region and labels its hosts must have
 
 
 @dataclass(frozen=True)
@@ -125,6 +140,7 @@ class Manifest:
                     "build": build,
                     "command": command,
                     "ports": tuple(w.get("ports", ())),
+                    "placement": PlacementRule.from_dict(w.get("placement")),
                 }
             )
         return cls(

@@ -26,6 +26,7 @@ from platd.spec.manifest import (
     HttpCheck,
     Manifest,
     ManifestIssue,
+    PlacementRule,
     VolumeMount,
     Workload,
 )
@@ -50,7 +51,9 @@ _ENV_FIELDS = ("required", "optional")
 _SECRETS_FIELDS = ("bundles",)
 _WORKLOAD_FIELDS = (
     "image", "build", "command", "count", "cpu", "memory", "ports", "health", "min_ready",
+    "placement",
 )
+_PLACEMENT_FIELDS = ("region", "labels")
 MAX_MIN_READY = 3600.0
 _BUILD_FIELDS = ("context", "dockerfile")
 _HEALTH_FIELDS = ("tcp", "http", "interval", "timeout", "retries", "grace")
@@ -405,6 +408,7 @@ def _workload(c: _Checker, path: str, name: str, raw: Any) -> Workload:
         health=_health(c, key_path(path, "health"), body.get("health")),
         ports=tuple(port for _, port in c.ports(key_path(path, "ports"), body.get("ports"))),
         min_ready=_min_ready(c, key_path(path, "min_ready"), body.get("min_ready")),
+        placement=_placement(c, key_path(path, "placement"), body.get("placement")),
     )
 
 
@@ -429,6 +433,29 @@ def _min_ready(c: _Checker, path: str, value: Any) -> float | None:
         c.add(path, f"must be between 0s and {MAX_MIN_READY:g}s, got {shown}")
         return None
     return seconds
+
+
+def _placement(c: _Checker, path: str, raw: Any) -> PlacementRule | None:
+    """``placement = { region = "eu-west", labels = { disk = "ssd" } }``."""
+    if raw is None:
+        return None
+    body = c.table(path, raw, _PLACEMENT_FIELDS)
+    region = c.string(key_path(path, "region"), body.get("region"), "") or None
+    labels: dict[str, str] = {}
+    raw_labels = body.get("labels")
+    if raw_labels is not None:
+        if not isinstance(raw_labels, dict):
+            c.add(key_path(path, "labels"),
+                  f'expected a table like {{ disk = "ssd" }}, got {_show(raw_labels)}')
+        else:
+            for key, value in raw_labels.items():
+                if not isinstance(value, str) or not key or len(key) > 64 or len(value) > 64:
+                    c.add(key_path(key_path(path, "labels"), key),
+                          f"a label is NAME = \"VALUE\" (strings up to 64 characters), "
+                          f"got {_show(value)}")
+                else:
+                    labels[key] = value
+    return PlacementRule(region=region, labels=labels) if region or labels else None
 
 
 def _image_or_build(

@@ -6,7 +6,8 @@ instance slot by rendezvous hashing (highest random weight of ``hash(slot, host)
 most instances where they are when a host joins or leaves, then filtered by the workload's
 constraints and the capacity left:
 
-1. the host is eligible: alive (or within its grace period), not cordoned, in the required
+1. the host is eligible: alive (or within its grace period), not cordoned or draining (a
+   cordoned host keeps the instances it already has), in the required
    region, carrying the required labels, and holding every volume the workload mounts;
 2. it has the cpu and memory the instance asks for, after what is already placed on it;
 3. among eligible hosts with room, a workload's instances spread: a host already running fewer
@@ -36,7 +37,8 @@ class HostCapacity:
     region: str = ""
     labels: Mapping[str, str] = field(default_factory=dict, hash=False)
     alive: bool = True
-    cordoned: bool = False
+    cordoned: bool = False  # takes no new instances; keeps the ones it has
+    draining: bool = False  # keeps none either: they move elsewhere
     volumes: frozenset[str] = frozenset()  # volume ids that live on this host
 
 
@@ -88,6 +90,8 @@ def ineligible(host: HostCapacity, demand: WorkloadDemand) -> str | None:
     """Why ``host`` can never take this workload (capacity aside), or None."""
     if not host.alive:
         return "host is failed"
+    if host.draining:
+        return "host is being drained (plat hosts uncordon)"
     if host.cordoned:
         return "host is cordoned (plat hosts uncordon)"
     wanted = demand.constraint.region
@@ -137,8 +141,12 @@ def place(
     ordered = sorted(demands, key=lambda d: d.key)
     slots = [(Slot(d.key, i), d) for d in ordered for i in range(d.count)]
     # First, instances already placed stay where they are while their host still qualifies.
+    # A cordoned host keeps what it runs (it only takes nothing new); a draining one does not.
     for slot, demand in slots:
         host = by_id.get(current.get(slot, ""))
+        if host is not None and host.cordoned and not host.draining:
+            host = HostCapacity(host.id, host.name, host.cpus, host.memory, host.region,
+                                host.labels, host.alive, False, False, host.volumes)
         if host is not None and ineligible(host, demand) is None and fits(host, demand) is None:
             take(slot, host, demand, f"kept on {host.name}")
     for slot, demand in slots:

@@ -186,6 +186,7 @@ class Scale(Replicated, table=True):
     count: int | None = None
     cpu: float | None = None
     memory: int | None = None
+    placement_json: str | None = None  # {"region": ..., "labels": {...}}: overrides plat.toml
 
 
 class Event(SQLModel, table=True):
@@ -335,7 +336,25 @@ class Host(Replicated, table=True):
     cpus: float = 0.0
     memory: int = 0  # bytes
     joined_at: float
-    cordoned: bool = False
+    cordoned: bool = False  # takes no new instances (plat hosts cordon)
+    draining: bool = False  # and its instances move elsewhere (plat hosts drain)
+
+
+class Assignment(Replicated, table=True):
+    """Desired: which host runs each instance slot of one workload (``id`` "ENV_ID/WORKLOAD").
+
+    Written by the host that accepted the change (deploy, scale, rollback) or that saw a host
+    fail for longer than the grace period; every host reconciles only the slots on itself.
+    ``generation`` grows with every change of ``hosts_json``: fencing for a returning host."""
+
+    __tablename__ = "assignments"
+    env_id: str = Field(index=True)
+    workload: str
+    generation: int = 0
+    hosts_json: str = "[]"  # slot index -> host id ("" while pending)
+    why_json: str = "{}"  # slot index -> why it is on its host
+    pending_json: str = "{}"  # slot index -> {host name: why not}
+    updated_at: float = 0.0
 
 
 class JoinToken(Replicated, table=True):

@@ -239,3 +239,24 @@ def test_rolling_back_to_a_release_that_failed_warns_and_asks(
     assert cli("rollback", "v1", "--detach", "--target", target).code == 0
     r = cli("rollback", "v2", "--yes", "--detach", "--target", target)
     assert r.code == 0, r.err
+
+
+def test_scale_placement_is_a_receipt_line_and_bad_labels_change_nothing(
+    cli: Any, platd: Any, target: str
+) -> None:
+    satisfy_gate(platd, target)
+    assert cli("deploy", "-f", str(MANIFEST), "--target", target).code == 0
+    assert_error(cli("scale", "web", "--label", "disk", "--target", target), 2,
+                 "--label 'disk' is not NAME=VALUE")
+    assert_error(cli("scale", "web", "--label", "d=" + "x" * 65, "--target", target), 2,
+                 "labels must be NAME=VALUE pairs of up to 64 characters")
+    events = cli("events", "--target", target).out
+    assert "placement" not in events  # refused: nothing recorded
+    r = cli("scale", "web", "--region", "eu-west", "--label", "disk=ssd", "--target", target)
+    assert r.code == 0, r.err
+    assert "  placement  region eu-west, disk=ssd (where each instance runs: plat status)" \
+        in r.out.splitlines()
+    assert "placement region eu-west, disk=ssd" in cli("events", "--target", target).out
+    r = cli("scale", "web", "--placement-reset", "--target", target)
+    assert "  placement  as in plat.toml (where each instance runs: plat status)" \
+        in r.out.splitlines()

@@ -42,6 +42,7 @@ class Host:
     token: str = ""
     proc: subprocess.Popen[bytes] | None = None
     host_id: str = ""
+    settings: str = ""  # more platd.toml lines, written before the first start
     log: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -82,7 +83,8 @@ class Host:
         settings = self.data / "platd.toml"
         text = settings.read_text() if settings.exists() else ""
         if "anti_entropy_seconds" not in text:
-            settings.write_text("anti_entropy_seconds = 1\n" + text)
+            text = "anti_entropy_seconds = 1\n" + self.settings + text
+            settings.write_text(text)
         self.proc = self.node.popen(
             [PLATD, "serve", "--data", str(self.data), "--listen", f"{self.node.ip}:{API_PORT}",
              "--runtime", "fake"],
@@ -142,25 +144,27 @@ def init(node: Node, data: Path, *extra: str) -> dict[str, Any]:
     return result
 
 
-def make_cluster(lab: Lab, root: Path, size: int | None = None) -> list[Host]:
-    """A cluster of ``size`` hosts (all of the lab's nodes by default), all alive."""
+def make_cluster(lab: Lab, root: Path, size: int | None = None,
+                 settings: str = "") -> list[Host]:
+    """A cluster of ``size`` hosts (all of the lab's nodes by default), all alive;
+    ``settings``: platd.toml lines every host starts with."""
     nodes = lab.nodes[: size or len(lab.nodes)]
-    first = Host(nodes[0], root / "h0")
+    first = Host(nodes[0], root / "h0", settings=settings)
     made = init(first.node, first.data, "--cluster", "lab")
     first.token, first.host_id = made["token"], made["host"]["id"]
     first.start()
     hosts = [first]
     for node in nodes[1:]:
-        hosts.append(join(first, node, root / f"h{node.index}"))
+        hosts.append(join(first, node, root / f"h{node.index}", settings))
     wait_for(lambda: all(alive_count(h) == len(hosts) for h in hosts), 30,
              "every host sees every host alive")
     return hosts
 
 
-def join(member: Host, node: Node, data: Path) -> Host:
+def join(member: Host, node: Node, data: Path, settings: str = "") -> Host:
     token = member.ok("POST", "/v1/hosts/join-tokens", {})["token"]
     joined = init(node, data, "--join", member.api, "--token", token)
-    host = Host(node, data, token=member.token, host_id=joined["host"]["id"])
+    host = Host(node, data, token=member.token, host_id=joined["host"]["id"], settings=settings)
     host.start()
     return host
 

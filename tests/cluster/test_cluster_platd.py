@@ -117,9 +117,9 @@ def test_a_join_token_works_once(
 MANIFEST = """app = "web"
 [workloads.site]
 image = "127.0.0.1:5000/hello:v1"
-count = 1
+count = 2
 min_ready = "1s"
-"""
+"""  # spread over the two hosts: one instance each
 
 
 def test_a_host_back_from_an_absence_syncs_before_it_acts(
@@ -130,6 +130,8 @@ def test_a_host_back_from_an_absence_syncs_before_it_acts(
     ungated first pass would create them again)."""
     hosts = make_cluster(make_lab(2), tmp_path)
     h0, h1 = hosts
+    wait_for(lambda: all(x["cpus"] > 0 for x in h0.ok("GET", "/v1/hosts")["hosts"]), 20,
+             "h0 knows h1's capacity (placement counts on it)")
     for kind, path in (("orgs", "o"), ("projects", "o/p"), ("apps", "o/p/web"),
                        ("envs", "o/p/web/prod")):
         h0.ok("POST", f"/v1/tree/{kind}", {"path": path})

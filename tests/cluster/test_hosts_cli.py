@@ -254,7 +254,8 @@ def test_an_org_token_manages_no_hosts(cluster: Cluster) -> None:
     made = plat(h0, "tokens", "create", "--org", "ops", "--role", "owner", "--json")
     assert made.code == 0, made.err
     org_token = json.loads(made.out)["token"]
-    for args in (("hosts", "join-token"), ("hosts", "remove", "h2", "--yes")):
+    for args in (("hosts", "join-token"), ("hosts", "remove", "h2", "--yes"),
+                 ("hosts", "cordon", "h1"), ("hosts", "drain", "h1")):
         r = plat(h0, *args, token=org_token)
         assert r.code == 3, (args, r.out, r.err)
         assert r.err.startswith("error: managing hosts needs the host admin token"), r.err
@@ -276,6 +277,35 @@ def test_a_live_host_or_the_host_itself_is_never_removed(cluster: Cluster) -> No
     assert unconfirmed.code == 2
     assert "plat hosts remove h1 --yes" in unconfirmed.err
     assert json.loads(plat(h0, "hosts", "--json").out)["total"] == 3
+
+
+@pytest.mark.slow
+def test_cordon_drain_and_uncordon_as_an_operator_runs_them(cluster: Cluster) -> None:
+    h0 = cluster.hosts[0]
+
+    def state_of(name: str) -> str:
+        row = next(line for line in plat(h0, "hosts").out.splitlines()
+                   if line.startswith(name + " "))
+        return re.split(r"\s{2,}", row)[1]
+
+    r = plat(h0, "hosts", "cordon", "h1")
+    assert r.code == 0, r.err
+    assert r.out.startswith("Host h1 cordoned (takes no new instances; keeps what it runs)")
+    assert state_of("h1") == "alive, cordoned"
+    r = plat(h0, "hosts", "drain", "h1")
+    assert r.code == 0, r.err
+    assert "0 instance(s) placed elsewhere" in r.out  # nothing is deployed in this cluster
+    assert state_of("h1") == "alive, draining"
+    drained = json.loads(plat(h0, "hosts", "describe", "h1", "--json").out)
+    assert drained["draining"] is True
+    assert "was drained" in drained["events"][0]["message"]
+    r = plat(h0, "hosts", "uncordon", "h1")
+    assert r.code == 0, r.err
+    assert state_of("h1") == "alive"
+    missing = plat(h0, "hosts", "drain", "h9")
+    assert missing.code != 0
+    assert "no host 'h9'" in missing.err
+    assert missing.out == ""
 
 
 @pytest.mark.slow

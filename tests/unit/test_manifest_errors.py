@@ -58,7 +58,7 @@ CASES: list[Mistake] = [
         "workloads.web.zzz",
         5,
         "unknown field 'zzz' in [workloads.web]; expected one of: build, command, count, cpu, "
-        "health, image, memory, min_ready, ports",
+        "health, image, memory, min_ready, placement, ports",
     ),
     (
         "min_ready that is not a duration",

@@ -125,3 +125,44 @@ def test_the_tui_says_the_same_words() -> None:
             ["web", f"{s['workloads'][0]['serving']}/{s['workloads'][0]['desired']}",
              str(s["workloads"][0]["current"]), str(s["workloads"][0]["running"]), "0.25",
              "64M"]]
+
+
+def test_on_a_cluster_status_says_where_each_instance_runs_and_why_not() -> None:
+    s = status("converged", 1, desired=2)
+    web = s["workloads"][0]
+    web["placed"] = [
+        {"slot": 0, "host_id": "id-h1", "host": "h1", "why": "placed on h1: it has room"},
+        {"slot": 1, "host_id": None, "host": None, "why": "pending: h1: no capacity",
+         "why_not": {"h1": "no capacity: needs 2G memory, 512M free",
+                     "h2": "region eu-west required, host is in us-east"}},
+    ]
+    web["instances"] = [{"id": "i1", "release": "v2", "state": "running", "health": "healthy",
+                         "restarts": 0, "age_seconds": 5, "ports": {}, "host": "id-h1",
+                         "host_name": "h1"}]
+    lines = status_lines(s)
+    assert "  web#0 on h1: placed on h1: it has room" in lines
+    at = lines.index("  web#1 pending: h1: no capacity")
+    assert lines[at + 1:at + 3] == ["    h1: no capacity: needs 2G memory, 512M free",
+                                    "    h2: region eu-west required, host is in us-east"]
+    header = next(line for line in lines if line.startswith("INSTANCE"))
+    assert header.split()[-1] == "HOST"
+    assert lines[-1].split()[-1] == "h1"
+
+
+def test_a_host_of_its_own_shows_no_placement_or_host_column() -> None:
+    s = status("converged", 1)
+    s["workloads"][0]["instances"] = [
+        {"id": "i1", "release": "v2", "state": "running", "health": "healthy", "restarts": 0,
+         "age_seconds": 5, "ports": {}, "host": "id-h1"}]
+    lines = status_lines(s)
+    assert not any("HOST" in line or "#0" in line for line in lines)
+
+
+def test_log_lines_name_their_host_and_unreachable_hosts_are_said() -> None:
+    from tui.render import log_line, unreachable_lines
+
+    line = {"at": 0.0, "source": "app", "workload": "web", "instance": "i1",
+            "severity": "info", "message": "hi", "host": "h2"}
+    assert log_line(line).split()[2] == "h2:web/i1"
+    assert unreachable_lines({"unreachable": [{"host": "h3", "error": "host h3 is not alive"}]}) \
+        == ["host h3 could not be reached: its lines are missing here (host h3 is not alive)"]

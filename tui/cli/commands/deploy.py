@@ -116,6 +116,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--memory", help="memory per instance, e.g. 256M or 1G")
     p.add_argument("--reset", action="store_true",
                    help="drop this env's scale of the workload: follow plat.toml again")
+    p.add_argument("--region", help="run its instances only on hosts of this region")
+    p.add_argument("--label", action="append", default=[], metavar="NAME=VALUE",
+                   help="run its instances only on hosts with this label (repeat for more)")
+    p.add_argument("--placement-reset", action="store_true",
+                   help="drop --region/--label given before: follow plat.toml's placement")
     p.set_defaults(handler=scale)
 
 
@@ -485,22 +490,36 @@ def _confirm_failed(ctx: Ctx, refusal: Any) -> bool:
     return True
 
 
+def _placement_rule(region: str | None, labels: list[str]) -> dict[str, Any]:
+    rule: dict[str, Any] = {"region": region} if region else {}
+    pairs = {}
+    for text in labels:
+        name, sep, value = text.partition("=")
+        if not sep or not name or not value:
+            raise InvalidInput(f"--label {text!r} is not NAME=VALUE",
+                               hint="e.g. --label disk=ssd (see the hosts' labels: plat hosts)")
+        pairs[name] = value
+    if pairs:
+        rule["labels"] = pairs
+    return rule
+
+
 def scale(ctx: Ctx) -> int:
     from tui.render import scale_receipt
 
     target = ctx.target()
     a = ctx.args
-    r = ctx.client.post(
-        ctx.client.env_path(target, "/scale"),
-        {
-            "workload": a.workload,
-            "count": a.count,
-            "min": a.min,
-            "max": a.max,
-            "cpu": a.cpu,
-            "memory": a.memory,
-            "reset": a.reset,
-        },
-    )
+    body: dict[str, Any] = {
+        "workload": a.workload,
+        "count": a.count,
+        "min": a.min,
+        "max": a.max,
+        "cpu": a.cpu,
+        "memory": a.memory,
+        "reset": a.reset,
+    }
+    if a.region is not None or a.label or a.placement_reset:
+        body["placement"] = {} if a.placement_reset else _placement_rule(a.region, a.label)
+    r = ctx.client.post(ctx.client.env_path(target, "/scale"), body)
     ctx.out(r, scale_receipt(r))
     return 0

@@ -1,4 +1,4 @@
-"""plat hosts, hosts describe, hosts remove and hosts join-token: the cluster's members.
+"""plat hosts, hosts describe, remove, cordon/uncordon/drain, join-token: the cluster's members.
 
 Hosts are not in an env, so these commands take no target; they ask the daemon they talk to,
 which answers for the whole cluster (``/v1/hosts``). Removing a host and minting join tokens
@@ -44,6 +44,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--yes", "-y", action="store_true",
                    help="do not ask to type the host's name (for scripts)")
     p.set_defaults(handler=remove)
+    for action, words in (
+        ("cordon", "take no new instances on a host; it keeps the ones it runs"),
+        ("uncordon", "let a cordoned or drained host take instances again"),
+        ("drain", "move every instance off a host, never lowering a workload's healthy count"),
+    ):
+        p = hsub.add_parser(action, parents=[late_json], help=words, description=words + ".")
+        p.add_argument("host", help="its name or id")
+        p.set_defaults(handler=schedule, schedule=action)
     p = hsub.add_parser("join-token", parents=[late_json],
                         help="a single-use token, and the command a new host joins with",
                         description="Prints, once, the platd init --join command that makes a "
@@ -122,6 +130,16 @@ def remove(ctx: Ctx) -> int:
                 "forgets it as the change replicates",
                 "  a machine joins again only with a fresh data dir and a new token: "
                 "plat hosts join-token"])
+    return 0
+
+
+def schedule(ctx: Ctx) -> int:
+    r = ctx.client.post(_host_path(ctx.args.host) + "/" + ctx.args.schedule, {})
+    lines = [r["message"][:1].upper() + r["message"][1:]]
+    if r["action"] == "drain":
+        lines.append(f"  {r['moving']} instance(s) placed elsewhere; follow with: "
+                     "plat hosts describe " + r["name"])
+    ctx.out(r, lines)
     return 0
 
 

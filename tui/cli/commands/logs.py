@@ -133,6 +133,11 @@ def _history(ctx: Ctx, path: str, query: dict[str, Any], limit: int
     while left > 0:
         page = ctx.client.get(path, **query, limit=min(left, PAGE), before=before)
         dropped = page.get("dropped")
+        if before is None:
+            from tui.render import unreachable_lines
+
+            for note in unreachable_lines(page):
+                ctx.note(note)
         if cursor is None:
             cursor = int(page["cursor"])  # a follow starts after everything stored by now
         pages.append(page["lines"])

@@ -1,0 +1,87 @@
+"""Who is alive, as this host's gossip sees it, and since when a host is not.
+
+Placement asks this on every computation (a deploy, a scale, the re-placement watch): Serf
+says a member is alive or failed but not since when, and a failed host keeps its instances for
+a grace period before they move. ``update`` is fed the member list every second by the cluster
+node; the first time a host is seen not alive starts its clock. No I/O here (a lock: the
+API's worker threads read it while the node's task writes it).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+
+from platd.spec.assign import DEFAULT_GRACE
+
+
+class Membership:
+    def __init__(self, host_id: str, grace: float = DEFAULT_GRACE) -> None:
+        self.host_id = host_id
+        self.grace = grace
+        self._lock = threading.Lock()
+        self._state: dict[str, str] = {host_id: "alive"}
+        self._since: dict[str, float] = {}
+        self.seen = False  # a member list arrived at least once
+        self._cut_off_since: float | None = None
+        self._fenced = False
+        self.listeners: list[Callable[[], None]] = []  # told when this host fences or unfences
+
+    def update(self, members: Iterable[tuple[str, str]], now: float) -> bool:
+        """Take gossip's member list as (host id, status); True when some host's state
+        changed."""
+        words = {"alive": "alive", "leaving": "alive", "left": "left", "failed": "failed"}
+        state = {name: words.get(status, "failed") for name, status in members}
+        state[self.host_id] = "alive"
+        with self._lock:
+            changed = state != self._state
+            for host, word in state.items():
+                if word == "alive":
+                    self._since.pop(host, None)
+                else:
+                    self._since.setdefault(host, now)
+            self._state = state
+            self.seen = True
+            alive = sorted(h for h, w in state.items() if w == "alive")
+            # The minority side of a partition (or the half without the smallest host id)
+            # is the side whose instances the others will place again once the grace is over.
+            minority = len(alive) * 2 < len(state) or (
+                len(alive) * 2 == len(state) and min(state) not in alive)
+            if not minority:
+                self._cut_off_since = None
+            elif self._cut_off_since is None:
+                self._cut_off_since = now
+            fenced = self._cut_off_since is not None and \
+                now - self._cut_off_since >= self.grace / 2
+            flipped = fenced != self._fenced
+            self._fenced = fenced
+        if flipped:
+            for listener in self.listeners:
+                listener()
+        return changed
+
+    def fenced(self) -> bool:
+        """Cut off from most of the cluster for half the grace period: this host's instances
+        will be placed elsewhere when the grace is over, so it stops them first (no instance
+        ever runs twice). It runs them again once it sees the others and their assignments."""
+        with self._lock:
+            return self._fenced
+
+    def cut_off(self) -> bool:
+        """In the minority of what gossip sees (fenced or about to be): places nothing."""
+        with self._lock:
+            return self._cut_off_since is not None
+
+    def view(self) -> tuple[int, int]:
+        """(hosts alive, hosts known), as this host sees them."""
+        with self._lock:
+            return sum(1 for w in self._state.values() if w == "alive"), len(self._state)
+
+    def state(self, host_id: str) -> tuple[str, float | None]:
+        """``(alive|failed|left|unknown, since when not alive)``."""
+        with self._lock:
+            return self._state.get(host_id, "unknown"), self._since.get(host_id)
+
+    def alive_ids(self) -> list[str]:
+        with self._lock:
+            return sorted(h for h, s in self._state.items() if s == "alive")
