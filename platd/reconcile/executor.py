@@ -49,6 +49,7 @@ class Executor:
         *,
         before_stop: Callable[[str], Awaitable[None]] | None = None,
         before_remove: Callable[[str], Awaitable[None]] | None = None,
+        on_started: Callable[[str, str], None] | None = None,
     ) -> None:
         self.store = store
         self.runtime = runtime
@@ -61,6 +62,8 @@ class Executor:
         self.before_stop = before_stop
         # Awaited between stop and remove (the log collector reads the container's last lines).
         self.before_remove = before_remove
+        # Told each container this executor started, and its spec hash (the prober probes it).
+        self.on_started = on_started or (lambda _container_id, _spec_hash: None)
 
     async def execute(self, plan: Plan) -> None:
         failed_images = set()
@@ -206,6 +209,7 @@ class Executor:
             return
         self.ledger.create_failures.pop(d.spec_hash, None)
         self.ledger.last_state[container_id] = "running"
+        self.on_started(container_id, d.spec_hash)
         self.poke()
         await self._event(
             **where, step="create", outcome="ok", message=f"instance {instance_id} is running"
@@ -253,6 +257,7 @@ class Executor:
         try:
             await self._ensure_secret_files(inst.instance_id, inst.release_id)
             await self.runtime.start(inst.container_id)
+            self.on_started(inst.container_id, inst.spec_hash)
         except RuntimeError_ as e:
             self._start_failed(inst.container_id, e)
             self.ledger.restarts[inst.instance_id] = inst.restarts + 1
@@ -281,6 +286,7 @@ class Executor:
                 await self.runtime.stop(inst.container_id, timeout=STOP_TIMEOUT)
             await self._ensure_secret_files(inst.instance_id, inst.release_id)
             await self.runtime.start(inst.container_id)
+            self.on_started(inst.container_id, inst.spec_hash)
         except RuntimeError_ as e:
             self._start_failed(inst.container_id, e)
             await self._event(
