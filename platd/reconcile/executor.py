@@ -175,16 +175,19 @@ class Executor:
             read_only_mounts={v.target: v.source for v in d.volumes if v.read_only},
             volumes=tuple(v.name for v in d.volumes),
         )
-        # Recorded before the container exists, so a crash of platd right after leaves a trace.
-        await self._event(
+        # Written while the engine creates the container rather than before (a write is ~5 ms
+        # of a rollout that waits for it): it is still in the history before the outcome of
+        # the create, and a crash of platd during the create still leaves a trace.
+        announced = asyncio.create_task(self._event(
             **where,
             step="create",
             outcome="started",
             message=f"starting instance {instance_id} of {d.workload} (release v{d.release_seq})",
-        )
+        ))
         try:
             container_id = await self.runtime.create(spec)
         except RuntimeError_ as e:
+            await announced
             await asyncio.to_thread(self.secret_files.remove, instance_id)
             await self._create_failed(
                 d, where, e.category, f"instance {instance_id} could not be created: {e}"
@@ -198,6 +201,7 @@ class Executor:
             # retried with backoff and failing its release after three attempts.
             self._start_failed(container_id, e)
             self.ledger.restarts[instance_id] = 1
+            await announced
             await self._event(
                 **where,
                 step="create",
@@ -211,6 +215,7 @@ class Executor:
         self.ledger.last_state[container_id] = "running"
         self.on_started(container_id, d.spec_hash)
         self.poke()
+        await announced
         await self._event(
             **where, step="create", outcome="ok", message=f"instance {instance_id} is running"
         )
