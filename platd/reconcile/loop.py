@@ -47,9 +47,10 @@ log = logging.getLogger("platd.reconcile")
 STABLE_AFTER = 300.0  # seconds of healthy running after which the restart count resets
 MIN_READY = 1.0  # seconds a workload without a health check must stay up to count as healthy
 STARTING_PROBE_EVERY = 0.1
-# A starting instance is probed at once, then 20, 40, 60, 80 ms apart, then every 100 ms: most
-# apps answer within the first tenth of a second, and a rollout waits for that answer.
-STARTING_PROBE_FIRST = 0.02
+# A starting instance is probed at once, then every 25 ms for its first 12 probes (~0.3 s), then
+# every 100 ms: most apps answer within a few tenths of a second, a rollout waits for that
+# answer, and each 100 ms between probes cost it 50 ms on average. A refused connection is cheap.
+STARTING_PROBE_SOON, STARTING_PROBES_SOON = 0.025, 12
 
 
 @dataclass(frozen=True)
@@ -452,7 +453,7 @@ class Reconciler:
         if starting:
             state.probes += 1
         state.next_probe = self.clock.time() + (
-            min(STARTING_PROBE_FIRST * state.probes, STARTING_PROBE_EVERY)
+            (STARTING_PROBE_SOON if state.probes < STARTING_PROBES_SOON else STARTING_PROBE_EVERY)
             if starting else check.interval
         )
         if state.status != before:
