@@ -75,6 +75,7 @@ class Executor:
                 if pull.fatal:
                     failed_releases.add(pull.release_id)
         work = []
+        stops = []
         for action in plan.actions:
             if isinstance(action, MarkRelease) and action.release_id in failed_releases:
                 continue  # the failed pull already decided this release's fate
@@ -85,12 +86,18 @@ class Executor:
             elif isinstance(action, Restart):
                 work.append(self._restart(action))
             elif isinstance(action, Stop):
-                self._stop_in_background(action)
+                stops.append(action)
             elif isinstance(action, MarkRelease):
                 work.append(self._mark(action))
             elif isinstance(action, Pending):
                 work.append(self._pending(action))
-        await asyncio.gather(*work)
+        done = asyncio.gather(*work)
+        # Stops start after the rest is under way: a rollout's verdict (written with the
+        # stops of the old instances it replaces) then takes the store's one writer before
+        # the stops' events do, and `plat rollback` hears it one write sooner.
+        for stop in stops:
+            self._stop_in_background(stop)
+        await done
 
     async def _event(self, **fields: Any) -> None:
         await asyncio.to_thread(observed.record_event, self.store, self.clock, **fields)
