@@ -49,6 +49,7 @@ class Executor:
         *,
         before_stop: Callable[[str], Awaitable[None]] | None = None,
         before_remove: Callable[[str], Awaitable[None]] | None = None,
+        on_started: Callable[[str, str], None] | None = None,
     ) -> None:
         self.store = store
         self.runtime = runtime
@@ -61,6 +62,8 @@ class Executor:
         self.before_stop = before_stop
         # Awaited between stop and remove (the log collector reads the container's last lines).
         self.before_remove = before_remove
+        # Told each container this executor started, and its spec hash (the prober probes it).
+        self.on_started = on_started or (lambda _container_id, _spec_hash: None)
 
     async def execute(self, plan: Plan) -> None:
         failed_images = set()
@@ -72,6 +75,7 @@ class Executor:
                 if pull.fatal:
                     failed_releases.add(pull.release_id)
         work = []
+        stops = []
         for action in plan.actions:
             if isinstance(action, MarkRelease) and action.release_id in failed_releases:
                 continue  # the failed pull already decided this release's fate
@@ -82,12 +86,18 @@ class Executor:
             elif isinstance(action, Restart):
                 work.append(self._restart(action))
             elif isinstance(action, Stop):
-                self._stop_in_background(action)
+                stops.append(action)
             elif isinstance(action, MarkRelease):
                 work.append(self._mark(action))
             elif isinstance(action, Pending):
                 work.append(self._pending(action))
-        await asyncio.gather(*work)
+        done = asyncio.gather(*work)
+        # Stops start after the rest is under way: a rollout's verdict (written with the
+        # stops of the old instances it replaces) then takes the store's one writer before
+        # the stops' events do, and `plat rollback` hears it one write sooner.
+        for stop in stops:
+            self._stop_in_background(stop)
+        await done
 
     async def _event(self, **fields: Any) -> None:
         await asyncio.to_thread(observed.record_event, self.store, self.clock, **fields)
@@ -172,16 +182,19 @@ class Executor:
             read_only_mounts={v.target: v.source for v in d.volumes if v.read_only},
             volumes=tuple(v.name for v in d.volumes),
         )
-        # Recorded before the container exists, so a crash of platd right after leaves a trace.
-        await self._event(
+        # Written while the engine creates the container rather than before (a write is ~5 ms
+        # of a rollout that waits for it): it is still in the history before the outcome of
+        # the create, and a crash of platd during the create still leaves a trace.
+        announced = asyncio.create_task(self._event(
             **where,
             step="create",
             outcome="started",
             message=f"starting instance {instance_id} of {d.workload} (release v{d.release_seq})",
-        )
+        ))
         try:
             container_id = await self._create_container(spec, where)
         except RuntimeError_ as e:
+            await announced
             await asyncio.to_thread(self.secret_files.remove, instance_id)
             await self._create_failed(
                 d, where, e.category, f"instance {instance_id} could not be created: {e}"
@@ -195,6 +208,7 @@ class Executor:
             # retried with backoff and failing its release after three attempts.
             self._start_failed(container_id, e)
             self.ledger.restarts[instance_id] = 1
+            await announced
             await self._event(
                 **where,
                 step="create",
@@ -206,7 +220,9 @@ class Executor:
             return
         self.ledger.create_failures.pop(d.spec_hash, None)
         self.ledger.last_state[container_id] = "running"
+        self.on_started(container_id, d.spec_hash)
         self.poke()
+        await announced
         await self._event(
             **where, step="create", outcome="ok", message=f"instance {instance_id} is running"
         )
@@ -270,6 +286,7 @@ class Executor:
         try:
             await self._ensure_secret_files(inst.instance_id, inst.release_id)
             await self.runtime.start(inst.container_id)
+            self.on_started(inst.container_id, inst.spec_hash)
         except RuntimeError_ as e:
             self._start_failed(inst.container_id, e)
             self.ledger.restarts[inst.instance_id] = inst.restarts + 1
@@ -298,6 +315,7 @@ class Executor:
                 await self.runtime.stop(inst.container_id, timeout=STOP_TIMEOUT)
             await self._ensure_secret_files(inst.instance_id, inst.release_id)
             await self.runtime.start(inst.container_id)
+            self.on_started(inst.container_id, inst.spec_hash)
         except RuntimeError_ as e:
             self._start_failed(inst.container_id, e)
             await self._event(

@@ -18,6 +18,7 @@ class HealthState:
     failures: int = 0
     reason: str | None = None
     next_probe: float = 0.0
+    probes: int = 0  # probes sent while starting (they come closer together at first)
     since: float | None = None  # when this daemon started watching it (grace counts from here)
 
 

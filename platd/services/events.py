@@ -15,7 +15,7 @@ from typing import Any
 from platd.auth.tokens import Principal
 from platd.services import tenancy
 from platd.services.context import ServiceContext
-from platd.services.releases import find_release
+from platd.services.releases import find_release, release_status
 from platd.spec.errors import InvalidInput
 from platd.store import eventlog
 
@@ -27,11 +27,19 @@ def list_events(
     ctx: ServiceContext, principal: Principal, target: str, *, after: int | None,
     release_id: str | None, since: float | None, limit: int,
 ) -> dict[str, Any]:
-    """The newest ``limit`` events (``after`` None), or those after the cursor ``after``."""
+    """The newest ``limit`` events (``after`` None), or those after the cursor ``after``.
+
+    Filtered by release, the page also says where that release stands, read in the same
+    transaction as its events: a follower that sees the rollout end has the verdict without
+    asking again (a whole request, about a tenth of a one-instance deploy)."""
+    release: dict[str, Any] | None = None
     with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         if release_id:
-            release_id = find_release(session, ref, release_id).id
+            found = find_release(session, ref, release_id)
+            release_id = found.id
+            release = {"id": found.id, "version": f"v{found.seq}",
+                       "status": release_status(session, found, ref.env)["status"]}
         if after is None:
             rows = eventlog.last_events(session, ref.env.id, release_id=release_id, since=since,
                                         limit=limit)
@@ -39,8 +47,11 @@ def list_events(
             rows = eventlog.query(session, ref.env.id, after=after, release_id=release_id,
                                   since=since, limit=limit)
         cursor = rows[-1].seq if rows else (after or eventlog.top_seq(session))
-        return {"target": ref.path, "events": [eventlog.to_dict(e) for e in rows],
-                "cursor": cursor}
+        page: dict[str, Any] = {
+            "target": ref.path, "events": [eventlog.to_dict(e) for e in rows], "cursor": cursor}
+        if release is not None:
+            page["release"] = release
+        return page
 
 
 async def follow_events(

@@ -3,8 +3,9 @@
 Deploying with "mystery config" (an env var the code reads but nobody set, a secret bundle that
 does not exist yet) is the failure the onboarding flow must prevent. The gate compares what the
 manifest requires with what the env has and, for every gap, names the exact command that closes
-it, so the refusal is a to-do list rather than a dead end. The CLI runs it before uploading and
-the daemon runs it again before it writes the release.
+it, so the refusal is a to-do list rather than a dead end. The daemon runs it before it resolves
+any image and again in the transaction that writes the release; the CLI runs it too before a
+build, so that a refusal costs no build.
 
 Mystery config goes the other way too: a key set on the env that the manifest does not declare
 (under ``[env] required`` or ``[env] optional``) would reach every workload with nobody saying it

@@ -544,3 +544,50 @@ def test_memory_of_kept_old_instances_counts_toward_capacity(host: Host) -> None
         return [rec._view(o, host.clock.time()).memory for o in observed if o.release_id == v1]
 
     assert run(body) == [GIB, GIB]
+
+
+def test_a_started_container_is_probed_before_a_pass_lists_it(host: Host) -> None:
+    """The rollout's wait for health starts when the container starts, not one pass and one
+    prober round later: the pass that creates an instance is followed by the one that marks
+    the release converged."""
+    release = host.deploy(manifest(1), {"web": IMAGE_V1})
+    rec = host.reconciler()
+
+    async def body() -> None:
+        prober = asyncio.create_task(rec._probe_loop())
+        try:
+            await asyncio.sleep(0)  # the prober starts
+            await rec.pass_once()  # pulls, creates and starts the instance
+            (container,) = host.running(release)
+            for _ in range(200):  # bounded: the inspection and the probe run on the loop
+                state = rec.ledger.health.get(container.id)
+                if state is not None and state.status == "healthy":
+                    break
+                await asyncio.sleep(0.01)
+            assert rec.passes == 1
+            assert rec.ledger.health[container.id].status == "healthy"
+            await rec.pass_once()
+            assert host.status(release) == "converged"
+        finally:
+            prober.cancel()
+
+    run(body)
+
+
+def test_a_starting_instance_is_probed_often_then_every_tenth_of_a_second(host: Host) -> None:
+    host.prober.sick = lambda spec: True
+    host.deploy(manifest(1), {"web": IMAGE_V1})
+    rec = host.reconciler()
+
+    async def body() -> list[float]:
+        await rec.pass_once()
+        await rec.pass_once()  # lists the started instance
+        gaps = []
+        for _ in range(14):
+            host.clock.advance(0.5)
+            await probe(rec)
+            (state,) = rec.ledger.health.values()
+            gaps.append(round(state.next_probe - host.clock.time(), 3))
+        return gaps
+
+    assert run(body) == [0.025] * 11 + [0.1] * 3

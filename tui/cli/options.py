@@ -20,6 +20,23 @@ _columns: int | None = None
 PARSER_OUTPUT: ContextVar[Any] = ContextVar("plat_parser_output", default=None)
 
 
+def _translate_once() -> None:
+    """argparse has gettext translate each of its strings as parsers are built (60 times for
+    `plat envs list`, 230 for `plat --help`), and each time gettext searches the locale
+    directories for a catalogue anew (importing ``locale`` to normalise $LANG on the way): about
+    a tenth of building a parser. The catalogue cannot change while plat runs, so it is looked
+    up once, the way ``gettext.gettext`` would, and argparse uses that one."""
+    import gettext
+
+    domain = gettext.textdomain()
+    found = gettext.translation(domain, gettext.bindtextdomain(domain), fallback=True)
+    setattr(argparse, "_", found.gettext)  # noqa: B010  (argparse's stub does not declare them)
+    setattr(argparse, "ngettext", found.ngettext)  # noqa: B010
+
+
+_translate_once()
+
+
 class ParserExit(Exception):
     """argparse finished the command line itself (help shown, or a usage error said)."""
 

@@ -237,7 +237,6 @@ def _builds(ctx: Ctx, target: str, manifest: Manifest, manifest_dir: Path) -> di
 
 
 def deploy(ctx: Ctx) -> int:
-    from platd.spec.gate import check_gate, gate_error
     from tui.render import receipt
 
     target = ctx.target()
@@ -248,19 +247,12 @@ def deploy(ctx: Ctx) -> int:
     # replacing a release its author never saw.
     listed = ctx.client.get(ctx.client.env_path(target, "/releases"))["releases"]
     expected = next((str(r["id"]) for r in listed if r["current"]), "none")
-    # The gate runs here first so a refusal costs nothing; the daemon checks again.
-    cfg = ctx.client.get(ctx.client.env_path(target, "/config"))
-    bundles = ctx.client.get(ctx.client.env_path(target, "/secrets"))
-    gaps: list[Any] = list(
-        check_gate(
-            manifest, set(cfg["values"]), {b["name"] for b in bundles}, target, str(ctx.args.file)
-        )
-    )
-    if manifest.volumes or gaps:
-        gaps += _volume_gaps(ctx, target, manifest)
-    if gaps:
-        raise gate_error(gaps, target)
     if ctx.args.build is not None or any(w.build for w in manifest.workloads.values()):
+        # A build takes minutes: the gate runs here first so that a refusal costs none of it.
+        # Without a build, the daemon's own gate (the same check, the same words, before it
+        # resolves any image or writes anything) is the only one: asking for the config and
+        # the secrets first cost two requests per deploy.
+        _gate(ctx, target, manifest)
         overrides.update(_builds(ctx, target, manifest, ctx.args.file.parent))
     r = ctx.client.post(
         ctx.client.env_path(target, "/deploy"),
@@ -283,6 +275,22 @@ def deploy(ctx: Ctx) -> int:
     return follow_release(
         ctx, target, r["release"]["id"], ctx.args.timeout, after=r["event_cursor"]
     )
+
+
+def _gate(ctx: Ctx, target: str, manifest: Manifest) -> None:
+    from platd.spec.gate import check_gate, gate_error
+
+    cfg = ctx.client.get(ctx.client.env_path(target, "/config"))
+    bundles = ctx.client.get(ctx.client.env_path(target, "/secrets"))
+    gaps: list[Any] = list(
+        check_gate(
+            manifest, set(cfg["values"]), {b["name"] for b in bundles}, target, str(ctx.args.file)
+        )
+    )
+    if manifest.volumes or gaps:
+        gaps += _volume_gaps(ctx, target, manifest)
+    if gaps:
+        raise gate_error(gaps, target)
 
 
 def _volume_gaps(ctx: Ctx, target: str, manifest: Manifest) -> list[Any]:
@@ -331,7 +339,8 @@ def follow_release(
                     if e["step"] == "rollout" and e["outcome"] == "superseded":
                         raise _superseded(ctx, target, release_id, e)
                     if e["step"] == "rollout" and e["outcome"] in ("ok", "failed"):
-                        return ask(_conclude, ctx, target, release_id)
+                        known = page.get("release") if e["outcome"] == "ok" else None
+                        return ask(_conclude, ctx, target, release_id, known)
                 if time.monotonic() >= deadline:
                     break
     except DaemonUnreachable as exc:
@@ -357,9 +366,20 @@ def _superseded(ctx: Ctx, target: str, release_id: str, event: dict[str, Any]) -
     )
 
 
-def _conclude(ctx: Ctx, target: str, release_id: str) -> int:
+def _conclude(
+    ctx: Ctx, target: str, release_id: str, known: dict[str, Any] | None = None
+) -> int:
+    """The verdict on a rollout that ended. ``known``: the release's id, version and status
+    as the events page with its `ok` said (platd adds them to a page filtered by release); when
+    that is not a failure and only the version is printed, no request is needed."""
     from tui.render import failure_lines
 
+    wants_release = ctx.json and ctx.args.handler is wait
+    if (isinstance(known, dict) and known.get("id") == release_id and not wants_release
+            and isinstance(known.get("version"), str)
+            and isinstance(known.get("status"), str) and known["status"] != "failed"):
+        ctx.say(f"release {known['version']} converged: every instance is running and healthy")
+        return 0
     rel = ctx.client.get(ctx.client.env_path(target, f"/releases/{release_id}"))
     if rel["status"] == "failed":
         status = ctx.client.get(ctx.client.env_path(target, "/status"))
@@ -376,7 +396,7 @@ def _conclude(ctx: Ctx, target: str, release_id: str) -> int:
                                      _retry_command(ctx, target))),
             details={"release": rel},
         )
-    if ctx.json and ctx.args.handler is wait:
+    if wants_release:
         ctx.out(
             rel
         )  # `plat wait --json` answers with the release; deploy already printed its receipt
