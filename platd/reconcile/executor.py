@@ -220,12 +220,13 @@ class Executor:
             return
         self.ledger.create_failures.pop(d.spec_hash, None)
         self.ledger.last_state[container_id] = "running"
-        self.on_started(container_id, d.spec_hash)
         self.poke()
         await announced
         await self._event(
             **where, step="create", outcome="ok", message=f"instance {instance_id} is running"
         )
+        # Probed only now, so that the history says "running" before it says "healthy".
+        self.on_started(container_id, d.spec_hash)
 
     async def _create_container(self, spec: InstanceSpec, where: dict[str, Any]) -> str:
         """Create the container; if its image is gone from the host (``docker rmi``, a prune),

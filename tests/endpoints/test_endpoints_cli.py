@@ -299,13 +299,16 @@ def test_status_shows_addresses_and_check_reports_a_silent_endpoint(fake_daemon:
     assert r.code == 5, (r.out, r.err)
     assert r.out == ""
     assert f"GET / to [::1]:{port}" in r.err
-    assert "no answer: the connection was accepted, then closed without a byte of answer" in r.err
+    # With nobody behind it the proxy closes the connection: politely, or with a reset when
+    # the request was still unread (which one is a race inside the kernel).
+    assert ("no answer: the connection was accepted, then closed without a byte of answer"
+            in r.err or "no answer: the connection was reset before any answer" in r.err), r.err
     assert re.search(rf"PROXY v2  the app received: source \[::1\]:\d+, destination "
                      rf"\[::1\]:{port}", r.err), r.err
     assert "error: endpoint e did not answer" in r.err
     report = d.plat("endpoints", "check", "e", "--json")
     assert report.code == 5
-    assert report.json()["outcome"] == "closed"
+    assert report.json()["outcome"] in ("closed", "reset")
     assert report.json()["bytes"] == 0
 
     assert d.plat("endpoints", "delete", "e", "--yes").code == 0

@@ -12,6 +12,8 @@ from tests.exec.exec_support import Term
 def _env(d: Any, tmp: Any) -> dict[str, str]:
     env = d.env(token="")
     env.pop("PLAT_TOKEN", None)
+    for sized in ("COLUMNS", "LINES"):  # the terminal's own size decides, as for a person
+        env.pop(sized, None)
     env["PLAT_CONFIG_DIR"] = str(tmp)
     return env
 
