@@ -235,6 +235,8 @@ class ClusterNode:
                 now = time.time()
                 if self.membership.update([(m.name, m.status) for m in members], now):
                     dirty = True
+                if self.membership.awaiting_sync() and await self.replicator.round():
+                    self.membership.synced()  # it has what the others placed meanwhile
                 # While a host is down its grace period runs out without any change: look
                 # every second then; otherwise only after a change (and now and then anyway).
                 down = any(m.status == "failed" for m in members)

@@ -25,6 +25,7 @@ class Membership:
         self.seen = False  # a member list arrived at least once
         self._cut_off_since: float | None = None
         self._fenced = False
+        self._awaiting_sync = False  # back in the majority, fenced until a sync with it
         self.listeners: list[Callable[[], None]] = []  # told when this host fences or unfences
 
     def update(self, members: Iterable[tuple[str, str]], now: float) -> bool:
@@ -53,6 +54,13 @@ class Membership:
                 self._cut_off_since = now
             fenced = self._cut_off_since is not None and \
                 now - self._cut_off_since >= self.grace / 2
+            if self._fenced and not fenced:
+                # Back with the majority, which may have placed this host's instances on
+                # others meanwhile: their assignments have not arrived yet, so running the
+                # old ones now would run them twice. Fenced until a sync (``synced``).
+                self._awaiting_sync = True
+            if self._awaiting_sync:
+                fenced = True
             flipped = fenced != self._fenced
             self._fenced = fenced
         if flipped:
@@ -66,6 +74,22 @@ class Membership:
         ever runs twice). It runs them again once it sees the others and their assignments."""
         with self._lock:
             return self._fenced
+
+    def awaiting_sync(self) -> bool:
+        """Back in the majority after being fenced: a sync with a peer must come first."""
+        with self._lock:
+            return self._awaiting_sync and self._cut_off_since is None
+
+    def synced(self) -> None:
+        """A sync with a majority peer finished: this host has the assignments made while it
+        was cut off, and may run what they give it."""
+        with self._lock:
+            if not self._awaiting_sync or self._cut_off_since is not None:
+                return
+            self._awaiting_sync = False
+            self._fenced = False
+        for listener in self.listeners:
+            listener()
 
     def cut_off(self) -> bool:
         """In the minority of what gossip sees (fenced or about to be): places nothing."""

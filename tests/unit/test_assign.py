@@ -182,13 +182,30 @@ def test_the_minority_side_fences_itself_after_half_the_grace(
     assert m.fenced() is cut_off
 
 
-def test_the_half_without_the_smallest_id_fences_and_unfences_when_it_sees_again() -> None:
+def test_the_half_without_the_smallest_id_fences_and_unfences_after_a_sync() -> None:
     told = []
     m = Membership("b", grace=10)
     m.listeners.append(lambda: told.append(m.fenced()))
     m.update([("a", "failed"), ("b", "alive")], now=0)
     m.update([("a", "failed"), ("b", "alive")], now=6)
     assert m.fenced()
+    # Seeing the others again is not enough: what they placed meanwhile has not arrived.
     m.update([("a", "alive"), ("b", "alive")], now=7)
-    assert not m.fenced()
+    assert m.fenced() and m.awaiting_sync()
+    m.update([("a", "alive"), ("b", "alive")], now=8)
+    assert m.fenced()
+    m.synced()
+    assert not m.fenced() and not m.awaiting_sync()
     assert told == [True, False]
+
+
+def test_a_sync_during_the_partition_does_not_unfence() -> None:
+    m = Membership("b", grace=10)
+    m.update([("a", "failed"), ("b", "alive")], now=0)
+    m.update([("a", "failed"), ("b", "alive")], now=6)
+    m.synced()  # with nobody: it learned nothing the majority did
+    assert m.fenced()
+    m.update([("a", "alive"), ("b", "alive")], now=9)
+    m.update([("a", "failed"), ("b", "alive")], now=10)  # cut off again before any sync
+    m.synced()
+    assert m.fenced()
