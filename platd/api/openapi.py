@@ -56,6 +56,19 @@ _WHY = {
     "413": f"the request body is larger than {MAX_BODY // 1024} KiB (512 MiB for a build)",
     "422": "a value, name, body, query or manifest is not valid (codes invalid_input, "
            "manifest_invalid, image)",
+    "412": "the env moved since the release the deploy's If-Match names (code superseded)",
+    "507": "the host's data disk is full: a change that adds data was refused (code "
+           "storage_full); reads, scaling and deletes still work",
+}
+
+# RFC 8628 §3.5: the device flow's token endpoint answers in OAuth's error form, status 400.
+OAUTH_ERROR = {
+    "description": "authorization_pending, slow_down, access_denied, expired_token or "
+                   "invalid_grant, in OAuth's form (RFC 8628, 3.5)",
+    "content": {"application/json": {"schema": {
+        "type": "object", "required": ["error"],
+        "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+    }}},
 }
 
 
@@ -102,7 +115,11 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> No
     if operation.get("parameters") or "requestBody" in operation or method != "get":
         codes.add("422")
     if method != "get":
-        codes |= {"409", "413"}
+        codes |= {"409", "413", "507"}
+    if path.endswith("/deploy"):
+        codes.add("412")
+    if path == "/v1/device/token":
+        responses["400"] = OAUTH_ERROR
     if path in ("/v1/health", "/v1/openapi.json"):
         codes = set()
     for code in sorted(codes):

@@ -108,10 +108,12 @@ def test_events_follow_goes_on_across_a_restart_without_gaps_or_repeats(
     # instances, gone with the old process), likely before the follower's next try.
     down = time.time()
     restart(d, graceful=True)
-    back = time.time()
     assert d.plat("scale", "web", "--count", "1", "--target", target).code == 0
     stored = settled_events(d, target)
-    assert any(down < e["at"] < back for e in stored), "events recorded while it restarted"
+    # Recorded after the old process went: while it started (the fake runtime's instances are
+    # recreated) or as it came back; the follower was reconnecting meanwhile.
+    assert any(down < e["at"] and e["step"] != "scale" for e in stored), \
+        "events recorded as it restarted"
     last = stored[-1]["seq"]
     wait_for(lambda: any(f'"seq": {last},' in x for x in follower.lines))
     time.sleep(0.3)  # anything after the last stored event would be a repeat

@@ -191,11 +191,13 @@ def test_the_half_without_the_smallest_id_fences_and_unfences_after_a_sync() -> 
     assert m.fenced()
     # Seeing the others again is not enough: what they placed meanwhile has not arrived.
     m.update([("a", "alive"), ("b", "alive")], now=7)
-    assert m.fenced() and m.awaiting_sync()
+    assert m.fenced()
+    assert m.awaiting_sync()
     m.update([("a", "alive"), ("b", "alive")], now=8)
     assert m.fenced()
     m.synced()
-    assert not m.fenced() and not m.awaiting_sync()
+    assert not m.fenced()
+    assert not m.awaiting_sync()
     assert told == [True, False]
 
 
