@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Callable
 
 import pytest
@@ -64,6 +65,9 @@ def test_nodes_reach_nothing_outside_the_lab(make_lab: MakeLab) -> None:
 def test_destroy_kills_what_runs_inside_and_deletes_the_namespaces(make_lab: MakeLab) -> None:
     lab = make_lab(2)
     sleeper = lab[1].popen(["sleep", "60"])
+    deadline = time.monotonic() + 5  # `ip netns exec` has to exec sleep before it shows
+    while lab[1].pids() != [sleeper.pid] and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert lab[1].pids() == [sleeper.pid]
     names = {lab.hub, *(n.name for n in lab.nodes)}
     lab.destroy()

@@ -8,6 +8,7 @@ nothing the user does after the revocation keeps it open.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -46,7 +47,13 @@ def _shell(d: Daemon, token: str) -> Term:
 def _ended(term: Term, d: Daemon) -> str:
     term.expect("lost access", timeout=10)
     assert term.wait() == 3, term.text
-    (last,) = exec_events(d)[-1:]
+    # The closing event is written as the session ends; the client may be told first.
+    deadline = time.monotonic() + 5
+    while True:
+        (last,) = exec_events(d)[-1:]
+        if "access was revoked" in last["message"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert "access was revoked" in last["message"], last
     return term.text
 

@@ -93,6 +93,16 @@ def containers(host_id: str) -> list[Container]:
     return out
 
 
+def running(d: Daemon) -> list[Container]:
+    """The containers of ``d``'s host that are running now."""
+    return [c for c in containers(d.host_id) if c.state == "running"]
+
+
+def releases(d: Daemon) -> list[dict]:  # type: ignore[type-arg]
+    """``plat releases --json`` of the current target, newest first."""
+    return list(d.plat("releases", "--json").json()["releases"])
+
+
 def docker_exec(container_id: str, *cmd: str) -> str:
     return subprocess.run(["docker", "exec", container_id, *cmd], capture_output=True,
                           text=True, check=True).stdout

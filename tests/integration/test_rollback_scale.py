@@ -15,18 +15,14 @@ from tests.integration.helpers import (
     docker_exec,
     manifest,
     ready_env,
+    releases,
+    running,
     wait_for,
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-def releases(d: Daemon) -> list[dict]:  # type: ignore[type-arg]
-    return list(d.plat("releases", "--json").json()["releases"])
-
-
-def running(d: Daemon) -> list:  # type: ignore[type-arg]
-    return [c for c in containers(d.host_id) if c.state == "running"]
 
 
 def test_rollback_restores_digest_config_and_secret_versions(
