@@ -29,6 +29,6 @@ def engine_hint() -> str:
 def local_registry_hint() -> str:
     """What to do when the registry on this host (a loopback address) does not answer."""
     if in_checkout():
-        return "scripts/dev-services starts the local one on 127.0.0.1:5000"
+        return "scripts/dev-services starts the local one"
     return ("start the registry this host's platd.toml names (registry), or push the image to "
             "one the host can reach")
