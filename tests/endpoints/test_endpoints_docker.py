@@ -243,7 +243,9 @@ proxy_protocol = "v2"
                     data += chunk
         except OSError:
             return None
-        return data.decode(), int(local[1])
+        # Closed without a byte: HAProxy has not taken the new server in yet (ingress follows
+        # the instance's health, a moment after the rollout's verdict). Ask again.
+        return (data.decode(), int(local[1])) if data else None
 
     for client in ("::1", "127.0.0.1"):
         answer = wait_for(lambda c=client: ask(c), timeout=30)
