@@ -23,8 +23,6 @@ from tests.integration.helpers import (
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-
-
 def test_rollback_restores_digest_config_and_secret_versions(
     docker_daemon: Daemon, tmp_path: Path,
 ) -> None:

@@ -32,8 +32,6 @@ from tests.integration.helpers import (
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-
-
 def test_a_process_that_dies_after_three_seconds_does_not_converge(
     docker_daemon: Daemon, tmp_path: Path,
 ) -> None:
