@@ -176,6 +176,6 @@ EXIT_CODES: dict[int, str] = {
     8: "the rollout failed",
     9: "timed out waiting",
     10: "the daemon could not be reached",
-    12: "the host's data disk is full: the change was not made (reads and deletes still work)",
     11: "superseded: another deploy or rollback replaced the release (or the one it expected)",
+    12: "the host's data disk is full: the change was not made (reads and deletes still work)",
 }
