@@ -237,6 +237,9 @@ class ClusterNode:
                     dirty = True
                 if self.membership.awaiting_sync() and await self.replicator.round():
                     self.membership.synced()  # it has what the others placed meanwhile
+                for back in self.membership.returning_ids():
+                    if await self.replicator.hear_from(back):
+                        self.membership.reported(back)
                 # While a host is down its grace period runs out without any change: look
                 # every second then; otherwise only after a change (and now and then anyway).
                 down = any(m.status == "failed" for m in members)
