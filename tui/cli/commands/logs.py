@@ -84,14 +84,14 @@ def logs(ctx: Ctx) -> int:
     path = ctx.client.env_path(target, "/logs")
     lines, cursor, more, dropped = _history(ctx, path, query, a.limit)
     if dropped:
-        from tui.render import dropped_lines_note
+        from tui.render.logs import dropped_lines_note
 
         ctx.note(dropped_lines_note(dropped))
     _show(ctx, lines)
     if a.follow:
         _follow(ctx, path, query, cursor)
     elif more and not ctx.json and ctx.interactive:
-        from tui.render import older_lines_note
+        from tui.render.logs import older_lines_note
 
         ctx.note(older_lines_note(len(lines)))
     return 0
@@ -134,7 +134,7 @@ def _history(ctx: Ctx, path: str, query: dict[str, Any], limit: int
         page = ctx.client.get(path, **query, limit=min(left, PAGE), before=before)
         dropped = page.get("dropped")
         if before is None:
-            from tui.render import unreachable_lines
+            from tui.render.logs import unreachable_lines
 
             for note in unreachable_lines(page):
                 ctx.note(note)
@@ -152,7 +152,7 @@ def _history(ctx: Ctx, path: str, query: dict[str, Any], limit: int
 def _follow(ctx: Ctx, path: str, query: dict[str, Any], cursor: int) -> None:
     from tui.cli.context import reconnecting
     from tui.follow import follow
-    from tui.render import RESUME_LINES
+    from tui.render.connection import RESUME_LINES
 
     def fetch(after: int) -> Any:
         return ctx.client.request("GET", path, query={
@@ -170,6 +170,6 @@ def _show(ctx: Ctx, lines: list[dict[str, Any]]) -> None:
     if ctx.json:
         ctx.line("\n".join(json.dumps(line, sort_keys=True) for line in lines))
     else:
-        from tui.render import log_line
+        from tui.render.logs import log_line
 
         ctx.line("\n".join(log_line(line) for line in lines))
