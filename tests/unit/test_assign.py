@@ -162,11 +162,13 @@ def test_a_host_back_from_failed_is_returning_until_heard_from() -> None:
     m.update([("a", "alive"), ("b", "failed")], now=10)
     assert not m.returning("b")  # failed is said as failed
     m.update([("a", "alive"), ("b", "alive")], now=20)
-    assert m.returning("b") and m.returning_ids() == ["b"]
+    assert m.returning("b")
+    assert m.returning_ids() == ["b"]
     m.update([("a", "alive"), ("b", "alive")], now=21)
     assert m.returning("b")  # still: only a pull from it ends this
     m.reported("b")
-    assert not m.returning("b") and m.returning_ids() == []
+    assert not m.returning("b")
+    assert m.returning_ids() == []
 
 
 def test_a_slot_that_stays_keeps_the_reason_it_was_placed_for() -> None:
