@@ -38,18 +38,20 @@ class LiveEnv:
 
 
 def live_envs(session: Session) -> list[LiveEnv]:
-    """Every env whose whole path is live, with its org and its path."""
-    orgs = {o.id: o for o in session.exec(select(Org).where(Org.deleted == False))}  # noqa: E712
-    projects = {p.id: p for p in session.exec(select(Project).where(Project.deleted == False))}  # noqa: E712
-    apps = {a.id: a for a in session.exec(select(App).where(App.deleted == False))}  # noqa: E712
-    out = []
-    for env in session.exec(select(Env).where(Env.deleted == False)):  # noqa: E712
-        app = apps.get(env.app_id)
-        project = projects.get(app.project_id) if app else None
-        org = orgs.get(project.org_id) if project else None
-        if app and project and org:
-            out.append(LiveEnv(env, org.id, f"{org.name}/{project.name}/{app.name}/{env.name}"))
-    return out
+    """Every env whose whole path is live, with its org and its path.
+
+    One join: the reconciler and ingress read this on every pass, and loading every org,
+    project and app as objects cost more than the envs themselves once there were many."""
+    rows = session.exec(
+        select(Env, Org, col(Project.name), col(App.name))
+        .join(App, col(App.id) == Env.app_id)
+        .join(Project, col(Project.id) == App.project_id)
+        .join(Org, col(Org.id) == Project.org_id)
+        .where(Env.deleted == False, App.deleted == False,  # noqa: E712
+               Project.deleted == False, Org.deleted == False)  # noqa: E712
+    )
+    return [LiveEnv(env, org.id, f"{org.name}/{project}/{app}/{env.name}")
+            for env, org, project, app in rows]
 
 
 def manifest_of(release: Release) -> Manifest:
