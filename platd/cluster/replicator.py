@@ -261,7 +261,7 @@ class Replicator:
     async def sync_with(self, api: str) -> int:
         """Pull from ``api`` every origin's rows it has past ours; returns rows pulled."""
         theirs = await self.transport.high_water(api)
-        mine = await asyncio.to_thread(self.store.high_water)
+        mine = await asyncio.to_thread(lambda: self.store.high_water(fresh=True))
         pulled = 0
         for origin, stamp in sorted(theirs.items()):
             self.known[origin] = max(self.known.get(origin, 0), stamp)

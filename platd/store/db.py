@@ -167,6 +167,10 @@ class Store:
         # Called before each write transaction (the DiskWatch's cached look, at most once a
         # second: it gives the ballast back before a write can fail for want of space).
         self.before_write: Callable[[], object] | None = None
+        # Per origin, the newest stamp held here, kept as commits and merges land: replication
+        # asks on every hint and every page it pulls, and the full answer scans every table.
+        self._marks: dict[str, int] | None = None
+        self._marks_lock = threading.Lock()
         self._seed_clock()
 
     def _seed_clock(self) -> None:
@@ -207,6 +211,8 @@ class Store:
                     raise self._full_error() from None
                 raise
         changes = recorder.change_set()
+        if changes.hlc and not recorder.remote:
+            self._raise_marks({self.host_id: changes.hlc})
         # Only a commit that changed something wakes followers and the reconciler: a pass that
         # finds nothing to write must not trigger the next pass, or an idle daemon spins.
         if changes or recorder.local_writes:
@@ -219,11 +225,19 @@ class Store:
         """Merge rows a peer sent: the larger ``(hlc, origin)`` wins, stamps are kept as they
         came, and the clock moves past them. Idempotent and order-independent. ``through``
         (origin -> stamp) marks a ``rows_since`` answer as complete up to that stamp."""
+        rows = list(rows)
         recorder = ChangeRecorder(self.clock, self.host_id, remote=True)
         with self._transaction(recorder) as session:
             top = replication.merge(session, rows, through)
         if top:
             self.clock.observe(top)
+        # Rows that lost the merge count too: they are superseded here, so not needed again.
+        marks = dict(through or {})
+        for item in rows:
+            row = item.get("row") or {}
+            if isinstance(row.get("origin"), str) and isinstance(row.get("hlc"), int):
+                marks[row["origin"]] = max(marks.get(row["origin"], 0), row["hlc"])
+        self._raise_marks(marks)
         return recorder.change_set()
 
     def rows_since(self, origin: str, hlc: int, limit: int = 1000) -> list[WireRow]:
@@ -231,10 +245,27 @@ class Store:
         with self.read() as session:
             return replication.rows_since(session, origin, hlc, limit)
 
-    def high_water(self) -> dict[str, int]:
-        """Per origin, the newest stamp held here."""
-        with self.read() as session:
-            return replication.high_water(session)
+    def high_water(self, *, fresh: bool = False) -> dict[str, int]:
+        """Per origin, the newest stamp held here. Kept up to date by this store's own
+        commits and merges; ``fresh`` reads it again from every table (anti-entropy does, now
+        and then, in case another process wrote to the database)."""
+        with self._marks_lock:
+            if self._marks is not None and not fresh:
+                return dict(self._marks)
+        # Under the write lock: no commit lands between the read and the cache taking it.
+        with self._write_lock, self.read() as session:
+            marks = replication.high_water(session)
+            with self._marks_lock:
+                self._marks = marks
+                return dict(marks)
+
+    def _raise_marks(self, stamps: Mapping[str, int]) -> None:
+        with self._marks_lock:
+            if self._marks is None:
+                return  # read in full on the first ask
+            for origin, stamp in stamps.items():
+                if stamp > self._marks.get(origin, 0):
+                    self._marks[origin] = stamp
 
     def digest(self) -> str:
         """A hash of the replicated state: equal on two hosts that hold the same rows."""
