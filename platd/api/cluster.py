@@ -134,14 +134,23 @@ async def peer_rows(request: Request[object, object, State], svc: Svc,
 async def peer_logs(request: Request[object, object, State], logs: Logs, cluster: Cluster,
                     target: str, workload: str | None = None, instance: str | None = None,
                     source: str = "all", severity: str | None = None, since: str | None = None,
-                    until: str | None = None, limit: int = 100) -> dict[str, Any]:
-    """This host's log lines of an env, for the host a user asked (``plat logs``)."""
+                    until: str | None = None, limit: int = 100, after: int | None = None,
+                    wait: float = 0.0) -> dict[str, Any]:
+    """This host's log lines of an env, for the host a user asked (``plat logs``; with
+    ``after`` and ``wait``, a step of ``plat logs --follow``, long-polled)."""
     await _verify_peer(request, cluster)
+    if after is not None and not 0 <= after < 2**63:
+        raise InvalidInput("after must be a cursor (a whole number >= 0)")
     from platd.api.logs import peer_page
+
+    async def gone() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
 
     return await peer_page(logs, target, {
         "workload": workload, "instance": instance, "source": source, "severity": severity,
-        "since": since, "until": until, "limit": limit})
+        "since": since, "until": until, "limit": limit, "after": after},
+        wait=min(max(wait, 0.0), 60.0), gone=gone)
 
 
 @post("/peer/join", exclude_from_auth=True)
