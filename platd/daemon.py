@@ -275,7 +275,7 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
         disk=disk,
         endpoints=Endpoints(
             Pools(ipv6=tuple(settings.ingress_ipv6), ipv4=tuple(settings.ingress_ipv4)),
-            b.port_probe,
+            b.port_probe, across_hosts=settings.ingress_driver == "haproxy",
         ),
     )
     cluster = _cluster_node(data, settings, host, store, membership)

@@ -47,6 +47,15 @@ class Endpoints:
 
     pools: Pools = field(default_factory=Pools)
     probe: PortProbe = any_port_free
+    # The data plane reaches instances on other hosts through their hops (haproxy driver).
+    across_hosts: bool = False
+
+    def reach(self, membership: Membership | None) -> frozenset[str] | None:
+        """Hosts whose instances serve an endpoint of this cluster (None: the endpoint's
+        host's own only)."""
+        if not self.across_hosts or membership is None:
+            return None
+        return frozenset(membership.alive_ids())
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,12 @@ def test_an_endpoint_on_one_host_answers_from_instances_on_every_host(
     took = wait_for(every_host_answers, 30, "an answer from each host's instance")
     print(f"every host's instance answered through h0's endpoint within {took:.1f} s")
 
+    # plat exposed, asked on any host, counts every host's instance as serving the endpoint.
+    (row,) = h2.ok("GET", "/v1/orgs/o/exposed")["exposed"]
+    assert (row["host"], row["address"], row["port"]) == ("h0", h0.node.ip, PORT)
+    assert len(row["instances"]) == 3
+    assert row["instances_not_serving"] == []
+
     # A host that dies leaves the backend sets once gossip says it failed: the endpoint
     # answers from the others, each connection at once (not after a connect timeout).
     hosts[1].kill9()
