@@ -39,3 +39,12 @@ def test_a_lost_host_is_said_once_and_its_return_once() -> None:
     assert follow_host_changes({"unreachable": []}, down) == [
         "host h2 is back: its lines follow from where they stopped"]
     assert down == set()
+
+
+def test_the_tui_follows_with_the_cluster_cursor_when_there_is_one() -> None:
+    from tui.widgets.logs_panel import _logs_view
+
+    lost = [{"host": "h2", "error": "host h2 is not alive"}]
+    page = _logs_view({"lines": [], "cursor": 9, "cursors": "a:9,b:3:u", "unreachable": lost})
+    assert (page.cursor, page.unreachable) == ("a:9,b:3:u", lost)
+    assert _logs_view({"lines": [], "cursor": 9}).cursor == 9  # one host: its own cursor
