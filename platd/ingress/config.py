@@ -44,9 +44,13 @@ def build_config(store: Store, host_id: str,
         hops = _hop_addresses(session.exec(select(Host).where(
             Host.deleted == False)).all(), hop_port) if alive is not None else {}  # noqa: E712
         env_ids = {r.env_id for r in rows}
-        instances = [i for i in session.exec(select(Instance).where(
+        every = [i for i in session.exec(select(Instance).where(
             col(Instance.env_id).in_(env_ids), Instance.deleted == False,  # noqa: E712
-        )).all() if i.host_id in live and _serving(i) and i.id not in draining]
+        )).all() if i.host_id in live]
+    instances = [i for i in every if _serving(i) and i.id not in draining]
+    # Workloads with an instance here, serving or not: their hop routes stay while instances
+    # come and go (a route that comes or goes is a reload; a server is not).
+    here = {(i.env_id, i.workload) for i in every if i.host_id == host_id}
     listeners: list[Listener] = []
     routes: list[Listener] = []
     for r in rows:
@@ -56,7 +60,7 @@ def build_config(store: Store, host_id: str,
             remote = [Backend(*hops[i.host_id], i.id, hop=True) for i in mine
                       if i.host_id != host_id and i.host_id in hops]
             listeners += _listeners(r, paths[r.env_id], tuple(sorted(local + remote)))
-        elif local and host_id in hops:
+        elif (r.env_id, r.workload) in here and host_id in hops:
             routes += _listeners(r, paths[r.env_id], tuple(sorted(local)))
     hop = None
     if routes:
