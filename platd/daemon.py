@@ -145,9 +145,13 @@ class Daemon:
         when no peer answers within SYNC_WAIT, it goes on with what it has (AP: a cut-off host
         keeps working)."""
         if self.cluster is not None:
-            with contextlib.suppress(TimeoutError):
+            try:
                 async with asyncio.timeout(SYNC_WAIT):
                     await self.cluster.replicator.synced.wait()
+            except TimeoutError:
+                log.warning("no peer answered within %.0fs: reconciling with the state this "
+                            "host has (gossip fences it if most of the cluster stays away)",
+                            SYNC_WAIT)
         await self.reconciler.run()
 
     def stop(self) -> None:

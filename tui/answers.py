@@ -25,7 +25,7 @@ class UnexpectedAnswer(PlatError):
 def read(what: str, data: Any, view: Callable[[Any], T]) -> T:
     """``view(data)``; a body ``view`` cannot read is ``UnexpectedAnswer`` (``what``: the
     request, for the message)."""
-    from tui.render import UNREADABLE_HINT, unreadable_answer
+    from tui.render.errors import UNREADABLE_HINT, unreadable_answer
 
     try:
         return view(data)

@@ -159,7 +159,7 @@ class PlatApp(App[int]):
         stops on something unforeseen is said, and the rest of the app goes on
         (``widgets/failures.py``)."""
         if not self.clients.closed:
-            from tui.render import panel_failed
+            from tui.render.errors import panel_failed
 
             self.notify(panel_failed(worker.error or RuntimeError()), severity="error",
                         timeout=10)
@@ -348,7 +348,7 @@ class PlatApp(App[int]):
         from tui.cli.context import ERR, OUT
         from tui.cli.runner import execute
         from tui.palette import PaneCtx, command_text
-        from tui.render import command_unreadable
+        from tui.render.errors import command_unreadable
 
         ctx = PaneCtx(self.clients.get(), self.api, self.token, target, asker=self.ask_from_worker)
         try:

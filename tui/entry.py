@@ -46,7 +46,7 @@ def tui() -> int:
 
     stored = FileSettings()
     if not stored.api:
-        from tui.render import error_lines, no_daemon
+        from tui.render.errors import error_lines, no_daemon
 
         e = no_daemon(first_time=True)
         print("\n".join(error_lines(e)), file=sys.stderr)

@@ -214,7 +214,7 @@ class _Session:
         if self.request.as_json:
             line = json.dumps(started, sort_keys=True)
         else:
-            from tui.render import exec_banner
+            from tui.render.instances import exec_banner
 
             line = exec_banner(started)
         print(line, file=sys.stderr, flush=True)

@@ -237,6 +237,7 @@ class ClusterNode:
                     dirty = True
                 if self.membership.awaiting_sync() and await self.replicator.round():
                     self.membership.synced()  # it has what the others placed meanwhile
+                await self._hear_from_returning()
                 # While a host is down its grace period runs out without any change: look
                 # every second then; otherwise only after a change (and now and then anyway).
                 down = any(m.status == "failed" for m in members)
@@ -254,6 +255,18 @@ class ClusterNode:
                         dirty = True
         finally:
             self.store.listeners.remove(changed)
+
+    async def _hear_from_returning(self) -> None:
+        """Pull each host back from an absence's own rows from it, all at once: until then
+        status does not count what it held of them (``Membership.returning``), and after a
+        partition heals these pulls are what carries the other side's writes here."""
+        back = self.membership.returning_ids()
+        if not back:
+            return
+        heard = await asyncio.gather(*(self.replicator.hear_from(h) for h in back))
+        for host_id, ok in zip(back, heard, strict=True):
+            if ok:
+                self.membership.reported(host_id)
 
     def _replace(self) -> None:
         from platd.clock import SystemClock

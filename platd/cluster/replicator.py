@@ -9,8 +9,8 @@ swaps high-water marks with one live peer and pulls whatever it is missing, from
 Because the merge is idempotent and order-independent, pulling the same rows twice, or from two
 peers at once, is harmless.
 
-``synced`` is set after the first successful round (or at once when no peer is alive): a host
-back from an absence converges before its reconciler acts on what it had.
+``synced`` is set after the first successful round (or at once on a host that has never had a
+peer): a host back from an absence converges before its reconciler acts on what it had.
 """
 
 from __future__ import annotations
@@ -189,6 +189,23 @@ class Replicator:
         except StorageFull as e:  # the next round pulls them again, once there is room
             log.warning("could not merge rows from %s: %s", origin, e.message)
 
+    async def hear_from(self, host_id: str) -> bool:
+        """Pull ``host_id``'s own rows from it: True once what this host holds of them is
+        its current word (a host back from an absence, see ``Membership.returning``)."""
+        peers = {p.host_id: p for p in live_peers(await self._members(), self.host_id)}
+        peer = peers.get(host_id)
+        if peer is None:
+            return False
+        try:
+            await self.pull(peer.api, host_id)
+        except PeerUnreachable as e:
+            log.info("could not hear from %s yet: %s", host_id, e)
+            return False
+        except StorageFull as e:
+            log.warning("could not merge rows from %s: %s", host_id, e.message)
+            return False
+        return True
+
     async def _members(self) -> list[Member]:
         try:
             return await self.gossip.members()
@@ -209,10 +226,18 @@ class Replicator:
 
     async def round(self) -> bool:
         """One anti-entropy round with a random live peer (trying others if it fails)."""
-        peers = live_peers(await self._members(), self.host_id)
+        try:
+            members = await self.gossip.members()
+        except GossipError:
+            return False  # gossip not answering yet says nothing about the peers
+        peers = live_peers(members, self.host_id)
         self.rng.shuffle(peers)
         if not peers:
-            self.synced.set()  # alone (or cut off): nothing to wait for
+            if not await asyncio.to_thread(self._others_known):
+                self.synced.set()  # a host of its own: nothing to wait for
+            # Else a host that has had peers and sees none: its rows may be stale (it was away
+            # while the others moved its instances), so it is not synced; the daemon's wait
+            # for the first sync has a time limit for a host that stays alone.
             return False
         for peer in peers:
             try:
@@ -228,6 +253,10 @@ class Replicator:
             self.synced.set()
             return True
         return False
+
+    def _others_known(self) -> bool:
+        """Rows from another origin are here: this host has been part of a cluster."""
+        return any(origin != self.host_id for origin in self.store.high_water())
 
     async def sync_with(self, api: str) -> int:
         """Pull from ``api`` every origin's rows it has past ours; returns rows pulled."""

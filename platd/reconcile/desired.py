@@ -133,7 +133,7 @@ def _assigned_here(
             assigned_elsewhere=sum(elsewhere.values()),
             healthy_elsewhere=sum(min(healthy.get(h, 0), n) for h, n in elsewhere.items()),
         )
-        out.append(dataclasses.replace(d, count=here + keep))
+        out.append(dataclasses.replace(d, count=here + keep, surplus=keep))
     return out
 
 

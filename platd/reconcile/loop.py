@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,6 +221,8 @@ class Reconciler:
             self._on_observed(observed)
         desired, status = await asyncio.to_thread(load_desired, self.store)
         desired = await self._fence(desired, observed)
+        desired = planner.keep_surplus_only_if_running(
+            desired, Counter(o.spec_hash for o in observed if o.state == "running"))
         self._observed = observed
         # What this pass listed is newer than an inspection made before the listing began.
         for cid, (inspected_at, _o) in list(self._fresh.items()):

@@ -50,6 +50,9 @@ class DesiredWorkload:
     converged_at: float | None = None  # when it converged here (starts the watch window)
     min_ready: float = 0.0  # seconds an instance must stay up to count as ready
     volumes: tuple[VolumeBinding, ...] = ()
+    # Of ``count``, how many are surplus a cluster member keeps only while they still run (slots
+    # that moved away, kept until their replacements are healthy): never created for.
+    surplus: int = 0
 
     @property
     def key(self) -> tuple[str, str]:

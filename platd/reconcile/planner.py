@@ -22,7 +22,8 @@ the gap short) and the new one is created only when no other instance holds the 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from platd.reconcile.model import (
     Action,
@@ -44,6 +45,26 @@ MAX_START_ATTEMPTS = 3  # crashes of one new instance before its release is decl
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 30.0
 WATCH_WINDOW = 300.0  # seconds after converging in which a crash loop degrades the release
+
+
+def keep_surplus_only_if_running(
+    desired: list[DesiredWorkload], running: Mapping[str, int],
+) -> list[DesiredWorkload]:
+    """Cap each workload's surplus (``DesiredWorkload.surplus``) at what this pass saw run.
+
+    The surplus comes from the instance rows this host wrote on its last pass, which can be
+    older than the containers: a host back from a crash or reboot still has rows of instances
+    that went with it. Kept while they run, a surplus is never created: creating one would run
+    a moved slot twice. ``running``: containers this pass saw running, per spec hash.
+    """
+    out = []
+    for d in desired:
+        if d.surplus:
+            assigned = d.count - d.surplus
+            kept = min(d.surplus, max(running.get(d.spec_hash, 0) - assigned, 0))
+            d = replace(d, count=assigned + kept, surplus=kept)
+        out.append(d)
+    return out
 
 
 def backoff(restarts: int) -> float:

@@ -198,13 +198,23 @@ def _unlost(instances: list[Instance], ctx: ServiceContext, session: Any) -> lis
     out = []
     for i in instances:
         state, _since = membership.state(i.host_id)
-        if state in ("failed", "left") and i.state != "pending":
-            i = Instance.model_validate(i.model_dump())
-            i.state, i.health = "unknown", "none"
-            i.reason = f"host {names.get(i.host_id, i.host_id[-12:])} is {state}: its last " \
-                       "report said it was running"
+        if i.state == "pending":
+            pass
+        elif state in ("failed", "left"):
+            i = _unknown(i, f"host {names.get(i.host_id, i.host_id[-12:])} is {state}: its "
+                            "last report said it was running")
+        elif membership.returning(i.host_id):
+            i = _unknown(i, f"host {names.get(i.host_id, i.host_id[-12:])} is back: its "
+                            "report from before it went away no longer holds; waiting for "
+                            "a new one")
         out.append(i)
     return out
+
+
+def _unknown(instance: Instance, reason: str) -> Instance:
+    copy = Instance.model_validate(instance.model_dump())
+    copy.state, copy.health, copy.reason = "unknown", "none", reason
+    return copy
 
 
 def describe_instance(

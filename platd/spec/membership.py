@@ -26,6 +26,9 @@ class Membership:
         self._cut_off_since: float | None = None
         self._fenced = False
         self._awaiting_sync = False  # back in the majority, fenced until a sync with it
+        # Hosts back from failed/left whose own rows have not been pulled since: what this
+        # host holds of them is their word from before (``returning``).
+        self._returning: set[str] = set()
         self.listeners: list[Callable[[], None]] = []  # told when this host fences or unfences
 
     def update(self, members: Iterable[tuple[str, str]], now: float) -> bool:
@@ -38,8 +41,11 @@ class Membership:
             changed = state != self._state
             for host, word in state.items():
                 if word == "alive":
+                    if self._state.get(host, "alive") != "alive":
+                        self._returning.add(host)
                     self._since.pop(host, None)
                 else:
+                    self._returning.discard(host)
                     self._since.setdefault(host, now)
             self._state = state
             self.seen = True
@@ -90,6 +96,22 @@ class Membership:
             self._fenced = False
         for listener in self.listeners:
             listener()
+
+    def returning(self, host_id: str) -> bool:
+        """Back from failed or left, and not heard from since: the rows held here of what it
+        runs are from before its absence (it may have stopped them, or lost them). They count
+        again once ``reported`` says its own rows were pulled after its return."""
+        with self._lock:
+            return host_id in self._returning
+
+    def returning_ids(self) -> list[str]:
+        with self._lock:
+            return sorted(self._returning)
+
+    def reported(self, host_id: str) -> None:
+        """``host_id``'s own rows were pulled from it after its return."""
+        with self._lock:
+            self._returning.discard(host_id)
 
     def cut_off(self) -> bool:
         """In the minority of what gossip sees (fenced or about to be): places nothing."""

@@ -47,7 +47,7 @@ def test_declared_optional_keys_deploy_and_the_receipt_says_which_are_set(
     receipt = json.loads(r.out)
     assert receipt["optional_env"] == {"set": ["LOG_LEVEL"], "unset": ["SENTRY_DSN"]}
     assert "debug" not in r.out
-    from tui.render import receipt as receipt_lines
+    from tui.render.receipts import receipt as receipt_lines
 
     assert "  optional env set: LOG_LEVEL; unset: SENTRY_DSN" in receipt_lines(receipt)
 

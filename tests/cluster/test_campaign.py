@@ -23,14 +23,10 @@ from platd.gossip.fake import FakeNetwork
 from platd.store import queries
 from platd.store.db import Store
 from platd.store.models import Env, Event, Org
-from tests.cluster.campaign import (
-    _deploy,
-    _scale,
-    _seed_tree,
-    check_end_state,
-    make_schedule,
-    run_campaign,
-)
+from tests.cluster.campaign import run_campaign
+from tests.cluster.campaign_checks import check_end_state
+from tests.cluster.campaign_schedule import make_schedule
+from tests.cluster.campaign_writes import deploy, scale, seed_tree
 from tests.unit.store_support import make_store
 
 CI_SEEDS = range(1, 9)
@@ -83,9 +79,9 @@ def test_the_checks_see_two_live_orgs_with_one_name(tmp_path: Path) -> None:
 
 def test_the_checks_see_hosts_that_point_an_env_at_other_releases(tmp_path: Path) -> None:
     a, b = _two_stores(tmp_path)
-    _seed_tree(a)
+    seed_tree(a)
     _sync(a, b)
-    _deploy(b, "prod", 2)
+    deploy(b, "prod", 2)
     problems, _ = check_end_state([a, b])
     assert ("current", "host-1 has other current releases than host-0") in problems
 
@@ -116,10 +112,10 @@ def _count(store: Store) -> int | None:
 
 def test_a_workload_scaled_on_both_sides_has_one_count_everywhere(tmp_path: Path) -> None:
     a, b = _two_stores(tmp_path)
-    _seed_tree(a)
+    seed_tree(a)
     _sync(a, b)
-    _scale(a, "prod", 3)  # apart: neither has a scale row for prod/web yet
-    _scale(b, "prod", 5)  # the later write
+    scale(a, "prod", 3)  # apart: neither has a scale row for prod/web yet
+    scale(b, "prod", 5)  # the later write
     _sync(b, a)
     _sync(a, b)
     assert a.digest() == b.digest()
@@ -128,10 +124,10 @@ def test_a_workload_scaled_on_both_sides_has_one_count_everywhere(tmp_path: Path
 
 def test_a_deploy_conflict_event_names_the_release_that_is_current(tmp_path: Path) -> None:
     a, b = _two_stores(tmp_path)
-    _seed_tree(a)
+    seed_tree(a)
     _sync(a, b)
-    _deploy(a, "prod", 0xA)
-    _deploy(b, "prod", 0xB)  # the later change: it is current everywhere
+    deploy(a, "prod", 0xA)
+    deploy(b, "prod", 0xB)  # the later change: it is current everywhere
     _sync(b, a, page=1)  # a page boundary between b's EnvChange and its Env row
     _sync(a, b)
     assert a.digest() == b.digest()

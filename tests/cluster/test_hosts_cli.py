@@ -33,7 +33,7 @@ import pytest
 from tests.cluster.netns import Lab
 from tests.cluster.platd_cluster import PLATD, Host, alive_count, make_cluster, wait_for
 from tests.conftest import PLAT, Daemon, Result
-from tui import render
+from tui.render import hosts as host_words
 
 TARGET = "ops/infra/edge/prod"
 CONFIRM = b"to remove it: "
@@ -57,7 +57,7 @@ def host(name: str, **kw: Any) -> dict[str, Any]:
      ["h2", "failed, cordoned", "eu", "a=1,b=2", "0.5", "-", "-", "http://10.0.0.2:7400"]),
 ])
 def test_a_host_row_says_state_place_capacity_and_lag(h: dict[str, Any], row: list[Any]) -> None:
-    assert render.host_row(h) == row
+    assert host_words.host_row(h) == row
 
 
 @pytest.mark.parametrize(("answer", "line"), [
@@ -71,16 +71,16 @@ def test_a_host_row_says_state_place_capacity_and_lag(h: dict[str, Any], row: li
 ])
 def test_the_status_line_of_a_cluster(answer: dict[str, Any], line: str | None) -> None:
     down = ["h3 failed"] if answer.get("alive", 0) < answer.get("total", 0) else []
-    assert render.cluster_status_line(answer, down) == line
+    assert host_words.cluster_status_line(answer, down) == line
 
 
 def test_the_list_ends_with_the_summary_and_a_lone_host_says_how_to_make_a_cluster() -> None:
     answer = {"cluster": "edge", "alive": 1, "total": 2, "lag_seconds": 0.0,
               "hosts": [host("h1", this_host=True), host("h2", state="left")]}
-    lines = render.hosts_lines(answer)
-    assert lines[0].split() == list(render.HOST_HEADERS)
+    lines = host_words.hosts_lines(answer)
+    assert lines[0].split() == list(host_words.HOST_HEADERS)
     assert lines[-1] == "cluster edge: 1/2 hosts alive — h2 left"
-    alone = render.hosts_lines({"cluster": None, "hosts": [], "alive": 0, "total": 0})
+    alone = host_words.hosts_lines({"cluster": None, "hosts": [], "alive": 0, "total": 0})
     assert alone[0] == "this host is not in a cluster"
     assert "platd init --cluster NAME" in alone[1]
     assert "plat hosts join-token" in alone[2]
@@ -88,11 +88,11 @@ def test_the_list_ends_with_the_summary_and_a_lone_host_says_how_to_make_a_clust
 
 def test_describe_offers_removal_only_of_another_host() -> None:
     events = [{"at": 1_795_000_000.0, "outcome": "ok", "message": "host h2 joined the cluster"}]
-    failed = render.host_lines(host("h2", state="failed", events=events))
+    failed = host_words.host_lines(host("h2", state="failed", events=events))
     assert "  state     failed" in failed
     assert failed[failed.index("Events:") + 1].endswith("host h2 joined the cluster")
     assert failed[-1].startswith("  plat hosts remove h2   # forget it for good")
-    mine = render.host_lines(host("h1", this_host=True, events=[]))
+    mine = host_words.host_lines(host("h1", this_host=True, events=[]))
     assert mine[0].endswith("(this host)")
     assert "Commands:" not in mine
 
@@ -221,7 +221,7 @@ def test_the_list_shows_every_host_alive_and_status_says_the_cluster(cluster: Cl
     r = plat(h1, "hosts")
     assert r.code == 0, r.err
     header, *rows, summary = r.out.splitlines()
-    assert header.split() == list(render.HOST_HEADERS)
+    assert header.split() == list(host_words.HOST_HEADERS)
     assert [row.split()[:2] for row in rows] == [["h0", "alive"], ["h1", "(this"],
                                                  ["h2", "alive"]]
     assert "h1 (this host)  alive" in rows[1]

@@ -221,18 +221,17 @@ def test_drain_moves_every_instance_without_losing_healthy_capacity(
     assert listed[f"h{drained.node.index}"]["cordoned"] is False
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "issue #16, still open: after the partition heals, views sometimes count 6 instances for "
-    "4 slots for a moment; staying fenced until a sync made it rarer (passed 2 of 3 full "
-    "runs), not gone"))
 def test_a_cut_off_host_stops_its_instances_before_they_run_elsewhere(
     make_lab: Callable[[int], Lab], serf_program: str, tmp_path: Path
 ) -> None:
     """A partition, not a crash: the cut-off host is alive and would go on running what the
     others place again. It fences itself (stops them) after half the grace period; the others
-    re-place after the whole grace: at no moment do both run the same slots."""
+    re-place after the whole grace: at no moment do both run the same slots. (A grace of 12 s:
+    the half between fencing and re-placing must outlast a loaded machine's slower failure
+    detection and reconciler pass on one side.) Healed, no view counts the cut-off host's rows
+    from before the partition until it has been heard from again."""
     lab = make_lab(3)
-    hosts = make_cluster(lab, tmp_path, settings=f"host_grace_seconds = {GRACE * 2}\n")
+    hosts = make_cluster(lab, tmp_path, settings=f"host_grace_seconds = {GRACE * 4}\n")
     h0 = hosts[0]
     capacities_known(hosts)
     deploy(h0, MANIFEST.split("\n[workloads.gpu]")[0])

@@ -251,3 +251,29 @@ def test_two_deploys_to_one_env_on_two_sides_leave_one_current_and_an_event(
             return session.exec(select(Event).where(Event.step == "conflict")).first() is not None
 
     asyncio.run(scenario())
+
+
+def test_a_host_back_alone_is_not_synced_until_a_peer_answers(tmp_path: Path) -> None:
+    """A restarted host that holds other hosts' rows and sees no peer yet must not count as
+    synced: its reconciler would act on assignments the others changed while it was away."""
+    async def scenario() -> None:
+        async with running(tmp_path, 2, interval=0.1) as hosts:
+            hosts.write("host-1", "o1", "from-host-1")
+            await eventually(lambda: len(hosts.digests()) == 1)
+            store = hosts.stores["host-0"]
+            net = FakeNetwork()
+            back = Replicator(store, net.add("host-0", tags={"api": "mem://host-0"}),
+                              hosts.transport, interval=0.1)
+            assert await back.round() is False
+            assert not back.synced.is_set()
+            # Alone since it was made (no other origin's rows): nothing to wait for.
+            lonely = make_store(tmp_path / "lonely", "lonely")
+            try:
+                alone = Replicator(lonely, net.add("lonely", tags={"api": "mem://lonely"}),
+                                   hosts.transport, interval=0.1)
+                assert await alone.round() is False
+                assert alone.synced.is_set()
+            finally:
+                lonely.close()
+
+    asyncio.run(scenario())

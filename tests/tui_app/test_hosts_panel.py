@@ -22,9 +22,9 @@ from textual.widgets import DataTable, Static
 
 from tests.tui_app.test_tui import wait_for
 from tests.tui_app.test_wrong_answers import TARGET, Answer, StandIn, assert_alive
-from tui import render
 from tui.app import PlatApp
 from tui.client import Client
+from tui.render import hosts as host_words
 from tui.screens.text_screen import TextScreen
 from tui.widgets.hosts_panel import HostsPanel
 
@@ -146,13 +146,13 @@ def test_the_tab_shows_the_cli_words(stand_in: HostsStandIn) -> None:
         async with app.run_test(size=(140, 30)) as pilot:
             table = await hosts_tab(pilot)
             shown = [[str(c) for c in table.get_row_at(i)] for i in range(3)]
-            assert shown == [[str(c) for c in render.host_row(h)] for h in HOSTS]
-            cli = render.hosts_lines(CLUSTER)
+            assert shown == [[str(c) for c in host_words.host_row(h)] for h in HOSTS]
+            cli = host_words.hosts_lines(CLUSTER)
             assert note(app).startswith(cli[-1])
             assert cli[-1] == "cluster edge: 2/3 hosts alive — edge-3 failed"
             stand_in.hosts = ALONE
             await wait_for(pilot, lambda: table.row_count == 0)
-            await wait_for(pilot, lambda: note(app) == "\n".join(render.hosts_lines(ALONE)))
+            await wait_for(pilot, lambda: note(app) == "\n".join(host_words.hosts_lines(ALONE)))
             assert_alive(app)
 
     asyncio.run(run())

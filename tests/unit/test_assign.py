@@ -153,6 +153,24 @@ def test_membership_remembers_when_a_host_was_first_seen_failed() -> None:
     assert m.alive_ids() == ["a", "b"]
 
 
+def test_a_host_back_from_failed_is_returning_until_heard_from() -> None:
+    """Its rows here are from before it went away (it may have stopped or lost those
+    instances): status does not count them until its own rows were pulled again."""
+    m = Membership("a", grace=60)
+    m.update([("a", "alive"), ("b", "alive")], now=0)
+    assert not m.returning("b")  # first seen alive: nothing from before to distrust
+    m.update([("a", "alive"), ("b", "failed")], now=10)
+    assert not m.returning("b")  # failed is said as failed
+    m.update([("a", "alive"), ("b", "alive")], now=20)
+    assert m.returning("b")
+    assert m.returning_ids() == ["b"]
+    m.update([("a", "alive"), ("b", "alive")], now=21)
+    assert m.returning("b")  # still: only a pull from it ends this
+    m.reported("b")
+    assert not m.returning("b")
+    assert m.returning_ids() == []
+
+
 def test_a_slot_that_stays_keeps_the_reason_it_was_placed_for() -> None:
     (first,) = assign([WEB], fleet(), {}, now=0)
     (again,) = assign([WEB], fleet(), {"env/web": Current(first.hosts, 1, first.why)}, now=9)

@@ -71,3 +71,28 @@ def test_a_drained_host_keeps_instances_until_their_replacements_are_healthy(
     assert counts(tmp_path / "b", rows("healthy")) == 1
     assert counts(tmp_path / "c", rows("starting")) == 2  # starting is not healthy
     assert counts(tmp_path / "d", rows("healthy", "healthy")) == 0
+
+
+def test_a_host_back_from_a_crash_creates_no_surplus(tmp_path: Path) -> None:
+    """Its rows still say two instances run here, but they went with the crash: the slots
+    moved away are not created again (they would run twice), only kept while they run."""
+    from platd.reconcile.planner import keep_surplus_only_if_running
+
+    moved = Assignment(id="env/web", env_id="env", workload="web",
+                       hosts_json=json.dumps([OTHER, OTHER, OTHER]))
+    store = make_store(tmp_path, ME)
+    try:
+        with store.write() as session:
+            for row in (_host(ME), _host(OTHER), moved, _instance(1, ME), _instance(2, ME)):
+                session.add(row)
+        with store.read() as session:
+            (here,) = _assigned_here(session, ME, [WEB])
+    finally:
+        store.close()
+    assert (here.count, here.surplus) == (2, 2)  # by the rows: keep both for now
+    (none_run,) = keep_surplus_only_if_running([here], {})
+    assert none_run.count == 0
+    (one_runs,) = keep_surplus_only_if_running([here], {"s1": 1})
+    assert one_runs.count == 1
+    (unrelated,) = keep_surplus_only_if_running([here], {"other-spec": 2})
+    assert unrelated.count == 0

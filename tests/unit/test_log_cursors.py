@@ -7,7 +7,7 @@ import pytest
 from platd.spec import log_cursors
 from platd.spec.errors import InvalidInput
 from platd.spec.log_cursors import HostCursor
-from tui.render import follow_host_changes
+from tui.render.logs import follow_host_changes
 
 
 def test_round_trip_keeps_every_host_its_cursor_and_whether_it_was_lost() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.render import status_lines, status_summary
+from tui.render.status import status_lines, status_summary
 from tui.widgets.status_panel import status_view
 
 TARGET = "acme/shop/hello/prod"
@@ -159,7 +159,7 @@ def test_a_host_of_its_own_shows_no_placement_or_host_column() -> None:
 
 
 def test_log_lines_name_their_host_and_unreachable_hosts_are_said() -> None:
-    from tui.render import log_line, unreachable_lines
+    from tui.render.logs import log_line, unreachable_lines
 
     line = {"at": 0.0, "source": "app", "workload": "web", "instance": "i1",
             "severity": "info", "message": "hi", "host": "h2"}

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.render import describe_lines, event_line, scale_receipt
+from tui.render.describe import describe_lines
+from tui.render.events import event_line
+from tui.render.receipts import scale_receipt
 
 TARGET = "acme/shop/hello/prod"
 FAILED = {"at": 1_795_000_000.0, "step": "health", "outcome": "failed", "workload": "web",

@@ -16,7 +16,7 @@ from platd.spec.errors import Conflict
 from platd.store.db import Store, migrate
 from platd.volumes.fake import FakeBackend
 from tests.daemon_support import service_context
-from tui.render import volume_lines
+from tui.render.volumes import volume_lines
 
 ADMIN = Principal(token_id="t", name="admin", org_id=None, org_name=None, role="owner")
 TARGET = "acme/shop/tools/prod"

@@ -25,14 +25,14 @@ def confirm_by_name(ctx: Ctx, kind: str, name: str, consequence: str, retry: str
 
     ``kind`` is what is deleted ("env"), ``consequence`` what deleting it does, and ``retry``
     the command that deletes it without asking."""
-    from tui import render
+    from tui.render import confirm as words
 
     if getattr(ctx.args, "yes", False):
         return
     if not ctx.interactive:
-        raise render.confirm_needed(kind, retry)
-    ctx.note(render.confirm_note(kind, name, consequence))
-    answer = ctx.ask(render.confirm_question(kind, name))
+        raise words.confirm_needed(kind, retry)
+    ctx.note(words.confirm_note(kind, name, consequence))
+    answer = ctx.ask(words.confirm_question(kind, name))
     typed = None if answer is None else answer.strip()
     if typed != name:
-        raise render.not_confirmed(kind, name, typed, retry)
+        raise words.not_confirmed(kind, name, typed, retry)

@@ -142,7 +142,7 @@ class BaseCtx:
         return None
 
     def attach(self, request: SessionRequest) -> int:
-        from tui.render import no_exec_here
+        from tui.render.errors import no_exec_here
 
         raise no_exec_here()
 
@@ -156,7 +156,7 @@ class BaseCtx:
     def client(self) -> Client:
         if self._client is None:
             from tui.client import Client
-            from tui.render import no_daemon
+            from tui.render.errors import no_daemon
 
             api = self.settings.api
             if not api:
@@ -210,8 +210,8 @@ def reconnecting(ctx: Ctx, resume: str, *, until: float | None = None,
 
     A timeout that is not a number of seconds above 0 is ignored with a note, not refused: by
     the time a follow starts, ``plat deploy`` has already created its release."""
-    from tui import render
     from tui.follow import Reconnect
+    from tui.render import connection as words
 
     patience = RECONNECT_FOR
     raw = ctx.settings.reconnect_timeout
@@ -223,10 +223,10 @@ def reconnecting(ctx: Ctx, resume: str, *, until: float | None = None,
         if 0 < value < float("inf"):
             patience = value
         else:
-            ctx.note(render.ignoring_reconnect_timeout(raw, RECONNECT_FOR))
+            ctx.note(words.ignoring_reconnect_timeout(raw, RECONNECT_FOR))
     return Reconnect(
         patience=patience, until=until, cancel=ctx.cancel,
-        on_lost=lambda exc: ctx.note(render.cli_connection_lost(exc.message)),
-        on_back=lambda: ctx.note(render.cli_connection_back(resume)),
-        give_up=lambda exc, waited: render.gave_up_reconnecting(exc, waited, hint or []),
+        on_lost=lambda exc: ctx.note(words.cli_connection_lost(exc.message)),
+        on_back=lambda: ctx.note(words.cli_connection_back(resume)),
+        give_up=lambda exc, waited: words.gave_up_reconnecting(exc, waited, hint or []),
     )

@@ -112,14 +112,14 @@ def parse(words: Sequence[str], ctx: Ctx | None = None) -> argparse.Namespace:
 
 def execute(args: argparse.Namespace, ctx: Ctx) -> int:
     """Run a parsed command's handler with ``ctx``; its exit code. An error is said through
-    ``ctx`` (``render.error_lines``) and becomes the error's exit code."""
+    ``ctx`` (``tui.render.errors.error_lines``) and becomes the error's exit code."""
     from tui.follow import Cancelled
 
     ctx.args = args
     try:
         return int(args.handler(ctx))
     except PlatError as e:
-        from tui.render import error_lines
+        from tui.render.errors import error_lines
 
         for line in error_lines(e, as_json=ctx.json):
             ctx.note(line)
@@ -137,7 +137,7 @@ def run(line: str | Sequence[str], ctx: Ctx) -> int:
     except ParserExit as e:
         return e.code
     except PlatError as e:
-        from tui.render import error_lines
+        from tui.render.errors import error_lines
 
         for text in error_lines(e):
             ctx.note(text)

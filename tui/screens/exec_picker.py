@@ -2,7 +2,7 @@
 
 platd refuses to pick among several running instances and returns them in the refusal's
 ``details.instances``; this screen shows them with the CLI's question and columns
-(``render.exec_pick_title``, ``render.instance_lines``) and answers with the chosen id.
+(``tui.render.instances``: ``exec_pick_title``, ``instance_lines``) and answers with the chosen id.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class ExecPicker(ModalScreen[str | None]):
         self.target = target
 
     def compose(self) -> ComposeResult:
-        from tui.render import exec_pick_title, instance_lines
+        from tui.render.instances import exec_pick_title, instance_lines
 
         header, *rows = instance_lines(self.candidates)
         with Vertical():

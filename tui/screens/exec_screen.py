@@ -95,7 +95,7 @@ class ExecScreen(Screen[dict[str, Any]]):
             self.app.call_from_thread(self._end, None, _error_text(e))
             return
         from tui.answers import read
-        from tui.render import exec_banner
+        from tui.render.instances import exec_banner
 
         present = self.app.present  # type: ignore[attr-defined]
         try:
@@ -137,7 +137,7 @@ class ExecScreen(Screen[dict[str, Any]]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:  # the session could not go on: say why and leave
-            from tui.render import panel_failed
+            from tui.render.errors import panel_failed
 
             self._end(None, panel_failed(event.worker.error or RuntimeError()))
 

@@ -22,7 +22,7 @@ class EndpointsPanel(ResourcePanel):
     exposed: reactive[bool] = reactive(False, init=False)
 
     def headers(self) -> Sequence[str]:
-        from tui.render import ENDPOINT_HEADERS, EXPOSED_HEADERS
+        from tui.render.endpoints import ENDPOINT_HEADERS, EXPOSED_HEADERS
 
         return EXPOSED_HEADERS if self.exposed else ENDPOINT_HEADERS
 
@@ -32,7 +32,7 @@ class EndpointsPanel(ResourcePanel):
         return str(clients.get().env_path(target, "/endpoints"))
 
     def rows(self, data: dict[str, Any]) -> list[tuple[str, list[Any]]]:
-        from tui.render import endpoint_row, exposed_row
+        from tui.render.endpoints import endpoint_row, exposed_row
 
         if "exposed" in data:
             return [(f"{x['target']}|{x['endpoint']}|{x['family']}|{x['port']}", exposed_row(x))
@@ -46,7 +46,7 @@ class EndpointsPanel(ResourcePanel):
                 head = f"nothing in org {data['org']} is exposed"
             return f"{head} — Enter describes, o: back to the env's endpoints"
         if not data["endpoints"]:
-            from tui.render import endpoints_table
+            from tui.render.endpoints import endpoints_table
 
             return "\n".join(endpoints_table(data))
         return self.help_text
@@ -56,7 +56,7 @@ class EndpointsPanel(ResourcePanel):
         return str(clients.get().env_path(env, "/endpoints/" + quote(name, safe="")))
 
     def describe_lines(self, data: dict[str, Any]) -> tuple[str, list[str]]:
-        from tui.render import endpoint_lines
+        from tui.render.endpoints import endpoint_lines
 
         return f"plat endpoints describe {data['name']}", endpoint_lines(data)
 

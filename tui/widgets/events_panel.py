@@ -52,7 +52,7 @@ class EventsPanel(SaysWorkerFailures, Vertical):
     @work(thread=True, exclusive=True, group="events", exit_on_error=False)
     def follow(self, target: str, release: str) -> None:
         from tui.follow import Cancelled, Reconnect, follow
-        from tui.render import RESUME_EVENTS, pane_connection_back, pane_trouble
+        from tui.render.connection import RESUME_EVENTS, pane_connection_back, pane_trouble
 
         worker = get_current_worker()
         clients = self.app.clients  # type: ignore[attr-defined]
@@ -101,7 +101,7 @@ class EventsPanel(SaysWorkerFailures, Vertical):
 
 def _events_view(page: dict[str, Any]) -> tuple[list[tuple[str, str]], int]:
     """A page of events as (style, line) pairs, and the next cursor."""
-    from tui.render import event_line
+    from tui.render.events import event_line
 
     lines = []
     for e in page["events"]:

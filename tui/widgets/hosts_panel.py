@@ -34,7 +34,7 @@ class HostsPanel(ResourcePanel):
         self.poll("")
 
     def headers(self) -> Sequence[str]:
-        from tui.render import HOST_HEADERS
+        from tui.render.hosts import HOST_HEADERS
 
         return HOST_HEADERS
 
@@ -42,12 +42,12 @@ class HostsPanel(ResourcePanel):
         return "/v1/hosts"
 
     def rows(self, data: dict[str, Any]) -> list[tuple[str, list[Any]]]:
-        from tui.render import host_row
+        from tui.render.hosts import host_row
 
         return [(h["id"], host_row(h)) for h in data["hosts"]]
 
     def note(self, data: dict[str, Any]) -> str:
-        from tui.render import hosts_lines
+        from tui.render.hosts import hosts_lines
 
         if not data.get("cluster"):
             return "\n".join(hosts_lines(data))
@@ -62,6 +62,6 @@ class HostsPanel(ResourcePanel):
         self.describe("/v1/hosts/" + quote(str(key), safe=""))
 
     def describe_lines(self, data: dict[str, Any]) -> tuple[str, list[str]]:
-        from tui.render import host_lines
+        from tui.render.hosts import host_lines
 
         return f"plat hosts describe {data['name']}", host_lines(data)

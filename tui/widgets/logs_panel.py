@@ -37,7 +37,7 @@ MAX_LINES = 20_000  # kept in the pane; older ones leave it (plat logs --since r
 MAX_PAUSED = 50_000  # lines held while paused; beyond, the oldest held are dropped (and said)
 SEVERITY_STYLE = {"error": "bold red", "fatal": "bold white on red", "warn": "yellow",
                   "debug": "dim"}
-# TIME SOURCE WORKLOAD/INSTANCE LEVEL: the level is the fourth field of render.log_line.
+# TIME SOURCE WORKLOAD/INSTANCE LEVEL: the level is the fourth field of tui.render.logs.log_line.
 _LEVEL = re.compile(r"^\S+ +\S+ +\S+ +(\S+)")
 
 
@@ -153,12 +153,8 @@ class LogsPanel(SaysWorkerFailures, Vertical):
     @work(thread=True, exclusive=True, group="logs", exit_on_error=False)
     def follow(self, target: str, query: dict[str, Any]) -> None:
         from tui.follow import Cancelled, Reconnect, follow
-        from tui.render import (
-            RESUME_LINES,
-            follow_host_changes,
-            pane_connection_back,
-            pane_trouble,
-        )
+        from tui.render.connection import RESUME_LINES, pane_connection_back, pane_trouble
+        from tui.render.logs import follow_host_changes
 
         worker = get_current_worker()
         clients = self.app.clients  # type: ignore[attr-defined]
@@ -219,7 +215,7 @@ class LogsPanel(SaysWorkerFailures, Vertical):
             self._show_note()
 
     def add_lines(self, text: list[str]) -> None:
-        """Show rendered log lines (``render.log_line``), or hold them while paused."""
+        """Show rendered log lines (``tui.render.logs.log_line``), or hold them while paused."""
         if not self._alive():
             return
         self.received += len(text)
@@ -369,7 +365,7 @@ class LogsPage(NamedTuple):
 
 
 def _logs_view(page: dict[str, Any]) -> LogsPage:
-    from tui.render import log_line
+    from tui.render.logs import log_line
 
     cursors = page.get("cursors")
     return LogsPage([log_line(line) for line in page["lines"]],

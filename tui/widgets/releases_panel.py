@@ -16,7 +16,7 @@ from textual.worker import get_current_worker
 
 from platd.spec.errors import PlatError
 from tui.answers import read
-from tui.render import pane_retrying
+from tui.render.connection import pane_retrying
 from tui.widgets.failures import SaysWorkerFailures
 
 REFRESH_SECONDS = 2.0
@@ -106,7 +106,7 @@ class ReleasesPanel(SaysWorkerFailures, Vertical):
     def preview(self, target: str, release_id: str | None) -> None:
         """Ask platd what a rollback would do (``None``: its choice, the last good release),
         show that receipt, and roll back to the release it names only after a yes."""
-        from tui.render import receipt as receipt_lines
+        from tui.render.receipts import receipt as receipt_lines
 
         clients = self.app.clients  # type: ignore[attr-defined]
         path = clients.get().env_path(target, "/rollback")
@@ -136,7 +136,7 @@ class ReleasesPanel(SaysWorkerFailures, Vertical):
 
     @work(thread=True, exclusive=True, group="rollback", exit_on_error=False)
     def commit(self, target: str, release_id: str) -> None:
-        from tui.render import rolled_back_note
+        from tui.render.receipts import rolled_back_note
 
         clients = self.app.clients  # type: ignore[attr-defined]
         path = clients.get().env_path(target, "/rollback")
@@ -156,7 +156,7 @@ class ReleasesPanel(SaysWorkerFailures, Vertical):
 def release_rows(data: dict[str, Any]) -> list[tuple[str, list[str]]]:
     """(release id, cells) for each release of ``GET .../releases``, newest first."""
     from platd.spec.timeparse import format_utc
-    from tui.render import digest_short
+    from tui.render.text import digest_short
 
     rows = []
     for r in data["releases"]:

@@ -17,7 +17,7 @@ from textual.worker import get_current_worker
 
 from platd.spec.errors import PlatError
 from tui.answers import read
-from tui.render import pane_retrying
+from tui.render.connection import pane_retrying
 from tui.widgets.failures import SaysWorkerFailures
 
 REFRESH_SECONDS = 2.0

@@ -36,7 +36,7 @@ class StatusPanel(SaysWorkerFailures, Vertical):
         yield DataTable(id="instances", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        from tui.render import WORKLOAD_COLUMNS
+        from tui.render.status import WORKLOAD_COLUMNS
 
         self.query_one("#workloads", DataTable).add_columns(*WORKLOAD_COLUMNS)
         self.query_one("#instances", DataTable).add_columns(
@@ -80,7 +80,7 @@ class StatusPanel(SaysWorkerFailures, Vertical):
     def show_error(self, e: PlatError) -> None:
         from rich.markup import escape
 
-        from tui.render import pane_retrying
+        from tui.render.connection import pane_retrying
 
         self._shown = None  # the summary no longer shows the last answer
         if self.query("#status-summary"):
@@ -115,7 +115,7 @@ def status_view(s: dict[str, Any]) -> StatusView:
     """What the panel shows of ``GET .../status``, in the CLI's words (``plat status``)."""
     from rich.markup import escape
 
-    from tui.render import disk_lines, status_summary, workload_rows
+    from tui.render.status import disk_lines, status_summary, workload_rows
 
     head, *rest = status_summary(s)
     if not s.get("release"):

@@ -15,7 +15,7 @@ class VolumesPanel(ResourcePanel):
     help_text = "the env's volumes — Enter describes (size, usage, snapshots, commands)"
 
     def headers(self) -> Sequence[str]:
-        from tui.render import VOLUME_HEADERS
+        from tui.render.volumes import VOLUME_HEADERS
 
         return VOLUME_HEADERS
 
@@ -23,7 +23,7 @@ class VolumesPanel(ResourcePanel):
         return str(clients.get().env_path(target, "/volumes"))
 
     def rows(self, data: dict[str, Any]) -> list[tuple[str, list[Any]]]:
-        from tui.render import volume_row
+        from tui.render.volumes import volume_row
 
         return [(v["name"], volume_row(v)) for v in data["volumes"]]
 
@@ -40,6 +40,6 @@ class VolumesPanel(ResourcePanel):
         return str(clients.get().env_path(target, "/volumes/" + quote(key, safe="")))
 
     def describe_lines(self, data: dict[str, Any]) -> tuple[str, list[str]]:
-        from tui.render import volume_lines
+        from tui.render.volumes import volume_lines
 
         return f"plat volumes describe {data['name']}", volume_lines(data)

@@ -11,7 +11,7 @@ from tui.cli import settings
 from tui.cli.confirm import add_yes, confirm_by_name
 from tui.cli.context import Ctx
 from tui.cli.options import json_options
-from tui.render import table
+from tui.render.text import table
 
 LOGIN_HELP = """\
 Three ways to log in; the token is checked against the daemon, then stored with the address in
@@ -72,7 +72,7 @@ def register(sub: Any, _target: argparse.ArgumentParser) -> None:
 
 def login(ctx: Ctx) -> int:
     from tui.client import Client
-    from tui.render import no_daemon
+    from tui.render.errors import no_daemon
 
     a = ctx.args
     api = a.api or ctx.settings.api
@@ -236,7 +236,7 @@ def tokens_list(ctx: Ctx) -> int:
 def tokens_revoke(ctx: Ctx) -> int:
     from platd.spec.errors import NotFound
     from tui.client import segment
-    from tui.render import DELETE_CONSEQUENCES
+    from tui.render.confirm import DELETE_CONSEQUENCES
 
     token_id = ctx.args.id
     quoted = segment(token_id, "token id")  # refused before anyone is asked to confirm

@@ -10,7 +10,7 @@ from platd.spec.errors import InvalidInput
 from platd.spec.timeparse import format_utc
 from tui.cli.context import Ctx
 from tui.cli.options import path_arg
-from tui.render import table
+from tui.render.text import table
 
 if TYPE_CHECKING:
     from pathlib import Path

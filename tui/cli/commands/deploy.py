@@ -138,7 +138,7 @@ def init(ctx: Ctx) -> int:
 
     from platd.spec.manifest import parse_manifest
     from platd.spec.names import NAME_RE
-    from tui.render import init_lines, starter_manifest
+    from tui.render.starter import init_lines, starter_manifest
 
     a = ctx.args
     if a.file.exists():
@@ -237,7 +237,7 @@ def _builds(ctx: Ctx, target: str, manifest: Manifest, manifest_dir: Path) -> di
 
 
 def deploy(ctx: Ctx) -> int:
-    from tui.render import receipt
+    from tui.render.receipts import receipt
 
     target = ctx.target()
     text, manifest = _read_manifest(ctx.args.file)
@@ -265,7 +265,7 @@ def deploy(ctx: Ctx) -> int:
         headers={"If-Match": f'"{expected}"'},
     )
     if r["action"] == "unchanged":
-        from tui.render import unchanged_receipt
+        from tui.render.receipts import unchanged_receipt
 
         ctx.out(r, unchanged_receipt(r, f"{_retry_command(ctx, target)} --force"))
         return 0
@@ -313,7 +313,8 @@ def follow_release(
     same deadline: the rollout goes on in the daemon, and the events resume from ``after``."""
     from platd.spec.errors import DaemonUnreachable
     from tui.follow import follow
-    from tui.render import RESUME_EVENTS, event_line
+    from tui.render.connection import RESUME_EVENTS
+    from tui.render.events import event_line
 
     deadline = time.monotonic() + timeout
     path = ctx.client.env_path(target, "/events")
@@ -372,7 +373,7 @@ def _conclude(
     """The verdict on a rollout that ended. ``known``: the release's id, version and status
     as the events page with its `ok` said (platd adds them to a page filtered by release); when
     that is not a failure and only the version is printed, no request is needed."""
-    from tui.render import failure_lines
+    from tui.render.releases import failure_lines
 
     wants_release = ctx.json and ctx.args.handler is wait
     if (isinstance(known, dict) and known.get("id") == release_id and not wants_release
@@ -426,7 +427,7 @@ def wait(ctx: Ctx) -> int:
     if rel["status"] == "failed":
         return _conclude(ctx, target, rel["id"])
     if rel["status"] == "degraded":
-        from tui.render import degraded_lines
+        from tui.render.releases import degraded_lines
 
         raise RolloutFailed("\n".join(degraded_lines(rel, target)), details={"release": rel})
     if rel["status"] == "superseded":
@@ -449,7 +450,7 @@ def wait(ctx: Ctx) -> int:
 
 
 def releases(ctx: Ctx) -> int:
-    from tui.render import releases_lines
+    from tui.render.releases import releases_lines
 
     target = ctx.target()
     r = ctx.client.get(ctx.client.env_path(target, "/releases"))
@@ -473,7 +474,7 @@ def _retry_command(ctx: Ctx, target: str) -> str | None:
 
 def rollback(ctx: Ctx) -> int:
     from platd.spec.errors import Conflict
-    from tui.render import receipt
+    from tui.render.receipts import receipt
 
     target = ctx.target()
     path = ctx.client.env_path(target, "/rollback")
@@ -494,7 +495,7 @@ def rollback(ctx: Ctx) -> int:
 
 def _confirm_failed(ctx: Ctx, refusal: Any) -> bool:
     """Warn that the chosen release failed before and ask; False: refuse as platd did."""
-    from tui.render import failed_before_lines, rollback_question
+    from tui.render.receipts import failed_before_lines, rollback_question
 
     if ctx.json or not ctx.interactive:
         return False  # nobody to ask: platd's refusal says to pass --yes
@@ -525,7 +526,7 @@ def _placement_rule(region: str | None, labels: list[str]) -> dict[str, Any]:
 
 
 def scale(ctx: Ctx) -> int:
-    from tui.render import scale_receipt
+    from tui.render.receipts import scale_receipt
 
     target = ctx.target()
     a = ctx.args

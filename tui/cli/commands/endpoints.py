@@ -75,7 +75,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def create(ctx: Ctx) -> int:
-    from tui.render import endpoint_lines
+    from tui.render.endpoints import endpoint_lines
 
     a = ctx.args
     if a.no_ipv6 and not a.ipv4:
@@ -102,7 +102,7 @@ def try_it(e: dict[str, Any]) -> list[str]:
 
 
 def update(ctx: Ctx) -> int:
-    from tui.render import endpoint_lines
+    from tui.render.endpoints import endpoint_lines
 
     a = ctx.args
     body = {"workload": a.workload, "internal_port": a.internal_port, "external_ports": a.ports,
@@ -119,7 +119,7 @@ def update(ctx: Ctx) -> int:
 
 
 def list_(ctx: Ctx) -> int:
-    from tui.render import endpoints_table
+    from tui.render.endpoints import endpoints_table
 
     r = ctx.client.get(ctx.client.env_path(ctx.target(), "/endpoints"))
     ctx.out(r, endpoints_table(r))
@@ -127,7 +127,7 @@ def list_(ctx: Ctx) -> int:
 
 
 def describe(ctx: Ctx) -> int:
-    from tui.render import endpoint_lines
+    from tui.render.endpoints import endpoint_lines
 
     target = ctx.target()
     e = ctx.client.get(ctx.client.env_path(target, "/endpoints/" + _segment(ctx.args.name)))
@@ -136,7 +136,7 @@ def describe(ctx: Ctx) -> int:
 
 
 def check(ctx: Ctx) -> int:
-    from tui.render import endpoint_check_lines, endpoint_not_answering
+    from tui.render.endpoints import endpoint_check_lines, endpoint_not_answering
 
     target = ctx.target()
     path = ctx.client.env_path(target, "/endpoints/" + _segment(ctx.args.name) + "/check")
@@ -150,7 +150,7 @@ def check(ctx: Ctx) -> int:
 
 
 def delete(ctx: Ctx) -> int:
-    from tui.render import DELETE_CONSEQUENCES
+    from tui.render.confirm import DELETE_CONSEQUENCES
 
     target = ctx.target()
     confirm_by_name(ctx, "endpoint", ctx.args.name, DELETE_CONSEQUENCES["endpoint"],
@@ -163,7 +163,7 @@ def delete(ctx: Ctx) -> int:
 
 
 def exposed(ctx: Ctx) -> int:
-    from tui.render import exposed_lines
+    from tui.render.endpoints import exposed_lines
 
     org = ctx.args.org or (ctx.settings.default_target or "").split("/")[0]
     if not org:

@@ -82,7 +82,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def instances(ctx: Ctx) -> int:
-    from tui.render import instance_lines
+    from tui.render.instances import instance_lines
 
     target = ctx.target()
     body = ctx.client.get(ctx.client.env_path(target, "/instances"), workload=ctx.args.workload)
@@ -96,7 +96,7 @@ def instances(ctx: Ctx) -> int:
 
 def exec_command(ctx: Ctx) -> int:
     from tui.exec_session import SessionRequest
-    from tui.render import EXEC_WITHOUT_TTY
+    from tui.render.instances import EXEC_WITHOUT_TTY
 
     a = ctx.args
     workload, cmd = _split(a)
@@ -155,7 +155,7 @@ def _split(args: argparse.Namespace) -> tuple[str | None, list[str]]:
 
 def _pick(ctx: Ctx, running: list[dict[str, Any]], workload: str | None,
           target: str) -> dict[str, Any]:
-    from tui.render import exec_pick_again, exec_pick_list, exec_pick_prompt
+    from tui.render.instances import exec_pick_again, exec_pick_list, exec_pick_prompt
 
     for line in exec_pick_list(running, workload, target):
         ctx.note(line)

@@ -66,7 +66,7 @@ def _host_path(host: str) -> str:
 
 
 def list_(ctx: Ctx) -> int:
-    from tui.render import hosts_lines
+    from tui.render.hosts import hosts_lines
 
     r = ctx.client.get("/v1/hosts")
     ctx.out(r, hosts_lines(r))
@@ -89,14 +89,14 @@ def _get_host(ctx: Ctx, host: str) -> dict[str, Any]:
 
 def _not_in_cluster() -> Exception:
     from platd.spec.errors import Conflict
-    from tui.render import not_in_cluster_lines
+    from tui.render.hosts import not_in_cluster_lines
 
     first, *rest = not_in_cluster_lines()
     return Conflict(first, hint=[line.strip() for line in rest])
 
 
 def describe(ctx: Ctx) -> int:
-    from tui.render import host_lines
+    from tui.render.hosts import host_lines
 
     h = _get_host(ctx, ctx.args.host)
     ctx.out(h, host_lines(h))
@@ -105,7 +105,7 @@ def describe(ctx: Ctx) -> int:
 
 def remove(ctx: Ctx) -> int:
     from platd.spec.errors import InvalidInput
-    from tui.render import remove_host_prompt
+    from tui.render.hosts import remove_host_prompt
 
     host = ctx.args.host
     if not ctx.args.yes:
@@ -145,7 +145,7 @@ def schedule(ctx: Ctx) -> int:
 
 def join_token(ctx: Ctx) -> int:
     from platd.spec.timeparse import parse_duration
-    from tui.render import join_token_lines
+    from tui.render.hosts import join_token_lines
 
     ttl = parse_duration(ctx.args.ttl)
     t = ctx.client.post("/v1/hosts/join-tokens", {"ttl_seconds": ttl})

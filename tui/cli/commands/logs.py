@@ -84,7 +84,7 @@ def logs(ctx: Ctx) -> int:
     path = ctx.client.env_path(target, "/logs")
     lines, cursor, more, dropped, first = _history(ctx, path, query, a.limit)
     if dropped:
-        from tui.render import dropped_lines_note
+        from tui.render.logs import dropped_lines_note
 
         ctx.note(dropped_lines_note(dropped))
     _show(ctx, lines)
@@ -93,7 +93,7 @@ def logs(ctx: Ctx) -> int:
     elif a.follow:
         _follow(ctx, path, query, cursor)
     elif more and not ctx.json and ctx.interactive:
-        from tui.render import older_lines_note
+        from tui.render.logs import older_lines_note
 
         ctx.note(older_lines_note(len(lines)))
     return 0
@@ -138,7 +138,7 @@ def _history(ctx: Ctx, path: str, query: dict[str, Any], limit: int
         page = ctx.client.get(path, **query, limit=min(left, PAGE), before=before)
         dropped = page.get("dropped")
         if before is None:
-            from tui.render import unreachable_lines
+            from tui.render.logs import unreachable_lines
 
             for note in unreachable_lines(page):
                 ctx.note(note)
@@ -158,7 +158,7 @@ def _history(ctx: Ctx, path: str, query: dict[str, Any], limit: int
 def _follow(ctx: Ctx, path: str, query: dict[str, Any], cursor: int) -> None:
     from tui.cli.context import reconnecting
     from tui.follow import follow
-    from tui.render import RESUME_LINES
+    from tui.render.connection import RESUME_LINES
 
     def fetch(after: int) -> Any:
         return ctx.client.request("GET", path, query={
@@ -174,7 +174,8 @@ def _follow_cluster(ctx: Ctx, path: str, query: dict[str, Any], first: dict[str,
     """Every host's new lines, from the cursors the history page gave (one per host)."""
     from tui.cli.context import reconnecting
     from tui.follow import follow
-    from tui.render import RESUME_LINES, follow_host_changes
+    from tui.render.connection import RESUME_LINES
+    from tui.render.logs import follow_host_changes
 
     def fetch(cursors: str) -> Any:
         return ctx.client.request("GET", path, query={
@@ -195,6 +196,6 @@ def _show(ctx: Ctx, lines: list[dict[str, Any]]) -> None:
     if ctx.json:
         ctx.line("\n".join(json.dumps(line, sort_keys=True) for line in lines))
     else:
-        from tui.render import log_line
+        from tui.render.logs import log_line
 
         ctx.line("\n".join(log_line(line) for line in lines))

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from platd.spec.timeparse import format_utc, parse_duration
 from tui.cli.context import Ctx
 from tui.cli.options import json_options
-from tui.render import table
+from tui.render.text import table
 
 ROLES = ("viewer", "deployer", "owner")
 

@@ -9,7 +9,10 @@ from typing import Any
 
 from platd.spec.timeparse import parse_time
 from tui.cli.context import Ctx, reconnecting
-from tui.render import RESUME_EVENTS, describe_lines, event_line, status_lines
+from tui.render.connection import RESUME_EVENTS
+from tui.render.describe import describe_lines
+from tui.render.events import event_line
+from tui.render.status import status_lines
 
 FOLLOW_WAIT = 20.0
 
@@ -51,7 +54,7 @@ def _cluster(ctx: Ctx) -> tuple[dict[str, Any] | None, str | None]:
     hosts that are not alive, named from ``GET /v1/hosts`` only when there are some."""
     from platd.spec.errors import PlatError
     from tui.answers import SHAPE_ERRORS
-    from tui.render import cluster_status_line, hosts_down
+    from tui.render.hosts import cluster_status_line, hosts_down
 
     try:
         c = ctx.client.get("/v1/cluster")

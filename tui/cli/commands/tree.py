@@ -10,7 +10,7 @@ from platd.spec.timeparse import format_utc
 from tui.cli.confirm import add_yes, confirm_by_name
 from tui.cli.context import Ctx
 from tui.cli.options import json_options
-from tui.render import table
+from tui.render.text import table
 
 LEVELS = ("orgs", "projects", "apps", "envs")
 SHAPES = {
@@ -117,7 +117,7 @@ def list_(ctx: Ctx) -> int:
 
 def delete(ctx: Ctx) -> int:
     from tui.client import segment
-    from tui.render import DELETE_CONSEQUENCES
+    from tui.render.confirm import DELETE_CONSEQUENCES
 
     plural = ctx.args.plural
     path = _full_path(ctx, plural, ctx.args.path)

@@ -64,7 +64,7 @@ def _path(ctx: Ctx, target: str, rest: str = "") -> str:
 
 
 def create(ctx: Ctx) -> int:
-    from tui.render import volume_lines
+    from tui.render.volumes import volume_lines
 
     target = ctx.target()
     a = ctx.args
@@ -78,7 +78,8 @@ def create(ctx: Ctx) -> int:
 
 
 def list_(ctx: Ctx) -> int:
-    from tui.render import VOLUME_HEADERS, table, volume_row
+    from tui.render.text import table
+    from tui.render.volumes import VOLUME_HEADERS, volume_row
 
     target = ctx.target()
     r = ctx.client.get(_path(ctx, target))
@@ -93,7 +94,7 @@ def list_(ctx: Ctx) -> int:
 
 
 def describe(ctx: Ctx) -> int:
-    from tui.render import volume_lines
+    from tui.render.volumes import volume_lines
 
     target = ctx.target()
     v = ctx.client.get(_path(ctx, target, f"/{ctx.args.name}"))
@@ -114,7 +115,7 @@ def resize(ctx: Ctx) -> int:
 
 
 def delete(ctx: Ctx) -> int:
-    from tui.render import DELETE_CONSEQUENCES
+    from tui.render.confirm import DELETE_CONSEQUENCES
 
     target = ctx.target()
     name = ctx.args.name
@@ -140,7 +141,7 @@ def snapshot_create(ctx: Ctx) -> int:
 def snapshot_list(ctx: Ctx) -> int:
     from platd.spec.sizes import format_size
     from platd.spec.timeparse import format_utc
-    from tui.render import table
+    from tui.render.text import table
 
     target = ctx.target()
     r = ctx.client.get(_path(ctx, target, f"/{ctx.args.name}/snapshots"))
