@@ -13,6 +13,9 @@
 5. Placement (``bench/_cluster_placement.py``): deploy -> 6 healthy over 3 hosts vs one host;
    time to re-place after a host is killed, from the kill; a merged ``plat logs`` page over 3
    hosts vs one host's.
+6. Across hosts (``bench/_cluster_xhost.py``, HAProxy): an endpoint's connection to an instance
+   on another host (through its hop) vs to one on the endpoint's host; a ``logs --follow``
+   step over 3 hosts vs one host's.
 
 Goals (issue 15): visibility p99 <= 1 s at 10 hosts; heal to equal state <= 6 s at 10 hosts.
 Hosts run with platd's default anti-entropy interval (10 s) unless --anti-entropy says otherwise.
@@ -611,6 +614,13 @@ def run(args: argparse.Namespace) -> None:
         placed = measure(args.placement_runs, args.placement_reads, say)
         table("5. Placement (fake runtime: placement, replication and reconcilers, not "
               "container starts)", placed)  # type: ignore[arg-type]
+    if args.xhost:
+        from _cluster_xhost import measure as measure_xhost
+
+        crossed = measure_xhost(args.xhost_connections, args.placement_reads * 2, say)
+        table("6. Across hosts: an endpoint to another host's instance (reference: to one on "
+              "the endpoint's host), a logs --follow step over 3 hosts (reference: one host)",
+              crossed)
     print(f"\n/proc/loadavg after: {loadavg()}; {time.monotonic() - T0:.0f} s in all")
 
 
@@ -627,6 +637,8 @@ def main() -> int:
     parser.add_argument("--anti-entropy", type=float, default=10.0, metavar="SECONDS")
     parser.add_argument("--no-placement", dest="placement", action="store_false",
                         help="skip section 5 (placement: deploy spread, re-place, logs)")
+    parser.add_argument("--no-xhost", dest="xhost", action="store_false",
+                        help="skip section 6 (cross-host endpoints and logs --follow)")
     parser.add_argument("--pull-once", nargs=2, metavar=("API", "DATA"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pull_once:
@@ -640,6 +652,7 @@ def main() -> int:
     args.rows = args.rows or (1000 if quick else 10_000)
     args.placement_runs = 1 if quick else 3
     args.placement_reads = 5 if quick else 20
+    args.xhost_connections = 60 if quick else 300
     try:
         args.sizes = [int(s) for s in (args.sizes or ("3" if quick else "3,5,10")).split(",")]
     except ValueError:

@@ -257,8 +257,10 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
                            max_bytes=settings.logs_max_bytes,
                            max_env_bytes=settings.limits().env_logs_max_bytes)
     driver = b.ingress or make_driver(settings.ingress_driver, data.path / "ingress")
-    ingress = IngressController(store, driver, clock)
     membership = _membership(data, settings, store)
+    ingress = IngressController(
+        store, driver, clock, hop_port=settings.hop_port,
+        alive=membership.alive_ids if membership is not None else None)
     reconciler = Reconciler(
         store, b.runtime, box, b.secrets_root or secrets_root(store.host_id),
         resync=settings.resync_seconds, clock=clock, prober=b.prober,
@@ -277,7 +279,7 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
         disk=disk,
         endpoints=Endpoints(
             Pools(ipv6=tuple(settings.ingress_ipv6), ipv4=tuple(settings.ingress_ipv4)),
-            b.port_probe,
+            b.port_probe, across_hosts=settings.ingress_driver == "haproxy",
         ),
     )
     cluster = _cluster_node(data, settings, host, store, membership)

@@ -52,6 +52,9 @@ class HostSettings:
     ingress_ipv6: list[str] = field(default_factory=lambda: ["::1"])
     ingress_ipv4: list[str] = field(default_factory=lambda: ["127.0.0.1"])
     ingress_driver: str = "builtin"  # builtin | haproxy
+    # The port of this host's hop, where other hosts' ingress reaches its instances for
+    # endpoints they serve (haproxy driver; the same on every host of a cluster).
+    hop_port: int = 7401
     # Cluster members only (docs/cluster.md): where Serf gossips, and the API address peers
     # and users reach this host at.
     gossip_bind: str = ""
@@ -94,6 +97,7 @@ class HostSettings:
             raise InvalidInput(f"{path}: {e}", hint="fix the file and start platd again") from e
         known = {"registry", "labels", "resync_seconds", "logs_max_age", "logs_max_bytes",
                  "ingress_ipv6", "ingress_ipv4", "ingress_driver", "gossip_bind", "api_url",
+                 "hop_port",
                  "serf_rpc",
                  "anti_entropy_seconds", "instance_network_pool", "pids_limit",
                  "allowed_registries", "device_code_seconds", "device_poll_seconds",
@@ -125,6 +129,10 @@ class HostSettings:
                                  'a list of IPv4 addresses or prefixes, e.g. ["203.0.113.7"]'),
                 "ingress_driver": (data.get("ingress_driver", "builtin") in ("builtin", "haproxy"),
                                    '"builtin" or "haproxy"'),
+                "hop_port": (not isinstance(data.get("hop_port"), bool)
+                             and isinstance(data.get("hop_port"), int)
+                             and 1 <= data.get("hop_port", 0) <= 65535,
+                             "a port number from 1 to 65535, the same on every host"),
                 "gossip_bind": (isinstance(data.get("gossip_bind", ""), str),
                                 'an address like "10.0.0.5:7946"'),
                 "serf_rpc": (isinstance(data.get("serf_rpc", ""), str),

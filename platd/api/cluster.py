@@ -134,14 +134,55 @@ async def peer_rows(request: Request[object, object, State], svc: Svc,
 async def peer_logs(request: Request[object, object, State], logs: Logs, cluster: Cluster,
                     target: str, workload: str | None = None, instance: str | None = None,
                     source: str = "all", severity: str | None = None, since: str | None = None,
-                    until: str | None = None, limit: int = 100) -> dict[str, Any]:
-    """This host's log lines of an env, for the host a user asked (``plat logs``)."""
+                    until: str | None = None, limit: int = 100, after: int | None = None,
+                    wait: float = 0.0) -> dict[str, Any]:
+    """This host's log lines of an env, for the host a user asked (``plat logs``; with
+    ``after`` and ``wait``, a step of ``plat logs --follow``, long-polled)."""
     await _verify_peer(request, cluster)
+    if after is not None and not 0 <= after < 2**63:
+        raise InvalidInput("after must be a cursor (a whole number >= 0)")
     from platd.api.logs import peer_page
+
+    async def gone() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
 
     return await peer_page(logs, target, {
         "workload": workload, "instance": instance, "source": source, "severity": severity,
-        "since": since, "until": until, "limit": limit})
+        "since": since, "until": until, "limit": limit, "after": after},
+        wait=min(max(wait, 0.0), 60.0), gone=gone)
+
+
+class PeerVolume(msgspec.Struct, forbid_unknown_fields=True):
+    target: str
+    name: str
+    size: str | int
+    actor: str
+    region: str | None = None
+
+
+@post("/peer/volumes", exclude_from_auth=True)
+async def peer_volume(request: Request[object, object, State], svc: Svc,
+                      cluster: Cluster) -> dict[str, Any]:
+    """Make a volume on this host for the host a user asked (``plat volumes create --host``):
+    that host checked the user's token and role and placed the volume here."""
+    await _verify_peer(request, cluster)
+    try:
+        body = msgspec.json.decode(await request.body(), type=PeerVolume)
+    except msgspec.DecodeError as e:
+        raise InvalidInput(f"the volume request is not what a peer sends: {e}") from None
+    if len(body.target) > 400 or len(body.actor) > 200 or len(body.name) > 200:
+        raise InvalidInput("the volume request's target, name or actor is too long")
+    from platd.auth.tokens import Principal
+    from platd.services import volumes
+
+    # The actor is who the events name; the right to create was checked by the asking host.
+    peer = Principal(token_id="peer", name=body.actor, org_id=None, org_name=None,
+                     role="owner")
+    answer: dict[str, Any] = await asyncio.to_thread(
+        volumes.create_volume, svc, peer, body.target, body.name, body.size,
+        region=body.region, host=svc.host.id)
+    return answer
 
 
 @post("/peer/join", exclude_from_auth=True)
@@ -167,5 +208,5 @@ async def peer_join(request: Request[object, object, State], svc: Svc,
 
 router = Router(path="/v1", route_handlers=[
     cluster_summary, list_hosts, describe_host, remove_host, create_join_token, host_schedule,
-    peer_high_water, peer_rows, peer_join, peer_logs,
+    peer_high_water, peer_rows, peer_join, peer_logs, peer_volume,
 ])

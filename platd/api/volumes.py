@@ -13,7 +13,7 @@ import msgspec
 from litestar import Router, delete, get, patch, post
 from litestar.di import Provide
 
-from platd.api.deps import Caller, EnvPath, Svc, provide_env_path
+from platd.api.deps import Caller, Cluster, EnvPath, Svc, provide_env_path
 from platd.services import volumes
 
 
@@ -47,17 +47,29 @@ async def create_volume(
     principal: Caller,
     data: VolumeCreate,
     env_path: EnvPath,
+    cluster: Cluster,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(
-        volumes.create_volume,
-        svc,
-        principal,
-        env_path,
-        data.name,
-        data.size,
-        region=data.region,
-        host=data.host,
-    )
+    """On a cluster a volume placed on another host is made there (the request is relayed)."""
+    try:
+        return await asyncio.to_thread(
+            volumes.create_volume,
+            svc,
+            principal,
+            env_path,
+            data.name,
+            data.size,
+            region=data.region,
+            host=data.host,
+        )
+    except volumes.OnAnotherHost as elsewhere:
+        if cluster is None:
+            raise
+        from platd.cluster.volume_relay import create_elsewhere
+
+        answer: dict[str, Any] = await create_elsewhere(cluster, elsewhere.host, {
+            "target": env_path, "name": data.name, "size": data.size,
+            "region": data.region, "actor": principal.name})
+        return answer
 
 
 @get("/volumes/{name:str}")

@@ -49,7 +49,8 @@ async def gather(
             return host_id, name, e
 
     more = bool(local.get("more"))
-    for _host_id, name, answer in await asyncio.gather(*(ask(*p) for p in others)):
+    answers = await asyncio.gather(*(ask(*p) for p in others))
+    for _host_id, name, answer in answers:
         if isinstance(answer, Exception):
             unreachable.append({"host": name, "error": str(answer)})
             continue
@@ -58,5 +59,11 @@ async def gather(
     lines.sort(key=lambda line: (line["ts_ns"], line["host"], line["seq"]))
     if len(lines) > limit:
         lines, more = lines[-limit:], True
+    from platd.cluster.logs_follow import history_cursors
+
+    # Where ``plat logs --follow`` goes on from, on every host (logs_follow.py).
+    cursors = history_cursors(int(local.get("cursor") or 0),
+                              {host_id: answer for host_id, _, answer in answers},
+                              store.host_id)
     return {**local, "lines": lines, "more": more, "unreachable": unreachable,
-            "hosts": 1 + len(others)}
+            "hosts": 1 + len(others), "cursors": cursors}

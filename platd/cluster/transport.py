@@ -40,7 +40,7 @@ class HttpPeerTransport:
         self.timeout = timeout
         self._session: Any = None
 
-    async def _get(self, api: str, target: str) -> Any:
+    async def _get(self, api: str, target: str, timeout: float | None = None) -> Any:
         import aiohttp
         import yarl
 
@@ -53,7 +53,8 @@ class HttpPeerTransport:
             # encoded=True: the URL goes out exactly as signed (yarl would otherwise requote
             # the query, e.g. %2F back to /, and the peer would see another target).
             url = yarl.URL(api.rstrip("/") + target, encoded=True)
-            async with self._session.get(url, headers=headers) as r:
+            extra = {} if timeout is None else {"timeout": aiohttp.ClientTimeout(total=timeout)}
+            async with self._session.get(url, headers=headers, **extra) as r:
                 body = await r.read()
                 if r.status != 200:
                     raise PeerUnreachable(f"peer {api} answered {r.status} to {target}: "
@@ -63,9 +64,10 @@ class HttpPeerTransport:
             raise PeerUnreachable(f"peer {api} did not answer {target}: {e or type(e).__name__}") \
                 from None
 
-    async def get(self, api: str, target: str) -> Any:
-        """Any signed peer GET (the relays of logs use it); ``PeerUnreachable`` on failure."""
-        return await self._get(api, target)
+    async def get(self, api: str, target: str, timeout: float | None = None) -> Any:
+        """Any signed peer GET (the relays of logs use it); ``PeerUnreachable`` on failure.
+        ``timeout``: for this request, instead of the transport's (a long poll's is longer)."""
+        return await self._get(api, target, timeout)
 
     async def high_water(self, api: str) -> dict[str, int]:
         answer = await self._get(api, "/v1/peer/high-water")

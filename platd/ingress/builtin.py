@@ -577,6 +577,7 @@ class BuiltinDriver:
         self._closing = False
         self._lock = asyncio.Lock()
         self.restarts = 0  # worker processes replaced after they died
+        self._warned_hops = False
 
     async def start(self) -> None:
         if self._started:
@@ -644,6 +645,7 @@ class BuiltinDriver:
             log.warning("ingress: built-in worker %d did not apply a change", proc.pid)
 
     async def apply(self, config: IngressConfig) -> ApplyResult:
+        config = self._local_only(config)
         async with self._lock:
             if config.listeners and not self._procs and self.workers > 1:
                 await self._spawn_workers()
@@ -675,6 +677,22 @@ class BuiltinDriver:
         await asyncio.to_thread(self.engine.stop)
         self._started = False
         self._closing = False
+
+
+    def _local_only(self, config: IngressConfig) -> IngressConfig:
+        """Cross-host endpoints need hops, which only the haproxy driver has: the built-in
+        proxy serves an endpoint's instances on this host, and says once that it does."""
+        hops = any(b.hop for lst in config.listeners for b in lst.backends)
+        if (hops or config.hop is not None) and not self._warned_hops:
+            self._warned_hops = True
+            log.warning("ingress: endpoints reach instances on other hosts only with "
+                        "ingress_driver = \"haproxy\"; the built-in proxy serves this "
+                        "host's instances only")
+        if not hops and config.hop is None:
+            return config
+        return IngressConfig(tuple(
+            dataclasses.replace(lst, backends=tuple(b for b in lst.backends if not b.hop))
+            for lst in config.listeners))
 
 
 def config_to_wire(config: IngressConfig) -> list[dict[str, object]]:

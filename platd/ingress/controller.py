@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from platd.clock import Clock
-from platd.ingress.config import build_config
+from platd.ingress.config import DEFAULT_HOP_PORT, build_config
 from platd.ingress.driver import IngressDriver
 from platd.ingress.model import IngressConfig
 from platd.store import eventlog
@@ -27,8 +28,14 @@ RESYNC = 5.0
 
 
 class IngressController:
-    def __init__(self, store: Store, driver: IngressDriver, clock: Clock) -> None:
+    def __init__(self, store: Store, driver: IngressDriver, clock: Clock, *,
+                 alive: Callable[[], Iterable[str]] | None = None,
+                 hop_port: int = DEFAULT_HOP_PORT) -> None:
         self.store = store
+        # On a cluster: the hosts gossip says are alive (their instances are reached through
+        # their hops; changes are seen within RESYNC seconds), and the hops' port.
+        self.alive = alive
+        self.hop_port = hop_port
         self.driver = driver
         self.clock = clock
         self.current: IngressConfig | None = None
@@ -65,8 +72,10 @@ class IngressController:
     async def sync(self) -> None:
         """Compute the desired config and apply it if it changed."""
         async with self._lock:
+            alive = list(self.alive()) if self.alive is not None else None
             config = await asyncio.to_thread(
                 build_config, self.store, self.store.host_id, frozenset(self._draining),
+                alive=alive, hop_port=self.hop_port,
             )
             self._forget_gone(config)
             now = asyncio.get_running_loop().time()
@@ -88,7 +97,8 @@ class IngressController:
         # it no longer needs to be held out.
         if not self._draining:
             return
-        present = {b.instance_id for lst in config.listeners for b in lst.backends}
+        routes = config.hop.routes if config.hop is not None else ()
+        present = {b.instance_id for lst in (*config.listeners, *routes) for b in lst.backends}
         loop = asyncio.get_running_loop()
         for instance_id, since in list(self._draining.items()):
             if instance_id not in present and loop.time() - since > 60:
@@ -99,14 +109,19 @@ class IngressController:
         self._draining[instance_id] = asyncio.get_running_loop().time()
         if self.current is None:
             return
+        routes = self.current.hop.routes if self.current.hop is not None else ()
         if not any(b.instance_id == instance_id
-                   for lst in self.current.listeners for b in lst.backends):
+                   for lst in (*self.current.listeners, *routes) for b in lst.backends):
             return
         await self.sync()
 
     async def _report(self, config: IngressConfig, key: tuple[str, str, int], why: str) -> None:
         lst = config.by_key().get(key)
         if lst is None:
+            if config.hop is not None and key == config.hop.key:
+                log.warning("ingress: the hop for endpoints served by other hosts cannot "
+                            "listen on %s: %s (set hop_port in platd.toml)", config.hop.bind,
+                            why)
             return
         log.warning("ingress: %s: %s", lst.name, why)
         message = (f"endpoint {lst.name.rsplit(' ', 1)[-1]} cannot listen on {lst.bind}: "

@@ -8,6 +8,13 @@ new worker on the same listening sockets and soft-stops the old one, which keeps
 established connections until they close. ``apply`` returns when the master reports the new
 worker ready (``show proc`` on the master CLI), so a backend removed by a change gets no new
 connection afterwards.
+
+On a cluster (``IngressConfig.hop``) a backend may be another host's hop, always dialled with
+``send-proxy-v2``; this host's own hop is one more frontend that refuses every source but the
+peers, reads their PROXY v2 header (``expect-proxy``) and picks the endpoint by the header's
+destination, which is the address and port the client reached on the serving host. The last
+hop then sends its own PROXY v2 header to the instance when the endpoint asks for one: with the
+client's address, as the serving host would have sent it.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import socket
 import time
 from pathlib import Path
 
-from platd.ingress.model import ApplyResult, Backend, IngressConfig, Listener
+from platd.ingress.model import ApplyResult, Backend, Hop, IngressConfig, Listener
 
 log = logging.getLogger("platd.ingress")
 
@@ -47,9 +54,53 @@ def _addr(b: Backend) -> str:
     return f"[{b.host}]:{b.port}" if ":" in b.host else f"{b.host}:{b.port}"
 
 
+HOP = "hop_in"
+
+
+def _hop_section(route: Listener) -> str:
+    return f"hop_{_section(route)}"
+
+
+def _groups(config: IngressConfig) -> dict[str, tuple[bool, tuple[Backend, ...]]]:
+    """Every HAProxy backend section: name -> (PROXY v2 to its instances, its servers)."""
+    out = {_section(lst): (lst.proxy_v2, lst.backends) for lst in config.listeners}
+    if config.hop is not None:
+        out |= {_hop_section(r): (r.proxy_v2, r.backends) for r in config.hop.routes}
+    return out
+
+
+def _server_line(b: Backend, proxy_v2: bool) -> str:
+    extra = " send-proxy-v2" if proxy_v2 or b.hop else ""
+    return f"{_addr(b)}{extra}"
+
+
 def _shape(config: IngressConfig) -> tuple[tuple[object, ...], ...]:
     """What only a reload can change: the listeners and how they speak to servers."""
-    return tuple(sorted((lst.key, lst.endpoint_id, lst.proxy_v2) for lst in config.listeners))
+    hop = config.hop
+    hop_shape = () if hop is None else (
+        (hop.key, hop.peers, tuple((r.key, r.endpoint_id, r.proxy_v2) for r in hop.routes)),)
+    return tuple(sorted((lst.key, lst.endpoint_id, lst.proxy_v2)
+                        for lst in config.listeners)) + hop_shape
+
+
+def _render_hop(hop: Hop) -> list[str]:
+    bind = f"[{hop.address}]:{hop.port} v6only" if hop.family == "ipv6" else hop.bind
+    lines = [
+        f"frontend {HOP}",
+        "    # endpoints served by other hosts, to this host's instances (PROXY v2 from peers)",
+        f"    bind {bind}",
+        f"    tcp-request connection reject unless {{ src {' '.join(hop.peers)} }}",
+        "    tcp-request connection expect-proxy layer4",
+    ]
+    lines += [f"    use_backend {_hop_section(r)} if {{ dst {r.address} }} {{ dst_port {r.port} }}"
+              for r in hop.routes]
+    lines.append("")
+    for r in hop.routes:
+        lines += [f"backend {_hop_section(r)}", f"    # {r.name} (served by another host)",
+                  "    balance roundrobin"]
+        lines += [f"    server {_server(b)} {_server_line(b, r.proxy_v2)}" for b in r.backends]
+        lines.append("")
+    return lines
 
 
 def render(config: IngressConfig, run_dir: Path) -> str:
@@ -88,10 +139,11 @@ def render(config: IngressConfig, run_dir: Path) -> str:
             f"backend {name}",
             "    balance roundrobin",
         ]
-        extra = " send-proxy-v2" if lst.proxy_v2 else ""
         for b in lst.backends:
-            lines.append(f"    server {_server(b)} {_addr(b)}{extra}")
+            lines.append(f"    server {_server(b)} {_server_line(b, lst.proxy_v2)}")
         lines.append("")
+    if config.hop is not None:
+        lines += _render_hop(config.hop)
     return "\n".join(lines)
 
 
@@ -193,14 +245,12 @@ class HaproxyDriver:
 
     async def _update_servers(self, old: IngressConfig, new: IngressConfig) -> bool:
         """Add, enable and park servers; False if HAProxy refused something (then reload)."""
-        before = old.by_key()
+        before = _groups(old)
         commands: list[str] = []
         parking: list[tuple[str, str]] = []
-        for key, lst in new.by_key().items():
-            be = _section(lst)
-            had = {_server(b): b for b in before[key].backends} if key in before else {}
-            want = {_server(b): b for b in lst.backends}
-            extra = " send-proxy-v2" if lst.proxy_v2 else ""
+        for be, (proxy_v2, backends) in _groups(new).items():
+            had = {_server(b): b for b in before[be][1]} if be in before else {}
+            want = {_server(b): b for b in backends}
             for name, b in want.items():
                 if name in had:
                     continue
@@ -208,7 +258,7 @@ class HaproxyDriver:
                     commands.append(f"set server {be}/{name} state ready")
                     self._parked.discard((be, name))
                 else:
-                    commands += [f"add server {be}/{name} {_addr(b)}{extra}",
+                    commands += [f"add server {be}/{name} {_server_line(b, proxy_v2)}",
                                  f"enable server {be}/{name}"]
             for name in had.keys() - want.keys():
                 commands.append(f"set server {be}/{name} state maint")
@@ -247,7 +297,9 @@ class HaproxyDriver:
         failed = await self._unbindable(config)
         if failed:
             # Leave out what cannot be bound so the rest still works; report it.
-            config = IngressConfig(tuple(x for x in config.listeners if x.key not in failed))
+            hop = config.hop if config.hop is None or config.hop.key not in failed else None
+            config = IngressConfig(tuple(x for x in config.listeners if x.key not in failed),
+                                   hop)
             text = render(config, self.run_dir)
         problem = await self._check(text)
         if problem is not None:
@@ -269,7 +321,10 @@ class HaproxyDriver:
         """Listeners that are new and whose address cannot be bound (in use, not local)."""
         old = set(re.findall(r"bind (\S+)", self._current or "")) if self._alive() else set()
         failed = {}
-        for lst in config.listeners:
+        binds: list[Listener | Hop] = [*config.listeners]
+        if config.hop is not None:
+            binds.append(config.hop)
+        for lst in binds:
             bind = f"[{lst.address}]:{lst.port}" if lst.family == "ipv6" else lst.bind
             if bind in old:
                 continue

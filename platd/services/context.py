@@ -47,6 +47,15 @@ class Endpoints:
 
     pools: Pools = field(default_factory=Pools)
     probe: PortProbe = any_port_free
+    # The data plane reaches instances on other hosts through their hops (haproxy driver).
+    across_hosts: bool = False
+
+    def reach(self, membership: Membership | None) -> frozenset[str] | None:
+        """Hosts whose instances serve an endpoint of this cluster (None: the endpoint's
+        host's own only)."""
+        if not self.across_hosts or membership is None:
+            return None
+        return frozenset(membership.alive_ids())
 
 
 @dataclass(frozen=True)
@@ -72,5 +81,24 @@ class ServiceContext:
 
     @property
     def hosts(self) -> list[HostInfo]:
-        """Every host a placement may choose: this one alone until hosts form a cluster."""
-        return [self.host]
+        """Every host a placement may choose: this one alone until hosts form a cluster, then
+        every member (its labels and region as it described itself), this one first."""
+        if self.membership is None:
+            return [self.host]
+        import json
+
+        from sqlmodel import select
+
+        from platd.store.models import Host
+
+        with self.store.read() as session:
+            rows = session.exec(select(Host).where(Host.deleted == False)).all()  # noqa: E712
+        others = []
+        for h in rows:
+            if h.id == self.host.id:
+                continue
+            labels = {str(k): str(v) for k, v in json.loads(h.labels_json or "{}").items()}
+            if h.region:
+                labels.setdefault("region", h.region)
+            others.append(HostInfo(h.id, h.name, labels))
+        return [self.host, *sorted(others, key=lambda x: x.name)]

@@ -56,7 +56,8 @@ def status_endpoints(
     host, and how many instances serve it (for ``plat status``)."""
     with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
-        rows = [endpoint_service.to_dict(session, r, ref.path)
+        reach = ctx.endpoints.reach(ctx.membership)
+        rows = [endpoint_service.to_dict(session, r, ref.path, reach)
                 for r in live_endpoints(session, ref.env.id)]
     return [
         {

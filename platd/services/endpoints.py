@@ -203,7 +203,8 @@ def _notes(row: EndpointRow) -> list[str]:
     return notes
 
 
-def _instances_behind(session: Session, row: EndpointRow) -> list[dict[str, Any]]:
+def _instances_behind(session: Session, row: EndpointRow,
+                      reach: frozenset[str] | None = None) -> list[dict[str, Any]]:
     rows = session.exec(select(Instance).where(
         Instance.env_id == row.env_id, Instance.workload == row.workload,
         Instance.deleted == False)).all()  # noqa: E712
@@ -211,19 +212,26 @@ def _instances_behind(session: Session, row: EndpointRow) -> list[dict[str, Any]
     for i in rows:
         if i.state == "pending":
             continue
-        # The endpoint's host proxies to the instances it runs: on a cluster an instance on
-        # another host is not behind it (routing across hosts is not built yet). An instance
-        # whose engine does not answer may still run: ingress keeps dialling it.
+        # The endpoint's host proxies to the instances it runs, and with ``reach`` (the
+        # haproxy driver on a cluster: platd/ingress/config.py) to those of the live hosts
+        # through their hops. An instance whose engine does not answer may still run:
+        # ingress keeps dialling it.
         serving = ((i.state == "running" and i.health == "healthy")
-                   or i.state == ENGINE_UNREACHABLE) and (not i.host_id
-                                                           or i.host_id == row.host_id)
+                   or i.state == ENGINE_UNREACHABLE) and (
+            not i.host_id or i.host_id == row.host_id
+            or (reach is not None and i.host_id in reach))
         out.append({"id": i.id, "state": i.state, "health": i.health,
                     "serving": serving, "dial": instance_dial(i, row.internal_port),
                     "host": i.host_id})
     return sorted(out, key=lambda x: x["id"])
 
 
-def to_dict(session: Session, row: EndpointRow, path: str) -> dict[str, Any]:
+def _reach(ctx: ServiceContext) -> frozenset[str] | None:
+    return ctx.endpoints.reach(ctx.membership)
+
+
+def to_dict(session: Session, row: EndpointRow, path: str,
+            reach: frozenset[str] | None = None) -> dict[str, Any]:
     return {
         "id": row.id, "name": row.name, "target": path, "source": row.source,
         "protocol": row.protocol, "workload": row.workload,
@@ -234,7 +242,7 @@ def to_dict(session: Session, row: EndpointRow, path: str) -> dict[str, Any]:
         "proxy_protocol": row.proxy_protocol, "addresses": _addresses(row),
         "host": row.host_id, "created_at": row.created_at, "created_by": row.created_by,
         "updated_at": row.updated_at, "notes": _notes(row),
-        "instances": _instances_behind(session, row),
+        "instances": _instances_behind(session, row, reach),
     }
 
 
@@ -272,7 +280,7 @@ def create(
                         message=f"{principal.name} created endpoint {w.name}: "
                         + ", ".join(_addresses(row)), actor=principal.name)
         session.flush()
-        return {"action": "created", **to_dict(session, row, ref.path)}
+        return {"action": "created", **to_dict(session, row, ref.path, _reach(ctx))}
 
 
 def update(ctx: ServiceContext, principal: Principal, target: str, name: str,
@@ -310,7 +318,7 @@ def update(ctx: ServiceContext, principal: Principal, target: str, name: str,
                         message=f"{principal.name} changed endpoint {name}: "
                         + ", ".join(_addresses(row)), actor=principal.name)
         session.flush()
-        return {"action": "changed", **to_dict(session, row, ref.path)}
+        return {"action": "changed", **to_dict(session, row, ref.path, _reach(ctx))}
 
 
 def _find(session: Session, ref: tenancy.EnvRef, name: str) -> EndpointRow:
@@ -327,13 +335,15 @@ def list_(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, A
     with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
         rows = live_endpoints(session, ref.env.id)
-        return {"target": ref.path, "endpoints": [to_dict(session, r, ref.path) for r in rows]}
+        reach = _reach(ctx)
+        return {"target": ref.path,
+                "endpoints": [to_dict(session, r, ref.path, reach) for r in rows]}
 
 
 def describe(ctx: ServiceContext, principal: Principal, target: str, name: str) -> dict[str, Any]:
     with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
-        return to_dict(session, _find(session, ref, name), ref.path)
+        return to_dict(session, _find(session, ref, name), ref.path, _reach(ctx))
 
 
 def delete(ctx: ServiceContext, principal: Principal, target: str, name: str) -> dict[str, Any]:
@@ -352,7 +362,7 @@ def delete(ctx: ServiceContext, principal: Principal, target: str, name: str) ->
                         message=f"{principal.name} deleted endpoint {name}",
                         actor=principal.name)
         session.flush()
-        return {"action": "deleted", **to_dict(session, row, ref.path)}
+        return {"action": "deleted", **to_dict(session, row, ref.path, _reach(ctx))}
 
 
 def exposed(ctx: ServiceContext, principal: Principal, org: str) -> dict[str, Any]:
@@ -362,12 +372,13 @@ def exposed(ctx: ServiceContext, principal: Principal, org: str) -> dict[str, An
         paths = _env_paths(session)
         hosts = {h.id: h.name for h in session.exec(select(Host))}
         hosts.setdefault(ctx.host.id, ctx.host.name)
+        reach = _reach(ctx)
         rows = []
         for r in live_endpoints(session):
             owner = paths.get(r.env_id)
             if owner is None or owner[0] != org_row.id:
                 continue
-            behind = _instances_behind(session, r)
+            behind = _instances_behind(session, r, reach)
             for fam, addr, port in endpoint_bindings(r):
                 rows.append({
                     "host": hosts.get(r.host_id, r.host_id[-12:]),

@@ -242,9 +242,8 @@ def create_volume(
         _refuse_duplicate(session, ref, name)
     chosen = place_volume(ctx.hosts, region=region, host=host, local=ctx.host.id)
     if chosen.id != ctx.host.id:
-        raise Conflict(f"host {chosen.name} meets the constraint, but volumes can only be created "
-                       "on the host that receives the request until hosts form a cluster",
-                       hint=f"run the command against {chosen.name}'s platd")
+        # The disk is the other host's: it makes the volume (the API relays the request).
+        raise OnAnotherHost(chosen)
     _refuse_unavailable(backend, name)
     ctx.require_room(f"creating volume {name}")
     parse_volume_size(size, free=_spare(ctx), reserve=ctx.limits.disk_reserve)
@@ -272,6 +271,16 @@ def create_volume(
         backend.delete(volume_id)
         raise
     return {**out, "action": "create", "seconds": round(time.monotonic() - started, 3)}
+
+
+class OnAnotherHost(Conflict):
+    """The volume goes on another host of the cluster, which must make it; the API relays
+    the request there (``platd.cluster.volume_relay``)."""
+
+    def __init__(self, host: HostInfo) -> None:
+        super().__init__(f"volume goes on host {host.name}, which must create it",
+                         hint="ask that host's platd")
+        self.host = host
 
 
 def _refuse_duplicate(session: Session, ref: tenancy.EnvRef, name: str) -> None:

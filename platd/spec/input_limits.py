@@ -19,6 +19,7 @@ MAX_JSON_DEPTH = 32  # no request of the API nests deeper than three or four lev
 MAX_CURSOR = 2**63 - 1  # cursors are SQLite integers
 MAX_UNIX_TIME = 1e11  # seconds since 1970: year 5138, and still a float SQLite compares
 MAX_QUERY_TEXT = 256  # a name, an id, a time or a cursor given in a query string
+MAX_CLUSTER_CURSOR = 16 * KIB  # ``plat logs -f`` on a cluster: one cursor per host, 256 at most
 MAX_QUERY_WAIT = 86_400.0  # a long poll may ask this much; the daemon holds at most a minute
 
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')

@@ -15,6 +15,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,17 +146,22 @@ def init(node: Node, data: Path, *extra: str) -> dict[str, Any]:
 
 
 def make_cluster(lab: Lab, root: Path, size: int | None = None,
-                 settings: str = "") -> list[Host]:
+                 settings: str | Callable[[Node], str] = "") -> list[Host]:
     """A cluster of ``size`` hosts (all of the lab's nodes by default), all alive;
-    ``settings``: platd.toml lines every host starts with."""
+    ``settings``: platd.toml lines every host starts with (or a function of the node giving
+    each host its own, e.g. its endpoint address pool)."""
     nodes = lab.nodes[: size or len(lab.nodes)]
-    first = Host(nodes[0], root / "h0", settings=settings)
+
+    def lines(node: Node) -> str:
+        return settings(node) if callable(settings) else settings
+
+    first = Host(nodes[0], root / "h0", settings=lines(nodes[0]))
     made = init(first.node, first.data, "--cluster", "lab")
     first.token, first.host_id = made["token"], made["host"]["id"]
     first.start()
     hosts = [first]
     for node in nodes[1:]:
-        hosts.append(join(first, node, root / f"h{node.index}", settings))
+        hosts.append(join(first, node, root / f"h{node.index}", lines(node)))
     wait_for(lambda: all(alive_count(h) == len(hosts) for h in hosts), 30,
              "every host sees every host alive")
     return hosts

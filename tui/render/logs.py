@@ -18,6 +18,20 @@ def unreachable_lines(page: dict[str, Any]) -> list[str]:
             for u in page.get("unreachable") or []]
 
 
+def follow_host_changes(page: dict[str, Any], down: set[str]) -> list[str]:
+    """``plat logs -f`` on a cluster: a note when a host is lost and when it is back (``down``,
+    the hosts lost so far, is kept up to date)."""
+    now = {str(u["host"]): str(u["error"]) for u in page.get("unreachable") or []}
+    notes = [f"host {host} cannot be reached ({now[host]}): following the other hosts; its "
+             "lines follow from where they stopped once it is back" for host in sorted(now)
+             if host not in down]
+    notes += [f"host {host} is back: its lines follow from where they stopped"
+              for host in sorted(down - now.keys())]
+    down.clear()
+    down.update(now)
+    return notes
+
+
 def log_line(line: dict[str, Any]) -> str:
     """One log line: UTC time (ms), source, [host:]workload/instance, severity, message.
 

@@ -154,18 +154,21 @@ class LogsPanel(SaysWorkerFailures, Vertical):
     def follow(self, target: str, query: dict[str, Any]) -> None:
         from tui.follow import Cancelled, Reconnect, follow
         from tui.render.connection import RESUME_LINES, pane_connection_back, pane_trouble
+        from tui.render.logs import follow_host_changes
 
         worker = get_current_worker()
         clients = self.app.clients  # type: ignore[attr-defined]
         path = clients.get().env_path(target, "/logs")
 
-        def fetch(cursor: int | None) -> LogsPage:
+        def fetch(cursor: int | str | None) -> LogsPage:
             if cursor is None:
                 page = clients.call("GET", path, query={**query, "limit": HISTORY})
             else:
+                # On a cluster the cursor is one per host (``cursors``): every host's lines.
+                at = {"cursors": cursor} if isinstance(cursor, str) else {"after": cursor}
                 page = clients.call("GET", path, query={
-                    **query, "after": cursor, "wait": FOLLOW_WAIT, "limit": FOLLOW_PAGE,
-                }, timeout=FOLLOW_WAIT + 10)
+                    **query, **at, "wait": FOLLOW_WAIT, "limit": FOLLOW_PAGE,
+                }, timeout=FOLLOW_WAIT + 15)
             return read(f"GET {path}", page, _logs_view)
 
         reconnect = Reconnect(
@@ -174,6 +177,7 @@ class LogsPanel(SaysWorkerFailures, Vertical):
             on_back=lambda: self._from_worker(self._say_connection,
                                               pane_connection_back(RESUME_LINES)))
         first = True
+        down: set[str] = set()
         try:
             for page in follow(fetch, None, reconnect, lambda page: page.cursor):
                 if worker.is_cancelled:
@@ -181,6 +185,9 @@ class LogsPanel(SaysWorkerFailures, Vertical):
                 if first:
                     self._from_worker(self._set_before, page.before)
                     first = False
+                notes = follow_host_changes({"unreachable": page.unreachable}, down)
+                if notes:
+                    self._from_worker(self._say_connection, notes[-1])
                 if page.lines:
                     # Waits for the UI to take the page: a fast stream slows this loop, not
                     # the UI.
@@ -352,12 +359,16 @@ class LogsPanel(SaysWorkerFailures, Vertical):
 
 class LogsPage(NamedTuple):
     lines: list[str]  # rendered as plat logs prints them
-    cursor: int
+    cursor: int | str  # this host's cursor, or on a cluster one per host (text)
     before: str | None  # where older history continues (None: nothing older)
+    unreachable: list[dict[str, Any]] = []  # hosts whose lines could not be had
 
 
 def _logs_view(page: dict[str, Any]) -> LogsPage:
     from tui.render.logs import log_line
 
-    return LogsPage([log_line(line) for line in page["lines"]], int(page["cursor"]),
-                    page.get("before") if page.get("more") else None)
+    cursors = page.get("cursors")
+    return LogsPage([log_line(line) for line in page["lines"]],
+                    str(cursors) if cursors is not None else int(page["cursor"]),
+                    page.get("before") if page.get("more") else None,
+                    list(page.get("unreachable") or []))

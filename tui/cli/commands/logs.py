@@ -82,13 +82,15 @@ def logs(ctx: Ctx) -> int:
                            hint="drop --until, or drop --follow to read a closed time range")
     target = ctx.target()
     path = ctx.client.env_path(target, "/logs")
-    lines, cursor, more, dropped = _history(ctx, path, query, a.limit)
+    lines, cursor, more, dropped, first = _history(ctx, path, query, a.limit)
     if dropped:
         from tui.render.logs import dropped_lines_note
 
         ctx.note(dropped_lines_note(dropped))
     _show(ctx, lines)
-    if a.follow:
+    if a.follow and first.get("cursors") is not None:
+        _follow_cluster(ctx, path, query, first)
+    elif a.follow:
         _follow(ctx, path, query, cursor)
     elif more and not ctx.json and ctx.interactive:
         from tui.render.logs import older_lines_note
@@ -123,8 +125,10 @@ def _filters(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def _history(ctx: Ctx, path: str, query: dict[str, Any], limit: int
-             ) -> tuple[list[dict[str, Any]], int, bool, dict[str, Any] | None]:
+             ) -> tuple[list[dict[str, Any]], int, bool, dict[str, Any] | None,
+                        dict[str, Any]]:
     pages: list[list[dict[str, Any]]] = []
+    first: dict[str, Any] = {}
     before = None
     cursor: int | None = None
     more = False
@@ -140,13 +144,15 @@ def _history(ctx: Ctx, path: str, query: dict[str, Any], limit: int
                 ctx.note(note)
         if cursor is None:
             cursor = int(page["cursor"])  # a follow starts after everything stored by now
+            first = page
         pages.append(page["lines"])
         left -= len(page["lines"])
         more = bool(page["more"])
         if not more or not page["lines"]:
             break
         before = page["before"]
-    return [line for page in reversed(pages) for line in page], cursor or 0, more, dropped
+    return ([line for page in reversed(pages) for line in page], cursor or 0, more, dropped,
+            first)
 
 
 def _follow(ctx: Ctx, path: str, query: dict[str, Any], cursor: int) -> None:
@@ -161,6 +167,26 @@ def _follow(ctx: Ctx, path: str, query: dict[str, Any], cursor: int) -> None:
 
     for page in follow(fetch, cursor, reconnecting(ctx, RESUME_LINES),
                        lambda page: int(page["cursor"])):
+        _show(ctx, page["lines"])
+
+
+def _follow_cluster(ctx: Ctx, path: str, query: dict[str, Any], first: dict[str, Any]) -> None:
+    """Every host's new lines, from the cursors the history page gave (one per host)."""
+    from tui.cli.context import reconnecting
+    from tui.follow import follow
+    from tui.render.connection import RESUME_LINES
+    from tui.render.logs import follow_host_changes
+
+    def fetch(cursors: str) -> Any:
+        return ctx.client.request("GET", path, query={
+            **query, "cursors": cursors, "wait": FOLLOW_WAIT, "limit": FOLLOW_PAGE,
+        }, timeout=FOLLOW_WAIT + 15)
+
+    down = {str(u["host"]) for u in first.get("unreachable") or []}
+    for page in follow(fetch, first["cursors"], reconnecting(ctx, RESUME_LINES),
+                       lambda page: str(page["cursors"])):
+        for note in follow_host_changes(page, down):
+            ctx.note(note)
         _show(ctx, page["lines"])
 
 
