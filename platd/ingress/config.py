@@ -36,9 +36,12 @@ def build_config(store: Store, host_id: str,
     here and, through their hosts' hops, on the ``alive`` other hosts."""
     live = frozenset(alive or ()) | {host_id}
     with store.read() as session:
+        rows = [r for r in live_endpoints(session)
+                if r.host_id == host_id or (alive is not None and r.host_id in live)]
+        if not rows:  # most hosts most of the time: no need to read the envs
+            return IngressConfig()
         paths = {e.env.id: e.path for e in live_envs(session)}
-        rows = [r for r in live_endpoints(session) if r.env_id in paths
-                and (r.host_id == host_id or (alive is not None and r.host_id in live))]
+        rows = [r for r in rows if r.env_id in paths]
         if not rows:
             return IngressConfig()
         hops = _hop_addresses(session.exec(select(Host).where(

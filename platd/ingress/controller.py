@@ -19,12 +19,16 @@ from platd.ingress.config import DEFAULT_HOP_PORT, build_config
 from platd.ingress.driver import IngressDriver
 from platd.ingress.model import IngressConfig
 from platd.store import eventlog
+from platd.store.changes import ChangeSet
 from platd.store.db import Store
 from platd.store.models import EndpointRow
 
 log = logging.getLogger("platd.ingress")
 
 RESYNC = 5.0
+# What ``build_config`` reads: live paths, endpoints, hosts (hops) and instances.
+INGRESS_TABLES = frozenset({"orgs", "projects", "apps", "envs", "endpoints", "hosts",
+                            "instances"})
 
 
 class IngressController:
@@ -47,7 +51,13 @@ class IngressController:
         self.applies = 0
         self._applied_at = -RESYNC
 
-    def poke(self, _changes: object = None) -> None:
+    def poke(self, changes: object = None) -> None:
+        # Only what an ingress config is built from wakes a sync (a deploy's release rows, a
+        # config version or an event do not).
+        if isinstance(changes, ChangeSet) and changes and not any(
+            ids and table in INGRESS_TABLES for table, ids in changes.tables.items()
+        ):
+            return
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._wake.set)

@@ -44,7 +44,10 @@ from platd.spec.errors import StorageFull
 from platd.store.changes import ChangeSet
 from platd.store.db import Store
 
-OBSERVATION_TABLES = frozenset({"events", "instances"})
+# Tables a pass does not plan from: what passes themselves record (events, instance rows; a
+# peer's observations), and who may do what (identity). A commit touching only these wakes none.
+OBSERVATION_TABLES = frozenset({"events", "instances",
+                                "tokens", "users", "memberships", "invites", "join_tokens"})
 log = logging.getLogger("platd.reconcile")
 
 STABLE_AFTER = 300.0  # seconds of healthy running after which the restart count resets
