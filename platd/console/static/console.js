@@ -1,0 +1,178 @@
+// The plat web console: a transcript of plat command lines in a ghostty-web terminal.
+//
+// The page edits one line at a time locally (typing, Backspace, Ctrl-U, history with Up and
+// Down, paste); Enter sends the line to platd, which checks it and runs it with the CLI's
+// runner as the signed-in person. Everything shown comes from the server as blocks (the
+// command line, its output, its exit status), so a reload replays the same transcript.
+// Only ghostty-web's xterm.js-compatible calls are used (Terminal, open, write, onData,
+// loadAddon, FitAddon.fit, buffer.active), so @xterm/xterm stays a drop-in fallback.
+import * as ghostty from './vendor/ghostty-web.js';
+
+const PROMPT = '\x1b[1;36m$\x1b[0m ';
+const MAX_LINE = 4096;
+const csrf = document.querySelector('meta[name=csrf]').content;
+const state = { ws: null, running: null, line: '', history: [], back: 0, ready: false,
+                connected: false, hellos: 0 };
+
+if (typeof ghostty.init === 'function') await ghostty.init(); // ghostty-web loads its WASM
+const term = new ghostty.Terminal({
+  fontSize: 14, cursorBlink: true, scrollback: 10000, convertEol: false,
+  fontFamily: 'DejaVu Sans Mono, Menlo, monospace',
+  theme: { background: '#1b1d23', foreground: '#d8dee9' },
+});
+const fit = new ghostty.FitAddon();
+term.loadAddon(fit);
+term.open(document.getElementById('terminal'));
+fit.fit();
+window.addEventListener('resize', () => fit.fit());
+term.focus();
+window.platConsole = { term, state }; // the browser tests read the terminal through this
+
+const crlf = (text) => text.replace(/\r?\n/g, '\r\n');
+const status = (text) => { document.getElementById('status').textContent = text; };
+const showFiles = (files) => {
+  document.getElementById('files').textContent = files.length ? 'files: ' + files.join(', ') : '';
+};
+
+function prompt() {
+  term.write(PROMPT + state.line);
+  state.ready = true;
+}
+
+function header(line) {
+  term.write('\r\x1b[2K\x1b[1m$ ' + line.replace(/[\x00-\x1f\x7f]/g, '') + '\x1b[0m\r\n');
+}
+
+function ending(code) {
+  const colour = code === 0 ? '\x1b[2m' : '\x1b[31m';
+  term.write(colour + '[exit ' + code + ']\x1b[0m\r\n\r\n');
+}
+
+function render(message) {
+  switch (message.type) {
+    case 'hello':
+      state.hellos += 1;
+      term.reset();
+      for (const block of message.blocks) {
+        header(block.line);
+        for (const [, text] of block.out) term.write(crlf(text));
+        if (block.code !== null) ending(block.code);
+      }
+      state.running = message.running;
+      showFiles(message.files);
+      if (state.running === null) prompt(); else state.ready = false;
+      break;
+    case 'block':
+      state.running = message.id;
+      state.ready = false;
+      header(message.line);
+      break;
+    case 'out':
+      term.write(crlf(message.text));
+      break;
+    case 'end':
+      ending(message.code);
+      state.running = null;
+      prompt();
+      break;
+    case 'busy':
+      status('a command is still running: Ctrl-C stops it');
+      break;
+    case 'ended':
+      state.ended = true;
+      location.reload();
+      break;
+    default:
+      break;
+  }
+}
+
+async function ticket() {
+  const r = await fetch('/console/ticket', {
+    method: 'POST', headers: { 'X-CSRF-Token': csrf }, credentials: 'same-origin' });
+  if (r.status === 401) { location.reload(); return null; }
+  if (!r.ok) throw new Error('ticket: ' + r.status);
+  return (await r.json()).ticket;
+}
+
+async function connect() {
+  let t;
+  try { t = await ticket(); } catch (e) { setTimeout(connect, 1000); return; }
+  if (t === null) return;
+  const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
+  const ws = new WebSocket(scheme + location.host + '/console/ws?ticket=' + encodeURIComponent(t));
+  state.ws = ws;
+  ws.onopen = () => { state.connected = true; status(''); };
+  ws.onmessage = (e) => {
+    const message = JSON.parse(e.data);
+    if (message.type === 'ping') { ws.send(JSON.stringify({ type: 'ping' })); return; }
+    render(message);
+  };
+  ws.onclose = () => {
+    state.connected = false;
+    state.ready = false;
+    if (state.ended) return;
+    status('connection lost; reconnecting…');
+    setTimeout(connect, 1000);
+  };
+}
+
+function send(message) {
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(message));
+}
+
+function submit() {
+  const line = state.line;
+  state.line = '';
+  if (!line.trim()) { term.write('\r\n'); prompt(); return; }
+  if (state.history[state.history.length - 1] !== line) state.history.push(line);
+  state.back = 0;
+  state.ready = false;
+  term.write('\r\x1b[2K');
+  send({ type: 'run', line });
+}
+
+function recall(step) {
+  const n = state.history.length;
+  state.back = Math.max(0, Math.min(n, state.back + step));
+  state.line = state.back === 0 ? '' : state.history[n - state.back];
+  term.write('\r\x1b[2K' + PROMPT + state.line);
+}
+
+term.onData((data) => {
+  if (state.running !== null) {
+    if (data.includes('\x03')) send({ type: 'cancel' });
+    return;
+  }
+  if (!state.ready) return;
+  if (data === '\x1b[A') { recall(1); return; }
+  if (data === '\x1b[B') { recall(-1); return; }
+  if (data.startsWith('\x1b')) return; // other keys: no cursor movement in this editor
+  for (const ch of data) {
+    if (ch === '\r' || ch === '\n') { submit(); if (!state.ready) return; continue; }
+    if (ch === '\x7f' || ch === '\b') {
+      if (state.line.length) { state.line = state.line.slice(0, -1); term.write('\b \b'); }
+    } else if (ch === '\x03') {
+      term.write('^C\r\n'); state.line = ''; prompt();
+    } else if (ch === '\x15') {
+      state.line = ''; term.write('\r\x1b[2K' + PROMPT);
+    } else if (ch >= ' ' && state.line.length < MAX_LINE) {
+      state.line += ch; term.write(ch);
+    }
+  }
+});
+
+document.getElementById('upload').addEventListener('change', async (e) => {
+  for (const file of e.target.files) {
+    const r = await fetch('/console/files?name=' + encodeURIComponent(file.name), {
+      method: 'POST', headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/octet-stream' },
+      body: file, credentials: 'same-origin' });
+    const body = await r.json();
+    if (r.ok) { showFiles(body.files); status('uploaded ' + file.name); }
+    else status(body.error ? body.error.message : 'upload failed: ' + r.status);
+  }
+  e.target.value = '';
+  term.focus();
+});
+
+connect();
