@@ -62,7 +62,11 @@ def parse_line(text: str) -> Line | None:
                            hint="type one command at a time")
     if not text.strip():
         return None
-    words = split(text)  # a leading "plat" is dropped; an unclosed quote is InvalidInput
+    try:
+        words = split(text)  # a leading "plat" is dropped
+    except InvalidInput as e:  # an unclosed quote
+        raise InvalidInput(e.message, hint="close the quote, or escape it with a backslash "
+                           "(the line is split as a shell would)") from None
     if not words:
         raise InvalidInput("no command given", hint="type a plat command, e.g. status")
     if len(words) > MAX_WORDS:
@@ -75,11 +79,7 @@ def parse_line(text: str) -> Line | None:
     if verb in REFUSED:
         raise InvalidInput(f"plat {verb} is not available in the web console",
                            hint=REFUSED[verb])
-    if verb not in COMMAND_MODULES and verb not in ("-h", "--help", "--version"):
-        raise InvalidInput(
-            f"{verb!r} is not a plat command; the console runs plat commands only",
-            hint="type help for the list (a line may start with plat or without it)")
-    for word in words[1:]:
+    for word in words:
         if word == "--":
             break
         option = _identity_option(word)
@@ -87,4 +87,8 @@ def parse_line(text: str) -> Line | None:
             raise InvalidInput(
                 f"{option} is not allowed in the web console: commands run as you, on this "
                 "daemon", hint=f"run the command again without {option}")
+    if verb not in COMMAND_MODULES and verb not in ("-h", "--help", "--version"):
+        raise InvalidInput(
+            f"{verb!r} is not a plat command; the console runs plat commands only",
+            hint="type help for the list (a line may start with plat or without it)")
     return Line(words)

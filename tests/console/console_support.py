@@ -4,15 +4,11 @@ buffer API (the xterm.js one) rather than pixels."""
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "people"))
-
-from browser_support import CHROMIUM, chromium  # noqa: E402
-from people_support import PASSWORD, make_user  # noqa: E402
+from browser_support import CHROMIUM, chromium  # tests/people (conftest.py puts it on the path)
+from people_support import PASSWORD, make_user
 
 __all__ = ["CHROMIUM", "PASSWORD", "chromium", "make_user"]
 
@@ -58,9 +54,3 @@ def run(page: Any, line: str, timeout: float = 30) -> str:
             return text
         time.sleep(0.05)
     raise AssertionError(f"{line!r} did not finish:\n{screen(page)}")
-
-
-def last_block(text: str) -> str:
-    """The last block of a screen: from its ``$ LINE`` header to its ``[exit N]``."""
-    start = text.rfind("\n$ ") + 1 if "\n$ " in text else text.find("$ ")
-    return text[start:].rsplit("\n", 1)[0] if text.rstrip().endswith("$") else text[start:]
