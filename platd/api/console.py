@@ -73,6 +73,9 @@ def _end_all(gone: list[ConsoleSession]) -> None:
         cancel = s.state.get("cancel")
         if isinstance(cancel, threading.Event):
             cancel.set()
+        tty = s.state.get("tty")
+        if tty is not None:
+            tty.detach()
 
 
 def _origin_ok(request: Request[Any, Any, Any] | WebSocket[Any, Any, Any]) -> bool:
@@ -267,7 +270,15 @@ def _token(access: Access, s: ConsoleSession) -> str:
     return secret
 
 
-async def _run(access: Access, s: ConsoleSession, api: str, text: str) -> None:
+def _size(message: dict[str, Any]) -> tuple[int, int]:
+    rows, cols = message.get("rows"), message.get("cols")
+    if isinstance(rows, int) and isinstance(cols, int) and 0 < rows <= 500 and 0 < cols <= 1000:
+        return rows, cols
+    return 24, 80
+
+
+async def _run(access: Access, s: ConsoleSession, api: str, text: str,
+               size: tuple[int, int]) -> None:
     from tui.render import error_lines
 
     try:
@@ -282,7 +293,7 @@ async def _run(access: Access, s: ConsoleSession, api: str, text: str) -> None:
     s.state["cancel"] = cancel
     try:
         secret = await asyncio.to_thread(_token, access, s)
-        code = await run_line(s, block, line.words, settings_for(s, api, secret), cancel)
+        code = await run_line(s, block, line.words, settings_for(s, api, secret), cancel, size)
     except PlatError as e:
         for piece in error_lines(e):
             s.write(block, "err", piece + "\n")
@@ -376,7 +387,7 @@ async def _receive(socket: WebSocket[Any, Any, Any], access: Access, s: ConsoleS
             if s.running is not None:
                 s.emit({"type": "busy", "id": s.running.id})
                 continue
-            task = asyncio.create_task(_run(access, s, api, message["line"]))
+            task = asyncio.create_task(_run(access, s, api, message["line"], _size(message)))
             # Kept by the session, not this socket: a reload must not stop the command.
             running.add(task)
             task.add_done_callback(running.discard)
@@ -386,6 +397,14 @@ async def _receive(socket: WebSocket[Any, Any, Any], access: Access, s: ConsoleS
             cancel = s.state.get("cancel")
             if isinstance(cancel, threading.Event):
                 cancel.set()
+            if (tty := s.state.get("tty")) is not None:
+                tty.detach()
+        elif kind == "stdin" and isinstance(message.get("data"), str):
+            if (tty := s.state.get("tty")) is not None:
+                tty.send(message["data"].encode())
+        elif kind == "resize":
+            if (tty := s.state.get("tty")) is not None:
+                tty.resize(*_size(message))
         elif kind == "ping":
             s.emit({"type": "pong"})
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from platd.spec.errors import InvalidInput
+from tui.cli.context import OUT
 from tui.cli.options import ParserExit
 from tui.cli.runner import CANCELLED, execute, parse
 from tui.cli.settings import FixedSettings
@@ -26,13 +27,61 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from platd.console.sessions import Block, ConsoleSession
+    from tui.exec_session import SessionRequest
+
+
+DETACH = "\x1d"  # Ctrl-]: leaves an exec session from the page, as telnet's escape
 
 
 class ConsoleCtx(TranscriptCtx):
+    """``on_tty(kind, value)``: an exec session with a TTY opened (``"open"``, the session),
+    wrote (``"out"``, text) or ended (``"close"``), for the page's terminal."""
+
     def __init__(self, settings: FixedSettings, uploads: dict[str, str],
-                 cancel: threading.Event, on_write: Callable[[str, str], None]) -> None:
+                 cancel: threading.Event, on_write: Callable[[str, str], None],
+                 on_tty: Callable[[str, Any], None] | None = None,
+                 size: tuple[int, int] = (24, 80)) -> None:
         super().__init__(settings, cancel=cancel, on_write=on_write)
         self._uploads = uploads
+        self._on_tty = on_tty
+        self._size = size
+
+    @property
+    def terminal_input(self) -> bool:
+        return self._on_tty is not None  # the page's terminal: exec -t gets a real TTY
+
+    def attach(self, request: SessionRequest) -> int:
+        """The exec session over platd's exec websocket (as ``plat exec`` opens it, with this
+        person's token), its bytes to and from the page's terminal."""
+        import codecs
+
+        from tui.pane_session import PaneSession
+
+        if self._on_tty is None:
+            return super().attach(request)
+        rows, cols = self._size
+        pane = PaneSession(request, rows, cols)
+        started = pane.open()
+        on_tty = self._on_tty
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        instance = started.get("instance", {})
+        self.note(f"exec session on instance {instance.get('id', '?')} "
+                  f"({instance.get('workload', '?')}); Ctrl-] leaves it")
+        # With stdin the page's keys go to the session; with a TTY its output is the page's
+        # screen (not kept in the block), without one it is the block's output as usual.
+        if request.stdin:
+            on_tty("open", pane)
+        output = ((lambda data: on_tty("out", decoder.decode(data))) if request.tty
+                  else (lambda data: self.write(OUT, decoder.decode(data))))
+        try:
+            code = pane.pump(output, lambda text: self.note(text))
+        finally:
+            if request.stdin:
+                on_tty("close", None)
+        if code is None:
+            self.note("left the exec session (Ctrl-]); platd hung the command up")
+            return CANCELLED
+        return code
 
     def write(self, stream: str, text: str) -> None:
         # Nothing is kept here: the session's block keeps it (bounded).
@@ -66,16 +115,30 @@ def settings_for(s: ConsoleSession, api: str, token: str) -> FixedSettings:
 
 
 async def run_line(s: ConsoleSession, block: Block, words: list[str], settings: FixedSettings,
-                   cancel: threading.Event) -> int:
-    """Run ``words`` as ``block`` of ``s``; its exit code once the command has finished."""
+                   cancel: threading.Event, size: tuple[int, int] = (24, 80)) -> int:
+    """Run ``words`` as ``block`` of ``s``; its exit code once the command has finished.
+    An exec session's TTY output goes to the page live (``tty-out``), not into the block."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[int] = loop.create_future()
 
     def on_write(stream: str, text: str) -> None:
         loop.call_soon_threadsafe(s.write, block, stream, text)
 
+    def tty(kind: str, value: Any) -> None:
+        if kind == "open":
+            s.state["tty"] = value
+            s.emit({"type": "tty", "id": block.id})
+        elif kind == "out":
+            if value:
+                s.emit({"type": "tty-out", "id": block.id, "data": value})
+        else:
+            s.state.pop("tty", None)
+
+    def on_tty(kind: str, value: Any) -> None:
+        loop.call_soon_threadsafe(tty, kind, value)
+
     def work() -> None:
-        ctx = ConsoleCtx(settings, s.uploads, cancel, on_write)
+        ctx = ConsoleCtx(settings, s.uploads, cancel, on_write, on_tty, size)
         try:
             try:
                 code = execute(parse(words, ctx), ctx)

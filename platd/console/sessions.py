@@ -123,6 +123,7 @@ class ConsoleSession:
     def replay(self) -> dict[str, Any]:
         return {"type": "hello", "blocks": [b.wire() for b in self.blocks],
                 "running": self.running.id if self.running else None,
+                "tty": self.running.id if self.running and "tty" in self.state else None,
                 "files": sorted(self.uploads)}
 
 

@@ -11,8 +11,10 @@ import * as ghostty from './vendor/ghostty-web.js';
 const PROMPT = '\x1b[1;36m$\x1b[0m ';
 const MAX_LINE = 4096;
 const csrf = document.querySelector('meta[name=csrf]').content;
-const state = { ws: null, running: null, line: '', history: [], back: 0, ready: false,
-                connected: false, hellos: 0 };
+const state = { ws: null, running: null, tty: null, line: '', history: [], back: 0,
+                ready: false, connected: false, hellos: 0 };
+const DETACH = '\x1d'; // Ctrl-]: leave an exec session
+const STDIN_CHUNK = 2048; // characters per stdin message (platd takes messages up to 8 KiB)
 
 if (typeof ghostty.init === 'function') await ghostty.init(); // ghostty-web loads its WASM
 const term = new ghostty.Terminal({
@@ -59,6 +61,7 @@ function render(message) {
         if (block.code !== null) ending(block.code);
       }
       state.running = message.running;
+      state.tty = message.tty;
       showFiles(message.files);
       if (state.running === null) prompt(); else state.ready = false;
       break;
@@ -70,7 +73,15 @@ function render(message) {
     case 'out':
       term.write(crlf(message.text));
       break;
+    case 'tty':
+      state.tty = message.id;
+      send({ type: 'resize', rows: term.rows, cols: term.cols });
+      break;
+    case 'tty-out':
+      term.write(message.data);
+      break;
     case 'end':
+      if (state.tty !== null) { term.write('\x1b[0m\r\n'); state.tty = null; }
       ending(message.code);
       state.running = null;
       prompt();
@@ -129,7 +140,7 @@ function submit() {
   state.back = 0;
   state.ready = false;
   term.write('\r\x1b[2K');
-  send({ type: 'run', line });
+  send({ type: 'run', line, rows: term.rows, cols: term.cols });
 }
 
 function recall(step) {
@@ -139,7 +150,18 @@ function recall(step) {
   term.write('\r\x1b[2K' + PROMPT + state.line);
 }
 
+term.onResize(({ rows, cols }) => {
+  if (state.tty !== null) send({ type: 'resize', rows, cols });
+});
+
 term.onData((data) => {
+  if (state.tty !== null) { // an exec session: every key is the remote terminal's
+    if (data === DETACH) { send({ type: 'cancel' }); return; }
+    for (let i = 0; i < data.length; i += STDIN_CHUNK) {
+      send({ type: 'stdin', data: data.slice(i, i + STDIN_CHUNK) });
+    }
+    return;
+  }
   if (state.running !== null) {
     if (data.includes('\x03')) send({ type: 'cancel' });
     return;
