@@ -109,13 +109,14 @@ def _block(text: str, line: str) -> str:
 
 
 def test_a_command_shows_what_the_cli_prints(d: Any, alice: Any) -> None:
-    for line in ("orgs list", "plat envs list --project shop --org acme",
+    for line in ("orgs list", "plat envs list acme/shop/hello",
                  # an error is the CLI's error, with the CLI's exit code
                  "status --target acme/shop/nope/prod"):
         text = run(alice, line)
         words = line.removeprefix("plat ").split()
         assert (_block(text, line), _exit(text, line)) == _cli(d, *words)
     assert _exit(text, line) != 0
+    run(alice, "status --token plat_someone_elses")  # refused: the console runs as alice
     _shot(alice, "transcript")
 
 
