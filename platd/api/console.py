@@ -8,8 +8,9 @@
 - ``POST /console/ticket`` and ``POST /console/files?name=N`` (the session's CSRF token in
   ``X-CSRF-Token``, Origin checked): a single-use websocket ticket; an uploaded file.
 - ``GET /console/ws?ticket=T``: the transcript's websocket, opened only with a fresh ticket
-  from a page of this origin. JSON both ways: ``run``/``cancel``/``ping`` in; ``hello``
-  (every block so far, to replay), ``block``/``out``/``end``, ``pong``, ``ended`` out.
+  from a page of this origin. JSON both ways: ``run``/``cancel``/``detach``/``ping``/``stdin``/
+  ``resize`` in; ``hello`` (every block so far, to replay), ``block``/``out``/``end``,
+  ``detached`` (a stream moved to a side panel), ``tty``/``tty-out``, ``pong``, ``ended`` out.
 
 Each line is checked (``platd.console.lines``) and run by the CLI's runner as the signed-in
 person, with a short-lived token of their own made here (``platd.console.run``). When the
@@ -42,6 +43,7 @@ from platd.console.run import run_line, settings_for
 from platd.console.sessions import MAX_UPLOAD, ConsoleSession, ConsoleSessions
 from platd.services import people, tokens
 from platd.spec.errors import PlatError, Unauthenticated
+from tui.cli.runner import CANCELLED
 
 log = logging.getLogger("platd.console")
 TOKEN_TTL = 3600.0  # the console's token for a person: an hour, renewed while they work
@@ -70,8 +72,7 @@ def _consoles(request: Request[Any, Any, State] | WebSocket[Any, Any, Any]) -> C
 
 def _end_all(gone: list[ConsoleSession]) -> None:
     for s in gone:
-        cancel = s.state.get("cancel")
-        if isinstance(cancel, threading.Event):
+        for cancel in s.state.get("cancels", {}).values():
             cancel.set()
         tty = s.state.get("tty")
         if tty is not None:
@@ -290,7 +291,8 @@ async def _run(access: Access, s: ConsoleSession, api: str, text: str,
         return
     block = s.start(text)
     cancel = threading.Event()
-    s.state["cancel"] = cancel
+    cancels: dict[int, threading.Event] = s.state.setdefault("cancels", {})
+    cancels[block.id] = cancel
     try:
         secret = await asyncio.to_thread(_token, access, s)
         code = await run_line(s, block, line.words, settings_for(s, api, secret), cancel, size)
@@ -302,6 +304,7 @@ async def _run(access: Access, s: ConsoleSession, api: str, text: str,
         log.exception("a console command failed")
         s.write(block, "err", "error: the console could not run this command\n")
         code = 1
+    cancels.pop(block.id, None)
     s.finish(block, code)
 
 
@@ -394,11 +397,27 @@ async def _receive(socket: WebSocket[Any, Any, Any], access: Access, s: ConsoleS
             s.state.setdefault("tasks", set()).add(task)
             task.add_done_callback(s.state["tasks"].discard)
         elif kind == "cancel":
-            cancel = s.state.get("cancel")
-            if isinstance(cancel, threading.Event):
+            # A panel's close button names its block; Ctrl-C at the prompt, the running one.
+            which = message.get("id")
+            if not isinstance(which, int):
+                which = s.running.id if s.running is not None else None
+            cancel = s.state.get("cancels", {}).get(which)
+            tty = s.state.get("tty")
+            if tty is not None and which == (s.running.id if s.running else None):
+                tty.detach()  # the exec session ends and says so itself
+            elif cancel is not None and which is not None:
                 cancel.set()
-            if (tty := s.state.get("tty")) is not None:
-                tty.detach()
+                # Ended now, not when a long poll of the follow comes back (up to a minute).
+                block = s.panels.get(which) or (
+                    s.running if s.running is not None and s.running.id == which else None)
+                if block is not None:
+                    s.write(block, "err", "stopped\n")
+                    s.finish(block, CANCELLED)
+        elif kind == "detach":
+            try:
+                s.detach()
+            except PlatError as e:
+                s.emit({"type": "notice", "text": e.message})
         elif kind == "stdin" and isinstance(message.get("data"), str):
             if (tty := s.state.get("tty")) is not None:
                 tty.send(message["data"].encode())

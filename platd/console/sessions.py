@@ -23,6 +23,7 @@ MAX_BLOCK_OUTPUT = 512 * 1024  # characters of output kept per block; the rest i
 MAX_UPLOADS = 16
 MAX_UPLOAD = 256 * 1024  # bytes per uploaded file (a manifest, a .env file)
 MAX_SESSIONS = 1000
+MAX_PANELS = 4  # streams detached into side panels at once
 GRACE = 10 * 60.0  # seconds a session is kept without a page attached
 TICKET_TTL = 30.0
 UPLOAD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -39,8 +40,8 @@ class Block:
     cut: bool = False
 
     def add(self, stream: str, text: str) -> str | None:
-        """Keep ``text``; what to send on (None: over the limit, dropped)."""
-        if self.cut:
+        """Keep ``text``; what to send on (None: over the limit, or the block has ended)."""
+        if self.cut or self.code is not None:
             return None
         if self.size + len(text) > MAX_BLOCK_OUTPUT:
             self.cut = True
@@ -65,6 +66,7 @@ class ConsoleSession:
     uploads: dict[str, str] = field(default_factory=dict)
     attached: int = 0  # open websockets
     running: Block | None = None
+    panels: dict[int, Block] = field(default_factory=dict)  # detached, still running
     state: dict[str, Any] = field(default_factory=dict)  # the runner's settings, token
     listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     ended: bool = False
@@ -96,10 +98,33 @@ class ConsoleSession:
             self.emit({"type": "out", "id": block.id, "stream": stream, "text": sent})
 
     def finish(self, block: Block, code: int) -> None:
+        """The block's end, once (a stopped command is ended at once; what its thread says
+        after that is dropped)."""
+        if block.code is not None:
+            return
         block.code = code
         if self.running is block:
             self.running = None
+        self.panels.pop(block.id, None)
         self.emit({"type": "end", "id": block.id, "code": code})
+
+    def detach(self) -> Block:
+        """Move the running command into a side panel: it goes on streaming there (and in
+        its block), and the prompt is free for the next command."""
+        block = self.running
+        if block is None:
+            raise InvalidInput("no command is running to detach",
+                               hint="start a stream first, e.g. logs web --follow")
+        if "tty" in self.state:
+            raise InvalidInput("an exec session cannot be detached",
+                               hint="leave it with Ctrl-]")
+        if len(self.panels) >= MAX_PANELS:
+            raise InvalidInput(f"{MAX_PANELS} panels are already open",
+                               hint="close one (its x button) first")
+        self.panels[block.id] = block
+        self.running = None
+        self.emit({"type": "detached", "id": block.id, "line": block.line})
+        return block
 
     def emit(self, message: dict[str, Any]) -> None:
         for listener in list(self.listeners):
@@ -123,6 +148,7 @@ class ConsoleSession:
     def replay(self) -> dict[str, Any]:
         return {"type": "hello", "blocks": [b.wire() for b in self.blocks],
                 "running": self.running.id if self.running else None,
+                "panels": sorted(self.panels),
                 "tty": self.running.id if self.running and "tty" in self.state else None,
                 "files": sorted(self.uploads)}
 
@@ -187,7 +213,8 @@ class ConsoleSessions:
         those whose browser session is gone (``alive(web_session)`` False)."""
         gone = [s for s in self._by_web.values()
                 if not alive(s.web_session)
-                or (s.attached == 0 and s.running is None and now - s.touched > self.grace)]
+                or (s.attached == 0 and s.running is None and not s.panels
+                    and now - s.touched > self.grace)]
         for s in gone:
             self.end(s)
         return gone

@@ -207,3 +207,45 @@ def test_signing_in_needs_the_right_password(d: Any, browser: Any) -> None:
         assert page.evaluate("() => window.platConsole === undefined")
     finally:
         context.close()
+
+
+def _panel_text(page: Any) -> str:
+    return str(page.evaluate(
+        "() => [...document.querySelectorAll('#panels pre')].map(p => p.textContent).join('|')"))
+
+
+def test_a_follow_detaches_into_a_panel_that_keeps_streaming(alice: Any) -> None:
+    wait_ready(alice)
+    line = f"events --follow --target {ENV}"
+    alice.keyboard.type(line)
+    alice.keyboard.press("Enter")
+    alice.wait_for_function("() => window.platConsole.state.running !== null")
+    alice.keyboard.press("Control+z")
+    alice.wait_for_selector("#panels .panel")
+    wait_ready(alice)  # the prompt is free while the panel streams
+    assert "[streaming in a side panel]" in screen(alice)
+    # The transcript goes on, and what it does shows up in the panel's stream.
+    text = run(alice, f"secrets create console-made --set K=v --target {ENV}")
+    assert "[exit 0]" in text.rsplit("secrets create console-made", 1)[1]
+    alice.wait_for_function(
+        "() => document.querySelector('#panels pre').textContent.includes('console-made')",
+        timeout=20_000)
+    _shot(alice, "panel")
+    # Paused: nothing more is shown until it resumes; then all of it is.
+    alice.click("#panels .pause")
+    run(alice, f"secrets create console-later --set K=v --target {ENV}")
+    alice.wait_for_timeout(1500)
+    assert "console-later" not in _panel_text(alice)
+    alice.click("#panels .pause")
+    assert "console-later" in _panel_text(alice)
+    # A reload brings the panel back, still streaming; closing it stops the stream.
+    alice.reload()
+    wait_ready(alice)
+    alice.wait_for_selector("#panels .panel")
+    assert "console-later" in _panel_text(alice)
+    alice.click("#panels .close")
+    assert alice.evaluate("() => document.querySelectorAll('#panels .panel').length") == 0
+    alice.wait_for_timeout(500)
+    alice.reload()
+    wait_ready(alice)
+    assert "[exit 130]" in screen(alice).rsplit(line, 1)[1]  # stopped, as by Ctrl-C

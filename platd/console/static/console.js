@@ -12,7 +12,9 @@ const PROMPT = '\x1b[1;36m$\x1b[0m ';
 const MAX_LINE = 4096;
 const csrf = document.querySelector('meta[name=csrf]').content;
 const state = { ws: null, running: null, tty: null, line: '', history: [], back: 0,
-                ready: false, connected: false, hellos: 0 };
+                ready: false, connected: false, hellos: 0, panels: {} };
+const DETACH_STREAM = '\x1a'; // Ctrl-Z: move the running stream into a side panel
+const PANEL_LINES = 2000; // lines a panel keeps
 const DETACH = '\x1d'; // Ctrl-]: leave an exec session
 const STDIN_CHUNK = 2048; // characters per stdin message (platd takes messages up to 8 KiB)
 
@@ -50,13 +52,76 @@ function ending(code) {
   term.write(colour + '[exit ' + code + ']\x1b[0m\r\n\r\n');
 }
 
+// --- detached streams: side panels that keep streaming while the transcript goes on ----------
+
+function panel(id, line) {
+  if (state.panels[id]) return state.panels[id];
+  const el = document.createElement('section');
+  el.className = 'panel';
+  el.dataset.block = String(id);
+  const bar = document.createElement('div');
+  bar.className = 'bar';
+  const title = document.createElement('span');
+  title.className = 'title';
+  title.textContent = '$ ' + line;
+  const status = document.createElement('span');
+  status.className = 'state';
+  status.textContent = 'streaming';
+  const pause = document.createElement('button');
+  pause.type = 'button';
+  pause.textContent = 'Pause';
+  pause.className = 'pause';
+  const close = document.createElement('button');
+  close.type = 'button';
+  close.textContent = '×';
+  close.title = 'Stop the stream and close the panel';
+  close.className = 'close';
+  const body = document.createElement('pre');
+  bar.append(title, status, pause, close);
+  el.append(bar, body);
+  document.getElementById('panels').append(el);
+  const p = { el, body, status, paused: false, held: [], ended: false };
+  pause.addEventListener('click', () => {
+    p.paused = !p.paused;
+    pause.textContent = p.paused ? 'Resume' : 'Pause';
+    if (!p.ended) status.textContent = p.paused ? 'paused' : 'streaming';
+    if (!p.paused) { for (const t of p.held) append(p, t); p.held = []; }
+    term.focus();
+  });
+  close.addEventListener('click', () => {
+    if (!p.ended) send({ type: 'cancel', id });
+    el.remove();
+    delete state.panels[id];
+    term.focus();
+  });
+  state.panels[id] = p;
+  setTimeout(() => fit.fit(), 0);
+  return p;
+}
+
+function append(p, text) {
+  if (p.paused) { p.held.push(text); return; }
+  const end = p.body.scrollTop + p.body.clientHeight >= p.body.scrollHeight - 4;
+  p.body.append(text);
+  if (p.body.childNodes.length > PANEL_LINES) p.body.firstChild.remove();
+  if (end) p.body.scrollTop = p.body.scrollHeight;
+}
+
 function render(message) {
   switch (message.type) {
     case 'hello':
       state.hellos += 1;
       term.reset();
+      for (const p of Object.values(state.panels)) p.el.remove();
+      state.panels = {};
       for (const block of message.blocks) {
         header(block.line);
+        if ((message.panels || []).includes(block.id)) {
+          const p = panel(block.id, block.line);
+          for (const [, text] of block.out) append(p, text);
+          term.write('\x1b[2m[streaming in a side panel]\x1b[0m\r\n\r\n');
+          continue;
+        }
         for (const [, text] of block.out) term.write(crlf(text));
         if (block.code !== null) ending(block.code);
       }
@@ -71,7 +136,17 @@ function render(message) {
       header(message.line);
       break;
     case 'out':
-      term.write(crlf(message.text));
+      if (state.panels[message.id]) append(state.panels[message.id], message.text);
+      else term.write(crlf(message.text));
+      break;
+    case 'detached':
+      panel(message.id, message.line);
+      term.write('\x1b[2m[streaming in a side panel]\x1b[0m\r\n\r\n');
+      state.running = null;
+      prompt();
+      break;
+    case 'notice':
+      status(message.text);
       break;
     case 'tty':
       state.tty = message.id;
@@ -81,6 +156,13 @@ function render(message) {
       term.write(message.data);
       break;
     case 'end':
+      if (state.panels[message.id]) {
+        const p = state.panels[message.id];
+        p.ended = true;
+        append(p, '[exit ' + message.code + ']\n');
+        p.status.textContent = 'ended';
+        break;
+      }
       if (state.tty !== null) { term.write('\x1b[0m\r\n'); state.tty = null; }
       ending(message.code);
       state.running = null;
@@ -132,22 +214,29 @@ function send(message) {
   if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(message));
 }
 
+// Back to the start of the line being typed, and clear it (a long line wraps over rows).
+function clearTyped() {
+  const rows = Math.floor((2 + state.line.length - 1) / term.cols);
+  term.write('\r' + (rows > 0 ? '\x1b[' + rows + 'A' : '') + '\x1b[J');
+}
+
 function submit() {
   const line = state.line;
+  if (!line.trim()) { state.line = ''; term.write('\r\n'); prompt(); return; }
+  clearTyped();
   state.line = '';
-  if (!line.trim()) { term.write('\r\n'); prompt(); return; }
   if (state.history[state.history.length - 1] !== line) state.history.push(line);
   state.back = 0;
   state.ready = false;
-  term.write('\r\x1b[2K');
   send({ type: 'run', line, rows: term.rows, cols: term.cols });
 }
 
 function recall(step) {
   const n = state.history.length;
   state.back = Math.max(0, Math.min(n, state.back + step));
+  clearTyped();
   state.line = state.back === 0 ? '' : state.history[n - state.back];
-  term.write('\r\x1b[2K' + PROMPT + state.line);
+  term.write(PROMPT + state.line);
 }
 
 term.onResize(({ rows, cols }) => {
@@ -164,6 +253,7 @@ term.onData((data) => {
   }
   if (state.running !== null) {
     if (data.includes('\x03')) send({ type: 'cancel' });
+    else if (data.includes(DETACH_STREAM)) send({ type: 'detach' });
     return;
   }
   if (!state.ready) return;
@@ -177,7 +267,7 @@ term.onData((data) => {
     } else if (ch === '\x03') {
       term.write('^C\r\n'); state.line = ''; prompt();
     } else if (ch === '\x15') {
-      state.line = ''; term.write('\r\x1b[2K' + PROMPT);
+      clearTyped(); state.line = ''; term.write(PROMPT);
     } else if (ch >= ' ' && state.line.length < MAX_LINE) {
       state.line += ch; term.write(ch);
     }
