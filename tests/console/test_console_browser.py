@@ -249,3 +249,21 @@ def test_a_follow_detaches_into_a_panel_that_keeps_streaming(alice: Any) -> None
     alice.reload()
     wait_ready(alice)
     assert "[exit 130]" in screen(alice).rsplit(line, 1)[1]  # stopped, as by Ctrl-C
+
+
+def test_the_guide_types_each_step_for_the_person_to_run(alice: Any) -> None:
+    alice.click("#guide")
+    alice.fill("#guide-org", "acme")
+    steps = alice.locator("#panels .guide li")
+    assert steps.count() >= 8
+    assert "projects create acme/web" in steps.nth(1).inner_text()
+    steps.nth(0).locator("button.type").click()
+    text = screen(alice)
+    assert text.rstrip().endswith("$ orgs list")  # typed, not run: the person runs it
+    alice.keyboard.press("Enter")
+    alice.wait_for_function("() => window.platConsole.state.ready")
+    text = run(alice, "status")  # the prompt is the person's as before
+    assert "$ orgs list\nORG" in text
+    _shot(alice, "guide")
+    alice.click("#guide")
+    assert alice.locator("#panels .guide").count() == 0

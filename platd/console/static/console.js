@@ -287,4 +287,80 @@ document.getElementById('upload').addEventListener('change', async (e) => {
   term.focus();
 });
 
+// --- the guide: onboarding as a transcript, each step typed out for the person to run ------
+
+const GUIDE = [
+  ['See the orgs you belong to.', ['orgs list']],
+  ['Create a project, an app and its env (an org owner can; a deployer asks one).',
+   ['projects create {org}/web', 'apps create {org}/web/hello', 'envs create {org}/web/hello/prod']],
+  ['Make the env the default target of this console.', ['use {org}/web/hello/prod']],
+  ['Upload your plat.toml (the Upload button), and check it.', ['manifest check -f plat.toml']],
+  ['Deploy. The gate refuses while required config and secrets are missing, and says which.',
+   ['deploy -f plat.toml']],
+  ['Set what the gate asked for: config, and a secret bundle.',
+   ['config set GREETING=hello', 'secrets create db --set PASSWORD=change-me']],
+  ['Deploy again: the receipt says what changed and the rollout is followed to healthy.',
+   ['deploy -f plat.toml']],
+  ['Expose the web workload on the host.',
+   ['endpoints create web --workload web --internal-port 8080 --port 8080 --ipv4']],
+  ['Confirm: its status, its logs, and one request through the endpoint.',
+   ['status', 'logs web --since 10m', 'endpoints check web']],
+];
+
+function typeLine(line) {
+  if (!state.ready || state.running !== null) { status('wait for the prompt'); return; }
+  clearTyped();
+  state.line = line;
+  term.write(PROMPT + line);
+  term.focus();
+}
+
+function guide() {
+  const open = document.querySelector('#panels .guide');
+  if (open) { open.remove(); setTimeout(() => fit.fit(), 0); return; }
+  const el = document.createElement('section');
+  el.className = 'panel guide';
+  const bar = document.createElement('div');
+  bar.className = 'bar';
+  const title = document.createElement('span');
+  title.className = 'title';
+  title.textContent = 'Guide: from nothing to a running app';
+  const label = document.createElement('label');
+  label.textContent = 'org ';
+  const org = document.createElement('input');
+  org.id = 'guide-org';
+  org.value = localStorage.getItem('plat-guide-org') || '';
+  org.placeholder = 'your org';
+  label.append(org);
+  const close = document.createElement('button');
+  close.type = 'button';
+  close.textContent = '×';
+  close.addEventListener('click', () => guide());
+  bar.append(title, label, close);
+  const list = document.createElement('ol');
+  for (const [text, lines] of GUIDE) {
+    const item = document.createElement('li');
+    item.append(text, document.createElement('br'));
+    for (const template of lines) {
+      const code = document.createElement('code');
+      const fill = () => template.replaceAll('{org}', org.value.trim() || 'ORG');
+      code.textContent = fill();
+      org.addEventListener('input', () => { code.textContent = fill(); });
+      const type = document.createElement('button');
+      type.type = 'button';
+      type.className = 'type';
+      type.textContent = 'Type it';
+      type.addEventListener('click', () => typeLine(fill()));
+      item.append(code, type, document.createElement('br'));
+    }
+    list.append(item);
+  }
+  org.addEventListener('change', () => localStorage.setItem('plat-guide-org', org.value.trim()));
+  el.append(bar, list);
+  document.getElementById('panels').prepend(el);
+  setTimeout(() => fit.fit(), 0);
+}
+
+document.getElementById('guide').addEventListener('click', guide);
+
 connect();
