@@ -20,6 +20,7 @@ from platd.spec.errors import InvalidInput
 
 MAX_BLOCKS = 200  # the oldest blocks are dropped past this
 MAX_BLOCK_OUTPUT = 512 * 1024  # characters of output kept per block; the rest is cut
+MAX_SESSION_OUTPUT = 4 * 1024 * 1024  # kept per session: the oldest ended blocks go first
 MAX_UPLOADS = 16
 MAX_UPLOAD = 256 * 1024  # bytes per uploaded file (a manifest, a .env file)
 MAX_SESSIONS = 1000
@@ -96,6 +97,18 @@ class ConsoleSession:
         sent = block.add(stream, text)
         if sent is not None:
             self.emit({"type": "out", "id": block.id, "stream": stream, "text": sent})
+            if sum(b.size for b in self.blocks) > MAX_SESSION_OUTPUT:
+                self._forget_oldest()
+
+    def _forget_oldest(self) -> None:
+        """Drop ended blocks, oldest first, until the session's output fits its bound (what
+        a reload replays stays a few MiB whatever ran)."""
+        total = sum(b.size for b in self.blocks)
+        for old in [b for b in self.blocks if b.code is not None]:
+            if total <= MAX_SESSION_OUTPUT:
+                break
+            self.blocks.remove(old)
+            total -= old.size
 
     def finish(self, block: Block, code: int) -> None:
         """The block's end, once (a stopped command is ended at once; what its thread says

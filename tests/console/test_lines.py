@@ -9,6 +9,7 @@ from platd.console.lines import MAX_LINE, VERBS, parse_line
 from platd.console.sessions import (
     MAX_BLOCK_OUTPUT,
     MAX_BLOCKS,
+    MAX_SESSION_OUTPUT,
     MAX_UPLOAD,
     MAX_UPLOADS,
     TICKET_TTL,
@@ -142,3 +143,14 @@ def test_sessions_end_after_the_grace_period_or_with_their_user() -> None:
     assert sessions.end_user("user-a") == [held]
     assert sessions.all() == [other]
     assert sessions.reap(61.0, alive=lambda sid: sid != "web-3") == [other]
+
+
+def test_what_a_reload_replays_stays_bounded() -> None:
+    s = ConsoleSessions().for_web("web1", "user-a", 0.0)
+    for i in range(3 * MAX_SESSION_OUTPUT // MAX_BLOCK_OUTPUT):
+        b = s.start(f"logs web {i}")
+        s.write(b, "out", "x" * (MAX_BLOCK_OUTPUT - 10) + "\n")
+        s.finish(b, 0)
+    kept = s.replay()["blocks"]
+    assert sum(len(t) for b in kept for _, t in b["out"]) <= MAX_SESSION_OUTPUT
+    assert kept[-1]["line"] == f"logs web {3 * MAX_SESSION_OUTPUT // MAX_BLOCK_OUTPUT - 1}"
