@@ -6,7 +6,8 @@ it was opened with. When a commit touches tokens, users, memberships or orgs (he
 from a peer), each open session's token is checked again, off the writer's thread, and a
 session whose caller lost the right to it is ended at once: revoking a token, removing a
 member or lowering their role closes their exec sessions within the same second. Browser
-sessions of a user whose membership or tokens changed are ended too.
+sessions of a user whose membership or tokens changed are ended too, and with them their web
+console sessions and the commands running there (``on_user_ended``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlmodel import col, select
@@ -56,6 +58,9 @@ class Access:
         self._live: set[LiveSession] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending = False
+        # Called with a user's id when their browser sessions are ended (the web console
+        # ends that user's console sessions, and the commands running in them).
+        self.on_user_ended: list[Callable[[str], None]] = []
         svc.store.listeners.append(self._on_commit)
 
     # --- exec sessions --------------------------------------------------------------------
@@ -116,3 +121,5 @@ class Access:
                 users |= {t.user_id for t in rows if t.user_id and t.deleted}
         for uid in users & self.web.users():
             self.web.end_user(uid)
+            for hook in self.on_user_ended:
+                hook(uid)

@@ -18,6 +18,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 
 from platd import __version__
 from platd.api import cluster as cluster_api
+from platd.api import console as console_api
 from platd.api import device as device_api
 from platd.api import endpoints as endpoints_api
 from platd.api import envs, errors, openapi, tenancy
@@ -77,7 +78,7 @@ def create_app(ctx: ApiContext) -> Litestar:
                         exec_api.router, exec_api.peer_router, logs_api.router, volumes_api.router,
                         endpoints_api.env_router, endpoints_api.org_router,
                         cluster_api.router, members_api.router, device_api.api_router,
-                        device_api.pages_router],
+                        device_api.pages_router, console_api.router],
         dependencies={
             "svc": Provide(provide_services),
             "logs": Provide(provide_logs),

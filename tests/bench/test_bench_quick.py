@@ -84,6 +84,8 @@ QUICK = [
                  marks=[pytest.mark.docker, pytest.mark.slow]),
     pytest.param("exec.py", ["what", "what"], id="exec",
                  marks=[pytest.mark.docker, pytest.mark.slow]),
+    pytest.param("console.py", ["what"], id="console",
+                 marks=[pytest.mark.docker, pytest.mark.slow]),
     pytest.param("logs.py", ["what", "what", "what"], id="logs",
                  marks=[pytest.mark.docker, pytest.mark.slow]),
     pytest.param("volumes.py", ["what", "what"], id="volumes",
@@ -95,9 +97,9 @@ QUICK = [
     pytest.param("status_cluster.py", ["what"], id="status_cluster", marks=pytest.mark.slow),
 ]
 NEEDS_DOCKER = {"deploy.py", "rollback.py", "rollout_phases.py", "exec.py", "logs.py",
-                "volumes.py"}
+                "volumes.py", "console.py"}
 NEEDS_TOOLS = {"tui.py": ("tmux",), "ingress.py": ("haproxy", "wrk", "iperf3"),
-               "cluster.py": ("serf", "ip", "iptables")}
+               "cluster.py": ("serf", "ip", "iptables"), "console.py": ("chromium",)}
 
 
 @pytest.mark.parametrize(("script", "headers"), QUICK)

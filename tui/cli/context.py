@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from platd.spec.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tui.cli.settings import Settings
     from tui.client import Client
     from tui.exec_session import SessionRequest
@@ -90,6 +92,11 @@ class Ctx(Protocol):
     def attach(self, request: SessionRequest) -> int:
         """Run an exec session on this front end's terminal; the remote command's exit code."""
 
+    def read_text(self, path: Path, what: str, limit: int, hint: str) -> str:
+        """The text of the file the command line names (``-f plat.toml``), at most ``limit``
+        bytes: from this machine's disk for the CLI, from the session's uploads for the web
+        console, which never reads the host's disk. A refusal is ``InvalidInput``."""
+
 
 class _Never:
     """The CLI is stopped by Ctrl-C, not cancelled from another thread."""
@@ -145,6 +152,11 @@ class BaseCtx:
         from tui.render.errors import no_exec_here
 
         raise no_exec_here()
+
+    def read_text(self, path: Path, what: str, limit: int, hint: str) -> str:
+        from tui.cli.files import read_text_file
+
+        return read_text_file(path, what, limit, hint)
 
     # --- shared ---------------------------------------------------------------------------
 

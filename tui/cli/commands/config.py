@@ -98,10 +98,10 @@ def config_unset(ctx: Ctx) -> int:
 
 
 def config_import(ctx: Ctx) -> int:
-    from tui.cli.files import MAX_ENV_FILE, read_text_file
+    from tui.cli.files import MAX_ENV_FILE
 
     path: Path = ctx.args.file
-    text = read_text_file(path, ".env file", MAX_ENV_FILE,
+    text = ctx.read_text(path, ".env file", MAX_ENV_FILE,
                           "pass the path of a readable .env file of KEY=value lines")
     return _config_change(ctx, parse_env_file(text, str(path)), [])
 
@@ -118,9 +118,9 @@ def config_list(ctx: Ctx) -> int:
 def _secret_values(ctx: Ctx) -> dict[str, str]:
     values: dict[str, str] = {}
     if ctx.args.from_file is not None:
-        from tui.cli.files import MAX_ENV_FILE, read_text_file
+        from tui.cli.files import MAX_ENV_FILE
 
-        text = read_text_file(ctx.args.from_file, "secrets file", MAX_ENV_FILE,
+        text = ctx.read_text(ctx.args.from_file, "secrets file", MAX_ENV_FILE,
                               "pass the path of a readable .env file of KEY=value lines, "
                               "or use --set KEY=value")
         values.update(parse_env_file(text, str(ctx.args.from_file)))

@@ -124,11 +124,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=scale)
 
 
-def _read_manifest(path: Path) -> tuple[str, Manifest]:
+def _read_manifest(ctx: Ctx, path: Path) -> tuple[str, Manifest]:
     from platd.spec.manifest import parse_manifest
-    from tui.cli.files import MAX_MANIFEST, read_text_file
+    from tui.cli.files import MAX_MANIFEST
 
-    text = read_text_file(path, "manifest", MAX_MANIFEST,
+    text = ctx.read_text(path, "manifest", MAX_MANIFEST,
                           "pass -f PATH with the path of a plat.toml (see docs/manifest.md)")
     return text, parse_manifest(text, str(path))
 
@@ -171,7 +171,7 @@ def init(ctx: Ctx) -> int:
 
 
 def manifest_check(ctx: Ctx) -> int:
-    _text, manifest = _read_manifest(ctx.args.file)
+    _text, manifest = _read_manifest(ctx, ctx.args.file)
     lines = [
         f"{ctx.args.file} is valid: app {manifest.app}, "
         f"{len(manifest.workloads)} workload(s): {', '.join(manifest.workloads)}"
@@ -240,7 +240,7 @@ def deploy(ctx: Ctx) -> int:
     from tui.render.receipts import receipt
 
     target = ctx.target()
-    text, manifest = _read_manifest(ctx.args.file)
+    text, manifest = _read_manifest(ctx, ctx.args.file)
     overrides = _image_overrides(ctx.args.image, manifest)
     # The release this deploy means to replace, read before anything takes time (builds): if
     # another deploy lands first, the daemon refuses this one (If-Match) instead of silently

@@ -1,0 +1,132 @@
+"""The web console next to the CLI, measured in the same run, on real Docker and Chromium.
+
+1. Page open to a usable prompt: a signed-in browser loads `/console` (the page, ghostty-web
+   and its WebAssembly, the ticket, the websocket, the transcript's replay) until the prompt
+   takes keys.
+2. Keystroke echo in an exec session with a TTY (`cat` on the remote side): in the console,
+   from the page sending a key on its websocket to the remote TTY's echo coming back to the
+   page; beside it `plat exec -t -i` in a terminal (bench/exec.py's measure). Goal: <= 2x.
+3. Output throughput: `exec box -- seq 1 N` (output into the transcript), from Enter to the
+   block's end in the page, in lines per second; beside it the same command with `plat exec`
+   in a terminal.
+
+Run: .venv/bin/python bench/console.py [--runs N] [--keys N] [--lines N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from _common import ROOT, median_of, parse_args, print_table, running_daemon
+
+sys.path[:0] = [str(ROOT / "tests" / "people"), str(ROOT / "tests" / "console")]
+
+from console_support import chromium, make_user, sign_in, wait_ready  # noqa: E402
+from exec import MANIFEST, PLAT, TARGET, echo_round_trips  # noqa: E402
+
+ECHO_JS = """async (keys) => {
+  const ws = window.platConsole.state.ws;
+  const out = [];
+  for (let n = 0; n < keys; n++) {
+    const key = String(n % 10);
+    const t0 = performance.now();
+    await new Promise((resolve) => {
+      const seen = (e) => {
+        const m = JSON.parse(e.data);
+        if (m.type === 'tty-out' && m.data.includes(key)) {
+          ws.removeEventListener('message', seen); resolve();
+        }
+      };
+      ws.addEventListener('message', seen);
+      ws.send(JSON.stringify({ type: 'stdin', data: key }));
+    });
+    out.push(performance.now() - t0);
+  }
+  return out;
+}"""
+
+
+def page_open(page: object, url: str, runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs + 1):  # the first is a warm-up
+        start = time.perf_counter()
+        page.goto(f"{url}/console")  # type: ignore[attr-defined]
+        wait_ready(page)
+        samples.append(time.perf_counter() - start)
+    return samples[1:]
+
+
+def console_echo(page: object, keys: int) -> list[float]:
+    page.keyboard.type("exec box -it -- sh -c 'echo session-up; exec cat'")  # type: ignore[attr-defined]
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "() => window.platConsole.state.tty !== null", timeout=60_000)
+    time.sleep(0.5)
+    samples = [s / 1000 for s in page.evaluate(ECHO_JS, keys)]  # type: ignore[attr-defined]
+    page.keyboard.press("Control+BracketRight")  # type: ignore[attr-defined]
+    wait_ready(page)
+    return samples
+
+
+def console_seq(page: object, lines: int) -> float:
+    wait_ready(page)
+    page.keyboard.type(f"exec box -- seq 1 {lines}")  # type: ignore[attr-defined]
+    start = time.perf_counter()
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    page.wait_for_function("() => !window.platConsole.state.ready")  # type: ignore[attr-defined]
+    wait_ready(page, timeout=300)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--keys", type=int, default=100)
+    parser.add_argument("--lines", type=int, default=20000)
+    args = parse_args(parser, quick={"runs": 2, "keys": 10, "lines": 2000})
+    with running_daemon("docker") as (d, tmp):
+        d.make_env(TARGET)
+        (tmp / "plat.toml").write_text(MANIFEST)
+        r = d.plat("deploy", "-f", str(tmp / "plat.toml"), "--target", TARGET)
+        if r.code != 0:
+            raise SystemExit(f"deploy failed: {r.err}")
+        make_user(d, TARGET.split("/")[0], "bench", "deployer")
+        env = d.env(PLAT_TARGET=TARGET)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        with chromium() as browser:
+            page = browser.new_context(viewport={"width": 1000, "height": 600}).new_page()
+            sign_in(page, d.url, "bench")
+            opens = page_open(page, d.url, args.runs)
+            page.keyboard.type(f"use {TARGET}")
+            page.keyboard.press("Enter")
+            wait_ready(page)
+            web_echo = console_echo(page, args.keys)
+            web_seq = [console_seq(page, args.lines) for _ in range(max(1, args.runs // 3))]
+        cli_echo = echo_round_trips([PLAT, "exec", "box", "-t", "-i", "--"], env, args.keys)
+        cli_seq = []
+        for _ in range(max(1, args.runs // 3)):
+            start = time.perf_counter()
+            d.plat("exec", "box", "--", "seq", "1", str(args.lines), PLAT_TARGET=TARGET)
+            cli_seq.append(time.perf_counter() - start)
+        cli_keys, web_keys = median_of(cli_echo), median_of(web_echo)
+        print_table(f"the web console vs plat in a terminal; {args.runs} page opens, "
+                    f"{args.keys} keystrokes, seq 1 {args.lines}; {os.cpu_count()} cpus; "
+                    f"load {os.getloadavg()[0]:.2f}", [
+            ("page open -> usable prompt", median_of(opens), None, ""),
+            ("plat exec -t: keystroke echo (reference)", cli_keys, None, ""),
+            ("console exec -it: keystroke echo", web_keys, cli_keys, "<= 2x"),
+            (f"plat exec -- seq 1 {args.lines} (reference)", median_of(cli_seq), None, ""),
+            (f"console exec -- seq 1 {args.lines}", median_of(web_seq), median_of(cli_seq),
+             "compare"),
+        ])
+        print(f"\nconsole output: {args.lines / median_of(web_seq):,.0f} lines/s into the "
+              f"transcript; plat in a terminal: {args.lines / median_of(cli_seq):,.0f} lines/s")
+        print(f"fastest: page open {min(opens) * 1000:.1f} ms; echo console "
+              f"{min(web_echo) * 1000:.2f} ms vs plat {min(cli_echo) * 1000:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

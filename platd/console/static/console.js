@@ -1,0 +1,366 @@
+// The plat web console: a transcript of plat command lines in a ghostty-web terminal.
+//
+// The page edits one line at a time locally (typing, Backspace, Ctrl-U, history with Up and
+// Down, paste); Enter sends the line to platd, which checks it and runs it with the CLI's
+// runner as the signed-in person. Everything shown comes from the server as blocks (the
+// command line, its output, its exit status), so a reload replays the same transcript.
+// Only ghostty-web's xterm.js-compatible calls are used (Terminal, open, write, onData,
+// loadAddon, FitAddon.fit, buffer.active), so @xterm/xterm stays a drop-in fallback.
+import * as ghostty from './vendor/ghostty-web.js';
+
+const PROMPT = '\x1b[1;36m$\x1b[0m ';
+const MAX_LINE = 4096;
+const csrf = document.querySelector('meta[name=csrf]').content;
+const state = { ws: null, running: null, tty: null, line: '', history: [], back: 0,
+                ready: false, connected: false, hellos: 0, panels: {} };
+const DETACH_STREAM = '\x1a'; // Ctrl-Z: move the running stream into a side panel
+const PANEL_LINES = 2000; // lines a panel keeps
+const DETACH = '\x1d'; // Ctrl-]: leave an exec session
+const STDIN_CHUNK = 2048; // characters per stdin message (platd takes messages up to 8 KiB)
+
+if (typeof ghostty.init === 'function') await ghostty.init(); // ghostty-web loads its WASM
+const term = new ghostty.Terminal({
+  fontSize: 14, cursorBlink: true, scrollback: 10000, convertEol: false,
+  fontFamily: 'DejaVu Sans Mono, Menlo, monospace',
+  theme: { background: '#1b1d23', foreground: '#d8dee9' },
+});
+const fit = new ghostty.FitAddon();
+term.loadAddon(fit);
+term.open(document.getElementById('terminal'));
+fit.fit();
+window.addEventListener('resize', () => fit.fit());
+term.focus();
+window.platConsole = { term, state }; // the browser tests read the terminal through this
+
+const crlf = (text) => text.replace(/\r?\n/g, '\r\n');
+const status = (text) => { document.getElementById('status').textContent = text; };
+const showFiles = (files) => {
+  document.getElementById('files').textContent = files.length ? 'files: ' + files.join(', ') : '';
+};
+
+function prompt() {
+  term.write(PROMPT + state.line);
+  state.ready = true;
+}
+
+function header(line) {
+  term.write('\r\x1b[2K\x1b[1m$ ' + line.replace(/[\x00-\x1f\x7f]/g, '') + '\x1b[0m\r\n');
+}
+
+function ending(code) {
+  const colour = code === 0 ? '\x1b[2m' : '\x1b[31m';
+  term.write(colour + '[exit ' + code + ']\x1b[0m\r\n\r\n');
+}
+
+// --- detached streams: side panels that keep streaming while the transcript goes on ----------
+
+function panel(id, line) {
+  if (state.panels[id]) return state.panels[id];
+  const el = document.createElement('section');
+  el.className = 'panel';
+  el.dataset.block = String(id);
+  const bar = document.createElement('div');
+  bar.className = 'bar';
+  const title = document.createElement('span');
+  title.className = 'title';
+  title.textContent = '$ ' + line;
+  const status = document.createElement('span');
+  status.className = 'state';
+  status.textContent = 'streaming';
+  const pause = document.createElement('button');
+  pause.type = 'button';
+  pause.textContent = 'Pause';
+  pause.className = 'pause';
+  const close = document.createElement('button');
+  close.type = 'button';
+  close.textContent = '×';
+  close.title = 'Stop the stream and close the panel';
+  close.className = 'close';
+  const body = document.createElement('pre');
+  bar.append(title, status, pause, close);
+  el.append(bar, body);
+  document.getElementById('panels').append(el);
+  const p = { el, body, status, paused: false, held: [], ended: false };
+  pause.addEventListener('click', () => {
+    p.paused = !p.paused;
+    pause.textContent = p.paused ? 'Resume' : 'Pause';
+    if (!p.ended) status.textContent = p.paused ? 'paused' : 'streaming';
+    if (!p.paused) { for (const t of p.held) append(p, t); p.held = []; }
+    term.focus();
+  });
+  close.addEventListener('click', () => {
+    if (!p.ended) send({ type: 'cancel', id });
+    el.remove();
+    delete state.panels[id];
+    term.focus();
+  });
+  state.panels[id] = p;
+  setTimeout(() => fit.fit(), 0);
+  return p;
+}
+
+function append(p, text) {
+  if (p.paused) { p.held.push(text); return; }
+  const end = p.body.scrollTop + p.body.clientHeight >= p.body.scrollHeight - 4;
+  p.body.append(text);
+  if (p.body.childNodes.length > PANEL_LINES) p.body.firstChild.remove();
+  if (end) p.body.scrollTop = p.body.scrollHeight;
+}
+
+function render(message) {
+  switch (message.type) {
+    case 'hello':
+      state.hellos += 1;
+      term.reset();
+      for (const p of Object.values(state.panels)) p.el.remove();
+      state.panels = {};
+      for (const block of message.blocks) {
+        header(block.line);
+        if ((message.panels || []).includes(block.id)) {
+          const p = panel(block.id, block.line);
+          for (const [, text] of block.out) append(p, text);
+          term.write('\x1b[2m[streaming in a side panel]\x1b[0m\r\n\r\n');
+          continue;
+        }
+        for (const [, text] of block.out) term.write(crlf(text));
+        if (block.code !== null) ending(block.code);
+      }
+      state.running = message.running;
+      state.tty = message.tty;
+      showFiles(message.files);
+      if (state.running === null) prompt(); else state.ready = false;
+      break;
+    case 'block':
+      state.running = message.id;
+      state.ready = false;
+      header(message.line);
+      break;
+    case 'out':
+      if (state.panels[message.id]) append(state.panels[message.id], message.text);
+      else term.write(crlf(message.text));
+      break;
+    case 'detached':
+      panel(message.id, message.line);
+      term.write('\x1b[2m[streaming in a side panel]\x1b[0m\r\n\r\n');
+      state.running = null;
+      prompt();
+      break;
+    case 'notice':
+      status(message.text);
+      break;
+    case 'tty':
+      state.tty = message.id;
+      send({ type: 'resize', rows: term.rows, cols: term.cols });
+      break;
+    case 'tty-out':
+      term.write(message.data);
+      break;
+    case 'end':
+      if (state.panels[message.id]) {
+        const p = state.panels[message.id];
+        p.ended = true;
+        append(p, '[exit ' + message.code + ']\n');
+        p.status.textContent = 'ended';
+        break;
+      }
+      if (state.tty !== null) { term.write('\x1b[0m\r\n'); state.tty = null; }
+      ending(message.code);
+      state.running = null;
+      prompt();
+      break;
+    case 'busy':
+      status('a command is still running: Ctrl-C stops it');
+      break;
+    case 'ended':
+      state.ended = true;
+      location.reload();
+      break;
+    default:
+      break;
+  }
+}
+
+async function ticket() {
+  const r = await fetch('/console/ticket', {
+    method: 'POST', headers: { 'X-CSRF-Token': csrf }, credentials: 'same-origin' });
+  if (r.status === 401) { location.reload(); return null; }
+  if (!r.ok) throw new Error('ticket: ' + r.status);
+  return (await r.json()).ticket;
+}
+
+async function connect() {
+  let t;
+  try { t = await ticket(); } catch (e) { setTimeout(connect, 1000); return; }
+  if (t === null) return;
+  const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
+  const ws = new WebSocket(scheme + location.host + '/console/ws?ticket=' + encodeURIComponent(t));
+  state.ws = ws;
+  ws.onopen = () => { state.connected = true; status(''); };
+  ws.onmessage = (e) => {
+    const message = JSON.parse(e.data);
+    if (message.type === 'ping') { ws.send(JSON.stringify({ type: 'ping' })); return; }
+    render(message);
+  };
+  ws.onclose = () => {
+    state.connected = false;
+    state.ready = false;
+    if (state.ended) return;
+    status('connection lost; reconnecting…');
+    setTimeout(connect, 1000);
+  };
+}
+
+function send(message) {
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(message));
+}
+
+// Back to the start of the line being typed, and clear it (a long line wraps over rows).
+function clearTyped() {
+  const rows = Math.floor((2 + state.line.length - 1) / term.cols);
+  term.write('\r' + (rows > 0 ? '\x1b[' + rows + 'A' : '') + '\x1b[J');
+}
+
+function submit() {
+  const line = state.line;
+  if (!line.trim()) { state.line = ''; term.write('\r\n'); prompt(); return; }
+  clearTyped();
+  state.line = '';
+  if (state.history[state.history.length - 1] !== line) state.history.push(line);
+  state.back = 0;
+  state.ready = false;
+  send({ type: 'run', line, rows: term.rows, cols: term.cols });
+}
+
+function recall(step) {
+  const n = state.history.length;
+  state.back = Math.max(0, Math.min(n, state.back + step));
+  clearTyped();
+  state.line = state.back === 0 ? '' : state.history[n - state.back];
+  term.write(PROMPT + state.line);
+}
+
+term.onResize(({ rows, cols }) => {
+  if (state.tty !== null) send({ type: 'resize', rows, cols });
+});
+
+term.onData((data) => {
+  if (state.tty !== null) { // an exec session: every key is the remote terminal's
+    if (data === DETACH) { send({ type: 'cancel' }); return; }
+    for (let i = 0; i < data.length; i += STDIN_CHUNK) {
+      send({ type: 'stdin', data: data.slice(i, i + STDIN_CHUNK) });
+    }
+    return;
+  }
+  if (state.running !== null) {
+    if (data.includes('\x03')) send({ type: 'cancel' });
+    else if (data.includes(DETACH_STREAM)) send({ type: 'detach' });
+    return;
+  }
+  if (!state.ready) return;
+  if (data === '\x1b[A') { recall(1); return; }
+  if (data === '\x1b[B') { recall(-1); return; }
+  if (data.startsWith('\x1b')) return; // other keys: no cursor movement in this editor
+  for (const ch of data) {
+    if (ch === '\r' || ch === '\n') { submit(); if (!state.ready) return; continue; }
+    if (ch === '\x7f' || ch === '\b') {
+      if (state.line.length) { state.line = state.line.slice(0, -1); term.write('\b \b'); }
+    } else if (ch === '\x03') {
+      term.write('^C\r\n'); state.line = ''; prompt();
+    } else if (ch === '\x15') {
+      clearTyped(); state.line = ''; term.write(PROMPT);
+    } else if (ch >= ' ' && state.line.length < MAX_LINE) {
+      state.line += ch; term.write(ch);
+    }
+  }
+});
+
+document.getElementById('upload').addEventListener('change', async (e) => {
+  for (const file of e.target.files) {
+    const r = await fetch('/console/files?name=' + encodeURIComponent(file.name), {
+      method: 'POST', headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/octet-stream' },
+      body: file, credentials: 'same-origin' });
+    const body = await r.json();
+    if (r.ok) { showFiles(body.files); status('uploaded ' + file.name); }
+    else status(body.error ? body.error.message : 'upload failed: ' + r.status);
+  }
+  e.target.value = '';
+  term.focus();
+});
+
+// --- the guide: onboarding as a transcript, each step typed out for the person to run ------
+
+const GUIDE = [
+  ['See the orgs you belong to.', ['orgs list']],
+  ['Create a project, an app and its env (an org owner can; a deployer asks one).',
+   ['projects create {org}/web', 'apps create {org}/web/hello', 'envs create {org}/web/hello/prod']],
+  ['Make the env the default target of this console.', ['use {org}/web/hello/prod']],
+  ['Upload your plat.toml (the Upload button), and check it.', ['manifest check -f plat.toml']],
+  ['Deploy. The gate refuses while required config and secrets are missing, and says which.',
+   ['deploy -f plat.toml']],
+  ['Set what the gate asked for: config, and a secret bundle.',
+   ['config set GREETING=hello', 'secrets create db --set PASSWORD=change-me']],
+  ['Deploy again: the receipt says what changed and the rollout is followed to healthy.',
+   ['deploy -f plat.toml']],
+  ['Expose the web workload on the host.',
+   ['endpoints create web --workload web --internal-port 8080 --port 8080 --ipv4']],
+  ['Confirm: its status, its logs, and one request through the endpoint.',
+   ['status', 'logs web --since 10m', 'endpoints check web']],
+];
+
+function typeLine(line) {
+  if (!state.ready || state.running !== null) { status('wait for the prompt'); return; }
+  clearTyped();
+  state.line = line;
+  term.write(PROMPT + line);
+  term.focus();
+}
+
+function guide() {
+  const open = document.querySelector('#panels .guide');
+  if (open) { open.remove(); setTimeout(() => fit.fit(), 0); return; }
+  const el = document.createElement('section');
+  el.className = 'panel guide';
+  const bar = document.createElement('div');
+  bar.className = 'bar';
+  const title = document.createElement('span');
+  title.className = 'title';
+  title.textContent = 'Guide: from nothing to a running app';
+  const label = document.createElement('label');
+  label.textContent = 'org ';
+  const org = document.createElement('input');
+  org.id = 'guide-org';
+  org.value = localStorage.getItem('plat-guide-org') || '';
+  org.placeholder = 'your org';
+  label.append(org);
+  const close = document.createElement('button');
+  close.type = 'button';
+  close.textContent = '×';
+  close.addEventListener('click', () => guide());
+  bar.append(title, label, close);
+  const list = document.createElement('ol');
+  for (const [text, lines] of GUIDE) {
+    const item = document.createElement('li');
+    item.append(text, document.createElement('br'));
+    for (const template of lines) {
+      const code = document.createElement('code');
+      const fill = () => template.replaceAll('{org}', org.value.trim() || 'ORG');
+      code.textContent = fill();
+      org.addEventListener('input', () => { code.textContent = fill(); });
+      const type = document.createElement('button');
+      type.type = 'button';
+      type.className = 'type';
+      type.textContent = 'Type it';
+      type.addEventListener('click', () => typeLine(fill()));
+      item.append(code, type, document.createElement('br'));
+    }
+    list.append(item);
+  }
+  org.addEventListener('change', () => localStorage.setItem('plat-guide-org', org.value.trim()));
+  el.append(bar, list);
+  document.getElementById('panels').prepend(el);
+  setTimeout(() => fit.fit(), 0);
+}
+
+document.getElementById('guide').addEventListener('click', guide);
+
+connect();
