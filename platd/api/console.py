@@ -280,7 +280,7 @@ def _size(message: dict[str, Any]) -> tuple[int, int]:
 
 async def _run(access: Access, s: ConsoleSession, api: str, text: str,
                size: tuple[int, int]) -> None:
-    from tui.render import error_lines
+    from tui.render.errors import error_lines
 
     try:
         line = parse_line(text)
