@@ -1,34 +1,58 @@
 """Real platd processes as cluster hosts, one per namespace of a lab.
 
-Each host is ``platd serve`` (fake runtime: these tests are about state, not containers) on its
-lab address, port 7400, with its own data dir; platd starts its own Serf agent, bound to the
-lab address, RPC on the namespace's loopback. The first host makes the cluster, the others
-join it with a token, exactly as an operator would. The test talks HTTP to a host through a
-socket opened inside its namespace, and reads each host's state database from disk to compare
-digests.
+Each host is ``platd serve`` (the fake runtime unless a test asks for ``docker``: most are about
+state, not containers) on its lab address, port 7400, with its own data dir; platd starts its
+own Serf agent, bound to the lab address, RPC on the namespace's loopback. A node is a
+``netns.Node`` or anything with its interface (``HostNode``): ``loopback.LoopbackNode`` puts
+hosts on loopback addresses of the machine's own namespace, where Docker's containers are.
+The first host makes the cluster, the others join it with a token, exactly as an operator
+would. The test talks HTTP to a host through a socket opened inside its namespace, and reads
+each host's state database from disk to compare digests.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from platd.store.db import Store
-from tests.cluster.netns import Lab, Node
 
 PLATD = str(Path(sys.executable).parent / "platd")
 API_PORT = 7400
 
 
+class HostNode(Protocol):
+    """Where a host runs: what ``netns.Node`` and ``loopback.LoopbackNode`` both offer."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def ip(self) -> str: ...
+
+    def run(self, *argv: str, check: bool = True,
+            **kwargs: Any) -> subprocess.CompletedProcess[str]: ...
+    def popen(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]: ...
+    def open_socket(self, host: str, port: int, timeout: float) -> socket.socket: ...
+    def kill9(self) -> list[int]: ...
+
+
+class HostLab(Protocol):
+    @property
+    def nodes(self) -> Sequence[HostNode]: ...
+
+
 class _NodeConnection(http.client.HTTPConnection):
-    def __init__(self, node: Node, timeout: float) -> None:
+    def __init__(self, node: HostNode, timeout: float) -> None:
         super().__init__(node.ip, API_PORT, timeout=timeout)
         self._node = node
 
@@ -38,12 +62,13 @@ class _NodeConnection(http.client.HTTPConnection):
 
 @dataclass
 class Host:
-    node: Node
+    node: HostNode
     data: Path
     token: str = ""
     proc: subprocess.Popen[bytes] | None = None
     host_id: str = ""
     settings: str = ""  # more platd.toml lines, written before the first start
+    runtime: str = "fake"  # or "docker"
     log: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -88,7 +113,7 @@ class Host:
             settings.write_text(text)
         self.proc = self.node.popen(
             [PLATD, "serve", "--data", str(self.data), "--listen", f"{self.node.ip}:{API_PORT}",
-             "--runtime", "fake"],
+             "--runtime", self.runtime],
             stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
@@ -105,7 +130,7 @@ class Host:
         raise TimeoutError(f"platd on {self.node.name} did not answer: {self.tail()}")
 
     def kill9(self) -> None:
-        """platd and its Serf agent (everything in the namespace), as a power cut would."""
+        """platd and its Serf agent (everything the node runs), as a power cut would."""
         self.node.kill9()
         if self.proc is not None:
             self.proc.wait(timeout=10)
@@ -135,7 +160,7 @@ class Host:
             return ""
 
 
-def init(node: Node, data: Path, *extra: str) -> dict[str, Any]:
+def init(node: HostNode, data: Path, *extra: str) -> dict[str, Any]:
     out = node.run(PLATD, "init", "--data", str(data), "--name", f"h{node.index}", "--json",
                    "--gossip", f"{node.ip}:7946", "--advertise", f"http://{node.ip}:{API_PORT}",
                    *extra, check=False)
@@ -145,32 +170,35 @@ def init(node: Node, data: Path, *extra: str) -> dict[str, Any]:
     return result
 
 
-def make_cluster(lab: Lab, root: Path, size: int | None = None,
-                 settings: str | Callable[[Node], str] = "") -> list[Host]:
+def make_cluster(lab: HostLab, root: Path, size: int | None = None,
+                 settings: str | Callable[[HostNode], str] = "",
+                 runtime: str = "fake") -> list[Host]:
     """A cluster of ``size`` hosts (all of the lab's nodes by default), all alive;
     ``settings``: platd.toml lines every host starts with (or a function of the node giving
-    each host its own, e.g. its endpoint address pool)."""
+    each host its own, e.g. its endpoint address pool); ``runtime``: platd's ``--runtime``."""
     nodes = lab.nodes[: size or len(lab.nodes)]
 
-    def lines(node: Node) -> str:
+    def lines(node: HostNode) -> str:
         return settings(node) if callable(settings) else settings
 
-    first = Host(nodes[0], root / "h0", settings=lines(nodes[0]))
+    first = Host(nodes[0], root / "h0", settings=lines(nodes[0]), runtime=runtime)
     made = init(first.node, first.data, "--cluster", "lab")
     first.token, first.host_id = made["token"], made["host"]["id"]
     first.start()
     hosts = [first]
     for node in nodes[1:]:
-        hosts.append(join(first, node, root / f"h{node.index}", lines(node)))
+        hosts.append(join(first, node, root / f"h{node.index}", lines(node), runtime))
     wait_for(lambda: all(alive_count(h) == len(hosts) for h in hosts), 30,
              "every host sees every host alive")
     return hosts
 
 
-def join(member: Host, node: Node, data: Path, settings: str = "") -> Host:
+def join(member: Host, node: HostNode, data: Path, settings: str = "",
+         runtime: str = "fake") -> Host:
     token = member.ok("POST", "/v1/hosts/join-tokens", {})["token"]
     joined = init(node, data, "--join", member.api, "--token", token)
-    host = Host(node, data, token=member.token, host_id=joined["host"]["id"], settings=settings)
+    host = Host(node, data, token=member.token, host_id=joined["host"]["id"], settings=settings,
+                runtime=runtime)
     host.start()
     return host
 

@@ -19,8 +19,8 @@ from sqlmodel import select
 
 from platd.store.db import Store
 from platd.store.models import Instance
-from tests.cluster.netns import Lab, Node
-from tests.cluster.platd_cluster import Host, make_cluster, wait_for
+from tests.cluster.netns import Lab
+from tests.cluster.platd_cluster import Host, HostNode, make_cluster, wait_for
 from tests.cluster.test_placement_cluster import capacities_known, deploy, healthy_on
 
 pytestmark = [pytest.mark.slow,
@@ -65,7 +65,7 @@ while True:
 """
 
 
-def settings(node: Node) -> str:
+def settings(node: HostNode) -> str:
     return f'ingress_driver = "haproxy"\ningress_ipv4 = ["{node.ip}"]\n'
 
 
@@ -87,7 +87,7 @@ def play(host: Host, instance: Instance) -> None:
                     cwd=str(Path(__file__).resolve().parents[2]))
 
 
-def ask(client: Node, address: str) -> tuple[str, str]:
+def ask(client: HostNode, address: str) -> tuple[str, str]:
     """(the answer, the client's own address) for one connection to the endpoint."""
     sock = client.open_socket(address, PORT, 5)
     with sock:

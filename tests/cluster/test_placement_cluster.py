@@ -239,7 +239,7 @@ def test_a_cut_off_host_stops_its_instances_before_they_run_elsewhere(
     spread = healthy_on(h0)
     cut = next(h for h in hosts[1:] if spread[h.host_id])
     rest = [h for h in hosts if h is not cut]
-    lab.partition([cut.node], [h.node for h in rest])
+    lab.partition([lab[cut.node.index]], [lab[h.node.index] for h in rest])
     most = 0
     deadline = time.monotonic() + 60
     while True:
