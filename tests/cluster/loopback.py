@@ -66,6 +66,11 @@ class LoopbackNode:
     ip: str
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
+    @property
+    def prefix(self) -> list[str]:
+        """Put before a command line to run it on this node: nothing, it is this machine."""
+        return []
+
     def run(
         self, *argv: str, check: bool = True, **kwargs: Any
     ) -> subprocess.CompletedProcess[str]:
