@@ -11,10 +11,17 @@ Subnets are not left to Docker's default pools (about thirty /16s and /20s in al
 exhausted by one network per env): each network gets a small subnet of the pool the operator
 sets (``instance_network_pool`` in platd.toml), the first one no other network uses. Two
 daemons on one engine may race for the same subnet; the engine refuses the overlap and the
-loser takes the next one. A network is removed when the last container of its env on the engine
-goes (in any state: a stopped container must be able to start again), a minute later (a
-stop-first rollout removes the old instance before it creates the new one), and at start-up
-platd removes those whose containers went behind its back.
+loser takes the next one. They may also race for the same *name*: the engine's duplicate check
+(``CheckDuplicate``) is a look-up before the create, not atomic, so several daemons of a
+cluster sharing an engine, deploying at once, can each make ``plat-env-<id>`` (seen with
+Docker 20.10 under load: three networks of one name, and every container start naming it
+failing as "ambiguous"). ``ensure`` therefore settles duplicates: every daemon keeps the same
+one (the one holding containers, else the smallest id) and removes the others.
+
+A network is removed when the last container of its env on the engine goes (in any state: a
+stopped container must be able to start again), a minute later (a stop-first rollout removes
+the old instance before it creates the new one), and at start-up platd removes those whose
+containers went behind its back.
 """
 
 from __future__ import annotations
@@ -76,6 +83,7 @@ class EnvNetworks:
         """The name of the env's network, created if it does not exist yet."""
         name = network_name(env_id)
         async with self._lock:
+            await self._settle(name)
             if await self._exists(name):
                 return name
             refused: list[str] = []
@@ -87,8 +95,10 @@ class EnvNetworks:
                         f"env {env_id}; widen instance_network_pool in platd.toml", "scheduling")
                 try:
                     await self._client().networks.create(_config(name, env_id, subnet))
+                    await self._settle(name)
                     return name
                 except DockerError as exc:
+                    await self._settle(name)
                     if await self._exists(name):  # another daemon on this engine made it
                         return name
                     if "overlap" not in exc.message.lower():
@@ -155,6 +165,27 @@ class EnvNetworks:
                     {"Container": container_id, "EndpointConfig": {"Aliases": [workload]}})
             await (await client.networks.get("bridge")).disconnect(
                 {"Container": container_id, "Force": True})
+
+    async def _settle(self, name: str) -> None:
+        """Leave one network called ``name`` where racing daemons made several (see the module
+        docstring): the one with containers, else the smallest id, the same for every daemon
+        (best effort: one that cannot be removed now is removed on a later call)."""
+        with contextlib.suppress(DockerError, aiohttp.ClientError):
+            client = self._client()
+            listed = await client.networks.list(filters={"name": [name]})
+            same = sorted(str(n["Id"]) for n in listed if n.get("Name") == name)
+            if len(same) < 2:
+                return
+            used = []
+            for net_id in same:
+                info = await (await client.networks.get(net_id)).show()
+                if info.get("Containers"):
+                    used.append(net_id)
+            keep = (used or same)[0]
+            for net_id in same:
+                if net_id != keep:
+                    with contextlib.suppress(DockerError):
+                        await (await client.networks.get(net_id)).delete()
 
     async def _env_has_containers(self, env_id: str) -> bool:
         filters = json.dumps({"label": [f"{LABELS['env']}={env_id}"]})

@@ -5,6 +5,7 @@ their own bridge network, so an instance of org A cannot connect to one of org B
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 import uuid
@@ -209,3 +210,37 @@ def _get_through(port: int) -> str:
     if not answer:
         raise ConnectionResetError("no answer yet")
     return answer
+
+
+@docker
+def test_duplicate_networks_of_one_env_made_by_racing_daemons_are_settled_to_one(
+    run: Run, make_spec: SpecFactory, host_id: str
+) -> None:
+    # Several daemons sharing an engine can each create the env's network at once: the
+    # engine's duplicate check is not atomic (found by tests/cluster/test_docker_cluster.py).
+    env = f"env-d-{uuid.uuid4().hex[:8]}"
+    spec = make_spec(env_id=env, env_path="org-d/p/a/e")
+    name = network_name(env)
+
+    async def body(rt: DockerRuntime) -> None:
+        client = rt.networks._client()
+        for subnet in ("10.213.250.0/24", "10.213.251.0/24"):
+            await client.networks.create({"Name": name, "CheckDuplicate": False,
+                                          "Labels": {"dev.plat.managed": "1",
+                                                     "dev.plat.env": env},
+                                          "IPAM": {"Config": [{"Subnet": subnet}]}})
+        try:
+            cid = await rt.create(spec)
+            await rt.start(cid)
+            (_,) = await _running(rt, host_id, 1)
+            listed = await client.networks.list(filters={"name": [name]})
+            assert [n["Name"] for n in listed] == [name]
+            rt.networks.release_delay = 0.05
+            await rt.remove(cid)
+            await _gone(rt, env)
+        finally:
+            for n in await client.networks.list(filters={"name": [name]}):
+                with contextlib.suppress(Exception):
+                    await (await client.networks.get(n["Id"])).delete()
+
+    run(body)
