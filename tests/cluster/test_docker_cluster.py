@@ -11,8 +11,10 @@ as real containers after the grace period, and, back, leaves each slot running e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import sqlite3
 import subprocess
 import time
 import uuid
@@ -71,14 +73,22 @@ def containers(host_ids: list[str], *, running: bool = True) -> list[dict[str, s
     return found
 
 
-def remove_all(host_ids: list[str]) -> None:
+def remove_all(hosts: list[Host]) -> None:
     """Every container of these hosts, and their envs' networks (the test made them all)."""
-    made = containers(host_ids, running=False)
+    made = containers([h.host_id for h in hosts if h.host_id], running=False)
     if made:
         subprocess.run(["docker", "rm", "-f", *(c["id"] for c in made)], capture_output=True)
-    for env in {c["env"] for c in made if c["env"]}:
+    envs = {c["env"] for c in made if c["env"]}
+    for host in hosts:  # envs whose containers never got made may still have a network
+        with contextlib.suppress(sqlite3.Error), contextlib.closing(
+                sqlite3.connect(f"file:{host.data / 'state.db'}?mode=ro", uri=True)) as db:
+            envs.update(row[0] for row in db.execute("SELECT id FROM envs"))
+    for env in envs:
         if not _docker("ps", "-aq", "--filter", f"label=dev.plat.env={env}").split():
-            subprocess.run(["docker", "network", "rm", f"plat-env-{env}"], capture_output=True)
+            # By id: racing daemons may have left several networks of the env's name.
+            nets = _docker("network", "ls", "-q", "--filter", f"label=dev.plat.env={env}")
+            for net in nets.split():
+                subprocess.run(["docker", "network", "rm", net], capture_output=True)
 
 
 @pytest.fixture
@@ -105,7 +115,7 @@ def docker_cluster(docker_services: None, tmp_path: Path) -> Iterator[Callable[[
         for host in made:
             if host.proc is not None:
                 host.proc.wait(timeout=10)
-        remove_all([h.host_id for h in made if h.host_id])
+        remove_all(made)
 
 
 def healthy(host: Host) -> Counter[str]:
@@ -122,7 +132,7 @@ def test_three_hosts_share_one_engine_and_a_lost_host_never_leaves_a_slot_runnin
     ids = [h.host_id for h in hosts]
     names = {h.host_id: f"h{h.node.index}" for h in hosts}
     capacities_known(hosts)
-    deploy(hosts[1])
+    deploy(hosts[1], MANIFEST)
     wait_for(lambda: all(healthy(h) == Counter(ids) for h in hosts), 60,
              "every host sees 3 healthy instances, one per host")
 
