@@ -153,7 +153,7 @@ def test_three_hosts_share_one_engine_and_a_lost_host_never_leaves_a_slot_runnin
 
     def marker_host() -> str | None:
         page = h0.ok("GET", f"/v1/envs/{TARGET}/logs?workload=site&limit=200")
-        return next((line["host"] for line in page["lines"] if marker in line["text"]), None)
+        return next((line["host"] for line in page["lines"] if marker in line["message"]), None)
 
     wait_for(lambda: marker_host() == names[rows[remote]], 20, "the marker in h0's logs")
 
@@ -175,14 +175,24 @@ def test_three_hosts_share_one_engine_and_a_lost_host_never_leaves_a_slot_runnin
     # Back, the host removes its container of the slot that moved and starts nothing: each
     # slot runs in exactly one container, counted on the engine.
     victim.start()
+    seen_on_victim: set[str] = set()
+
+    def stale_removed() -> bool:
+        mine = containers([victim.host_id], running=False)
+        seen_on_victim.update(c["instance"] for c in mine)
+        assert len(containers(alive_hosts)) == 3
+        return not mine
+
+    wait_for(stale_removed, 40, "h2's stale container removed")
+    assert seen_on_victim <= {orphan}, "the returned host started a container"
     wait_for(lambda: alive_count(h0) == 3, 30, "h2 is back")
-    wait_for(lambda: containers([victim.host_id]) == [], 30, "h2's stale container removed")
     deadline = time.monotonic() + 4
     while time.monotonic() < deadline:
         now = containers(ids)
         assert len({c["instance"] for c in now}) == len(now) == 3, now
         assert all(c["host"] in alive_hosts for c in now), now
         time.sleep(0.5)
-    assert sum(healthy(victim).values()) == 3
+    wait_for(lambda: healthy(victim) == Counter(c["host"] for c in containers(ids)), 20,
+             "h2 sees the 3 healthy instances where the engine runs them")
     print(f"slots moved {moved_in:.1f} s after kill -9 (grace {GRACE} s); "
           f"whole test {time.monotonic() - began:.0f} s")
