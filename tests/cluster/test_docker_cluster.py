@@ -153,7 +153,9 @@ def test_three_hosts_share_one_engine_and_a_lost_host_never_leaves_a_slot_runnin
 
     def marker_host() -> str | None:
         page = h0.ok("GET", f"/v1/envs/{TARGET}/logs?workload=site&limit=200")
-        return next((line["host"] for line in page["lines"] if marker in line["message"]), None)
+        # The exec audit lines (source "system") name the marker too: only the app's own.
+        return next((line["host"] for line in page["lines"]
+                     if line["source"] == "app" and marker in line["message"]), None)
 
     wait_for(lambda: marker_host() == names[rows[remote]], 20, "the marker in h0's logs")
 
