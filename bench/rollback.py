@@ -76,7 +76,7 @@ def main() -> None:
                     )
                 )
                 d.plat("envs", "delete", target, "--yes")
-                d.plat("envs", "delete", fresh_target)
+                d.plat("envs", "delete", fresh_target, "--yes")
                 wait_no_containers(d)
         finally:
             remove_containers("plat-bench=1")
