@@ -29,7 +29,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import Daemon, free_port  # noqa: E402  (reused: one way to run a daemon)
+from tests.conftest import (  # noqa: E402  (reused: one way to run a daemon)
+    Daemon,
+    _remove_env_networks,
+    free_port,
+)
 
 __all__ = [
     "ROOT",
@@ -172,6 +176,7 @@ def running_daemon(runtime: str, *, platd_toml: str | None = None, volumes: bool
         d.stop()
         if runtime == "docker" and d.host_id:
             remove_containers(f"dev.plat.host={d.host_id}")
+            _remove_env_networks(d.data)
         if volumes:
             sys.path.insert(0, str(ROOT / "tests" / "volumes"))
             from volume_support import cleanup_volumes

@@ -212,6 +212,12 @@ class DockerRuntime:
             raise _error(exc, "asking the Docker engine for its capacity") from exc
         return HostCapacity(cpus=float(info["NCPU"]), memory=int(info["MemTotal"]))
 
+    async def prepare_env(self, env_id: str) -> None:
+        await self.networks.ensure(env_id)
+
+    def release_env(self, env_id: str) -> None:
+        self.networks.release_soon(env_id)
+
     # --- images ------------------------------------------------------------------------------
 
     async def has_image(self, image: str) -> bool:
