@@ -49,14 +49,19 @@ def main() -> None:
     args = parse_args(parser, quick={"runs": 1, "scale_to": 2})
     with running_daemon("docker") as (d, tmp), bridge_network() as network:
         try:
-            floor1 = median_of([floor_once(1, network=network) for _ in range(args.runs)])
-            default1 = median_of([floor_once(1) for _ in range(args.runs)])
-            bare1 = median_of([floor_once(1, limits=False) for _ in range(args.runs)])
-            floor_n = median_of([floor_once(args.scale_to, network=network)
-                                 for _ in range(args.runs)])
+            floors1: list[float] = []
+            defaults1: list[float] = []
+            bares1: list[float] = []
+            floors_n: list[float] = []
             rollbacks, fresh, scales = [], [], []
             one = manifest(tmp / "one.toml", 1)
             for n in range(args.runs):
+                # The floors of each round beside plat's runs: load that changes during the
+                # run weighs on both sides of each ratio.
+                floors1.append(floor_once(1, network=network))
+                defaults1.append(floor_once(1))
+                bares1.append(floor_once(1, limits=False))
+                floors_n.append(floor_once(args.scale_to, network=network))
                 target = d.make_env(f"bench/shop/hello/rb{n}")
                 _ok(d.plat("deploy", "-f", str(one), "--target", target))
                 _ok(d.plat("deploy", "-f", str(one), "--image", IMAGE_V2, "--target", target))
@@ -84,6 +89,8 @@ def main() -> None:
         finally:
             remove_containers("plat-bench=1")
         n = args.scale_to
+        floor1, default1 = median_of(floors1), median_of(defaults1)
+        bare1, floor_n = median_of(bares1), median_of(floors_n)
         print_table(
             f"Rollback and scale, {args.runs} runs each",
             [
