@@ -267,6 +267,7 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
         hooks=Hooks(on_observed=logs.collector.observe, before_stop=ingress.drain,
                     before_remove=logs.collector.drain),
         fenced=membership.fenced if membership is not None else None,
+        prepare_envs=membership is None,  # a host of its own runs every env's instances
     )
     if membership is not None:
         membership.listeners.append(reconciler.poke)

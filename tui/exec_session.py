@@ -84,6 +84,9 @@ def exec_url(api: str, target: str) -> str:
 
 def connect(r: SessionRequest) -> ClientConnection:
     """The websocket to platd's exec route for ``r``; refusals of the upgrade become errors."""
+    from tui import ws_import
+
+    ws_import.load()  # first, so websockets comes in without importlib.metadata
     from websockets.exceptions import InvalidHandshake, InvalidStatus
     from websockets.sync.client import connect as open_websocket
 
