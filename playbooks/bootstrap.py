@@ -96,7 +96,8 @@ def show_admin_token_file() -> None:
         f"{host.name}: platd initialised. Its admin token is in {ADMIN_TOKEN_FILE} on the host "
         "(mode 0600; it is not printed here, so no deploy log keeps it). Log in with it, then "
         f"delete the file:\n\n    ssh root@ADDRESS cat {ADMIN_TOKEN_FILE} | "
-        "plat login --api http://ADDRESS:PORT --token-stdin\n")
+        "plat login --api https://ADDRESS:PORT --token-stdin --ca-fingerprint FP\n\n"
+        "(FP: what `platd ca` prints on the host; beyond loopback platd speaks only https)\n")
 
 
 # The firewall first: platd must never listen beyond loopback on a host without it.
