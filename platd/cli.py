@@ -106,6 +106,19 @@ def build_parser(prog: str = "platd") -> argparse.ArgumentParser:
     ca.add_argument("--create", action="store_true",
                     help="make a CA for a data dir initialised before platd had one "
                     "(a host of its own; members of a cluster copy the first member's tls/ca.*)")
+    token = sub.add_parser("token", help="recover the host admin token (on the host)")
+    tsub = token.add_subparsers(dest="action", required=True, metavar="ACTION")
+    reset = tsub.add_parser(
+        "reset", help="make a new host admin token, written to a 0600 file",
+        description="Makes a new host admin token for a host whose admin token is lost. It "
+        "is written to DATA/admin-token (mode 0600), not printed, unless --stdout (to pipe it "
+        "into plat login over SSH). Works while platd runs; in a cluster the token works on "
+        "every host once replicated.")
+    reset.add_argument("--data", type=Path, help="data directory (as for init)")
+    reset.add_argument("--stdout", action="store_true",
+                       help="print the token instead of writing the file")
+    reset.add_argument("--revoke-old", action="store_true",
+                       help="revoke every earlier admin token as well")
     return parser
 
 
@@ -116,6 +129,8 @@ def main(argv: list[str] | None = None, prog: str = "platd") -> int:
             return _init(args)
         if args.command == "ca":
             return _ca(args)
+        if args.command == "token":
+            return _token_reset(args)
         return _serve(args)
     except PlatError as e:
         print(f"error: {e.message}", file=sys.stderr)
@@ -220,6 +235,33 @@ def _ca(args: argparse.Namespace) -> int:
         raise NotFound(f"{data.path} has no cluster CA (it was made before platd had one)",
                        hint=f"make one: platd ca --create --data {data.path}")
     print(pem.strip() if args.pem else certs.fingerprint(pem))
+    return 0
+
+
+def _token_reset(args: argparse.Namespace) -> int:
+    from platd.clock import SystemClock
+    from platd.cluster.identity import write_private
+    from platd.datadir import DataDir, default_data_dir
+    from platd.services.tokens import reset_admin_token
+    from platd.store.db import Store
+
+    data = DataDir((args.data or default_data_dir()).resolve())
+    host = data.host()  # NotFound (exit 4) on a data dir never initialised
+    store = Store(data.state_db, host["id"])
+    try:
+        token, revoked = reset_admin_token(store, SystemClock(), args.revoke_old)
+    finally:
+        store.close()
+    if args.stdout:
+        print(token)
+        return 0
+    path = data.path / "admin-token"
+    write_private(path, (token + "\n").encode())
+    print(f"a new host admin token is in {path} (mode 0600; not printed)")
+    if revoked:
+        print(f"revoked {revoked} earlier admin token(s)")
+    print(f"log in with it, then delete the file:\n  ssh root@HOST cat {path} | plat login "
+          "--api https://HOST:7400 --token-stdin --ca-fingerprint $(ssh root@HOST platd ca)")
     return 0
 
 
