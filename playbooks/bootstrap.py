@@ -19,7 +19,6 @@ On hosts without a running systemd (chroots) everything is installed but nothing
 
 from __future__ import annotations
 
-import shlex
 import sys
 from io import StringIO
 from pathlib import Path
@@ -269,20 +268,37 @@ for src, dest, mode in HELPER_FILES:
     else:
         volume_ops.append(files.file(name=f"No {Path(dest).name}", path=dest, present=False))
 if not host.get_fact(File, path=plat_host.HOST_FILE):
-    name = shlex.quote(str(host.data.get("platd_name") or host.name))
     data = plat_host.DATA_DIR
+    try:
+        init_line = plat_host.init_command(host.data.dict(),
+                                           str(host.data.get("platd_name") or host.name),
+                                           f"{data}/.init.json")
+    except plat_host.HostDataError as e:
+        raise DeployError(f"{host.name}: {e}") from None
+    join_token_file = host.data.get("platd_join_token_file")
+    if host.data.get("platd_join"):
+        if not join_token_file or not Path(str(join_token_file)).is_file():
+            raise DeployError(f"{host.name}: platd_join needs platd_join_token_file, a local "
+                              "file holding the join token (plat hosts join-token)")
+        # Uploaded, never in a command line or the output; init reads and deletes it.
+        files.put(name="Upload the join token (0600; deleted by the init)",
+                  src=str(join_token_file), dest=plat_host.JOIN_TOKEN_FILE, mode="600",
+                  user="root", group="root")
     server.shell(
-        name="Initialise platd (host id, state, secret key, admin token to a 0600 file)",
+        name="Initialise platd (host id, state, keys, CA; an admin token to a 0600 file)",
         # `test -e` repeats the fact's check at execution time: never a second host identity.
-        # The token goes only to the file (umask 077), never to the deploy's output.
+        # The token goes only to the file (umask 077), never to the deploy's output; a host
+        # that joined a cluster gets none (the cluster's tokens work there).
         commands=[
-            f"test -e {plat_host.HOST_FILE} || (umask 077 && "
-            f"/usr/local/bin/platd init --data {data} --name {name} --json > {data}/.init.json"
-            f" && python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[\"token\"])'"
-            f" {data}/.init.json > {ADMIN_TOKEN_FILE} && rm -f {data}/.init.json)"
+            f"test -e {plat_host.HOST_FILE} || (umask 077 && {init_line}"
+            f" && python3 -c 'import json, sys; t = json.load(open(sys.argv[1]))[\"token\"];"
+            f" t and print(t)' {data}/.init.json > {ADMIN_TOKEN_FILE}"
+            f" && rm -f {data}/.init.json && (test -s {ADMIN_TOKEN_FILE} ||"
+            f" rm -f {ADMIN_TOKEN_FILE}))"
         ],
     )
-    python.call(name="Say where the admin token is", function=show_admin_token_file)
+    if not host.data.get("platd_join"):
+        python.call(name="Say where the admin token is", function=show_admin_token_file)
 
 changed = [put_plat, put_wrapper, put_default, put_guard, put_unit, *volume_ops]
 changed += [put_settings] if put_settings is not None else []
