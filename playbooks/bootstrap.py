@@ -108,9 +108,10 @@ active = host.get_fact(SystemdStatus, services=["docker.service", "platd.service
     if systemd_running else {}
 docker_was_active = bool(active.get("docker.service"))
 platd_was_active = bool(active.get("platd.service"))
-# On by default: a host holds volumes unless the operator keeps platd fully sandboxed.
-# "helper": volumes with platd still sandboxed (the privileged steps in platd-volumes@.service).
-volumes = host.data.get("platd_volumes", True)
+# Volumes on by default, with platd still sandboxed: "helper" (the privileged steps run in
+# platd-volumes@.service). True: the sandbox options lifted in platd.service instead (exposure
+# 5.5 against 3.4); False: no volumes.
+volumes = host.data.get("platd_volumes", "helper")
 if volumes not in (True, False, "helper"):
     raise DeployError(f'{host.name}: platd_volumes must be true, false or "helper", '
                       f"not {volumes!r}")
@@ -147,6 +148,15 @@ if systemd_running:
         service="docker.service",
         running=True,
         enabled=True,
+    )
+    # Debian's serf package starts an agent of its own on port 7946, where platd's agent must
+    # listen: platd then dies at every start with "address already in use" (found by
+    # tests/playbooks/test_hosts_add.py). platd runs the only agent.
+    systemd.service(
+        name="Stop and disable Debian's own Serf agent (platd runs its own)",
+        service="serf.service",
+        running=False,
+        enabled=False,
     )
     if docker_was_active and put_daemon_json is not None:
         # live-restore can be reloaded, the log settings cannot: reload first, and the restart

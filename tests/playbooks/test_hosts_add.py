@@ -52,6 +52,10 @@ class Box:
     def sh(self, command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return docker("exec", self.name, "sh", "-c", command, check=check, timeout=300)
 
+    def journal(self) -> str:
+        return self.sh("journalctl -u platd -u platd-firewall --no-pager | tail -60; "
+                       "ss -ltnp; cat /run/platd/listen.env", check=False).stdout
+
     def main_pid(self) -> str:
         return self.sh("systemctl show -p MainPID --value platd.service").stdout.strip()
 
@@ -143,7 +147,7 @@ def test_new_cluster_ends_logged_in_with_the_ca_pinned(lab: Lab) -> None:
     first = lab.boxes[0]
     r = lab.add(first, "--new-cluster", "lab", "--region", "ams", "--label", "disk=ssd")
     out = r.stdout + r.stderr
-    assert r.returncode == 0, out[-6000:]
+    assert r.returncode == 0, out[-3000:] + first.journal()
     assert f"is the first host of cluster lab: https://{first.ip}:7400" in r.stdout
     assert first.sh("test -e /var/lib/platd/admin-token", check=False).returncode != 0
     token = json.loads((lab.config / "config.json").read_text())["token"]
@@ -162,7 +166,7 @@ def test_a_second_host_joins_with_a_token_no_output_shows(lab: Lab) -> None:
     second = lab.boxes[1]
     r = lab.add(second, "--region", "fra")
     out = r.stdout + r.stderr
-    assert r.returncode == 0, out[-6000:]
+    assert r.returncode == 0, out[-3000:] + second.journal()
     assert "is a member of the cluster of" in r.stdout
     assert re.search(r"platj_\S+", out) is None  # the join token is in no output
     assert second.sh("test -e /var/lib/platd/.join-token", check=False).returncode != 0
