@@ -135,6 +135,19 @@ if daemon_json is not None:
         mode="644",
     )
 
+# Debian's serf package starts an agent of its own on port 7946, where platd's agent must
+# listen: platd then dies at every start with "address already in use" (found by
+# tests/playbooks/test_hosts_add.py). Masked before the package comes, it never starts;
+# platd runs the only agent.
+mask_serf = files.link(
+    name="Mask Debian's own Serf agent (platd runs its own)",
+    path="/etc/systemd/system/serf.service",
+    target="/dev/null",
+)
+if systemd_running:
+    systemd.daemon_reload(name="Reload systemd for the masked serf.service",
+                          _if=mask_serf.did_change)
+
 apt.packages(
     name="Install Docker Engine, Serf, HAProxy, procps, Python 3 and SQLite (and volume tools)",
     packages=PACKAGES + (VOLUME_PACKAGES if volumes else []),
@@ -149,14 +162,11 @@ if systemd_running:
         running=True,
         enabled=True,
     )
-    # Debian's serf package starts an agent of its own on port 7946, where platd's agent must
-    # listen: platd then dies at every start with "address already in use" (found by
-    # tests/playbooks/test_hosts_add.py). platd runs the only agent.
+    # A host where it ran before the mask: stopped once (masked, it never starts again).
     systemd.service(
-        name="Stop and disable Debian's own Serf agent (platd runs its own)",
+        name="Stop Debian's own Serf agent",
         service="serf.service",
         running=False,
-        enabled=False,
     )
     if docker_was_active and put_daemon_json is not None:
         # live-restore can be reloaded, the log settings cannot: reload first, and the restart
