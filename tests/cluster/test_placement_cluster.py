@@ -10,6 +10,7 @@ without the workload's healthy count ever dropping below what it asks for.
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -53,8 +54,10 @@ def exec_through(host: Host, instance: str, cmd: list[str]) -> tuple[dict[str, A
     """One exec session opened on ``host``: the started message, stdout, the exit code."""
     from websockets.sync.client import connect
 
+    context = ssl.create_default_context(cafile=str(host.ca))  # beyond loopback: TLS
     sock = host.node.open_socket(host.node.ip, 7400, 10)
-    with connect(f"ws://{host.node.ip}:7400/v1/envs/{TARGET}/exec", sock=sock,
+    with connect(f"wss://{host.node.ip}:7400/v1/envs/{TARGET}/exec", sock=sock, ssl=context,
+                 server_hostname=host.node.ip,
                  additional_headers={"Authorization": f"Bearer {host.token}"},
                  open_timeout=10) as ws:
         ws.send(json.dumps({"type": "start", "instance": instance, "cmd": cmd}))
