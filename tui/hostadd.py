@@ -139,6 +139,9 @@ def host_data(target: Target, *, name: str, pyz: Path, labels: dict[str, str],
         "platd_peers": peers,
         "platd_gossip": f"{target.bracketed}:7946",
         "platd_advertise": f"https://{target.bracketed}:{api_port}",
+        # A cluster member's endpoints reach instances on every host only through HAProxy
+        # (the bootstrap installs it); the built-in proxy serves this host's instances.
+        "platd_ingress_driver": "haproxy",
     }
     if ssh_key:
         data["ssh_key"] = ssh_key

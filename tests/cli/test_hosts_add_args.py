@@ -53,6 +53,7 @@ def test_the_inventory_data_makes_or_joins_a_cluster(tmp_path: Path) -> None:
                              join_token_file=None, ssh_key=None, known_hosts="/k")
     assert data["platd_listen"] == "0.0.0.0:7400"
     assert data["platd_advertise"] == "https://192.0.2.7:7400"
+    assert data["platd_ingress_driver"] == "haproxy"  # endpoints reach every host's instances
     assert (data["platd_region"], data["platd_labels"]) == ("ams", {"disk": "ssd"})
     line = plat_host.init_command(data, "h1", "/out")
     assert line.endswith("--gossip 192.0.2.7:7946 --advertise https://192.0.2.7:7400 "
