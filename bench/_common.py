@@ -12,6 +12,7 @@ and a benchmark that a change broke fails there instead of on the day someone ne
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import signal
@@ -28,7 +29,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import Daemon, free_port  # noqa: E402  (reused: one way to run a daemon)
+from tests.conftest import (  # noqa: E402  (reused: one way to run a daemon)
+    Daemon,
+    _remove_env_networks,
+    free_port,
+)
 
 __all__ = [
     "ROOT",
@@ -64,6 +69,7 @@ def parse_args(parser: argparse.ArgumentParser, quick: Mapping[str, Any]) -> arg
     # SIGTERM (a test's timeout, a CI job cancelled) becomes SystemExit, so that the finally
     # blocks still stop the daemons and proxies and remove the containers a benchmark started.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    compile_project()
     first, _ = parser.parse_known_args()
     if first.quick:
         parser.set_defaults(**quick)
@@ -72,6 +78,19 @@ def parse_args(parser: argparse.ArgumentParser, quick: Mapping[str, Any]) -> arg
         print("quick mode: tiny sizes and few runs, the figures below are not measurements",
               flush=True)
     return args
+
+
+def compile_project() -> None:
+    """Compile plat's own modules to bytecode, as an install (and scripts/setup) does.
+
+    The project is installed editable, so uv does not compile it, and with
+    PYTHONDONTWRITEBYTECODE=1 (set on the development machines) no run writes the cache
+    either: every `plat` start would then compile what it imports (measured: `plat status`
+    imports in 63 ms instead of 36 ms), a cost no installed plat pays. Cheap when nothing
+    changed.
+    """
+    for package in ("platd", "tui"):
+        compileall.compile_dir(str(ROOT / package), quiet=1)
 
 
 def _exit_on_sigterm(signum: int, _frame: object) -> None:
@@ -157,6 +176,7 @@ def running_daemon(runtime: str, *, platd_toml: str | None = None, volumes: bool
         d.stop()
         if runtime == "docker" and d.host_id:
             remove_containers(f"dev.plat.host={d.host_id}")
+            _remove_env_networks(d.data)
         if volumes:
             sys.path.insert(0, str(ROOT / "tests" / "volumes"))
             from volume_support import cleanup_volumes

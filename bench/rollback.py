@@ -1,7 +1,8 @@
 """Rollback-to-healthy and scale-up through plat, next to the `docker run` floor of the same run.
 
 - floor x1 / xN: `docker run -d` of the sample image with the manifest's cpu and memory limits
-  plus polling health until 200 (as in bench/deploy.py, which says why the limits).
+  on a user-defined bridge network plus polling health until 200 (as in bench/deploy.py, which
+  says why the limits and the network); x1 on the default bridge is shown too.
 - rollback: from v2 back to v1 (image already on the host), until plat reports it converged.
 - fresh deploy: a new release of the same image into a fresh env, for comparison.
 - scale 1 -> N (10): `plat scale web --count N` until status shows N current healthy instances.
@@ -25,7 +26,7 @@ from _common import (
     timed,
     wait_no_containers,
 )
-from deploy import floor_once, manifest
+from deploy import bridge_network, floor_once, manifest
 
 IMAGE_V2 = "127.0.0.1:5000/hello:v2"
 
@@ -46,14 +47,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--scale-to", type=int, default=10)
     args = parse_args(parser, quick={"runs": 1, "scale_to": 2})
-    with running_daemon("docker") as (d, tmp):
+    with running_daemon("docker") as (d, tmp), bridge_network() as network:
         try:
-            floor1 = median_of([floor_once(1) for _ in range(args.runs)])
-            bare1 = median_of([floor_once(1, limits=False) for _ in range(args.runs)])
-            floor_n = median_of([floor_once(args.scale_to) for _ in range(args.runs)])
+            floors1: list[float] = []
+            defaults1: list[float] = []
+            bares1: list[float] = []
+            floors_n: list[float] = []
             rollbacks, fresh, scales = [], [], []
             one = manifest(tmp / "one.toml", 1)
             for n in range(args.runs):
+                # The floors of each round beside plat's runs: load that changes during the
+                # run weighs on both sides of each ratio.
+                floors1.append(floor_once(1, network=network))
+                defaults1.append(floor_once(1))
+                bares1.append(floor_once(1, limits=False))
+                floors_n.append(floor_once(args.scale_to, network=network))
                 target = d.make_env(f"bench/shop/hello/rb{n}")
                 _ok(d.plat("deploy", "-f", str(one), "--target", target))
                 _ok(d.plat("deploy", "-f", str(one), "--image", IMAGE_V2, "--target", target))
@@ -76,19 +84,24 @@ def main() -> None:
                     )
                 )
                 d.plat("envs", "delete", target, "--yes")
-                d.plat("envs", "delete", fresh_target)
+                d.plat("envs", "delete", fresh_target, "--yes")
                 wait_no_containers(d)
         finally:
             remove_containers("plat-bench=1")
         n = args.scale_to
+        floor1, default1 = median_of(floors1), median_of(defaults1)
+        bare1, floor_n = median_of(bares1), median_of(floors_n)
         print_table(
             f"Rollback and scale, {args.runs} runs each",
             [
-                ("docker run x1 + health (floor)", floor1, None, ""),
+                ("docker run x1 + health, user-defined bridge (floor)", floor1, None, ""),
+                ("  docker run x1 + health, default bridge", default1, floor1, ""),
                 ("  the same without cpu/memory limits", bare1, floor1, ""),
                 ("plat rollback v2 -> v1 to healthy", median_of(rollbacks), floor1, "<= 1.2x"),
+                ("  the same against the default-bridge floor", median_of(rollbacks), default1,
+                 ""),
                 ("plat deploy of the same release, fresh env", median_of(fresh), floor1, ""),
-                (f"docker run x{n} + health (floor)", floor_n, None, ""),
+                (f"docker run x{n} + health, user-defined bridge (floor)", floor_n, None, ""),
                 (f"plat scale 1 -> {n} to healthy", median_of(scales), floor_n, "compare"),
             ],
         )

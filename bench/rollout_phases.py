@@ -6,8 +6,8 @@ bench/_trace.py, which wraps a few of their functions to write wall-clock marks 
 (request sent and answered, release committed, reconciler pass, docker create and start, each
 health probe, release marked converged, process start and exit); each phase is the time between
 two marks, and the phases add up to the whole command. The docker floor (with the manifest's
-cpu and memory limits, as in bench/deploy.py) is split into `docker run -d`, `docker port` and
-health polls every 50 ms.
+cpu and memory limits, on a user-defined bridge network, as in bench/deploy.py) is split into
+`docker run -d`, `docker port` and health polls every 50 ms.
 
 Tracing adds a few milliseconds (a file append per mark); compare phases, and take the totals
 from bench/deploy.py and bench/rollback.py. A phase whose marks are missing (a wrapped function
@@ -37,7 +37,7 @@ from _common import (
     running_daemon,
     wait_no_containers,
 )
-from deploy import IMAGE, LIMITS, healthy, manifest
+from deploy import IMAGE, LIMITS, bridge_network, healthy, manifest
 
 from tests.conftest import wait_until_responsive
 
@@ -198,11 +198,13 @@ def phases(marks: Marks, post: str) -> tuple[dict[str, float | None], int | None
 # --- the floor ----------------------------------------------------------------------------------
 
 
-def floor_split() -> dict[str, float]:
-    """`docker run -d` with the manifest's limits, `docker port`, health polls every 50 ms."""
+def floor_split(network: str) -> dict[str, float]:
+    """`docker run -d` with the manifest's limits on ``network``, `docker port`, health polls
+    every 50 ms."""
     start = time.perf_counter()
     cid = subprocess.run(["docker", "run", "-d", "--label", "plat-bench=1", "-e", "GREETING=x",
-                          "-p", "127.0.0.1::8080", *LIMITS, IMAGE],
+                          "-p", "127.0.0.1::8080", *LIMITS, "--network", network,
+                          "--network-alias", "web", IMAGE],
                          capture_output=True, text=True, check=True).stdout.strip()
     ran = time.perf_counter()
     out = subprocess.run(["docker", "port", cid, "8080/tcp"], capture_output=True, text=True,
@@ -248,7 +250,8 @@ def report(runs: int, deploys: list[dict[str, float | None]],
                + [("health probes sent until healthy", _count(probes["deploy"]), "",
                    _count(probes["rollback"]), "")])
     names = list(floors[0])
-    print_grid(f"The floor split the same way: docker run x1 with the same limits; median ms of "
+    print_grid(f"The floor split the same way: docker run x1 with the same limits, on a "
+               f"user-defined bridge; median ms of "
                f"{runs}", ("phase", "floor", "range"),
                [(name, _ms([f[name] for f in floors]), _spread([f[name] for f in floors]))
                 for name in names])
@@ -267,12 +270,12 @@ def main() -> None:
     rollbacks: list[dict[str, float | None]] = []
     probes: dict[str, list[int | None]] = {"deploy": [], "rollback": []}
     floors: list[dict[str, float]] = []
-    with running_daemon("docker", kind=TracedDaemon) as (d, tmp):
+    with running_daemon("docker", kind=TracedDaemon) as (d, tmp), bridge_network() as network:
         assert isinstance(d, TracedDaemon)
         one = manifest(tmp / "one.toml", 1)
         try:
             for n in range(args.runs):
-                floors.append(floor_split())
+                floors.append(floor_split(network))
                 target = d.make_env(f"bench/shop/hello/deploy{n}")
                 marks = traced_plat(d, "deploy", "-f", str(one), "--target", target)
                 got, count = phases(marks, "POST deploy")

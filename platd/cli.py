@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from platd import __version__
-from platd.spec.errors import InvalidInput, PlatError
+from platd.spec.errors import InvalidInput, NotFound, PlatError
 
 if TYPE_CHECKING:
     from platd.datadir import DataDir
@@ -88,10 +88,37 @@ def build_parser(prog: str = "platd") -> argparse.ArgumentParser:
         "and UI tests (default docker)",
     )
     serve.add_argument(
+        "--tls", action="store_true",
+        help="serve https on a loopback address too (beyond loopback platd always does)",
+    )
+    serve.add_argument(
         "--docker-url",
         default=os.environ.get("DOCKER_HOST"),
         help="Docker engine address (default: the local socket)",
     )
+    ca = sub.add_parser("ca", help="the cluster CA's fingerprint (what plat login asks "
+                        "you to check), or its certificate",
+                        description="Prints the fingerprint of the cluster CA that signs this "
+                        "host's API certificate. Compare it with the one plat login shows, or "
+                        "pass it to plat login --ca-fingerprint.")
+    ca.add_argument("--data", type=Path, help="data directory (as for init)")
+    ca.add_argument("--pem", action="store_true", help="print the CA certificate instead")
+    ca.add_argument("--create", action="store_true",
+                    help="make a CA for a data dir initialised before platd had one "
+                    "(a host of its own; members of a cluster copy the first member's tls/ca.*)")
+    token = sub.add_parser("token", help="recover the host admin token (on the host)")
+    tsub = token.add_subparsers(dest="action", required=True, metavar="ACTION")
+    reset = tsub.add_parser(
+        "reset", help="make a new host admin token, written to a 0600 file",
+        description="Makes a new host admin token for a host whose admin token is lost. It "
+        "is written to DATA/admin-token (mode 0600), not printed, unless --stdout (to pipe it "
+        "into plat login over SSH). Works while platd runs; in a cluster the token works on "
+        "every host once replicated.")
+    reset.add_argument("--data", type=Path, help="data directory (as for init)")
+    reset.add_argument("--stdout", action="store_true",
+                       help="print the token instead of writing the file")
+    reset.add_argument("--revoke-old", action="store_true",
+                       help="revoke every earlier admin token as well")
     return parser
 
 
@@ -100,6 +127,10 @@ def main(argv: list[str] | None = None, prog: str = "platd") -> int:
     try:
         if args.command == "init":
             return _init(args)
+        if args.command == "ca":
+            return _ca(args)
+        if args.command == "token":
+            return _token_reset(args)
         return _serve(args)
     except PlatError as e:
         print(f"error: {e.message}", file=sys.stderr)
@@ -124,6 +155,11 @@ def _init(args: argparse.Namespace) -> int:
     create_key_file(data.key_file)
     store = Store(data.state_db, host["id"])
     cluster_line = _cluster_init(args, data, store, host)
+    from platd import certs
+
+    # A host of its own is a cluster of one: its CA signs its API certificate. A joined host
+    # got the cluster's CA with the join (bootstrap.join_cluster).
+    ca_print = certs.create_ca(data.path, args.cluster or host["name"])
     # A joined host got the cluster's rows, the admin token among them: it mints none of its own.
     token = create_admin_token(store, SystemClock()) if not args.join else None
     # The first host admin is a person who signs in through this one-time link.
@@ -132,11 +168,13 @@ def _init(args: argparse.Namespace) -> int:
     setup_url = f"http://{DEFAULT_LISTEN}/setup?code={setup}" if setup else None
     if args.json:
         print(json.dumps({"host": host, "data": str(data.path), "schema": version, "token": token,
-                          "setup_url": setup_url, "cluster": cluster_line}))
+                          "setup_url": setup_url, "cluster": cluster_line,
+                          "ca_fingerprint": ca_print}))
         return 0
     print(f"initialised host {host['name']} ({host['id']}) in {data.path}")
     if cluster_line:
         print(cluster_line)
+    print(f"cluster CA fingerprint (plat login shows it; check they match): {ca_print}")
     if token is None:
         print("next:")
         print(f"  platd serve --data {data.path}")
@@ -184,11 +222,55 @@ def _cluster_init(args: argparse.Namespace, data: DataDir, store: Store,
     return f"joined cluster {ident.name} ({ident.id}) through {args.join}; {pulled} rows synced"
 
 
+def _ca(args: argparse.Namespace) -> int:
+    from platd import certs
+    from platd.datadir import DataDir, default_data_dir
+
+    data = DataDir((args.data or default_data_dir()).resolve())
+    host = data.host()  # NotFound (exit 4) on a data dir never initialised
+    if args.create and certs.ca_pem(data.path) is None:
+        certs.create_ca(data.path, str(host["name"]))
+    pem = certs.ca_pem(data.path)
+    if pem is None:
+        raise NotFound(f"{data.path} has no cluster CA (it was made before platd had one)",
+                       hint=f"make one: platd ca --create --data {data.path}")
+    print(pem.strip() if args.pem else certs.fingerprint(pem))
+    return 0
+
+
+def _token_reset(args: argparse.Namespace) -> int:
+    from platd.clock import SystemClock
+    from platd.cluster.identity import write_private
+    from platd.datadir import DataDir, default_data_dir
+    from platd.services.tokens import reset_admin_token
+    from platd.store.db import Store
+
+    data = DataDir((args.data or default_data_dir()).resolve())
+    host = data.host()  # NotFound (exit 4) on a data dir never initialised
+    store = Store(data.state_db, host["id"])
+    try:
+        token, revoked = reset_admin_token(store, SystemClock(), args.revoke_old)
+    finally:
+        store.close()
+    if args.stdout:
+        print(token)
+        return 0
+    path = data.path / "admin-token"
+    write_private(path, (token + "\n").encode())
+    print(f"a new host admin token is in {path} (mode 0600; not printed)")
+    if revoked:
+        print(f"revoked {revoked} earlier admin token(s)")
+    print(f"log in with it, then delete the file:\n  ssh root@HOST cat {path} | plat login "
+          "--api https://HOST:7400 --token-stdin --ca-fingerprint $(ssh root@HOST platd ca)")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from platd.server import serve
 
     host, port = parse_listen(args.listen)
-    return serve(args.data, host, port, runtime=args.runtime, docker_url=args.docker_url)
+    return serve(args.data, host, port, runtime=args.runtime, docker_url=args.docker_url,
+                 tls=args.tls)
 
 
 if __name__ == "__main__":

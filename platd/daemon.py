@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from platd import certs
 from platd.api.app import create_app
 from platd.api.context import ApiContext
 from platd.clock import Clock, SystemClock
@@ -178,7 +179,8 @@ class HttpServer:
 
     The daemon handles signals itself (``platd.server``), so uvicorn installs none."""
 
-    def __init__(self, app: Litestar, host: str, port: int) -> None:
+    def __init__(self, app: Litestar, host: str, port: int,
+                 tls: tuple[Path, Path] | None = None) -> None:
         import uvicorn
 
         class Server(uvicorn.Server):
@@ -187,8 +189,10 @@ class HttpServer:
                 yield
 
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+            app, host=host, port=port, log_level="warning", lifespan="off", access_log=False,
+            ssl_certfile=str(tls[0]) if tls else None, ssl_keyfile=str(tls[1]) if tls else None,
         )
+        self.tls = tls is not None
         self.address = f"{host}:{port}"
         self._server = Server(config)
         self._stopping = False
@@ -267,6 +271,7 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
         hooks=Hooks(on_observed=logs.collector.observe, before_stop=ingress.drain,
                     before_remove=logs.collector.drain),
         fenced=membership.fenced if membership is not None else None,
+        prepare_envs=membership is None,  # a host of its own runs every env's instances
     )
     if membership is not None:
         membership.listeners.append(reconciler.poke)
@@ -285,7 +290,8 @@ def _assemble(data: DataDir, settings: HostSettings, host: dict[str, object], st
     cluster = _cluster_node(data, settings, host, store, membership)
     app = create_app(ApiContext(services, logs, cluster,
                                 device_ttl=float(settings.device_code_seconds),
-                                device_interval=float(settings.device_poll_seconds)))
+                                device_interval=float(settings.device_poll_seconds),
+                                ca_pem=certs.ca_pem(data.path)))
     return Daemon(
         data=data, settings=settings, clock=clock, store=store, feed=feed, runtime=b.runtime,
         volumes=volumes, logs=logs, ingress=ingress, reconciler=reconciler, services=services,

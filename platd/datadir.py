@@ -59,6 +59,9 @@ class HostSettings:
     # and users reach this host at.
     gossip_bind: str = ""
     api_url: str = ""
+    # More names and addresses the API's TLS certificate must carry (a NAT address, a DNS
+    # name), besides the host's own addresses and the host of api_url (platd.certs).
+    tls_names: list[str] = field(default_factory=list)
     serf_rpc: str = "127.0.0.1:7373"  # the agent's RPC, on loopback (several hosts on one
     # machine, as scripts/dev-cluster runs them, need one port each)
     anti_entropy_seconds: float = 10.0
@@ -97,8 +100,7 @@ class HostSettings:
             raise InvalidInput(f"{path}: {e}", hint="fix the file and start platd again") from e
         known = {"registry", "labels", "resync_seconds", "logs_max_age", "logs_max_bytes",
                  "ingress_ipv6", "ingress_ipv4", "ingress_driver", "gossip_bind", "api_url",
-                 "hop_port",
-                 "serf_rpc",
+                 "hop_port", "serf_rpc", "tls_names",
                  "anti_entropy_seconds", "instance_network_pool", "pids_limit",
                  "allowed_registries", "device_code_seconds", "device_poll_seconds",
                  "host_grace_seconds",
@@ -139,6 +141,12 @@ class HostSettings:
                              'a loopback address like "127.0.0.1:7373"'),
                 "api_url": (isinstance(data.get("api_url", ""), str),
                             'a URL like "http://10.0.0.5:7400"'),
+                "tls_names": (isinstance(data.get("tls_names"), list)
+                              and len(data.get("tls_names", [])) <= 50
+                              and all(isinstance(n, str) and _TLS_NAME_RE.match(n)
+                                      for n in data.get("tls_names", [])),
+                              'a list of at most 50 DNS names or addresses, e.g. '
+                              '["plat.example.net", "203.0.113.7"]'),
                 "anti_entropy_seconds": (
                     isinstance(data.get("anti_entropy_seconds", 1.0), int | float)
                     and 0 < data.get("anti_entropy_seconds", 1.0) <= 3600,
@@ -184,6 +192,7 @@ class HostSettings:
         return Limits.from_settings({k: getattr(self, k) for k in LIMIT_SETTINGS})
 
 
+_TLS_NAME_RE = re.compile(r"^(?:[0-9a-fA-F:.]{2,45}|[A-Za-z0-9*](?:[A-Za-z0-9.-]{0,252}))$")
 _REGISTRY_RE = re.compile(r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?$")
 
 

@@ -19,7 +19,6 @@ On hosts without a running systemd (chroots) everything is installed but nothing
 
 from __future__ import annotations
 
-import shlex
 import sys
 from io import StringIO
 from pathlib import Path
@@ -96,7 +95,8 @@ def show_admin_token_file() -> None:
         f"{host.name}: platd initialised. Its admin token is in {ADMIN_TOKEN_FILE} on the host "
         "(mode 0600; it is not printed here, so no deploy log keeps it). Log in with it, then "
         f"delete the file:\n\n    ssh root@ADDRESS cat {ADMIN_TOKEN_FILE} | "
-        "plat login --api http://ADDRESS:PORT --token-stdin\n")
+        "plat login --api https://ADDRESS:PORT --token-stdin --ca-fingerprint FP\n\n"
+        "(FP: what `platd ca` prints on the host; beyond loopback platd speaks only https)\n")
 
 
 # The firewall first: platd must never listen beyond loopback on a host without it.
@@ -108,9 +108,10 @@ active = host.get_fact(SystemdStatus, services=["docker.service", "platd.service
     if systemd_running else {}
 docker_was_active = bool(active.get("docker.service"))
 platd_was_active = bool(active.get("platd.service"))
-# On by default: a host holds volumes unless the operator keeps platd fully sandboxed.
-# "helper": volumes with platd still sandboxed (the privileged steps in platd-volumes@.service).
-volumes = host.data.get("platd_volumes", True)
+# Volumes on by default, with platd still sandboxed: "helper" (the privileged steps run in
+# platd-volumes@.service). True: the sandbox options lifted in platd.service instead (exposure
+# 5.5 against 3.4); False: no volumes.
+volumes = host.data.get("platd_volumes", "helper")
 if volumes not in (True, False, "helper"):
     raise DeployError(f'{host.name}: platd_volumes must be true, false or "helper", '
                       f"not {volumes!r}")
@@ -134,6 +135,19 @@ if daemon_json is not None:
         mode="644",
     )
 
+# Debian's serf package starts an agent of its own on port 7946, where platd's agent must
+# listen: platd then dies at every start with "address already in use" (found by
+# tests/playbooks/test_hosts_add.py). Masked before the package comes, it never starts;
+# platd runs the only agent.
+mask_serf = files.link(
+    name="Mask Debian's own Serf agent (platd runs its own)",
+    path="/etc/systemd/system/serf.service",
+    target="/dev/null",
+)
+if systemd_running:
+    systemd.daemon_reload(name="Reload systemd for the masked serf.service",
+                          _if=mask_serf.did_change)
+
 apt.packages(
     name="Install Docker Engine, Serf, HAProxy, procps, Python 3 and SQLite (and volume tools)",
     packages=PACKAGES + (VOLUME_PACKAGES if volumes else []),
@@ -147,6 +161,12 @@ if systemd_running:
         service="docker.service",
         running=True,
         enabled=True,
+    )
+    # A host where it ran before the mask: stopped once (masked, it never starts again).
+    systemd.service(
+        name="Stop Debian's own Serf agent",
+        service="serf.service",
+        running=False,
     )
     if docker_was_active and put_daemon_json is not None:
         # live-restore can be reloaded, the log settings cannot: reload first, and the restart
@@ -268,20 +288,37 @@ for src, dest, mode in HELPER_FILES:
     else:
         volume_ops.append(files.file(name=f"No {Path(dest).name}", path=dest, present=False))
 if not host.get_fact(File, path=plat_host.HOST_FILE):
-    name = shlex.quote(str(host.data.get("platd_name") or host.name))
     data = plat_host.DATA_DIR
+    try:
+        init_line = plat_host.init_command(host.data.dict(),
+                                           str(host.data.get("platd_name") or host.name),
+                                           f"{data}/.init.json")
+    except plat_host.HostDataError as e:
+        raise DeployError(f"{host.name}: {e}") from None
+    join_token_file = host.data.get("platd_join_token_file")
+    if host.data.get("platd_join"):
+        if not join_token_file or not Path(str(join_token_file)).is_file():
+            raise DeployError(f"{host.name}: platd_join needs platd_join_token_file, a local "
+                              "file holding the join token (plat hosts join-token)")
+        # Uploaded, never in a command line or the output; init reads and deletes it.
+        files.put(name="Upload the join token (0600; deleted by the init)",
+                  src=str(join_token_file), dest=plat_host.JOIN_TOKEN_FILE, mode="600",
+                  user="root", group="root")
     server.shell(
-        name="Initialise platd (host id, state, secret key, admin token to a 0600 file)",
+        name="Initialise platd (host id, state, keys, CA; an admin token to a 0600 file)",
         # `test -e` repeats the fact's check at execution time: never a second host identity.
-        # The token goes only to the file (umask 077), never to the deploy's output.
+        # The token goes only to the file (umask 077), never to the deploy's output; a host
+        # that joined a cluster gets none (the cluster's tokens work there).
         commands=[
-            f"test -e {plat_host.HOST_FILE} || (umask 077 && "
-            f"/usr/local/bin/platd init --data {data} --name {name} --json > {data}/.init.json"
-            f" && python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[\"token\"])'"
-            f" {data}/.init.json > {ADMIN_TOKEN_FILE} && rm -f {data}/.init.json)"
+            f"test -e {plat_host.HOST_FILE} || (umask 077 && {init_line}"
+            f" && python3 -c 'import json, sys; t = json.load(open(sys.argv[1]))[\"token\"];"
+            f" t and print(t)' {data}/.init.json > {ADMIN_TOKEN_FILE}"
+            f" && rm -f {data}/.init.json && (test -s {ADMIN_TOKEN_FILE} ||"
+            f" rm -f {ADMIN_TOKEN_FILE}))"
         ],
     )
-    python.call(name="Say where the admin token is", function=show_admin_token_file)
+    if not host.data.get("platd_join"):
+        python.call(name="Say where the admin token is", function=show_admin_token_file)
 
 changed = [put_plat, put_wrapper, put_default, put_guard, put_unit, *volume_ops]
 changed += [put_settings] if put_settings is not None else []

@@ -12,6 +12,7 @@ import copy
 import ipaddress
 import json
 import re
+import shlex
 import tomllib
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -51,6 +52,46 @@ def render_default(listen: str = DEFAULT_LISTEN, opts: str = "") -> str:
         f'PLAT_LISTEN="{listen}"\n'
         f'PLATD_OPTS="{opts}"\n'
     )
+
+
+JOIN_TOKEN_FILE = f"{DATA_DIR}/.join-token"
+_CLUSTER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_GOSSIP = re.compile(r"^(?:\[[0-9a-fA-F:.]+\]|[0-9.]+):[0-9]{1,5}$")
+_URL = re.compile(r"^https?://(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?$")
+
+
+def init_command(data: Mapping[str, Any], name: str, out: str) -> str:
+    """The shell line that runs ``platd init`` once, its JSON answer to ``out``.
+
+    ``platd_cluster`` makes a new cluster; ``platd_join`` (a member's API URL) joins one with
+    the join token that the deploy uploaded to JOIN_TOKEN_FILE (0600), read into the
+    environment so that it is in no command line and no deploy output, and deleted whatever
+    happens. Both need ``platd_gossip`` (ADDRESS:PORT peers gossip with) and
+    ``platd_advertise`` (the https URL peers and users reach the API at)."""
+    cluster, join = data.get("platd_cluster"), data.get("platd_join")
+    line = f"/usr/local/bin/platd init --data {DATA_DIR} --name {shlex.quote(name)} --json"
+    if not cluster and not join:
+        return f"{line} > {out}"
+    if cluster and join:
+        raise HostDataError("platd_cluster and platd_join exclude each other: a host makes a "
+                            "cluster or joins one")
+    gossip, advertise = data.get("platd_gossip"), data.get("platd_advertise")
+    if not isinstance(gossip, str) or not _GOSSIP.match(gossip):
+        raise HostDataError(f"platd_gossip must be ADDRESS:PORT (IPv6 in brackets), not "
+                            f"{gossip!r}")
+    if not isinstance(advertise, str) or not _URL.match(advertise):
+        raise HostDataError(f"platd_advertise must be a URL like https://ADDRESS:7400, not "
+                            f"{advertise!r}")
+    line += f" --gossip {gossip} --advertise {advertise}"
+    if cluster:
+        if not isinstance(cluster, str) or not _CLUSTER_NAME.match(cluster):
+            raise HostDataError(f"platd_cluster must be a cluster name (lower case letters, "
+                                f"digits, dashes), not {cluster!r}")
+        return f"{line} --cluster {cluster} > {out}"
+    if not isinstance(join, str) or not _URL.match(join):
+        raise HostDataError(f"platd_join must be a member's API URL, not {join!r}")
+    return (f'PLAT_JOIN_TOKEN="$(cat {JOIN_TOKEN_FILE})" {line} --join {join} > {out}; '
+            f"rc=$?; rm -f {JOIN_TOKEN_FILE}; test $rc = 0")
 
 
 # Host data key -> platd.toml key, for the settings set as they are (labels merge per label).

@@ -223,6 +223,24 @@ def docker_daemon(tmp_path: Path, docker_services: None) -> Iterator[Daemon]:
         with contextlib.suppress(StopIteration):
             next(gen)
         _remove_containers(d.host_id)
+        _remove_env_networks(d.data)
+
+
+def _remove_env_networks(data: Path) -> None:
+    """The networks of this daemon's envs that no container uses (a host of its own makes an
+    env's network when the env is created, before anything runs in it)."""
+    import sqlite3
+
+    db = data / "state.db"
+    if not db.exists():
+        return
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        env_ids = [row[0] for row in conn.execute("SELECT id FROM envs")]
+    for env in env_ids:
+        left = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=dev.plat.env={env}"],
+                              capture_output=True, text=True).stdout.split()
+        if not left:
+            subprocess.run(["docker", "network", "rm", f"plat-env-{env}"], capture_output=True)
 
 
 def _remove_containers(host_id: str) -> None:

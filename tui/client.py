@@ -29,7 +29,10 @@ NOT_ANSWERED = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionReset
 
 
 class Client:
-    def __init__(self, api: str, token: str | None, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, api: str, token: str | None, timeout: float = DEFAULT_TIMEOUT, *,
+                 ca: str | None = None, verify: bool = True) -> None:
+        """``ca``: the CA to trust for an https API (default: the one pinned at login,
+        ``tui.cli.trust``); ``verify=False`` only to fetch that CA before it is accepted."""
         parts = urlsplit(api if "://" in api else f"http://{api}")
         try:
             port = parts.port
@@ -46,16 +49,19 @@ class Client:
         self._port = port or (443 if self._https else 80)
         self._conn: http.client.HTTPConnection | None = None
         self._aborted = False
+        self._ca = ca
+        self._verify = verify
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         conn = self._conn
         if conn is None:
             if self._https:
-                import ssl
+                from tui.cli import trust
 
+                context = trust.context(self.api, self._ca) if self._verify \
+                    else trust.unverified()
                 conn = http.client.HTTPSConnection(
-                    self._host, self._port, timeout=timeout,
-                    context=ssl.create_default_context())
+                    self._host, self._port, timeout=timeout, context=context)
             else:
                 conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
             setattr(conn, "_create_connection", _open_socket)  # noqa: B010 - http.client's hook
@@ -145,6 +151,16 @@ class Client:
         return status, decoded
 
     def _unreachable(self, e: BaseException) -> PlatError:
+        if type(e).__name__ == "SSLCertVerificationError":
+            return DaemonUnreachable(
+                f"the certificate of {self.api} is not one to trust: "
+                f"{getattr(e, 'verify_message', '') or _reason(e)}",
+                hint=["it must be signed by the cluster CA pinned at plat login and name "
+                      "the address used",
+                      "if the cluster was made anew, check its fingerprint on a host "
+                      "(platd ca) and log in again: plat login --api URL --ca-fingerprint FP",
+                      "an address the certificate lacks goes into tls_names in platd.toml"],
+            )
         return DaemonUnreachable(
             f"cannot reach platd at {self.api}: {_reason(e)}",
             hint=[

@@ -82,8 +82,20 @@ def exec_url(api: str, target: str) -> str:
                        "", ""))
 
 
+def _tls(api: str) -> dict[str, Any]:
+    """For wss: the CA pinned at login, as the HTTP client trusts it (``tui.cli.trust``)."""
+    if not api.startswith("https://"):
+        return {}
+    from tui.cli import trust
+
+    return {"ssl": trust.context(api)}
+
+
 def connect(r: SessionRequest) -> ClientConnection:
     """The websocket to platd's exec route for ``r``; refusals of the upgrade become errors."""
+    from tui import ws_import
+
+    ws_import.load()  # first, so websockets comes in without importlib.metadata
     from websockets.exceptions import InvalidHandshake, InvalidStatus
     from websockets.sync.client import connect as open_websocket
 
@@ -95,6 +107,7 @@ def connect(r: SessionRequest) -> ClientConnection:
         compression=None,  # output is mostly small and often already compressed
         proxy=None,  # as the HTTP client: straight to the daemon
         legacy=False,  # websockets' way from 17.1 on: a context manager that connects
+        **_tls(r.api),
     )
     try:
         # Entered here, left by the session: ws.close() is what leaving it does.

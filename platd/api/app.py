@@ -43,6 +43,21 @@ async def health(svc: Svc) -> dict[str, Any]:
     return {"ok": True, "host": svc.host.id, "name": svc.host.name, "version": __version__}
 
 
+@get("/v1/tls/ca", exclude_from_auth=True)
+async def tls_ca(request: Request[object, object, State]) -> dict[str, Any]:
+    """Unauthenticated: the cluster CA's certificate and fingerprint, public by nature. A
+    client fetches it before it trusts anything, shows the fingerprint, and pins it (plat
+    login); it proves nothing by itself until a person or ``--ca-fingerprint`` accepts it."""
+    from platd.spec.errors import NotFound
+    from platd.spec.fingerprint import fingerprint
+
+    pem = request.app.state.get("ca")
+    if not pem:
+        raise NotFound("this host has no cluster CA (its data dir was made before TLS)",
+                       hint="on the host: platd ca --create")
+    return {"ca": pem, "fingerprint": fingerprint(pem)}
+
+
 @get("/v1/openapi.json", exclude_from_auth=True, include_in_schema=False)
 async def openapi_document(request: Request[object, object, State]) -> dict[str, Any]:
     """The OpenAPI document, at a stable address: Litestar's, completed (``api.openapi``)."""
@@ -73,8 +88,8 @@ def create_app(ctx: ApiContext) -> Litestar:
     access = Access(ctx.services, device_ttl=ctx.device_ttl,
                     device_interval=ctx.device_interval)
     return Litestar(
-        state=State({"access": access}),
-        route_handlers=[health, openapi_document, tenancy.router, envs.router,
+        state=State({"access": access, "ca": ctx.ca_pem}),
+        route_handlers=[health, tls_ca, openapi_document, tenancy.router, envs.router,
                         exec_api.router, exec_api.peer_router, logs_api.router, volumes_api.router,
                         endpoints_api.env_router, endpoints_api.org_router,
                         cluster_api.router, members_api.router, device_api.api_router,

@@ -15,6 +15,7 @@ import msgspec
 from litestar import Request, Router, delete, get, post
 from litestar.datastructures import State
 
+from platd import certs
 from platd.api.deps import Caller, Cluster, Logs, Svc
 from platd.cluster import peer_auth
 from platd.cluster.identity import b64
@@ -203,6 +204,9 @@ async def peer_join(request: Request[object, object, State], svc: Svc,
         "secret_key": b64(node.secret_key),
         "gossip_keyring": list(node.identity.gossip_keyring),
     }
+    ca = certs.ca_pem(node.data)
+    if ca is not None:  # the cluster CA, key too: every member issues its own certificate
+        keys["ca_cert"], keys["ca_key"] = ca, certs.ca_key_pem(node.data)
     return await asyncio.to_thread(hosts.accept_join, svc, body, keys)
 
 

@@ -22,3 +22,5 @@ class ApiContext:
     # The device flow (docs/cli.md, plat login): how long a code lives, how often to poll.
     device_ttl: float = 600.0
     device_interval: float = 5.0
+    # The cluster CA's certificate (public), which GET /v1/tls/ca hands to plat login to pin.
+    ca_pem: str | None = None

@@ -25,7 +25,7 @@ _NAMED = {"org", "project", "app", "env", "name", "workload"}
 _NAME_SCHEMA = {"type": "string", "pattern": r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$|^[a-z]$"}
 # Routes that take no user token: liveness, the document, and what peers and joining hosts
 # call with their own proofs (``docs/cluster.md``).
-_PUBLIC = {"/v1/health", "/v1/openapi.json", "/v1/peer/join", "/v1/peer/high-water",
+_PUBLIC = {"/v1/health", "/v1/tls/ca", "/v1/openapi.json", "/v1/peer/join", "/v1/peer/high-water",
            "/v1/peer/rows"}
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -122,6 +122,8 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> No
         responses["400"] = OAUTH_ERROR
     if path in ("/v1/health", "/v1/openapi.json"):
         codes = set()
+    if path == "/v1/tls/ca":
+        codes = {"404"}  # a data dir made before platd had a CA
     for code in sorted(codes):
         responses.setdefault(code, {
             "description": _WHY[code],

@@ -47,8 +47,17 @@ def post_join(address: str, body: dict[str, Any]) -> dict[str, Any]:
         url + "/v1/peer/join", data=json.dumps(body).encode(), method="POST",
         headers={"Content-Type": "application/json"},
     )
+    context = None
+    if url.startswith("https://"):
+        import ssl
+
+        # The joining host has no trust anchor yet: the cluster CA comes in the answer. The
+        # join's own key exchange authenticates both sides with the token (secrets.join), so
+        # a machine in the middle learns nothing and cannot forge the answer; everything
+        # after the join checks the member's certificate against that CA.
+        context = ssl._create_unverified_context()
     try:
-        with urllib.request.urlopen(request, timeout=JOIN_TIMEOUT) as r:
+        with urllib.request.urlopen(request, timeout=JOIN_TIMEOUT, context=context) as r:
             answer: dict[str, Any] = json.loads(r.read())
             return answer
     except urllib.error.HTTPError as e:
@@ -86,9 +95,14 @@ def join_cluster(
         keyring = tuple(answer["gossip_keyring"])
     except (KeyError, ValueError, TypeError):
         raise InvalidInput("the member's answer to the join is incomplete") from None
+    ca_cert, ca_key = answer.get("ca_cert"), answer.get("ca_key")
     identity.write_private(key_file, secret_key)
+    if isinstance(ca_cert, str) and isinstance(ca_key, str):
+        from platd import certs
+
+        certs.write_ca(data, ca_cert, ca_key)
     ident = identity.write(data, cluster["id"], cluster["name"], key, keyring)
-    pulled = asyncio.run(_full_sync(store, ident, str(host["id"]), address))
+    pulled = asyncio.run(_full_sync(store, ident, str(host["id"]), address, data))
     return ident, pulled
 
 
@@ -101,13 +115,16 @@ def _holds_state(store: Store) -> bool:
         return session.exec(select(Org)).first() is not None
 
 
-async def _full_sync(store: Store, ident: ClusterIdentity, host_id: str, address: str) -> int:
+async def _full_sync(store: Store, ident: ClusterIdentity, host_id: str, address: str,
+                     data: Path) -> int:
+    from platd import certs
     from platd.cluster.transport import HttpPeerTransport
 
     url = address.rstrip("/")
     if "://" not in url:
         url = "http://" + url
-    transport = HttpPeerTransport(host_id, ident.key, timeout=JOIN_TIMEOUT)
+    transport = HttpPeerTransport(host_id, ident.key, timeout=JOIN_TIMEOUT,
+                                  ssl_context=certs.client_context(data))
     pulled = 0
     try:
         marks = await transport.high_water(url)

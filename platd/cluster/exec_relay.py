@@ -46,7 +46,8 @@ async def relay(socket: Any, bridge: Any, cluster: Any, where: Any, start: dict[
         try:
             ws = await http.ws_connect(yarl.URL(url + target, encoded=True), headers=headers,
                                        timeout=aiohttp.ClientWSTimeout(ws_close=CONNECT_TIMEOUT),
-                                       max_msg_size=0)
+                                       max_msg_size=0,
+                                       ssl=getattr(cluster, 'ssl_context', None) or True)
         except (aiohttp.ClientError, OSError, TimeoutError) as e:
             await bridge.fail(Conflict(
                 f"instance {where.instance_id} runs on host {name}, which cannot be reached "

@@ -155,7 +155,13 @@ class ClusterNode:
         self.agent = SerfAgent(config, secrets, data / "serf", serf=settings.serf,
                                command_prefix=command_prefix)
         self.gossip = ReconnectingGossip(self.agent, self.host_id)
-        self.transport = transport or HttpPeerTransport(self.host_id, identity.key)
+        from platd import certs
+
+        self.data = data
+        # Members' https APIs are trusted through the cluster CA only (platd.certs).
+        self.ssl_context = certs.client_context(data)
+        self.transport = transport or HttpPeerTransport(self.host_id, identity.key,
+                                                        ssl_context=self.ssl_context)
         self.replicator = Replicator(store, self.gossip, self.transport,
                                      interval=settings.interval,
                                      on_membership=self._record_membership,

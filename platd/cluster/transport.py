@@ -2,15 +2,16 @@
 
 Two calls are all replication needs: a peer's high-water marks (per origin, the newest stamp it
 holds) and a page of one origin's rows after a stamp. Each request is signed with the cluster
-key (``peer_auth``). Failures come back as ``PeerUnreachable`` whatever the cause (refused,
-timed out, a 5xx, a bad signature), so the replicator has one thing to handle: try another
-peer, or the same one on the next round.
+key (``peer_auth``); an https peer must show a certificate of the cluster CA. Failures come
+back as ``PeerUnreachable`` whatever the cause (refused, timed out, a 5xx, a bad signature), so
+the replicator has one thing to handle: try another peer, or the same one on the next round.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -34,8 +35,12 @@ class PeerTransport(Protocol):
 class HttpPeerTransport:
     """Signed HTTP requests to ``/v1/peer/*`` of another host (``api`` is its base URL)."""
 
-    def __init__(self, host_id: str, key: bytes, *, timeout: float = 5.0) -> None:
+    def __init__(self, host_id: str, key: bytes, *, timeout: float = 5.0,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.host_id = host_id
+        # For https peers: the cluster CA (platd.certs.client_context), never system trust
+        # alone; None only on a data dir made before platd had a CA.
+        self.ssl_context = ssl_context
         self._key = key
         self.timeout = timeout
         self._session: Any = None
@@ -46,7 +51,8 @@ class HttpPeerTransport:
 
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout)
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                connector=aiohttp.TCPConnector(ssl=self.ssl_context or True),
             )
         headers = {"Authorization": peer_auth.sign(self._key, self.host_id, "GET", target)}
         try:

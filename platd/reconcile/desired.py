@@ -45,6 +45,14 @@ def _release_content(
     return Manifest.from_dict(json.loads(manifest_json)), json.loads(images_json)
 
 
+def live_env_ids(store: Store) -> tuple[set[str], set[str]]:
+    """Every live env's id, and those of the live envs that were never deployed to (no
+    current release): what a host of its own prepares for (``Reconciler``)."""
+    with store.read() as session:
+        envs = [e.env for e in live_envs(session)]
+    return {e.id for e in envs}, {e.id for e in envs if not e.current_release_id}
+
+
 def load_desired(store: Store) -> tuple[list[DesiredWorkload], dict[str, str]]:
     """Every desired workload on this host, and each current release's status here.
 

@@ -4,6 +4,12 @@ Three guarded tasks run together and the daemon stops if any of them dies, rathe
 on without a reconciler: the pass loop, a watcher of the runtime's event stream, and the health
 prober. A pass is triggered by a desired-state commit, a container event, a health change, a
 backoff timer or the periodic resync, whichever comes first.
+
+On a host of its own (``prepare_envs``), an env that was never deployed to is prepared in the
+background as soon as a pass sees it (``Runtime.prepare_env``: the env's network), since its
+instances can only run here: its first deploy then does not wait for the engine to make the
+network (measured: ~120 ms of a 650 ms deploy). A deleted env's preparation is undone. In a
+cluster, the host placed to run an env's first instance makes the network when it creates it.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from pathlib import Path
 from platd.clock import Clock, SystemClock
 from platd.reconcile import observed as observed_service
 from platd.reconcile import planner
-from platd.reconcile.desired import load_desired, open_secret_version
+from platd.reconcile.desired import live_env_ids, load_desired, open_secret_version
 from platd.reconcile.executor import Executor
 from platd.reconcile.health import Prober, probe
 from platd.reconcile.ledger import HealthState, Ledger
@@ -48,6 +54,7 @@ from platd.store.db import Store
 # peer's observations), and who may do what (identity). A commit touching only these wakes none.
 OBSERVATION_TABLES = frozenset({"events", "instances",
                                 "tokens", "users", "memberships", "invites", "join_tokens"})
+TENANCY_TABLES = frozenset({"orgs", "projects", "apps", "envs"})  # what makes an env live
 log = logging.getLogger("platd.reconcile")
 
 STABLE_AFTER = 300.0  # seconds of healthy running after which the restart count resets
@@ -83,6 +90,7 @@ class Reconciler:
         self, store: Store, runtime: Runtime, box: SecretBox, secrets_root: Path,
         *, resync: float = 5.0, clock: Clock | None = None, prober: Prober = probe,
         hooks: Hooks | None = None, fenced: Callable[[], bool] | None = None,
+        prepare_envs: bool = False,
     ) -> None:
         self.store = store
         self.runtime = runtime
@@ -107,7 +115,11 @@ class Reconciler:
         self._fresh: dict[str, tuple[float, ObservedContainer]] = {}
         self._probe_now = asyncio.Event()
         self._probing = False
-        self._inspections: set[asyncio.Task[None]] = set()
+        self._inspections: set[asyncio.Task[None]] = set()  # and env preparations
+        # Envs prepared before their first deploy (see the module docstring); None: not done
+        # on this host. ``_tenancy_changed``: whether a commit may have changed which are live.
+        self._prepared: set[str] | None = set() if prepare_envs else None
+        self._tenancy_changed = True
 
         def open_version(version_id: str) -> dict[str, str]:
             return open_secret_version(store, box, version_id)
@@ -125,10 +137,11 @@ class Reconciler:
         peers' observations) changes nothing a pass plans from: it does not wake one. Each
         such wake-up cost a whole pass during a rollout, competing with the rollout itself.
         """
-        if isinstance(changes, ChangeSet) and changes and all(
-            table in OBSERVATION_TABLES for table, ids in changes.tables.items() if ids
-        ):
-            return
+        if isinstance(changes, ChangeSet) and changes:
+            if any(ids and table in TENANCY_TABLES for table, ids in changes.tables.items()):
+                self._tenancy_changed = True
+            if all(table in OBSERVATION_TABLES for table, ids in changes.tables.items() if ids):
+                return
         loop = self._loop
         if loop is None or loop.is_closed():
             return
@@ -223,6 +236,7 @@ class Reconciler:
         if self._on_observed is not None:
             self._on_observed(observed)
         desired, status = await asyncio.to_thread(load_desired, self.store)
+        await self._prepare_envs()
         desired = await self._fence(desired, observed)
         desired = planner.keep_surplus_only_if_running(
             desired, Counter(o.spec_hash for o in observed if o.state == "running"))
@@ -293,6 +307,28 @@ class Reconciler:
         if not fenced:
             return desired
         return [dataclasses.replace(d, count=0) for d in desired]
+
+    async def _prepare_envs(self) -> None:
+        """Prepare each live env never deployed to, once; undo it for envs no longer live."""
+        if self._prepared is None or not self._tenancy_changed:
+            return
+        self._tenancy_changed = False
+        live, undeployed = await asyncio.to_thread(live_env_ids, self.store)
+        for env_id in sorted(self._prepared - live):
+            self._prepared.discard(env_id)
+            self.runtime.release_env(env_id)
+        for env_id in sorted(undeployed - self._prepared):
+            self._prepared.add(env_id)
+            task = asyncio.create_task(self._prepare_env(env_id), name=f"prepare-{env_id}")
+            self._inspections.add(task)
+            task.add_done_callback(self._inspections.discard)
+
+    async def _prepare_env(self, env_id: str) -> None:
+        try:
+            await self.runtime.prepare_env(env_id)
+        except RuntimeError_ as e:
+            # Not an error yet: the first create of an instance of the env tries again.
+            log.info("could not prepare env %s ahead of its first deploy: %s", env_id, e)
 
     def _hold_back(self, plan: Plan, now: float) -> tuple[Plan, float | None]:
         """Drop creates and pulls still backing off after a failure; say when to look again."""

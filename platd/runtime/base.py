@@ -214,4 +214,14 @@ class Runtime(Protocol):
 
     async def capacity(self) -> HostCapacity: ...
 
+    async def prepare_env(self, env_id: str) -> None:
+        """Get ready to run the env's instances before the first one is asked for (the Docker
+        runtime makes the env's network), so its first deploy does not wait for that; raises
+        RuntimeError_ (the create that needs it tries again)."""
+        ...
+
+    def release_env(self, env_id: str) -> None:
+        """The env is gone: undo ``prepare_env`` once none of its containers is left."""
+        ...
+
     async def close(self) -> None: ...

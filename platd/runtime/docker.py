@@ -15,6 +15,10 @@ Choices worth knowing:
 - Ports are published on 127.0.0.1 only; exposure beyond the host is the ingress layer's job.
 - Each env's containers join the env's own bridge network (``docker_networks``), never Docker's
   default bridge, so instances of different envs and orgs cannot reach each other.
+- A container this runtime is stopping or removing is not inspected by a listing: the engine
+  holds the container's lock while it stops it and tears its network down, and an inspection
+  waits for that (measured: 80-280 ms), holding up the whole pass and the rollout in it. Its
+  last inspection, with the state the listing reports, stands in for it (``listed``).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import shlex
 import signal
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
@@ -78,6 +82,9 @@ class DockerRuntime:
         self._pids_limit = pids_limit
         self._pruned = False
         self._docker: aiodocker.Docker | None = None
+        # Stops and removes in flight, per container id; the last inspection of each container.
+        self._busy: dict[str, int] = {}
+        self._seen: dict[str, ObservedContainer] = {}
         self.networks = EnvNetworks(self._client, network_pool, network_prefix)
 
     def _client(self) -> aiodocker.Docker:
@@ -115,8 +122,15 @@ class DockerRuntime:
                     await self.networks.adopt(c.id, labels[LABELS["env"]],
                                               labels.get(LABELS["workload"], ""), networks)
             self._pruned = True
-        # The list endpoint lacks exit codes, OOM and times; inspect each (gone ones drop out).
-        observed = await asyncio.gather(*(self.inspect(c.id) for c in found))
+        listed_ids = {c.id for c in found}
+        for gone in self._seen.keys() - listed_ids:
+            del self._seen[gone]
+        # The list endpoint lacks exit codes, OOM and times; inspect each (gone ones drop out),
+        # except those being stopped or removed (see the module docstring).
+        observed = await asyncio.gather(*(
+            self.inspect(c.id) if c.id not in self._busy
+            else _as_awaitable(listed(c._container, self._seen.get(c.id)))
+            for c in found))
         return sorted(
             (o for o in observed if o is not None), key=lambda o: (o.workload, o.instance_id)
         )
@@ -130,7 +144,9 @@ class DockerRuntime:
             raise _error(exc, f"inspecting container {container_id}") from exc
         except aiohttp.ClientError as exc:
             raise _error(exc, f"inspecting container {container_id}") from exc
-        return observe(data)
+        observed = observe(data)
+        self._seen[observed.container_id] = observed
+        return observed
 
     async def tail_logs(self, container_id: str, lines: int = 20) -> list[str]:
         if lines <= 0:
@@ -195,6 +211,12 @@ class DockerRuntime:
         except (DockerError, aiohttp.ClientError) as exc:
             raise _error(exc, "asking the Docker engine for its capacity") from exc
         return HostCapacity(cpus=float(info["NCPU"]), memory=int(info["MemTotal"]))
+
+    async def prepare_env(self, env_id: str) -> None:
+        await self.networks.ensure(env_id)
+
+    def release_env(self, env_id: str) -> None:
+        self.networks.release_soon(env_id)
 
     # --- images ------------------------------------------------------------------------------
 
@@ -277,9 +299,11 @@ class DockerRuntime:
                 created = await docker.containers.create(
                     container_config(spec, network, self._pids_limit), name=name)
             except DockerError as exc:
-                # The env's last container went (and took the network) between the two calls.
+                # The env's network went (its last container took it, or someone removed it)
+                # after it was last seen.
                 if exc.status != 404 or "network" not in exc.message.lower():
                     raise
+                self.networks.forget(spec.env_id)
                 network = await self.networks.ensure(spec.env_id)
                 created = await docker.containers.create(
                     container_config(spec, network, self._pids_limit), name=name)
@@ -308,15 +332,46 @@ class DockerRuntime:
         return found.container_id
 
     async def start(self, container_id: str) -> None:
+        container = self._client().containers.container(container_id)
         try:
-            await self._client().containers.container(container_id).start()
+            try:
+                await container.start()
+            except DockerError as exc:
+                # The engine checks the network at start, not at create: one removed behind
+                # platd's back (or by its last container's release) is made again, once.
+                if exc.status != 404 or "network" not in exc.message.lower():
+                    raise
+                if not await self._network_again(container_id):
+                    raise
+                await container.start()
         except (DockerError, aiohttp.ClientError) as exc:
             raise _error(exc, f"starting container {container_id}") from exc
+
+    async def _network_again(self, container_id: str) -> bool:
+        """Ensure the network of the container's env anew (False: not a plat container)."""
+        observed = self._seen.get(container_id) or await self.inspect(container_id)
+        if observed is None or not observed.env_id:
+            return False
+        self.networks.forget(observed.env_id)
+        await self.networks.ensure(observed.env_id)
+        return True
+
+    @contextlib.contextmanager
+    def _working_on(self, container_id: str) -> Iterator[None]:
+        """Mark a stop or remove of ``container_id`` in flight (listings do not inspect it)."""
+        self._busy[container_id] = self._busy.get(container_id, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._busy.pop(container_id) - 1
+            if left:
+                self._busy[container_id] = left
 
     async def stop(self, container_id: str, timeout: float = 10.0) -> None:
         container = self._client().containers.container(container_id)
         try:
-            await container.stop(t=max(0, math.ceil(timeout)))
+            with self._working_on(container_id):
+                await container.stop(t=max(0, math.ceil(timeout)))
         except DockerError as exc:
             if exc.status in (304, 404):  # already stopped, or gone
                 return
@@ -326,21 +381,25 @@ class DockerRuntime:
 
     async def remove(self, container_id: str) -> None:
         container = self._client().containers.container(container_id)
-        observed = await self.inspect(container_id)
+        # Its env (for the network's release): known from an earlier inspection, usually.
+        observed = self._seen.get(container_id) or await self.inspect(container_id)
         try:
-            try:
-                await container.delete(v=True)
-            except DockerError as exc:
-                # Removing a container that still runs needs force (SIGKILL): only then use it.
-                if exc.status != 409 or "running" not in exc.message.lower():
-                    raise
-                await container.delete(force=True, v=True)
+            with self._working_on(container_id):
+                try:
+                    await container.delete(v=True)
+                except DockerError as exc:
+                    # Removing a container that still runs needs force (SIGKILL): only then.
+                    if exc.status != 409 or "running" not in exc.message.lower():
+                        raise
+                    await container.delete(force=True, v=True)
         except DockerError as exc:
             if exc.status == 404 or "already in progress" in exc.message:
                 return
             raise _error(exc, f"removing container {container_id}") from exc
         except aiohttp.ClientError as exc:
             raise _error(exc, f"removing container {container_id}") from exc
+        finally:
+            self._seen.pop(container_id, None)
         if observed is not None and observed.env_id:
             self.networks.release_soon(observed.env_id)
 
@@ -575,6 +634,48 @@ def observe(data: Mapping[str, Any]) -> ObservedContainer:
         memory=int((data.get("HostConfig") or {}).get("Memory") or 0),
         volumes=tuple(v for v in labels.get(LABELS["volumes"], "").split(",") if v),
     )
+
+
+_EXITED = re.compile(r"^Exited \((-?\d+)\)")
+
+
+def listed(entry: Mapping[str, Any], last: ObservedContainer | None) -> ObservedContainer:
+    """A ``GET /containers/json`` entry as an observation, for a container that is not to be
+    inspected now: its state, labels, addresses and ports from the entry, the rest (times,
+    exit code, OOM, memory limit) from ``last``, its latest inspection, if any."""
+    labels: Mapping[str, str] = entry.get("Labels") or {}
+    status = str(entry.get("State") or "dead")
+    state: ContainerState = status if status in _STATES else "dead"  # type: ignore[assignment]
+    networks: Mapping[str, Any] = (entry.get("NetworkSettings") or {}).get("Networks") or {}
+    ip = next((n["IPAddress"] for n in networks.values() if n.get("IPAddress")), None)
+    published = {int(p["PrivatePort"]): int(p["PublicPort"]) for p in entry.get("Ports") or ()
+                 if p.get("Type") == "tcp" and p.get("PublicPort") and p.get("PrivatePort")}
+    exit_code = None
+    if state in ("exited", "dead"):
+        match = _EXITED.match(str(entry.get("Status") or ""))
+        exit_code = int(match.group(1)) if match else (last.exit_code if last else None)
+    return ObservedContainer(
+        container_id=str(entry["Id"]),
+        instance_id=labels.get(LABELS["instance"], ""),
+        host_id=labels.get(LABELS["host"], ""),
+        env_id=labels.get(LABELS["env"], ""),
+        workload=labels.get(LABELS["workload"], ""),
+        release_id=labels.get(LABELS["release"], ""),
+        spec_hash=labels.get(LABELS["spec"], ""),
+        state=state,
+        exit_code=exit_code,
+        oom_killed=last.oom_killed if last else False,
+        started_at=last.started_at if last else None,
+        finished_at=last.finished_at if last and state != "running" else None,
+        ip=ip or None,
+        published=published,
+        memory=last.memory if last else 0,
+        volumes=tuple(v for v in labels.get(LABELS["volumes"], "").split(",") if v),
+    )
+
+
+async def _as_awaitable(value: ObservedContainer) -> ObservedContainer | None:
+    return value
 
 
 _RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$")

@@ -16,12 +16,17 @@ loser takes the next one. They may also race for the same *name*: the engine's d
 cluster sharing an engine, deploying at once, can each make ``plat-env-<id>`` (seen with
 Docker 20.10 under load: three networks of one name, and every container start naming it
 failing as "ambiguous"). ``ensure`` therefore settles duplicates: every daemon keeps the same
-one (the one holding containers, else the smallest id) and removes the others.
+one (the one holding containers, else the smallest id) and removes the others; the last
+daemon whose create returns sees them all.
 
 A network is removed when the last container of its env on the engine goes (in any state: a
 stopped container must be able to start again), a minute later (a stop-first rollout removes
 the old instance before it creates the new one), and at start-up platd removes those whose
 containers went behind its back.
+
+The networks this daemon made or found are remembered, so creating an instance in an env that
+already has its network costs no lookup; one removed behind platd's back makes the create fail
+with "network not found", and the runtime then ``forget``s it and ensures it again.
 """
 
 from __future__ import annotations
@@ -78,13 +83,23 @@ class EnvNetworks:
         self._lock = asyncio.Lock()
         self.release_delay = RELEASE_DELAY
         self._pending: dict[str, asyncio.Task[None]] = {}
+        self._known: set[str] = set()  # names of networks known to exist
+
+    def forget(self, env_id: str) -> None:
+        """The env's network turned out to be gone: the next ``ensure`` looks again."""
+        self._known.discard(network_name(env_id))
 
     async def ensure(self, env_id: str) -> str:
         """The name of the env's network, created if it does not exist yet."""
         name = network_name(env_id)
+        if name in self._known:
+            return name
         async with self._lock:
+            if name in self._known:
+                return name
             await self._settle(name)
             if await self._exists(name):
+                self._known.add(name)
                 return name
             refused: list[str] = []
             for _ in range(_ATTEMPTS):
@@ -96,10 +111,12 @@ class EnvNetworks:
                 try:
                     await self._client().networks.create(_config(name, env_id, subnet))
                     await self._settle(name)
+                    self._known.add(name)
                     return name
                 except DockerError as exc:
                     await self._settle(name)
                     if await self._exists(name):  # another daemon on this engine made it
+                        self._known.add(name)
                         return name
                     if "overlap" not in exc.message.lower():
                         raise RuntimeError_(f"creating network {name}: {exc.message}") from exc
@@ -138,6 +155,7 @@ class EnvNetworks:
         async with self._lock:
             with contextlib.suppress(DockerError, aiohttp.ClientError):
                 if not await self._env_has_containers(env_id):
+                    self._known.discard(network_name(env_id))
                     await (await self._client().networks.get(network_name(env_id))).delete()
 
     async def prune(self) -> None:

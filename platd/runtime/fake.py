@@ -133,6 +133,8 @@ class FakeRuntime:
         self._ids = itertools.count(1)
         self._events: asyncio.Queue[RuntimeEvent] = asyncio.Queue()
         self.execs: list[FakeExec] = []
+        self.prepared_envs: list[str] = []  # prepare_env calls, in order
+        self.released_envs: list[str] = []  # release_env calls, in order
 
     # --- what a test does to it ---------------------------------------------------------------
 
@@ -153,6 +155,12 @@ class FakeRuntime:
     async def list_instances(self, host_id: str) -> list[ObservedContainer]:
         self._call("list_instances", host_id)
         return [c.observed() for c in self.containers.values() if c.spec.host_id == host_id]
+
+    async def prepare_env(self, env_id: str) -> None:
+        self.prepared_envs.append(env_id)
+
+    def release_env(self, env_id: str) -> None:
+        self.released_envs.append(env_id)
 
     async def has_image(self, image: str) -> bool:
         self._call("has_image", image)

@@ -141,12 +141,18 @@ def replace(
 
 def explain(session: Session, env_id: str, membership: Membership | None,
             now: float) -> dict[str, dict[str, Any]]:
-    """Per workload of an env: where each slot runs and why, and per host why not."""
+    """Per workload of an env: where each slot runs and why, and per host why not.
+
+    The env's assignment rows are read first: without any (a host of its own writes none)
+    there is nothing to explain, and the facts of every host and workload are not gathered
+    (they were most of what ``plat status`` cost the daemon)."""
+    rows = session.exec(select(Assignment).where(Assignment.env_id == env_id,
+                                                 Assignment.deleted == False)).all()  # noqa: E712
+    if not rows:
+        return {}
     hosts = {h.id: h for h in host_facts(session, membership, now)}
     grace = membership.grace if membership is not None else 60.0
     facts = {w.workload: w for w in workload_facts(session) if w.env_id == env_id}
-    rows = session.exec(select(Assignment).where(Assignment.env_id == env_id,
-                                                 Assignment.deleted == False)).all()  # noqa: E712
     out: dict[str, dict[str, Any]] = {}
     for r in rows:
         slots = []

@@ -83,6 +83,27 @@ def create_admin_token(store: Store, clock: Clock) -> str:
     return secret
 
 
+def reset_admin_token(store: Store, clock: Clock, revoke_old: bool) -> tuple[str, int]:
+    """A new host admin token (``platd token reset``, on the host: recovery when the old one
+    is lost); with ``revoke_old``, every earlier admin token is revoked in the same write.
+    Returns the token and how many were revoked."""
+    from sqlmodel import select
+
+    secret = new_token()
+    revoked = 0
+    with store.write() as session:
+        if revoke_old:
+            old = session.exec(select(Token).where(
+                Token.org_id.is_(None), Token.user_id.is_(None),  # type: ignore[union-attr]
+                Token.role == "owner", Token.deleted == False)).all()  # noqa: E712
+            for token in old:
+                token.deleted = True
+                session.add(token)
+                revoked += 1
+        session.add(_row(clock, secret, "admin", None, "owner", "platd token reset"))
+    return secret, revoked
+
+
 def _row(clock: Clock, secret: str, name: str, org_id: str | None, role: str, by: str) -> Token:
     return Token(
         id=uuid7(),

@@ -13,6 +13,11 @@ Why these choices (docs/volumes.md has the long form):
   the filesystem in the volume, once for the image file), which keeps throughput near the disk's.
 
 Every call runs under one lock: volume operations are rare and a snapshot must not race a resize.
+
+With ``PLATD_VOLUME_HELPER`` set (the unit's ``volumes-helper.conf``), platd keeps its sandbox
+and the privileged commands (losetup, mkfs.xfs, mount, umount, xfs_growfs, fsfreeze) run in
+``platd-volume-helper`` behind that unix socket, one request per connection; so does the probe.
+File work under the data directory (allocating, copying images) stays in platd.
 """
 
 from __future__ import annotations
@@ -35,8 +40,51 @@ from platd.volumes.backend import (
 TOOLS = ("losetup", "mkfs.xfs", "xfs_growfs", "fsfreeze", "mount", "umount", "cp")
 
 
+HELPER_ENV = "PLATD_VOLUME_HELPER"
+MAX_ANSWER = 16 * 1024 * 1024
+LOCAL_TOOLS = ("cp",)  # on files platd owns: no privilege needed
+
+
+def _helper() -> str | None:
+    return os.environ.get(HELPER_ENV) or None
+
+
+def _ask_helper(path: str, request: dict[str, object], timeout: float) -> dict[str, object]:
+    """One request to platd-volume-helper over its socket; OSError when it cannot answer."""
+    import json
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(json.dumps(request).encode() + b"\n")
+        s.shutdown(socket.SHUT_WR)
+        chunks, size = [], 0
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_ANSWER:
+                raise OSError("the volume helper's answer is too large")
+    try:
+        answer = json.loads(b"".join(chunks))
+    except ValueError:
+        raise OSError("the volume helper answered something that is not JSON") from None
+    if not isinstance(answer, dict):
+        raise OSError("the volume helper answered something that is not an object")
+    return answer
+
+
 def probe() -> str | None:
     """None if this host can enforce volume sizes; otherwise why not, in plain words."""
+    helper = _helper()
+    if helper is not None:
+        try:
+            answer = _ask_helper(helper, {"probe": True}, 30)
+        except OSError as e:
+            return (f"the volume helper at {helper} does not answer ({e}); is "
+                    "platd-volumes.socket running?")
+        why = answer.get("unavailable")
+        return str(why) if why else None
     problems = []
     if os.geteuid() != 0:
         problems.append("platd does not run as root (loop devices and mounts need it)")
@@ -77,6 +125,18 @@ def open_backend(data_path: Path) -> LoopBackend | UnavailableBackend:
 
 
 def _run(*cmd: str, timeout: float = 600) -> str:
+    helper = _helper()
+    if helper is not None and cmd[0] not in LOCAL_TOOLS:
+        try:
+            answer = _ask_helper(helper, {"argv": list(cmd)}, timeout + 5)
+        except OSError as e:
+            raise VolumeIOError(f"{cmd[0]} failed: the volume helper does not answer ({e})"
+                                ) from e
+        code, out, err = answer.get("code"), answer.get("stdout"), answer.get("stderr")
+        if code != 0:
+            lines = str(err or out or "").strip().splitlines()
+            raise VolumeIOError(f"{' '.join(cmd)} failed: {lines[-1] if lines else code}")
+        return str(out or "")
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -144,7 +204,8 @@ class LoopBackend:
             if os.path.ismount(mnt):
                 # A platd killed in the middle of a snapshot leaves the filesystem frozen and
                 # its instance's writes hanging: thaw it (an error means it was not frozen).
-                subprocess.run(["fsfreeze", "-u", str(mnt)], capture_output=True, check=False)
+                with contextlib.suppress(VolumeIOError):
+                    _run("fsfreeze", "-u", str(mnt), timeout=60)
                 return False
             image = self.image(volume_id)
             if not image.exists():

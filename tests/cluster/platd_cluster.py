@@ -1,20 +1,25 @@
 """Real platd processes as cluster hosts, one per namespace of a lab.
 
 Each host is ``platd serve`` (the fake runtime unless a test asks for ``docker``: most are about
-state, not containers) on its lab address, port 7400, with its own data dir; platd starts its
-own Serf agent, bound to the lab address, RPC on the namespace's loopback. A node is a
-``netns.Node`` or anything with its interface (``HostNode``): ``loopback.LoopbackNode`` puts
-hosts on loopback addresses of the machine's own namespace, where Docker's containers are.
-The first host makes the cluster, the others join it with a token, exactly as an operator
-would. The test talks HTTP to a host through a socket opened inside its namespace, and reads
+state, not containers) on its lab address, port 7400, with its own data dir, serving https (a
+lab address is not loopback, so platd always serves TLS there, with a certificate of the
+cluster's CA); platd starts its own Serf agent, bound to the lab address, RPC on the
+namespace's loopback. A node is a ``netns.Node`` or anything with its interface
+(``HostNode``): ``loopback.LoopbackNode`` puts hosts on loopback addresses of the machine's own
+namespace, where Docker's containers are, and there platd serves plain http. The first host
+makes the cluster, the others join it with a token, exactly as an operator would. The test
+talks to a host through a socket opened inside its namespace, trusting the cluster CA only, and
+reads
 each host's state database from disk to compare digests.
 """
 
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -54,12 +59,23 @@ class HostLab(Protocol):
 
 
 class _NodeConnection(http.client.HTTPConnection):
-    def __init__(self, node: HostNode, timeout: float) -> None:
+    def __init__(self, node: HostNode, timeout: float, ca: Path | None) -> None:
         super().__init__(node.ip, API_PORT, timeout=timeout)
         self._node = node
+        self._ca = ca
 
     def connect(self) -> None:
-        self.sock = self._node.open_socket(self._node.ip, API_PORT, self.timeout or 5.0)
+        sock = self._node.open_socket(self._node.ip, API_PORT, self.timeout or 5.0)
+        if self._ca is None:  # loopback: platd serves plain http there
+            self.sock = sock
+            return
+        context = ssl.create_default_context(cafile=str(self._ca))
+        self.sock = context.wrap_socket(sock, server_hostname=self._node.ip)
+
+
+def scheme(node: HostNode) -> str:
+    """How platd serves on the node's address: TLS always beyond loopback, never on it."""
+    return "http" if ipaddress.ip_address(node.ip).is_loopback else "https"
 
 
 @dataclass
@@ -78,7 +94,16 @@ class Host:
 
     @property
     def api(self) -> str:
-        return f"http://{self.node.ip}:{API_PORT}"
+        return f"{scheme(self.node)}://{self.node.ip}:{API_PORT}"
+
+    @property
+    def tls(self) -> bool:
+        return scheme(self.node) == "https"
+
+    @property
+    def ca(self) -> Path:
+        """The cluster CA (every member holds the same one)."""
+        return self.data / "tls" / "ca.pem"
 
     @property
     def gossip(self) -> str:
@@ -87,7 +112,7 @@ class Host:
     def request(self, method: str, path: str, body: Any = None, *, token: str | None = None,
                 headers: dict[str, str] | None = None, timeout: float = 10.0
                 ) -> tuple[int, Any]:
-        conn = _NodeConnection(self.node, timeout)
+        conn = _NodeConnection(self.node, timeout, self.ca if self.tls else None)
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         if token is None:
             token = self.token
@@ -164,7 +189,8 @@ class Host:
 
 def init(node: HostNode, data: Path, *extra: str) -> dict[str, Any]:
     out = node.run(PLATD, "init", "--data", str(data), "--name", f"h{node.index}", "--json",
-                   "--gossip", f"{node.ip}:7946", "--advertise", f"http://{node.ip}:{API_PORT}",
+                   "--gossip", f"{node.ip}:7946", "--advertise",
+                   f"{scheme(node)}://{node.ip}:{API_PORT}",
                    *extra, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"platd init failed: {out.stderr}")

@@ -111,7 +111,7 @@ class Cluster:
 def plat_env(h: Host, config: Path, token: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLAT_")}
     env.update(PLAT_API=h.api, PLAT_TOKEN=token if token is not None else h.token,
-               PLAT_CONFIG_DIR=str(config), COLUMNS="200")
+               PLAT_CONFIG_DIR=str(config), PLAT_CA_FILE=str(h.ca), COLUMNS="200")
     return env
 
 
@@ -163,7 +163,7 @@ def join_with(printed: str, member: Host, lab: Lab, index: int, root: Path) -> H
     line = next(x.strip() for x in printed.splitlines() if x.strip().startswith("platd init"))
     argv = shlex.split(line)
     out = node.run(PLATD, *argv[1:], "--data", str(data), "--name", f"h{index}", "--json",
-                   "--gossip", f"{node.ip}:7946", "--advertise", f"http://{node.ip}:7400",
+                   "--gossip", f"{node.ip}:7946", "--advertise", f"https://{node.ip}:7400",
                    check=False)
     if out.returncode != 0:
         raise RuntimeError(f"the printed join line failed: {out.stderr}")

@@ -10,6 +10,7 @@ without the workload's healthy count ever dropping below what it asks for.
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -53,8 +54,12 @@ def exec_through(host: Host, instance: str, cmd: list[str]) -> tuple[dict[str, A
     """One exec session opened on ``host``: the started message, stdout, the exit code."""
     from websockets.sync.client import connect
 
+    # Beyond loopback: TLS (on loopback addresses, platd serves plain http).
+    context = ssl.create_default_context(cafile=str(host.ca)) if host.tls else None
     sock = host.node.open_socket(host.node.ip, 7400, 10)
-    with connect(f"ws://{host.node.ip}:7400/v1/envs/{TARGET}/exec", sock=sock,
+    ws_scheme = "wss" if host.tls else "ws"
+    with connect(f"{ws_scheme}://{host.node.ip}:7400/v1/envs/{TARGET}/exec", sock=sock,
+                 ssl=context, server_hostname=host.node.ip if host.tls else None,
                  additional_headers={"Authorization": f"Bearer {host.token}"},
                  open_timeout=10) as ws:
         ws.send(json.dumps({"type": "start", "instance": instance, "cmd": cmd}))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -232,3 +233,20 @@ def test_deploy_build_makes_pushes_and_pins_the_image(
     (c,) = [c for c in containers(d.host_id) if c.state == "running"]
     assert c.image == image
     assert docker_exec(c.id, "cat", "/marker") == marker + "\n"
+
+
+def test_a_new_env_has_its_network_before_its_first_deploy(docker_daemon: Daemon) -> None:
+    """On a host of its own the env's bridge network is made when the env is created, so the
+    first deploy does not wait for the engine to make it (docs/architecture.md)."""
+    d = docker_daemon
+    d.make_env("acme/shop/hello/fresh")
+    listed = d.plat("envs", "list", "acme/shop/hello", "--json").json()
+    ids = [e["id"] for e in listed if e["name"] == "fresh"]
+    assert ids, listed
+    name = f"plat-env-{ids[0]}"
+
+    def exists() -> bool:
+        return subprocess.run(["docker", "network", "inspect", name],
+                              capture_output=True).returncode == 0
+
+    wait_for(exists, timeout=20)

@@ -175,7 +175,8 @@ def test_bootstrap_lets_platd_mount_volumes_unless_told_not_to(tmp_path: Path,
     helper = "/usr/local/lib/platd/volume-helper"
     for sub in ("on", "off", "helper", "bad"):
         (tmp_path / sub).mkdir()
-    r = run_fake(tmp_path / "on", "bootstrap.py", plat_pyz=str(pyz))
+    # True: the old way, the sandbox options lifted in platd.service itself.
+    r = run_fake(tmp_path / "on", "bootstrap.py", plat_pyz=str(pyz), platd_volumes=True)
     assert r.code == 0, r.out
     assert "xfsprogs" in installed(r)
     assert r.ran(f"chmod 644 {drop_ins}/volumes.conf")
@@ -187,8 +188,9 @@ def test_bootstrap_lets_platd_mount_volumes_unless_told_not_to(tmp_path: Path,
     assert "xfsprogs" not in installed(r)
     assert not r.ran(f"chmod 644 {drop_ins}/volumes.conf")
 
-    # platd keeps its sandbox; the privileged steps go to the socket-activated helper.
-    r = run_fake(tmp_path / "helper", "bootstrap.py", plat_pyz=str(pyz), platd_volumes="helper")
+    # The default: platd keeps its sandbox; the privileged steps go to the socket-activated
+    # helper.
+    r = run_fake(tmp_path / "helper", "bootstrap.py", plat_pyz=str(pyz))
     assert r.code == 0, r.out
     assert "xfsprogs" in installed(r)
     assert r.ran(f"chmod 644 {drop_ins}/volumes-helper.conf")

@@ -108,10 +108,14 @@ class Container:
                               capture_output=True, text=True, cwd=self.work, timeout=1200)
 
     def health(self, address: str) -> str:
-        """GET /v1/health from inside the container: "ok", or why not."""
-        r = self.sh("python3 -c 'import urllib.request, sys; print(urllib.request.urlopen("
-                    f"\"http://{address}:7400/v1/health\", timeout=2).status)' 2>&1 | tail -1",
-                    check=False)
+        """GET /v1/health from inside the container: "ok", or why not. Beyond loopback
+        (``[::1]`` stands for the ``[::]`` platd listens on) platd speaks only https, with a
+        certificate of its CA; on 127.0.0.1 (the guard's fallback) plain http."""
+        scheme = "http" if address == "127.0.0.1" else "https"
+        r = self.sh("python3 -c 'import ssl, urllib.request, sys; print(urllib.request.urlopen("
+                    f"\"{scheme}://{address}:7400/v1/health\", timeout=2, context=ssl."
+                    "create_default_context(cafile=\"/var/lib/platd/tls/ca.pem\")).status)' "
+                    "2>&1 | tail -1", check=False)
         return "ok" if r.stdout.strip() == "200" else r.stdout.strip()
 
     def wait_health(self, address: str, seconds: float = 90) -> str:

@@ -18,7 +18,14 @@ from typing import Any
 import pytest
 
 from platd.runtime.base import InstanceSpec, ObservedContainer, RuntimeError_, RuntimeEvent
-from platd.runtime.docker import DockerRuntime, demultiplex, observe, parse_time, to_event
+from platd.runtime.docker import (
+    DockerRuntime,
+    demultiplex,
+    listed,
+    observe,
+    parse_time,
+    to_event,
+)
 from platd.runtime.registry import resolve_digest
 from platd.spec.errors import ImageError
 
@@ -367,6 +374,47 @@ def test_stop_is_graceful(run: Run, make_spec: SpecFactory) -> None:
 
 
 @docker
+def test_a_listing_does_not_inspect_a_container_being_stopped(
+    run: Run, make_spec: SpecFactory, host_id: str
+) -> None:
+    """The engine holds a container's lock while it tears it down after a stop, and an
+    inspection waits for that: a listing (a reconcile pass) must not wait with it."""
+
+    async def body(rt: DockerRuntime) -> tuple[list[str], ObservedContainer, ObservedContainer,
+                                                ObservedContainer]:
+        # Ignores SIGTERM: the stop lasts its whole 2 s grace period.
+        cid = await rt.create(make_spec(command=("sh", "-c", "trap '' TERM; sleep 60 & wait")))
+        await rt.start(cid)
+        before = await wait_for(lambda: rt.inspect(cid), lambda o: o.state == "running")
+        inspected: list[str] = []
+        real_inspect = rt.inspect
+
+        async def spy(container_id: str) -> ObservedContainer | None:
+            inspected.append(container_id)
+            return await real_inspect(container_id)
+
+        rt.inspect = spy  # type: ignore[method-assign]
+        stopping = asyncio.create_task(rt.stop(cid, timeout=2))
+        await asyncio.sleep(0.5)
+        [during] = await rt.list_instances(host_id)
+        skipped = list(inspected)
+        await stopping
+        [after] = await rt.list_instances(host_id)
+        return skipped, before, during, after
+
+    skipped, before, during, after = run(body)
+    assert skipped == []
+    # The last inspection stands in: times and limits are kept, the state is the listing's.
+    assert during.state == "running"
+    assert (during.started_at, during.memory, during.ip) == (before.started_at, before.memory,
+                                                             before.ip)
+    assert (during.instance_id, during.env_id) == (before.instance_id, before.env_id)
+    # Once the stop is over, the listing inspects again.
+    assert (after.state, after.exit_code) == ("exited", 137)
+    assert after.finished_at is not None
+
+
+@docker
 def test_start_of_a_missing_container_is_a_runtime_error(run: Run, docker_services: None) -> None:
     with pytest.raises(RuntimeError_) as caught:
         run(lambda rt: rt.start("no-such-container"))
@@ -465,6 +513,29 @@ def test_observe_an_oom_killed_container() -> None:
     assert observed.started_at is not None
     assert observed.finished_at - observed.started_at == 0.5
     assert (observed.ip, observed.published) == ("172.17.0.9", {8080: 32768})
+
+
+def test_listed_takes_what_a_listing_has_and_the_rest_from_the_last_inspection() -> None:
+    entry = {
+        "Id": "abc",
+        "Labels": {"dev.plat.instance": "i1", "dev.plat.env": "e1", "dev.plat.volumes": "a,b"},
+        "State": "exited",
+        "Status": "Exited (143) 1 second ago",
+        "NetworkSettings": {"Networks": {"plat-env-e1": {"IPAddress": "10.213.0.2"}}},
+        "Ports": [{"IP": "127.0.0.1", "PrivatePort": 8080, "PublicPort": 32768, "Type": "tcp"},
+                  {"PrivatePort": 53, "Type": "udp"}],
+    }
+    bare = listed(entry, None)
+    assert (bare.state, bare.exit_code, bare.started_at, bare.memory) == ("exited", 143, None, 0)
+    assert (bare.instance_id, bare.env_id, bare.volumes) == ("i1", "e1", ("a", "b"))
+    assert (bare.ip, bare.published) == ("10.213.0.2", {8080: 32768})
+    last = ObservedContainer(container_id="abc", instance_id="i1", host_id="", env_id="e1",
+                             workload="", release_id="", spec_hash="", state="running",
+                             started_at=100.0, memory=64, oom_killed=True)
+    known = listed({**entry, "State": "running", "Status": "Up 3 seconds"}, last)
+    assert (known.state, known.exit_code, known.started_at, known.memory, known.oom_killed) == (
+        "running", None, 100.0, 64, True)
+    assert listed({"Id": "x", "State": "restarting?"}, None).state == "dead"
 
 
 def test_hello_v1_constant_matches_the_manifest() -> None:

@@ -138,6 +138,39 @@ def test_a_stopped_instance_keeps_its_envs_network_and_starts_again(
 
 
 @docker
+def test_a_known_network_is_not_looked_up_again_and_one_removed_behind_platds_back_returns(
+    run: Run, make_spec: SpecFactory, host_id: str
+) -> None:
+    env = f"env-d-{uuid.uuid4().hex[:8]}"
+    first, second, third = (make_spec(env_id=env, env_path="org-d/p/a/e") for _ in range(3))
+
+    async def body(rt: DockerRuntime) -> None:
+        a = await rt.create(first)
+        lookups: list[str] = []
+        real_exists = rt.networks._exists
+
+        async def spy(name: str) -> bool:
+            lookups.append(name)
+            return await real_exists(name)
+
+        rt.networks._exists = spy  # type: ignore[method-assign]
+        b = await rt.create(second)
+        assert lookups == [], "the env's network was made by this runtime: no lookup"
+        for cid in (a, b):
+            await rt.remove(cid)
+        # Removed behind platd's back (its containers are gone, so the engine lets it go).
+        client = rt._client()
+        await (await client.networks.get(network_name(env))).delete()
+        c = await rt.create(third)
+        await rt.start(c)
+        (running,) = await _running(rt, host_id, 1)
+        assert running.container_id == c
+        assert await real_exists(network_name(env))
+
+    run(body)
+
+
+@docker
 def test_an_instance_an_older_platd_left_on_the_default_bridge_moves_to_its_env_network(
     run: Run, make_spec: SpecFactory, host_id: str
 ) -> None:
@@ -218,8 +251,8 @@ def test_duplicate_networks_of_one_env_made_by_racing_daemons_are_settled_to_one
 ) -> None:
     # Several daemons sharing an engine can each create the env's network at once: the
     # engine's duplicate check is not atomic (found by tests/cluster/test_docker_cluster.py).
-    env = f"env-d-{uuid.uuid4().hex[:8]}"
-    spec = make_spec(env_id=env, env_path="org-d/p/a/e")
+    env = f"env-e-{uuid.uuid4().hex[:8]}"
+    spec = make_spec(env_id=env, env_path="org-e/p/a/e")
     name = network_name(env)
 
     async def body(rt: DockerRuntime) -> None:

@@ -53,7 +53,7 @@ def not_in_cluster_lines() -> list[str]:
     the rest are also the error of the commands that need a cluster."""
     return ["this host is not in a cluster",
             "  make one with: platd init --cluster NAME --gossip IP:7946 "
-            "--advertise http://IP:7400 (on a fresh data dir)",
+            "--advertise https://IP:7400 (on a fresh data dir)",
             "  then add hosts with a token from: plat hosts join-token"]
 
 
@@ -117,7 +117,7 @@ def join_token_lines(t: dict[str, Any]) -> list[str]:
         f"  {t['join']}",
         "",
         "with the new host's own addresses added: --gossip NEW_IP:7946 "
-        "--advertise http://NEW_IP:7400",
+        "--advertise https://NEW_IP:7400",
         "then start it: platd serve --listen NEW_IP:7400",
         "The token is shown only this once; if it is lost, make another.",
     ]

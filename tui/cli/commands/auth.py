@@ -22,6 +22,11 @@ Three ways to log in; the token is checked against the daemon, then stored with 
   PLAT_TOKEN=... plat ...              for CI: nothing stored
 
 Tokens are never given on the command line, where other users of the host can read them.
+
+An https:// API is trusted through its cluster's CA: the first login shows the CA's
+fingerprint and asks you to accept it (compare it with `platd ca` on a host), or takes it from
+--ca-fingerprint, and refuses a CA with another fingerprint. The CA is then pinned for that
+address; later commands trust nothing else there.
 """
 
 
@@ -39,6 +44,9 @@ def register(sub: Any, _target: argparse.ArgumentParser) -> None:
     p.add_argument("--token-stdin", action="store_true",
                    help="read the token from standard input (a hidden prompt at a terminal)")
     p.add_argument("--no-qr", action="store_true", help="do not draw the QR code")
+    p.add_argument("--ca-fingerprint", metavar="SHA256",
+                   help="for an https API: the cluster CA's fingerprint, as `platd ca` prints "
+                   "it on a host; accepted without asking, and any other CA is refused")
     # Kept for old scripts only: a token on the command line is visible to every process.
     p.add_argument("--token", help=argparse.SUPPRESS)
     p.set_defaults(handler=login)
@@ -86,15 +94,21 @@ def login(ctx: Ctx) -> int:
         token = _token_from_input(ctx)
     else:
         token = None
+    ca = _trusted_ca(ctx, api)
     if token is None:
-        token = _device_flow(ctx, Client(api, None))
-    client = Client(api, token)
+        token = _device_flow(ctx, Client(api, None, ca=ca))
+    client = Client(api, token, ca=ca)
     me = client.get("/v1/whoami")
+    pinned = None
+    if ca is not None:
+        from tui.cli import trust
+
+        pinned = trust.pin(api, ca)
     data = ctx.settings.load()
     data.update(api=api, token=token)
     path = ctx.settings.save(data)
     ctx.out(
-        {"api": api, **me, "config": path},
+        {"api": api, **me, "config": path, "ca_pinned": pinned},
         [
             f"logged in to {api} as {_who(me)}",
             *([f"token expires {format_utc(me['expires_at'], millis=False)}"]
@@ -103,6 +117,62 @@ def login(ctx: Ctx) -> int:
         ],
     )
     return 0
+
+
+def _trusted_ca(ctx: Ctx, api: str) -> str | None:
+    """For an https API, the CA to trust (pinned once the login works); None for http.
+
+    Without ``--ca-fingerprint``, a CA pinned before is kept as it is. Otherwise the API's CA
+    is fetched without trusting it, its fingerprint shown, and it is used only when it is the
+    one given, or the person at the terminal accepts it."""
+    from platd.spec.errors import Unauthenticated
+    from platd.spec.fingerprint import fingerprint, normalise
+    from tui.cli import trust
+    from tui.client import Client
+
+    if not api.startswith("https://"):
+        if ctx.args.ca_fingerprint:
+            raise InvalidInput("--ca-fingerprint goes with an https:// API address",
+                               hint=f"plat login --api https://{api.split('://', 1)[-1]} ...")
+        return None
+    expected = normalise(ctx.args.ca_fingerprint) if ctx.args.ca_fingerprint else None
+    known = trust.pinned(api)
+    if expected is None and known:
+        return known
+    probe = Client(api, None, verify=False)
+    try:
+        answer = probe.get("/v1/tls/ca")
+    finally:
+        probe.close()
+    pem = answer.get("ca") if isinstance(answer, dict) else None
+    if not isinstance(pem, str):
+        raise InvalidInput(f"{api} did not hand over a CA certificate")
+    seen = fingerprint(pem)
+    if expected is not None:
+        if seen != expected:
+            raise Unauthenticated(
+                f"the CA of {api} is not the one given: it has fingerprint {seen}, "
+                f"--ca-fingerprint says {expected}",
+                hint=["nothing was stored; check the address, and the fingerprint on a host "
+                      "of the cluster: platd ca",
+                      "a different CA may mean someone is between you and the host"],
+            )
+        ctx.note(f"the CA of {api} has the fingerprint given ({seen})")
+        return pem
+    ctx.note(f"the API at {api} presents a cluster CA with fingerprint\n  {seen}\n"
+             "compare it with what `platd ca` prints on a host of the cluster")
+    if not ctx.interactive:
+        raise Unauthenticated(
+            f"the CA of {api} is not trusted yet, and there is nobody to ask",
+            hint="check the fingerprint on a host (platd ca) and pass it: plat login --api "
+            f"{api} --ca-fingerprint {seen}",
+        )
+    answer_text = ctx.ask("trust this CA for this address? type yes: ")
+    if (answer_text or "").strip().lower() not in ("yes", "y"):
+        raise Unauthenticated("the CA was not accepted; nothing was stored",
+                              hint=f"plat login --api {api} --ca-fingerprint FP, with FP from "
+                              "platd ca on a host")
+    return pem
 
 
 def _token_from_input(ctx: Ctx) -> str:

@@ -8,9 +8,12 @@ need the host admin token; the daemon says so when another token tries.
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from platd.spec.errors import InvalidInput
 from tui.cli.context import Ctx
 from tui.cli.options import PlatParser, json_options
 
@@ -59,6 +62,30 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--ttl", default=DEFAULT_TTL,
                    help="how long the token is good for: 10m, 1h, 2d (default 1h, at most 7d)")
     p.set_defaults(handler=join_token)
+    p = hsub.add_parser(
+        "add", parents=[late_json],
+        help="bootstrap a fresh Debian host over SSH and make it a member (pyinfra)",
+        description="Runs the bootstrap playbook on ssh://USER@ADDRESS (Docker, Serf, HAProxy, "
+        "the firewall, platd) and joins the host to the cluster this CLI is logged in to, "
+        "with a single-use join token that never appears in any output; --new-cluster makes "
+        "the first host of a new cluster instead and logs this CLI in to it. Running it again "
+        "changes nothing on a host that is right. Needs a plat checkout (pyinfra, playbooks) "
+        "and the single files from packaging/build-pyz.")
+    p.add_argument("target", metavar="ssh://USER@ADDRESS", help="the host, e.g. ssh://root@10.0.0.5")
+    p.add_argument("--new-cluster", metavar="NAME",
+                   help="make this the first host of a new cluster NAME (and log in to it)")
+    p.add_argument("--name", help="the host's name in plat (default: the address)")
+    p.add_argument("--region", help="the host's region label, e.g. ams")
+    p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE",
+                   help="a label for placement (repeatable)")
+    p.add_argument("--peers", action="append", metavar="CIDR",
+                   help="who may reach the host's API port (repeatable; default: the host's "
+                   "/24 or /64 and this machine's address)")
+    p.add_argument("--ssh-key", metavar="PATH", help="the SSH private key to log in with")
+    p.add_argument("--pyz", metavar="DIR", help="where build-pyz wrote the single files "
+                   "(default: dist/ of the checkout)")
+    p.add_argument("--api-port", type=int, default=7400, help="the API port (default 7400)")
+    p.set_defaults(handler=add)
 
 
 def _host_path(host: str) -> str:
@@ -150,4 +177,88 @@ def join_token(ctx: Ctx) -> int:
     ttl = parse_duration(ctx.args.ttl)
     t = ctx.client.post("/v1/hosts/join-tokens", {"ttl_seconds": ttl})
     ctx.out(t, join_token_lines(t))
+    return 0
+
+
+def add(ctx: Ctx) -> int:
+    """plat hosts add: the playbook on one host, then a member, then logged in."""
+    from tui import hostadd
+    from tui.cli import settings as cli_settings
+    from tui.cli import trust
+    from tui.client import Client
+
+    a = ctx.args
+    target = hostadd.parse_target(a.target)
+    labels = hostadd.parse_labels(a.label, a.region)
+    if not 0 < a.api_port < 65536:
+        raise InvalidInput(f"--api-port {a.api_port} is not a port")
+    if a.new_cluster:
+        from platd.spec.names import check_name
+
+        check_name("cluster", a.new_cluster)
+    name = a.name or target.host
+    if len(name) > 63 or not name.replace(".", "-").replace(":", "-").replace("-", "a").isalnum():
+        raise InvalidInput(f"cannot use host name {name[:80]!r}",
+                           hint="letters, digits, dots and dashes: --name edge-ams-1")
+    pyz = hostadd.pyz_dir(a.pyz)
+    known_hosts = os.path.join(cli_settings.config_dir(), "known_hosts")
+    os.makedirs(cli_settings.config_dir(), mode=0o700, exist_ok=True)
+    ssh = hostadd.Ssh(target, a.ssh_key, known_hosts)
+    initialised = ssh.run(f"test -e {hostadd.DATA}/host.json", check=False).returncode == 0
+    api = f"https://{target.bracketed}:{a.api_port}"
+    peers = a.peers or hostadd.default_peers(target)
+    join = None
+    with hostadd.private_dir() as work:
+        token_file = os.path.join(work, "join-token")
+        if not a.new_cluster:
+            if not ctx.settings.api:
+                raise InvalidInput("plat hosts add joins the cluster this CLI is logged in to, "
+                                   "and it is logged in to none",
+                                   hint="the first host: plat hosts add --new-cluster NAME "
+                                   f"{a.target}")
+            join = ctx.settings.api
+            if not initialised:
+                minted = ctx.client.post("/v1/hosts/join-tokens", {"ttl_seconds": 3600})
+                hostadd.write_private(Path(token_file), str(minted["token"]))
+        data = hostadd.host_data(
+            target, name=name, pyz=pyz, labels=labels, peers=peers, api_port=a.api_port,
+            cluster=a.new_cluster, join=join if not initialised else None,
+            join_token_file=token_file, ssh_key=a.ssh_key, known_hosts=known_hosts)
+        inventory = Path(work) / "inventory.py"
+        inventory.write_text(f"hosts = [({target.address!r}, {data!r})]\n")
+        hostadd.run_bootstrap(inventory, ctx.note)
+    ca = ssh.run(f"/usr/local/bin/platd ca --pem --data {hostadd.DATA}").stdout.strip() + "\n"
+    from platd.spec.fingerprint import fingerprint
+
+    seen = fingerprint(ca)
+    result: dict[str, Any] = {"host": name, "api": api, "ca_fingerprint": seen,
+                              "initialised": not initialised}
+    if a.new_cluster:
+        token_text = ssh.run(f"cat {hostadd.ADMIN_TOKEN_FILE} 2>/dev/null", check=False).stdout
+        token = token_text.strip() or (ctx.settings.token if ctx.settings.api == api else None)
+        if not token:
+            raise InvalidInput(f"{name} is initialised but its admin token file is gone, and "
+                               "this CLI is not logged in to it",
+                               hint=f"on the host: platd token reset; then plat login --api "
+                               f"{api} --token-stdin --ca-fingerprint {seen}")
+        client = Client(api, token, ca=ca)
+        me = hostadd.wait_whoami(client)
+        pinned = trust.pin(api, ca)
+        stored = ctx.settings.load()
+        stored.update(api=api, token=token)
+        where = ctx.settings.save(stored)
+        ssh.run(f"rm -f {hostadd.ADMIN_TOKEN_FILE}", check=False)
+        result.update(logged_in_as=me.get("name"), config=where, ca_pinned=pinned)
+        lines = [f"{name} is the first host of cluster {a.new_cluster}: {api}",
+                 f"CA fingerprint {seen} (read over SSH, pinned)",
+                 f"logged in as {me.get('name', 'admin')}; credentials saved in {where}"]
+    else:
+        pinned_ca = trust.pinned(join or api)
+        if pinned_ca and fingerprint(pinned_ca) != seen:
+            raise InvalidInput(f"{name} has a CA other than its cluster's ({seen})",
+                               hint="it may belong to another cluster: see plat hosts")
+        pinned = trust.pin(api, ca)
+        lines = [f"{name} is a member of the cluster of {join}: {api}",
+                 "see it with: plat hosts"]
+    ctx.out(result, lines)
     return 0
