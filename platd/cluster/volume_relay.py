@@ -54,7 +54,9 @@ async def _post(cluster: Any, api: str, name: str, request: dict[str, Any]) -> A
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
                 total=TIMEOUT, sock_connect=10.0)) as http:
             url = yarl.URL(api.rstrip("/") + target, encoded=True)
-            async with http.post(url, data=body, headers=headers) as r:
+            # Peers trust only the cluster's CA (TLS beyond loopback).
+            async with http.post(url, data=body, headers=headers,
+                                 ssl=getattr(cluster, "ssl_context", None) or True) as r:
                 raw = await r.read()
                 status = r.status
     except (aiohttp.ClientError, OSError, TimeoutError) as e:

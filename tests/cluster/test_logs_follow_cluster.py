@@ -130,7 +130,8 @@ def test_the_cli_follows_every_host_with_the_host_in_each_line(
     wait_for(lambda: len(healthy_on(h0)) == 2, 30, "site on both hosts")
     plat = str(Path(PLATD).parent / "plat")
     config = tmp_path / "cli"
-    env = {**os.environ, "PLAT_CONFIG_DIR": str(config)}
+    # The lab address is not loopback: the API is TLS, and the CLI trusts the cluster's CA.
+    env = {**os.environ, "PLAT_CONFIG_DIR": str(config), "PLAT_CA_FILE": str(h0.ca)}
     login = h0.node.run(plat, "login", "--api", h0.api, "--token-stdin", input=h0.token,
                         env=env, check=False)
     assert login.returncode == 0, login.stderr
