@@ -301,8 +301,13 @@ def _element(net: Network) -> str:
     return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
 
 
-def render_nftables(port: int, sources: Iterable[str]) -> str:
-    """An nft script that lets only ``sources`` (and loopback) reach TCP ``port``.
+HOP_PORT = 7401  # platd's hop_port default: other hosts' ingress reaches this host's instances
+
+
+def render_nftables(port: int, sources: Iterable[str], hop_port: int = HOP_PORT) -> str:
+    """An nft script that lets only ``sources`` (and loopback) reach TCP ``port`` (the API)
+    and ``hop_port`` (the hop HAProxy opens for other hosts' endpoints; it refuses strangers
+    itself too).
 
     It replaces the one table ``inet platd`` atomically ("table" then "delete table" makes the
     delete safe when the table is absent) and touches nothing else, so Docker's rules and any
@@ -321,14 +326,15 @@ def render_nftables(port: int, sources: Iterable[str]) -> str:
     return (
         "#!/usr/sbin/nft -f\n"
         "# Managed by plat's playbooks/network.py; changes here are overwritten.\n"
-        f"# Only cluster peers and loopback may reach the platd API (TCP {port}).\n"
+        f"# Only cluster peers and loopback may reach the platd API (TCP {port}) and the\n"
+        f"# hop to this host's instances (TCP {hop_port}).\n"
         f"table inet {NFT_TABLE}\n"
         f"delete table inet {NFT_TABLE}\n"
         f"table inet {NFT_TABLE} {{\n"
         + "".join(sets)
         + "\tchain input {\n"
         "\t\ttype filter hook input priority filter; policy accept;\n"
-        f'\t\ttcp dport {port} iifname != "lo" jump api\n'
+        f'\t\ttcp dport {{ {port}, {hop_port} }} iifname != "lo" jump api\n'
         "\t}\n"
         "\tchain api {\n"
         "\t\tip saddr @peers4 accept\n"

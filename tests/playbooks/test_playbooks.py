@@ -496,7 +496,7 @@ SERVER = textwrap.dedent("""
         s.listen()
         while True:
             s.accept()[0].close()
-    for port in (7400, 8080):
+    for port in (7400, 7401, 8080):
         threading.Thread(target=serve, args=(port,), daemon=True).start()
     print("ready", flush=True)
     sys.stdin.read()
@@ -570,6 +570,8 @@ def test_ruleset_admits_only_peers(tmp_path: Path, namespaces: tuple[str, str]) 
         probes = [("192.0.2.11", "192.0.2.1", 7400), ("192.0.2.99", "192.0.2.1", 7400),
                   ("2001:db8:1::11", "2001:db8:1::1", 7400),
                   ("2001:db8:1::99", "2001:db8:1::1", 7400),
+                  # The hop to this host's instances: peers only, like the API.
+                  ("192.0.2.11", "192.0.2.1", 7401), ("192.0.2.99", "192.0.2.1", 7401),
                   # Other ports stay open to anyone; over IPv6 this also needs the stranger's
                   # neighbour advertisements (ICMPv6) to pass the table.
                   ("192.0.2.99", "192.0.2.1", 8080), ("2001:db8:1::99", "2001:db8:1::1", 8080)]
@@ -587,6 +589,8 @@ def test_ruleset_admits_only_peers(tmp_path: Path, namespaces: tuple[str, str]) 
         "192.0.2.99>192.0.2.1:7400": "blocked",
         "2001:db8:1::11>2001:db8:1::1:7400": "open",
         "2001:db8:1::99>2001:db8:1::1:7400": "blocked",
+        "192.0.2.11>192.0.2.1:7401": "open",
+        "192.0.2.99>192.0.2.1:7401": "blocked",
         "192.0.2.99>192.0.2.1:8080": "open",
         "2001:db8:1::99>2001:db8:1::1:8080": "open",
     }
