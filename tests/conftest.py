@@ -268,16 +268,9 @@ def docker_services() -> None:
 DOCKER_FIXTURES = frozenset({"docker_services", "docker_daemon", "docker_vdaemon"})
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Two rules for how scripts/test schedules the suite on its workers.
-
-    A test that reaches the Docker engine through a fixture must carry ``docker``: scripts/test
-    runs those in their own pass, and ``-m "not docker"`` must mean what it says.
-
-    Tests that share a module-scoped fixture (a platd with a deployed env, a build) stay on one
-    xdist worker under ``--dist loadgroup``, so it is set up once, not once per worker.
-    """
+    """A test that reaches the Docker engine through a fixture must carry ``docker``:
+    scripts/test runs those in their own pass, and ``-m "not docker"`` must mean what it says."""
     unmarked = [item.nodeid for item in items
                 if DOCKER_FIXTURES & set(getattr(item, "fixturenames", ()))
                 and item.get_closest_marker("docker") is None]
@@ -285,17 +278,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(
             "these tests use the Docker engine but are not marked @pytest.mark.docker: "
             + ", ".join(unmarked[:10]) + (" ..." if len(unmarked) > 10 else ""))
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None and _shares_a_module_fixture(item):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-
-
-def _shares_a_module_fixture(item: pytest.Item) -> bool:
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return False
-    return any(defs and defs[-1].scope in ("module", "class")
-               for name, defs in info.name2fixturedefs.items() if name in info.names_closure)
 
 
 # Property tests run on a shared 2-core CI machine: a slow example is load, not a bug.

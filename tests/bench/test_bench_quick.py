@@ -72,26 +72,22 @@ def run_quick(script: str) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-# The Docker benchmarks clean up every container labelled plat-bench=1 (theirs and each
-# other's): under xdist they stay on one worker, one after the other (scripts/test: loadgroup).
-BENCH_DOCKER = pytest.mark.xdist_group("bench-docker")
-
 # (script, tables it prints, what their headers start with)
 QUICK = [
     pytest.param("cli_startup.py", ["what"], id="cli_startup"),
     pytest.param("config_storage.py", ["what", "what"], id="config_storage"),
     pytest.param("deploy.py", ["what", "what"], id="deploy",
-                 marks=[pytest.mark.docker, pytest.mark.slow, BENCH_DOCKER]),
+                 marks=[pytest.mark.docker, pytest.mark.slow]),
     pytest.param("rollback.py", ["what"], id="rollback",
-                 marks=[pytest.mark.docker, pytest.mark.slow, BENCH_DOCKER]),
+                 marks=[pytest.mark.docker, pytest.mark.slow]),
     pytest.param("rollout_phases.py", ["phase", "phase"], id="rollout_phases",
-                 marks=[pytest.mark.docker, pytest.mark.slow, BENCH_DOCKER]),
+                 marks=[pytest.mark.docker, pytest.mark.slow]),
     pytest.param("exec.py", ["what", "what"], id="exec",
-                 marks=[pytest.mark.docker, pytest.mark.slow, BENCH_DOCKER]),
+                 marks=[pytest.mark.docker, pytest.mark.slow]),
     pytest.param("logs.py", ["what", "what", "what"], id="logs",
-                 marks=[pytest.mark.docker, pytest.mark.slow, BENCH_DOCKER]),
+                 marks=[pytest.mark.docker, pytest.mark.slow]),
     pytest.param("volumes.py", ["what", "what"], id="volumes",
-                 marks=[pytest.mark.docker, pytest.mark.slow, needs_loop, BENCH_DOCKER]),
+                 marks=[pytest.mark.docker, pytest.mark.slow, needs_loop]),
     pytest.param("tui.py", ["what", "offered lines/s"], id="tui", marks=pytest.mark.slow),
     pytest.param("ingress.py", ["measure"], id="ingress", marks=pytest.mark.slow),
     pytest.param("cluster.py", ["what", "what", "what", "what", "what"], id="cluster",
