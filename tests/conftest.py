@@ -283,6 +283,21 @@ def docker_services() -> None:
         pytest.skip(message)
 
 
+DOCKER_FIXTURES = frozenset({"docker_services", "docker_daemon", "docker_vdaemon"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that reaches the Docker engine through a fixture must carry ``docker``:
+    scripts/test runs those in their own pass, and ``-m "not docker"`` must mean what it says."""
+    unmarked = [item.nodeid for item in items
+                if DOCKER_FIXTURES & set(getattr(item, "fixturenames", ()))
+                and item.get_closest_marker("docker") is None]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use the Docker engine but are not marked @pytest.mark.docker: "
+            + ", ".join(unmarked[:10]) + (" ..." if len(unmarked) > 10 else ""))
+
+
 # Property tests run on a shared 2-core CI machine: a slow example is load, not a bug.
 from hypothesis import settings as _hypothesis_settings  # noqa: E402
 

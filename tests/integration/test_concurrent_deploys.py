@@ -15,6 +15,8 @@ import pytest
 from tests.conftest import PLAT, Daemon
 from tests.integration.helpers import TARGET, manifest, ready_env
 
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
 SUPERSEDED = 11
 
 

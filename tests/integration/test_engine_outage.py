@@ -20,6 +20,8 @@ import pytest
 from tests.conftest import Daemon, _remove_containers
 from tests.integration.helpers import manifest, ready_env
 
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
 ENGINE = "/var/run/docker.sock"
 PROXY = """
 import asyncio, sys

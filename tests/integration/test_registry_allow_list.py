@@ -7,8 +7,12 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Daemon
 from tests.integration.helpers import manifest, ready_env
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 def test_a_deploy_cannot_make_platd_probe_an_arbitrary_host_port(

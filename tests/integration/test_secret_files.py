@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from platd.daemon import secrets_root
 from tests.conftest import Daemon
 from tests.integration.helpers import TARGET, containers, docker_exec, manifest, ready_env
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 PEM = ("-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEAq7BFUpkGp3+W\n"
        "tq0Ju0o=\n-----END PRIVATE KEY-----\n")
