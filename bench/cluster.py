@@ -50,7 +50,13 @@ from typing import Any
 from _common import ROOT
 
 from tests.cluster.netns import Lab, Node, netns_problem, sweep_stale
-from tests.cluster.platd_cluster import API_PORT, Host, alive_count, init, wait_for
+from tests.cluster.platd_cluster import (
+    Host,
+    NodeConnection,
+    alive_count,
+    init,
+    wait_for,
+)
 
 SLOW = 2.0  # a write slower than this is reported as it happens, host by host
 POLL = 0.025  # seconds between two GETs of one host while it has not seen the write yet
@@ -59,15 +65,6 @@ RPC = "127.0.0.1:7373"  # where platd's Serf agent answers RPC inside each names
 
 # -- hosts
 
-class _Conn(http.client.HTTPConnection):
-    """A keep-alive connection to a host's API, opened inside its namespace."""
-
-    def __init__(self, node: Node) -> None:
-        super().__init__(node.ip, API_PORT, timeout=5.0)
-        self._node = node
-
-    def connect(self) -> None:
-        self.sock = self._node.open_socket(self._node.ip, API_PORT, 5.0)
 
 
 class Api:
@@ -75,14 +72,15 @@ class Api:
 
     def __init__(self, host: Host) -> None:
         self.host = host
-        self._conn: _Conn | None = None
+        self._conn: http.client.HTTPConnection | None = None
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         headers = {"Authorization": f"Bearer {self.host.token}",
                    "Content-Type": "application/json"}
         for attempt in (1, 2):
             if self._conn is None:
-                self._conn = _Conn(self.host.node)
+                # Inside its namespace; https with the cluster's CA beyond loopback.
+                self._conn = NodeConnection(self.host.node, 5.0, self.host.ca)
             try:
                 self._conn.request(method, path, None if body is None else json.dumps(body),
                                    headers)
@@ -369,6 +367,7 @@ def pull_once(api: str, data: Path) -> dict[str, Any]:
     then a second one with nothing to pull. Prints what each moved."""
     import aiohttp
 
+    from platd import certs
     from platd.cluster import identity
     from platd.cluster.replicator import Replicator
     from platd.cluster.transport import HttpPeerTransport
@@ -393,7 +392,8 @@ def pull_once(api: str, data: Path) -> dict[str, Any]:
                 trace.on_request_start.append(on_start)
                 trace.on_response_chunk_received.append(on_chunk)
                 self._session = aiohttp.ClientSession(
-                    timeout=aiohttp.ClientTimeout(total=60), trace_configs=[trace])
+                    timeout=aiohttp.ClientTimeout(total=60), trace_configs=[trace],
+                    connector=aiohttp.TCPConnector(ssl=self.ssl_context or True))
             began = time.perf_counter()
             try:
                 return await super()._get(api, target)
@@ -403,7 +403,9 @@ def pull_once(api: str, data: Path) -> dict[str, Any]:
     async def rounds() -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             store = make_store(Path(tmp), "bench-puller")
-            transport = Counting("bench-puller", ident.key, timeout=60)
+            # The peer serves https with the cluster's CA (its data dir holds it).
+            transport = Counting("bench-puller", ident.key, timeout=60,
+                                 ssl_context=certs.client_context(data))
             # sync_with talks only to the peer it is given: gossip is not used here.
             replicator = Replicator(store, FakeNetwork().add("bench-puller"), transport)
             try:

@@ -58,7 +58,10 @@ class HostLab(Protocol):
     def nodes(self) -> Sequence[HostNode]: ...
 
 
-class _NodeConnection(http.client.HTTPConnection):
+class NodeConnection(http.client.HTTPConnection):
+    """An HTTP(S) connection to a host's API opened on its node (https with the CA beyond
+    loopback)."""
+
     def __init__(self, node: HostNode, timeout: float, ca: Path | None) -> None:
         super().__init__(node.ip, API_PORT, timeout=timeout)
         self._node = node
@@ -112,7 +115,7 @@ class Host:
     def request(self, method: str, path: str, body: Any = None, *, token: str | None = None,
                 headers: dict[str, str] | None = None, timeout: float = 10.0
                 ) -> tuple[int, Any]:
-        conn = _NodeConnection(self.node, timeout, self.ca if self.tls else None)
+        conn = NodeConnection(self.node, timeout, self.ca if self.tls else None)
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         if token is None:
             token = self.token
