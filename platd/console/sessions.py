@@ -127,7 +127,7 @@ class ConsoleSession:
         block = self.running
         if block is None:
             raise InvalidInput("no command is running to detach",
-                               hint="start a stream first, e.g. logs web --follow")
+                               hint="start a stream first, e.g. logs --workload web --follow")
         if "tty" in self.state:
             raise InvalidInput("an exec session cannot be detached",
                                hint="leave it with Ctrl-]")

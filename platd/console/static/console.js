@@ -302,9 +302,9 @@ const GUIDE = [
   ['Deploy again: the receipt says what changed and the rollout is followed to healthy.',
    ['deploy -f plat.toml']],
   ['Expose the web workload on the host.',
-   ['endpoints create web --workload web --internal-port 8080 --port 8080 --ipv4']],
+   ['endpoints create web --workload web --internal-port 8080 --port {port} --ipv4']],
   ['Confirm: its status, its logs, and one request through the endpoint.',
-   ['status', 'logs web --since 10m', 'endpoints check web']],
+   ['status', 'logs --workload web --since 10m', 'endpoints check web']],
 ];
 
 function typeLine(line) {
@@ -332,20 +332,30 @@ function guide() {
   org.value = localStorage.getItem('plat-guide-org') || '';
   org.placeholder = 'your org';
   label.append(org);
+  const portLabel = document.createElement('label');
+  portLabel.textContent = ' port ';
+  const port = document.createElement('input');
+  port.id = 'guide-port';
+  port.size = 5;
+  port.value = localStorage.getItem('plat-guide-port') || '8080';
+  port.placeholder = 'port';
+  portLabel.append(port);
   const close = document.createElement('button');
   close.type = 'button';
   close.textContent = '×';
   close.addEventListener('click', () => guide());
-  bar.append(title, label, close);
+  bar.append(title, label, portLabel, close);
   const list = document.createElement('ol');
   for (const [text, lines] of GUIDE) {
     const item = document.createElement('li');
     item.append(text, document.createElement('br'));
     for (const template of lines) {
       const code = document.createElement('code');
-      const fill = () => template.replaceAll('{org}', org.value.trim() || 'ORG');
+      const fill = () => template.replaceAll('{org}', org.value.trim() || 'ORG')
+        .replaceAll('{port}', port.value.trim() || '8080');
       code.textContent = fill();
       org.addEventListener('input', () => { code.textContent = fill(); });
+      port.addEventListener('input', () => { code.textContent = fill(); });
       const type = document.createElement('button');
       type.type = 'button';
       type.className = 'type';
@@ -356,6 +366,7 @@ function guide() {
     list.append(item);
   }
   org.addEventListener('change', () => localStorage.setItem('plat-guide-org', org.value.trim()));
+  port.addEventListener('change', () => localStorage.setItem('plat-guide-port', port.value.trim()));
   el.append(bar, list);
   document.getElementById('panels').prepend(el);
   setTimeout(() => fit.fit(), 0);
