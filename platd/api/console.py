@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -33,6 +34,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.response import Redirect
 from litestar.types.asgi_types import WebSocketResponseStartEvent
 
+from platd.api import console_exec
 from platd.api.access import Access
 from platd.api.device import Form, _address, _secure
 from platd.auth import pages
@@ -279,7 +281,7 @@ def _size(message: dict[str, Any]) -> tuple[int, int]:
 
 
 async def _run(access: Access, s: ConsoleSession, api: str, text: str,
-               size: tuple[int, int]) -> None:
+               size: tuple[int, int], relaying: bool) -> None:
     from tui.render.errors import error_lines
 
     try:
@@ -295,7 +297,9 @@ async def _run(access: Access, s: ConsoleSession, api: str, text: str,
     cancels[block.id] = cancel
     try:
         secret = await asyncio.to_thread(_token, access, s)
-        code = await run_line(s, block, line.words, settings_for(s, api, secret), cancel, size)
+        local = functools.partial(console_exec.run, access, relaying)
+        code = await run_line(s, block, line.words, settings_for(s, api, secret), cancel, size,
+                              local)
     except PlatError as e:
         for piece in error_lines(e):
             s.write(block, "err", piece + "\n")
@@ -390,7 +394,8 @@ async def _receive(socket: WebSocket[Any, Any, Any], access: Access, s: ConsoleS
             if s.running is not None:
                 s.emit({"type": "busy", "id": s.running.id})
                 continue
-            task = asyncio.create_task(_run(access, s, api, message["line"], _size(message)))
+            task = asyncio.create_task(_run(access, s, api, message["line"], _size(message),
+                                            socket.app.state.get("cluster") is not None))
             # Kept by the session, not this socket: a reload must not stop the command.
             running.add(task)
             task.add_done_callback(running.discard)
