@@ -80,6 +80,7 @@ def socket_echo(page: object, url: str, keys: int) -> list[float]:
     import json
 
     from websockets.sync.client import connect
+    from websockets.typing import Origin
 
     ticket = page.evaluate(  # type: ignore[attr-defined]
         """async () => {
@@ -89,7 +90,7 @@ def socket_echo(page: object, url: str, keys: int) -> list[float]:
       return (await r.json()).ticket; }""")
     page.goto("about:blank")  # type: ignore[attr-defined]
     ws_url = url.replace("http://", "ws://") + f"/console/ws?ticket={ticket}"
-    with connect(ws_url, origin=url, compression=None) as ws:  # type: ignore[arg-type]
+    with connect(ws_url, origin=Origin(url), compression=None, legacy=False) as ws:
         ws.send(json.dumps({"type": "run", "rows": 24, "cols": 80,
                             "line": "exec box -it -- sh -c 'echo session-up; exec cat'"}))
         while "session-up" not in (m := json.loads(ws.recv())).get("data", ""):
