@@ -10,7 +10,7 @@ loses access. Only the client's end differs (``ConsoleBridge``): keys from the p
 go straight to the process, its output straight to the page.
 
 An instance on another host of a cluster is reached as before, through the exec websocket
-(which relays it): ``run`` raises ``Elsewhere`` before anything started.
+(which relays it): ``run`` answers ``ELSEWHERE`` before anything started.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 from platd.api.access import Access
 from platd.api.exec import MAX_SIZE, Bridge, Start, serve
+from platd.console.run import ELSEWHERE
 from platd.runtime.base import ExecSession
 from platd.services import exec as exec_service
 from platd.services import tokens
@@ -104,11 +105,22 @@ class ConsoleBridge(Bridge):
                 return  # left: serve ends the session as for a client that disconnected
 
 
-async def run(access: Access, relaying: bool, request: SessionRequest, rows: int, cols: int,
-              bridge: ConsoleBridge) -> int | None:
+async def run(access: Access, relaying: bool, request: SessionRequest, size: tuple[int, int],
+              started: Callable[[ConsoleBridge, dict[str, Any]], None],
+              output: Callable[[int, bytes], None], notice: Callable[[str], None]) -> int | None:
     """Run ``request`` as the person whose token it carries; the command's exit code, None
     when the page left the session (Ctrl-]). Refusals are raised as the exec route sends
-    them; ``Elsewhere`` when the instance is on another host."""
+    them; ``ELSEWHERE`` when the instance is on another host (nothing started)."""
+    bridge = ConsoleBridge(asyncio.get_running_loop(), started, output, notice)
+    try:
+        return await _serve(access, relaying, request, size, bridge)
+    except Elsewhere:
+        return ELSEWHERE
+
+
+async def _serve(access: Access, relaying: bool, request: SessionRequest,
+                 size: tuple[int, int], bridge: ConsoleBridge) -> int | None:
+    rows, cols = size
     svc = access.svc
     principal = await asyncio.to_thread(tokens.principal_for, svc, request.token)
     start = Start(type="start", instance=request.instance, workload=request.workload,

@@ -187,15 +187,14 @@ def _settle(done: asyncio.Future[int], code: int) -> None:
 async def _exec_here(s: ConsoleSession, block: Block, request: SessionRequest,
                      size: tuple[int, int], local_exec: LocalExec) -> int | None:
     """One exec session of ``block`` served on this loop; its code, None if the page left it,
-    ``ELSEWHERE`` for an instance on another host."""
+    ``ELSEWHERE`` for an instance on another host. ``started(session, body)`` gets the object
+    the page's keys go to (``send``, ``resize``, ``detach``, as a ``PaneSession``)."""
     import codecs
 
-    from platd.api.console_exec import ConsoleBridge, Elsewhere
-
     decoders = [codecs.getincrementaldecoder("utf-8")("replace") for _ in range(3)]
-    opened: list[ConsoleBridge] = []
+    opened: list[Any] = []
 
-    def started(bridge: ConsoleBridge, body: dict[str, Any]) -> None:
+    def started(bridge: Any, body: dict[str, Any]) -> None:
         instance = body.get("instance") or {}
         s.write(block, ERR, f"exec session on instance {instance.get('id', '?')} "
                 f"({instance.get('workload', '?')}); Ctrl-] leaves it\n")
@@ -218,12 +217,8 @@ async def _exec_here(s: ConsoleSession, block: Block, request: SessionRequest,
     def notice(text: str) -> None:
         s.write(block, ERR, text + "\n")
 
-    bridge = ConsoleBridge(asyncio.get_running_loop(), started, output, notice)
-    rows, cols = size
     try:
-        return await local_exec(request, rows, cols, bridge)
-    except Elsewhere:
-        return ELSEWHERE
+        return await local_exec(request, size, started, output, notice)
     finally:
         if opened and s.state.get("tty") is opened[0]:
             s.state.pop("tty", None)
