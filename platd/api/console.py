@@ -8,9 +8,10 @@
 - ``POST /console/ticket`` and ``POST /console/files?name=N`` (the session's CSRF token in
   ``X-CSRF-Token``, Origin checked): a single-use websocket ticket; an uploaded file.
 - ``GET /console/ws?ticket=T``: the transcript's websocket, opened only with a fresh ticket
-  from a page of this origin. JSON both ways: ``run``/``cancel``/``detach``/``ping``/``stdin``/
-  ``resize`` in; ``hello`` (every block so far, to replay), ``block``/``out``/``end``,
-  ``detached`` (a stream moved to a side panel), ``tty``/``tty-out``, ``pong``, ``ended`` out.
+  from a page of this origin. JSON both ways: ``run``/``cancel``/``detach``/``reattach``/``ping``/
+  ``stdin``/``resize`` in; ``hello`` (every block so far, to replay), ``block``/``out``/
+  ``end``, ``detached`` (a stream moved to a side panel) and ``reattached`` (put back),
+  ``tty``/``tty-out``, ``pong``, ``ended`` out.
 
 Each line is checked (``platd.console.lines``) and run by the CLI's runner as the signed-in
 person, with a short-lived token of their own made here (``platd.console.run``). When the
@@ -421,6 +422,11 @@ async def _receive(socket: WebSocket[Any, Any, Any], access: Access, s: ConsoleS
         elif kind == "detach":
             try:
                 s.detach()
+            except PlatError as e:
+                s.emit({"type": "notice", "text": e.message})
+        elif kind == "reattach" and isinstance(message.get("id"), int):
+            try:
+                s.reattach(message["id"])
             except PlatError as e:
                 s.emit({"type": "notice", "text": e.message})
         elif kind == "stdin" and isinstance(message.get("data"), str):
