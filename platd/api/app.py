@@ -88,7 +88,7 @@ def create_app(ctx: ApiContext) -> Litestar:
     access = Access(ctx.services, device_ttl=ctx.device_ttl,
                     device_interval=ctx.device_interval)
     return Litestar(
-        state=State({"access": access, "ca": ctx.ca_pem}),
+        state=State({"access": access, "ca": ctx.ca_pem, "cluster": ctx.cluster}),
         route_handlers=[health, tls_ca, openapi_document, tenancy.router, envs.router,
                         exec_api.router, exec_api.peer_router, logs_api.router, volumes_api.router,
                         endpoints_api.env_router, endpoints_api.org_router,

@@ -8,9 +8,10 @@
 - ``POST /console/ticket`` and ``POST /console/files?name=N`` (the session's CSRF token in
   ``X-CSRF-Token``, Origin checked): a single-use websocket ticket; an uploaded file.
 - ``GET /console/ws?ticket=T``: the transcript's websocket, opened only with a fresh ticket
-  from a page of this origin. JSON both ways: ``run``/``cancel``/``detach``/``ping``/``stdin``/
-  ``resize`` in; ``hello`` (every block so far, to replay), ``block``/``out``/``end``,
-  ``detached`` (a stream moved to a side panel), ``tty``/``tty-out``, ``pong``, ``ended`` out.
+  from a page of this origin. JSON both ways: ``run``/``cancel``/``detach``/``reattach``/``ping``/
+  ``stdin``/``resize`` in; ``hello`` (every block so far, to replay), ``block``/``out``/
+  ``end``, ``detached`` (a stream moved to a side panel) and ``reattached`` (put back),
+  ``tty``/``tty-out``, ``pong``, ``ended`` out.
 
 Each line is checked (``platd.console.lines``) and run by the CLI's runner as the signed-in
 person, with a short-lived token of their own made here (``platd.console.run``). When the
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -33,6 +35,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.response import Redirect
 from litestar.types.asgi_types import WebSocketResponseStartEvent
 
+from platd.api import console_exec
 from platd.api.access import Access
 from platd.api.device import Form, _address, _secure
 from platd.auth import pages
@@ -279,7 +282,7 @@ def _size(message: dict[str, Any]) -> tuple[int, int]:
 
 
 async def _run(access: Access, s: ConsoleSession, api: str, text: str,
-               size: tuple[int, int]) -> None:
+               size: tuple[int, int], relaying: bool) -> None:
     from tui.render.errors import error_lines
 
     try:
@@ -295,7 +298,9 @@ async def _run(access: Access, s: ConsoleSession, api: str, text: str,
     cancels[block.id] = cancel
     try:
         secret = await asyncio.to_thread(_token, access, s)
-        code = await run_line(s, block, line.words, settings_for(s, api, secret), cancel, size)
+        local = functools.partial(console_exec.run, access, relaying)
+        code = await run_line(s, block, line.words, settings_for(s, api, secret), cancel, size,
+                              local)
     except PlatError as e:
         for piece in error_lines(e):
             s.write(block, "err", piece + "\n")
@@ -390,7 +395,8 @@ async def _receive(socket: WebSocket[Any, Any, Any], access: Access, s: ConsoleS
             if s.running is not None:
                 s.emit({"type": "busy", "id": s.running.id})
                 continue
-            task = asyncio.create_task(_run(access, s, api, message["line"], _size(message)))
+            task = asyncio.create_task(_run(access, s, api, message["line"], _size(message),
+                                            socket.app.state.get("cluster") is not None))
             # Kept by the session, not this socket: a reload must not stop the command.
             running.add(task)
             task.add_done_callback(running.discard)
@@ -416,6 +422,11 @@ async def _receive(socket: WebSocket[Any, Any, Any], access: Access, s: ConsoleS
         elif kind == "detach":
             try:
                 s.detach()
+            except PlatError as e:
+                s.emit({"type": "notice", "text": e.message})
+        elif kind == "reattach" and isinstance(message.get("id"), int):
+            try:
+                s.reattach(message["id"])
             except PlatError as e:
                 s.emit({"type": "notice", "text": e.message})
         elif kind == "stdin" and isinstance(message.get("data"), str):

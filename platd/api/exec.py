@@ -97,16 +97,17 @@ async def exec_session(
         await relay(socket, bridge, cluster, where, msgspec.structs.asdict(start),
                     principal.name)
         return
-    await serve(socket, bridge, svc, principal, where, start, bearer)
+    await serve(bridge, svc, socket.app.state.access, principal, where, start, bearer)
 
 
-async def serve(socket: WebSocket[Any, Any, Any], bridge: _Bridge, svc: ServiceContext,
-                principal: Principal, where: exec_service.ExecTarget, start: Start,
-                bearer: str | None) -> None:
+async def serve(bridge: Bridge, svc: ServiceContext, access: Access, principal: Principal,
+                where: exec_service.ExecTarget, start: Start, bearer: str | None) -> None:
     """Run one session on this host: the process, the bytes both ways, the audit events.
 
-    ``bearer`` is the caller's token, re-checked on every change of access; None for a
-    session another host relays, which that host authorized."""
+    ``bridge`` is the client's end: this route's websocket, or the web console's page
+    (``platd.api.console_exec``), which runs its sessions here in-process. ``bearer`` is the
+    caller's token, re-checked on every change of access; None for a session another host
+    relays, which that host authorized."""
     try:
         cmd = start.cmd or list(exec_service.SHELL)
         process = await exec_service.start(
@@ -126,7 +127,6 @@ async def serve(socket: WebSocket[Any, Any, Any], bridge: _Bridge, svc: ServiceC
     exit_code: int | None = None
     ended_by: str | None = "the client disconnected"
     # Ended at once if the caller loses access meanwhile (a revoked token, a removed member).
-    access: Access = socket.app.state.access
     live = (access.open(bearer, where.target, principal.expires_at) if bearer is not None
             else LiveSession(None, where.target))
     try:
@@ -194,32 +194,36 @@ async def _receive_start(socket: WebSocket[Any, Any, Any]) -> Start:
     return start
 
 
-class _Bridge:
-    """Moves bytes both ways between one websocket and one process until either side ends."""
+class Bridge:
+    """Moves bytes both ways between a client and one process until either side ends.
 
-    def __init__(self, socket: WebSocket[Any, Any, Any]) -> None:
-        self.socket = socket
-        self._send_lock = asyncio.Lock()
+    The client's end is a subclass: ``send_json`` and ``send_bytes`` (a stream byte, then the
+    data) towards it, ``close``, and ``_input``, which applies what the client sends (stdin,
+    ``eof``, ``resize``, ``signal``) to the process and returns when the client leaves."""
 
     async def send_json(self, body: dict[str, Any]) -> None:
-        async with self._send_lock:
-            await self.socket.send_text(json.dumps(body))
+        raise NotImplementedError
 
     async def send_bytes(self, data: bytes) -> None:
-        async with self._send_lock:
-            await self.socket.send_bytes(data)
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def _input(self, process: ExecSession) -> None:
+        raise NotImplementedError
 
     async def fail(self, e: PlatError) -> None:
         try:
             await self.send_json({"type": "error", "error": e.to_wire()["error"]})
-            await self.socket.close()
+            await self.close()
         except WebSocketDisconnect:
             pass
 
     async def finish(self, exit_code: int | None) -> None:
         try:
             await self.send_json({"type": "exit", "code": exit_code})
-            await self.socket.close()
+            await self.close()
         except WebSocketDisconnect:
             pass
 
@@ -254,6 +258,25 @@ class _Bridge:
         while (chunk := await process.read()) is not None:
             channel, data = chunk
             await self.send_bytes(bytes((channel,)) + data)
+
+
+class _Bridge(Bridge):
+    """The exec websocket's end of a session."""
+
+    def __init__(self, socket: WebSocket[Any, Any, Any]) -> None:
+        self.socket = socket
+        self._send_lock = asyncio.Lock()
+
+    async def send_json(self, body: dict[str, Any]) -> None:
+        async with self._send_lock:
+            await self.socket.send_text(json.dumps(body))
+
+    async def send_bytes(self, data: bytes) -> None:
+        async with self._send_lock:
+            await self.socket.send_bytes(data)
+
+    async def close(self) -> None:
+        await self.socket.close()
 
     async def _input(self, process: ExecSession) -> None:
         stdin_open = True
@@ -314,7 +337,7 @@ async def peer_exec(socket: WebSocket[Any, Any, Any], svc: Svc, cluster: Cluster
         return
     except WebSocketDisconnect:
         return
-    await serve(socket, bridge, svc, principal, where, start, None)
+    await serve(bridge, svc, socket.app.state.access, principal, where, start, None)
 
 
 router = Router(path="/v1/envs/{org:str}/{project:str}/{app:str}/{env:str}",

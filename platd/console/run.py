@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from platd.spec.errors import InvalidInput
-from tui.cli.context import OUT
+from tui.cli.context import ERR, OUT
 from tui.cli.options import ParserExit
 from tui.cli.runner import CANCELLED, execute, parse
 from tui.cli.settings import FixedSettings
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 
 DETACH = "\x1d"  # Ctrl-]: leaves an exec session from the page, as telnet's escape
+ELSEWHERE = -1000  # from ``local``: the instance is on another host, use the exec websocket
+LocalExec = Callable[..., Awaitable[int | None]]  # platd.api.console_exec.run, bound
 
 
 class ConsoleCtx(TranscriptCtx):
@@ -40,25 +42,36 @@ class ConsoleCtx(TranscriptCtx):
     def __init__(self, settings: FixedSettings, uploads: dict[str, str],
                  cancel: threading.Event, on_write: Callable[[str, str], None],
                  on_tty: Callable[[str, Any], None] | None = None,
-                 size: tuple[int, int] = (24, 80)) -> None:
+                 size: tuple[int, int] = (24, 80),
+                 local: Callable[[SessionRequest], int | None] | None = None) -> None:
         super().__init__(settings, cancel=cancel, on_write=on_write)
         self._uploads = uploads
         self._on_tty = on_tty
         self._size = size
+        self._local = local
 
     @property
     def terminal_input(self) -> bool:
         return self._on_tty is not None  # the page's terminal: exec -t gets a real TTY
 
     def attach(self, request: SessionRequest) -> int:
-        """The exec session over platd's exec websocket (as ``plat exec`` opens it, with this
-        person's token), its bytes to and from the page's terminal."""
+        """The exec session, its bytes to and from the page's terminal: served in platd's
+        own loop (``local``, see ``platd.api.console_exec``), or, for an instance on another
+        host, over platd's exec websocket (as ``plat exec`` opens it, with this person's
+        token)."""
         import codecs
 
         from tui.pane_session import PaneSession
 
         if self._on_tty is None:
             return super().attach(request)
+        if self._local is not None:
+            code = self._local(request)
+            if code != ELSEWHERE:
+                if code is None:
+                    self.note("left the exec session (Ctrl-]); platd hung the command up")
+                    return CANCELLED
+                return code
         rows, cols = self._size
         pane = PaneSession(request, rows, cols)
         started = pane.open()
@@ -115,9 +128,14 @@ def settings_for(s: ConsoleSession, api: str, token: str) -> FixedSettings:
 
 
 async def run_line(s: ConsoleSession, block: Block, words: list[str], settings: FixedSettings,
-                   cancel: threading.Event, size: tuple[int, int] = (24, 80)) -> int:
+                   cancel: threading.Event, size: tuple[int, int] = (24, 80),
+                   local_exec: LocalExec | None = None) -> int:
     """Run ``words`` as ``block`` of ``s``; its exit code once the command has finished.
-    An exec session's TTY output goes to the page live (``tty-out``), not into the block."""
+    An exec session's TTY output goes to the page live (``tty-out``), not into the block.
+
+    ``local_exec`` (``platd.api.console_exec.run`` with the daemon's parts bound) serves an
+    exec session on this loop: the page's keys reach the process and its output the page
+    without crossing a thread or another socket; the command's thread only waits for it."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[int] = loop.create_future()
 
@@ -137,8 +155,14 @@ async def run_line(s: ConsoleSession, block: Block, words: list[str], settings: 
     def on_tty(kind: str, value: Any) -> None:
         loop.call_soon_threadsafe(tty, kind, value)
 
+    def local(request: SessionRequest) -> int | None:  # in the command's thread
+        assert local_exec is not None
+        return asyncio.run_coroutine_threadsafe(
+            _exec_here(s, block, request, size, local_exec), loop).result()
+
     def work() -> None:
-        ctx = ConsoleCtx(settings, s.uploads, cancel, on_write, on_tty, size)
+        ctx = ConsoleCtx(settings, s.uploads, cancel, on_write, on_tty, size,
+                         local if local_exec is not None else None)
         try:
             try:
                 code = execute(parse(words, ctx), ctx)
@@ -158,3 +182,43 @@ async def run_line(s: ConsoleSession, block: Block, words: list[str], settings: 
 def _settle(done: asyncio.Future[int], code: int) -> None:
     if not done.done():
         done.set_result(code)
+
+
+async def _exec_here(s: ConsoleSession, block: Block, request: SessionRequest,
+                     size: tuple[int, int], local_exec: LocalExec) -> int | None:
+    """One exec session of ``block`` served on this loop; its code, None if the page left it,
+    ``ELSEWHERE`` for an instance on another host. ``started(session, body)`` gets the object
+    the page's keys go to (``send``, ``resize``, ``detach``, as a ``PaneSession``)."""
+    import codecs
+
+    decoders = [codecs.getincrementaldecoder("utf-8")("replace") for _ in range(3)]
+    opened: list[Any] = []
+
+    def started(bridge: Any, body: dict[str, Any]) -> None:
+        instance = body.get("instance") or {}
+        s.write(block, ERR, f"exec session on instance {instance.get('id', '?')} "
+                f"({instance.get('workload', '?')}); Ctrl-] leaves it\n")
+        # With stdin the page's keys go to the session; with a TTY its output is the page's
+        # screen (not kept in the block), without one it is the block's output as usual.
+        if request.stdin:
+            opened.append(bridge)
+            s.state["tty"] = bridge
+            s.emit({"type": "tty", "id": block.id})
+
+    def output(channel: int, data: bytes) -> None:
+        text = decoders[channel % 3].decode(data)
+        if not text:
+            return
+        if request.tty:
+            s.emit({"type": "tty-out", "id": block.id, "data": text})
+        else:
+            s.write(block, ERR if channel == 2 else OUT, text)
+
+    def notice(text: str) -> None:
+        s.write(block, ERR, text + "\n")
+
+    try:
+        return await local_exec(request, size, started, output, notice)
+    finally:
+        if opened and s.state.get("tty") is opened[0]:
+            s.state.pop("tty", None)

@@ -127,7 +127,7 @@ class ConsoleSession:
         block = self.running
         if block is None:
             raise InvalidInput("no command is running to detach",
-                               hint="start a stream first, e.g. logs web --follow")
+                               hint="start a stream first, e.g. logs --workload web --follow")
         if "tty" in self.state:
             raise InvalidInput("an exec session cannot be detached",
                                hint="leave it with Ctrl-]")
@@ -137,6 +137,25 @@ class ConsoleSession:
         self.panels[block.id] = block
         self.running = None
         self.emit({"type": "detached", "id": block.id, "line": block.line})
+        return block
+
+    def reattach(self, block_id: int) -> Block:
+        """Put a side panel's stream back into the transcript: it becomes the running
+        command again, last in the transcript (as a reload replays it), Ctrl-C stops it."""
+        block = self.panels.get(block_id)
+        if block is None:
+            raise InvalidInput("that panel's stream has ended or is not open",
+                               hint="only a panel that is still streaming can go back")
+        if self.running is not None:
+            raise InvalidInput("a command is running in the transcript",
+                               hint="wait for it, stop it (Ctrl-C) or move it to a panel "
+                               "(Ctrl-Z) first")
+        del self.panels[block_id]
+        self.running = block
+        if block in self.blocks:
+            self.blocks.remove(block)
+        self.blocks.append(block)
+        self.emit({"type": "reattached", "id": block.id, "line": block.line})
         return block
 
     def emit(self, message: dict[str, Any]) -> None:

@@ -23,6 +23,22 @@ SCREEN = """() => {
 }"""
 
 
+# The same, with a line the terminal wrapped at its width joined back to the one before it
+# (``isWrapped``, as in xterm.js): a long command line reads as typed.
+UNWRAPPED = """() => {
+  const b = window.platConsole.term.buffer.active;
+  const out = [];
+  for (let i = 0; i < b.length; i++) {
+    const line = b.getLine(i);
+    if (!line) continue;
+    const next = b.getLine(i + 1);
+    const text = line.translateToString(!(next && next.isWrapped));  // a wrap keeps its spaces
+    if (line.isWrapped && out.length) out[out.length - 1] += text; else out.push(text);
+  }
+  return out.join('\\n').replace(/\\n+$/, '');
+}"""
+
+
 def sign_in(page: Any, base: str, name: str, password: str = PASSWORD) -> None:
     page.goto(f"{base}/console")
     page.fill("#name", name)
@@ -36,8 +52,8 @@ def wait_ready(page: Any, timeout: float = 20) -> None:
                            timeout=timeout * 1000)
 
 
-def screen(page: Any) -> str:
-    return str(page.evaluate(SCREEN))
+def screen(page: Any, unwrap: bool = False) -> str:
+    return str(page.evaluate(UNWRAPPED if unwrap else SCREEN))
 
 
 def run(page: Any, line: str, timeout: float = 30) -> str:

@@ -267,3 +267,54 @@ def test_the_guide_types_each_step_for_the_person_to_run(alice: Any) -> None:
     _shot(alice, "guide")
     alice.click("#guide")
     assert alice.locator("#panels .guide").count() == 0
+
+
+def test_a_panel_goes_back_into_the_transcript(d: Any, alice: Any) -> None:
+    wait_ready(alice)
+    line = f"events --follow --target {ENV}"
+    alice.keyboard.type(line)
+    alice.keyboard.press("Enter")
+    alice.wait_for_function("() => window.platConsole.state.running !== null")
+    alice.keyboard.press("Control+z")
+    alice.wait_for_selector("#panels .panel .back")
+    wait_ready(alice)
+    alice.click("#panels .panel .back")
+    alice.wait_for_function("() => window.platConsole.state.running !== null")
+    assert alice.locator("#panels .panel").count() == 0
+    assert "[back from its side panel]" in screen(alice)
+    # It streams in the transcript again: what happens shows up there ...
+    r = d.plat("secrets", "create", "came-back", "--set", "K=v", "--target", ENV)
+    assert r.code == 0, r.err
+    alice.wait_for_function(
+        "() => { const b = window.platConsole.term.buffer.active; let t = '';"
+        " for (let i = 0; i < b.length; i++) t += b.getLine(i).translateToString(true);"
+        " return t.includes('came-back'); }", timeout=20_000)
+    # ... and Ctrl-C stops it, as any running command; a reload replays it last.
+    alice.keyboard.press("Control+c")
+    wait_ready(alice)
+    assert "[exit 130]" in screen(alice).rsplit("[back from its side panel]", 1)[1]
+    alice.reload()
+    wait_ready(alice)
+    tail = screen(alice).rsplit(f"$ {line}", 1)[1]
+    assert "came-back" in tail
+    assert "[exit 130]" in tail
+
+
+def test_copy_buttons_copy_a_blocks_command_line_and_output(d: Any, alice: Any) -> None:
+    alice.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=d.url)
+    run(alice, "orgs list")
+    alice.click("#copy")
+    newest = alice.locator("#panels .copies li").first
+    assert newest.locator("code").text_content() == "$ orgs list  [exit 0]"
+    newest.locator("button.copy-line").click()
+    assert alice.evaluate("() => navigator.clipboard.readText()") == "orgs list"
+    newest.locator("button.copy-out").click()
+    copied = alice.evaluate("() => navigator.clipboard.readText()")
+    assert copied.startswith("ORG ")
+    assert "acme" in copied
+    assert "\x1b" not in copied
+    # The list follows the transcript while it is open.
+    run(alice, "status --target beta/site/web/prod")
+    assert "status --target" in alice.locator("#panels .copies li").first.inner_text()
+    alice.click("#copy")
+    assert alice.locator("#panels .copies").count() == 0

@@ -48,6 +48,7 @@ def d(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         r = daemon.plat("deploy", "-f", str(tmp / "plat.toml"), "--target", TARGET)
         assert r.code == 0, r.out + r.err
         make_user(daemon, "acme", "alice", "deployer")
+        make_user(daemon, "acme", "vic", "viewer")
         yield daemon
     finally:
         daemon.plat("scale", "box", "--count", "0", "--target", TARGET)
@@ -114,3 +115,25 @@ def test_vi_runs_in_an_instance_from_the_console(d: Any) -> None:
         page.keyboard.press("Control+BracketRight")
         wait_ready(page)
         assert "left the exec session" in screen(page)
+
+
+def test_console_exec_keeps_the_exec_routes_rules_and_audit(d: Any) -> None:
+    """The console serves exec in platd itself, with the exec route's own code: a viewer is
+    refused as ``plat exec`` refuses them, a deployer's session is in the audit events."""
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1000, "height": 600}).new_page()
+        sign_in(page, d.url, "vic")
+        text = run(page, f"exec box --target {TARGET} -- true")
+        block = text.rsplit(f"$ exec box --target {TARGET} -- true", 1)[1]
+        assert "[exit 0]" not in block, block
+        assert "deployer" in block, block  # the role it takes, as the API says it
+        page.context.close()
+        page = browser.new_context(viewport={"width": 1000, "height": 600}).new_page()
+        sign_in(page, d.url, "alice")
+        text = run(page, f"exec box --target {TARGET} -- sh -c 'echo out; echo err >&2; exit 3'")
+        block = text.rsplit("exit 3'", 1)[1]
+        assert "out\n" in block, block
+        assert "err\n" in block, block
+        assert "[exit 3]" in block, block
+    events = d.plat("events", "--target", TARGET, "--limit", "20")
+    assert "alice opened an exec session" in events.out, events.out

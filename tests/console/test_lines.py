@@ -154,3 +154,26 @@ def test_what_a_reload_replays_stays_bounded() -> None:
     kept = s.replay()["blocks"]
     assert sum(len(t) for b in kept for _, t in b["out"]) <= MAX_SESSION_OUTPUT
     assert kept[-1]["line"] == f"logs web {3 * MAX_SESSION_OUTPUT // MAX_BLOCK_OUTPUT - 1}"
+
+
+def test_a_panel_goes_back_only_while_it_streams_and_the_prompt_is_free() -> None:
+    s = ConsoleSessions().for_web("web1", "user-a", 0.0)
+    seen: list[dict[str, object]] = []
+    s.listeners.append(seen.append)
+    follow = s.start("events --follow")
+    s.detach()
+    other = s.start("status")
+    with pytest.raises(InvalidInput, match="a command is running in the transcript"):
+        s.reattach(follow.id)  # the transcript is busy: the panel stays a panel
+    assert follow.id in s.panels
+    s.finish(other, 0)
+    assert s.reattach(follow.id) is follow
+    assert s.running is follow
+    assert follow.id not in s.panels
+    assert s.blocks[-1] is follow  # last in the transcript, as a reload replays it
+    assert seen[-1] == {"type": "reattached", "id": follow.id, "line": "events --follow"}
+    with pytest.raises(InvalidInput, match="has ended or is not open"):
+        s.reattach(follow.id)  # not a panel any more
+    s.finish(follow, 130)
+    with pytest.raises(InvalidInput, match="has ended or is not open"):
+        s.reattach(9999)

@@ -12,7 +12,8 @@ const PROMPT = '\x1b[1;36m$\x1b[0m ';
 const MAX_LINE = 4096;
 const csrf = document.querySelector('meta[name=csrf]').content;
 const state = { ws: null, running: null, tty: null, line: '', history: [], back: 0,
-                ready: false, connected: false, hellos: 0, panels: {} };
+                ready: false, connected: false, hellos: 0, panels: {}, blocks: new Map() };
+const KEPT_BLOCKS = 200; // blocks the page keeps for Copy (platd keeps as many)
 const DETACH_STREAM = '\x1a'; // Ctrl-Z: move the running stream into a side panel
 const PANEL_LINES = 2000; // lines a panel keeps
 const DETACH = '\x1d'; // Ctrl-]: leave an exec session
@@ -33,7 +34,8 @@ term.focus();
 window.platConsole = { term, state }; // the browser tests read the terminal through this
 
 const crlf = (text) => text.replace(/\r?\n/g, '\r\n');
-const status = (text) => { document.getElementById('status').textContent = text; };
+const setStatus = (text) => { document.getElementById('status').textContent = text; };
+const status = setStatus;
 const showFiles = (files) => {
   document.getElementById('files').textContent = files.length ? 'files: ' + files.join(', ') : '';
 };
@@ -76,8 +78,19 @@ function panel(id, line) {
   close.textContent = '×';
   close.title = 'Stop the stream and close the panel';
   close.className = 'close';
+  const back = document.createElement('button');
+  back.type = 'button';
+  back.textContent = '↩';
+  back.title = 'Put the stream back into the transcript (the prompt must be free)';
+  back.className = 'back';
+  back.addEventListener('click', () => {
+    if (p.ended) { status.textContent = 'ended'; return; }
+    if (state.running !== null) { setStatus('a command is running: wait for it, Ctrl-C or Ctrl-Z'); return; }
+    send({ type: 'reattach', id });
+    term.focus(); // Ctrl-C and Ctrl-Z are the transcript's again
+  });
   const body = document.createElement('pre');
-  bar.append(title, status, pause, close);
+  bar.append(title, status, pause, back, close);
   el.append(bar, body);
   document.getElementById('panels').append(el);
   const p = { el, body, status, paused: false, held: [], ended: false };
@@ -107,7 +120,110 @@ function append(p, text) {
   if (end) p.body.scrollTop = p.body.scrollHeight;
 }
 
+// --- blocks as text, for the Copy panel ------------------------------------------------------
+
+function keep(message) {
+  const blocks = state.blocks;
+  switch (message.type) {
+    case 'hello':
+      blocks.clear();
+      for (const b of message.blocks) {
+        blocks.set(b.id, { line: b.line, out: b.out.map(([, t]) => t).join(''), code: b.code });
+      }
+      break;
+    case 'block':
+      blocks.set(message.id, { line: message.line, out: '', code: null });
+      while (blocks.size > KEPT_BLOCKS) blocks.delete(blocks.keys().next().value);
+      break;
+    case 'out': {
+      const b = blocks.get(message.id);
+      if (b) b.out += message.text;
+      break;
+    }
+    case 'end': {
+      const b = blocks.get(message.id);
+      if (b) b.code = message.code;
+      break;
+    }
+    case 'reattached': {
+      const b = blocks.get(message.id);
+      if (b) { blocks.delete(message.id); blocks.set(message.id, b); }
+      break;
+    }
+    default:
+      return;
+  }
+  if (document.querySelector('#panels .copies')) listCopies();
+}
+
+const plain = (text) => text.replace(/\x1b\[[0-9;?]*[ -\/]*[@-~]/g, '');
+
+async function copy(text, what) {
+  try {
+    if (!navigator.clipboard) throw new Error('no clipboard API');
+    await navigator.clipboard.writeText(text);
+  } catch (e) { // plain http to another host: the older way, from a selected text area
+    const area = document.createElement('textarea');
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    document.execCommand('copy');
+    area.remove();
+  }
+  status('copied ' + what);
+  term.focus();
+}
+
+function listCopies() {
+  const list = document.querySelector('#panels .copies ol');
+  list.replaceChildren();
+  for (const [id, b] of [...state.blocks].reverse()) {
+    const item = document.createElement('li');
+    item.dataset.block = String(id);
+    const code = document.createElement('code');
+    code.textContent = '$ ' + b.line + (b.code === null ? '' : '  [exit ' + b.code + ']');
+    const line = document.createElement('button');
+    line.type = 'button';
+    line.className = 'copy-line';
+    line.textContent = 'command';
+    line.title = 'Copy the command line';
+    line.addEventListener('click', () => copy(b.line, 'the command line'));
+    const out = document.createElement('button');
+    out.type = 'button';
+    out.className = 'copy-out';
+    out.textContent = 'output';
+    out.title = 'Copy what the command printed';
+    out.addEventListener('click', () => copy(plain(b.out), 'the output of ' + b.line));
+    item.append(code, line, out);
+    list.append(item);
+  }
+}
+
+function copies() {
+  const open = document.querySelector('#panels .copies');
+  if (open) { open.remove(); setTimeout(() => fit.fit(), 0); term.focus(); return; }
+  const el = document.createElement('section');
+  el.className = 'panel copies';
+  const bar = document.createElement('div');
+  bar.className = 'bar';
+  const title = document.createElement('span');
+  title.className = 'title';
+  title.textContent = 'Copy a block (newest first)';
+  const close = document.createElement('button');
+  close.type = 'button';
+  close.textContent = '×';
+  close.addEventListener('click', () => copies());
+  bar.append(title, close);
+  el.append(bar, document.createElement('ol'));
+  document.getElementById('panels').prepend(el);
+  listCopies();
+  setTimeout(() => fit.fit(), 0);
+}
+
+document.getElementById('copy').addEventListener('click', copies);
+
 function render(message) {
+  keep(message);
   switch (message.type) {
     case 'hello':
       state.hellos += 1;
@@ -139,6 +255,18 @@ function render(message) {
       if (state.panels[message.id]) append(state.panels[message.id], message.text);
       else term.write(crlf(message.text));
       break;
+    case 'reattached': {
+      // Back from its panel: last in the transcript, with what the panel had shown.
+      const p = state.panels[message.id];
+      const shown = p ? p.body.textContent + p.held.join('') : '';
+      if (p) { p.el.remove(); delete state.panels[message.id]; setTimeout(() => fit.fit(), 0); }
+      clearTyped();
+      state.running = message.id;
+      state.ready = false;
+      header(message.line);
+      term.write('\x1b[2m[back from its side panel]\x1b[0m\r\n' + crlf(shown));
+      break;
+    }
     case 'detached':
       panel(message.id, message.line);
       term.write('\x1b[2m[streaming in a side panel]\x1b[0m\r\n\r\n');
@@ -302,9 +430,9 @@ const GUIDE = [
   ['Deploy again: the receipt says what changed and the rollout is followed to healthy.',
    ['deploy -f plat.toml']],
   ['Expose the web workload on the host.',
-   ['endpoints create web --workload web --internal-port 8080 --port 8080 --ipv4']],
+   ['endpoints create web --workload web --internal-port 8080 --port {port} --ipv4']],
   ['Confirm: its status, its logs, and one request through the endpoint.',
-   ['status', 'logs web --since 10m', 'endpoints check web']],
+   ['status', 'logs --workload web --since 10m', 'endpoints check web']],
 ];
 
 function typeLine(line) {
@@ -332,20 +460,30 @@ function guide() {
   org.value = localStorage.getItem('plat-guide-org') || '';
   org.placeholder = 'your org';
   label.append(org);
+  const portLabel = document.createElement('label');
+  portLabel.textContent = ' port ';
+  const port = document.createElement('input');
+  port.id = 'guide-port';
+  port.size = 5;
+  port.value = localStorage.getItem('plat-guide-port') || '8080';
+  port.placeholder = 'port';
+  portLabel.append(port);
   const close = document.createElement('button');
   close.type = 'button';
   close.textContent = '×';
   close.addEventListener('click', () => guide());
-  bar.append(title, label, close);
+  bar.append(title, label, portLabel, close);
   const list = document.createElement('ol');
   for (const [text, lines] of GUIDE) {
     const item = document.createElement('li');
     item.append(text, document.createElement('br'));
     for (const template of lines) {
       const code = document.createElement('code');
-      const fill = () => template.replaceAll('{org}', org.value.trim() || 'ORG');
+      const fill = () => template.replaceAll('{org}', org.value.trim() || 'ORG')
+        .replaceAll('{port}', port.value.trim() || '8080');
       code.textContent = fill();
       org.addEventListener('input', () => { code.textContent = fill(); });
+      port.addEventListener('input', () => { code.textContent = fill(); });
       const type = document.createElement('button');
       type.type = 'button';
       type.className = 'type';
@@ -356,6 +494,7 @@ function guide() {
     list.append(item);
   }
   org.addEventListener('change', () => localStorage.setItem('plat-guide-org', org.value.trim()));
+  port.addEventListener('change', () => localStorage.setItem('plat-guide-port', port.value.trim()));
   el.append(bar, list);
   document.getElementById('panels').prepend(el);
   setTimeout(() => fit.fit(), 0);
