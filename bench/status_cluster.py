@@ -37,8 +37,8 @@ TARGET = "bench/shop/hello/prod"
 class NamespaceClient(Client):
     """plat's client, its connection opened inside a lab node (the same client otherwise)."""
 
-    def __init__(self, node: Node, api: str, token: str, ca: str | None = None) -> None:
-        super().__init__(api, token, ca=ca)  # a lab address is not loopback: https, its CA
+    def __init__(self, node: Node, api: str, token: str, ca_pem: str | None = None) -> None:
+        super().__init__(api, token, ca=ca_pem)  # a lab address is not loopback: https
         self._node = node
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
@@ -126,11 +126,12 @@ def member(rounds: int) -> list[tuple[str, float, float | None, str]]:
         hosts = make_cluster(lab, root)
         h = hosts[1]
         make_env(lambda method, path, body: h.ok(method, path, body))
-        client = NamespaceClient(h.node, h.api, h.token, str(h.ca))
+        client = NamespaceClient(h.node, h.api, h.token, h.ca.read_text())
         path = client.env_path(TARGET, "/status")
         status, cluster, listing = alternate(client, [path, "/v1/cluster", "/v1/hosts"], rounds)
         client.close()
-        seq, par = paired(lambda: NamespaceClient(h.node, h.api, h.token, str(h.ca)), path, rounds)
+        pem = h.ca.read_text()
+        seq, par = paired(lambda: NamespaceClient(h.node, h.api, h.token, pem), path, rounds)
     finally:
         for host in hosts:
             host.kill9()

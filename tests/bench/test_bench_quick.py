@@ -92,7 +92,7 @@ QUICK = [
                  marks=[pytest.mark.docker, pytest.mark.slow, needs_loop]),
     pytest.param("tui.py", ["what", "offered lines/s"], id="tui", marks=pytest.mark.slow),
     pytest.param("ingress.py", ["measure"], id="ingress", marks=pytest.mark.slow),
-    pytest.param("cluster.py", ["what", "what", "what", "what", "what"], id="cluster",
+    pytest.param("cluster.py", ["what"] * 6, id="cluster",
                  marks=pytest.mark.slow),
     pytest.param("status_cluster.py", ["what"], id="status_cluster", marks=pytest.mark.slow),
 ]
