@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from platd.gossip.agent_config import Profile
+from platd.gossip.agent_config import AgentConfig, Profile
 from platd.gossip.stream import EventStream
 from platd.gossip.types import UserEvent
 from tests.cluster.netns import Lab, netns_problem, sweep_stale
@@ -132,7 +132,8 @@ async def main(args: argparse.Namespace) -> None:
         print(f"run {run + 1}: join {joins[-1]:.2f}s, failure {fails[-1]:.2f}s, "
               f"heal {heals[-1]:.2f}s", flush=True)
 
-    print(f"\nSerf {args.nodes} agents, profile {args.profile}, reconnect_interval 5s, "
+    interval = AgentConfig.__dataclass_fields__["reconnect_interval"].default
+    print(f"\nSerf {args.nodes} agents, profile {args.profile}, reconnect_interval {interval}, "
           f"{args.runs} runs\n")
     rows = [
         ("all see all after join (median)", f"{statistics.median(joins):.3f} s"),
