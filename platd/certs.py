@@ -25,6 +25,7 @@ import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from platd.private_files import write_private
 from platd.spec.errors import InvalidInput
 from platd.spec.fingerprint import fingerprint
 
@@ -136,15 +137,6 @@ def write_ca(data: Path, cert_pem: str, key_pem: str) -> None:
     os.replace(tmp, ca_file(data))
     for stale in (host_cert_file(data), host_key_file(data)):
         stale.unlink(missing_ok=True)
-
-
-def write_private(path: Path, content: bytes) -> None:
-    """Write ``content`` readable by the owner only, replacing the file atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(content)
-    os.replace(tmp, path)
 
 
 def ca_key_pem(data: Path) -> str:

@@ -240,8 +240,8 @@ def _ca(args: argparse.Namespace) -> int:
 
 def _token_reset(args: argparse.Namespace) -> int:
     from platd.clock import SystemClock
-    from platd.cluster.identity import write_private
     from platd.datadir import DataDir, default_data_dir
+    from platd.private_files import write_private
     from platd.services.tokens import reset_admin_token
     from platd.store.db import Store
 

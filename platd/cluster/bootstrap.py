@@ -19,6 +19,7 @@ from typing import Any
 
 from platd.cluster import identity
 from platd.cluster.identity import ClusterIdentity, unb64
+from platd.private_files import write_private
 from platd.secrets import join
 from platd.spec.errors import Conflict, DaemonUnreachable, InvalidInput, from_wire
 from platd.store.db import Store
@@ -96,7 +97,7 @@ def join_cluster(
     except (KeyError, ValueError, TypeError):
         raise InvalidInput("the member's answer to the join is incomplete") from None
     ca_cert, ca_key = answer.get("ca_cert"), answer.get("ca_key")
-    identity.write_private(key_file, secret_key)
+    write_private(key_file, secret_key)
     if isinstance(ca_cert, str) and isinstance(ca_key, str):
         from platd import certs
 

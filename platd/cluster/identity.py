@@ -20,6 +20,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from platd.private_files import write_private
 from platd.spec.errors import Conflict
 from platd.spec.ids import uuid7
 
@@ -83,15 +84,6 @@ def create(data: Path, name: str) -> ClusterIdentity:
     from platd.gossip.agent_config import generate_key
 
     return write(data, uuid7(), name, os.urandom(KEY_BYTES), (generate_key(),))
-
-
-def write_private(path: Path, content: bytes) -> None:
-    """Write ``content`` readable by the owner only, replacing the file atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(content)
-    os.replace(tmp, path)
 
 
 def b64(data: bytes) -> str:
