@@ -594,6 +594,20 @@ def container_config(
     return config
 
 
+def _identity(labels: Mapping[str, str]) -> dict[str, Any]:
+    """What a container's labels say it is (its instance, host, env, release...), the same
+    whether it was inspected or only listed."""
+    return {
+        "instance_id": labels.get(LABELS["instance"], ""),
+        "host_id": labels.get(LABELS["host"], ""),
+        "env_id": labels.get(LABELS["env"], ""),
+        "workload": labels.get(LABELS["workload"], ""),
+        "release_id": labels.get(LABELS["release"], ""),
+        "spec_hash": labels.get(LABELS["spec"], ""),
+        "volumes": tuple(v for v in labels.get(LABELS["volumes"], "").split(",") if v),
+    }
+
+
 def observe(data: Mapping[str, Any]) -> ObservedContainer:
     """Map ``GET /containers/{id}/json`` to what the reconciler needs."""
     labels: Mapping[str, str] = (data.get("Config") or {}).get("Labels") or {}
@@ -618,12 +632,7 @@ def observe(data: Mapping[str, Any]) -> ObservedContainer:
         finished_at = started_at
     return ObservedContainer(
         container_id=str(data["Id"]),
-        instance_id=labels.get(LABELS["instance"], ""),
-        host_id=labels.get(LABELS["host"], ""),
-        env_id=labels.get(LABELS["env"], ""),
-        workload=labels.get(LABELS["workload"], ""),
-        release_id=labels.get(LABELS["release"], ""),
-        spec_hash=labels.get(LABELS["spec"], ""),
+        **_identity(labels),
         state=state,
         exit_code=int(state_data.get("ExitCode") or 0) if state in ("exited", "dead") else None,
         oom_killed=bool(state_data.get("OOMKilled")),
@@ -632,7 +641,6 @@ def observe(data: Mapping[str, Any]) -> ObservedContainer:
         ip=ip or None,
         published=published,
         memory=int((data.get("HostConfig") or {}).get("Memory") or 0),
-        volumes=tuple(v for v in labels.get(LABELS["volumes"], "").split(",") if v),
     )
 
 
@@ -656,12 +664,7 @@ def listed(entry: Mapping[str, Any], last: ObservedContainer | None) -> Observed
         exit_code = int(match.group(1)) if match else (last.exit_code if last else None)
     return ObservedContainer(
         container_id=str(entry["Id"]),
-        instance_id=labels.get(LABELS["instance"], ""),
-        host_id=labels.get(LABELS["host"], ""),
-        env_id=labels.get(LABELS["env"], ""),
-        workload=labels.get(LABELS["workload"], ""),
-        release_id=labels.get(LABELS["release"], ""),
-        spec_hash=labels.get(LABELS["spec"], ""),
+        **_identity(labels),
         state=state,
         exit_code=exit_code,
         oom_killed=last.oom_killed if last else False,
@@ -670,7 +673,6 @@ def listed(entry: Mapping[str, Any], last: ObservedContainer | None) -> Observed
         ip=ip or None,
         published=published,
         memory=last.memory if last else 0,
-        volumes=tuple(v for v in labels.get(LABELS["volumes"], "").split(",") if v),
     )
 
 
