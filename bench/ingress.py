@@ -41,7 +41,7 @@ from platd.ingress.model import Backend, IngressConfig, Listener
 
 BUILTIN_RUNNER = """
 import asyncio, json, sys
-from platd.ingress.builtin import BuiltinDriver
+from platd.ingress.builtin_driver import BuiltinDriver
 from platd.ingress.model import Backend, IngressConfig, Listener
 
 async def main():

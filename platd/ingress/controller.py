@@ -151,6 +151,6 @@ def make_driver(kind: str, run_dir: Path) -> IngressDriver:
         from platd.ingress.haproxy import HaproxyDriver
 
         return HaproxyDriver(run_dir)
-    from platd.ingress.builtin import BuiltinDriver
+    from platd.ingress.builtin_driver import BuiltinDriver
 
     return BuiltinDriver()

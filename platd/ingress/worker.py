@@ -10,7 +10,8 @@ import json
 import signal
 import sys
 
-from platd.ingress.builtin import Engine, apply_locally, config_from_wire
+from platd.ingress.builtin import Engine, apply_locally
+from platd.ingress.builtin_driver import config_from_wire
 
 
 def main() -> int:

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import pytest
 
-from platd.ingress.builtin import BuiltinDriver
+from platd.ingress.builtin_driver import BuiltinDriver
 from platd.ingress.driver import IngressDriver
 from platd.ingress.haproxy import HaproxyDriver
 

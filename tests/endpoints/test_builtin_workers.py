@@ -9,7 +9,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from platd.ingress.builtin import BuiltinDriver
+from platd.ingress.builtin_driver import BuiltinDriver
 from platd.ingress.model import IngressConfig
 from tests.endpoints.conftest import Backend, first_line, free_port
 from tests.endpoints.test_conformance import listener
