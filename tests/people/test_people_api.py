@@ -282,3 +282,38 @@ def test_removing_a_member_ends_their_browser_session(d: Any) -> None:
     status, body = poll(d, login["device_code"])
     assert body["error"] == "authorization_pending"
     v.close()
+
+
+def accept_late(d: Any, code: str) -> Any:
+    """Post an invite's form with a session got from another page (the invite's own page
+    refuses to show)."""
+    v = Visitor(d.url)
+    try:
+        page = v.get("/device")
+        return v.post("/invite", {"code": code, "password": PASSWORD}, page=page.text)
+    finally:
+        v.close()
+
+
+def test_an_invite_expires_unused(still: tuple[Any, ManualClock]) -> None:
+    d, clock = still
+    org = _org(d)
+    status, body = d.api("POST", f"/v1/orgs/{org}/invites",
+                         {"name": "late", "role": "viewer", "expires_seconds": 3600})
+    assert status == 201, body
+    assert body["expires_at"] == pytest.approx(clock.time() + 3600, abs=1)
+    status, listed = d.api("GET", f"/v1/orgs/{org}/members")
+    assert [i["name"] for i in listed["invites"]] == ["late"]
+    v = Visitor(d.url)
+    assert v.get(f"/invite?code={body['code']}").status_code == 200
+    clock.advance(3600)
+    r = v.get(f"/invite?code={body['code']}")
+    v.close()
+    assert r.status_code == 404
+    assert "not valid" in r.text
+    # nor can its form still be posted
+    r = accept_late(d, body["code"])
+    assert r.status_code == 404
+    status, listed = d.api("GET", f"/v1/orgs/{org}/members")
+    assert listed["invites"] == []
+    assert listed["members"] == []
