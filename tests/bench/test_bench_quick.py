@@ -95,6 +95,7 @@ QUICK = [
     pytest.param("cluster.py", ["what"] * 6, id="cluster",
                  marks=pytest.mark.slow),
     pytest.param("status_cluster.py", ["what"], id="status_cluster", marks=pytest.mark.slow),
+    pytest.param("revocation.py", ["what"], id="revocation", marks=pytest.mark.slow),
 ]
 NEEDS_DOCKER = {"deploy.py", "rollback.py", "rollout_phases.py", "exec.py", "logs.py",
                 "volumes.py", "console.py"}

@@ -172,3 +172,46 @@ def test_losing_membership_ends_the_console_session_at_once(d: Any) -> None:
         assert carol.call("/console/ticket").status_code == 401  # signed out too
     finally:
         carol.close()
+
+
+def _ends_on(d: Any, person: Browser, change: Any) -> None:
+    """An open console websocket of ``person`` ends as soon as ``change`` commits, and their
+    browser session with it."""
+    with person.ws(person.ticket()) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+        change()
+        assert json.loads(ws.recv(timeout=10))["type"] == "ended"
+    assert person.call("/console/ticket").status_code == 401
+
+
+def test_a_lowered_role_ends_the_console_session_at_once(d: Any) -> None:
+    make_user(d, "acme", "dave", "deployer")
+    dave = Browser(d.url)
+    try:
+        assert dave.sign_in("dave").status_code == 303
+
+        def lower() -> None:
+            r = d.plat("members", "set-role", "dave", "viewer", "--org", "acme")
+            assert r.code == 0, r.err
+
+        _ends_on(d, dave, lower)
+    finally:
+        dave.close()
+
+
+def test_revoking_the_token_a_person_signed_in_with_ends_the_console_session(d: Any) -> None:
+    make_user(d, "acme", "erin", "deployer")
+    token = user_token(d, "erin")
+    status, me = d.api("GET", "/v1/whoami", token=token)
+    assert status == 200, me
+    erin = Browser(d.url)
+    try:
+        assert erin.sign_in("", "", token=token).status_code == 303
+
+        def revoke() -> None:
+            r = d.plat("tokens", "revoke", me["token_id"], "--yes")
+            assert r.code == 0, r.err
+
+        _ends_on(d, erin, revoke)
+    finally:
+        erin.close()

@@ -7,12 +7,15 @@ real pages, tokens from the real device flow (``people_support``).
 
 from __future__ import annotations
 
+import socket
 import sqlite3
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from daemon_support import make_env, start_daemon, stop_daemon
+from daemon_support import Hosts, make_env, start_daemon, stop_daemon
 from people_support import (
     FAST,
     PASSWORD,
@@ -25,6 +28,8 @@ from people_support import (
     start_login,
     user_token,
 )
+
+from platd.clock import ManualClock
 
 
 def _org(d: Any) -> str:
@@ -104,7 +109,24 @@ def test_roles_apply_at_once_and_the_last_owner_stays(d: Any) -> None:
     assert status == 404, body
 
 
-def test_device_flow_mints_a_named_expiring_token_the_user_sees(d: Any) -> None:
+@pytest.fixture(scope="module")
+def still(tmp_path_factory: Any) -> Iterator[tuple[Any, ManualClock]]:
+    """A daemon whose clock moves only when the test says: "two polls at once" and "a poll
+    after the interval" mean what they say however loaded the machine is (on the wall clock a
+    second poll sent at once can arrive after a short interval, and no slow_down comes)."""
+    clock = ManualClock(time.time())
+    hosts = Hosts(tmp_path_factory.mktemp("still"))
+    daemon = hosts.add(socket.gethostname(), http=True, ingress="host", settings=FAST,
+                       clock=clock)
+    try:
+        yield daemon, clock
+    finally:
+        hosts.close()
+
+
+def test_device_flow_mints_a_named_expiring_token_the_user_sees(
+        still: tuple[Any, ManualClock]) -> None:
+    d, clock = still
     org = _org(d)
     make_user(d, org, "dora", "deployer")
     login = start_login(d, client="plat on laptop-7")
@@ -116,6 +138,9 @@ def test_device_flow_mints_a_named_expiring_token_the_user_sees(d: Any) -> None:
     status, body = poll(d, login["device_code"])  # again at once: too fast
     assert (status, body["error"]) == (400, "slow_down")
     assert body["interval"] > login["interval"]
+    clock.advance(body["interval"] - 0.01)  # still too fast for the raised interval
+    status, body = poll(d, login["device_code"])
+    assert (status, body["error"]) == (400, "slow_down")
     v = Visitor(d.url)
     page = v.get(f"/device?user_code={login['user_code']}")
     approval = v.post("/device/signin", {"name": "dora", "password": PASSWORD,
@@ -126,9 +151,8 @@ def test_device_flow_mints_a_named_expiring_token_the_user_sees(d: Any) -> None:
     r = v.post("/device/decision", {"user_code": login["user_code"], "decision": "approve"},
                page=approval.text)
     assert "Login approved" in r.text
-    import time
-
-    time.sleep(body["interval"] + 0.3)
+    v.close()
+    clock.advance(body["interval"])  # a poll that waited as told
     status, token = poll(d, login["device_code"])
     assert status == 200, token
     assert token["token_type"] == "Bearer"
@@ -138,8 +162,9 @@ def test_device_flow_mints_a_named_expiring_token_the_user_sees(d: Any) -> None:
     assert mine
     assert mine[0]["name"] == "plat on laptop-7"
     assert mine[0]["user"] == "dora"
-    assert mine[0]["expires_at"] is not None
+    assert mine[0]["expires_at"] == pytest.approx(clock.time() + 30 * 24 * 3600, abs=1)
     # the grant is used up
+    clock.advance(body["interval"])
     status, body = poll(d, login["device_code"])
     assert body["error"] == "invalid_grant"
 
@@ -150,9 +175,7 @@ def test_deny_ends_the_login(d: Any) -> None:
     login = start_login(d)
     r = decide(d, login["user_code"], "dan", approve=False)
     assert "Login denied" in r.text
-    import time
-
-    time.sleep(login["interval"] + 0.3)
+    # the first poll of a login is never too fast: no waiting needed
     status, body = poll(d, login["device_code"])
     assert (status, body["error"]) == (400, "access_denied")
 
@@ -259,3 +282,38 @@ def test_removing_a_member_ends_their_browser_session(d: Any) -> None:
     status, body = poll(d, login["device_code"])
     assert body["error"] == "authorization_pending"
     v.close()
+
+
+def accept_late(d: Any, code: str) -> Any:
+    """Post an invite's form with a session got from another page (the invite's own page
+    refuses to show)."""
+    v = Visitor(d.url)
+    try:
+        page = v.get("/device")
+        return v.post("/invite", {"code": code, "password": PASSWORD}, page=page.text)
+    finally:
+        v.close()
+
+
+def test_an_invite_expires_unused(still: tuple[Any, ManualClock]) -> None:
+    d, clock = still
+    org = _org(d)
+    status, body = d.api("POST", f"/v1/orgs/{org}/invites",
+                         {"name": "late", "role": "viewer", "expires_seconds": 3600})
+    assert status == 201, body
+    assert body["expires_at"] == pytest.approx(clock.time() + 3600, abs=1)
+    status, listed = d.api("GET", f"/v1/orgs/{org}/members")
+    assert [i["name"] for i in listed["invites"]] == ["late"]
+    v = Visitor(d.url)
+    assert v.get(f"/invite?code={body['code']}").status_code == 200
+    clock.advance(3600)
+    r = v.get(f"/invite?code={body['code']}")
+    v.close()
+    assert r.status_code == 404
+    assert "not valid" in r.text
+    # nor can its form still be posted
+    r = accept_late(d, body["code"])
+    assert r.status_code == 404
+    status, listed = d.api("GET", f"/v1/orgs/{org}/members")
+    assert listed["invites"] == []
+    assert listed["members"] == []
