@@ -27,6 +27,7 @@ from platd.api import logs as logs_api
 from platd.api import members as members_api
 from platd.api import volumes as volumes_api
 from platd.api.access import Access
+from platd.api.allow import options_allow
 from platd.api.context import ApiContext
 from platd.api.deps import Svc, provide_principal
 from platd.api.guard import body_guard
@@ -106,7 +107,7 @@ def create_app(ctx: ApiContext) -> Litestar:
             Exception: errors.internal_error,
         },
         request_max_body_size=MAX_BODY,
-        middleware=[body_guard],
+        middleware=[body_guard, options_allow],
         openapi_config=OpenAPIConfig(
             title="plat", version=__version__, path="/v1/schema",
             render_plugins=[_CompleteJson(path="/openapi.json")],

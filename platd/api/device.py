@@ -32,7 +32,7 @@ from platd.auth import pages
 from platd.auth.device import Grant
 from platd.auth.websessions import COOKIE, WebSession
 from platd.services import people, tokens
-from platd.spec.errors import InvalidInput, NotFound, PlatError
+from platd.spec.errors import Conflict, InvalidInput, NotFound, PlatError
 from platd.spec.timeparse import format_utc
 
 TOKEN_TTL = 30 * 24 * 3600.0  # what a device login's token lasts
@@ -83,8 +83,10 @@ async def device_code(request: Request[Any, Any, State], svc: Svc,
         code, grant = access.device.start(_clean_client(data.client), _address(request),
                                           svc.clock.time())
     except OverflowError:
-        raise PlatError("too many logins are in progress on this host",
-                        hint="try again in a few minutes") from None
+        # Anyone may start a login, so a flood of them is refused like any other state that
+        # forbids a request (409), never as a server error.
+        raise Conflict("too many logins are in progress on this host",
+                       hint="try again in a few minutes") from None
     base = _base(request)
     return {
         "device_code": code,

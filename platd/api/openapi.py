@@ -23,10 +23,10 @@ _PLACEHOLDER_RE = re.compile(r"{([^}:]+)(?::[^}]+)?}")
 # Path parameters that are names of things: the rule of ``platd.spec.names.NAME_RE``.
 _NAMED = {"org", "project", "app", "env", "name", "workload"}
 _NAME_SCHEMA = {"type": "string", "pattern": r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$|^[a-z]$"}
-# Routes that take no user token: liveness, the document, and what peers and joining hosts
-# call with their own proofs (``docs/cluster.md``).
-_PUBLIC = {"/v1/health", "/v1/tls/ca", "/v1/openapi.json", "/v1/peer/join", "/v1/peer/high-water",
-           "/v1/peer/rows"}
+# Routes that take no user token: liveness, the document, the device flow's two OAuth
+# endpoints (RFC 8628: a device asks for a code before anyone has a token), and what peers and
+# joining hosts call with their own proofs (every /v1/peer/ route; ``docs/cluster.md``).
+_PUBLIC = {"/v1/health", "/v1/tls/ca", "/v1/openapi.json", "/v1/device/code", "/v1/device/token"}
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -100,7 +100,7 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> No
     for param in params:
         if param.get("in") == "path" and param["name"] in _NAMED:
             param["schema"] = {**param.get("schema", {}), **_NAME_SCHEMA}
-    public = path in _PUBLIC
+    public = path in _PUBLIC or path.startswith("/v1/peer/")
     if public:
         operation["security"] = []
     responses = operation.setdefault("responses", {})

@@ -20,7 +20,7 @@ from platd.spec.errors import Conflict, InvalidInput, NotFound
 from platd.spec.ids import uuid7
 from platd.spec.limits import cpu_problem
 from platd.spec.manifest import Manifest
-from platd.spec.sizes import MAX_MEMORY, format_size, parse_size
+from platd.spec.sizes import MAX_MEMORY, MIN_MEMORY, format_size, parse_size
 from platd.spec.volumes import count_problem, stop_first_reason, writable
 from platd.store import eventlog
 from platd.store.models import ENGINE_UNREACHABLE, Instance, Release, Scale
@@ -342,7 +342,7 @@ def scale(
     if cpu is not None and (problem := cpu_problem(cpu)) is not None:
         raise InvalidInput(problem, hint="pass --cpu X in cores, e.g. --cpu 0.5")
     mem = (
-        parse_size(memory, what="memory", minimum=6 * 1024 * 1024, maximum=MAX_MEMORY)
+        parse_size(memory, what="memory", minimum=MIN_MEMORY, maximum=MAX_MEMORY)
         if memory is not None
         else None
     )

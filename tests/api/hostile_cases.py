@@ -144,6 +144,11 @@ MANIFESTS: list[tuple[str, str, tuple[str, ...]]] = [
     ("cpu -inf", _swap("cpu = 0.25", "cpu = -inf"), ("workloads.web.cpu",)),
     ("cpu zero", _swap("cpu = 0.25", "cpu = 0"), ("workloads.web.cpu",)),
     ("cpu huge", _swap("cpu = 0.25", "cpu = 1e300"), ("workloads.web.cpu",)),
+    # a share that rounds to NanoCpus=0 would be read by Docker as "unlimited"
+    ("cpu 1e-300", _swap("cpu = 0.25", "cpu = 1e-300"), ("workloads.web.cpu", "0.01")),
+    ("cpu under 0.01", _swap("cpu = 0.25", "cpu = 0.001"), ("workloads.web.cpu", "0.01")),
+    ("cpu over 64", _swap("cpu = 0.25", "cpu = 64.5"), ("workloads.web.cpu", "64")),
+    ("memory under 6M", _swap('memory = "64M"', 'memory = "1K"'), ("workloads.web.memory",)),
     ("memory nonsense", _swap('memory = "64M"', 'memory = "lots"'), ("workloads.web.memory",)),
     ("memory huge", _swap('memory = "64M"', 'memory = "99999999999999T"'),
      ("workloads.web.memory",)),
@@ -197,6 +202,13 @@ BODIES: list[Case] = [
          words=("malformed",)),
     Case("1e999", "POST", "{t}/scale", b'{"workload": "web", "cpu": 1e999}',
          words=("out of range",)),
+    # resource limits the engine would not hold (NanoCpus=0 is "unlimited" to Docker)
+    *[Case(f"scale cpu {cpu}", "POST", "{t}/scale",
+           b'{"workload": "web", "cpu": ' + cpu.encode() + b"}", words=("0.01 to 64 cores",))
+      for cpu in ("1e-10", "1e-300", "0", "0.009", "-1", "64.001", "1e300")],
+    *[Case(f"scale memory {memory}", "POST", "{t}/scale",
+           json.dumps({"workload": "web", "memory": memory}).encode(), words=("memory",))
+      for memory in ("1K", "5M", "0", "2T", "lots", "-64M")],
     Case("count 2^64", "POST", "{t}/scale",
          b'{"workload": "web", "count": 18446744073709551616}'),
     Case("count -2^63", "POST", "{t}/scale",

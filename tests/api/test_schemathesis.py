@@ -5,8 +5,10 @@ The daemon listens on loopback (``start_daemon``: assembled in this process, wit
 runtime); schemathesis runs as its own program against it, as an operator would run it. The
 path parameters org/project/app/env name an env that exists, with config, a secret bundle and
 a converged release, so the generated requests reach the code behind each route instead of
-stopping at "no such org". Bounded: a fixed seed, at most ``MAX_EXAMPLES`` cases per operation
-(about two thousand requests in all) and the examples, coverage and fuzzing phases.
+stopping at "no such org". Besides server errors and schema violations it checks that the
+document's constraints and security are true and that every Allow header is. Bounded: a fixed
+seed, at most ``MAX_EXAMPLES`` cases per operation (about three thousand requests in all) and
+the examples, coverage and fuzzing phases.
 """
 
 from __future__ import annotations
@@ -25,8 +27,12 @@ pytestmark = pytest.mark.slow
 
 MAX_EXAMPLES = 15
 MAX_REQUESTS = 5000
+# Besides server errors and answers the document does not describe: that its constraints are
+# true (what it calls invalid is refused), that a route documented as needing a token refuses a
+# request without one, and that 405 and OPTIONS answers name the path's methods in Allow.
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
-          "response_headers_conformance,response_schema_conformance")
+          "response_headers_conformance,response_schema_conformance,negative_data_rejection,"
+          "missing_required_header,ignored_auth,unsupported_method,allow_header_conformance")
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 
 

@@ -1,5 +1,6 @@
-"""Secret files are unambiguous and do not outlive platd: a PEM key arrives intact, a value
-with a newline cannot add a key, and the plaintext on the tmpfs goes when platd stops."""
+"""Secret files are unambiguous and do not outlive what they are for: a PEM key arrives intact,
+a value with a newline cannot add a key, and the plaintext on the tmpfs goes when its instance
+goes and when platd stops."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ import pytest
 
 from platd.daemon import secrets_root
 from tests.conftest import Daemon
-from tests.integration.helpers import TARGET, containers, docker_exec, manifest, ready_env
+from tests.integration.helpers import (
+    TARGET,
+    containers,
+    docker_exec,
+    manifest,
+    ready_env,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -26,9 +34,9 @@ def test_a_pem_key_arrives_intact_and_a_newline_cannot_inject_a_key(
     status, reply = d.api("PATCH", f"/v1/envs/{TARGET}/secrets/db",
                           {"values": {"TLS_KEY": PEM, "NOTE": SNEAKY}})
     assert status == 200, reply
-    r = d.plat("deploy", "-f", str(manifest(tmp_path, count=1)))
+    r = d.plat("deploy", "-f", str(manifest(tmp_path, count=2)))
     assert r.code == 0, r.err
-    (c,) = [c for c in containers(d.host_id) if c.state == "running"]
+    c, other = [c for c in containers(d.host_id) if c.state == "running"]
 
     lines = docker_exec(c.id, "cat", "/run/secrets/db").splitlines()
     assert lines == ['NOTE="x\\"\\nADMIN=yes\\n\\\\"', "PASSWORD=pw-1",
@@ -41,7 +49,16 @@ def test_a_pem_key_arrives_intact_and_a_newline_cannot_inject_a_key(
 
     root = secrets_root(d.host_id)
     assert (root / c.instance / "db").exists()
+    assert (root / other.instance / "db").exists()
+    # An instance that goes takes its plaintext with it (a scale-down removes one of the two).
+    assert d.plat("scale", "web", "--count", "1").code == 0
+    wait_for(lambda: len(containers(d.host_id)) == 1, timeout=60)
+    (kept,) = containers(d.host_id)
+    gone = c if kept.instance == other.instance else other
+    # (removed right after its container: wait for that step, a failure is a timeout)
+    wait_for(lambda: not (root / gone.instance).exists(), timeout=30)
+    assert (root / kept.instance / "db").exists()
     d.stop()
     assert not root.exists(), "plaintext secret files outlived platd"
     # The instance still runs and still reads what was mounted.
-    assert docker_exec(c.id, "cat", "/run/secrets/db.d/PASSWORD") == "pw-1"
+    assert docker_exec(kept.id, "cat", "/run/secrets/db.d/PASSWORD") == "pw-1"
