@@ -39,10 +39,10 @@ from tests.playbooks.debian_root import (
     PLAYBOOKS,
     PYINFRA,
     apt_archives,
-    build_pyz,
     changed_operations,
     debian_tarball,
     namespace_with_mirror,
+    shared_pyz,
     unavailable,
 )
 
@@ -95,8 +95,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         pytest.skip("the cached root and the build are amd64")
     tarball = debian_tarball()
     work = tmp_path_factory.mktemp("chroot")
-    root, dist = work / "root", work / "dist"
-    build_pyz(dist)
+    root, dist = work / "root", shared_pyz(tmp_path_factory)
     root.mkdir()
     with tarfile.open(tarball) as tar:
         tar.extractall(root, filter="fully_trusted")
