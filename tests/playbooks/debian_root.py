@@ -19,8 +19,9 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -97,10 +98,29 @@ def _debootstrap(tarball: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def apt_archives() -> Path:
-    archives = CACHE / f"apt-archives-{SUITE}"
-    (archives / "partial").mkdir(parents=True, exist_ok=True)
-    return archives
+@contextmanager
+def apt_archives() -> Iterator[Path]:
+    """apt's download directory for one target: hard links to the machine's cached packages,
+    and what this target downloads is linked back into the cache afterwards.
+
+    Not the cache itself: apt holds a lock on its download directory for a whole install and
+    fails at once ("Could not get lock /var/cache/apt/archives/lock") when another apt holds
+    it, and the chroot's playbook runs, the image build and another test run on this machine
+    can all install at the same time. A package's file name holds its version, so two files of
+    one name are the same file."""
+    shared = CACHE / f"apt-archives-{SUITE}"
+    shared.mkdir(parents=True, exist_ok=True)
+    own = Path(tempfile.mkdtemp(prefix=f"{shared.name}.", dir=CACHE))  # the same file system
+    try:
+        (own / "partial").mkdir()
+        for deb in shared.glob("*.deb"):
+            os.link(deb, own / deb.name)
+        yield own
+        for deb in own.glob("*.deb"):  # complete files only: apt renames them from partial/
+            with suppress(FileExistsError):
+                os.link(deb, shared / deb.name)
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
 
 
 @contextmanager

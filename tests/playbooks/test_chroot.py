@@ -104,22 +104,22 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     policy.write_text("#!/bin/sh\nexit 101\n")
     policy.chmod(0o755)
     (root / "etc/apt/apt.conf.d/99plat-test-proxy").write_text(APT_PROXY_CONF)
-    archives = apt_archives()
     netns = f"plat-chroot-{os.getpid()}"
     mounts: list[Path] = []
-    try:
-        subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
-        mounts.append(root / "proc")
-        subprocess.run(["mount", "--bind", str(archives), str(root / "var/cache/apt/archives")],
-                       check=True)
-        mounts.append(root / "var/cache/apt/archives")
-        with namespace_with_mirror(netns, work) as proxy_log:
-            yield Target(root, netns, dist, work, proxy_log)
-    finally:
-        for mount in reversed(mounts):
-            subprocess.run(["umount", "-l", str(mount)], capture_output=True)
-        if not any(mounted(m) for m in mounts):
-            shutil.rmtree(root, ignore_errors=True)
+    with apt_archives() as archives:
+        try:
+            subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
+            mounts.append(root / "proc")
+            subprocess.run(["mount", "--bind", str(archives),
+                            str(root / "var/cache/apt/archives")], check=True)
+            mounts.append(root / "var/cache/apt/archives")
+            with namespace_with_mirror(netns, work) as proxy_log:
+                yield Target(root, netns, dist, work, proxy_log)
+        finally:
+            for mount in reversed(mounts):
+                subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+            if not any(mounted(m) for m in mounts):
+                shutil.rmtree(root, ignore_errors=True)
 
 FIRST: dict[str, str] = {}
 

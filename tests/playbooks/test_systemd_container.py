@@ -85,16 +85,17 @@ def _make_systemd_image(work: Path) -> None:
     policy.chmod(0o755)
     (root / "etc/apt/apt.conf.d/99plat-test-proxy").write_text(APT_PROXY_CONF)
     archives = root / "var/cache/apt/archives"
-    subprocess.run(["mount", "--bind", str(apt_archives()), str(archives)], check=True)
-    try:
-        with namespace_with_mirror(f"plat-image-{os.getpid()}", work):
-            subprocess.run(
-                ["ip", "netns", "exec", f"plat-image-{os.getpid()}", "chroot", str(root), "sh",
-                 "-c", "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y "
-                 f"-q --no-install-recommends {IMAGE_PACKAGES}"],
-                capture_output=True, text=True, check=True, timeout=900)
-    finally:
-        subprocess.run(["umount", "-l", str(archives)], capture_output=True)
+    with apt_archives() as own:
+        subprocess.run(["mount", "--bind", str(own), str(archives)], check=True)
+        try:
+            with namespace_with_mirror(f"plat-image-{os.getpid()}", work):
+                subprocess.run(
+                    ["ip", "netns", "exec", f"plat-image-{os.getpid()}", "chroot", str(root),
+                     "sh", "-c", "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get "
+                     f"install -y -q --no-install-recommends {IMAGE_PACKAGES}"],
+                    capture_output=True, text=True, check=True, timeout=900)
+        finally:
+            subprocess.run(["umount", "-l", str(archives)], capture_output=True)
     policy.unlink()  # under systemd, package scripts may start their services
     packer = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
     subprocess.run(["docker", "import", "--change", 'CMD ["/sbin/init"]', "--change",
