@@ -286,9 +286,24 @@ def docker_services() -> None:
 DOCKER_FIXTURES = frozenset({"docker_services", "docker_daemon", "docker_vdaemon"})
 
 
+# The modules that run the playbooks against real targets take minutes each (two SSH hosts
+# bootstrapped, a debootstrapped root, a systemd container): queued first, they run beside the
+# short tests on the other worker instead of being the run's tail. scripts/test keeps a file on
+# one worker in this order (--dist loadfile --no-loadscope-reorder).
+LONGEST_FIRST = ("tests/playbooks/test_hosts_add.py", "tests/playbooks/test_chroot.py",
+                 "tests/playbooks/test_systemd_container.py")
+
+
+def _queue_rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that reaches the Docker engine through a fixture must carry ``docker``:
-    scripts/test runs those in their own pass, and ``-m "not docker"`` must mean what it says."""
+    scripts/test runs those in their own pass, and ``-m "not docker"`` must mean what it says.
+    Then the longest modules go first (a stable sort: the order inside a module stays)."""
+    items.sort(key=_queue_rank)
     unmarked = [item.nodeid for item in items
                 if DOCKER_FIXTURES & set(getattr(item, "fixturenames", ()))
                 and item.get_closest_marker("docker") is None]

@@ -4,17 +4,24 @@ test_chroot.py and test_systemd_container.py both start from a minimal Debian 12
 debootstrap once and cached as a tarball under $PLAT_TEST_CACHE (default
 /var/tmp/plat-dev/cache), with apt's downloads cached beside it. Both keep the target in a
 network namespace of its own and let apt reach Debian's mirror only through apt_proxy.py.
+
+What several modules need is made once: the tarball and the image (test_systemd_container.py)
+under a lock in $PLAT_TEST_CACHE, so two xdist workers that reach them together do not both
+debootstrap; the plat build once per test run (``shared_pyz``), since build-pyz gives the same
+bytes every time for the same commit and takes minutes under load.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -53,10 +60,29 @@ def debian_mirror() -> str:
     raise AssertionError
 
 
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Held by one process at a time (xdist workers, or two test runs on one machine)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def debian_tarball() -> Path:
     tarball = CACHE / f"debian-{SUITE}-minbase.tar"
     if tarball.exists():
         return tarball
+    with locked(CACHE / "debootstrap.lock"):
+        if not tarball.exists():  # another worker made it while this one waited
+            _debootstrap(tarball)
+    return tarball
+
+
+def _debootstrap(tarball: Path) -> None:
     if shutil.which("debootstrap") is None:
         unavailable("debootstrap is missing (apt-get install -y debootstrap)")
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -70,13 +96,31 @@ def debian_tarball() -> Path:
         os.replace(f"{tarball}.part", tarball)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return tarball
 
 
-def apt_archives() -> Path:
-    archives = CACHE / f"apt-archives-{SUITE}"
-    (archives / "partial").mkdir(parents=True, exist_ok=True)
-    return archives
+@contextmanager
+def apt_archives() -> Iterator[Path]:
+    """apt's download directory for one target: hard links to the machine's cached packages,
+    and what this target downloads is linked back into the cache afterwards.
+
+    Not the cache itself: apt holds a lock on its download directory for a whole install and
+    fails at once ("Could not get lock /var/cache/apt/archives/lock") when another apt holds
+    it, and the chroot's playbook runs, the image build and another test run on this machine
+    can all install at the same time. A package's file name holds its version, so two files of
+    one name are the same file."""
+    shared = CACHE / f"apt-archives-{SUITE}"
+    shared.mkdir(parents=True, exist_ok=True)
+    own = Path(tempfile.mkdtemp(prefix=f"{shared.name}.", dir=CACHE))  # the same file system
+    try:
+        (own / "partial").mkdir()
+        for deb in shared.glob("*.deb"):
+            os.link(deb, own / deb.name)
+        yield own
+        for deb in own.glob("*.deb"):  # complete files only: apt renames them from partial/
+            with suppress(FileExistsError):
+                os.link(deb, shared / deb.name)
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
 
 
 @contextmanager
@@ -102,6 +146,19 @@ def build_pyz(dist: Path) -> None:
     if r.returncode == 4:
         unavailable("build-pyz could not fetch packages:\n" + r.stderr[-2000:])
     assert r.returncode == 0, r.stderr[-4000:]
+
+
+def shared_pyz(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The debian12-amd64 build, made by the first module of this test run that needs it and
+    read by the others (on any xdist worker: they share the parent of their base temp dir).
+    build-pyz is reproducible, so one build is what each module would have built itself."""
+    base = tmp_path_factory.getbasetemp()
+    run = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    dist = run / "plat-pyz"
+    with locked(run / "plat-pyz.lock"):
+        if not (dist / "plat-debian12-amd64").exists():  # build-pyz writes it atomically
+            build_pyz(dist)
+    return dist
 
 
 RESULT_ROW = re.compile(r"^\s+(?P<op>\S.*?)\s{2,}(?P<hosts>\d+)\s+(?P<success>\d+|-)\s+"

@@ -39,10 +39,10 @@ from tests.playbooks.debian_root import (
     PLAYBOOKS,
     PYINFRA,
     apt_archives,
-    build_pyz,
     changed_operations,
     debian_tarball,
     namespace_with_mirror,
+    shared_pyz,
     unavailable,
 )
 
@@ -95,8 +95,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         pytest.skip("the cached root and the build are amd64")
     tarball = debian_tarball()
     work = tmp_path_factory.mktemp("chroot")
-    root, dist = work / "root", work / "dist"
-    build_pyz(dist)
+    root, dist = work / "root", shared_pyz(tmp_path_factory)
     root.mkdir()
     with tarfile.open(tarball) as tar:
         tar.extractall(root, filter="fully_trusted")
@@ -105,22 +104,22 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     policy.write_text("#!/bin/sh\nexit 101\n")
     policy.chmod(0o755)
     (root / "etc/apt/apt.conf.d/99plat-test-proxy").write_text(APT_PROXY_CONF)
-    archives = apt_archives()
     netns = f"plat-chroot-{os.getpid()}"
     mounts: list[Path] = []
-    try:
-        subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
-        mounts.append(root / "proc")
-        subprocess.run(["mount", "--bind", str(archives), str(root / "var/cache/apt/archives")],
-                       check=True)
-        mounts.append(root / "var/cache/apt/archives")
-        with namespace_with_mirror(netns, work) as proxy_log:
-            yield Target(root, netns, dist, work, proxy_log)
-    finally:
-        for mount in reversed(mounts):
-            subprocess.run(["umount", "-l", str(mount)], capture_output=True)
-        if not any(mounted(m) for m in mounts):
-            shutil.rmtree(root, ignore_errors=True)
+    with apt_archives() as archives:
+        try:
+            subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
+            mounts.append(root / "proc")
+            subprocess.run(["mount", "--bind", str(archives),
+                            str(root / "var/cache/apt/archives")], check=True)
+            mounts.append(root / "var/cache/apt/archives")
+            with namespace_with_mirror(netns, work) as proxy_log:
+                yield Target(root, netns, dist, work, proxy_log)
+        finally:
+            for mount in reversed(mounts):
+                subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+            if not any(mounted(m) for m in mounts):
+                shutil.rmtree(root, ignore_errors=True)
 
 FIRST: dict[str, str] = {}
 

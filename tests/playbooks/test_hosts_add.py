@@ -1,10 +1,11 @@
 """``plat hosts add ssh://root@ADDRESS``: two fresh Debian hosts to a cluster, over real SSH.
 
 Each target is a container the test starts from the cached Debian root with systemd as PID 1
-(as test_systemd_container.py), with openssh-server, on a Docker network the test creates with
-``--internal`` (no route out: only this machine and the two containers are on it). apt inside
-reaches Debian's mirror only through apt_proxy.py over a unix socket. The real ``plat`` runs
-here, with its own config dir and an SSH key made for the test:
+and openssh-server (test_systemd_container.py's image; each box makes host keys of its own
+at start), on a Docker network the test creates with ``--internal`` (no route out: only this
+machine and the two containers are on it). apt inside reaches Debian's mirror only through
+apt_proxy.py over a unix socket. The real ``plat`` runs here, with its own config dir and an
+SSH key made for the test:
 
 - ``--new-cluster`` bootstraps the first host (pyinfra through SSH), and ends with the CLI
   logged in over https with the cluster CA pinned; the admin token file is gone from the host
@@ -34,9 +35,9 @@ from tests.conftest import PLAT
 from tests.playbooks.debian_root import (
     PROXY,
     PROXY_PORT,
-    build_pyz,
     changed_operations,
     mirror_proxy,
+    shared_pyz,
     unavailable,
 )
 from tests.playbooks.test_systemd_container import docker, systemd_image
@@ -90,8 +91,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     if os.uname().machine != "x86_64":
         pytest.skip("the cached root and the build are amd64")
     work = tmp_path_factory.mktemp("hosts-add")
-    dist = work / "dist"
-    build_pyz(dist)
+    dist = shared_pyz(tmp_path_factory)
     image = systemd_image(work)
     key = work / "id_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
@@ -128,8 +128,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                        str(PROXY_PORT), "/plat-test/proxy.sock")
                 box.sh("mkdir -p /etc/docker && echo '{\"storage-driver\": \"vfs\"}' "
                        "> /etc/docker/daemon.json")
-                box.sh("apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive "
-                       "apt-get install -y -q --no-install-recommends openssh-server >/dev/null"
+                # openssh-server is in the image: host keys of this box's own, the test's key.
+                box.sh("rm -f /etc/ssh/ssh_host_*_key* && ssh-keygen -A -q"
                        " && mkdir -p -m 700 /root/.ssh && cp /plat-test/authorized_keys "
                        "/root/.ssh/ && chmod 600 /root/.ssh/authorized_keys && "
                        "systemctl restart ssh")

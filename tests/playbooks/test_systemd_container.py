@@ -5,8 +5,10 @@ the merged daemon.json, platd starts once after its firewall, the API answers, a
 changes nothing and restarts nothing, platd comes back after kill -9, and with the firewall
 table gone and its file broken platd serves on loopback only until the playbook repairs it.
 
-The image is the cached debootstrapped root plus systemd and python3, made with ``docker
-import`` (no registry is needed) and kept as plat-test/debian-systemd:bookworm. The container
+The image is the cached debootstrapped root plus systemd, python3 and openssh-server (which
+test_hosts_add.py needs to reach its hosts, and which bootstrap.py neither installs nor
+touches), made with ``docker import`` (no registry is needed) and kept as
+plat-test/debian-systemd:bookworm-ssh. It is made once per machine, under a lock. The container
 has no network (``--network none``); apt inside reaches Debian's mirror through apt_proxy.py
 over a unix socket mounted into it. It runs with every capability but CAP_SYS_RESOURCE (which
 this machine does not grant) so that systemd, dockerd and platd's sandbox can work inside.
@@ -33,20 +35,25 @@ import pytest
 
 from tests.playbooks.debian_root import (
     APT_PROXY_CONF,
+    CACHE,
     PLAYBOOKS,
     PROXY,
     PROXY_PORT,
     PYINFRA,
     apt_archives,
-    build_pyz,
     changed_operations,
     debian_tarball,
+    locked,
     mirror_proxy,
     namespace_with_mirror,
+    shared_pyz,
     unavailable,
 )
 
-IMAGE = "plat-test/debian-systemd:bookworm"
+# A new tag whenever what the image holds changes: an older image on the machine is not reused.
+IMAGE = "plat-test/debian-systemd:bookworm-ssh"
+# What systemd_image installs into the cached root.
+IMAGE_PACKAGES = "systemd systemd-sysv dbus python3 openssh-server"
 
 pytestmark = pytest.mark.slow
 
@@ -58,9 +65,17 @@ def docker(*args: str, check: bool = True,
 
 
 def systemd_image(work: Path) -> str:
-    """The cached Debian root with systemd and python3, imported as an image (once)."""
+    """The cached Debian root with IMAGE_PACKAGES, imported as an image (once per machine;
+    a second worker that asks meanwhile waits for the first one's)."""
     if docker("image", "inspect", IMAGE, check=False).returncode == 0:
         return IMAGE
+    with locked(CACHE / "systemd-image.lock"):
+        if docker("image", "inspect", IMAGE, check=False).returncode != 0:
+            _make_systemd_image(work)
+    return IMAGE
+
+
+def _make_systemd_image(work: Path) -> None:
     root = work / "image-root"
     root.mkdir()
     with tarfile.open(debian_tarball()) as tar:
@@ -70,16 +85,17 @@ def systemd_image(work: Path) -> str:
     policy.chmod(0o755)
     (root / "etc/apt/apt.conf.d/99plat-test-proxy").write_text(APT_PROXY_CONF)
     archives = root / "var/cache/apt/archives"
-    subprocess.run(["mount", "--bind", str(apt_archives()), str(archives)], check=True)
-    try:
-        with namespace_with_mirror(f"plat-image-{os.getpid()}", work):
-            subprocess.run(
-                ["ip", "netns", "exec", f"plat-image-{os.getpid()}", "chroot", str(root), "sh",
-                 "-c", "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y "
-                 "-q --no-install-recommends systemd systemd-sysv dbus python3"],
-                capture_output=True, text=True, check=True, timeout=900)
-    finally:
-        subprocess.run(["umount", "-l", str(archives)], capture_output=True)
+    with apt_archives() as own:
+        subprocess.run(["mount", "--bind", str(own), str(archives)], check=True)
+        try:
+            with namespace_with_mirror(f"plat-image-{os.getpid()}", work):
+                subprocess.run(
+                    ["ip", "netns", "exec", f"plat-image-{os.getpid()}", "chroot", str(root),
+                     "sh", "-c", "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get "
+                     f"install -y -q --no-install-recommends {IMAGE_PACKAGES}"],
+                    capture_output=True, text=True, check=True, timeout=900)
+        finally:
+            subprocess.run(["umount", "-l", str(archives)], capture_output=True)
     policy.unlink()  # under systemd, package scripts may start their services
     packer = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
     subprocess.run(["docker", "import", "--change", 'CMD ["/sbin/init"]', "--change",
@@ -87,7 +103,6 @@ def systemd_image(work: Path) -> str:
                    capture_output=True, timeout=600)
     packer.wait()
     shutil.rmtree(root, ignore_errors=True)
-    return IMAGE
 
 
 @dataclass
@@ -137,8 +152,7 @@ def container(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
     if os.uname().machine != "x86_64":
         pytest.skip("the cached root and the build are amd64")
     work = tmp_path_factory.mktemp("container")
-    dist = work / "dist"
-    build_pyz(dist)
+    dist = shared_pyz(tmp_path_factory)
     image = systemd_image(work)
     bridge = work / "bridge"
     bridge.mkdir()
