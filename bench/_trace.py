@@ -101,6 +101,15 @@ def hook_platd() -> None:
     wrap("platd.reconcile.loop:Reconciler.pass_once", "pass")
     wrap("platd.runtime.docker:DockerRuntime.create", "docker_create")
     wrap("platd.runtime.docker:DockerRuntime.start", "docker_start")
+    wrap("platd.runtime.docker:DockerRuntime.stop", "docker_stop")
+    wrap("platd.runtime.docker:DockerRuntime.remove", "docker_remove")
+    wrap("platd.runtime.docker:DockerRuntime.list_instances", "docker_list")
+    wrap("platd.runtime.docker:DockerRuntime.inspect", "docker_inspect")
+    wrap("platd.reconcile.loop:load_desired", "load_desired")
+    wrap("platd.reconcile.observed:write_instances", "write_instances")
+    wrap("platd.reconcile.executor:Executor._stop", "stop_task")
+    wrap("platd.logs.collector:Collector.drain", "logs_drain")
+    wrap("platd.ingress.controller:IngressController.drain", "ingress_drain")
     wrap("platd.reconcile.observed:record_event", "event", _step)
     wrap("platd.reconcile.observed:mark_release", "mark", _step)
     wrap("platd.services.events:list_events", "list_events")
@@ -189,9 +198,17 @@ def main() -> int:
         raise SystemExit(f"usage: {sys.argv[0]} platd|plat ARGS...")
     sys.argv = [PROGRAM, *args]
     try:
-        return int(program() or 0)
+        code = int(program() or 0)
     finally:
         mark("exit")
+    if PROGRAM == "plat":
+        # As the installed `plat` does (tui.entry.run): flush and end the process at once,
+        # without tearing every imported module down (measured here: 130-360 ms under load,
+        # a cost the real command does not have).
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

@@ -134,7 +134,8 @@ class Daemon:
         task whose end stopped the daemon (None when it was asked to stop)."""
         if self._supervisor is not None:
             raise RuntimeError("a daemon runs once: assemble another one to run it again")
-        self.feed.attach(self.store)
+        # Its followers follow events (services/events.py): other commits wake none of them.
+        self.feed.attach(self.store, only=("events",))
         self._supervisor = Supervisor(self.root_tasks(http), on_shutdown=self.close_feeds)
         if self._stop_requested:
             self._supervisor.stop()

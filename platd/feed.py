@@ -16,8 +16,7 @@ from typing import Protocol
 
 
 class Notifying(Protocol):
-    # The state store passes what changed; the log store passes nothing. Followers re-read
-    # either way.
+    # The state store passes what changed (a ChangeSet); the log store passes nothing.
     listeners: list[Callable[..., None]]
 
 
@@ -25,15 +24,24 @@ class Feed:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event = asyncio.Event()
+        self._only: tuple[str, ...] = ()
         self.closed = False
 
-    def attach(self, store: Notifying) -> None:
-        """From the event loop's thread: ``store``'s commits wake followers from now on."""
+    def attach(self, store: Notifying, *, only: tuple[str, ...] = ()) -> None:
+        """From the event loop's thread: ``store``'s commits wake followers from now on.
+
+        ``only``: the tables followers read; a commit that says what it changed and touched
+        none of them wakes nobody. During a rollout most commits are instance rows, and each
+        woke every follower for a read that found nothing new, on the CPU the rollout needs."""
         self._loop = asyncio.get_running_loop()
+        self._only = only
         store.listeners.append(self.notify)
 
-    def notify(self, *_changes: object) -> None:
+    def notify(self, *changes: object) -> None:
         """From any thread (a store commits in worker threads)."""
+        touches = getattr(changes[0], "touches", None) if changes else None
+        if self._only and touches is not None and not touches(*self._only):
+            return
         loop = self._loop
         if loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed in between

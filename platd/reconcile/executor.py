@@ -220,6 +220,7 @@ class Executor:
             return
         self.ledger.create_failures.pop(d.spec_hash, None)
         self.ledger.last_state[container_id] = "running"
+        self.ledger.announced.add(container_id)
         self.poke()
         await announced
         await self._event(

@@ -38,9 +38,13 @@ class Ledger:
     hold_until: dict[str, float] = field(default_factory=dict)
     # Containers this daemon removed; hidden from a pass that listed them just before.
     removed: set[str] = field(default_factory=set)
+    # Containers the executor started and woke a pass for: their engine "start" event is not
+    # news (Reconciler._caused_here).
+    announced: set[str] = field(default_factory=set)
 
     def forget(self, container_id: str) -> None:
         self.health.pop(container_id, None)
         self.last_state.pop(container_id, None)
         self.failed_starts.pop(container_id, None)
         self.failed_start_at.pop(container_id, None)
+        self.announced.discard(container_id)

@@ -44,7 +44,7 @@ from platd.reconcile.model import (
     Stop,
 )
 from platd.reconcile.secret_files import SecretFiles
-from platd.runtime.base import ObservedContainer, Runtime, RuntimeError_
+from platd.runtime.base import ObservedContainer, Runtime, RuntimeError_, RuntimeEvent
 from platd.secrets.crypto import SecretBox
 from platd.spec.errors import StorageFull
 from platd.store.changes import ChangeSet
@@ -484,11 +484,30 @@ class Reconciler:
     async def _watch_runtime(self) -> None:
         while True:
             try:
-                async for _event in self.runtime.events():
-                    self.poke()
+                async for event in self.runtime.events():
+                    if not self._caused_here(event):
+                        self.poke()
             except RuntimeError_ as e:
                 log.warning("runtime event stream ended: %s; reconnecting", e)
             await asyncio.sleep(1.0)
+
+    def _caused_here(self, event: RuntimeEvent) -> bool:
+        """Whether ``event`` only echoes what this host's executor did and has already woken
+        a pass for: the kill, die, stop and destroy of an instance it stops (the stop wakes
+        one when it ends), and the start of an instance it created (woken once started).
+
+        Each echo cost a whole pass (list, inspect, load, write), and a pass under way when a
+        new instance turns healthy holds the rollout until it ends: during a rollback the old
+        release's instances stopping made four of them (measured: 7 passes per rollback, 3 per
+        deploy into a fresh env)."""
+        cid = event.container_id
+        if cid in self.ledger.stopping or cid in self.ledger.removed:
+            return True
+        if cid in self.ledger.announced:
+            # Once: a later start (after a crash, a `docker start`) is news again.
+            self.ledger.announced.discard(cid)
+            return event.action == "start"
+        return False
 
     def _started(self, container_id: str, spec_hash: str) -> None:
         """The executor started a container: inspect it and have it probed at once, rather

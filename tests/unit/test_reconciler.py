@@ -25,7 +25,7 @@ from platd.reconcile import observed
 from platd.reconcile.health import ProbeResult
 from platd.reconcile.ledger import HealthState
 from platd.reconcile.loop import Reconciler
-from platd.runtime.base import HostCapacity, InstanceSpec, RuntimeError_
+from platd.runtime.base import HostCapacity, InstanceSpec, RuntimeError_, RuntimeEvent
 from platd.runtime.fake import FakeContainer, FakeRuntime
 from platd.secrets.crypto import SecretBox, create_key_file
 from platd.services import config, releases, tenancy
@@ -647,3 +647,43 @@ def test_a_cluster_member_prepares_no_env_ahead(host: Host) -> None:
     rec = host.reconciler()
     run(rec.pass_once)
     assert host.fake.prepared_envs == []
+
+
+def test_the_engine_echoing_the_executors_own_starts_and_stops_wakes_no_pass(
+    host: Host,
+) -> None:
+    """A rollout's starts and the old instances' stops are the executor's own doing and wake
+    their pass themselves; the engine's events about them must not wake more passes (each
+    one held the rollout up while it ran). A crash is news and wakes one."""
+    rec = host.reconciler()
+    heard: list[tuple[str, bool]] = []  # (action, woke a pass) per event the watcher read
+    caused_here = rec._caused_here
+
+    def deciding(event: RuntimeEvent) -> bool:
+        echo = caused_here(event)
+        heard.append((event.action, not echo))
+        return echo
+
+    rec._caused_here = deciding  # type: ignore[method-assign]
+
+    async def body() -> None:
+        watcher = asyncio.create_task(rec._watch_runtime())
+        try:
+            v1 = host.deploy(manifest(2), {"web": IMAGE_V1})
+            await converge(host, rec, v1)
+            v2 = host.deploy(manifest(2), {"web": IMAGE_V2})
+            await converge(host, rec, v2)
+            await asyncio.sleep(0.05)  # the watcher reads every event queued so far
+            assert host.containers(v1) == []
+            assert len(host.running(v2)) == 2
+            # Four starts, and the die, stop and destroy of each of the two old instances.
+            assert sorted(heard) == sorted([("start", False)] * 4
+                                           + [("die", False), ("stop", False),
+                                              ("destroy", False)] * 2)
+            host.fake.crash(host.running(v2)[0].id, exit_code=2)
+            await asyncio.sleep(0.05)
+            assert heard[-1] == ("die", True)
+        finally:
+            watcher.cancel()
+
+    run(body)
