@@ -47,14 +47,13 @@ def test_a_superseded_deploy_says_by_which_release_and_exits_11(
             time.sleep(0.2)
         r = d.plat("deploy", "-f", str(manifest(tmp_path, count=1)), "--detach")
         assert r.code == 0, r.err
-        superseded_at = time.monotonic()
+        # The follower's own --timeout is 300 s: had it waited that out, this would raise.
         out, err = follower.communicate(timeout=60)
     finally:
         if follower.poll() is None:
             follower.kill()
             follower.wait()
     assert follower.returncode == SUPERSEDED, (out, err)
-    assert time.monotonic() - superseded_at < 30, "told at once, not after --timeout"
     first, *hints = err.strip().splitlines()
     assert first == ("error: release v2 was superseded by v3 before it converged: "
                      "admin created and deployed v3")
