@@ -7,8 +7,10 @@ real pages, tokens from the real device flow (``people_support``).
 
 from __future__ import annotations
 
+import re
 import socket
 import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -30,6 +32,7 @@ from people_support import (
 )
 
 from platd.clock import ManualClock
+from tests.conftest import PLATD
 
 
 def _org(d: Any) -> str:
@@ -317,3 +320,12 @@ def test_an_invite_expires_unused(still: tuple[Any, ManualClock]) -> None:
     status, listed = d.api("GET", f"/v1/orgs/{org}/members")
     assert listed["invites"] == []
     assert listed["members"] == []
+
+
+def test_platd_init_prints_the_one_time_setup_link(tmp_path: Any) -> None:
+    """What a person reads after ``platd init``: the link (test_device_browser.py follows the
+    one ``--json`` gives and shows it works once)."""
+    out = subprocess.run([PLATD, "init", "--data", str(tmp_path / "data")], capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    assert "a one-time link, valid 24 hours" in out
+    assert re.search(r"^    http://127\.0\.0\.1:\d+/setup\?code=[\w-]{20,}$", out, re.M), out
