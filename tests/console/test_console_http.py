@@ -172,3 +172,15 @@ def test_losing_membership_ends_the_console_session_at_once(d: Any) -> None:
         assert carol.call("/console/ticket").status_code == 401  # signed out too
     finally:
         carol.close()
+
+
+def test_the_websocket_takes_keys_as_binary_and_never_deflates(alice: Browser) -> None:
+    # The client offers permessage-deflate (websockets does by default): the console's
+    # websocket declines it, every message being a keystroke or a few lines.
+    with alice.ws(alice.ticket()) as ws:
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+        ws.send(b"keys with no exec session: nothing to type them into")
+        ws.send(b"x" * 9000)  # bigger than a message from the page may be: dropped
+        ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(ws.recv(timeout=10)) == {"type": "pong"}
