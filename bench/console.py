@@ -7,9 +7,12 @@
    from the page sending a key on its websocket to the remote TTY's echo coming back to the
    page; beside it `plat exec -t -i` in a terminal (bench/exec.py's measure), the two in
    turns (five rounds) so that both see the same load. Goal: <= 2x.
+   Beside them, a bare ping/pong on the page's websocket: Chromium's own round trip, the floor
+   of any echo in the page.
 3. Output throughput: `exec box -- seq 1 N` (output into the transcript), from Enter to the
-   block's end in the page, in lines per second; beside it the same command with `plat exec`
-   in a terminal.
+   block's end in the page, in lines per second, and how responsive the page stayed meanwhile
+   (its longest stall: how late a 10 ms timer ran); beside it the same command with
+   `plat exec` in a terminal.
 
 Run: .venv/bin/python bench/console.py [--runs N] [--keys N] [--lines N] [--quick]
 """
@@ -117,14 +120,29 @@ def socket_echo(page: object, url: str, keys: int) -> list[float]:
     return samples
 
 
-def console_seq(page: object, lines: int) -> float:
+STALLS = """() => {  // the page's longest wait for a 10 ms timer: how responsive it stayed
+  const s = window.platStalls = { last: performance.now(), worst: 0 };
+  s.timer = setInterval(() => {
+    const now = performance.now();
+    s.worst = Math.max(s.worst, now - s.last - 10);
+    s.last = now;
+  }, 10);
+}"""
+
+
+def console_seq(page: object, lines: int) -> tuple[float, float]:
+    """Seconds from Enter to the block's end; the page's longest stall meanwhile (seconds)."""
     wait_ready(page)
     page.keyboard.type(f"exec box -- seq 1 {lines}")  # type: ignore[attr-defined]
+    page.evaluate(STALLS)  # type: ignore[attr-defined]
     start = time.perf_counter()
     page.keyboard.press("Enter")  # type: ignore[attr-defined]
     page.wait_for_function("() => !window.platConsole.state.ready")  # type: ignore[attr-defined]
     wait_ready(page, timeout=300)
-    return time.perf_counter() - start
+    took = time.perf_counter() - start
+    worst = page.evaluate(  # type: ignore[attr-defined]
+        "() => { clearInterval(window.platStalls.timer); return window.platStalls.worst; }")
+    return took, float(worst) / 1000
 
 
 def main() -> None:
@@ -160,7 +178,8 @@ def main() -> None:
                 cli_echo += echo_round_trips([PLAT, "exec", "box", "-t", "-i", "--"], env,
                                              args.keys // rounds)
             bare_echo = socket_echo(page, d.url, args.keys)
-            web_seq = [console_seq(page, args.lines) for _ in range(max(1, args.runs // 3))]
+            seqs = [console_seq(page, args.lines) for _ in range(max(1, args.runs // 3))]
+            web_seq, stalls = [t for t, _ in seqs], [w for _, w in seqs]
         cli_seq = []
         for _ in range(max(1, args.runs // 3)):
             start = time.perf_counter()
@@ -182,7 +201,9 @@ def main() -> None:
              "compare"),
         ])
         print(f"\nconsole output: {args.lines / median_of(web_seq):,.0f} lines/s into the "
-              f"transcript; plat in a terminal: {args.lines / median_of(cli_seq):,.0f} lines/s")
+              f"transcript; plat in a terminal: {args.lines / median_of(cli_seq):,.0f} lines/s; "
+              f"the page's longest stall meanwhile (a 10 ms timer late by): "
+              f"{max(stalls) * 1000:.0f} ms")
         print(f"fastest: page open {min(opens) * 1000:.1f} ms; echo console "
               f"{min(web_echo) * 1000:.2f} ms vs plat {min(cli_echo) * 1000:.2f} ms")
 
