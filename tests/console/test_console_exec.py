@@ -210,3 +210,34 @@ def test_a_logs_follow_detaches_into_a_panel_while_typing_goes_on(d: Any) -> Non
         assert run(page, "whoami").count("alice") >= 1
         page.locator("#panels .panel .close").click()
         assert page.locator("#panels .panel pre").count() == 0
+
+
+def test_a_deploys_rollout_detaches_and_ends_in_its_panel(d: Any, tmp_path: Any) -> None:
+    # A new release whose instance must stay up 6 s: the rollout the deploy follows lasts
+    # long enough to be moved into a panel.
+    manifest = tmp_path / "plat.toml"
+    manifest.write_text(MANIFEST.replace('"1000000"', '"1000001"').replace('"1s"', '"6s"'))
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1100, "height": 600}).new_page()
+        sign_in(page, d.url, "alice")
+        run(page, f"use {TARGET}")
+        page.set_input_files("#upload", str(manifest))
+        page.wait_for_function("() => document.getElementById('files').textContent"
+                               ".includes('plat.toml')")
+        page.keyboard.type("deploy -f plat.toml")
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => window.platConsole.state.running !== null")
+        page.wait_for_timeout(1000)
+        page.keyboard.press("Control+z")
+        wait_ready(page)
+        panel = page.locator("#panels .panel")
+        assert panel.count() == 1
+        assert "whoami" not in panel.inner_text()
+        assert "alice" in run(page, "whoami").rsplit("$ whoami", 1)[1]  # typing goes on
+        deadline = time.monotonic() + 120
+        while "[exit " not in panel.locator("pre").inner_text():
+            assert time.monotonic() < deadline, panel.inner_text()
+            time.sleep(0.5)
+        shown = panel.locator("pre").inner_text()
+        assert "[exit 0]" in shown, shown
+        assert panel.locator(".state").inner_text() == "ended"
