@@ -7,9 +7,12 @@
    from the page sending a key on its websocket to the remote TTY's echo coming back to the
    page; beside it `plat exec -t -i` in a terminal (bench/exec.py's measure), the two in
    turns (five rounds) so that both see the same load. Goal: <= 2x.
+   Beside them, a bare ping/pong on the page's websocket: Chromium's own round trip, the floor
+   of any echo in the page.
 3. Output throughput: `exec box -- seq 1 N` (output into the transcript), from Enter to the
-   block's end in the page, in lines per second; beside it the same command with `plat exec`
-   in a terminal.
+   block's end in the page, in lines per second, and how responsive the page stayed meanwhile
+   (its longest stall: how late a 10 ms timer ran); beside it the same command with
+   `plat exec` in a terminal.
 
 Run: .venv/bin/python bench/console.py [--runs N] [--keys N] [--lines N] [--quick]
 """
@@ -29,21 +32,23 @@ from console_support import chromium, make_user, sign_in, wait_ready  # noqa: E4
 from exec import MANIFEST, PLAT, TARGET, echo_round_trips  # noqa: E402
 
 ROUNDS = 5
-ECHO_JS = """async (keys) => {
+ECHO_JS = """async ([keys, ping]) => {
+  // A key as the page sends it (binary, its UTF-8 bytes) until its echo (binary) is back;
+  // with ping, a JSON ping until platd's pong: the page's websocket round trip and nothing else.
   const ws = window.platConsole.state.ws;
+  const utf8 = new TextEncoder(), text = new TextDecoder();
   const out = [];
   for (let n = 0; n < keys; n++) {
     const key = String(n % 10);
     const t0 = performance.now();
     await new Promise((resolve) => {
       const seen = (e) => {
-        const m = JSON.parse(e.data);
-        if (m.type === 'tty-out' && m.data.includes(key)) {
-          ws.removeEventListener('message', seen); resolve();
-        }
+        const done = ping ? (typeof e.data === 'string' && JSON.parse(e.data).type === 'pong')
+          : (typeof e.data !== 'string' && text.decode(e.data).includes(key));
+        if (done) { ws.removeEventListener('message', seen); resolve(); }
       };
       ws.addEventListener('message', seen);
-      ws.send(JSON.stringify({ type: 'stdin', data: key }));
+      ws.send(ping ? JSON.stringify({ type: 'ping' }) : utf8.encode(key));
     });
     out.push(performance.now() - t0);
   }
@@ -61,16 +66,18 @@ def page_open(page: object, url: str, runs: int) -> list[float]:
     return samples[1:]
 
 
-def console_echo(page: object, keys: int) -> list[float]:
+def console_echo(page: object, keys: int) -> tuple[list[float], list[float]]:
+    """Keystroke echoes in a console exec session, and as many bare pings beside them."""
     page.keyboard.type("exec box -it -- sh -c 'echo session-up; exec cat'")  # type: ignore[attr-defined]
     page.keyboard.press("Enter")  # type: ignore[attr-defined]
     page.wait_for_function(  # type: ignore[attr-defined]
         "() => window.platConsole.state.tty !== null", timeout=60_000)
     time.sleep(0.5)
-    samples = [s / 1000 for s in page.evaluate(ECHO_JS, keys)]  # type: ignore[attr-defined]
+    samples = [s / 1000 for s in page.evaluate(ECHO_JS, [keys, False])]  # type: ignore[attr-defined]
+    pings = [s / 1000 for s in page.evaluate(ECHO_JS, [keys, True])]  # type: ignore[attr-defined]
     page.keyboard.press("Control+BracketRight")  # type: ignore[attr-defined]
     wait_ready(page)
-    return samples
+    return samples, pings
 
 
 def socket_echo(page: object, url: str, keys: int) -> list[float]:
@@ -93,34 +100,49 @@ def socket_echo(page: object, url: str, keys: int) -> list[float]:
     with connect(ws_url, origin=Origin(url), compression=None, legacy=False) as ws:
         ws.send(json.dumps({"type": "run", "rows": 24, "cols": 80,
                             "line": "exec box -it -- sh -c 'echo session-up; exec cat'"}))
-        while "session-up" not in (m := json.loads(ws.recv())).get("data", ""):
+        while not (isinstance(m := ws.recv(), bytes) and b"session-up" in m):
             pass
         samples = []
         for n in range(keys):
             key = str(n % 10)
             start = time.perf_counter()
-            ws.send(json.dumps({"type": "stdin", "data": key}))
+            ws.send(key.encode())  # keys are binary messages, as the page sends them
             while True:
-                m = json.loads(ws.recv())
-                if m.get("type") == "tty-out" and key in m["data"]:
+                m = ws.recv()
+                if isinstance(m, bytes) and key.encode() in m:
                     break
             samples.append(time.perf_counter() - start)
-        ws.send(json.dumps({"type": "stdin", "data": "\r\x04"}))  # cat ends: the block too
-        while json.loads(ws.recv()).get("type") != "end":
+        ws.send(b"\r\x04")  # cat ends: the block too
+        while not (isinstance(m := ws.recv(), str) and json.loads(m).get("type") == "end"):
             pass
     page.goto(f"{url}/console")  # type: ignore[attr-defined]
     wait_ready(page)
     return samples
 
 
-def console_seq(page: object, lines: int) -> float:
+STALLS = """() => {  // the page's longest wait for a 10 ms timer: how responsive it stayed
+  const s = window.platStalls = { last: performance.now(), worst: 0 };
+  s.timer = setInterval(() => {
+    const now = performance.now();
+    s.worst = Math.max(s.worst, now - s.last - 10);
+    s.last = now;
+  }, 10);
+}"""
+
+
+def console_seq(page: object, lines: int) -> tuple[float, float]:
+    """Seconds from Enter to the block's end; the page's longest stall meanwhile (seconds)."""
     wait_ready(page)
     page.keyboard.type(f"exec box -- seq 1 {lines}")  # type: ignore[attr-defined]
+    page.evaluate(STALLS)  # type: ignore[attr-defined]
     start = time.perf_counter()
     page.keyboard.press("Enter")  # type: ignore[attr-defined]
     page.wait_for_function("() => !window.platConsole.state.ready")  # type: ignore[attr-defined]
     wait_ready(page, timeout=300)
-    return time.perf_counter() - start
+    took = time.perf_counter() - start
+    worst = page.evaluate(  # type: ignore[attr-defined]
+        "() => { clearInterval(window.platStalls.timer); return window.platStalls.worst; }")
+    return took, float(worst) / 1000
 
 
 def main() -> None:
@@ -148,13 +170,16 @@ def main() -> None:
             # Console and plat in turns, so that both see the same load of a shared machine.
             web_echo: list[float] = []
             cli_echo: list[float] = []
+            pings: list[float] = []
             rounds = max(1, min(ROUNDS, args.keys // 10))
             for _ in range(rounds):
-                web_echo += console_echo(page, args.keys // rounds)
+                web, ping = console_echo(page, args.keys // rounds)
+                web_echo, pings = web_echo + web, pings + ping
                 cli_echo += echo_round_trips([PLAT, "exec", "box", "-t", "-i", "--"], env,
                                              args.keys // rounds)
             bare_echo = socket_echo(page, d.url, args.keys)
-            web_seq = [console_seq(page, args.lines) for _ in range(max(1, args.runs // 3))]
+            seqs = [console_seq(page, args.lines) for _ in range(max(1, args.runs // 3))]
+            web_seq, stalls = [t for t, _ in seqs], [w for _, w in seqs]
         cli_seq = []
         for _ in range(max(1, args.runs // 3)):
             start = time.perf_counter()
@@ -169,12 +194,16 @@ def main() -> None:
             ("console exec -it: keystroke echo", web_keys, cli_keys, "<= 2x"),
             ("  the same without a browser (platd's part)", median_of(bare_echo), cli_keys,
              "compare"),
+            ("  a bare ping/pong on the page's websocket", median_of(pings), cli_keys,
+             "compare"),
             (f"plat exec -- seq 1 {args.lines} (reference)", median_of(cli_seq), None, ""),
             (f"console exec -- seq 1 {args.lines}", median_of(web_seq), median_of(cli_seq),
              "compare"),
         ])
         print(f"\nconsole output: {args.lines / median_of(web_seq):,.0f} lines/s into the "
-              f"transcript; plat in a terminal: {args.lines / median_of(cli_seq):,.0f} lines/s")
+              f"transcript; plat in a terminal: {args.lines / median_of(cli_seq):,.0f} lines/s; "
+              f"the page's longest stall meanwhile (a 10 ms timer late by): "
+              f"{max(stalls) * 1000:.0f} ms")
         print(f"fastest: page open {min(opens) * 1000:.1f} ms; echo console "
               f"{min(web_echo) * 1000:.2f} ms vs plat {min(cli_echo) * 1000:.2f} ms")
 

@@ -184,6 +184,8 @@ class HttpServer:
                  tls: tuple[Path, Path] | None = None) -> None:
         import uvicorn
 
+        from platd.ws_protocol import Protocol
+
         class Server(uvicorn.Server):
             @contextlib.contextmanager
             def capture_signals(self):  # type: ignore[no-untyped-def]
@@ -191,6 +193,7 @@ class HttpServer:
 
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", lifespan="off", access_log=False,
+            ws=Protocol,  # the console's websocket without deflate (platd.ws_protocol)
             ssl_certfile=str(tls[0]) if tls else None, ssl_keyfile=str(tls[1]) if tls else None,
         )
         self.tls = tls is not None

@@ -11,7 +11,8 @@
   from a page of this origin. JSON both ways: ``run``/``cancel``/``detach``/``reattach``/``ping``/
   ``stdin``/``resize`` in; ``hello`` (every block so far, to replay), ``block``/``out``/
   ``end``, ``detached`` (a stream moved to a side panel) and ``reattached`` (put back),
-  ``tty``/``tty-out``, ``pong``, ``ended`` out.
+  ``tty``, ``pong``, ``ended`` out. An exec session's keys and its TTY's output are binary
+  messages (their bytes, as they are: no JSON or UTF-8 decoding on the way of a keystroke).
 
 Each line is checked (``platd.console.lines``) and run by the CLI's runner as the signed-in
 person, with a short-lived token of their own made here (``platd.console.run``). When the
@@ -31,7 +32,6 @@ from typing import Any
 
 from litestar import Request, Response, Router, WebSocket, get, post, websocket
 from litestar.datastructures import Cookie, State
-from litestar.exceptions import WebSocketDisconnect
 from litestar.response import Redirect
 from litestar.types.asgi_types import WebSocketResponseStartEvent
 
@@ -363,6 +363,11 @@ async def console_ws(socket: WebSocket[Any, Any, Any]) -> None:
 async def _send(socket: WebSocket[Any, Any, Any],
                 queue: asyncio.Queue[dict[str, Any] | None]) -> None:
     while (message := await queue.get()) is not None:
+        if message.get("type") == "tty-bytes":
+            # A TTY's output as a binary message, its bytes as they came: no JSON, no UTF-8
+            # decoding here (the page's terminal decodes a character split across two).
+            await socket.send_bytes(message["data"])
+            continue
         await socket.send_text(json.dumps(message))
         if message.get("type") == "ended":
             return
@@ -378,11 +383,16 @@ async def _receive(socket: WebSocket[Any, Any, Any], access: Access, s: ConsoleS
                    api: str) -> None:
     running: set[asyncio.Task[None]] = set()
     while True:
-        try:
-            raw = await socket.receive_text()
-        except WebSocketDisconnect:
+        event = await socket.receive()
+        if event["type"] == "websocket.disconnect":
             return
-        if len(raw) > MAX_MESSAGE:
+        keys = event.get("bytes")
+        if isinstance(keys, bytes):  # a binary message: keys for the exec session's TTY
+            if len(keys) <= MAX_MESSAGE and (tty := s.state.get("tty")) is not None:
+                tty.send(keys)
+            continue
+        raw = event.get("text")
+        if not isinstance(raw, str) or len(raw) > MAX_MESSAGE:
             continue
         try:
             message = json.loads(raw)

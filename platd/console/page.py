@@ -19,6 +19,7 @@ STATIC = Path(__file__).parent / "static"
 # Everything the page may load, by name: no path from a request ever reaches the disk.
 FILES = {
     "console.js": "text/javascript; charset=utf-8",
+    "lineedit.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
     "vendor/ghostty-web.js": "text/javascript; charset=utf-8",
     "vendor/__vite-browser-external-2447137e.js": "text/javascript; charset=utf-8",

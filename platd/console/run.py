@@ -84,7 +84,7 @@ class ConsoleCtx(TranscriptCtx):
         # screen (not kept in the block), without one it is the block's output as usual.
         if request.stdin:
             on_tty("open", pane)
-        output = ((lambda data: on_tty("out", decoder.decode(data))) if request.tty
+        output = ((lambda data: on_tty("out", data)) if request.tty
                   else (lambda data: self.write(OUT, decoder.decode(data))))
         try:
             code = pane.pump(output, lambda text: self.note(text))
@@ -131,7 +131,8 @@ async def run_line(s: ConsoleSession, block: Block, words: list[str], settings: 
                    cancel: threading.Event, size: tuple[int, int] = (24, 80),
                    local_exec: LocalExec | None = None) -> int:
     """Run ``words`` as ``block`` of ``s``; its exit code once the command has finished.
-    An exec session's TTY output goes to the page live (``tty-out``), not into the block.
+    An exec session's TTY output goes to the page live (``tty-bytes``, sent as a binary
+    message), not into the block.
 
     ``local_exec`` (``platd.api.console_exec.run`` with the daemon's parts bound) serves an
     exec session on this loop: the page's keys reach the process and its output the page
@@ -148,7 +149,7 @@ async def run_line(s: ConsoleSession, block: Block, words: list[str], settings: 
             s.emit({"type": "tty", "id": block.id})
         elif kind == "out":
             if value:
-                s.emit({"type": "tty-out", "id": block.id, "data": value})
+                s.emit({"type": "tty-bytes", "id": block.id, "data": value})
         else:
             s.state.pop("tty", None)
 
@@ -206,12 +207,12 @@ async def _exec_here(s: ConsoleSession, block: Block, request: SessionRequest,
             s.emit({"type": "tty", "id": block.id})
 
     def output(channel: int, data: bytes) -> None:
-        text = decoders[channel % 3].decode(data)
-        if not text:
+        if request.tty:  # the bytes as they came: the page's terminal decodes them
+            if data:
+                s.emit({"type": "tty-bytes", "id": block.id, "data": data})
             return
-        if request.tty:
-            s.emit({"type": "tty-out", "id": block.id, "data": text})
-        else:
+        text = decoders[channel % 3].decode(data)
+        if text:
             s.write(block, ERR if channel == 2 else OUT, text)
 
     def notice(text: str) -> None:

@@ -137,3 +137,107 @@ def test_console_exec_keeps_the_exec_routes_rules_and_audit(d: Any) -> None:
         assert "[exit 3]" in block, block
     events = d.plat("events", "--target", TARGET, "--limit", "20")
     assert "alice opened an exec session" in events.out, events.out
+
+
+PASTE = """(text) => {
+  const data = new DataTransfer();
+  data.setData('text/plain', text);
+  document.activeElement.dispatchEvent(new ClipboardEvent('paste', {
+    clipboardData: data, bubbles: true, cancelable: true }));
+}"""
+
+
+def test_an_exec_tty_follows_resizes_takes_ctrl_c_and_paste(d: Any) -> None:
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1000, "height": 600}).new_page()
+        sign_in(page, d.url, "alice")
+        run(page, f"use {TARGET}")
+        page.keyboard.type("exec box -t")
+        page.keyboard.press("Enter")
+        _wait_tty(page)
+        size = "() => [window.platConsole.term.rows, window.platConsole.term.cols]"
+        rows, cols = page.evaluate(size)
+        page.keyboard.type("stty size")
+        page.keyboard.press("Enter")
+        _wait_screen(page, f"\n{rows} {cols}")  # the remote TTY has the page's size
+        # A smaller window: the terminal refits and the remote TTY follows.
+        page.set_viewport_size({"width": 700, "height": 420})
+        page.wait_for_function(f"() => window.platConsole.term.cols < {cols}")
+        rows2, cols2 = page.evaluate(size)
+        page.keyboard.type("clear; stty size")
+        page.keyboard.press("Enter")
+        _wait_screen(page, f"{rows2} {cols2}\n")  # cleared first: the top line
+        # Ctrl-C goes to the remote program (the shell's sleep), not to the session.
+        page.keyboard.type("sleep 600; echo slept")
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(500)
+        page.keyboard.press("Control+c")
+        page.keyboard.type("echo after-$((40+2))")
+        page.keyboard.press("Enter")
+        _wait_screen(page, "after-42")
+        assert "\nslept" not in screen(page)  # the sleep was interrupted, and the line with it
+        assert page.evaluate("() => window.platConsole.state.tty") is not None
+        # A paste of several lines is typed into the remote TTY as it is.
+        page.evaluate(PASTE, "echo pasted-$((1+1))\necho pasted-$((2+1))\n")
+        _wait_screen(page, "pasted-3")
+        assert "pasted-2" in screen(page)
+        page.keyboard.press("Control+BracketRight")
+        wait_ready(page)
+
+
+def test_a_logs_follow_detaches_into_a_panel_while_typing_goes_on(d: Any) -> None:
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1100, "height": 600}).new_page()
+        sign_in(page, d.url, "alice")
+        run(page, f"use {TARGET}")
+        page.keyboard.type("logs --workload box --follow")
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => window.platConsole.state.running !== null")
+        page.wait_for_timeout(500)
+        page.keyboard.press("Control+z")
+        wait_ready(page)  # the prompt is free: the follow goes on in a side panel
+        panel = page.locator("#panels .panel pre")
+        assert panel.count() == 1
+        # Keep typing: a command in the transcript writes to the instance's stdout, and the
+        # line arrives in the panel, which is still streaming.
+        text = run(page, "exec box -- sh -c 'echo from-the-console-$((6*7)) > /proc/1/fd/1'")
+        assert "[exit 0]" in text.rsplit("$ exec box --", 1)[1]
+        deadline = time.monotonic() + 30
+        while "from-the-console-42" not in panel.inner_text():
+            assert time.monotonic() < deadline, panel.inner_text()
+            time.sleep(0.2)
+        assert "from-the-console-42" not in screen(page).split("$ exec box --")[-1]
+        assert run(page, "whoami").count("alice") >= 1
+        page.locator("#panels .panel .close").click()
+        assert page.locator("#panels .panel pre").count() == 0
+
+
+def test_a_deploys_rollout_detaches_and_ends_in_its_panel(d: Any, tmp_path: Any) -> None:
+    # A new release whose instance must stay up 6 s: the rollout the deploy follows lasts
+    # long enough to be moved into a panel.
+    manifest = tmp_path / "plat.toml"
+    manifest.write_text(MANIFEST.replace('"1000000"', '"1000001"').replace('"1s"', '"6s"'))
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1100, "height": 600}).new_page()
+        sign_in(page, d.url, "alice")
+        run(page, f"use {TARGET}")
+        page.set_input_files("#upload", str(manifest))
+        page.wait_for_function("() => document.getElementById('files').textContent"
+                               ".includes('plat.toml')")
+        page.keyboard.type("deploy -f plat.toml")
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => window.platConsole.state.running !== null")
+        page.wait_for_timeout(1000)
+        page.keyboard.press("Control+z")
+        wait_ready(page)
+        panel = page.locator("#panels .panel")
+        assert panel.count() == 1
+        assert "whoami" not in panel.inner_text()
+        assert "alice" in run(page, "whoami").rsplit("$ whoami", 1)[1]  # typing goes on
+        deadline = time.monotonic() + 120
+        while "[exit " not in panel.locator("pre").inner_text():
+            assert time.monotonic() < deadline, panel.inner_text()
+            time.sleep(0.5)
+        shown = panel.locator("pre").inner_text()
+        assert "[exit 0]" in shown, shown
+        assert panel.locator(".state").inner_text() == "ended"

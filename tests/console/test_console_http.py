@@ -215,3 +215,13 @@ def test_revoking_the_token_a_person_signed_in_with_ends_the_console_session(d: 
         _ends_on(d, erin, revoke)
     finally:
         erin.close()
+def test_the_websocket_takes_keys_as_binary_and_never_deflates(alice: Browser) -> None:
+    # The client offers permessage-deflate (websockets does by default): the console's
+    # websocket declines it, every message being a keystroke or a few lines.
+    with alice.ws(alice.ticket()) as ws:
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+        ws.send(b"keys with no exec session: nothing to type them into")
+        ws.send(b"x" * 9000)  # bigger than a message from the page may be: dropped
+        ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(ws.recv(timeout=10)) == {"type": "pong"}

@@ -90,6 +90,16 @@ def test_is_one_executable_zipapp(pyz: Path) -> None:
             "site-packages/platd/cli.py"} <= names
 
 
+def test_carries_the_web_console(pyz: Path) -> None:
+    """The console's page and ghostty-web (git-ignored, copied by scripts/setup): no Node
+    where platd runs, so the file must carry the built module."""
+    with zipfile.ZipFile(pyz) as z:
+        names = set(z.namelist())
+    static = "site-packages/platd/console/static/"
+    assert {static + "console.js", static + "lineedit.js", static + "index.html",
+            static + "vendor/ghostty-web.js"} <= names
+
+
 def test_version(pyz: Path) -> None:
     r = run(pyz, "--version")
     assert (r.returncode, r.stdout.strip()) == (0, f"plat {__version__}"), r.stderr
@@ -143,6 +153,12 @@ def test_runs_the_daemon(pyz: Path, tmp_path: Path) -> None:
             except OSError:
                 assert time.monotonic() < deadline, "platd from the pyz did not answer in 60s"
                 time.sleep(0.2)
+        # The console's files are served from inside the file.
+        for name in ("lineedit.js", "vendor/ghostty-web.js"):
+            url = f"http://127.0.0.1:{port}/console/static/{name}"
+            with urllib.request.urlopen(url, timeout=10) as r:
+                assert (r.status, r.headers["Content-Type"].split(";")[0]) == (
+                    200, "text/javascript")
     finally:
         proc.terminate()
         try:

@@ -1,27 +1,31 @@
 // The plat web console: a transcript of plat command lines in a ghostty-web terminal.
 //
-// The page edits one line at a time locally (typing, Backspace, Ctrl-U, history with Up and
-// Down, paste); Enter sends the line to platd, which checks it and runs it with the CLI's
+// The page edits one line at a time locally (lineedit.js: cursor movement, deleting, history,
+// paste); Enter sends the line to platd, which checks it and runs it with the CLI's
 // runner as the signed-in person. Everything shown comes from the server as blocks (the
 // command line, its output, its exit status), so a reload replays the same transcript.
 // Only ghostty-web's xterm.js-compatible calls are used (Terminal, open, write, onData,
 // loadAddon, FitAddon.fit, buffer.active), so @xterm/xterm stays a drop-in fallback.
 import * as ghostty from './vendor/ghostty-web.js';
+import { LineEditor } from './lineedit.js';
 
 const PROMPT = '\x1b[1;36m$\x1b[0m ';
 const MAX_LINE = 4096;
 const csrf = document.querySelector('meta[name=csrf]').content;
-const state = { ws: null, running: null, tty: null, line: '', history: [], back: 0,
+const state = { ws: null, running: null, tty: null,
                 ready: false, connected: false, hellos: 0, panels: {}, blocks: new Map() };
 const KEPT_BLOCKS = 200; // blocks the page keeps for Copy (platd keeps as many)
 const DETACH_STREAM = '\x1a'; // Ctrl-Z: move the running stream into a side panel
 const PANEL_LINES = 2000; // lines a panel keeps
 const DETACH = '\x1d'; // Ctrl-]: leave an exec session
-const STDIN_CHUNK = 2048; // characters per stdin message (platd takes messages up to 8 KiB)
+const STDIN_CHUNK = 8192; // bytes per stdin message (platd takes messages up to 8 KiB)
+const utf8 = new TextEncoder();
 
 if (typeof ghostty.init === 'function') await ghostty.init(); // ghostty-web loads its WASM
 const term = new ghostty.Terminal({
-  fontSize: 14, cursorBlink: true, scrollback: 10000, convertEol: false,
+  // A steady cursor: a blinking one has ghostty-web redraw the cursor's row on every
+  // animation frame, main-thread work that delays the next key's echo on a busy machine.
+  fontSize: 14, cursorBlink: false, scrollback: 10000, convertEol: false,
   fontFamily: 'DejaVu Sans Mono, Menlo, monospace',
   theme: { background: '#1b1d23', foreground: '#d8dee9' },
 });
@@ -31,7 +35,8 @@ term.open(document.getElementById('terminal'));
 fit.fit();
 window.addEventListener('resize', () => fit.fit());
 term.focus();
-window.platConsole = { term, state }; // the browser tests read the terminal through this
+const editor = new LineEditor(term, PROMPT, 2, MAX_LINE);
+window.platConsole = { term, state, editor }; // the browser tests read the terminal through this
 
 const crlf = (text) => text.replace(/\r?\n/g, '\r\n');
 const setStatus = (text) => { document.getElementById('status').textContent = text; };
@@ -41,7 +46,7 @@ const showFiles = (files) => {
 };
 
 function prompt() {
-  term.write(PROMPT + state.line);
+  editor.show();
   state.ready = true;
 }
 
@@ -260,7 +265,7 @@ function render(message) {
       const p = state.panels[message.id];
       const shown = p ? p.body.textContent + p.held.join('') : '';
       if (p) { p.el.remove(); delete state.panels[message.id]; setTimeout(() => fit.fit(), 0); }
-      clearTyped();
+      editor.clear();
       state.running = message.id;
       state.ready = false;
       header(message.line);
@@ -279,9 +284,6 @@ function render(message) {
     case 'tty':
       state.tty = message.id;
       send({ type: 'resize', rows: term.rows, cols: term.cols });
-      break;
-    case 'tty-out':
-      term.write(message.data);
       break;
     case 'end':
       if (state.panels[message.id]) {
@@ -324,7 +326,11 @@ async function connect() {
   const ws = new WebSocket(scheme + location.host + '/console/ws?ticket=' + encodeURIComponent(t));
   state.ws = ws;
   ws.onopen = () => { state.connected = true; status(''); };
+  ws.binaryType = 'arraybuffer';
   ws.onmessage = (e) => {
+    // A binary message is an exec session's TTY output, its bytes as they came (the
+    // terminal decodes UTF-8 itself, a character split across two messages included).
+    if (typeof e.data !== 'string') { term.write(new Uint8Array(e.data)); return; }
     const message = JSON.parse(e.data);
     if (message.type === 'ping') { ws.send(JSON.stringify({ type: 'ping' })); return; }
     render(message);
@@ -342,29 +348,17 @@ function send(message) {
   if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(message));
 }
 
-// Back to the start of the line being typed, and clear it (a long line wraps over rows).
-function clearTyped() {
-  const rows = Math.floor((2 + state.line.length - 1) / term.cols);
-  term.write('\r' + (rows > 0 ? '\x1b[' + rows + 'A' : '') + '\x1b[J');
-}
-
 function submit() {
-  const line = state.line;
-  if (!line.trim()) { state.line = ''; term.write('\r\n'); prompt(); return; }
-  clearTyped();
-  state.line = '';
-  if (state.history[state.history.length - 1] !== line) state.history.push(line);
-  state.back = 0;
+  if (!editor.line.trim()) { // an empty line: a fresh prompt below, as a shell does
+    editor.apply('end');
+    term.write('\r\n');
+    editor.drop();
+    prompt();
+    return;
+  }
+  const line = editor.take();
   state.ready = false;
   send({ type: 'run', line, rows: term.rows, cols: term.cols });
-}
-
-function recall(step) {
-  const n = state.history.length;
-  state.back = Math.max(0, Math.min(n, state.back + step));
-  clearTyped();
-  state.line = state.back === 0 ? '' : state.history[n - state.back];
-  term.write(PROMPT + state.line);
 }
 
 term.onResize(({ rows, cols }) => {
@@ -374,8 +368,11 @@ term.onResize(({ rows, cols }) => {
 term.onData((data) => {
   if (state.tty !== null) { // an exec session: every key is the remote terminal's
     if (data === DETACH) { send({ type: 'cancel' }); return; }
-    for (let i = 0; i < data.length; i += STDIN_CHUNK) {
-      send({ type: 'stdin', data: data.slice(i, i + STDIN_CHUNK) });
+    // Keys as a binary message, their UTF-8 bytes: no JSON on the way of a keystroke.
+    const bytes = utf8.encode(data);
+    if (!state.ws || state.ws.readyState !== WebSocket.OPEN) return;
+    for (let i = 0; i < bytes.length; i += STDIN_CHUNK) {
+      state.ws.send(bytes.subarray(i, i + STDIN_CHUNK));
     }
     return;
   }
@@ -385,21 +382,27 @@ term.onData((data) => {
     return;
   }
   if (!state.ready) return;
-  if (data === '\x1b[A') { recall(1); return; }
-  if (data === '\x1b[B') { recall(-1); return; }
-  if (data.startsWith('\x1b')) return; // other keys: no cursor movement in this editor
+  const key = LineEditor.action(data);
+  if (key) { editor.apply(key); return; }
+  if (data.startsWith('\x1b')) return; // other keys (F1, PageUp, ...) do nothing here
+  let text = ''; // printable characters are inserted together (a paste redraws once)
   for (const ch of data) {
-    if (ch === '\r' || ch === '\n') { submit(); if (!state.ready) return; continue; }
-    if (ch === '\x7f' || ch === '\b') {
-      if (state.line.length) { state.line = state.line.slice(0, -1); term.write('\b \b'); }
+    if (ch >= ' ' && ch !== '\x7f') { text += ch; continue; }
+    editor.insert(text);
+    text = '';
+    if (ch === '\r' || ch === '\n') {
+      submit();
+      if (!state.ready) return; // a command runs: the rest of a paste is not for it
     } else if (ch === '\x03') {
-      term.write('^C\r\n'); state.line = ''; prompt();
-    } else if (ch === '\x15') {
-      clearTyped(); state.line = ''; term.write(PROMPT);
-    } else if (ch >= ' ' && state.line.length < MAX_LINE) {
-      state.line += ch; term.write(ch);
+      editor.apply('end');
+      term.write('^C\r\n');
+      editor.drop();
+      prompt();
+    } else if (LineEditor.action(ch)) {
+      editor.apply(LineEditor.action(ch));
     }
   }
+  editor.insert(text);
 });
 
 document.getElementById('upload').addEventListener('change', async (e) => {
@@ -437,9 +440,7 @@ const GUIDE = [
 
 function typeLine(line) {
   if (!state.ready || state.running !== null) { status('wait for the prompt'); return; }
-  clearTyped();
-  state.line = line;
-  term.write(PROMPT + line);
+  editor.set(line);
   term.focus();
 }
 
