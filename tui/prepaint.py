@@ -2,24 +2,25 @@
 
 Importing Textual takes longer on its own (about 0.4 s on a small machine) than asking platd for
 the env's status and drawing it, so bare ``plat`` enters the alternate screen and draws the
-Status tab as the Textual app's first frame will show it (the same header, target bar, tab bar,
-summary, tables and footer, cell for cell and colour for colour), then imports Textual, whose
-own first frame replaces it without a visible change. Keys typed meanwhile wait in the
-terminal's input queue (echo and line editing are off) and reach the app.
+Status tab as the Textual app's first frame shows it (header, target bar, tab bar, summary,
+tables, the footer's empty bar: cell for cell and colour for colour), then imports Textual,
+whose first frame replaces it without a visible change (``tui/handover.py``). Keys typed
+meanwhile wait in the terminal's input queue (echo and line editing are off) for the app.
 
-Only what can be laid out exactly is painted: a terminal that is not a tty, too small for the
-footer or tables to fit without scrolling or wrapping, text that is not plain ASCII, a Textual
-setting in the environment (``TEXTUAL_*``) or no env in view, and nothing is painted at all:
-Textual starts as before. The words come from ``tui.render``; ``tests/tui_app/test_prepaint.py``
-compares this frame with Textual's in a real terminal (tmux), so a Textual upgrade that changes
-its look fails there, not on the user's screen.
+Only what can be laid out exactly is painted. Not a tty, no env in view, a Textual setting that
+changes its look (``TEXTUAL_LOOKS``), characters of unknown width, or a terminal too small for
+the tab bar, title or tables to fit without clipping or scrolling: nothing is painted, and
+Textual starts as before. The words come from ``tui.render``;
+``tests/tui_app/test_prepaint.py`` compares this frame with Textual's in a real terminal
+(tmux), so a Textual upgrade that changes its look fails there, not on the user's screen.
 
-This module imports only the standard library, ``tui.render`` and ``rich.color`` (for the
-colour downgrade Textual's console applies: the same function, so the same colours).
+Imports: the standard library, ``tui.render``, and two small pieces of Rich that Textual uses
+for the same job (the colour downgrade of its console and the word wrap of its text).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -27,6 +28,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:
     from tui.render.status import StatusRows
     from tui.tui_client import Prefetch
+
+# Textual's settings that change its first frame or how it takes the terminal: with one of these
+# in the environment, nothing is painted before Textual.
+TEXTUAL_LOOKS = ("TEXTUAL_COLOR_SYSTEM", "TEXTUAL_FILTERS", "TEXTUAL_DIM_FACTOR", "TEXTUAL_THEME",
+                 "TEXTUAL_DRIVER", "TEXTUAL_SCREENSHOT", "TEXTUAL_PRESS", "TEXTUAL_DEBUG")
 
 # How long the frame waits for platd's answer before it is painted without it ("loading…", as
 # Textual shows it too): a slow platd must not hold back Textual's start. PLAT_TUI_ANSWER_WAIT
@@ -108,9 +114,14 @@ def _fill(n: int, style: Style) -> Segment:
     return (" " * n, style)
 
 
+# Beyond ASCII, the characters plat's own words use that are one cell wide everywhere.
+ONE_CELL = frozenset("—·…×─│└├")
+
+
 def _plain(*texts: str) -> bool:
-    """Only printable ASCII: one character, one cell, as this module counts them."""
-    return all(t.isascii() and t.isprintable() for t in texts)
+    """Only text whose every character takes one cell, as this module counts them."""
+    return all(t.isprintable() and (t.isascii() or all(c.isascii() or c in ONE_CELL for c in t))
+               for t in texts)
 
 
 def _tab_bar(width: int, tabs: list[str]) -> Row:
@@ -127,26 +138,24 @@ def _body(width: int, height: int, body: StatusRows | tuple[str, str] | None) ->
 
     workloads: list[tuple[str, ...]] = []
     instances: list[tuple[str, ...]] = []
+    lines: list[Row]  # the summary's lines, before wrapping
     if body is None:
-        summary: list[Row] = [[(" loading…", PLAIN)]]
-        used = [9]
+        lines = [[("loading…", PLAIN)]]
     elif not isinstance(body, StatusRows):
         message, rest = body
-        if not _plain(message, rest):
-            return None
-        summary = [[(" ", PLAIN), (message, ALARM), (rest, PLAIN)]]
-        used = [1 + len(message) + len(rest)]
+        lines = [[(message, ALARM), (rest, PLAIN)]]
     else:
-        rows = body
-        if not _plain(*(text for text, _ in rows.summary)):
-            return None
-        summary = [[(" ", PLAIN), (text, ALARM if alarm else PLAIN)]
-                   for text, alarm in rows.summary]
-        used = [1 + len(text) for text, _ in rows.summary]
-        workloads, instances = rows.workloads, rows.instances
-    if max(used) > width - 1:
-        return None  # Textual would wrap it
-    out = [[*row, _fill(width - n, PLAIN)] for row, n in zip(summary, used, strict=True)]
+        lines = [[(text, ALARM if alarm else PLAIN)] for text, alarm in body.summary]
+        workloads, instances = body.workloads, body.instances
+    if not _plain(*(text for line in lines for text, _ in line)):
+        return None
+    out: list[Row] = []
+    for line in lines:
+        for piece in _wrap(line, width - 2):  # inside the summary's padding of one cell
+            used = sum(len(t) for t, _ in piece)
+            if used > width - 2:
+                return None  # spaces at the end of the text, which Textual would crop
+            out.append([(" ", PLAIN), *piece, _fill(width - 1 - used, PLAIN)])
     table_limit = height // 2 - 1  # the tables' max-height (50%), with a row to spare
     for columns, cells, colours in ((WORKLOAD_COLUMNS, workloads, FOCUSED),
                                     (INSTANCE_COLUMNS, instances, BLURRED)):
@@ -155,6 +164,29 @@ def _body(width: int, height: int, body: StatusRows | tuple[str, str] | None) ->
             return None
         out += [[_fill(width, PLAIN)], *table]
     return out if len(out) <= height else None
+
+
+def _wrap(line: Row, width: int) -> list[Row]:
+    """``line`` in lines of ``width`` cells, broken where Textual breaks a Static's text (Rich's
+    word wrap, the same function; spaces at a break dropped)."""
+    from rich._wrap import divide_line
+
+    plain = "".join(t for t, _ in line)
+    cuts = [0, *divide_line(plain, width), len(plain)]
+    out = []
+    for n, (start, end) in enumerate(itertools.pairwise(cuts)):
+        piece: Row = []
+        at = 0
+        for text, style in line:
+            part = text[max(start - at, 0):max(end - at, 0)]
+            if part:
+                piece.append((part, style))
+            at += len(text)
+        if n < len(cuts) - 2 and piece:  # not the last: its trailing spaces go
+            last_text, last_style = piece[-1]
+            piece[-1] = (last_text.rstrip(), last_style)
+        out.append(piece)
+    return out
 
 
 def _table(width: int, columns: tuple[str, ...], cells: list[tuple[str, ...]],
@@ -258,7 +290,7 @@ def paint(target: str | None, api: str, prefetch: Prefetch,
         return None
     fd = sys.__stderr__.fileno() if sys.__stderr__ is not None else -1
     if not target or fd < 0 or not os.isatty(fd) or not os.isatty(0) \
-            or any(k.startswith("TEXTUAL") for k in env):
+            or any(k in env for k in TEXTUAL_LOOKS):
         return None
     try:
         width, height = os.get_terminal_size(fd)
