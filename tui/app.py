@@ -25,6 +25,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import Provider
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
@@ -68,6 +69,14 @@ class EnvPanel(Protocol):
 FOCUS_IN_PANEL = "DataTable, RichLog, Log"
 
 
+class MainScreen(Screen[Any]):
+    """The app's first screen. Its focus starts where the Status tab puts it (``focus_tab``),
+    not on the tab bar first: the first frame is then the one that stays, and the one bare
+    ``plat`` paints before Textual is loaded (``tui/prepaint.py``)."""
+
+    AUTO_FOCUS = "#status DataTable"
+
+
 def palette_commands() -> type[Provider]:
     """The palette's provider, imported when the palette first opens (it builds the CLI's
     parser)."""
@@ -83,10 +92,6 @@ class PlatApp(App[int]):
     TabbedContent { height: 1fr; }
     """
     COMMANDS = App.COMMANDS | {palette_commands}
-    # The focus starts where the Status tab puts it (``focus_tab``), not on the tab bar first:
-    # the first frame is then the one that stays (and the one bare plat paints before Textual
-    # is loaded, ``tui/prepaint``).
-    AUTO_FOCUS = f"#status {FOCUS_IN_PANEL}"
     BINDINGS = [
         *(Binding(key, action, description) for key, action, description in KEYS),
         # Declaring the palette's action here replaces Textual's own ctrl+p binding: keep it.
@@ -109,6 +114,9 @@ class PlatApp(App[int]):
         # Applied to what reaches the screen without the client (exec refusals and banners);
         # snapshot tests replace run-to-run noise with it.
         self.present: Callable[[Any], Any] = _same
+
+    def get_default_screen(self) -> Screen[Any]:
+        return MainScreen(id="_default")
 
     def compose(self) -> ComposeResult:
         yield Header()
