@@ -69,14 +69,20 @@ class Recorded:
 
     def frames(self) -> tuple[list[list[Cell]], list[list[Cell]]]:
         """(the screen before Textual's first byte, the screen after Textual's first full
-        frame)."""
-        data = self.log.read_bytes().decode("utf-8", "replace")
+        frame). Called once the screen shows a later frame: the record, which tmux writes
+        asynchronously, has it too or soon will."""
         width, height = self.size
-        mark = data.index(MOUSE_ON)
-        last_row = data.index(f"\x1b[{height};1H", mark)
-        after = CURSOR_MOVE.search(data, last_row + 1)
-        return (replay(data[:mark], width, height),
-                replay(data[:after.start() if after else len(data)], width, height))
+        deadline = time.monotonic() + 30
+        while True:
+            data = self.log.read_bytes().decode("utf-8", "replace")
+            mark = data.find(MOUSE_ON)
+            last_row = data.find(f"\x1b[{height};1H", mark) if mark >= 0 else -1
+            after = CURSOR_MOVE.search(data, last_row + 1) if last_row >= 0 else None
+            if after is not None:
+                return (replay(data[:mark], width, height),
+                        replay(data[:after.start()], width, height))
+            assert time.monotonic() < deadline, f"no first frame of Textual in {data[-2000:]!r}"
+            time.sleep(0.1)
 
 
 def replay(data: str, width: int, height: int) -> list[list[Cell]]:
