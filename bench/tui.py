@@ -3,8 +3,11 @@ staying responsive.
 
 1. First paint, in a real terminal. tmux starts bare ``plat`` (against a real platd, fake
    runtime, one deployed env) in a new window and ``capture-pane`` polls it every 5 ms:
-   - "chrome": the tab bar is on the screen (the app is up);
-   - "status": the env's instance rows are on it (the first answer from platd is drawn).
+   - "chrome": the tab bar is on the screen;
+   - "status": the env's instance rows are on it (the first answer from platd is drawn);
+   - "app": the footer's keys are on it (Textual is up and drawing: the frame painted before
+     Textual is imported, ``tui/prepaint.py``, leaves the footer's bar empty as Textual's first
+     frame does).
    Reference, in the same terminal and the same way: ``plat status`` until its rows show.
 2. Logs under load. The app runs headless in this process (``app.run_test``, 120x40, Logs
    tab). A log source offers lines at a fixed rate for ``--seconds``; meanwhile a separate
@@ -110,12 +113,13 @@ def first_paint(runs: int) -> None:
                 tmux("kill-window", "-t", window)
                 return seen
 
-            samples: dict[str, list[float]] = {"chrome": [], "status": [], "cli": []}
+            samples: dict[str, list[float]] = {"chrome": [], "status": [], "app": [], "cli": []}
             timed_window(PLAT, {"chrome": "Releases"})  # warm-up: caches, bytecode
             for _ in range(runs):
-                got = timed_window(PLAT, {"chrome": "Releases", "status": "healthy"})
-                samples["chrome"].append(got["chrome"])
-                samples["status"].append(got["status"])
+                got = timed_window(PLAT, {"chrome": "Releases", "status": "healthy",
+                                          "app": "Commands"})
+                for name in ("chrome", "status", "app"):
+                    samples[name].append(got[name])
                 samples["cli"].append(timed_window(f"{PLAT} status", {"cli": "healthy"})["cli"])
             ref = median_of(samples["cli"])
             print_table(f"First paint of bare plat in tmux (120x40), median of {runs}; ratio to "
@@ -124,6 +128,8 @@ def first_paint(runs: int) -> None:
                             ("plat (TUI): tab bar painted", median_of(samples["chrome"]), ref,
                              ""),
                             ("plat (TUI): Status rows painted", median_of(samples["status"]),
+                             ref, ""),
+                            ("plat (TUI): Textual up (footer keys)", median_of(samples["app"]),
                              ref, ""),
                         ])
         finally:

@@ -25,16 +25,19 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import Provider
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from platd.spec.errors import PlatError
+from tui.tabs import KEYS, TABS
 from tui.tui_client import ClientFactory, Prefetch, ThreadClients
 from tui.widgets.status_panel import StatusPanel
 
 if TYPE_CHECKING:
     from tui.cli.settings import Settings
+    from tui.prepaint import PrePaint
     from tui.widgets.releases_panel import ReleasesPanel
 
 WORKER_THREADS = 32
@@ -62,18 +65,16 @@ class EnvPanel(Protocol):
     in_view: bool
 
 
-# tab id -> its title, and the panel it shows (imported when first needed)
-TABS = {
-    "status": ("Status", "tui.widgets.status_panel:StatusPanel"),
-    "releases": ("Releases", "tui.widgets.releases_panel:ReleasesPanel"),
-    "events": ("Events", "tui.widgets.events_panel:EventsPanel"),
-    "logs": ("Logs", "tui.widgets.logs_panel:LogsPanel"),
-    "endpoints": ("Endpoints", "tui.widgets.endpoints_panel:EndpointsPanel"),
-    "volumes": ("Volumes", "tui.widgets.volumes_panel:VolumesPanel"),
-    "hosts": ("Hosts", "tui.widgets.hosts_panel:HostsPanel"),
-}
 # What gets the focus in a panel, so its keys ("b": roll back) work at once.
 FOCUS_IN_PANEL = "DataTable, RichLog, Log"
+
+
+class MainScreen(Screen[Any]):
+    """The app's first screen. Its focus starts where the Status tab puts it (``focus_tab``),
+    not on the tab bar first: the first frame is then the one that stays, and the one bare
+    ``plat`` paints before Textual is loaded (``tui/prepaint.py``)."""
+
+    AUTO_FOCUS = "#status DataTable"
 
 
 def palette_commands() -> type[Provider]:
@@ -92,16 +93,7 @@ class PlatApp(App[int]):
     """
     COMMANDS = App.COMMANDS | {palette_commands}
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("e", "pick_env", "Env"),
-        Binding("1", "show_tab('status')", "Status"),
-        Binding("2", "show_tab('releases')", "Releases"),
-        Binding("3", "show_tab('events')", "Events"),
-        Binding("4", "show_tab('logs')", "Logs"),
-        Binding("5", "show_tab('endpoints')", "Endpoints"),
-        Binding("6", "show_tab('volumes')", "Volumes"),
-        Binding("7", "show_tab('hosts')", "Hosts"),
-        Binding("x", "exec", "Exec"),
+        *(Binding(key, action, description) for key, action, description in KEYS),
         # Declaring the palette's action here replaces Textual's own ctrl+p binding: keep it.
         Binding("ctrl+p", "command_palette", "Commands", priority=True, show=False),
         Binding("colon", "command_palette", "Commands", show=False),
@@ -122,6 +114,9 @@ class PlatApp(App[int]):
         # Applied to what reaches the screen without the client (exec refusals and banners);
         # snapshot tests replace run-to-run noise with it.
         self.present: Callable[[Any], Any] = _same
+
+    def get_default_screen(self) -> Screen[Any]:
+        return MainScreen(id="_default")
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -432,8 +427,14 @@ def remember(path: str) -> None:
     settings.save(data)
 
 
-def run_tui(stored: Settings, prefetch: Prefetch | None = None) -> int:
-    """The app on the daemon and env of ``stored`` (``prefetch``: answers already asked for)."""
+def run_tui(stored: Settings, prefetch: Prefetch | None = None,
+            painted: PrePaint | None = None) -> int:
+    """The app on the daemon and env of ``stored`` (``prefetch``: answers already asked for;
+    ``painted``: the first frame already on the screen, which the app takes over)."""
     app = create_app(str(stored.api), stored.token, stored.default_target, remember, prefetch)
+    if painted is not None:
+        from tui.handover import handover_driver
+
+        app.driver_class = handover_driver(painted)
     app.run()
     return app.return_code or 0

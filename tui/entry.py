@@ -2,7 +2,8 @@
 
 The one place that knows both front ends, so that neither imports the other: the TUI runs
 commands through the CLI's runner (``tui.cli.runner``), and the CLI never imports the TUI.
-Only the front end chosen is imported (Textual for the TUI alone).
+Only the front end chosen is imported (Textual for the TUI alone, and only after its first frame
+is on the screen: ``tui/prepaint.py``).
 """
 
 from __future__ import annotations
@@ -51,13 +52,20 @@ def tui() -> int:
         e = no_daemon(first_time=True)
         print("\n".join(error_lines(e)), file=sys.stderr)
         return e.exit_code
-    # platd is asked for the first screen's data while Textual loads.
+    # platd is asked for the first screen's data at once; its answer is painted before Textual
+    # is imported (the import alone takes longer than the answer), and the app takes it over.
+    from tui.prepaint import paint
     from tui.tui_client import Prefetch
 
     prefetch = Prefetch(stored.api, stored.token, stored.default_target)
-    from tui.app import run_tui
+    painted = paint(stored.default_target, str(stored.api), prefetch)
+    try:
+        from tui.app import run_tui
 
-    return run_tui(stored, prefetch)
+        return run_tui(stored, prefetch, painted)
+    finally:
+        if painted is not None:
+            painted.undo()  # the terminal as it was, whether or not the app started
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ class Prefetch:
     def __init__(self, api: str, token: str | None, target: str | None) -> None:
         self._answers: dict[str, tuple[bool, Any]] = {}
         self._done = threading.Event()
+        self.path: str | None = None  # of the status asked for
         if not target:
             self._done.set()
             return
@@ -39,7 +40,7 @@ class Prefetch:
             from tui.client import Client
 
             client = Client(api, token)
-            path = client.env_path(target, "/status")
+            path = self.path = client.env_path(target, "/status")
             try:
                 self._answers[path] = (True, client.request("GET", path))
             except PlatError as e:
@@ -47,6 +48,12 @@ class Prefetch:
             client.close()
         finally:
             self._done.set()
+
+    def peek(self, timeout: float) -> tuple[bool, Any] | None:
+        """The status answer, (True, answer) or (False, error), if it comes within ``timeout``
+        seconds; it stays for ``take`` (the frame painted before Textual shows it too)."""
+        self._done.wait(timeout)
+        return self._answers.get(self.path) if self.path and self._done.is_set() else None
 
     def take(self, path: str, wait: bool = True) -> tuple[bool, Any] | None:
         """(True, answer) or (False, error) for ``path`` if it was asked for, once; without

@@ -7,13 +7,47 @@ rollout, failed but still serving), so both front ends take it from here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from platd.spec.sizes import format_size
 from platd.spec.timeparse import format_age
 from tui.render.text import table
 
 WORKLOAD_COLUMNS = ("WORKLOAD", "SERVING/DESIRED", "UPDATED", "RUNNING", "CPU", "MEMORY")
+INSTANCE_COLUMNS = ("INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH", "RESTARTS", "AGE",
+                    "PORTS")
+# Summary lines the Status tab shows in red: a failed rollout, a full disk, an engine away.
+ALARMS = ("failed at ", "host ", "this host:")
+
+
+class StatusRows(NamedTuple):
+    """What the TUI's Status tab shows of ``GET .../status``, as plain text: the Textual panel
+    (``widgets/status_panel.py``) and the frame bare ``plat`` paints before Textual is loaded
+    (``tui/prepaint.py``) both draw this, so they cannot say different things."""
+
+    summary: list[tuple[str, bool]]  # each line, and whether it is an alarm (shown in red)
+    workloads: list[tuple[str, ...]]
+    instances: list[tuple[str, ...]]  # the instance id first
+
+
+def status_rows(s: dict[str, Any]) -> StatusRows:
+    """The Status tab's summary and tables, in the CLI's words (``plat status``)."""
+    head, *rest = status_summary(s)
+    if not s.get("release"):
+        rest = disk_lines(s.get("disk"))  # nothing deployed (the head says it), the disk still
+    summary = [(head, False)]
+    summary += [(line.strip(), line.strip().startswith(ALARMS)) for line in rest]
+    summary += [(f"{w['name']}: pending: {r}", False) for w in s["workloads"]
+                for r in w["pending"]]
+    workloads = [tuple(row) for row in workload_rows(s)]
+    instances: list[tuple[str, ...]] = []
+    for w in s["workloads"]:
+        for i in w["instances"]:
+            ports = ", ".join(f"{v}->{k}" for k, v in sorted(i["ports"].items())) or "-"
+            age = format_age(i["age_seconds"]) if i.get("age_seconds") is not None else "-"
+            instances.append((str(i["id"]), w["name"], i["release"], i["state"], i["health"],
+                              str(i["restarts"]), age, ports))
+    return StatusRows(summary, workloads, instances)
 
 
 def workload_rows(s: dict[str, Any]) -> list[list[str]]:

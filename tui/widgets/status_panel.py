@@ -12,7 +12,6 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from platd.spec.errors import PlatError
-from platd.spec.timeparse import format_age
 from tui.answers import read
 from tui.widgets.failures import SaysWorkerFailures
 
@@ -36,11 +35,10 @@ class StatusPanel(SaysWorkerFailures, Vertical):
         yield DataTable(id="instances", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        from tui.render.status import WORKLOAD_COLUMNS
+        from tui.render.status import INSTANCE_COLUMNS, WORKLOAD_COLUMNS
 
         self.query_one("#workloads", DataTable).add_columns(*WORKLOAD_COLUMNS)
-        self.query_one("#instances", DataTable).add_columns(
-            "INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH", "RESTARTS", "AGE", "PORTS")
+        self.query_one("#instances", DataTable).add_columns(*INSTANCE_COLUMNS)
 
     def watch_target(self, target: str | None) -> None:
         if not target:
@@ -115,25 +113,9 @@ def status_view(s: dict[str, Any]) -> StatusView:
     """What the panel shows of ``GET .../status``, in the CLI's words (``plat status``)."""
     from rich.markup import escape
 
-    from tui.render.status import disk_lines, status_summary, workload_rows
+    from tui.render.status import status_rows
 
-    head, *rest = status_summary(s)
-    if not s.get("release"):
-        rest = disk_lines(s.get("disk"))  # nothing deployed (the head says it), the disk still
-    alarms = ("failed at ", "host ", "this host:")  # a failed rollout, a full disk, no engine
-    parts = [escape(head)]
-    for line in rest:
-        said = escape(line.strip())
-        parts.append(f"[red]{said}[/]" if line.strip().startswith(alarms) else said)
-    summary = "\n".join(parts)
-    pending = [f"{w['name']}: pending: {r}" for w in s["workloads"] for r in w["pending"]]
-    summary = "\n".join([summary, *(escape(p) for p in pending)])
-    workloads = [tuple(row) for row in workload_rows(s)]
-    instances: list[tuple[str, ...]] = []
-    for w in s["workloads"]:
-        for i in w["instances"]:
-            ports = ", ".join(f"{v}->{k}" for k, v in sorted(i["ports"].items())) or "-"
-            age = format_age(i["age_seconds"]) if i.get("age_seconds") is not None else "-"
-            instances.append((str(i["id"]), w["name"], i["release"], i["state"], i["health"],
-                              str(i["restarts"]), age, ports))
-    return StatusView(summary, workloads, instances)
+    rows = status_rows(s)
+    summary = "\n".join(f"[red]{escape(text)}[/]" if alarm else escape(text)
+                        for text, alarm in rows.summary)
+    return StatusView(summary, rows.workloads, rows.instances)
