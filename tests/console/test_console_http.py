@@ -215,6 +215,8 @@ def test_revoking_the_token_a_person_signed_in_with_ends_the_console_session(d: 
         _ends_on(d, erin, revoke)
     finally:
         erin.close()
+
+
 def test_the_websocket_takes_keys_as_binary_and_never_deflates(alice: Browser) -> None:
     # The client offers permessage-deflate (websockets does by default): the console's
     # websocket declines it, every message being a keystroke or a few lines.
