@@ -38,6 +38,38 @@ term.focus();
 const editor = new LineEditor(term, PROMPT, 2, MAX_LINE);
 window.platConsole = { term, state, editor }; // the browser tests read the terminal through this
 
+// What the terminal shows goes through put(): the first write after a quiet moment goes at
+// once (an echo is never held back), and what arrives within the next 16 ms is joined into one
+// write, so a fast stream costs the page one parse per tick and leaves it time to paint and to
+// take keys. drain() writes what is held before the line editor draws the prompt.
+const held = { chunks: [], timer: null };
+function put(data) {
+  if (held.timer === null) {
+    term.write(data);
+    held.timer = setTimeout(release, 16);
+    return;
+  }
+  held.chunks.push(typeof data === 'string' ? utf8.encode(data) : data);
+}
+function release() {
+  held.timer = null;
+  if (!held.chunks.length) return;
+  let size = 0;
+  for (const chunk of held.chunks) size += chunk.length;
+  const joined = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of held.chunks) { joined.set(chunk, at); at += chunk.length; }
+  held.chunks = [];
+  term.write(joined);
+  held.timer = setTimeout(release, 16);
+}
+function drain() {
+  if (held.timer !== null) clearTimeout(held.timer);
+  held.timer = null;
+  release();
+  if (held.timer !== null) { clearTimeout(held.timer); held.timer = null; }
+}
+
 const crlf = (text) => text.replace(/\r?\n/g, '\r\n');
 const setStatus = (text) => { document.getElementById('status').textContent = text; };
 const status = setStatus;
@@ -46,17 +78,18 @@ const showFiles = (files) => {
 };
 
 function prompt() {
+  drain();
   editor.show();
   state.ready = true;
 }
 
 function header(line) {
-  term.write('\r\x1b[2K\x1b[1m$ ' + line.replace(/[\x00-\x1f\x7f]/g, '') + '\x1b[0m\r\n');
+  put('\r\x1b[2K\x1b[1m$ ' + line.replace(/[\x00-\x1f\x7f]/g, '') + '\x1b[0m\r\n');
 }
 
 function ending(code) {
   const colour = code === 0 ? '\x1b[2m' : '\x1b[31m';
-  term.write(colour + '[exit ' + code + ']\x1b[0m\r\n\r\n');
+  put(colour + '[exit ' + code + ']\x1b[0m\r\n\r\n');
 }
 
 // --- detached streams: side panels that keep streaming while the transcript goes on ----------
@@ -240,10 +273,10 @@ function render(message) {
         if ((message.panels || []).includes(block.id)) {
           const p = panel(block.id, block.line);
           for (const [, text] of block.out) append(p, text);
-          term.write('\x1b[2m[streaming in a side panel]\x1b[0m\r\n\r\n');
+          put('\x1b[2m[streaming in a side panel]\x1b[0m\r\n\r\n');
           continue;
         }
-        for (const [, text] of block.out) term.write(crlf(text));
+        for (const [, text] of block.out) put(crlf(text));
         if (block.code !== null) ending(block.code);
       }
       state.running = message.running;
@@ -258,23 +291,24 @@ function render(message) {
       break;
     case 'out':
       if (state.panels[message.id]) append(state.panels[message.id], message.text);
-      else term.write(crlf(message.text));
+      else put(crlf(message.text));
       break;
     case 'reattached': {
       // Back from its panel: last in the transcript, with what the panel had shown.
       const p = state.panels[message.id];
       const shown = p ? p.body.textContent + p.held.join('') : '';
       if (p) { p.el.remove(); delete state.panels[message.id]; setTimeout(() => fit.fit(), 0); }
+      drain();
       editor.clear();
       state.running = message.id;
       state.ready = false;
       header(message.line);
-      term.write('\x1b[2m[back from its side panel]\x1b[0m\r\n' + crlf(shown));
+      put('\x1b[2m[back from its side panel]\x1b[0m\r\n' + crlf(shown));
       break;
     }
     case 'detached':
       panel(message.id, message.line);
-      term.write('\x1b[2m[streaming in a side panel]\x1b[0m\r\n\r\n');
+      put('\x1b[2m[streaming in a side panel]\x1b[0m\r\n\r\n');
       state.running = null;
       prompt();
       break;
@@ -293,7 +327,7 @@ function render(message) {
         p.status.textContent = 'ended';
         break;
       }
-      if (state.tty !== null) { term.write('\x1b[0m\r\n'); state.tty = null; }
+      if (state.tty !== null) { put('\x1b[0m\r\n'); state.tty = null; }
       ending(message.code);
       state.running = null;
       prompt();
@@ -330,7 +364,7 @@ async function connect() {
   ws.onmessage = (e) => {
     // A binary message is an exec session's TTY output, its bytes as they came (the
     // terminal decodes UTF-8 itself, a character split across two messages included).
-    if (typeof e.data !== 'string') { term.write(new Uint8Array(e.data)); return; }
+    if (typeof e.data !== 'string') { put(new Uint8Array(e.data)); return; }
     const message = JSON.parse(e.data);
     if (message.type === 'ping') { ws.send(JSON.stringify({ type: 'ping' })); return; }
     render(message);
@@ -349,9 +383,10 @@ function send(message) {
 }
 
 function submit() {
+  drain();
   if (!editor.line.trim()) { // an empty line: a fresh prompt below, as a shell does
     editor.apply('end');
-    term.write('\r\n');
+    put('\r\n');
     editor.drop();
     prompt();
     return;
@@ -395,7 +430,7 @@ term.onData((data) => {
       if (!state.ready) return; // a command runs: the rest of a paste is not for it
     } else if (ch === '\x03') {
       editor.apply('end');
-      term.write('^C\r\n');
+      put('^C\r\n');
       editor.drop();
       prompt();
     } else if (LineEditor.action(ch)) {
