@@ -65,7 +65,11 @@ class Executor:
         # Told each container this executor started, and its spec hash (the prober probes it).
         self.on_started = on_started or (lambda _container_id, _spec_hash: None)
 
-    async def execute(self, plan: Plan) -> None:
+    async def execute(
+        self, plan: Plan, before_stops: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Carry out ``plan``. ``before_stops``: awaited after the other actions are under way
+        and before any stop starts (the pass writes the instance rows ingress drains by)."""
         failed_images = set()
         failed_releases = set()
         pulls = [a for a in plan.actions if isinstance(a, Pull)]
@@ -94,7 +98,15 @@ class Executor:
         done = asyncio.gather(*work)
         # Stops start after the rest is under way: a rollout's verdict (written with the
         # stops of the old instances it replaces) then takes the store's one writer before
-        # the stops' events do, and `plat rollback` hears it one write sooner.
+        # the stops' events and the rows written for them do, and `plat rollback` hears it
+        # one or two writes sooner.
+        if stops and before_stops is not None:
+            await asyncio.sleep(0)  # the verdict's write is asked for first
+            try:
+                await before_stops()
+            except BaseException:
+                await asyncio.gather(done, return_exceptions=True)
+                raise  # no stop without the rows: ingress would drain by stale ones
         for stop in stops:
             self._stop_in_background(stop)
         await done

@@ -41,7 +41,6 @@ from platd.reconcile.model import (
     Pending,
     Plan,
     Pull,
-    Stop,
 )
 from platd.reconcile.secret_files import SecretFiles
 from platd.runtime.base import ObservedContainer, Runtime, RuntimeError_, RuntimeEvent
@@ -270,14 +269,15 @@ class Reconciler:
         plan, held_for = self._hold_back(plan, now)
         pending = {(a.desired.env_id, a.desired.workload): a for a in plan.actions
                    if isinstance(a, Pending)}
-        if any(isinstance(a, Stop) for a in plan.actions):
+        async def rows_for_stops() -> None:
             # Stops drain ingress first, which reads instance rows: they must already show the
             # instances that became healthy this pass, or the new set would look empty.
             await asyncio.to_thread(
                 observed_service.write_instances, self.store, self.clock,
                 self._rows(views, pending),
             )
-        await self.executor.execute(plan)
+
+        await self.executor.execute(plan, before_stops=rows_for_stops)
         self.passes += 1
         await asyncio.to_thread(
             observed_service.write_instances, self.store, self.clock, self._rows(views, pending)
