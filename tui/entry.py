@@ -57,12 +57,15 @@ def tui() -> int:
     from tui.prepaint import paint
     from tui.tui_client import Prefetch
 
-    prefetch = Prefetch(stored.api, stored.token, stored.default_target)
-    painted = paint(stored.default_target, str(stored.api), prefetch)
+    painted = None
     try:
+        prefetch = Prefetch(stored.api, stored.token, stored.default_target)
+        painted = paint(stored.default_target, str(stored.api), prefetch)
         from tui.app import run_tui
 
         return run_tui(stored, prefetch, painted)
+    except KeyboardInterrupt:
+        return 130  # Ctrl-C before the app had the keyboard (while Textual was imported)
     finally:
         if painted is not None:
             painted.undo()  # the terminal as it was, whether or not the app started

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -173,3 +174,36 @@ def test_a_key_typed_while_the_frame_shows_reaches_the_app(
     plat.tmux("send-keys", "-t", "0", "3")  # the Events tab, typed as early as a person could
     plat.wait(lambda screen: textual_is_up(screen) and "INSTANCE" not in screen,
                        "the Events tab")
+
+
+def test_ctrl_c_before_the_app_is_up_ends_plat_quietly(tui_daemon: Daemon,
+                                                      tmp_path: Path) -> None:
+    """Ctrl-C while bare ``plat`` still waits for its first answer (or imports Textual) ends it
+    with 130 and the terminal as it was: no traceback."""
+    with socket.socket() as silent:  # accepts plat's request and never answers it
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        env = {k: v for k, v in tui_daemon.env(PLAT_TARGET=TARGET).items()
+               if k.startswith(("PLAT_", "PATH", "HOME", "LANG"))}
+        env.update(TERM="xterm-256color", PLAT_TUI_ANSWER_WAIT="30",
+                   PLAT_API=f"http://127.0.0.1:{silent.getsockname()[1]}")
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        name = f"plat-ctrlc-{os.getpid()}-{time.monotonic_ns()}"
+        tmux = ["tmux", "-L", name]
+        subprocess.run([*tmux, "new-session", "-d", "-x", "120", "-y", "40",
+                        f"env {exports} {PLAT} 2>&1; echo plat-ended-$?; sleep 60"], check=True)
+        try:
+            silent.settimeout(60)
+            conn, _ = silent.accept()  # plat has asked and now waits for the answer
+            subprocess.run([*tmux, "send-keys", "-t", "0", "C-c"], check=True)
+            deadline = time.monotonic() + 60
+            screen = ""
+            while "plat-ended-" not in screen and time.monotonic() < deadline:
+                time.sleep(0.1)
+                screen = subprocess.run([*tmux, "capture-pane", "-p", "-t", "0"], check=True,
+                                        capture_output=True, text=True).stdout
+            conn.close()
+        finally:
+            subprocess.run([*tmux, "kill-server"], capture_output=True)
+    assert "plat-ended-130" in screen, screen
+    assert "Traceback" not in screen
