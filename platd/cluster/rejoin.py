@@ -72,6 +72,7 @@ class Rejoiner:
         self._failed_since: dict[str, float] = {}
         self._next_try: dict[str, float] = {}
         self._busy: set[str] = set()
+        self._told: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.rejoined = 0  # members this host brought back (tests and logs)
 
@@ -97,6 +98,7 @@ class Rejoiner:
         for gone in set(self._failed_since) - set(failed):
             self._failed_since.pop(gone, None)
             self._next_try.pop(gone, None)
+            self._told.discard(gone)
         for name, member in failed.items():
             since = self._failed_since.setdefault(name, now)
             if name in self._busy or now < self._next_try.get(name, 0.0):
@@ -120,8 +122,12 @@ class Rejoiner:
             try:
                 joined = await self._join([address])
             except GossipError as e:
-                log.info("host %s answers on %s but gossip could not join it yet: %s",
-                         member.name, api, e)
+                # Its platd answers but its agent does not (restarting, or gossip blocked):
+                # said once per absence, not every second.
+                if member.name not in self._told:
+                    self._told.add(member.name)
+                    log.info("host %s answers on %s but gossip could not join it yet: %s",
+                             member.name, api, e)
                 joined = 0
             if joined:
                 self.rejoined += 1
