@@ -37,7 +37,10 @@ log = logging.getLogger("platd.cluster")
 __all__ = ["Rejoiner"]
 
 EVERY = 1.0  # seconds between two looks at the member list
-PROBE_TIMEOUT = 1.0  # a peer that answers at all answers its marks well within this
+# A peer that answers at all answers its marks within this, even on a loaded host (a TLS
+# handshake and a signed request: 1 s was too short at a load of 25 on two cores). While the
+# cut lasts each try hangs this long; tries with one member never overlap.
+PROBE_TIMEOUT = 3.0
 SLOW_AFTER = 600.0  # failed this long: asked only every SLOW_EVERY seconds
 SLOW_EVERY = 10.0
 
