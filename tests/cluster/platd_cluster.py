@@ -146,7 +146,8 @@ class Host:
              "--runtime", self.runtime],
             stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 120  # a bound on a hang; platd may take 15 s to start on a loaded machine
+        # A bound on a hang: platd took 15 s to start on a machine at load 25.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"platd on {self.node.name} exited: {self.tail()}")
