@@ -15,7 +15,6 @@ import os
 import re
 import shlex
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ import pytest
 
 from tests.conftest import PLAT, Daemon, free_port
 from tests.tui_app.conftest import TARGET
+from tests.tui_app.tmux_support import TmuxWindow
 
 pytestmark = pytest.mark.slow
 
@@ -33,40 +33,19 @@ CURSOR_MOVE = re.compile(r"\x1b\[\d+;\d+H")
 Cell = tuple[str, str, str, bool]
 
 
-class Recorded:
+class Recorded(TmuxWindow):
     """``plat`` in a tmux window of its own, every byte it writes recorded."""
 
     def __init__(self, tmp: Path, size: tuple[int, int], env: dict[str, str]) -> None:
         self.size = size
-        self.socket = f"plat-prepaint-{os.getpid()}-{time.monotonic_ns()}"
         self.log = tmp / f"out-{time.monotonic_ns()}.bin"
         go = tmp / f"go-{time.monotonic_ns()}"
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         # plat starts only once the recording does
         command = (f"while [ ! -e {go} ]; do sleep 0.02; done; exec env {exports} {PLAT}")
-        self.tmux("new-session", "-d", "-x", str(size[0]), "-y", str(size[1]), command)
-        self.tmux("pipe-pane", "-t", "0", f"cat > {shlex.quote(str(self.log))}")
+        super().__init__(f"plat-prepaint-{os.getpid()}-{time.monotonic_ns()}", command, size)
+        self.run("pipe-pane", "-t", "0", f"cat > {shlex.quote(str(self.log))}")
         go.touch()
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], check=True,
-                              capture_output=True, text=True).stdout
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "0")
-
-    def wait(self, predicate: Callable[[str], bool], what: str, timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if predicate(screen):
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"the terminal never showed {what}; it shows:\n{screen}")
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
     def frames(self) -> tuple[list[list[Cell]], list[list[Cell]]]:
         """(the screen before Textual's first byte, the screen after Textual's first full
@@ -171,7 +150,7 @@ def test_a_key_typed_while_the_frame_shows_reaches_the_app(
         plat_in_tmux: Callable[..., Recorded]) -> None:
     plat = plat_in_tmux((120, 40))
     plat.wait(lambda screen: "healthy" in screen, "the instance rows")
-    plat.tmux("send-keys", "-t", "0", "3")  # the Events tab, typed as early as a person could
+    plat.keys("3")  # the Events tab, typed as early as a person could
     plat.wait(lambda screen: textual_is_up(screen) and "INSTANCE" not in screen,
                        "the Events tab")
 
@@ -188,22 +167,15 @@ def test_ctrl_c_before_the_app_is_up_ends_plat_quietly(tui_daemon: Daemon,
         env.update(TERM="xterm-256color", PLAT_TUI_ANSWER_WAIT="30",
                    PLAT_API=f"http://127.0.0.1:{silent.getsockname()[1]}")
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        name = f"plat-ctrlc-{os.getpid()}-{time.monotonic_ns()}"
-        tmux = ["tmux", "-L", name]
-        subprocess.run([*tmux, "new-session", "-d", "-x", "120", "-y", "40",
-                        f"env {exports} {PLAT} 2>&1; echo plat-ended-$?; sleep 60"], check=True)
+        term = TmuxWindow(f"plat-ctrlc-{os.getpid()}-{time.monotonic_ns()}",
+                          f"env {exports} {PLAT} 2>&1; echo plat-ended-$?; sleep 60", (120, 40))
         try:
             silent.settimeout(60)
             conn, _ = silent.accept()  # plat has asked and now waits for the answer
-            subprocess.run([*tmux, "send-keys", "-t", "0", "C-c"], check=True)
-            deadline = time.monotonic() + 60
-            screen = ""
-            while "plat-ended-" not in screen and time.monotonic() < deadline:
-                time.sleep(0.1)
-                screen = subprocess.run([*tmux, "capture-pane", "-p", "-t", "0"], check=True,
-                                        capture_output=True, text=True).stdout
+            term.keys("C-c")
+            screen = term.wait(lambda screen: "plat-ended-" in screen, "plat's end")
             conn.close()
         finally:
-            subprocess.run([*tmux, "kill-server"], capture_output=True)
+            term.close()
     assert "plat-ended-130" in screen, screen
     assert "Traceback" not in screen

@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import PLAT, Daemon, _remove_containers
+from tests.tui_app.tmux_support import TmuxWindow
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -36,40 +36,13 @@ min_ready = "1s"  # not a readiness test: the 10 s default would only slow it
 """
 
 
-class Tmux:
-    """One tmux server of its own (``-L``), one window running ``argv``."""
+class Tmux(TmuxWindow):
+    """``argv`` in a tmux window; once it ends, the window says PLAT-EXITED-<its exit code>."""
 
     def __init__(self, argv: list[str], env: dict[str, str], size: tuple[int, int]) -> None:
-        self.socket = f"plat-e2e-{os.getpid()}"
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         command = f"env {exports} {shlex.join(argv)}; echo PLAT-EXITED-$?; sleep 30"
-        self.run("new-session", "-d", "-x", str(size[0]), "-y", str(size[1]), command)
-
-    def run(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], check=True,
-                              capture_output=True, text=True).stdout
-
-    def keys(self, *keys: str) -> None:
-        self.run("send-keys", "-t", "0", *keys)
-
-    def type(self, text: str) -> None:
-        self.run("send-keys", "-t", "0", "-l", text)
-
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", "0")
-
-    def wait(self, predicate: Callable[[str], bool], what: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if predicate(screen):
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"the terminal never showed {what}; it shows:\n{screen}")
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+        super().__init__(f"plat-e2e-{os.getpid()}", command, size)
 
 
 def toasts(screen: str) -> str:
