@@ -8,8 +8,8 @@
    from writing one key into the local terminal to seeing the remote TTY's echo of it, for
    `plat exec -t -i` and `docker exec -it`.
 
-Goal (issue 6): `plat exec ... true` within 2x of `docker exec`. A second table gives the fastest
-run of each, which a machine busy with other work disturbs least.
+Goal (issue 22; issue 6 asked for 2x): `plat exec ... true` within 1.5x of `docker exec`. A
+second table gives the fastest run of each, which a machine busy with other work disturbs least.
 Run: .venv/bin/python bench/exec.py [--runs N] [--keys N] [--quick]
 """
 
@@ -130,9 +130,9 @@ def main() -> None:
         print_table(f"plat exec vs docker exec, {args.runs} runs each, alternating; "
                     f"{args.keys} keystrokes; {os.cpu_count()} cpus", [
             ("docker exec CID true (reference)", docker, None, ""),
-            ("plat exec box -- true", median_of(times["plat"]), docker, "<= 2x"),
+            ("plat exec box -- true", median_of(times["plat"]), docker, "<= 1.5x"),
             ("plat exec box --instance ID -- true", median_of(times["plat --instance"]),
-             docker, "<= 2x"),
+             docker, "<= 1.5x"),
             ("plat --version (start-up alone)", median_of(times["plat --version"]), docker, ""),
             ("docker exec -it: keystroke echo (reference)", docker_keys, None, ""),
             ("plat exec -t: keystroke echo", plat_keys, docker_keys, "compare"),
@@ -142,9 +142,9 @@ def main() -> None:
         fastest = {name: min(samples) for name, samples in times.items()}
         print_table("The same, fastest run of each (less sensitive to a busy machine)", [
             ("docker exec CID true (reference)", fastest["docker"], None, ""),
-            ("plat exec box -- true", fastest["plat"], fastest["docker"], "<= 2x"),
+            ("plat exec box -- true", fastest["plat"], fastest["docker"], "<= 1.5x"),
             ("plat exec box --instance ID -- true", fastest["plat --instance"],
-             fastest["docker"], "<= 2x"),
+             fastest["docker"], "<= 1.5x"),
             ("plat --version (start-up alone)", fastest["plat --version"], fastest["docker"],
              ""),
             ("docker exec -it: keystroke echo (reference)", min(docker_echo), None, ""),
