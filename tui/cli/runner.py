@@ -15,13 +15,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from platd import __version__
 from platd.spec.errors import EXIT_CODES, PlatError
 from tui.cli.options import PARSER_OUTPUT, ParserExit, PlatParser, target_options
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (docs/cli.md, start-up)
 if TYPE_CHECKING:
+    from typing import Any
+
     from tui.cli.context import Ctx
 
 EPILOG = "exit codes:\n" + "\n".join(f"  {code:<3} {text}" for code, text in EXIT_CODES.items())
@@ -48,8 +50,12 @@ COMMAND_MODULES = {
 ALL_MODULES = tuple(dict.fromkeys(COMMAND_MODULES.values()))
 
 
-def build_parser(modules: tuple[str, ...] = ALL_MODULES) -> argparse.ArgumentParser:
-    """The parser with the commands of ``modules`` (all of them for ``plat --help``)."""
+def build_parser(modules: tuple[str, ...] = ALL_MODULES,
+                 only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with the commands of ``modules`` (all of them for ``plat --help``); with
+    ``only``, a command of theirs, only that command's parser is built: the other commands a
+    module registers are skipped (``_OneCommand``), as a command line naming ``only`` never
+    reaches their parsers."""
     parser = PlatParser(
         prog="plat", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run containers on small clusters of edge hosts. Without a command, opens "
@@ -58,13 +64,43 @@ def build_parser(modules: tuple[str, ...] = ALL_MODULES) -> argparse.ArgumentPar
     parser.add_argument("--version", action="version", version=f"plat {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = target_options()
+    registrar: Any = sub if only is None else _OneCommand(sub, only)
     for name in modules:
         # __import__ rather than importlib, which would be one more module on every start
         __import__(f"tui.cli.commands.{name}")
-        sys.modules[f"tui.cli.commands.{name}"].register(sub, common)
+        sys.modules[f"tui.cli.commands.{name}"].register(registrar, common)
     sub.add_parser("daemon", help="run platd (the same program): plat daemon init|serve ...",
                    add_help=False)
     return parser
+
+
+class _OneCommand:
+    """A module's view of the subcommands while only ``command`` is wanted: its parser is
+    built as usual, every other ``add_parser`` gets ``_Skipped``. Building the parsers a
+    module does not need costs more than importing it (``plat releases``: the seven other
+    commands of tui/cli/commands/deploy.py)."""
+
+    def __init__(self, sub: Any, command: str) -> None:
+        self._sub = sub
+        self._command = command
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        return self._sub.add_parser(name, **kwargs) if name == self._command else _SKIPPED
+
+
+class _Skipped:
+    """Takes every call a command's registration makes on a parser (add_argument,
+    add_argument_group, add_subparsers, set_defaults...) and drops it; returns itself, so the
+    chained calls (a group's arguments, nested subcommands) are dropped too."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self._drop
+
+    def _drop(self, *args: Any, **kwargs: Any) -> _Skipped:
+        return self
+
+
+_SKIPPED = _Skipped()
 
 
 def split(line: str | Sequence[str]) -> list[str]:
@@ -90,8 +126,11 @@ def parse(words: Sequence[str], ctx: Ctx | None = None) -> argparse.Namespace:
     raised as ``ParserExit(code)``. Without, argparse prints to this process's stdout and
     stderr and exits it, which is what the CLI wants of it.
     """
-    module = COMMAND_MODULES.get(words[0]) if words else None
-    parser = build_parser((module,) if module else ALL_MODULES)
+    command = words[0] if words else ""
+    module = COMMAND_MODULES.get(command)
+    # A command line starting with an option (--help, --version) or an unknown word: the whole
+    # parser, for the list of commands and argparse's suggestions.
+    parser = build_parser((module,), only=command) if module else build_parser()
     if ctx is None:
         args = parser.parse_args(list(words))
     else:
@@ -101,7 +140,10 @@ def parse(words: Sequence[str], ctx: Ctx | None = None) -> argparse.Namespace:
         finally:
             PARSER_OUTPUT.reset(token)
     if not getattr(args, "handler", None):
-        # No command (or one that only groups others, like `plat daemon` here): the help.
+        # No command (or one that only groups others, like `plat daemon` here): the help, of
+        # every command.
+        if module:
+            parser = build_parser()
         if ctx is None:
             parser.print_help()
         else:
