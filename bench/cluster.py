@@ -129,41 +129,8 @@ def grow(lab: Lab, root: Path, hosts: list[Host], size: int, interval: float) ->
              f"all {size} hosts see each other alive")
 
 
-class Digests:
-    """Each host's state digest, computed again only when its database files changed.
-
-    Hashing every host's rows in this process on every poll took the GIL from the thread that
-    watches Serf's merge and stole CPU from the very daemons being measured: under load the
-    watcher saw the agents alive seconds after their own logs said they were. A commit changes
-    the WAL file (a checkpoint the main file), so their size and mtime say when to look again.
-    """
-
-    def __init__(self) -> None:
-        self._seen: dict[Path, tuple[tuple[int, int], ...]] = {}
-        self._digest: dict[Path, str] = {}
-
-    def of(self, host: Host) -> str:
-        files = [host.data / "state.db", host.data / "state.db-wal"]
-        stamp = tuple((st.st_mtime_ns, st.st_size) for st in map(_stat, files))
-        # File times tick in jiffies: a stamp this fresh may hide a second commit after it.
-        fresh = max(m for m, _ in stamp) > time.time_ns() - 100_000_000
-        if fresh or self._seen.get(host.data) != stamp or host.data not in self._digest:
-            self._digest[host.data] = host.digest()
-            self._seen[host.data] = stamp
-        return self._digest[host.data]
-
-
-def _stat(path: Path) -> os.stat_result:
-    try:
-        return path.stat()
-    except FileNotFoundError:
-        return os.stat_result((0,) * 10)
-
-
-def digests_equal(hosts: list[Host], pool: ThreadPoolExecutor,
-                  digests: Digests | None = None) -> bool:
-    of = digests.of if digests is not None else (lambda h: h.digest())
-    return len(set(pool.map(of, hosts))) == 1
+def digests_equal(hosts: list[Host], pool: ThreadPoolExecutor) -> bool:
+    return len(set(pool.map(lambda h: h.digest(), hosts))) == 1
 
 
 # -- 1. visibility
@@ -305,9 +272,8 @@ def heal_once(lab: Lab, hosts: list[Host], run: int, writes_per_side: int) -> He
         watcher = threading.Thread(target=alive_watch)
         watcher.start()
         equal: float | None = None
-        digests = Digests()
         while time.monotonic() - start < 60:
-            if digests_equal(hosts, pool, digests):
+            if digests_equal(hosts, pool):
                 equal = time.monotonic() - start
                 break
             time.sleep(0.05)

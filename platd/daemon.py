@@ -327,7 +327,6 @@ def _cluster_node(data: DataDir, settings: HostSettings, host: dict[str, object]
         region=labels.get("region", ""), labels=labels,
         interval=float(settings.anti_entropy_seconds),
         rpc_addr=settings.serf_rpc or "127.0.0.1:7373",
-        reconnect=f"{int(settings.serf_reconnect_seconds)}s",
     ), membership=membership)
 
 

@@ -65,9 +65,6 @@ class HostSettings:
     serf_rpc: str = "127.0.0.1:7373"  # the agent's RPC, on loopback (several hosts on one
     # machine, as scripts/dev-cluster runs them, need one port each)
     anti_entropy_seconds: float = 10.0
-    # How often Serf itself retries failed members (its reconnect_interval). platd asks
-    # failed members every second anyway (platd/cluster/rejoin.py); this is the fallback.
-    serf_reconnect_seconds: int = 5
     # Storage limits (platd/spec/limits.py, docs/operations.md): per env, and the free space
     # on the data directory's filesystem that volumes and snapshots may not take.
     env_config_max_bytes: str | int = "1M"
@@ -104,8 +101,7 @@ class HostSettings:
         known = {"registry", "labels", "resync_seconds", "logs_max_age", "logs_max_bytes",
                  "ingress_ipv6", "ingress_ipv4", "ingress_driver", "gossip_bind", "api_url",
                  "hop_port", "serf_rpc", "tls_names",
-                 "anti_entropy_seconds", "serf_reconnect_seconds", "instance_network_pool",
-                 "pids_limit",
+                 "anti_entropy_seconds", "instance_network_pool", "pids_limit",
                  "allowed_registries", "device_code_seconds", "device_poll_seconds",
                  "host_grace_seconds",
                  *LIMIT_SETTINGS}
@@ -155,11 +151,6 @@ class HostSettings:
                     isinstance(data.get("anti_entropy_seconds", 1.0), int | float)
                     and 0 < data.get("anti_entropy_seconds", 1.0) <= 3600,
                     "a number of seconds, at most 3600"),
-                "serf_reconnect_seconds": (
-                    not isinstance(data.get("serf_reconnect_seconds"), bool)
-                    and isinstance(data.get("serf_reconnect_seconds", 5), int)
-                    and 1 <= data.get("serf_reconnect_seconds", 5) <= 86400,
-                    "a whole number of seconds from 1 to 86400"),
                 "instance_network_pool": (_network_pool_ok(data.get("instance_network_pool")),
                                           'an IPv4 prefix of /8 to /24, e.g. "10.213.0.0/16"'),
                 "pids_limit": (not isinstance(data.get("pids_limit"), bool)

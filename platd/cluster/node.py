@@ -22,7 +22,6 @@ from sqlmodel import select
 
 from platd.cluster import conflicts
 from platd.cluster.identity import ClusterIdentity
-from platd.cluster.rejoin import Rejoiner
 from platd.cluster.replicator import Replicator
 from platd.cluster.transport import HttpPeerTransport, PeerTransport
 from platd.gossip.agent import SerfAgent
@@ -52,7 +51,6 @@ class NodeSettings:
     rpc_addr: str = "127.0.0.1:7373"
     interval: float = 10.0  # anti-entropy
     serf: str = "serf"
-    reconnect: str = "5s"  # Serf's own retry of failed members (platd's Rejoiner is quicker)
 
 
 def capacity() -> tuple[float, int]:
@@ -152,7 +150,6 @@ class ClusterNode:
         config = AgentConfig(
             node_name=self.host_id, bind=settings.gossip_bind, rpc_addr=settings.rpc_addr,
             tags=self.tags.encode(), retry_join=tuple(self._known_peers()),
-            reconnect_interval=settings.reconnect,
         )
         secrets = AgentSecrets(rpc_auth=identity.rpc_auth, keyring=identity.gossip_keyring)
         self.agent = SerfAgent(config, secrets, data / "serf", serf=settings.serf,
@@ -169,8 +166,6 @@ class ClusterNode:
                                      interval=settings.interval,
                                      on_membership=self._record_membership,
                                      after_merge=self._resolve_conflicts)
-        self.rejoiner = Rejoiner(self.host_id, self.gossip.members, self.transport,
-                                 self._join_aside, self.replicator.sync_with)
 
     def _known_peers(self) -> list[str]:
         with self.store.read() as session:
@@ -206,23 +201,12 @@ class ClusterNode:
                 tasks.create_task(self.agent.run(), name="serf-agent")
                 tasks.create_task(self.replicator.run(), name="replicator")
                 tasks.create_task(self._watch_placement(), name="placement-watch")
-                tasks.create_task(self.rejoiner.run(), name="gossip-rejoin")
         finally:
             await self.gossip.close()
             await self.agent.stop()
             close = getattr(self.transport, "close", None)
             if close is not None:
                 await close()
-
-    async def _join_aside(self, addresses: Sequence[str]) -> int:
-        """Serf RPC ``join`` on a connection of its own: the agent answers one connection's
-        requests in turn and a join can hang in memberlist's TCP dial (10 s), so
-        replication's calls on the shared connection must not wait behind it."""
-        client = await self.agent.connect(timeout=5.0)
-        try:
-            return await client.join(addresses, timeout=15.0)
-        finally:
-            await client.close()
 
     async def _watch_placement(self) -> None:
         """Keep gossip's view for placement, and place again what membership changed.

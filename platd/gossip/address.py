@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["format_address", "parse_address"]
+__all__ = ["parse_address"]
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -13,8 +13,3 @@ def parse_address(address: str) -> tuple[str, int]:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return host, int(port)
-
-
-def format_address(host: str, port: int) -> str:
-    """(host, port) -> ``"10.0.0.5:7946"`` or ``"[fd00::5]:7946"``: what Serf's join takes."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -73,29 +73,6 @@ def test_a_partition_with_writes_on_both_sides_heals_to_one_state(
         assert {"left-side", "right-side"} <= org_names(host)
 
 
-def test_a_healed_partition_rejoins_through_platd_without_serfs_reconnect(
-    make_lab: Callable[[int], Lab], serf_program: str, tmp_path: Path
-) -> None:
-    """Serf's own retry of failed members is put off for a day: after the heal, only platd's
-    rejoiner (a failed member answers its peer API -> join it, pull from it) can bring the
-    two sides together again."""
-    lab = make_lab(3)
-    hosts = make_cluster(lab, tmp_path, settings="serf_reconnect_seconds = 86400\n")
-    lab.partition([lab[0]], [lab[1], lab[2]])
-    wait_for(lambda: alive_count(hosts[0]) == 1, 20, "h0 sees itself alone")
-    wait_for(lambda: all(alive_count(h) == 2 for h in hosts[1:]), 20, "h1, h2 see h0 failed")
-    hosts[0].ok("POST", "/v1/tree/orgs", {"path": "left-side"})
-    hosts[2].ok("POST", "/v1/tree/orgs", {"path": "right-side"})
-    wait_for(lambda: "right-side" in org_names(hosts[1]), 10, "the right side shares")
-    lab.heal()
-    wait_for(lambda: all(alive_count(h) == 3 for h in hosts), 30, "every host alive again")
-    wait_for(lambda: len({h.digest() for h in hosts}) == 1, 20, "one state after the heal")
-    for host in hosts:
-        assert {"left-side", "right-side"} <= org_names(host)
-    said = [h.log.read_text(errors="replace") for h in hosts]
-    assert any("gossip rejoined it" in text for text in said), [h.tail() for h in hosts]
-
-
 def test_peer_routes_refuse_user_tokens_and_user_routes_refuse_peers(
     make_lab: Callable[[int], Lab], serf_program: str, tmp_path: Path
 ) -> None:

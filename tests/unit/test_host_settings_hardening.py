@@ -22,7 +22,6 @@ def test_defaults(tmp_path: Path) -> None:
     s = load(tmp_path, "")
     assert (s.instance_network_pool, s.pids_limit) == ("10.213.0.0/16", 4096)
     assert s.registries == ["127.0.0.1:5000"]
-    assert s.serf_reconnect_seconds == 5  # Serf's fallback retry; platd rejoins sooner
 
 
 def test_the_hosts_registry_is_always_allowed(tmp_path: Path) -> None:
@@ -38,9 +37,6 @@ def test_the_hosts_registry_is_always_allowed(tmp_path: Path) -> None:
     ("pids_limit = 10", "a whole number of processes from 64 to 4194304"),
     ("pids_limit = true", "a whole number of processes from 64 to 4194304"),
     ('pids_limit = "4096"', "a whole number of processes from 64 to 4194304"),
-    ("serf_reconnect_seconds = 0", "a whole number of seconds from 1 to 86400"),
-    ("serf_reconnect_seconds = 2.5", "a whole number of seconds from 1 to 86400"),
-    ("serf_reconnect_seconds = true", "a whole number of seconds from 1 to 86400"),
     ('allowed_registries = "ghcr.io"', "a list of registries as host[:port]"),
     ('allowed_registries = ["http://ghcr.io"]', "a list of registries as host[:port]"),
 ])
