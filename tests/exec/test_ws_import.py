@@ -1,6 +1,8 @@
 """tui.ws_import: websockets comes in without importlib.metadata, and the real module is there
 for whatever imports it later; a websockets that needs the module while it is imported still
-gets it (the ordinary import). Each case runs in a fresh interpreter: imports are global."""
+gets it (the ordinary import). The modules it defers (ssl without TLS, urllib.request,
+traceback, inspect) are the real ones for every use, however they are reached. Each case runs
+in a fresh interpreter: imports are global."""
 
 from __future__ import annotations
 
@@ -51,3 +53,59 @@ def test_a_websockets_that_uses_importlib_metadata_on_import_gets_the_real_one(
         print(bool(websockets.__version__), type(sys.modules["importlib.metadata"].version))
     """, tmp_path)
     assert out == "True <class 'function'>"
+
+
+def test_deferred_modules_are_not_imported_until_used_and_then_are_the_real_ones() -> None:
+    out = _python("""
+        import sys
+        from tui import ws_import
+        ws_import.load(tls=False)
+        names = ("ssl", "urllib.request", "traceback", "inspect")
+        print(all(isinstance(sys.modules[n], ws_import.Deferred) for n in names))
+        from websockets.sync import client
+        # websockets' own reference, used as on a wss:// address: the real ssl behind it
+        context = client.ssl_module.create_default_context()
+        import ssl
+        print(type(sys.modules["ssl"]).__name__, isinstance(context, ssl.SSLContext),
+              client.ssl_module.SSLContext is ssl.SSLContext)
+        import urllib.request
+        print(isinstance(urllib.request.getproxies(), dict),
+              sys.modules["urllib.request"] is urllib.request)
+        import traceback, inspect
+        print(traceback.format_exception_only(ValueError("x"))[0].strip(),
+              inspect.isfunction(print))
+        print(any(isinstance(m, ws_import.Deferred) for m in sys.modules.values()))
+    """)
+    assert out.splitlines() == ["True", "module True True", "True True", "ValueError: x False",
+                                "False"]
+
+
+def test_with_tls_ssl_is_imported_as_usual_and_an_imported_module_is_never_replaced() -> None:
+    out = _python("""
+        import sys, inspect
+        real = inspect
+        from tui import ws_import
+        ws_import.load(tls=True)
+        print(type(sys.modules["ssl"]).__name__, sys.modules["inspect"] is real)
+    """)
+    assert out == "module True"
+
+
+def test_threads_that_use_a_deferred_module_at_once_all_get_the_one_real_module() -> None:
+    out = _python("""
+        import sys, threading
+        from tui import ws_import
+        ws_import.defer("json.tool")
+        stand_in = sys.modules["json.tool"]
+        start, got = threading.Barrier(8), []
+        def use():
+            start.wait()
+            got.append(stand_in.main)
+        threads = [threading.Thread(target=use) for _ in range(8)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        import json.tool
+        print(len(got), len({id(f) for f in got}), got[0] is json.tool.main,
+              type(sys.modules["json.tool"]).__name__)
+    """)
+    assert out == "8 1 True module"
