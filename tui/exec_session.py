@@ -95,13 +95,15 @@ def connect(r: SessionRequest) -> ClientConnection:
     """The websocket to platd's exec route for ``r``; refusals of the upgrade become errors."""
     from tui import ws_import
 
-    ws_import.load()  # first, so websockets comes in without importlib.metadata
+    url = exec_url(r.api, r.target)
+    # First, so websockets comes in leanly (ssl only for a wss:// address).
+    ws_import.load(tls=url.startswith("wss:"))
     from websockets.exceptions import InvalidHandshake, InvalidStatus
     from websockets.sync.client import connect as open_websocket
 
     headers = {"Authorization": f"Bearer {r.token}"} if r.token else {}
     opener = open_websocket(
-        exec_url(r.api, r.target), additional_headers=headers,
+        url, additional_headers=headers,
         user_agent_header=f"plat/{__version__}", open_timeout=CONNECT_TIMEOUT,
         close_timeout=CLOSE_TIMEOUT, max_size=MAX_MESSAGE,
         compression=None,  # output is mostly small and often already compressed
@@ -238,7 +240,11 @@ class _Session:
 
     def close(self) -> None:
         if self.wire is not None:
-            self.wire.close()
+            # After the exit message platd closes the connection itself (its close frame
+            # follows the exit message, and websockets answers it as it arrives): waiting for
+            # the TCP connection to end would only delay plat's exit. A session left early
+            # waits for platd to take the close frame, so it hangs the process up at once.
+            self.wire.close(wait=0 if self.code is not None else CLOSE_TIMEOUT)
 
     def _start(self, ws: ClientConnection) -> dict[str, Any]:
         rows, cols = _terminal_size() if self.request.tty else (0, 0)
