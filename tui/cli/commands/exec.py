@@ -96,7 +96,6 @@ def instances(ctx: Ctx) -> int:
 
 def exec_command(ctx: Ctx) -> int:
     from tui.exec_session import SessionRequest
-    from tui.render.instances import EXEC_WITHOUT_TTY
 
     a = ctx.args
     workload, cmd = _split(a)
@@ -106,6 +105,9 @@ def exec_command(ctx: Ctx) -> int:
     tty = a.tty or shell
     if tty and stdin and not ctx.terminal_input:
         if a.tty:
+            # Imported only here: the renderer is otherwise imported while the session starts.
+            from tui.render.instances import EXEC_WITHOUT_TTY
+
             ctx.note(EXEC_WITHOUT_TTY)
         tty = False
     api = ctx.settings.api
