@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -182,6 +181,8 @@ def join_token(ctx: Ctx) -> int:
 
 def add(ctx: Ctx) -> int:
     """plat hosts add: the playbook on one host, then a member, then logged in."""
+    from pathlib import Path  # here: every plat --help imports this module
+
     from tui import hostadd
     from tui.cli import settings as cli_settings
     from tui.cli import trust

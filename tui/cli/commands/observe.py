@@ -52,11 +52,11 @@ def status(ctx: Ctx) -> int:
 def _cluster_line(cluster: Any) -> str | None:
     """The line that says the cluster (None on a host of its own, or for an answer this plat
     cannot read: status goes on without the line)."""
+    if not cluster:
+        return None
     from tui.answers import SHAPE_ERRORS
     from tui.render.hosts import cluster_status_line, hosts_down
 
-    if not cluster:
-        return None
     try:
         return cluster_status_line(cluster, hosts_down(cluster.get("down") or []))
     except SHAPE_ERRORS:
