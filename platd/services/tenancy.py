@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, SQLModel, col, select
 
 from platd.auth.tokens import Principal
@@ -63,12 +64,21 @@ class EnvRef:
         return f"{self.org.name}/{self.project.name}/{self.app.name}/{self.env.name}"
 
 
-def _children(session: Session, level: Level, parent_id: str | None) -> list[Any]:
+def _children_statement(level: Level) -> Any:
     model: Any = level.model
     query = select(model).where(model.deleted == False)  # noqa: E712
     if level.parent_field is not None:
-        query = query.where(getattr(model, level.parent_field) == parent_id)
-    return list(session.exec(query.order_by(col(model.name))).all())
+        query = query.where(getattr(model, level.parent_field) == bindparam("parent_id"))
+    return query.order_by(col(model.name))
+
+
+# Built once: `plat envs list` and every walk of the tree run them (see queries.live_path).
+_CHILDREN = {level.kind: _children_statement(level) for level in LEVELS}
+
+
+def _children(session: Session, level: Level, parent_id: str | None) -> list[Any]:
+    params = {"parent_id": parent_id} if level.parent_field is not None else None
+    return list(session.exec(_CHILDREN[level.kind], params=params).all())
 
 
 def resolve(session: Session, principal: Principal, names: list[str]) -> list[Any]:
