@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 from typing import Any
-from urllib.parse import quote
 
 from platd.spec.errors import InvalidInput
 from tui.cli.context import Ctx
@@ -88,6 +87,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _host_path(host: str) -> str:
+    from urllib.parse import quote
+
     return "/v1/hosts/" + quote(host, safe="")
 
 

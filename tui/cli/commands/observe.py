@@ -1,18 +1,14 @@
-"""plat status, describe and events: reading what the platform did and is doing."""
+"""plat status, describe and events: reading what the platform did and is doing.
+
+Each handler imports its renderers itself: ``plat --help`` imports this module to name its
+commands, and ``plat status`` needs none of what describe and events show."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from typing import Any
 
-from platd.spec.timeparse import parse_time
 from tui.cli.context import Ctx, reconnecting
-from tui.render.connection import RESUME_EVENTS
-from tui.render.describe import describe_lines
-from tui.render.events import event_line
-from tui.render.status import status_lines
 
 FOLLOW_WAIT = 20.0
 
@@ -37,6 +33,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def status(ctx: Ctx) -> int:
+    from tui.render.status import status_lines
+
     target = ctx.target()
     s = ctx.client.get(ctx.client.env_path(target, "/status"))
     lines = status_lines(s)
@@ -89,6 +87,8 @@ def _cluster(ctx: Ctx) -> dict[str, Any] | None:
 
 
 def describe(ctx: Ctx) -> int:
+    from tui.render.describe import describe_lines
+
     target = ctx.target()
     collection, what = {"release": ("releases", "release id"),
                         "workload": ("workloads", "workload name"),
@@ -99,6 +99,11 @@ def describe(ctx: Ctx) -> int:
 
 
 def events(ctx: Ctx) -> int:
+    import time
+
+    from platd.spec.timeparse import parse_time
+    from tui.render.connection import RESUME_EVENTS
+
     target = ctx.target()
     a = ctx.args
     since = parse_time(a.since, time.time()) if a.since else None
@@ -120,5 +125,9 @@ def events(ctx: Ctx) -> int:
 
 def _print_events(ctx: Ctx, rows: list[dict[str, Any]]) -> None:
     if rows:
+        import json
+
+        from tui.render.events import event_line
+
         show = (lambda e: json.dumps(e, sort_keys=True)) if ctx.json else event_line
         ctx.line("\n".join(show(e) for e in rows))
