@@ -501,7 +501,7 @@ def describe_many(session: Session, releases: list[Release], env: Any, *,
     only = releases[0].id if one else None
     states = release_states(session, env.id, only)
     marks = rollout_marks(session, env.id, only)
-    configs = config_version_numbers(session, env.id) if any(
+    configs = config_version_numbers(session, env.id, only) if any(
         r.config_version_id for r in releases) else {}
     out = []
     for release in releases:

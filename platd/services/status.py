@@ -87,11 +87,13 @@ def _desired_scale(release: Release | None, scales: dict[str, Scale]) -> dict[st
     return out
 
 
-def _volume_facts(release: Release | None, workload: str, hosts: dict[str, str]) -> dict[str, Any]:
-    """Placement and rollout strategy of a workload that mounts volumes, in plain words."""
-    if release is None:
+def _volume_facts(manifest: Manifest | None, workload: str,
+                  hosts: dict[str, str]) -> dict[str, Any]:
+    """Placement and rollout strategy of a workload that mounts volumes, in plain words
+    (``manifest``: the current release's, parsed once for every workload)."""
+    if manifest is None:
         return {}
-    mounts = [m for m in manifest_of(release).volumes if m.workload == workload]
+    mounts = [m for m in manifest.volumes if m.workload == workload]
     if not mounts:
         return {}
     names = ", ".join(m.name for m in mounts)
@@ -134,6 +136,7 @@ def _status(ctx: ServiceContext, session: Session, ref: tenancy.EnvRef) -> dict[
     instances = _unlost(env_instances(session, ref.env.id), ctx, session)
     desired = _desired_scale(current, live_scales(session, ref.env.id))
     volume_hosts = {v.name: v.host_id for v in live_volumes(session, ref.env.id)}
+    manifest = manifest_of(current) if current else None
     placed = placement.explain(session, ref.env.id, ctx.membership, now)
     names = host_names(session)
     workloads = []
@@ -171,7 +174,7 @@ def _status(ctx: ServiceContext, session: Session, ref: tenancy.EnvRef) -> dict[
                             + [s["why"].removeprefix("pending: ")
                                for s in placed.get(name, {}).get("slots", [])
                                if not s["host_id"]])[:1],
-                **_volume_facts(current, name, volume_hosts),
+                **_volume_facts(manifest, name, volume_hosts),
                 **({"placed": placed[name]["slots"]} if name in placed else {}),
                 "instances": [_instance_dict(i, seqs, now, names) for i in mine],
             }

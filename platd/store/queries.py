@@ -142,10 +142,14 @@ def rollout_marks(session: Session, env_id: str,
     return {r[0]: RolloutMarks(r[1], bool(r[2])) for r in rows}
 
 
-def config_version_numbers(session: Session, env_id: str) -> dict[str, int]:
-    """The number of each config version the env's releases were made with, by id."""
+def config_version_numbers(session: Session, env_id: str,
+                           release_id: str | None = None) -> dict[str, int]:
+    """The number of the config version each release of the env (or only ``release_id``) was
+    made with, by config version id."""
+    where = "id = ?" if release_id else "env_id = ?"
     rows = sql_rows(session, "SELECT id, version FROM config_versions WHERE id IN "
-                    "(SELECT config_version_id FROM releases WHERE env_id = ?)", (env_id,))
+                    f"(SELECT config_version_id FROM releases WHERE {where})",
+                    (release_id or env_id,))
     return {r[0]: r[1] for r in rows}
 
 
