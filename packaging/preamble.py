@@ -11,9 +11,10 @@ packaging/build-pyz fills in @NAME@, @PYVER@ and @MACHINE@ for each target. Two 
 """
 
 import os
-import shutil
 import sys
-from pathlib import Path
+
+# shutil and pathlib are imported by the cleanup, which only `plat daemon serve` runs: this
+# file runs before every command.
 
 BUILDS = {("3.11", "x86_64"): "debian12-amd64", ("3.11", "aarch64"): "debian12-arm64",
           ("3.13", "x86_64"): "debian13-amd64", ("3.13", "aarch64"): "debian13-arm64"}
@@ -33,8 +34,11 @@ def _check_interpreter() -> None:
     )
 
 
-def _remove_other_builds(site_packages: Path) -> None:
-    current = site_packages.parent
+def _remove_other_builds(site_packages: str) -> None:
+    import shutil
+    from pathlib import Path
+
+    current = Path(site_packages).parent
     stem = current.name.rsplit("_", 1)[0]
     for entry in current.parent.iterdir():
         name = entry.name
@@ -49,6 +53,6 @@ def _remove_other_builds(site_packages: Path) -> None:
 _check_interpreter()
 if sys.argv[1:3] == ["daemon", "serve"] and "site_packages" in globals():
     try:
-        _remove_other_builds(Path(site_packages))  # type: ignore[name-defined]  # noqa: F821
+        _remove_other_builds(str(site_packages))  # type: ignore[name-defined]  # noqa: F821
     except OSError as e:
         print(f"plat: could not remove old extractions: {e}", file=sys.stderr)

@@ -57,17 +57,27 @@ async def list_hosts(svc: Svc, cluster: Cluster,
     return answer
 
 
-@get("/cluster")
-async def cluster_summary(svc: Svc, cluster: Cluster,
-                          principal: Caller) -> dict[str, Any]:
-    """The cluster line of ``plat status``: hosts alive of total, this host's lag."""
+async def summary(svc: Svc, cluster: Cluster, principal: Caller) -> dict[str, Any] | None:
+    """The cluster line of ``plat status``: hosts alive of total, the ones that are not
+    (``down``: name and state), this host's lag; None on a host of its own. ``GET .../status``
+    carries it, so the command makes one request."""
     if cluster is None:
-        return {"cluster": None}
+        return None
     members, lag = await _members_and_lag(cluster)
     answer = await asyncio.to_thread(hosts.list_hosts, svc, principal, members, lag)
     return {"cluster": cluster.identity.name, "alive": answer["alive"],
             "total": answer["total"], "lag_seconds": answer["lag_seconds"],
-            "last_sync": cluster.replicator.last_sync}
+            "last_sync": cluster.replicator.last_sync,
+            "down": [{"name": h["name"], "state": h["state"]} for h in answer["hosts"]
+                     if h["state"] != "alive"]}
+
+
+@get("/cluster")
+async def cluster_summary(svc: Svc, cluster: Cluster,
+                          principal: Caller) -> dict[str, Any]:
+    """``summary``, for the callers that ask for it alone (and a ``plat status`` older than
+    the ``cluster`` field of ``GET .../status``); ``{"cluster": null}`` on a host of its own."""
+    return await summary(svc, cluster, principal) or {"cluster": None}
 
 
 @get("/hosts/{host:str}")

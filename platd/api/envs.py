@@ -15,8 +15,9 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.params import HeaderParameter, Parameter
 
-from platd.api.deps import Caller, EnvPath, Svc, provide_env_path
-from platd.services import builds, config, endpoint_check, events, releases, status
+from platd.api import cluster as cluster_api
+from platd.api.deps import Caller, Cluster, EnvPath, Svc, provide_env_path
+from platd.services import builds, config, events, releases, status
 from platd.spec.errors import InvalidInput
 from platd.spec.input_limits import (
     MAX_BUILD_CONTEXT,
@@ -239,12 +240,12 @@ async def scale(
 
 
 @get("/status")
-async def get_status(svc: Svc, principal: Caller, env_path: EnvPath) -> dict[str, Any]:
-    answer = await asyncio.to_thread(status.status, svc, principal, env_path)
-    # Each endpoint's addresses and which accept a connection: onboarding ends with a request.
-    answer["endpoints"] = await asyncio.to_thread(
-        endpoint_check.status_endpoints, svc, principal, env_path
-    )
+async def get_status(svc: Svc, principal: Caller, env_path: EnvPath,
+                     cluster: Cluster) -> dict[str, Any]:
+    """The env's status with its endpoints, and the cluster line (``cluster``: None on a host
+    of its own): all that ``plat status`` shows, in one request."""
+    answer = await asyncio.to_thread(status.status_answer, svc, principal, env_path)
+    answer["cluster"] = await cluster_api.summary(svc, cluster, principal)
     return answer
 
 

@@ -18,11 +18,13 @@ import socket
 import time
 from typing import Any
 
+from sqlmodel import Session
+
 from platd.auth.tokens import Principal
 from platd.services import endpoints as endpoint_service
 from platd.services import tenancy
 from platd.services.context import ServiceContext
-from platd.store.queries import live_endpoints
+from platd.store.queries import env_instances, live_endpoints
 
 CONNECT_TIMEOUT = 3.0  # seconds for the check's connection
 ANSWER_TIMEOUT = 5.0  # seconds the check waits for the whole answer
@@ -56,9 +58,21 @@ def status_endpoints(
     host, and how many instances serve it (for ``plat status``)."""
     with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
-        reach = ctx.endpoints.reach(ctx.membership)
-        rows = [endpoint_service.to_dict(session, r, ref.path, reach)
-                for r in live_endpoints(session, ref.env.id)]
+        rows = endpoint_rows(ctx, session, ref)
+    return listening_endpoints(rows)
+
+
+def endpoint_rows(ctx: ServiceContext, session: Session,
+                  ref: tenancy.EnvRef) -> list[dict[str, Any]]:
+    """What ``status_endpoints`` reads, in the caller's session (``plat status`` reads its
+    other rows in the same one); ``listening_endpoints`` then asks the sockets, outside it."""
+    reach = ctx.endpoints.reach(ctx.membership)
+    rows = live_endpoints(session, ref.env.id)
+    instances = env_instances(session, ref.env.id) if rows else []
+    return [endpoint_service.to_dict(session, r, ref.path, reach, instances) for r in rows]
+
+
+def listening_endpoints(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "name": e["name"],

@@ -41,7 +41,15 @@ from platd.store.models import (
     ReleaseState,
     SecretVersion,
 )
-from platd.store.queries import live_scales, live_volumes, manifest_of
+from platd.store.queries import (
+    RolloutMarks,
+    config_version_numbers,
+    live_scales,
+    live_volumes,
+    manifest_of,
+    release_states,
+    rollout_marks,
+)
 
 MAX_MANIFEST_BYTES = 256 * 1024
 
@@ -428,9 +436,14 @@ def _next_seq(session: Session, env_id: str) -> int:
 
 
 def release_status(session: Session, release: Release, env: Env) -> dict[str, Any]:
-    states = list(
-        session.exec(select(ReleaseState).where(ReleaseState.release_id == release.id)).all()
-    )
+    states = release_states(session, env.id, release.id).get(release.id, [])
+    return _status_of(release, env, states, ever_converged(session, release.id))
+
+
+def _status_of(release: Release, env: Env, states: list[Any],
+               converged: bool) -> dict[str, Any]:
+    """The release's status from its verdicts (``release_states`` rows, in the order they were
+    written) and whether any rollout of it ever converged."""
     current = release.id == env.current_release_id
     if current:
         # Only verdicts on the env's latest rollout of it count (an earlier generation's
@@ -438,7 +451,6 @@ def release_status(session: Session, release: Release, env: Env) -> dict[str, An
         states = [s for s in states if s.change_id == env.current_change_id]
     failed = next((s for s in states if s.status == "failed"), None)
     degraded = next((s for s in states if s.status == "degraded"), None)
-    converged = ever_converged(session, release.id)
     if not current:
         status = "failed" if failed else "degraded" if degraded else "superseded"
     elif failed:
@@ -465,17 +477,6 @@ def last_trouble(session: Session, release_id: str) -> ReleaseState | None:
     return next((s for s in states if s.status in ("failed", "degraded")), None)
 
 
-def _rollout_cursor(session: Session, release_id: str) -> int:
-    """Just before the event that started the release's latest rollout (deploy or rollback)."""
-    seq = session.exec(
-        select(Event.seq)
-        .where(Event.release_id == release_id,
-               col(Event.step).in_(("deploy", "rollback", "retry")))
-        .order_by(col(Event.seq).desc())
-    ).first()
-    return max((seq or 1) - 1, 0)
-
-
 def ever_converged(session: Session, release_id: str) -> bool:
     """Whether any rollout of the release ever converged: the history says, not current state."""
     return (
@@ -489,27 +490,39 @@ def ever_converged(session: Session, release_id: str) -> bool:
 
 
 def describe(session: Session, release: Release, env: Any) -> dict[str, Any]:
-    return {
-        "id": release.id,
-        "seq": release.seq,
-        "version": f"v{release.seq}",
-        "created_at": release.created_at,
-        "created_by": release.created_by,
-        "source": release.source,
-        "images": json.loads(release.images_json),
-        "config_version": _config_version_number(session, release.config_version_id),
-        "secret_versions": json.loads(release.secret_versions_json),
-        "current": release.id == env.current_release_id,
-        "rollout_cursor": _rollout_cursor(session, release.id),
-        **release_status(session, release, env),
-    }
+    return describe_many(session, [release], env, one=True)[0]
 
 
-def _config_version_number(session: Session, version_id: str | None) -> int:
-    if version_id is None:
-        return 0
-    version = session.get(ConfigVersion, version_id)
-    return version.version if version else 0
+def describe_many(session: Session, releases: list[Release], env: Any, *,
+                  one: bool = False) -> list[dict[str, Any]]:
+    """``describe`` of several releases of ``env``, with three queries whatever their number
+    (their verdicts, their events' marks, their config versions); ``one``: ``releases`` is a
+    single release, and only its rows are read."""
+    only = releases[0].id if one else None
+    states = release_states(session, env.id, only)
+    marks = rollout_marks(session, env.id, only)
+    configs = config_version_numbers(session, env.id, only) if any(
+        r.config_version_id for r in releases) else {}
+    out = []
+    for release in releases:
+        mark = marks.get(release.id, RolloutMarks(None, False))
+        out.append({
+            "id": release.id,
+            "seq": release.seq,
+            "version": f"v{release.seq}",
+            "created_at": release.created_at,
+            "created_by": release.created_by,
+            "source": release.source,
+            "images": json.loads(release.images_json),
+            "config_version": configs.get(release.config_version_id or "", 0),
+            "secret_versions": json.loads(release.secret_versions_json),
+            "current": release.id == env.current_release_id,
+            # Just before the event that started the release's latest rollout (deploy,
+            # rollback or retry): where a follower of that rollout starts.
+            "rollout_cursor": max((mark.last_start or 1) - 1, 0),
+            **_status_of(release, env, states.get(release.id, []), mark.converged),
+        })
+    return out
 
 
 _SEQ_RE = re.compile(r"^v?(\d+)$")
@@ -537,10 +550,10 @@ def find_release(session: Session, ref: tenancy.EnvRef, text: str) -> Release:
 def list_releases(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, Any]:
     with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
-        rows = session.exec(
+        rows = list(session.exec(
             select(Release).where(Release.env_id == ref.env.id).order_by(col(Release.seq).desc())
-        ).all()
-        return {"target": ref.path, "releases": [describe(session, r, ref.env) for r in rows]}
+        ).all())
+        return {"target": ref.path, "releases": describe_many(session, rows, ref.env)}
 
 
 def get_release(ctx: ServiceContext, principal: Principal, target: str,

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from platd.auth.tokens import Principal
-from platd.services import placement, release_facts, tenancy
+from platd.services import endpoint_check, placement, release_facts, tenancy
 from platd.services import releases as release_service
 from platd.services.context import ServiceContext
 from platd.services.releases import find_release, get_release
@@ -26,9 +26,11 @@ from platd.store import eventlog
 from platd.store.models import ENGINE_UNREACHABLE, Instance, Release, Scale
 from platd.store.queries import (
     env_instances,
+    host_names,
     live_scales,
     live_volumes,
     manifest_of,
+    release_seqs,
     spec_hash,
 )
 
@@ -85,11 +87,13 @@ def _desired_scale(release: Release | None, scales: dict[str, Scale]) -> dict[st
     return out
 
 
-def _volume_facts(release: Release | None, workload: str, hosts: dict[str, str]) -> dict[str, Any]:
-    """Placement and rollout strategy of a workload that mounts volumes, in plain words."""
-    if release is None:
+def _volume_facts(manifest: Manifest | None, workload: str,
+                  hosts: dict[str, str]) -> dict[str, Any]:
+    """Placement and rollout strategy of a workload that mounts volumes, in plain words
+    (``manifest``: the current release's, parsed once for every workload)."""
+    if manifest is None:
         return {}
-    mounts = [m for m in manifest_of(release).volumes if m.workload == workload]
+    mounts = [m for m in manifest.volumes if m.workload == workload]
     if not mounts:
         return {}
     names = ", ".join(m.name for m in mounts)
@@ -106,67 +110,82 @@ def _volume_facts(release: Release | None, workload: str, hosts: dict[str, str])
 
 
 def status(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, Any]:
-    now = ctx.clock.time()
     with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
-        current = (
-            session.get(Release, ref.env.current_release_id) if ref.env.current_release_id else None
+        return _status(ctx, session, ref)
+
+
+def status_answer(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, Any]:
+    """``GET .../status``: ``status`` and the env's endpoints (``endpoint_check``), read in
+    one session: the env is resolved once for both."""
+    with ctx.store.read() as session:
+        ref = tenancy.resolve_env(session, principal, target)
+        answer = _status(ctx, session, ref)
+        endpoints = endpoint_check.endpoint_rows(ctx, session, ref)
+    # Each endpoint's addresses and which accept a connection: onboarding ends with a request.
+    answer["endpoints"] = endpoint_check.listening_endpoints(endpoints)
+    return answer
+
+
+def _status(ctx: ServiceContext, session: Session, ref: tenancy.EnvRef) -> dict[str, Any]:
+    now = ctx.clock.time()
+    current = (
+        session.get(Release, ref.env.current_release_id) if ref.env.current_release_id else None
+    )
+    seqs = release_seqs(session, ref.env.id)
+    instances = _unlost(env_instances(session, ref.env.id), ctx, session)
+    desired = _desired_scale(current, live_scales(session, ref.env.id))
+    volume_hosts = {v.name: v.host_id for v in live_volumes(session, ref.env.id)}
+    manifest = manifest_of(current) if current else None
+    placed = placement.explain(session, ref.env.id, ctx.membership, now)
+    names = host_names(session)
+    workloads = []
+    for name in sorted(set(desired) | {i.workload for i in instances}):
+        mine = [i for i in instances if i.workload == name]
+        want = desired.get(name, {"count": 0, "cpu": 0, "memory": 0})
+        # "Current" means running the desired spec: this release with today's cpu/memory.
+        want_spec = spec_hash(current.id, name, want["cpu"], want["memory"]) if current else ""
+        on_current = [i for i in mine if i.spec_hash == want_spec]
+        serving = [i for i in mine if i.state == "running" and i.health == "healthy"]
+        by_release: dict[str, int] = {}
+        for i in serving:
+            version = f"v{seqs[i.release_id]}" if i.release_id in seqs else "?"
+            by_release[version] = by_release.get(version, 0) + 1
+        workloads.append(
+            {
+                "name": name,
+                "desired": want["count"],
+                "cpu": want["cpu"],
+                "memory": format_size(want["memory"]) if want["memory"] else "-",
+                "running": sum(1 for i in mine if i.state == "running"),
+                "healthy": sum(
+                    1 for i in mine if i.state == "running" and i.health == "healthy"
+                ),
+                # Healthy instances of the desired spec ("updated"); "serving" counts
+                # every healthy instance, whichever release it runs: what takes traffic.
+                "current": sum(
+                    1 for i in on_current if i.state == "running" and i.health == "healthy"
+                ),
+                "serving": len(serving),
+                "serving_releases": by_release,
+                "starting": sum(1 for i in on_current if _coming_up(i)),
+                "crashing": sum(1 for i in on_current if _crashing(i)),
+                "pending": ([i.reason for i in mine if i.state == "pending"]
+                            + [s["why"].removeprefix("pending: ")
+                               for s in placed.get(name, {}).get("slots", [])
+                               if not s["host_id"]])[:1],
+                **_volume_facts(manifest, name, volume_hosts),
+                **({"placed": placed[name]["slots"]} if name in placed else {}),
+                "instances": [_instance_dict(i, seqs, now, names) for i in mine],
+            }
         )
-        seqs = {
-            r.id: r.seq for r in session.exec(select(Release).where(Release.env_id == ref.env.id))
-        }
-        instances = _unlost(env_instances(session, ref.env.id), ctx, session)
-        desired = _desired_scale(current, live_scales(session, ref.env.id))
-        volume_hosts = {v.name: v.host_id for v in live_volumes(session, ref.env.id)}
-        placed = placement.explain(session, ref.env.id, ctx.membership, now)
-        names = placement.host_names(session)
-        workloads = []
-        for name in sorted(set(desired) | {i.workload for i in instances}):
-            mine = [i for i in instances if i.workload == name]
-            want = desired.get(name, {"count": 0, "cpu": 0, "memory": 0})
-            # "Current" means running the desired spec: this release with today's cpu/memory.
-            want_spec = spec_hash(current.id, name, want["cpu"], want["memory"]) if current else ""
-            on_current = [i for i in mine if i.spec_hash == want_spec]
-            serving = [i for i in mine if i.state == "running" and i.health == "healthy"]
-            by_release: dict[str, int] = {}
-            for i in serving:
-                version = f"v{seqs[i.release_id]}" if i.release_id in seqs else "?"
-                by_release[version] = by_release.get(version, 0) + 1
-            workloads.append(
-                {
-                    "name": name,
-                    "desired": want["count"],
-                    "cpu": want["cpu"],
-                    "memory": format_size(want["memory"]) if want["memory"] else "-",
-                    "running": sum(1 for i in mine if i.state == "running"),
-                    "healthy": sum(
-                        1 for i in mine if i.state == "running" and i.health == "healthy"
-                    ),
-                    # Healthy instances of the desired spec ("updated"); "serving" counts
-                    # every healthy instance, whichever release it runs: what takes traffic.
-                    "current": sum(
-                        1 for i in on_current if i.state == "running" and i.health == "healthy"
-                    ),
-                    "serving": len(serving),
-                    "serving_releases": by_release,
-                    "starting": sum(1 for i in on_current if _coming_up(i)),
-                    "crashing": sum(1 for i in on_current if _crashing(i)),
-                    "pending": ([i.reason for i in mine if i.state == "pending"]
-                                + [s["why"].removeprefix("pending: ")
-                                   for s in placed.get(name, {}).get("slots", [])
-                                   if not s["host_id"]])[:1],
-                    **_volume_facts(current, name, volume_hosts),
-                    **({"placed": placed[name]["slots"]} if name in placed else {}),
-                    "instances": [_instance_dict(i, seqs, now, names) for i in mine],
-                }
-            )
-        return {
-            "target": ref.path,
-            "release": release_service.describe(session, current, ref.env) if current else None,
-            "workloads": workloads,
-            "disk": _disk(ctx),
-            "engine_unreachable": _engines_unreachable(instances),
-        }
+    return {
+        "target": ref.path,
+        "release": release_service.describe(session, current, ref.env) if current else None,
+        "workloads": workloads,
+        "disk": _disk(ctx),
+        "engine_unreachable": _engines_unreachable(instances),
+    }
 
 
 def _disk(ctx: ServiceContext) -> dict[str, Any] | None:
@@ -194,7 +213,7 @@ def _unlost(instances: list[Instance], ctx: ServiceContext, session: Any) -> lis
     membership = ctx.membership
     if membership is None:
         return instances
-    names = placement.host_names(session)
+    names = host_names(session)
     out = []
     for i in instances:
         state, _since = membership.state(i.host_id)

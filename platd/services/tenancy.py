@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, SQLModel, col, select
 
 from platd.auth.tokens import Principal
@@ -17,7 +18,7 @@ from platd.spec.errors import Conflict, InvalidInput, NotFound
 from platd.spec.ids import uuid7
 from platd.spec.names import check_name
 from platd.store.models import App, Env, Org, Project
-from platd.store.queries import live_volumes
+from platd.store.queries import live_path, live_volumes
 
 
 @dataclass(frozen=True)
@@ -63,16 +64,32 @@ class EnvRef:
         return f"{self.org.name}/{self.project.name}/{self.app.name}/{self.env.name}"
 
 
-def _children(session: Session, level: Level, parent_id: str | None) -> list[Any]:
+def _children_statement(level: Level) -> Any:
     model: Any = level.model
     query = select(model).where(model.deleted == False)  # noqa: E712
     if level.parent_field is not None:
-        query = query.where(getattr(model, level.parent_field) == parent_id)
-    return list(session.exec(query.order_by(col(model.name))).all())
+        query = query.where(getattr(model, level.parent_field) == bindparam("parent_id"))
+    return query.order_by(col(model.name))
+
+
+# Built once: `plat envs list` and every walk of the tree run them (see queries.live_path).
+_CHILDREN = {level.kind: _children_statement(level) for level in LEVELS}
+
+
+def _children(session: Session, level: Level, parent_id: str | None) -> list[Any]:
+    params = {"parent_id": parent_id} if level.parent_field is not None else None
+    return list(session.exec(_CHILDREN[level.kind], params=params).all())
 
 
 def resolve(session: Session, principal: Principal, names: list[str]) -> list[Any]:
     """Walk the tree from the org down ``names``; NotFound names what does exist."""
+    if names:
+        # Every request that names an env comes here: one join finds the rows when they all
+        # exist and the org is the principal's to see; the walk below is for saying what is
+        # missing.
+        found = live_path(session, names)
+        if found is not None and principal.can_see(found[0].id):
+            return list(found)
     rows: list[Any] = []
     parent_id: str | None = None
     for level, name in zip(LEVELS, names, strict=False):

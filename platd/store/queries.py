@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from platd.spec.manifest import Manifest
@@ -54,6 +56,103 @@ def live_envs(session: Session) -> list[LiveEnv]:
             for env, org, project, app in rows]
 
 
+# The live rows of a path of the tree (org, org/project, ... org/project/app/env), one join each,
+# built once: a request names its env by path, and building the statement per request (or
+# walking the tree level by level) cost more than running it.
+_PATH_MODELS: tuple[Any, ...] = (Org, Project, App, Env)
+_PATH_NAMES = ("org", "project", "app", "env")
+_PATH_PARENTS = (None, Project.org_id, App.project_id, Env.app_id)
+
+
+def _path_statement(depth: int) -> Any:
+    models = _PATH_MODELS[:depth]
+    query: Any = select(*models)
+    for model, parent_field, above in zip(models[1:], _PATH_PARENTS[1:], models, strict=False):
+        query = query.join(model, col(parent_field) == above.id)
+    for model, name in zip(models, _PATH_NAMES, strict=False):
+        query = query.where(model.name == bindparam(name), model.deleted == False)  # noqa: E712
+    return query
+
+
+_PATH_STATEMENTS = {depth: _path_statement(depth) for depth in range(1, 5)}
+
+
+def live_path(session: Session, names: list[str]) -> tuple[Any, ...] | None:
+    """The live rows (Org, Project, ...) that ``names`` name from the org down, or None when
+    one of them does not exist (the caller walks the tree then, to say which)."""
+    params = dict(zip(_PATH_NAMES, names, strict=False))
+    row = session.exec(_PATH_STATEMENTS[len(names)], params=params).first()
+    if row is None:
+        return None
+    return tuple(row) if len(names) > 1 else (row,)  # one entity comes back as itself
+
+
+def sql_rows(session: Session, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    """Plain SQL on the session's own connection (its transaction, its snapshot): rows with
+    attribute access by column name. For hot reads whose answer is a few columns, where
+    building the ORM statement and objects costs more than the query."""
+    return list(session.connection().exec_driver_sql(sql, params).all())
+
+
+def release_seqs(session: Session, env_id: str) -> dict[str, int]:
+    """The sequence number (the N of vN) of each release of the env, by id."""
+    return {r[0]: r[1] for r in sql_rows(session, "SELECT id, seq FROM releases WHERE env_id = ?",
+                                         (env_id,))}
+
+
+def host_names(session: Session) -> dict[str, str]:
+    """The name of every host the cluster has known, by id."""
+    return {r[0]: r[1] for r in sql_rows(session, "SELECT id, name FROM hosts")}
+
+
+def release_states(session: Session, env_id: str,
+                   release_id: str | None = None) -> dict[str, list[Any]]:
+    """The verdicts (``release_states`` rows) of one release of the env, or of all of them,
+    by release id, each list in the order they were written."""
+    where = "release_id = ?" if release_id else \
+        "release_id IN (SELECT id FROM releases WHERE env_id = ?)"
+    out: dict[str, list[Any]] = {}
+    for r in sql_rows(session, "SELECT release_id, status, change_id, step, category, message "
+                      f"FROM release_states WHERE {where} ORDER BY rowid",
+                      (release_id or env_id,)):
+        out.setdefault(r.release_id, []).append(r)
+    return out
+
+
+@dataclass(frozen=True)
+class RolloutMarks:
+    """What a release's events say about its rollouts."""
+
+    last_start: int | None  # seq of the event that started its latest rollout
+    converged: bool  # whether any rollout of it ever converged
+
+
+def rollout_marks(session: Session, env_id: str,
+                  release_id: str | None = None) -> dict[str, RolloutMarks]:
+    """``RolloutMarks`` of one release of the env, or of all that have events, by release id:
+    one pass over their events (the ``release_id`` index)."""
+    where = "release_id = ?" if release_id else \
+        "release_id IN (SELECT id FROM releases WHERE env_id = ?)"
+    rows = sql_rows(
+        session,
+        "SELECT release_id, "
+        "MAX(CASE WHEN step IN ('deploy', 'rollback', 'retry') THEN seq END), "
+        "MAX(step = 'rollout' AND outcome = 'ok') "
+        f"FROM events WHERE {where} GROUP BY release_id", (release_id or env_id,))
+    return {r[0]: RolloutMarks(r[1], bool(r[2])) for r in rows}
+
+
+def config_version_numbers(session: Session, env_id: str,
+                           release_id: str | None = None) -> dict[str, int]:
+    """The number of the config version each release of the env (or only ``release_id``) was
+    made with, by config version id."""
+    where = "id = ?" if release_id else "env_id = ?"
+    rows = sql_rows(session, "SELECT id, version FROM config_versions WHERE id IN "
+                    f"(SELECT config_version_id FROM releases WHERE {where})",
+                    (release_id or env_id,))
+    return {r[0]: r[1] for r in rows}
+
+
 def manifest_of(release: Release) -> Manifest:
     return Manifest.from_dict(json.loads(release.manifest_json))
 
@@ -69,34 +168,41 @@ def spec_hash(release_id: str, workload: str, cpu: float, memory: int) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
+# The env's live rows of a kind, statements built once (``plat status`` reads them all on
+# every request; see _PATH_STATEMENTS).
+_ENV_ID: Any = bindparam("env_id")
+_LIVE_SCALES = select(Scale).where(Scale.env_id == _ENV_ID, Scale.deleted == False)  # noqa: E712
+_ENV_INSTANCES = (select(Instance)
+                  .where(Instance.env_id == _ENV_ID, Instance.deleted == False)  # noqa: E712
+                  .order_by(col(Instance.workload), col(Instance.started_at)))
+_LIVE_VOLUMES = (select(Volume).where(Volume.env_id == _ENV_ID, Volume.deleted == False)  # noqa: E712
+                 .order_by(col(Volume.name)))
+_ALL_ENDPOINTS = select(EndpointRow).where(EndpointRow.deleted == False)  # noqa: E712
+_ENV_ENDPOINTS = _ALL_ENDPOINTS.where(EndpointRow.env_id == _ENV_ID).order_by(
+    col(EndpointRow.name))
+_ALL_ENDPOINTS = _ALL_ENDPOINTS.order_by(col(EndpointRow.name))
+
+
 def live_scales(session: Session, env_id: str) -> dict[str, Scale]:
     """The env's ``plat scale`` overrides, by workload."""
-    rows = session.exec(select(Scale).where(Scale.env_id == env_id, Scale.deleted == False))  # noqa: E712
+    rows = session.exec(_LIVE_SCALES, params={"env_id": env_id})
     return {s.workload: s for s in rows}
 
 
 def env_instances(session: Session, env_id: str) -> list[Instance]:
     """The env's live instance rows (every host's), by workload and start."""
-    return list(session.exec(
-        select(Instance)
-        .where(Instance.env_id == env_id, Instance.deleted == False)  # noqa: E712
-        .order_by(col(Instance.workload), col(Instance.started_at))
-    ).all())
+    return list(session.exec(_ENV_INSTANCES, params={"env_id": env_id}).all())
 
 
 def live_volumes(session: Session, env_id: str) -> list[Volume]:
-    return list(session.exec(
-        select(Volume).where(Volume.env_id == env_id, Volume.deleted == False)  # noqa: E712
-        .order_by(col(Volume.name))
-    ).all())
+    return list(session.exec(_LIVE_VOLUMES, params={"env_id": env_id}).all())
 
 
 def live_endpoints(session: Session, env_id: str | None = None) -> list[EndpointRow]:
     """Live endpoint rows of one env, or of every env, by name."""
-    query = select(EndpointRow).where(EndpointRow.deleted == False)  # noqa: E712
-    if env_id is not None:
-        query = query.where(EndpointRow.env_id == env_id)
-    return list(session.exec(query.order_by(col(EndpointRow.name))).all())
+    if env_id is None:
+        return list(session.exec(_ALL_ENDPOINTS).all())
+    return list(session.exec(_ENV_ENDPOINTS, params={"env_id": env_id}).all())
 
 
 def endpoint_ports(row: EndpointRow) -> list[int]:

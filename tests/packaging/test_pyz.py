@@ -167,3 +167,21 @@ def test_runs_the_daemon(pyz: Path, tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
         log.close()
+
+
+def test_later_starts_go_straight_to_the_extracted_bundle(pyz: Path) -> None:
+    """Once the bundle is extracted, plat starts without shiv's bootstrap (whose imports were
+    most of what the file added to every command: packaging/pyz_main.py); a ``SHIV_*``
+    setting still gets shiv's bootstrap, which honours it."""
+    assert run(pyz, "--version").returncode == 0  # extracted by now, if it was not before
+    env = {**clean_env(pyz), "PYTHONPROFILEIMPORTTIME": "1"}  # -X importtime: every import
+    direct = subprocess.run([str(pyz), "--version"], capture_output=True, text=True, env=env,
+                            cwd=env["HOME"], timeout=120)
+    assert (direct.returncode, direct.stdout.strip()) == (0, f"plat {__version__}")
+    assert "_bootstrap" not in direct.stderr
+    assert "| tui.entry" in direct.stderr
+    forced = subprocess.run([str(pyz), "--version"], capture_output=True, text=True,
+                            env={**env, "SHIV_FORCE_EXTRACT": "1"}, cwd=env["HOME"],
+                            timeout=120)
+    assert (forced.returncode, forced.stdout.strip()) == (0, f"plat {__version__}")
+    assert "| _bootstrap" in forced.stderr

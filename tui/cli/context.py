@@ -14,7 +14,6 @@ A front end subclasses ``BaseCtx`` and says where text goes (``write``), how a p
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING, Any, Protocol
 
 from platd.spec.errors import InvalidInput
@@ -198,6 +197,8 @@ class BaseCtx:
     def out(self, data: Any, lines: list[str] | None = None) -> None:
         """``data`` as JSON with --json, else the human ``lines``."""
         if self.json:
+            import json  # here: plat --help imports this module and writes no JSON
+
             self.write(OUT, json.dumps(data, indent=2, sort_keys=True) + "\n")
         elif lines:
             self.write(OUT, "".join(line + "\n" for line in lines))

@@ -50,12 +50,13 @@ COMMAND_MODULES = {
 ALL_MODULES = tuple(dict.fromkeys(COMMAND_MODULES.values()))
 
 
-def build_parser(modules: tuple[str, ...] = ALL_MODULES,
-                 only: str | None = None) -> argparse.ArgumentParser:
+def build_parser(modules: tuple[str, ...] = ALL_MODULES, only: str | None = None, *,
+                 names_only: bool = False) -> argparse.ArgumentParser:
     """The parser with the commands of ``modules`` (all of them for ``plat --help``); with
     ``only``, a command of theirs, only that command's parser is built: the other commands a
     module registers are skipped (``_OneCommand``), as a command line naming ``only`` never
-    reaches their parsers."""
+    reaches their parsers. ``names_only``: every command is named with its help line, and
+    none of their parsers is built (``_NamesOnly``): all the top-level help shows."""
     parser = PlatParser(
         prog="plat", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run containers on small clusters of edge hosts. Without a command, opens "
@@ -64,7 +65,8 @@ def build_parser(modules: tuple[str, ...] = ALL_MODULES,
     parser.add_argument("--version", action="version", version=f"plat {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = target_options()
-    registrar: Any = sub if only is None else _OneCommand(sub, only)
+    registrar: Any = _NamesOnly(sub) if names_only else \
+        sub if only is None else _OneCommand(sub, only)
     for name in modules:
         # __import__ rather than importlib, which would be one more module on every start
         __import__(f"tui.cli.commands.{name}")
@@ -86,6 +88,20 @@ class _OneCommand:
 
     def add_parser(self, name: str, **kwargs: Any) -> Any:
         return self._sub.add_parser(name, **kwargs) if name == self._command else _SKIPPED
+
+
+class _NamesOnly:
+    """The subcommands as the top-level help lists them: each name with its help line, its
+    parser left empty (``_Skipped`` takes its arguments). Building every command's parser was
+    most of what ``plat --help`` cost after the imports."""
+
+    def __init__(self, sub: Any) -> None:
+        self._sub = sub
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        listed = {k: kwargs[k] for k in ("help", "aliases") if k in kwargs}
+        self._sub.add_parser(name, add_help=False, **listed)
+        return _SKIPPED
 
 
 class _Skipped:
@@ -128,9 +144,13 @@ def parse(words: Sequence[str], ctx: Ctx | None = None) -> argparse.Namespace:
     """
     command = words[0] if words else ""
     module = COMMAND_MODULES.get(command)
-    # A command line starting with an option (--help, --version) or an unknown word: the whole
-    # parser, for the list of commands and argparse's suggestions.
-    parser = build_parser((module,), only=command) if module else build_parser()
+    # A command line starting with an option (--help) or nothing: the top-level help or a
+    # usage error, which name the commands and show none of their options. An unknown word:
+    # the whole parser, for argparse's suggestions (and a command COMMAND_MODULES misses).
+    if module:
+        parser = build_parser((module,), only=command)
+    else:
+        parser = build_parser(names_only=not command or command.startswith("-"))
     if ctx is None:
         args = parser.parse_args(list(words))
     else:
@@ -143,7 +163,7 @@ def parse(words: Sequence[str], ctx: Ctx | None = None) -> argparse.Namespace:
         # No command (or one that only groups others, like `plat daemon` here): the help, of
         # every command.
         if module:
-            parser = build_parser()
+            parser = build_parser(names_only=True)
         if ctx is None:
             parser.print_help()
         else:

@@ -12,7 +12,6 @@ commands for someone else (the web console, as its signed-in user; tests) gives 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -132,6 +131,8 @@ def config_file() -> str:
 
 
 def load() -> dict[str, Any]:
+    import json  # here, as in save: plat --help imports this module and reads no settings
+
     try:
         with open(config_file(), encoding="utf-8") as f:
             data: dict[str, Any] = json.load(f)
@@ -141,6 +142,8 @@ def load() -> dict[str, Any]:
 
 
 def save(data: dict[str, Any]) -> str:
+    import json
+
     path = config_file()
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     tmp = path[: -len(".json")] + ".tmp"

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from platd.spec.errors import InvalidInput
 from tui.cli.context import Ctx
@@ -89,6 +87,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _host_path(host: str) -> str:
+    from urllib.parse import quote
+
     return "/v1/hosts/" + quote(host, safe="")
 
 
@@ -182,6 +182,8 @@ def join_token(ctx: Ctx) -> int:
 
 def add(ctx: Ctx) -> int:
     """plat hosts add: the playbook on one host, then a member, then logged in."""
+    from pathlib import Path  # here: every plat --help imports this module
+
     from tui import hostadd
     from tui.cli import settings as cli_settings
     from tui.cli import trust

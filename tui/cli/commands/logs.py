@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from typing import Any
 
@@ -194,6 +193,8 @@ def _show(ctx: Ctx, lines: list[dict[str, Any]]) -> None:
     if not lines:
         return
     if ctx.json:
+        import json
+
         ctx.line("\n".join(json.dumps(line, sort_keys=True) for line in lines))
     else:
         from tui.render.logs import log_line

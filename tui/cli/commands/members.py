@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from typing import Any
-from urllib.parse import quote
 
 from platd.spec.timeparse import format_utc, parse_duration
 from tui.cli.context import Ctx
@@ -45,7 +44,7 @@ def register(sub: Any, _target: argparse.ArgumentParser) -> None:
 
 
 def _org(ctx: Ctx, rest: str) -> str:
-    return f"/v1/orgs/{quote(ctx.args.org, safe='')}{rest}"
+    return f"/v1/orgs/{_quote(ctx.args.org)}{rest}"
 
 
 def members_list(ctx: Ctx) -> int:
@@ -80,7 +79,7 @@ def members_invite(ctx: Ctx) -> int:
 
 def members_set_role(ctx: Ctx) -> int:
     a = ctx.args
-    body = ctx.client.patch(_org(ctx, f"/members/{quote(a.name, safe='')}"), {"role": a.role})
+    body = ctx.client.patch(_org(ctx, f"/members/{_quote(a.name)}"), {"role": a.role})
     ctx.out(body, [f"{body['name']} is now {body['role']} of {body['org']} "
                    f"(was {body['previous_role']})"])
     return 0
@@ -88,6 +87,14 @@ def members_set_role(ctx: Ctx) -> int:
 
 def members_remove(ctx: Ctx) -> int:
     a = ctx.args
-    body = ctx.client.delete(_org(ctx, f"/members/{quote(a.name, safe='')}"))
+    body = ctx.client.delete(_org(ctx, f"/members/{_quote(a.name)}"))
     ctx.out(body, [f"removed {body['name']} ({body['role']}) from {body['org']}"])
     return 0
+
+
+def _quote(name: str) -> str:
+    """``name`` as one URL path segment (urllib.parse is imported here: plat --help imports
+    this module to name its commands)."""
+    from urllib.parse import quote
+
+    return quote(name, safe="")

@@ -1,18 +1,14 @@
-"""plat status, describe and events: reading what the platform did and is doing."""
+"""plat status, describe and events: reading what the platform did and is doing.
+
+Each handler imports its renderers itself: ``plat --help`` imports this module to name its
+commands, and ``plat status`` needs none of what describe and events show."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from typing import Any
 
-from platd.spec.timeparse import parse_time
 from tui.cli.context import Ctx, reconnecting
-from tui.render.connection import RESUME_EVENTS
-from tui.render.describe import describe_lines
-from tui.render.events import event_line
-from tui.render.status import status_lines
 
 FOLLOW_WAIT = 20.0
 
@@ -37,29 +33,46 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def status(ctx: Ctx) -> int:
+    from tui.render.status import status_lines
+
     target = ctx.target()
     s = ctx.client.get(ctx.client.env_path(target, "/status"))
     lines = status_lines(s)
-    cluster, line = _cluster(ctx)
+    # The answer carries the cluster line's facts; an older platd's does not, and is asked.
+    cluster = s["cluster"] if "cluster" in s else _cluster(ctx)
+    line = _cluster_line(cluster)
     if line:
         lines += ["", line]
     ctx.out({**s, "cluster": cluster}, lines)
     return 0
 
 
-def _cluster(ctx: Ctx) -> tuple[dict[str, Any] | None, str | None]:
-    """The daemon's cluster (``GET /v1/cluster``: one more request on the kept-alive
-    connection) and the line that says it; (None, None) on a host of its own, or when the
-    daemon cannot say (an older platd): status goes on without the line. ``down`` lists the
-    hosts that are not alive, named from ``GET /v1/hosts`` only when there are some."""
-    from platd.spec.errors import PlatError
+def _cluster_line(cluster: Any) -> str | None:
+    """The line that says the cluster (None on a host of its own, or for an answer this plat
+    cannot read: status goes on without the line)."""
+    if not cluster:
+        return None
     from tui.answers import SHAPE_ERRORS
     from tui.render.hosts import cluster_status_line, hosts_down
 
     try:
-        c = ctx.client.get("/v1/cluster")
+        return cluster_status_line(cluster, hosts_down(cluster.get("down") or []))
+    except SHAPE_ERRORS:
+        return None
+
+
+def _cluster(ctx: Ctx) -> dict[str, Any] | None:
+    """The cluster as a platd older than the ``cluster`` field of its status answer says it:
+    ``GET /v1/cluster``, then ``GET /v1/hosts`` for the names of the hosts that are not
+    alive, only when there are some. None on a host of its own, or when the daemon cannot say
+    (older still)."""
+    from platd.spec.errors import PlatError
+    from tui.answers import SHAPE_ERRORS
+
+    try:
+        c: dict[str, Any] = ctx.client.get("/v1/cluster")
         if not c.get("cluster"):
-            return None, None
+            return None
         c["down"] = []
         if c["alive"] < c["total"]:
             try:
@@ -68,12 +81,14 @@ def _cluster(ctx: Ctx) -> tuple[dict[str, Any] | None, str | None]:
                              if h["state"] != "alive"]
             except (PlatError, *SHAPE_ERRORS):
                 pass  # the count alone, then
-        return c, cluster_status_line(c, hosts_down(c["down"]))
+        return c
     except (PlatError, *SHAPE_ERRORS):
-        return None, None
+        return None
 
 
 def describe(ctx: Ctx) -> int:
+    from tui.render.describe import describe_lines
+
     target = ctx.target()
     collection, what = {"release": ("releases", "release id"),
                         "workload": ("workloads", "workload name"),
@@ -84,6 +99,11 @@ def describe(ctx: Ctx) -> int:
 
 
 def events(ctx: Ctx) -> int:
+    import time
+
+    from platd.spec.timeparse import parse_time
+    from tui.render.connection import RESUME_EVENTS
+
     target = ctx.target()
     a = ctx.args
     since = parse_time(a.since, time.time()) if a.since else None
@@ -105,5 +125,9 @@ def events(ctx: Ctx) -> int:
 
 def _print_events(ctx: Ctx, rows: list[dict[str, Any]]) -> None:
     if rows:
+        import json
+
+        from tui.render.events import event_line
+
         show = (lambda e: json.dumps(e, sort_keys=True)) if ctx.json else event_line
         ctx.line("\n".join(show(e) for e in rows))
