@@ -239,7 +239,19 @@ class Reconciler:
         if self._on_observed is not None:
             self._on_observed(observed)
         desired, status = await asyncio.to_thread(load_desired, self.store)
-        await self._prepare_envs()
+        # Beside the plan and its actions, not before them: a deploy moves the env's current
+        # release (a tenancy table), and the query of live envs that costs (a thread hop)
+        # delayed the deploy's create. Awaited before the pass ends: one at a time.
+        preparing = asyncio.create_task(self._prepare_envs(), name="prepare-envs")
+        try:
+            return await self._plan_and_act(observed, desired, status, listed_at, recovering)
+        finally:
+            await preparing
+
+    async def _plan_and_act(
+        self, observed: list[ObservedContainer], desired: list[DesiredWorkload],
+        status: dict[str, str], listed_at: float, recovering: bool,
+    ) -> float | None:
         desired = await self._fence(desired, observed)
         desired = planner.keep_surplus_only_if_running(
             desired, Counter(o.spec_hash for o in observed if o.state == "running"))
