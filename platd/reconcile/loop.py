@@ -15,6 +15,7 @@ cluster, the host placed to run an env's first instance makes the network when i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -525,25 +526,33 @@ class Reconciler:
             return event.action == "start"
         return False
 
-    def _started(self, container_id: str, spec_hash: str) -> None:
+    def _started(self, container_id: str, spec_hash: str,
+                 recorded: asyncio.Future[None] | None = None) -> None:
         """The executor started a container: inspect it and have it probed at once, rather
         than after the next pass has listed it and the prober's next round (measured: ~110 ms
         of a one-instance rollout). Only while the prober runs, for workloads it probes."""
         desired = self._desired.get(spec_hash)
         if not self._probing or desired is None or desired.health is None:
             return
-        task = asyncio.create_task(self._inspect_started(container_id),
+        task = asyncio.create_task(self._inspect_started(container_id, recorded),
                                    name=f"inspect-{container_id[:12]}")
         self._inspections.add(task)
         task.add_done_callback(self._inspections.discard)
 
-    async def _inspect_started(self, container_id: str) -> None:
+    async def _inspect_started(
+        self, container_id: str, recorded: asyncio.Future[None] | None = None,
+    ) -> None:
         inspected_at = time.monotonic()
         try:
             o = await self.runtime.inspect(container_id)
         except RuntimeError_ as e:
             log.debug("inspecting started container %s failed: %s", container_id, e)
             return  # the next pass lists it
+        if recorded is not None:
+            # Its "running" event first (shielded: its writer awaits it too, and a cancelled
+            # inspection must not cancel the write). Its failure is the executor's to report.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(recorded)
         if o is not None:
             self._fresh[container_id] = (inspected_at, o)
             self._probe_now.set()

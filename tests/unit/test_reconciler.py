@@ -577,6 +577,11 @@ def test_a_started_container_is_probed_before_a_pass_lists_it(host: Host) -> Non
             prober.cancel()
 
     run(body)
+    # Inspected while its "running" event is written, probed only after: the history keeps
+    # its order.
+    steps = [(e.step, e.outcome) for e in host.events(release_id=release)
+             if (e.step, e.outcome) in (("create", "ok"), ("health", "ok"))]
+    assert steps == [("create", "ok"), ("health", "ok")]
 
 
 def test_a_probe_that_hangs_does_not_hold_up_the_probes_of_other_instances(host: Host) -> None:
