@@ -49,7 +49,7 @@ class Executor:
         *,
         before_stop: Callable[[str], Awaitable[None]] | None = None,
         before_remove: Callable[[str], Awaitable[None]] | None = None,
-        on_started: Callable[[str, str], None] | None = None,
+        on_started: Callable[[str, str, asyncio.Future[None] | None], None] | None = None,
     ) -> None:
         self.store = store
         self.runtime = runtime
@@ -62,8 +62,9 @@ class Executor:
         self.before_stop = before_stop
         # Awaited between stop and remove (the log collector reads the container's last lines).
         self.before_remove = before_remove
-        # Told each container this executor started, and its spec hash (the prober probes it).
-        self.on_started = on_started or (lambda _container_id, _spec_hash: None)
+        # Told each container this executor started, its spec hash (the prober probes it) and
+        # the write of its "running" event, if one is under way (no probe before it is done).
+        self.on_started = on_started or (lambda _container_id, _spec_hash, _recorded: None)
 
     async def execute(
         self, plan: Plan, before_stops: Callable[[], Awaitable[None]] | None = None,
@@ -235,11 +236,13 @@ class Executor:
         self.ledger.announced.add(container_id)
         self.poke()
         await announced
-        await self._event(
+        recorded = asyncio.ensure_future(self._event(
             **where, step="create", outcome="ok", message=f"instance {instance_id} is running"
-        )
-        # Probed only now, so that the history says "running" before it says "healthy".
-        self.on_started(container_id, d.spec_hash)
+        ))
+        # Inspected (for its address) while that is written, and probed once it is, so that
+        # the history says "running" before it says "healthy".
+        self.on_started(container_id, d.spec_hash, recorded)
+        await recorded
 
     async def _create_container(self, spec: InstanceSpec, where: dict[str, Any]) -> str:
         """Create the container; if its image is gone from the host (``docker rmi``, a prune),
@@ -300,7 +303,7 @@ class Executor:
         try:
             await self._ensure_secret_files(inst.instance_id, inst.release_id)
             await self.runtime.start(inst.container_id)
-            self.on_started(inst.container_id, inst.spec_hash)
+            self.on_started(inst.container_id, inst.spec_hash, None)
         except RuntimeError_ as e:
             self._start_failed(inst.container_id, e)
             self.ledger.restarts[inst.instance_id] = inst.restarts + 1
@@ -329,7 +332,7 @@ class Executor:
                 await self.runtime.stop(inst.container_id, timeout=STOP_TIMEOUT)
             await self._ensure_secret_files(inst.instance_id, inst.release_id)
             await self.runtime.start(inst.container_id)
-            self.on_started(inst.container_id, inst.spec_hash)
+            self.on_started(inst.container_id, inst.spec_hash, None)
         except RuntimeError_ as e:
             self._start_failed(inst.container_id, e)
             await self._event(

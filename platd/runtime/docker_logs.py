@@ -38,6 +38,7 @@ import msgspec
 from aiodocker.exceptions import DockerError
 
 from platd.runtime.base import LogBatch, RuntimeError_
+from platd.runtime.docker_shapes import parse_time
 
 __all__ = ["MAX_LINE", "Resume", "follow_logs", "join_pieces", "parse_frames", "parse_json_lines",
            "parse_ns"]
@@ -87,8 +88,6 @@ def parse_ns(text: str) -> int:
 
 
 def _parse_ns_slow(text: str) -> int:
-    from platd.runtime.docker import parse_time
-
     seconds = parse_time(text)
     return int(seconds * 1_000_000_000) if seconds is not None else 0
 

@@ -405,6 +405,25 @@ def _manifest_line(needle: str) -> int:
                 if line.startswith(needle))
 
 
+@pytest.mark.parametrize(("text", "needles"), [
+    ('app = "hello"\n\n[workloads.web]\nimage = "x:1"\ncount = "two"\n',
+     ["line 5", "workloads.web.count"]),
+    ('app = "hello"\n[workloads.web\n', ["line 2", "not valid TOML"]),
+])
+def test_a_deploy_of_an_invalid_manifest_names_file_field_and_line_and_creates_nothing(
+        cli: Any, target: str, tmp_path: Path, text: str, needles: list[str]) -> None:
+    """plat leaves the manifest's checks to the daemon (it parses it only to build or for a
+    bare --image): the refusal still names the file, the field and the line."""
+    path = tmp_path / "plat.toml"
+    path.write_text(text)
+    r = cli("deploy", "-f", str(path), "--target", target)
+    assert_error(r, 2, str(path), *needles)
+    r = cli("deploy", "-f", str(path), "--target", target, "--json")
+    assert r.code == 2
+    assert json.loads(r.err)["error"]["code"] == "manifest_invalid"
+    assert json.loads(cli("releases", "--json", "--target", target).out)["releases"] == []
+
+
 def test_config_gate_end_to_end(cli: Any, platd: Any, target: str) -> None:
     r = cli("deploy", "-f", str(MANIFEST), "--target", target)
     assert r.code == 6, (r.out, r.err)

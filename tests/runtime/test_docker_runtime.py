@@ -18,14 +18,8 @@ from typing import Any
 import pytest
 
 from platd.runtime.base import InstanceSpec, ObservedContainer, RuntimeError_, RuntimeEvent
-from platd.runtime.docker import (
-    DockerRuntime,
-    demultiplex,
-    listed,
-    observe,
-    parse_time,
-    to_event,
-)
+from platd.runtime.docker import DockerRuntime, demultiplex
+from platd.runtime.docker_shapes import listed, observe, parse_time, to_event
 from platd.runtime.registry import resolve_digest
 from platd.spec.errors import ImageError
 

@@ -174,7 +174,7 @@ def test_a_known_network_is_not_looked_up_again_and_one_removed_behind_platds_ba
 def test_an_instance_an_older_platd_left_on_the_default_bridge_moves_to_its_env_network(
     run: Run, make_spec: SpecFactory, host_id: str
 ) -> None:
-    from platd.runtime.docker import container_config
+    from platd.runtime.docker_shapes import container_config
 
     env = f"env-d-{uuid.uuid4().hex[:8]}"
     old = make_spec(env_id=env, env_path="org-d/p/a/e")

@@ -10,7 +10,7 @@ import pytest
 from platd.auth.tokens import Principal
 from platd.datadir import DataDir
 from platd.runtime.base import InstanceSpec
-from platd.runtime.docker import container_config, observe
+from platd.runtime.docker_shapes import container_config, observe
 from platd.services import tenancy, volumes
 from platd.spec.errors import Conflict
 from platd.store.db import Store, migrate
