@@ -43,9 +43,6 @@ class Link(InMemoryTransport):
             raise PeerUnreachable(f"peer {api} is across a partition from {self._caller}")
         return super()._store(api)
 
-    async def reachable(self, api: str, timeout: float) -> bool:
-        return not self._cut(api) and await super().reachable(api, timeout)
-
 
 class Hosts:
     def __init__(self, root: Path, n: int, *, interval: float) -> None:
