@@ -126,7 +126,9 @@ async def _verify_peer(request: Request[object, object, State], cluster: Cluster
 @get("/peer/high-water", exclude_from_auth=True)
 async def peer_high_water(request: Request[object, object, State], svc: Svc,
                           cluster: Cluster) -> dict[str, Any]:
-    await _verify_peer(request, cluster)
+    peer = await _verify_peer(request, cluster)
+    # A peer gossip calls failed reached us: the cut is gone, pull from it now (both ways).
+    _node(cluster).replicator.asked_by(peer)
     return {"host": svc.store.host_id, "marks": await asyncio.to_thread(svc.store.high_water)}
 
 

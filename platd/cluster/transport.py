@@ -10,6 +10,7 @@ the replicator has one thing to handle: try another peer, or the same one on the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
 from collections.abc import Mapping
@@ -27,6 +28,8 @@ class PeerUnreachable(PlatError):
 
 
 class PeerTransport(Protocol):
+    async def reachable(self, api: str, timeout: float) -> bool: ...
+
     async def high_water(self, api: str) -> dict[str, int]: ...
 
     async def rows(self, api: str, origin: str, since: int, limit: int) -> list[WireRow]: ...
@@ -75,6 +78,26 @@ class HttpPeerTransport:
         ``timeout``: for this request, instead of the transport's (a long poll's is longer)."""
         return await self._get(api, target, timeout)
 
+    async def reachable(self, api: str, timeout: float) -> bool:
+        """Whether a TCP connection to ``api`` is made within ``timeout`` (then closed).
+
+        The cheap question to ask a peer behind a cut, which drops the SYN: a short timeout
+        costs little. Only the connection is timed, not TLS or an answer: the kernel accepts it
+        however loaded the peer is (a 1 s bound on a TLS handshake and a signed request failed
+        at a load of 25 on two cores)."""
+        import yarl
+
+        url = yarl.URL(api)
+        try:
+            async with asyncio.timeout(timeout):
+                _, writer = await asyncio.open_connection(url.host, url.port)
+        except (OSError, TimeoutError, ValueError):
+            return False
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return True
+
     async def high_water(self, api: str) -> dict[str, int]:
         answer = await self._get(api, "/v1/peer/high-water")
         return {str(k): int(v) for k, v in answer["marks"].items()}
@@ -104,6 +127,13 @@ class InMemoryTransport:
         if api in self.down or api not in self.stores:
             raise PeerUnreachable(f"peer {api} is unreachable")
         return self.stores[api]
+
+    async def reachable(self, api: str, timeout: float) -> bool:
+        try:
+            self._store(api)  # what a subclass cuts is cut here too
+        except PeerUnreachable:
+            return False
+        return True
 
     async def high_water(self, api: str) -> dict[str, int]:
         return await asyncio.to_thread(self._store(api).high_water)

@@ -180,9 +180,12 @@ class Node:
         """SIGKILL every process running in this node, as a power cut would; returns them."""
         return _kill_all_in(self.name)
 
-    def set_input_drops(self, sources: Iterable[str]) -> None:
-        """Replace this node's firewall: drop every packet arriving from ``sources``."""
-        rules = "".join(f"-A INPUT -s {ip}/32 -j DROP\n" for ip in sorted(set(sources)))
+    def set_input_drops(self, sources: Iterable[str], ports: Sequence[int] = ()) -> None:
+        """Replace this node's firewall: drop every packet arriving from ``sources`` (only
+        those to ``ports``, TCP and UDP, if given)."""
+        matches = [f"-p {proto} --dport {port} " for port in ports for proto in ("tcp", "udp")]
+        rules = "".join(f"-A INPUT -s {ip}/32 {m}-j DROP\n" for ip in sorted(set(sources))
+                        for m in matches or [""])
         table = (
             "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
             f"{rules}COMMIT\n"
@@ -234,9 +237,10 @@ class Lab:
     def __len__(self) -> int:
         return len(self.nodes)
 
-    def partition(self, *groups: Iterable[Node]) -> None:
-        """Cut the lab into ``groups``: nothing arrives across groups. The nodes not named
-        form one more group together."""
+    def partition(self, *groups: Iterable[Node], ports: Sequence[int] = ()) -> None:
+        """Cut the lab into ``groups``: nothing arrives across groups (only nothing to
+        ``ports``, if given: e.g. gossip cut while the APIs answer). The nodes not named form
+        one more group together."""
         sides = [list(g) for g in groups]
         named = {n.name for side in sides for n in side}
         rest = [n for n in self.nodes if n.name not in named]
@@ -245,7 +249,7 @@ class Lab:
         for side in sides:
             outside = [n.ip for other in sides if other is not side for n in other]
             for node in side:
-                node.set_input_drops(outside)
+                node.set_input_drops(outside, ports)
 
     def isolate(self, node: Node) -> None:
         self.partition([node])

@@ -18,6 +18,8 @@ from platd.cluster import identity, peer_auth
 from tests.cluster.netns import Lab
 from tests.cluster.platd_cluster import Host, alive_count, make_cluster, wait_for
 
+GOSSIP_PORT = 7946  # where each host's Serf agent listens (platd_cluster.Host.gossip)
+
 pytestmark = pytest.mark.slow
 
 
@@ -71,6 +73,37 @@ def test_a_partition_with_writes_on_both_sides_heals_to_one_state(
     wait_for(lambda: len({h.digest() for h in hosts}) == 1, 20, "one state after the heal")
     for host in hosts:
         assert {"left-side", "right-side"} <= org_names(host)
+
+
+def test_a_healed_partition_converges_through_anti_entropy_while_gossip_still_says_failed(
+    make_lab: Callable[[int], Lab], serf_program: str, tmp_path: Path
+) -> None:
+    """After the cut the APIs answer again but gossip stays cut (Serf's port still dropped),
+    so Serf keeps the other side failed for the whole test: only anti-entropy trying failed
+    peers can bring the two sides' writes together."""
+    lab = make_lab(3)
+    hosts = make_cluster(lab, tmp_path)
+    lab.partition([lab[0]], [lab[1], lab[2]])
+    wait_for(lambda: alive_count(hosts[0]) == 1, 20, "h0 sees itself alone")
+    wait_for(lambda: all(alive_count(h) == 2 for h in hosts[1:]), 20, "h1, h2 see h0 failed")
+    hosts[0].ok("POST", "/v1/tree/orgs", {"path": "left-side"})
+    hosts[2].ok("POST", "/v1/tree/orgs", {"path": "right-side"})
+    wait_for(lambda: "right-side" in org_names(hosts[1]), 10, "the right side shares")
+    lab.partition([lab[0]], [lab[1], lab[2]], ports=[GOSSIP_PORT])  # only gossip stays cut
+    wait_for(lambda: len({h.digest() for h in hosts}) == 1, 30, "one state, gossip still cut")
+    for host in hosts:
+        assert {"left-side", "right-side"} <= org_names(host)
+    # Gossip never re-merged: the other side is failed in every host's view all along.
+    assert alive_count(hosts[0]) == 1
+    assert [alive_count(h) for h in hosts[1:]] == [2, 2]
+    h0 = [h for h in hosts[1].ok("GET", "/v1/hosts")["hosts"] if h["name"] == "h0"]
+    assert h0[0]["state"] == "failed"
+    # A write made now still crosses, while gossip calls its origin failed.
+    hosts[0].ok("POST", "/v1/tree/orgs", {"path": "after-the-heal"})
+    wait_for(lambda: all("after-the-heal" in org_names(h) for h in hosts), 20,
+             "a write after the heal on every host")
+    said = hosts[1].log.read_text(errors="replace")
+    assert "while gossip still calls it failed" in said, hosts[1].tail()
 
 
 def test_peer_routes_refuse_user_tokens_and_user_routes_refuse_peers(

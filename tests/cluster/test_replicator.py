@@ -16,17 +16,39 @@ from pathlib import Path
 from sqlmodel import select
 
 from platd.cluster.replicator import Replicator
-from platd.cluster.transport import InMemoryTransport
+from platd.cluster.transport import InMemoryTransport, PeerUnreachable
 from platd.gossip.fake import FakeNetwork
 from platd.store.db import Store
 from platd.store.models import Org
 from tests.unit.store_support import make_store
 
 
+class Link(InMemoryTransport):
+    """One host's way to the others' APIs: what a partition cuts depends on who asks (a
+    failed peer is tried too, so a cut must hold both ways, as on a wire)."""
+
+    def __init__(self, hosts: Hosts, caller: str) -> None:
+        super().__init__()
+        self.stores = hosts.transport.stores  # shared with every host's link
+        self.down = hosts.transport.down  # a host that is down is down for every caller
+        self._hosts = hosts
+        self._caller = caller
+
+    def _cut(self, api: str) -> bool:
+        return api in self._hosts.cut.get(self._caller, set())
+
+    def _store(self, api: str) -> Store:
+        if self._cut(api):
+            self.requests += 1
+            raise PeerUnreachable(f"peer {api} is across a partition from {self._caller}")
+        return super()._store(api)
+
+
 class Hosts:
     def __init__(self, root: Path, n: int, *, interval: float) -> None:
         self.net = FakeNetwork()
         self.transport = InMemoryTransport()
+        self.cut: dict[str, set[str]] = {}  # per host, the APIs a partition keeps it from
         self.stores: dict[str, Store] = {}
         self.replicators: dict[str, Replicator] = {}
         for i in range(n):
@@ -36,8 +58,18 @@ class Hosts:
             gossip = self.net.add(host, tags={"api": api})
             self.stores[host] = store
             self.transport.stores[api] = store
-            self.replicators[host] = Replicator(store, gossip, self.transport,
+            self.replicators[host] = Replicator(store, gossip, Link(self, host),
                                                 interval=interval, rng=random.Random(i))
+
+    def partition(self, *groups: set[str]) -> None:
+        """Gossip and the peer APIs cut between ``groups``, both ways."""
+        self.net.partition(*groups)
+        self.cut = {host: {f"mem://{other}" for g in groups if host not in g for other in g}
+                    for group in groups for host in group}
+
+    def heal(self) -> None:
+        self.net.heal()
+        self.cut = {}
 
     async def join_all(self) -> None:
         names = list(self.replicators)
@@ -112,8 +144,7 @@ def test_a_partition_with_writes_on_both_sides_heals_to_one_state(tmp_path: Path
         async with running(tmp_path, 3, interval=0.1) as hosts:
             hosts.write("host-0", "shared", "before")
             await eventually(lambda: len(hosts.digests()) == 1)
-            hosts.net.partition({"host-0"}, {"host-1", "host-2"})
-            hosts.transport.down.add("mem://host-0")
+            hosts.partition({"host-0"}, {"host-1", "host-2"})
             hosts.write("host-0", "shared", "left-side")
             hosts.write("host-0", "left", "only-left")
             hosts.write("host-2", "shared", "right-side")  # later: it wins everywhere
@@ -121,12 +152,35 @@ def test_a_partition_with_writes_on_both_sides_heals_to_one_state(tmp_path: Path
             await asyncio.sleep(0.5)
             assert hosts.names("host-0")["shared"] == "left-side"  # a cut-off host keeps working
             assert "right" not in hosts.names("host-0")
-            hosts.net.heal()
-            hosts.transport.down.clear()
+            hosts.heal()
             await eventually(lambda: len(hosts.digests()) == 1)
             for h in hosts.stores:
                 assert hosts.names(h) == {"shared": "right-side", "left": "only-left",
                                           "right": "only-right"}
+
+    asyncio.run(scenario())
+
+
+def test_a_healed_cut_converges_while_gossip_still_calls_the_other_side_failed(
+    tmp_path: Path,
+) -> None:
+    """The peer APIs answer again but gossip never re-merges: anti-entropy tries the peers
+    gossip calls failed, so both sides still end with every write."""
+    async def scenario() -> None:
+        async with running(tmp_path, 3, interval=0.1) as hosts:
+            hosts.partition({"host-0"}, {"host-1", "host-2"})
+            hosts.write("host-0", "left", "only-left")
+            hosts.write("host-2", "right", "only-right")
+            await asyncio.sleep(0.3)
+            assert "right" not in hosts.names("host-0")
+            hosts.cut = {}  # the wire is back; gossip's view is not
+            await eventually(lambda: len(hosts.digests()) == 1)
+            for h in hosts.stores:
+                assert hosts.names(h) == {"left": "only-left", "right": "only-right"}
+            members = await hosts.replicators["host-0"].gossip.members()
+            assert {m.name: m.status for m in members if m.name != "host-0"} == \
+                {"host-1": "failed", "host-2": "failed"}
+            assert hosts.replicators["host-0"].reached_failed >= 1
 
     asyncio.run(scenario())
 
