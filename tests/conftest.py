@@ -31,6 +31,13 @@ BIN = Path(sys.executable).parent
 PLAT = str(BIN / "plat")
 PLATD = str(BIN / "platd")
 
+# Tests interrupt `plat` subprocesses with SIGINT, as Ctrl-C would. A pytest started in the
+# background of a non-interactive shell (`scripts/test ... &`, nohup) inherits SIGINT ignored,
+# and every child would too: Ctrl-C tests would then hang instead of testing the CLI. A handler
+# here (not SIG_IGN) is reset to the default in each child at exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 def free_port() -> int:
     with socket.socket() as s:
