@@ -1,4 +1,5 @@
-"""``GET .../status``: the cluster line only when asked, never holding the status back.
+"""``GET .../status``: the cluster line only when asked, never holding the status back, and each
+endpoint counting only its own workload's instances.
 
 The TUI polls the status every second and a failed deploy reads it too; neither shows the
 cluster line, so it is computed only for ``?cluster=1`` (``plat status``). Asked for, it is
@@ -84,3 +85,52 @@ def test_a_hanging_cluster_summary_is_cut_off_and_status_answers(
     assert body["workloads"][0]["healthy"] == 2
     assert "gossip and the hosts did not answer within 0.05 s" in api.log()
 
+
+TWO_WORKLOADS = """app = "hello"
+[workloads.web]
+image = "127.0.0.1:5000/hello:v1"
+count = 2
+[workloads.web.health]
+tcp = 8080
+[workloads.api]
+image = "127.0.0.1:5000/hello:v1"
+count = 1
+[workloads.api.health]
+tcp = 8080
+
+[[endpoints]]
+name = "public"
+workload = "web"
+internal_port = 8080
+external_ports = [{web_port}]
+
+[[endpoints]]
+name = "backend"
+workload = "api"
+internal_port = 8080
+external_ports = [{api_port}]
+"""
+
+
+def test_each_endpoint_in_the_status_counts_only_its_own_workloads_instances(
+        api: Any, fresh_env: str) -> None:
+    """The status lists every endpoint from one read of the env's instances
+    (``endpoints._instances_behind`` filters that shared list per endpoint)."""
+    from daemon_support import free_port
+
+    manifest = TWO_WORKLOADS.format(web_port=free_port(), api_port=free_port())
+    code, body = deploy(api, fresh_env, manifest)
+    assert code == 201, body
+    wait_converged(api, fresh_env)
+    s = _status(api, fresh_env)
+    healthy = {w["name"]: w["healthy"] for w in s["workloads"]}
+    assert healthy == {"api": 1, "web": 2}
+    serving = {e["name"]: (e["workload"], e["serving"]) for e in s["endpoints"]}
+    assert serving == {"public": ("web", 2), "backend": ("api", 1)}
+    # The same instances as each endpoint's own read (one query per endpoint) finds.
+    for name, (workload, _count) in serving.items():
+        code, e = api.api("GET", env_url(fresh_env, f"/endpoints/{name}"))
+        assert code == 200, e
+        ids = {i["id"] for i in e["instances"] if i["serving"]}
+        assert ids == {i["id"] for w in s["workloads"] if w["name"] == workload
+                       for i in w["instances"]}
