@@ -134,3 +134,21 @@ def test_each_endpoint_in_the_status_counts_only_its_own_workloads_instances(
         ids = {i["id"] for i in e["instances"] if i["serving"]}
         assert ids == {i["id"] for w in s["workloads"] if w["name"] == workload
                        for i in w["instances"]}
+
+
+def test_describe_workload_says_what_the_status_says_of_it(api: Any, converged: str) -> None:
+    """``plat describe workload`` reads the status's row of the workload (in its own session
+    since the status helper it used is gone), with the spec and the workload's events."""
+    row = next(w for w in _status(api, converged)["workloads"] if w["name"] == "web")
+    code, d = api.api("GET", env_url(converged, "/workloads/web"))
+    assert code == 200, d
+    assert (d["kind"], d["target"], d["release"]["version"]) == ("workload", converged, "v1")
+    assert {k: d[k] for k in ("desired", "healthy", "current", "serving")} == \
+        {k: row[k] for k in ("desired", "healthy", "current", "serving")}
+    assert sorted(i["id"] for i in d["instances"]) == sorted(i["id"] for i in row["instances"])
+    assert d["spec"]["count"] == 2
+    assert all(e["workload"] == "web" for e in d["events"])
+    code, missing = api.api("GET", env_url(converged, "/workloads/nope"))
+    assert code == 404, missing
+    assert missing["error"]["message"] == \
+        f"no workload 'nope' in {converged} (workloads there: web)"
