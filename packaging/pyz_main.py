@@ -30,7 +30,9 @@ def _site_packages():
         root = os.environ.get(root[1:], root[1:])
     root = os.path.expanduser(root) if root else os.path.expanduser("~/.shiv")
     name = os.path.basename(os.path.realpath(sys.argv[0]))
-    site = os.path.join(root, f"{name}_{BUILD_ID}", "site-packages")
+    # Absolute, as shiv's site.addsitedir makes it: a relative SHIV_ROOT would leave a
+    # sys.path entry that means another directory once anything changes the working directory.
+    site = os.path.abspath(os.path.join(root, f"{name}_{BUILD_ID}", "site-packages"))
     try:
         # shiv extracts into a temporary directory and renames it: there means complete.
         if any(entry.endswith(".pth") for entry in os.listdir(site)):
@@ -63,10 +65,11 @@ def _run(site):
     sys.exit(run())
 
 
-_site = _site_packages()
-if _site is None:
-    import _bootstrap
+if __name__ == "__main__":  # always, in the zipapp; a test imports the functions alone
+    _site = _site_packages()
+    if _site is None:
+        import _bootstrap
 
-    _bootstrap.bootstrap()
-else:
-    _run(_site)
+        _bootstrap.bootstrap()
+    else:
+        _run(_site)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import importlib.util
 import sys
 import threading
 import types
@@ -42,7 +43,15 @@ _swap = threading.Lock()
 
 
 class Deferred(types.ModuleType):
-    """Stands in for a module not imported yet; its first use imports the real one."""
+    """Stands in for a module not imported yet; its first use imports the real one.
+
+    It carries the real module's ``__spec__`` (found, not loaded, when it is put in place), so
+    ``importlib.util.find_spec`` and whatever else reads the spec of a module in
+    ``sys.modules`` still work. What it is not: the module itself. ``dir()`` and ``vars()`` show
+    the stand-in's own few names (``__name__``, ``__doc__``, ``__spec__``...), not the real
+    module's; an attribute set on it stays on it (the real module never sees it; reading one
+    the stand-in does not have goes to the real module); and it is another object, so ``is``
+    against the real module is false for a reference taken before the first use."""
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(real_module(self), attr)
@@ -93,6 +102,9 @@ def defer(name: str) -> None:
     if name in sys.modules:
         return
     stand_in = Deferred(name, f"{name}, imported on first use (tui.ws_import)")
+    # Finding the spec imports the parent package (imported below anyway), never the module:
+    # the finders only look where it is.
+    stand_in.__spec__ = importlib.util.find_spec(name)
     parent, _, child = name.rpartition(".")
     sys.modules[name] = stand_in
     if parent:

@@ -9,6 +9,7 @@ needs: it proves a join token instead (``platd.secrets.join``).
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import msgspec
@@ -24,6 +25,11 @@ from platd.services import hosts
 from platd.spec.errors import Conflict, InvalidInput, Unauthenticated
 
 MAX_PAGE = 5000
+# How long ``GET .../status?cluster=1`` waits for the cluster line: a stuck Serf agent or a
+# slow hosts read leaves the line out instead of holding the status back.
+SUMMARY_TIMEOUT = 1.0
+
+log = logging.getLogger("platd.api")
 
 
 class JoinTokenCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -60,7 +66,8 @@ async def list_hosts(svc: Svc, cluster: Cluster,
 async def summary(svc: Svc, cluster: Cluster, principal: Caller) -> dict[str, Any] | None:
     """The cluster line of ``plat status``: hosts alive of total, the ones that are not
     (``down``: name and state), this host's lag; None on a host of its own. ``GET .../status``
-    carries it, so the command makes one request."""
+    carries it when asked (``?cluster=1``, through ``summary_or_none``), so the command makes
+    one request."""
     if cluster is None:
         return None
     members, lag = await _members_and_lag(cluster)
@@ -70,6 +77,22 @@ async def summary(svc: Svc, cluster: Cluster, principal: Caller) -> dict[str, An
             "last_sync": cluster.replicator.last_sync,
             "down": [{"name": h["name"], "state": h["state"]} for h in answer["hosts"]
                      if h["state"] != "alive"]}
+
+
+async def summary_or_none(svc: Svc, cluster: Cluster,
+                          principal: Caller) -> dict[str, Any] | None:
+    """``summary`` within ``SUMMARY_TIMEOUT`` for the status answer; None (the line left out,
+    as a host of its own shows it) when it fails or takes longer, with a log line that says
+    why: the status is what was asked for, the cluster line only rides along."""
+    try:
+        async with asyncio.timeout(SUMMARY_TIMEOUT):
+            return await summary(svc, cluster, principal)
+    except TimeoutError:
+        log.warning("status: the cluster line left out: gossip and the hosts did not answer "
+                    "within %g s", SUMMARY_TIMEOUT)
+    except Exception as error:  # whatever it is, the status still answers
+        log.warning("status: the cluster line left out: %r", error)
+    return None
 
 
 @get("/cluster")

@@ -240,12 +240,19 @@ async def scale(
 
 
 @get("/status")
-async def get_status(svc: Svc, principal: Caller, env_path: EnvPath,
-                     cluster: Cluster) -> dict[str, Any]:
-    """The env's status with its endpoints, and the cluster line (``cluster``: None on a host
-    of its own): all that ``plat status`` shows, in one request."""
+async def get_status(
+    svc: Svc, principal: Caller, env_path: EnvPath, cluster: Cluster,
+    with_cluster: Annotated[bool, Parameter(
+        query="cluster", description="also the cluster line (`cluster`): hosts alive of "
+        "total, the ones down, this host's lag; null on a host of its own, or when gossip "
+        "does not answer within a second")] = False,
+) -> dict[str, Any]:
+    """The env's status with its endpoints; with ``?cluster=1`` the cluster line too: all that
+    ``plat status`` shows, in one request. Only asked for: the TUI polls the status every
+    second and has no use for gossip's view."""
     answer = await asyncio.to_thread(status.status_answer, svc, principal, env_path)
-    answer["cluster"] = await cluster_api.summary(svc, cluster, principal)
+    if with_cluster:
+        answer["cluster"] = await cluster_api.summary_or_none(svc, cluster, principal)
     return answer
 
 

@@ -51,21 +51,11 @@ def listening(address: str, timeout: float = LISTEN_TIMEOUT) -> bool:
     return True
 
 
-def status_endpoints(
-    ctx: ServiceContext, principal: Principal, target: str
-) -> list[dict[str, Any]]:
-    """Each endpoint of the env: its addresses, which of them accept a connection from this
-    host, and how many instances serve it (for ``plat status``)."""
-    with ctx.store.read() as session:
-        ref = tenancy.resolve_env(session, principal, target)
-        rows = endpoint_rows(ctx, session, ref)
-    return listening_endpoints(rows)
-
-
 def endpoint_rows(ctx: ServiceContext, session: Session,
                   ref: tenancy.EnvRef) -> list[dict[str, Any]]:
-    """What ``status_endpoints`` reads, in the caller's session (``plat status`` reads its
-    other rows in the same one); ``listening_endpoints`` then asks the sockets, outside it."""
+    """Each endpoint of the env with the instances behind it, read in the caller's session
+    (``plat status`` reads its other rows in the same one); ``listening_endpoints`` then asks
+    the sockets, outside it."""
     reach = ctx.endpoints.reach(ctx.membership)
     rows = live_endpoints(session, ref.env.id)
     instances = env_instances(session, ref.env.id) if rows else []

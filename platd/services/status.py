@@ -109,14 +109,8 @@ def _volume_facts(manifest: Manifest | None, workload: str,
     return facts
 
 
-def status(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, Any]:
-    with ctx.store.read() as session:
-        ref = tenancy.resolve_env(session, principal, target)
-        return _status(ctx, session, ref)
-
-
 def status_answer(ctx: ServiceContext, principal: Principal, target: str) -> dict[str, Any]:
-    """``GET .../status``: ``status`` and the env's endpoints (``endpoint_check``), read in
+    """``GET .../status``: the env's status and its endpoints (``endpoint_check``), read in
     one session: the env is resolved once for both."""
     with ctx.store.read() as session:
         ref = tenancy.resolve_env(session, principal, target)
@@ -278,17 +272,17 @@ def describe_instance(
 def describe_workload(
     ctx: ServiceContext, principal: Principal, target: str, name: str
 ) -> dict[str, Any]:
-    full = status(ctx, principal, target)
-    match = next((w for w in full["workloads"] if w["name"] == name), None)
-    if match is None:
-        names = ", ".join(w["name"] for w in full["workloads"]) or "none"
-        raise NotFound(
-            f"no workload {name!r} in {full['target']} (workloads there: {names})",
-            hint=f"see them with: plat status --target {full['target']}",
-        )
     spec = None
-    with ctx.store.read() as session:
+    with ctx.store.read() as session:  # the status and the workload's spec and events at once
         ref = tenancy.resolve_env(session, principal, target)
+        full = _status(ctx, session, ref)
+        match = next((w for w in full["workloads"] if w["name"] == name), None)
+        if match is None:
+            names = ", ".join(w["name"] for w in full["workloads"]) or "none"
+            raise NotFound(
+                f"no workload {name!r} in {full['target']} (workloads there: {names})",
+                hint=f"see them with: plat status --target {full['target']}",
+            )
         if ref.env.current_release_id:
             release = session.get(Release, ref.env.current_release_id)
             if release is not None:

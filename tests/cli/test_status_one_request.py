@@ -1,7 +1,9 @@
 """`plat status` asks platd once, and still says the cluster when an older platd is asked.
 
 A read command's time is mostly its round trips and what they cost platd, so `plat status`
-gets everything it shows (status, endpoints, the cluster line) from one `GET .../status`.
+gets everything it shows (status, endpoints, the cluster line) from one `GET .../status`, with
+`?cluster=1`: the cluster line is computed only when asked, and a failed rollout's summary
+(which reads the status too) does not ask.
 A recording proxy in front of the real platd sees every request the real `plat` makes. As an
 older platd (one whose status answer has no `cluster` field), the proxy drops that field and
 answers the cluster routes as a cluster member would: `plat status` then asks for them, as it
@@ -47,7 +49,7 @@ class Forward(BaseHTTPRequestHandler):
     server: Recorder
 
     def do_GET(self) -> None:
-        self.server.requests.append(f"GET {urlsplit(self.path).path}")
+        self.server.requests.append(f"GET {self.path}")
         path = urlsplit(self.path).path
         if path in self.server.canned:
             self._send(200, json.dumps(self.server.canned[path]).encode())
@@ -111,7 +113,7 @@ def test_status_makes_one_request_and_says_what_it_said_before(
     server = proxy()
     r = through(cli, server, "status", "--target", deployed)
     assert r.code == 0, r.err
-    assert server.requests == [f"GET /v1/envs/{deployed}/status"]
+    assert server.requests == [f"GET /v1/envs/{deployed}/status?cluster=1"]
     assert r.out.splitlines()[0] == f"{deployed}  release v1 (converged)"
     assert "cluster" not in r.out  # a host of its own
     direct = cli("status", "--target", deployed)
@@ -120,7 +122,7 @@ def test_status_makes_one_request_and_says_what_it_said_before(
     s = json.loads(through(cli, server, "status", "--json", "--target", deployed).out)
     assert s["cluster"] is None
     assert s["endpoints"] == []
-    assert server.requests[1:] == [f"GET /v1/envs/{deployed}/status"]
+    assert server.requests[1:] == [f"GET /v1/envs/{deployed}/status?cluster=1"]
 
 
 def test_the_cluster_line_comes_from_the_status_answer(
@@ -131,7 +133,7 @@ def test_the_cluster_line_comes_from_the_status_answer(
     r = through(cli, server, "status", "--target", deployed)
     assert r.code == 0, r.err
     assert r.out.splitlines()[-1] == CLUSTER_LINE
-    assert server.requests == [f"GET /v1/envs/{deployed}/status"]
+    assert server.requests == [f"GET /v1/envs/{deployed}/status?cluster=1"]
 
 
 def test_an_older_platd_is_asked_for_the_cluster_as_before(
@@ -144,7 +146,7 @@ def test_an_older_platd_is_asked_for_the_cluster_as_before(
     r = through(cli, server, "status", "--target", deployed)
     assert r.code == 0, r.err
     assert r.out.splitlines()[-1] == CLUSTER_LINE
-    assert server.requests == [f"GET /v1/envs/{deployed}/status", "GET /v1/cluster",
+    assert server.requests == [f"GET /v1/envs/{deployed}/status?cluster=1", "GET /v1/cluster",
                                "GET /v1/hosts"]
     s = json.loads(through(cli, server, "status", "--json", "--target", deployed).out)
     assert s["cluster"]["down"] == [{"name": "h2", "state": "failed"}]
@@ -159,3 +161,18 @@ def test_an_unreadable_cluster_field_leaves_the_line_out(
     assert r.out.splitlines()[0] == f"{deployed}  release v1 (converged)"
     assert "cluster" not in r.out
     assert r.err == ""
+
+
+def test_a_failed_rollouts_summary_reads_the_status_without_the_cluster(
+        cli: Cli, deployed: str, proxy: Callable[..., Recorder]) -> None:
+    """`plat wait` (and deploy, which ends the same way) on a failed release reads the status
+    for the releases still serving: it shows no cluster line, so it does not ask for one."""
+    def failed(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "status": "failed"} if "/releases/" in path else body
+
+    server = proxy(rewrite=failed)
+    r = through(cli, server, "wait", "v1", "--target", deployed)
+    assert r.code == 8, r.err  # rollout_failed
+    assert "Rollout of v1 failed" in r.err
+    reads = [q for q in server.requests if urlsplit(q.split()[1]).path.endswith("/status")]
+    assert reads == [f"GET /v1/envs/{deployed}/status"]

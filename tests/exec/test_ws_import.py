@@ -109,3 +109,27 @@ def test_threads_that_use_a_deferred_module_at_once_all_get_the_one_real_module(
               type(sys.modules["json.tool"]).__name__)
     """)
     assert out == "8 1 True module"
+
+
+def test_find_spec_answers_for_a_deferred_module_without_importing_it() -> None:
+    """A stand-in carries the real module's spec: ``importlib.util.find_spec`` (which reads
+    ``sys.modules[name].__spec__``) works while it is deferred, and nothing imports it."""
+    out = _python("""
+        import importlib.util, sys
+        from tui import ws_import
+        ws_import.load(tls=False)
+        names = ("ssl", "urllib.request", "traceback", "inspect")
+        specs = [importlib.util.find_spec(n) for n in names]
+        print(all(isinstance(sys.modules[n], ws_import.Deferred) for n in names),
+              "_ssl" in sys.modules, "http.client" in sys.modules)
+        print([s.name for s in specs], specs[0].origin.endswith("ssl.py"))
+        import ssl
+        ssl.SSLContext  # the first use imports the real module, with its own spec
+        real = sys.modules["ssl"]
+        print(type(real).__name__, real.__spec__.origin == specs[0].origin)
+    """)
+    assert out.splitlines() == [
+        "True False False",
+        "['ssl', 'urllib.request', 'traceback', 'inspect'] True",
+        "module True",
+    ]

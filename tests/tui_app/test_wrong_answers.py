@@ -78,6 +78,11 @@ class StandIn(ThreadingHTTPServer):
     daemon_threads = True
     mode = "good"
     requests = 0
+    paths: list[str]  # every request's path and query, in order
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.paths = []
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # the app hangs up on answers it no longer waits for (a tab switch, quitting)
@@ -99,6 +104,7 @@ class Answer(BaseHTTPRequestHandler):
     def answer(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.requests += 1
+        self.server.paths.append(self.path)
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         mode = self.server.mode
@@ -273,3 +279,25 @@ def test_a_worker_that_fails_on_something_unforeseen_is_said_not_fatal(
                            .row_count == 1)
 
     asyncio.run(run())
+
+
+def test_the_status_panel_and_its_prefetch_leave_the_cluster_alone(stand_in: StandIn) -> None:
+    """The panel polls the status every second and shows no cluster line: it never asks for
+    one (``?cluster=1`` makes platd ask gossip), nor does bare plat's first-frame prefetch."""
+    from tui.tui_client import Prefetch
+
+    url = f"http://127.0.0.1:{stand_in.server_address[1]}"
+    early = Prefetch(url, "plat_stand-in", TARGET).peek(10)
+    assert early is not None
+    assert early[0], early
+
+    async def run() -> None:
+        app = make_app(stand_in)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_for(pilot, lambda: sum(
+                urlsplit(p).path == f"{ENV}/status" for p in stand_in.paths) >= 3, timeout=30)
+
+    asyncio.run(run())
+    status_reads = [p for p in stand_in.paths if urlsplit(p).path == f"{ENV}/status"]
+    assert len(status_reads) >= 3
+    assert all("cluster" not in parse_qs(urlsplit(p).query) for p in status_reads), status_reads

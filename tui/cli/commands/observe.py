@@ -36,9 +36,11 @@ def status(ctx: Ctx) -> int:
     from tui.render.status import status_lines
 
     target = ctx.target()
-    s = ctx.client.get(ctx.client.env_path(target, "/status"))
+    # ?cluster=1: the cluster line's facts in the same answer (asked for: the TUI's status
+    # polls leave gossip alone). An older platd ignores the query and its answer has no
+    # ``cluster``: it is asked the way it understands.
+    s = ctx.client.get(ctx.client.env_path(target, "/status"), cluster=1)
     lines = status_lines(s)
-    # The answer carries the cluster line's facts; an older platd's does not, and is asked.
     cluster = s["cluster"] if "cluster" in s else _cluster(ctx)
     line = _cluster_line(cluster)
     if line:
