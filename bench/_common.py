@@ -172,6 +172,11 @@ def running_daemon(runtime: str, *, platd_toml: str | None = None, volumes: bool
             (d.data / "platd.toml").write_text(platd_toml)
         d.start()
         yield d, tmp
+    except BaseException:
+        # The directory (and the daemon's log in it) goes below: a benchmark that failed on an
+        # answer from platd ("the daemon's log has the details") shows that log's end first.
+        _print_log_tail(d)
+        raise
     finally:
         d.stop()
         if runtime == "docker" and d.host_id:
@@ -183,6 +188,15 @@ def running_daemon(runtime: str, *, platd_toml: str | None = None, volumes: bool
 
             cleanup_volumes(d.data)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _print_log_tail(d: Daemon, lines: int = 80) -> None:
+    log = d.log_path
+    if log is None or not Path(log).exists():
+        return
+    tail = Path(log).read_text(errors="replace").splitlines()[-lines:]
+    print(f"--- the last {len(tail)} lines of {log}:", *tail, "---", sep="\n", file=sys.stderr,
+          flush=True)
 
 
 def _containers(label: str) -> list[str]:

@@ -109,6 +109,14 @@ class TimedOut(PlatError):
     exit_code = 9
 
 
+class StoreBusy(TimedOut):
+    """The state database stayed locked past its busy timeout (another process held it, or the
+    machine was too loaded to get to it): nothing was written; trying again is safe. Sent as
+    ``timed_out`` (exit 9) with HTTP 503, so clients need nothing new to read it."""
+
+    http_status = 503
+
+
 class DaemonUnreachable(PlatError):
     code = "daemon_unreachable"
     exit_code = 10

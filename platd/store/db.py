@@ -3,6 +3,9 @@
 Writes go through ``Store.write()``: a single connection behind a lock, each transaction opened
 with ``BEGIN IMMEDIATE`` so it takes the write lock up front instead of failing half-way with
 SQLITE_BUSY. Reads use a separate pool of connections and, with WAL, never wait for the writer.
+Another process can still hold the database's lock (``platd token reset``, a backup, the sqlite3
+shell): SQLite waits ``BUSY_TIMEOUT`` for it, and a lock held longer than that becomes a
+``StoreBusy`` (HTTP 503, exit 9, "try again") rather than an unexpected error.
 The reconciler (async) reaches both through ``asyncio.to_thread``. Replicated rows are stamped
 by the store as they are written, and listeners learn what each commit changed
 (``platd.store.changes``); rows from peers merge through ``apply_remote``
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import sqlite3
 import threading
@@ -27,7 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
-from platd.spec.errors import StorageFull
+from platd.spec.errors import StorageFull, StoreBusy
 from platd.spec.hlc import HybridLogicalClock
 from platd.spec.limits import disk_full
 from platd.store import replication
@@ -35,26 +39,37 @@ from platd.store.changes import ChangeRecorder, ChangeSet, replicated_tables
 from platd.store.replication import WireRow
 
 MIGRATIONS_PACKAGE = "platd.store.migrations"
+log = logging.getLogger("platd.store")
+
+# How long a statement waits for a lock another process holds before it gives up: long enough
+# that a loaded machine (a checkpoint or another process's write stretched by a busy CPU or
+# disk) makes a request slow rather than failed. Within this process writers queue on
+# ``Store._write_lock`` and never meet SQLITE_BUSY.
+BUSY_TIMEOUT = 30.0
 
 
-def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
-    # Take transaction control from pysqlite so the "begin" hook below decides how to begin.
-    dbapi_conn.isolation_level = None
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=5000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
+def _on_connect(busy_timeout: float) -> Callable[[sqlite3.Connection, Any], None]:
+    def on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        # Take transaction control from pysqlite so the "begin" hook below decides how to begin.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        # First: the journal_mode pragma itself may have to wait for a lock.
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return on_connect
 
 
-def _engine(path: Path, *, writer: bool) -> Engine:
+def _engine(path: Path, *, writer: bool, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
     engine = create_engine(
         f"sqlite:///{path}",
-        connect_args={"check_same_thread": False},
+        connect_args={"check_same_thread": False, "timeout": busy_timeout},
         poolclass=StaticPool if writer else None,
     )
-    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "connect", _on_connect(busy_timeout))
     begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
     event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
     return engine
@@ -77,7 +92,7 @@ def migrate(path: Path) -> int:
     that add 0002 and 0003 independently merge in either order, and a database that got 0003
     first still gets 0002 later. ``PRAGMA user_version`` keeps the highest number applied.
     """
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         current = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -110,7 +125,7 @@ def migrate(path: Path) -> int:
         conn.close()
 
 
-SQLITE_FULL, SQLITE_IOERR = 13, 10
+SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY, SQLITE_LOCKED = 13, 10, 5, 6
 
 
 def _disk_full(exc: BaseException, data: Path) -> bool:
@@ -141,6 +156,23 @@ def _disk_full(exc: BaseException, data: Path) -> bool:
     return False
 
 
+def _busy(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is SQLite giving up on a lock after its busy
+    timeout: SQLITE_BUSY or SQLITE_LOCKED, with any extended code."""
+    seen: BaseException | None = exc
+    for _depth in range(16):
+        if seen is None:
+            break
+        if isinstance(seen, sqlite3.OperationalError):
+            code = getattr(seen, "sqlite_errorcode", 0) & 0xFF
+            text = str(seen)
+            if code in (SQLITE_BUSY, SQLITE_LOCKED) or "database is locked" in text \
+                    or "database table is locked" in text:
+                return True
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+    return False
+
+
 def _only_comments(statement: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in statement.splitlines())
 
@@ -151,12 +183,14 @@ Listener = Callable[[ChangeSet], None]
 class Store:
     """Handles to one host's state database plus the clock that stamps its writes."""
 
-    def __init__(self, path: Path, host_id: str, clock: HybridLogicalClock | None = None) -> None:
+    def __init__(self, path: Path, host_id: str, clock: HybridLogicalClock | None = None, *,
+                 busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = path
         self.host_id = host_id
         self.clock = clock or HybridLogicalClock()
-        self._writer = _engine(path, writer=True)
-        self._reader = _engine(path, writer=False)
+        self.busy_timeout = busy_timeout
+        self._writer = _engine(path, writer=True, busy_timeout=busy_timeout)
+        self._reader = _engine(path, writer=False, busy_timeout=busy_timeout)
         self._write_lock = threading.Lock()
         # Called after every commit that changed something (from the writing thread) with what
         # it changed: wakes followers and the reconciler, and tells peers.
@@ -209,6 +243,8 @@ class Store:
                     if self.on_full is not None:
                         self.on_full()
                     raise self._full_error() from None
+                if _busy(e):
+                    raise self._busy_error(e) from None
                 raise
         changes = recorder.change_set()
         if changes.hlc and not recorder.remote:
@@ -216,8 +252,14 @@ class Store:
         # Only a commit that changed something wakes followers and the reconciler: a pass that
         # finds nothing to write must not trigger the next pass, or an idle daemon spins.
         if changes or recorder.local_writes:
-            for listener in self.listeners:
-                listener(changes)
+            for listener in list(self.listeners):
+                # The commit landed: a listener that fails must neither turn it into an error
+                # for the writer (a request answered 500 for a change that was made) nor keep
+                # the listeners after it from hearing of it.
+                try:
+                    listener(changes)
+                except Exception:
+                    log.exception("a commit listener failed (%r); the commit stands", listener)
 
     def apply_remote(
         self, rows: Iterable[WireRow], through: Mapping[str, int] | None = None
@@ -280,7 +322,20 @@ class Store:
             except Exception as e:
                 if _disk_full(e, self.path.parent):
                     raise self._full_error() from None
+                if _busy(e):
+                    raise self._busy_error(e) from None
                 raise
+
+    def _busy_error(self, exc: BaseException) -> StoreBusy:
+        log.warning("the state database at %s stayed locked for %.0f s: %s", self.path,
+                    self.busy_timeout, exc)
+        return StoreBusy(
+            f"the state database stayed locked for {self.busy_timeout:.0f} s (another process "
+            "holds its lock, or the machine is overloaded): nothing was changed",
+            hint=["try again in a moment",
+                  f"if it persists: is another program using {self.path}? "
+                  f"(fuser {self.path})"],
+        )
 
     def _full_error(self) -> StorageFull:
         try:
