@@ -67,10 +67,21 @@ class Executor:
         self.on_started = on_started or (lambda _container_id, _spec_hash, _recorded: None)
 
     async def execute(
-        self, plan: Plan, before_stops: Callable[[], Awaitable[None]] | None = None,
+        self, plan: Plan, write_rows: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Carry out ``plan``. ``before_stops``: awaited after the other actions are under way
-        and before any stop starts (the pass writes the instance rows ingress drains by)."""
+        """Carry out ``plan``. ``write_rows`` (the pass writes its instance rows) is awaited
+        once, before the first of: any stop (ingress drains by those rows), a converged
+        verdict (whoever reads "converged" finds the healthy instances it was decided on)."""
+        rows: asyncio.Future[None] | None = None
+
+        async def rows_first() -> None:
+            nonlocal rows
+            if write_rows is None:
+                return
+            if rows is None:
+                rows = asyncio.ensure_future(write_rows())
+            await rows
+
         failed_images = set()
         failed_releases = set()
         pulls = [a for a in plan.actions if isinstance(a, Pull)]
@@ -93,18 +104,18 @@ class Executor:
             elif isinstance(action, Stop):
                 stops.append(action)
             elif isinstance(action, MarkRelease):
-                work.append(self._mark(action))
+                work.append(self._mark(action, rows_first))
             elif isinstance(action, Pending):
                 work.append(self._pending(action))
         done = asyncio.gather(*work)
-        # Stops start after the rest is under way: a rollout's verdict (written with the
-        # stops of the old instances it replaces) then takes the store's one writer before
-        # the stops' events and the rows written for them do, and `plat rollback` hears it
-        # one or two writes sooner.
-        if stops and before_stops is not None:
-            await asyncio.sleep(0)  # the verdict's write is asked for first
+        # Stops start after the rest is under way: the pass's rows and then a rollout's
+        # verdict (written with the stops of the old instances it replaces) take the store's
+        # one writer before the stops' events do, and `plat rollback` hears it one or two
+        # writes sooner.
+        if stops and write_rows is not None:
+            await asyncio.sleep(0)  # the verdict's task starts first, and with it the rows
             try:
-                await before_stops()
+                await rows_first()
             except BaseException:
                 await asyncio.gather(done, return_exceptions=True)
                 raise  # no stop without the rows: ingress would drain by stale ones
@@ -391,8 +402,11 @@ class Executor:
             self.ledger.stopping.discard(inst.container_id)
             self.poke()
 
-    async def _mark(self, action: MarkRelease) -> None:
+    async def _mark(self, action: MarkRelease,
+                    rows_first: Callable[[], Awaitable[None]]) -> None:
         message = action.message or _default_message(action)
+        if action.status == "converged":
+            await rows_first()
         if action.status in ("failed", "degraded") and action.instance is not None:
             lines = await self._last_lines(action.instance.container_id)
             if lines:

@@ -290,15 +290,17 @@ class Reconciler:
         plan, held_for = self._hold_back(plan, now)
         pending = {(a.desired.env_id, a.desired.workload): a for a in plan.actions
                    if isinstance(a, Pending)}
-        async def rows_for_stops() -> None:
-            # Stops drain ingress first, which reads instance rows: they must already show the
-            # instances that became healthy this pass, or the new set would look empty.
+        async def rows_of_this_pass() -> None:
+            # Before stops: they drain ingress first, which reads instance rows, and those must
+            # already show the instances that became healthy this pass, or the new set would
+            # look empty. Before a converged verdict: `plat status` right after it must not
+            # show the instances as they were before they turned healthy.
             await asyncio.to_thread(
                 observed_service.write_instances, self.store, self.clock,
                 self._rows(views, pending),
             )
 
-        await self.executor.execute(plan, before_stops=rows_for_stops)
+        await self.executor.execute(plan, write_rows=rows_of_this_pass)
         self.passes += 1
         await asyncio.to_thread(
             observed_service.write_instances, self.store, self.clock, self._rows(views, pending)

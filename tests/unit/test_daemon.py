@@ -9,7 +9,8 @@ from pathlib import Path
 from sqlmodel import select
 
 from platd.clock import ManualClock
-from platd.store.models import Event, Instance
+from platd.store.changes import ChangeSet
+from platd.store.models import Event, Instance, ReleaseState
 from tests.daemon_support import MANIFEST, hosts_in, make_env
 
 
@@ -40,6 +41,34 @@ def test_what_it_records_is_timed_by_its_clock(tmp_path: Path) -> None:
     assert {e.at for e in events} == {1_700_000_000.0}
     assert instances
     assert {i.updated_at for i in instances} == {1_700_000_000.0}
+
+
+def test_converged_is_written_after_the_instances_it_was_decided_on(tmp_path: Path) -> None:
+    """Whoever reads "converged" (plat deploy's verdict, then plat status) finds the healthy
+    instances it was decided on: the pass writes its instance rows before the verdict."""
+    seen: list[list[str]] = []  # the instance rows' health at each converged verdict's commit
+    with hosts_in(tmp_path) as hosts:
+        d = hosts.add()
+        store = d.daemon.store
+
+        def at_commit(changes: ChangeSet) -> None:
+            if not changes.touches("release_states"):
+                return
+            with store.read() as session:
+                verdicts = session.exec(select(ReleaseState).where(
+                    ReleaseState.status == "converged")).all()
+                if verdicts and not seen:
+                    seen.append([i.health for i in session.exec(select(Instance))])
+
+        store.listeners.append(at_commit)
+        target = make_env(d)
+        satisfy_and_deploy(d, target)
+        deadline = time.monotonic() + 15
+        while not seen:
+            assert time.monotonic() < deadline, "no converged verdict"
+            time.sleep(0.01)
+    assert seen[0], "no instance rows when the verdict was written"
+    assert set(seen[0]) == {"healthy"}, seen
 
 
 def test_a_reconciler_that_dies_stops_the_daemon(tmp_path: Path) -> None:
