@@ -53,14 +53,20 @@ class Recorded(TmuxWindow):
         asynchronously, has it too or soon will."""
         width, height = self.size
         deadline = time.monotonic() + 30
+        seen, still_since = "", time.monotonic()
         while True:
             data = self.log.read_bytes().decode("utf-8", "replace")
+            if data != seen:
+                seen, still_since = data, time.monotonic()
             mark = data.find(MOUSE_ON)
             last_row = data.find(f"\x1b[{height};1H", mark) if mark >= 0 else -1
             after = CURSOR_MOVE.search(data, last_row + 1) if last_row >= 0 else None
-            if after is not None:
-                return (replay(data[:mark], width, height),
-                        replay(data[:after.start()], width, height))
+            # On a busy machine the first frame may be the last write for a while (the footer
+            # drawn in it): once the record holds still for a second, it ends the frame.
+            end = after.start() if after is not None else (
+                len(data) if last_row >= 0 and time.monotonic() - still_since > 1.0 else None)
+            if end is not None:
+                return replay(data[:mark], width, height), replay(data[:end], width, height)
             assert time.monotonic() < deadline, f"no first frame of Textual in {data[-2000:]!r}"
             time.sleep(0.1)
 
