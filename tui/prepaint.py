@@ -279,6 +279,22 @@ class PrePaint:
             pass  # the terminal is gone
 
 
+def textual_size(env: dict[str, str], width: int, height: int) -> tuple[int, int]:
+    """The size Textual lays its first frame out for, on a terminal of width x height: it asks
+    ``shutil.get_terminal_size()``, where $COLUMNS and $LINES, when set to a positive number,
+    come before the terminal's own size (a shell with ``checkwinsize`` exports the size it saw
+    after its last command, which may be older than the terminal's)."""
+
+    def given(name: str, otherwise: int) -> int:
+        try:
+            value = int(env.get(name, "0"))
+        except ValueError:
+            return otherwise
+        return value if value > 0 else otherwise
+
+    return given("COLUMNS", width), given("LINES", height)
+
+
 def paint(target: str | None, api: str, prefetch: Prefetch,
           env: dict[str, str] | None = None) -> PrePaint | None:
     """Paint the first frame on the terminal (stderr, where Textual draws) if it can be drawn
@@ -296,6 +312,8 @@ def paint(target: str | None, api: str, prefetch: Prefetch,
         width, height = os.get_terminal_size(fd)
     except OSError:
         return None
+    if textual_size(env, width, height) != (width, height):
+        return None  # Textual would lay out another size than the terminal's: paint nothing
     answer = prefetch.peek(answer_wait(env))
     body = _body_of(str(prefetch.path), answer) if answer is not None else None
     rows = frame(width, height, target, api, body)

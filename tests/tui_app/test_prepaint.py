@@ -41,8 +41,11 @@ class Recorded(TmuxWindow):
         self.log = tmp / f"out-{time.monotonic_ns()}.bin"
         go = tmp / f"go-{time.monotonic_ns()}"
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        # plat starts only once the recording does
-        command = (f"while [ ! -e {go} ]; do sleep 0.02; done; exec env {exports} {PLAT}")
+        # plat starts only once the recording does. The shell's $LINES and $COLUMNS (bash's
+        # checkwinsize sets them after each sleep, maybe before tmux sized the pane) are not
+        # passed on: the terminal's size decides, unless a test gives them.
+        command = (f"while [ ! -e {go} ]; do sleep 0.02; done; "
+                   f"exec env -u LINES -u COLUMNS {exports} {PLAT}")
         super().__init__(f"plat-prepaint-{os.getpid()}-{time.monotonic_ns()}", command, size)
         self.run("pipe-pane", "-t", "0", f"cat > {shlex.quote(str(self.log))}")
         go.touch()
@@ -150,6 +153,17 @@ def test_too_small_a_terminal_gets_no_painted_frame(
     plat.wait(lambda screen: "Status" in screen, "the app")
     pre, _ = plat.frames()
     assert text(pre).strip() == ""  # Textual draws the first frame itself, as before
+
+
+def test_a_size_in_the_environment_other_than_the_terminals_gets_no_painted_frame(
+        plat_in_tmux: Callable[..., Recorded]) -> None:
+    """Textual lays out for $COLUMNS x $LINES when they are set; a frame painted for the
+    terminal's own size would be redrawn at another, so none is painted."""
+    plat = plat_in_tmux((120, 40), COLUMNS="80", LINES="24")
+    plat.wait(textual_is_up, "the app's footer")
+    data = plat.log.read_bytes().decode("utf-8", "replace")
+    assert MOUSE_ON in data
+    assert text(replay(data[:data.find(MOUSE_ON)], 120, 40)).strip() == ""
 
 
 def test_a_key_typed_while_the_frame_shows_reaches_the_app(

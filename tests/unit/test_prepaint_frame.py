@@ -5,9 +5,12 @@ tests/tui_app/test_prepaint.py, in a real terminal.)"""
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 
-from tui.prepaint import ANSWER_WAIT, answer_wait, frame
+from tui.prepaint import ANSWER_WAIT, answer_wait, frame, textual_size
 from tui.render.status import status_rows
 
 TARGET = "acme/shop/hello/prod"
@@ -55,3 +58,19 @@ def test_a_bad_answer_wait_is_said_and_the_default_used(capsys: pytest.CaptureFi
     for bad in ("soon", "-1", "nan", "1e9"):
         assert answer_wait({"PLAT_TUI_ANSWER_WAIT": bad}) == ANSWER_WAIT
         assert f"ignoring PLAT_TUI_ANSWER_WAIT='{bad}'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("env", [
+    {}, {"COLUMNS": "80", "LINES": "24"}, {"LINES": "30"}, {"COLUMNS": "0"}, {"LINES": "-3"},
+    {"COLUMNS": "wide", "LINES": ""},
+])
+def test_the_size_is_the_one_textual_asks_shutil_for(env: dict[str, str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Textual's driver sizes its screen with ``shutil.get_terminal_size()``; the pre-paint
+    must come to the same size, or its frame is redrawn at another."""
+    for name in ("COLUMNS", "LINES"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(os, "get_terminal_size", lambda fd=1: os.terminal_size((120, 40)))
+    assert textual_size(dict(os.environ), 120, 40) == tuple(shutil.get_terminal_size())
