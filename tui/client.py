@@ -13,6 +13,14 @@ Imported only when a command first talks to the daemon (``Ctx.client``): ``http.
 
 from __future__ import annotations
 
+from tui.lazy_modules import LEFT_FOR_FIRST_USE, defer
+
+# Modules http.client (through email and socket) imports at its top that a request over
+# http:// never uses are imported on first use instead: a fifth of what a read command spends
+# before its first byte is sent (tui.lazy_modules says which is for what).
+for _module in LEFT_FOR_FIRST_USE:
+    defer(_module)
+
 import contextlib
 import http.client
 import json

@@ -28,44 +28,16 @@ The cyclic garbage collector is paused while websockets is imported (see ``load`
 from __future__ import annotations
 
 import gc
-import importlib
-import importlib.util
 import sys
-import threading
 import types
-from typing import Any
+
+from tui.lazy_modules import Deferred, defer, real_module
+
+__all__ = ["Deferred", "defer", "load", "real_module"]
 
 _METADATA = "importlib.metadata"
 ALWAYS_DEFERRED = ("urllib.request", "traceback", "inspect")
 DEFERRED_WITHOUT_TLS = ("ssl",)
-
-_swap = threading.Lock()
-
-
-class Deferred(types.ModuleType):
-    """Stands in for a module not imported yet; its first use imports the real one.
-
-    It carries the real module's ``__spec__`` (found, not loaded, when it is put in place), so
-    ``importlib.util.find_spec`` and whatever else reads the spec of a module in
-    ``sys.modules`` still work. What it is not: the module itself. ``dir()`` and ``vars()`` show
-    the stand-in's own few names (``__name__``, ``__doc__``, ``__spec__``...), not the real
-    module's; an attribute set on it stays on it (the real module never sees it; reading one
-    the stand-in does not have goes to the real module); and it is another object, so ``is``
-    against the real module is false for a reference taken before the first use."""
-
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(real_module(self), attr)
-
-
-def real_module(stand_in: Deferred) -> types.ModuleType:
-    """The module ``stand_in`` stands for, imported now if it was not yet."""
-    name = stand_in.__name__
-    with _swap:  # the check and the removal at once: never remove a real module being imported
-        if sys.modules.get(name) is stand_in:
-            del sys.modules[name]
-    # The import system imports it once, however many threads ask (its per-module locks), and
-    # binds it in its parent package in place of the stand-in.
-    return importlib.import_module(name)
 
 
 def load(*, tls: bool = True) -> None:
@@ -95,22 +67,6 @@ def load(*, tls: bool = True) -> None:
         _remove(placeholder)
         if collecting:
             gc.enable()
-
-
-def defer(name: str) -> None:
-    """Put a ``Deferred`` stand-in for module ``name`` in place, unless it is imported already."""
-    if name in sys.modules:
-        return
-    stand_in = Deferred(name, f"{name}, imported on first use (tui.ws_import)")
-    # Finding the spec imports the parent package (imported below anyway), never the module:
-    # the finders only look where it is.
-    stand_in.__spec__ = importlib.util.find_spec(name)
-    parent, _, child = name.rpartition(".")
-    sys.modules[name] = stand_in
-    if parent:
-        # ``import urllib.request`` finds the stand-in in sys.modules; the name ``urllib.request``
-        # is then looked up on the package.
-        setattr(importlib.import_module(parent), child, stand_in)
 
 
 def _remove(placeholder: types.ModuleType) -> None:

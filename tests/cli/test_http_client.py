@@ -289,3 +289,27 @@ def test_https_verifies_the_daemons_certificate(tls_server: tuple[int, str],
     client = Client(f"https://127.0.0.1:{port}", "tok", timeout=5)
     assert client.get("/v1/a") == {"secure": True}
     assert client.get("/v1/b") == {"secure": True}
+
+
+def test_ssl_is_imported_by_the_first_https_request_not_by_the_client(
+        tls_server: tuple[int, str]) -> None:
+    """A read command over http:// never loads OpenSSL and the other modules only other paths
+    use (start-up time); over https:// the stand-in ``tui.client`` put in place becomes the
+    real ssl and the certificate is checked as ever; an IPv6 address gets ipaddress."""
+    import subprocess
+    import sys
+
+    port, ca_file = tls_server
+    script = (
+        "import sys\n"
+        "from tui.client import Client\n"
+        "from tui.lazy_modules import LEFT_FOR_FIRST_USE, Deferred\n"
+        "print(all(isinstance(sys.modules[m], Deferred) for m in LEFT_FOR_FIRST_USE),"
+        " '_ssl' in sys.modules)\n"
+        "Client('http://[::1]:7400', None)  # a bracketed host: ipaddress checks it\n"
+        f"print(Client('https://127.0.0.1:{port}', 'tok', timeout=5).get('/v1/a'))\n"
+        "print(type(sys.modules['ssl']).__name__, type(sys.modules['ipaddress']).__name__)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60, env={"SSL_CERT_FILE": ca_file, "PATH": "/usr/bin:/bin"})
+    assert out.stdout.splitlines() == ["True False", "{'secure': True}", "module module"], \
+        out.stderr
