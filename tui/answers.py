@@ -10,11 +10,15 @@ in place and retries. Nothing platd sends reaches the screen code unread.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
 
 from platd.spec.errors import PlatError
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+
 SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 

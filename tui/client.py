@@ -25,10 +25,13 @@ import contextlib
 import http.client
 import json
 import socket
-from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from platd.spec.errors import DaemonUnreachable, InvalidInput, PlatError, from_wire
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_TIMEOUT = 30.0
 # The daemon closed the connection before answering (an idle kept-alive one it had timed out,

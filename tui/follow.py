@@ -18,11 +18,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol, TypeVar
 
 from platd.spec.errors import DaemonUnreachable, PlatError
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any, Protocol, TypeVar
+
+    T = TypeVar("T")
+else:
+    Protocol = object  # at run time a plain base class: the protocol is the type checker's
 BACKOFF_FIRST, BACKOFF_MAX = 0.2, 5.0
 
 

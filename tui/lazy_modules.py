@@ -18,7 +18,10 @@ import importlib
 import importlib.util
 import sys
 import types
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 _swap = _thread.allocate_lock()
 

@@ -18,9 +18,10 @@ See docs/logs.md for the user's side.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Any
+
     from platd.logs.service import LogParams, LogService
 
 __all__ = ["LogParams", "LogService"]

@@ -22,10 +22,13 @@ from __future__ import annotations
 import heapq
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
 
 from platd.logs.severity import LEVELS
 from platd.logs.store import APP, SYSTEM
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["FOLLOW_SCAN", "Filter", "Row", "follow", "history", "top_seq"]
 

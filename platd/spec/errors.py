@@ -22,7 +22,9 @@ the client, so the CLI exits with the same code whichever side found the problem
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 
 class PlatError(Exception):

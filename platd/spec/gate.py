@@ -16,10 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
 
 from platd.spec.errors import ConfigGateRefused
 from platd.spec.manifest import Manifest
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Literal, Protocol
+else:
+    Protocol = object  # at run time a plain base class: the protocol is the type checker's
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from platd.spec.errors import InvalidInput, StorageFull
 from platd.spec.sizes import GIB, KIB, MIB, format_size, parse_size
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 MIN_CPU = 0.01  # cores: Docker's smallest cpu limit
 MAX_CPU = 64.0

@@ -9,7 +9,10 @@ release and sent over the wire.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
 # Without a health check, "running" says nothing about a process that dies after a few seconds:
 # an instance must stay up this long to count as ready (Nomad's min_healthy_time, Kubernetes'

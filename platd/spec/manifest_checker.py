@@ -11,12 +11,15 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from platd.spec.manifest import ManifestIssue
 from platd.spec.manifest_lines import item_path, key_path, line_of
 from platd.spec.manifest_words import quote, section, show, unknown_field, unquote_tip
 from platd.spec.names import ENV_KEY_RE, NAME_RE
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 NAME_RULE = (
     "use 1-40 lowercase letters, digits and '-', starting with a letter, not ending with '-'"

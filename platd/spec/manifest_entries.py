@@ -9,13 +9,16 @@ which is what makes them differ from a workload's own fields.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, Literal
 
 from platd.spec.manifest import Endpoint, VolumeMount
 from platd.spec.manifest_checker import Checker
 from platd.spec.manifest_lines import key_path, parent_path
 from platd.spec.manifest_words import did_you_mean, quote, show
 from platd.spec.runtime_rules import mount_problem
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
 _ENDPOINT_FIELDS = (
     "name",

@@ -14,7 +14,6 @@ deep), ``manifest_checker`` (typed reads that record an issue and go on),
 from __future__ import annotations
 
 import tomllib
-from typing import Any
 
 from platd.spec.errors import ManifestInvalid
 from platd.spec.manifest import Manifest, ManifestIssue
@@ -24,6 +23,10 @@ from platd.spec.manifest_lines import locate_lines
 from platd.spec.manifest_syntax import nested_too_deep, nesting_error, syntax_error
 from platd.spec.manifest_workloads import check_workloads
 from platd.spec.names import ENV_KEY_RE, NAME_RE
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 _TOP_FIELDS = ("app", "env", "secrets", "workloads", "endpoints", "volumes")
 _ENV_FIELDS = ("required", "optional")

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 import tomllib
-from typing import Any
 
 from platd.spec.errors import ManifestInvalid
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_NESTING = 64  # tables and arrays inside each other; a manifest needs four or five
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Collection
-from typing import Any
 
 from platd.spec.manifest_lines import parent_path
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def unknown_field(key: str, table: str, allowed: tuple[str, ...]) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import shlex
-from typing import Any
 
 from platd.spec.errors import InvalidInput
 from platd.spec.limits import MAX_CPU, MIN_CPU
@@ -28,6 +27,10 @@ from platd.spec.runtime_rules import (
 )
 from platd.spec.sizes import parse_memory
 from platd.spec.timeparse import parse_duration
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_COUNT = 100
 _WORKLOAD_FIELDS = (

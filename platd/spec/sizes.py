@@ -8,10 +8,10 @@ T are powers of 1024, and the spellings ``Ki``/``KiB``/``KB`` mean the same thin
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from platd.spec.errors import InvalidInput
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from decimal import Decimal  # imported where used: ~1 ms that most plat commands skip
 

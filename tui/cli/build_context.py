@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import TYPE_CHECKING
 
 from platd.spec.errors import InvalidInput
 from platd.spec.input_limits import MAX_BUILD_CONTEXT, MAX_BUILD_FILES
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     import tarfile
     from pathlib import Path

@@ -14,17 +14,20 @@ A front end subclasses ``BaseCtx`` and says where text goes (``write``), how a p
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any, Protocol
 
 from platd.spec.errors import InvalidInput
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any, Protocol
 
     from tui.cli.settings import Settings
     from tui.client import Client
     from tui.exec_session import SessionRequest
     from tui.follow import Cancel, Reconnect
+else:
+    Protocol = object  # at run time a plain base class: the protocol is the type checker's
 
 OUT, ERR = "out", "err"  # the two streams a front end shows: results, and words beside them
 RECONNECT_FOR = 60.0  # seconds without an answer before a follow gives up

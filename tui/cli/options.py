@@ -7,10 +7,11 @@ import argparse
 import os
 import sys
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, NoReturn
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any, NoReturn
 
 _columns: int | None = None
 # Where argparse's help and complaints go while a front end other than the CLI parses a command

@@ -14,7 +14,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, Protocol
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    Protocol = object  # at run time a plain base class: the protocol is the type checker's
 
 # Paths are strings here, not pathlib: every plat command reads this file, and pathlib costs
 # ~2 ms to import.

@@ -8,11 +8,13 @@ command's), and an exec session takes over this terminal (``tui.exec_session``).
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, TextIO
 
 from tui.cli.context import OUT, BaseCtx
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import TextIO
+
     from tui.exec_session import SessionRequest
 
 

@@ -7,12 +7,14 @@ same placement and event lines the overview uses.
 
 from __future__ import annotations
 
-from typing import Any
-
 from platd.spec.sizes import format_size
 from platd.spec.timeparse import format_utc
 from tui.render.events import event_line
 from tui.render.status import placed_lines
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def describe_lines(d: dict[str, Any]) -> list[str]:

@@ -7,10 +7,12 @@ here, so the check command and its error agree.
 
 from __future__ import annotations
 
-from typing import Any
-
 from platd.spec.errors import PlatError
 from tui.render.text import printable, table
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 CHECK_OUTCOMES = {
     "refused": "the connection was refused: nothing listens there",

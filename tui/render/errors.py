@@ -8,9 +8,12 @@ hints that point to the next command.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from platd.spec.errors import InvalidInput, PlatError, Unauthenticated
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def error_lines(e: PlatError, as_json: bool = False) -> list[str]:

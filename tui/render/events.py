@@ -7,9 +7,11 @@ must line up the same way, multi-line messages indented under their event.
 
 from __future__ import annotations
 
-from typing import Any
-
 from platd.spec.timeparse import format_utc
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 EVENT_MORE = "    "  # how a line of an event's message after the first sits under the event
 

@@ -7,11 +7,13 @@ description and the status line.
 
 from __future__ import annotations
 
-from typing import Any
-
 from platd.spec.sizes import format_size
 from platd.spec.timeparse import format_age, format_utc
 from tui.render.text import table
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 HOST_HEADERS = ("NAME", "STATE", "REGION", "LABELS", "CPU", "MEMORY", "LAG", "API")
 THIS_HOST = " (this host)"

@@ -6,10 +6,12 @@ The pick list is the instances table with numbers, so both live here and cannot 
 
 from __future__ import annotations
 
-from typing import Any
-
 from platd.spec.timeparse import format_age
 from tui.render.text import table
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def instance_lines(instances: list[dict[str, Any]], now: float | None = None) -> list[str]:

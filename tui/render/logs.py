@@ -6,10 +6,12 @@ hosts that could not be reached, older lines beyond --limit, lines dropped for t
 
 from __future__ import annotations
 
-from typing import Any
-
 from platd.spec.timeparse import format_utc
 from tui.render.text import printable
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def unreachable_lines(page: dict[str, Any]) -> list[str]:

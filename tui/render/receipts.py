@@ -7,9 +7,11 @@ commands), so the CLI and the TUI must print it in the same words.
 
 from __future__ import annotations
 
-from typing import Any
-
 from tui.render.text import digest_short
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def receipt(r: dict[str, Any]) -> list[str]:

@@ -7,10 +7,12 @@ the category, the message and last log lines, what keeps serving, and the exact 
 
 from __future__ import annotations
 
-from typing import Any
-
 from platd.spec.timeparse import format_utc
 from tui.render.text import digest_short, short, table
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def releases_lines(r: dict[str, Any]) -> list[str]:

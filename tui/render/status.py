@@ -7,11 +7,15 @@ rollout, failed but still serving), so both front ends take it from here.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections import namedtuple
 
 from platd.spec.sizes import format_size
 from platd.spec.timeparse import format_age
 from tui.render.text import table
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
 
 WORKLOAD_COLUMNS = ("WORKLOAD", "SERVING/DESIRED", "UPDATED", "RUNNING", "CPU", "MEMORY")
 INSTANCE_COLUMNS = ("INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH", "RESTARTS", "AGE",
@@ -20,14 +24,18 @@ INSTANCE_COLUMNS = ("INSTANCE", "WORKLOAD", "RELEASE", "STATE", "HEALTH", "RESTA
 ALARMS = ("failed at ", "host ", "this host:")
 
 
-class StatusRows(NamedTuple):
-    """What the TUI's Status tab shows of ``GET .../status``, as plain text: the Textual panel
-    (``widgets/status_panel.py``) and the frame bare ``plat`` paints before Textual is loaded
-    (``tui/prepaint.py``) both draw this, so they cannot say different things."""
+if TYPE_CHECKING:
+    class StatusRows(NamedTuple):
+        """What the TUI's Status tab shows of ``GET .../status``, as plain text: the Textual
+        panel (``widgets/status_panel.py``) and the frame bare ``plat`` paints before Textual is
+        loaded (``tui/prepaint.py``) both draw this, so they cannot say different things."""
 
-    summary: list[tuple[str, bool]]  # each line, and whether it is an alarm (shown in red)
-    workloads: list[tuple[str, ...]]
-    instances: list[tuple[str, ...]]  # the instance id first
+        summary: list[tuple[str, bool]]  # each line, and whether it is an alarm (shown in red)
+        workloads: list[tuple[str, ...]]
+        instances: list[tuple[str, ...]]  # the instance id first
+else:
+    # The same record at run time, without importing typing (``plat status`` start-up).
+    StatusRows = namedtuple("StatusRows", ("summary", "workloads", "instances"))
 
 
 def status_rows(s: dict[str, Any]) -> StatusRows:

@@ -8,7 +8,10 @@ layout and one escaping rule instead of each growing its own.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> list[str]:

@@ -7,9 +7,11 @@ lines say which, so nobody reads a guess as a fact.
 
 from __future__ import annotations
 
-from typing import Any
-
 from platd.spec.timeparse import format_utc
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def volume_lines(v: dict[str, Any]) -> list[str]:

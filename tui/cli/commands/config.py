@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
 
 from platd.spec.dotenv import parse_env_file, parse_pairs
 from platd.spec.errors import InvalidInput
@@ -12,8 +11,10 @@ from tui.cli.context import Ctx
 from tui.cli.options import path_arg
 from tui.render.text import table
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

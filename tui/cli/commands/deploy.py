@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import TYPE_CHECKING, Any
 
 from platd.spec.errors import InvalidInput, RolloutFailed, Superseded, TimedOut
 from tui.cli.context import Ctx, reconnecting
 from tui.cli.options import finite_float, json_options, path_arg
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
     from platd.spec.manifest import Manifest
 

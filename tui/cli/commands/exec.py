@@ -11,11 +11,14 @@ terminal, signals), imported only when it starts.
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from platd.spec.errors import InvalidInput
 from tui.cli.context import Ctx
 from tui.cli.options import PlatParser
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 USAGE = "plat exec [WORKLOAD] [--instance ID] [-i] [-t] [--target ORG/PROJECT/APP/ENV] [-- CMD ...]"
 DESCRIPTION = """\

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
 
 from platd.spec.errors import InvalidInput
 from tui.cli.context import Ctx
 from tui.cli.options import PlatParser, json_options
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_TTL = "1h"
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
 
 from tui.cli.context import Ctx
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 FOLLOW_WAIT = 20.0
 PAGE = 10_000  # the API's largest page; bigger --limit values are read page by page

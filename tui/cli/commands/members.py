@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from platd.spec.timeparse import format_utc, parse_duration
 from tui.cli.context import Ctx
 from tui.cli.options import json_options
 from tui.render.text import table
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 ROLES = ("viewer", "deployer", "owner")
 

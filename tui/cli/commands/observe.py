@@ -6,9 +6,12 @@ commands, and ``plat status`` needs none of what describe and events show."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from tui.cli.context import Ctx, reconnecting
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 FOLLOW_WAIT = 20.0
 

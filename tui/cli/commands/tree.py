@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from platd.spec.errors import InvalidInput
 from platd.spec.timeparse import format_utc
@@ -11,6 +10,10 @@ from tui.cli.confirm import add_yes, confirm_by_name
 from tui.cli.context import Ctx
 from tui.cli.options import json_options
 from tui.render.text import table
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 LEVELS = ("orgs", "projects", "apps", "envs")
 SHAPES = {

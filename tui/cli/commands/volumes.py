@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from tui.cli.confirm import add_yes, confirm_by_name
 from tui.cli.context import Ctx
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
