@@ -1,7 +1,8 @@
 """Known-good means good: readiness after ``min_ready``, degraded releases, a lost image.
 
-Driven like ``test_reconciler``: a real SQLite store, the fake runtime, a manual clock, one
-pass at a time. The Docker end of the same behaviour is in ``tests/integration/test_truth.py``.
+Driven like the reconciler's tests (``reconciler_support``): a real SQLite store, the fake
+runtime, a manual clock, one pass at a time. The Docker end of the same behaviour is in
+``tests/integration/test_truth.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from platd.reconcile.planner import WATCH_WINDOW
 from platd.services import releases_read, rollback
 from platd.spec.errors import Conflict
 from platd.store.models import Env
-from tests.unit.test_reconciler import (
+from tests.unit.reconciler_support import (
     ADMIN,
     IMAGE_V1,
     IMAGE_V2,
