@@ -96,7 +96,7 @@ def _step(*_args: Any, **f: Any) -> dict[str, Any]:
 def hook_platd() -> None:
     wrap("platd.services.releases:prepare_deploy", "prepare_deploy")
     wrap("platd.services.releases:commit_deploy", "commit_deploy")
-    wrap("platd.services.releases:rollback", "rollback")
+    wrap("platd.services.rollback:rollback", "rollback")
     wrap("platd.runtime.registry:resolve_digest", "registry_resolve")
     wrap("platd.reconcile.loop:Reconciler.pass_once", "pass")
     wrap("platd.runtime.docker:DockerRuntime.create", "docker_create")

@@ -17,7 +17,8 @@ from litestar.params import HeaderParameter, Parameter
 
 from platd.api import cluster as cluster_api
 from platd.api.deps import Caller, Cluster, EnvPath, Svc, provide_env_path
-from platd.services import builds, config, events, releases, status
+from platd.services import builds, config, events, releases, releases_read, status
+from platd.services import rollback as rollback_service
 from platd.spec.errors import InvalidInput
 from platd.spec.input_limits import (
     MAX_BUILD_CONTEXT,
@@ -176,7 +177,7 @@ async def build(
 
 @get("/releases")
 async def list_releases(svc: Svc, principal: Caller, env_path: EnvPath) -> dict[str, Any]:
-    return await asyncio.to_thread(releases.list_releases, svc, principal, env_path)
+    return await asyncio.to_thread(releases_read.list_releases, svc, principal, env_path)
 
 
 @get("/releases/{release:str}")
@@ -206,7 +207,7 @@ async def rollback(
     svc: Svc, principal: Caller, data: RollbackRequest, env_path: EnvPath
 ) -> dict[str, Any]:
     return await asyncio.to_thread(
-        releases.rollback,
+        rollback_service.rollback,
         svc,
         principal,
         env_path,

@@ -15,7 +15,7 @@ from typing import Any
 from platd.auth.tokens import Principal
 from platd.services import tenancy
 from platd.services.context import ServiceContext
-from platd.services.releases import find_release, release_status
+from platd.services.releases_read import find_release, release_status
 from platd.spec.errors import InvalidInput
 from platd.store import eventlog
 

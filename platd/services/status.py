@@ -13,9 +13,8 @@ from sqlmodel import Session, select
 
 from platd.auth.tokens import Principal
 from platd.services import endpoint_check, placement, release_facts, tenancy
-from platd.services import releases as release_service
 from platd.services.context import ServiceContext
-from platd.services.releases import find_release, get_release
+from platd.services.releases_read import describe, find_release, get_release
 from platd.spec.errors import Conflict, InvalidInput, NotFound
 from platd.spec.ids import uuid7
 from platd.spec.limits import cpu_problem
@@ -175,7 +174,7 @@ def _status(ctx: ServiceContext, session: Session, ref: tenancy.EnvRef) -> dict[
         )
     return {
         "target": ref.path,
-        "release": release_service.describe(session, current, ref.env) if current else None,
+        "release": describe(session, current, ref.env) if current else None,
         "workloads": workloads,
         "disk": _disk(ctx),
         "engine_unreachable": _engines_unreachable(instances),

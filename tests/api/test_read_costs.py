@@ -18,7 +18,7 @@ from api_support import MANIFEST, deploy, env_url, satisfy_gate, wait_converged
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from platd.services import releases, status, tokens
+from platd.services import releases_read, status, tokens
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_listing_releases_runs_as_many_statements_for_four_releases_as_for_one(
     admin = tokens.principal_for(svc, api.token)
 
     def listing() -> dict[str, Any]:
-        return releases.list_releases(svc, admin, fresh_env)
+        return releases_read.list_releases(svc, admin, fresh_env)
 
     def status_answer() -> dict[str, Any]:
         return status.status_answer(svc, admin, fresh_env)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import select
 
 from platd.auth.tokens import Principal
-from platd.services import releases, status, tenancy
+from platd.services import releases, rollback, status, tenancy
 from platd.spec.errors import PlatError
 from platd.store import eventlog
 from platd.store.db import Store
@@ -96,7 +96,7 @@ def _rollback(store: Store, env: str, back: int) -> None:
     if not older:
         raise PlatError("nothing to roll back to")
     chosen = older[-min(back, len(older))]
-    releases.rollback(_svc(store), ADMIN, f"{APP}/{env}", chosen.id)
+    rollback.rollback(_svc(store), ADMIN, f"{APP}/{env}", chosen.id)
 
 
 def scale(store: Store, env: str, count: int) -> None:

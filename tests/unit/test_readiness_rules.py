@@ -1,7 +1,8 @@
 """Known-good means good: readiness after ``min_ready``, degraded releases, a lost image.
 
-Driven like ``test_reconciler``: a real SQLite store, the fake runtime, a manual clock, one
-pass at a time. The Docker end of the same behaviour is in ``tests/integration/test_truth.py``.
+Driven like the reconciler's tests (``reconciler_support``): a real SQLite store, the fake
+runtime, a manual clock, one pass at a time. The Docker end of the same behaviour is in
+``tests/integration/test_truth.py``.
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from __future__ import annotations
 import pytest
 
 from platd.reconcile.planner import WATCH_WINDOW
-from platd.services import releases
+from platd.services import releases_read, rollback
 from platd.spec.errors import Conflict
 from platd.store.models import Env
-from tests.unit.test_reconciler import (
+from tests.unit.reconciler_support import (
     ADMIN,
     IMAGE_V1,
     IMAGE_V2,
@@ -153,7 +154,7 @@ def test_a_release_that_crash_loops_after_converging_is_degraded(host: Host) -> 
     assert "3 times in a row within 5m of converging" in (state.message or "")
     (watch,) = host.events(step="watch")
     assert (watch.outcome, watch.release_id) == ("failed", release)
-    listed = releases.list_releases(host.services, ADMIN, TARGET)["releases"]
+    listed = releases_read.list_releases(host.services, ADMIN, TARGET)["releases"]
     assert listed[0]["status"] == "degraded"
     # Still looked after: the next crash is restarted, and the verdict stays.
     rec = host.reconciler()
@@ -189,7 +190,7 @@ def test_a_bare_rollback_skips_degraded_and_failed_releases_and_says_so(host: Ho
     rec = host.reconciler()
     run(lambda: converge(host, rec, v3))
 
-    receipt = releases.rollback(host.services, ADMIN, TARGET, None)
+    receipt = rollback.rollback(host.services, ADMIN, TARGET, None)
     assert receipt["release"]["id"] == v1
     assert receipt["skipped"] == [{
         "version": "v2", "status": "degraded",
@@ -205,10 +206,10 @@ def test_rolling_back_to_a_release_that_failed_before_needs_a_yes(host: Host) ->
     degrade(host, v2)
     v3 = host.deploy(plain(count=3, min_ready="1s"), {"web": IMAGE_V1})
 
-    preview = releases.rollback(host.services, ADMIN, TARGET, "v2", dry_run=True)
+    preview = rollback.rollback(host.services, ADMIN, TARGET, "v2", dry_run=True)
     assert preview["failed_before"]["status"] == "degraded"
     with pytest.raises(Conflict) as refused:
-        releases.rollback(host.services, ADMIN, TARGET, "v2")
+        rollback.rollback(host.services, ADMIN, TARGET, "v2")
     assert "needs a confirmation" in refused.value.message
     assert any("--yes" in hint for hint in refused.value.hint)
     with host.store.read() as session:
@@ -216,7 +217,7 @@ def test_rolling_back_to_a_release_that_failed_before_needs_a_yes(host: Host) ->
         assert env is not None
         assert env.current_release_id == v3, "a refusal changes nothing"
 
-    receipt = releases.rollback(host.services, ADMIN, TARGET, "v2", accept_failed=True)
+    receipt = rollback.rollback(host.services, ADMIN, TARGET, "v2", accept_failed=True)
     assert receipt["release"]["id"] == v2
     assert receipt["failed_before"]["version"] == "v2"
 
@@ -229,7 +230,7 @@ def test_an_image_removed_from_the_host_is_pulled_again(host: Host) -> None:
     run(lambda: converge(host, rec, v2))
     host.fake.local_images.discard(IMAGE_V1)  # docker rmi, behind platd's back
 
-    receipt = releases.rollback(host.services, ADMIN, TARGET, "v1")
+    receipt = rollback.rollback(host.services, ADMIN, TARGET, "v1")
     v1_again = receipt["release"]["id"]
     run(lambda: converge(host, rec, v1_again))
     assert len(host.running(v1)) == 1
