@@ -8,7 +8,6 @@ is on the screen: ``tui/prepaint.py``).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
@@ -27,9 +26,11 @@ def run() -> None:
     if argv[:1] == ["daemon"]:
         sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
-        # A reader gone away, a stream already closed: nothing left to say to them.
-        with contextlib.suppress(OSError, ValueError):
+        # Not contextlib.suppress: importing contextlib is a tenth of `plat --version`.
+        try:  # noqa: SIM105
             stream.flush()
+        except (OSError, ValueError):
+            pass  # a reader gone away, a stream already closed: nothing left to say to them
     os._exit(code)
 
 
@@ -37,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         return tui()
+    if argv == ["--version"]:  # before the CLI's modules (argparse) are imported: scripts ask often
+        from platd import __version__
+
+        print(f"plat {__version__}")
+        return 0
     from tui.cli.main import main as cli_main
 
     return cli_main(argv)
