@@ -38,7 +38,7 @@ from urllib.parse import urlencode
 
 from _common import ROOT, Daemon, parse_args, print_grid, running_daemon, wait_no_containers
 
-from platd.runtime.docker_logs import parse_ns
+from platd.runtime.docker_log_lines import parse_ns
 
 BUSYBOX = "127.0.0.1:5000/busybox:latest"
 BIG_SCRIPT = (

@@ -1,6 +1,7 @@
 """Routes for an env's volumes: ``/v1/envs/{org}/{project}/{app}/{env}/volumes...``.
 
-Handlers translate HTTP to one ``platd.services.volumes`` call in a worker thread: volume
+Handlers translate HTTP to one call of ``platd.services.volumes`` (create, resize, delete),
+``volumes_read`` (list, describe) or ``volume_snapshots`` in a worker thread: volume
 operations run commands on the host (mkfs, fsfreeze, cp), which may take seconds.
 """
 
@@ -14,7 +15,7 @@ from litestar import Router, delete, get, patch, post
 from litestar.di import Provide
 
 from platd.api.deps import Caller, Cluster, EnvPath, Svc, provide_env_path
-from platd.services import volumes
+from platd.services import volume_snapshots, volumes, volumes_read
 
 
 class VolumeCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -38,7 +39,7 @@ async def list_volumes(
     principal: Caller,
     env_path: EnvPath,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(volumes.list_volumes, svc, principal, env_path)
+    return await asyncio.to_thread(volumes_read.list_volumes, svc, principal, env_path)
 
 
 @post("/volumes")
@@ -79,7 +80,7 @@ async def describe_volume(
     name: str,
     env_path: EnvPath,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(volumes.describe_volume, svc, principal, env_path, name)
+    return await asyncio.to_thread(volumes_read.describe_volume, svc, principal, env_path, name)
 
 
 @patch("/volumes/{name:str}")
@@ -117,7 +118,7 @@ async def list_snapshots(
     name: str,
     env_path: EnvPath,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(volumes.list_snapshots, svc, principal, env_path, name)
+    return await asyncio.to_thread(volumes_read.list_snapshots, svc, principal, env_path, name)
 
 
 @post("/volumes/{name:str}/snapshots")
@@ -127,7 +128,7 @@ async def create_snapshot(
     name: str,
     env_path: EnvPath,
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(volumes.create_snapshot, svc, principal, env_path, name)
+    return await asyncio.to_thread(volume_snapshots.create_snapshot, svc, principal, env_path, name)
 
 
 @post("/volumes/{name:str}/snapshots/{snapshot:str}/restore")
@@ -140,7 +141,7 @@ async def restore_snapshot(
     env_path: EnvPath,
 ) -> dict[str, Any]:
     return await asyncio.to_thread(
-        volumes.restore_snapshot,
+        volume_snapshots.restore_snapshot,
         svc,
         principal,
         env_path,
@@ -159,7 +160,7 @@ async def delete_snapshot(
     env_path: EnvPath,
 ) -> dict[str, Any]:
     return await asyncio.to_thread(
-        volumes.delete_snapshot,
+        volume_snapshots.delete_snapshot,
         svc,
         principal,
         env_path,

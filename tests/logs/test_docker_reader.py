@@ -16,16 +16,16 @@ from pathlib import Path
 import pytest
 
 from platd.runtime.base import LogBatch
-from platd.runtime.docker_logs import (
+from platd.runtime.docker_log_cursor import Resume
+from platd.runtime.docker_log_file import follow_file
+from platd.runtime.docker_log_lines import (
     MAX_LINE,
-    Resume,
-    _follow_file,
-    _Inotify,
     join_pieces,
     parse_frames,
     parse_json_lines,
     parse_ns,
 )
+from platd.runtime.inotify import Inotify
 
 T0 = "2026-11-27T10:04:50"
 NS0 = int(datetime.fromisoformat(T0).replace(tzinfo=UTC).timestamp()) * 1_000_000_000
@@ -143,7 +143,7 @@ def test_resuming_by_time_drops_exactly_what_was_yielded() -> None:
 def wakeups(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every follow test runs twice: woken by inotify, and polling as where it is missing."""
     if request.param == "polling":
-        monkeypatch.setattr(_Inotify, "get", classmethod(lambda cls: None))
+        monkeypatch.setattr(Inotify, "get", classmethod(lambda cls: None))
     return str(request.param)
 
 
@@ -171,13 +171,13 @@ def test_file_follow_resumes_exactly_at_its_cursor(tmp_path: Path, wakeups: str)
 
     async def main() -> None:
         stop = asyncio.Event()
-        first = await collect(_follow_file(str(path), Resume(), stop), until=5)
+        first = await collect(follow_file(str(path), Resume(), stop), until=5)
         assert texts(first) == [f"n={i}" for i in range(5)]
         cursor = first[-1].cursor
         with path.open("ab") as f:
             f.write(b"".join(entry(f"n={i}", i) for i in range(5, 8)))
         stop.set()
-        rest = await collect(_follow_file(str(path), Resume.parse(cursor), stop), until=99)
+        rest = await collect(follow_file(str(path), Resume.parse(cursor), stop), until=99)
         assert texts(rest) == ["n=5", "n=6", "n=7"]
 
     asyncio.run(main())
@@ -194,7 +194,7 @@ def test_file_follow_sees_new_lines_and_stops_after_reading_everything(
         seen: list[str] = []
 
         async def follow() -> None:
-            async for batch in _follow_file(str(path), Resume(), stop):
+            async for batch in follow_file(str(path), Resume(), stop):
                 seen.extend(t for _, _, t, _ in batch.lines)
 
         task = asyncio.create_task(follow())
@@ -216,7 +216,7 @@ def test_a_half_written_line_is_not_split_while_more_may_come(tmp_path: Path, wa
 
     async def main() -> None:
         stop = asyncio.Event()
-        gen = _follow_file(str(path), Resume(), stop)
+        gen = follow_file(str(path), Resume(), stop)
         task = asyncio.create_task(collect(gen, until=1))
         await asyncio.sleep(0.03)  # less than SETTLE: the reader waits for the rest
         with path.open("ab") as f:
@@ -235,7 +235,7 @@ def test_file_follow_ends_when_the_file_is_removed(tmp_path: Path, wakeups: str)
         seen: list[str] = []
 
         async def follow() -> None:
-            async for batch in _follow_file(str(path), Resume(), asyncio.Event()):
+            async for batch in follow_file(str(path), Resume(), asyncio.Event()):
                 seen.extend(t for _, _, t, _ in batch.lines)
 
         task = asyncio.create_task(follow())
@@ -258,7 +258,7 @@ def test_file_follow_moves_to_the_new_file_after_a_rotation(tmp_path: Path, wake
         seen: list[str] = []
 
         async def follow() -> None:
-            async for batch in _follow_file(str(path), Resume(), stop):
+            async for batch in follow_file(str(path), Resume(), stop):
                 seen.extend(t for _, _, t, _ in batch.lines)
 
         task = asyncio.create_task(follow())
@@ -286,7 +286,7 @@ def test_a_replaced_file_is_read_from_the_cursor_time_on(tmp_path: Path, wakeups
     async def main() -> None:
         stop = asyncio.Event()
         stop.set()
-        batches = await collect(_follow_file(str(path), Resume.parse(cursor), stop), until=99)
+        batches = await collect(follow_file(str(path), Resume.parse(cursor), stop), until=99)
         assert texts(batches) == ["n=2", "n=3"]
 
     asyncio.run(main())

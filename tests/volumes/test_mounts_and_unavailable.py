@@ -11,7 +11,7 @@ from platd.auth.tokens import Principal
 from platd.datadir import DataDir
 from platd.runtime.base import InstanceSpec
 from platd.runtime.docker_shapes import container_config, observe
-from platd.services import tenancy, volumes
+from platd.services import tenancy, volumes, volumes_read
 from platd.spec.errors import Conflict
 from platd.store.db import Store, migrate
 from platd.volumes.fake import FakeBackend
@@ -67,8 +67,8 @@ def test_a_host_that_cannot_enforce_sizes_refuses_and_describe_says_why(store: S
     # A volume made while the host could (loop devices gone since): describe is honest.
     on = service_context(store, volumes=FakeBackend(store.path.parent))
     volumes.create_volume(on, ADMIN, TARGET, "data", "1G")
-    d = volumes.describe_volume(off, ADMIN, TARGET, "data")
+    d = volumes_read.describe_volume(off, ADMIN, TARGET, "data")
     assert d["enforced"] is False
     assert "  size        1G (NOT enforced: there are no loop devices)" in volume_lines(d)
-    assert volumes.list_volumes(off, ADMIN, TARGET)["unavailable"] == (
+    assert volumes_read.list_volumes(off, ADMIN, TARGET)["unavailable"] == (
         "there are no loop devices")

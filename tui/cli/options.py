@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any, NoReturn
 
+# Seconds deploy, wait and rollback follow a rollout by default before giving up (exit 9).
+ROLLOUT_TIMEOUT = 300.0
+
 _columns: int | None = None
 # Where argparse's help and complaints go while a front end other than the CLI parses a command
 # line (``tui.cli.runner.parse``): a ``BaseCtx``. A context variable, not a redirect of
