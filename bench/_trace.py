@@ -241,12 +241,17 @@ def main() -> int:
         hook_platd()
         from platd.cli import main as program
     elif PROGRAM == "plat":
+        if args[:1] not in ([], ["daemon"]):
+            import gc
+
+            gc.disable()  # as tui.entry.run does while a command starts
         from tui.cli.main import main as program
 
         mark("imported")
-        hook_plat()
         if args[:1] == ["exec"]:
-            hook_plat_exec()
+            hook_plat_exec()  # not hook_plat: exec makes no HTTP request, and its import costs
+        else:
+            hook_plat()
     else:
         raise SystemExit(f"usage: {sys.argv[0]} platd|plat ARGS...")
     sys.argv = [PROGRAM, *args]
