@@ -12,7 +12,8 @@ the output's end, inspect; and `docker exec` whole, for its CLI's share.
 
 CPU: plat's own CPU time per run (its process, from the kernel's accounting of children) beside
 docker's CLI's. On a machine shared with other work the wall times stretch with the load; the
-CPU times do not.
+CPU times do not. Throttled: how long the container's CPU quota (the manifest's cpu = 0.1) held
+the exec's processes back, read from its cgroup; most of "the engine runs it", for either client.
 
 Tracing adds a few milliseconds (a file append per mark); compare phases, and take the totals
 from bench/exec.py. A phase whose marks are missing (a wrapped function was renamed) shows "-".
@@ -25,15 +26,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import resource
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from _common import parse_args, print_grid, running_daemon
-from exec import MANIFEST, TARGET
+from exec import MANIFEST, QUOTA_PERIOD, TARGET
 from rollout_phases import Marks, Timeline, TracedDaemon, _span, traced_plat
 
 # The rows not indented follow one another and add up to the total; indented rows are parts of
@@ -126,6 +129,27 @@ async def engine_split(container_id: str, runs: int) -> list[dict[str, float]]:
     return out
 
 
+def throttled(container_id: str) -> float | None:
+    """Seconds the container's CPU quota has held its processes back so far (cgroup v1 or v2),
+    None where it cannot be read. An exec's processes (runc's init, then the command) run in
+    the container's cgroup: with the manifest's cpu = 0.1 (10 ms per 100 ms period) an exec
+    uses up the period's quota and waits for the next one, whichever client asked for it."""
+    for path, scale in ((f"/sys/fs/cgroup/cpu/docker/{container_id}/cpu.stat", 1e-9),
+                        (f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope/cpu.stat",
+                         1e-6)):
+        try:
+            fields = dict(line.split() for line in Path(path).read_text().splitlines())
+        except OSError:
+            continue
+        value = fields.get("throttled_time", fields.get("throttled_usec"))
+        return int(value) * scale if value is not None else None
+    return None
+
+
+def _delta(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else after - before
+
+
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -151,6 +175,8 @@ def main() -> None:
     plat_cpu: list[float] = []
     docker_wall: list[float] = []
     docker_cpu: list[float] = []
+    plat_throttled: list[float | None] = []
+    docker_throttled: list[float | None] = []
     with running_daemon("docker", kind=TracedDaemon) as (d, tmp):
         assert isinstance(d, TracedDaemon)
         d.make_env(TARGET)
@@ -160,11 +186,15 @@ def main() -> None:
             raise SystemExit(f"deploy failed: {r.err}")
         (box,) = d.plat("instances", "--json", "--target", TARGET).json()["instances"]
         cid = box["container_id"]
+        rng = random.Random(7)
         for n in range(args.runs + 1):  # the first is a warm-up
-            before = children_cpu()
+            # As bench/exec.py: each exec finds a full CPU quota at a random point of its period.
+            time.sleep(QUOTA_PERIOD * (1 + rng.random()))
+            before, held = children_cpu(), throttled(cid)
             marks = traced_plat(d, "exec", "box", "--target", TARGET, "--", "true")
-            cpu = children_cpu() - before
-            before = children_cpu()
+            cpu, plat_held = children_cpu() - before, _delta(held, throttled(cid))
+            time.sleep(QUOTA_PERIOD * (1 + rng.random()))
+            before, held = children_cpu(), throttled(cid)
             start = time.perf_counter()
             subprocess.run(["docker", "exec", cid, "true"], capture_output=True, check=True)
             wall = time.perf_counter() - start
@@ -173,6 +203,8 @@ def main() -> None:
                 plat_cpu.append(cpu)
                 docker_wall.append(wall)
                 docker_cpu.append(children_cpu() - before)
+                plat_throttled.append(plat_held)
+                docker_throttled.append(_delta(held, throttled(cid)))
         floors = asyncio.run(engine_split(cid, max(args.runs, 1)))
     print(f"host: {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f}")
     print_grid(f"Phases of plat exec box -- true (traced); median ms of {args.runs} run(s) "
@@ -186,9 +218,15 @@ def main() -> None:
                 for name in floors[0]]
                + [("docker exec CID true (whole, untraced)", _ms(docker_wall),
                    _spread(docker_wall))])
-    print_grid("CPU time of the client process, median ms", ("client", "median", "range"),
-               [("plat exec box -- true (traced)", _ms(plat_cpu), _spread(plat_cpu)),
-                ("docker exec CID true", _ms(docker_cpu), _spread(docker_cpu))])
+    print_grid("CPU time of the client process, and the container held back by its CPU quota "
+               "during the exec (\"-\": not readable here); median ms",
+               ("client", "median", "range"),
+               [("plat exec box -- true (traced): client CPU", _ms(plat_cpu), _spread(plat_cpu)),
+                ("docker exec CID true: client CPU", _ms(docker_cpu), _spread(docker_cpu)),
+                ("plat exec: container throttled", _ms(plat_throttled),
+                 _spread(plat_throttled)),
+                ("docker exec: container throttled", _ms(docker_throttled),
+                 _spread(docker_throttled))])
     sys.stdout.flush()
 
 
