@@ -14,12 +14,13 @@ second table gives the fastest run of each, which a machine busy with other work
 Each timed run starts after a pause of one CPU-quota period and a random part of another. The
 manifest's cpu = 0.1 gives the container 10 ms of CPU per 100 ms period, and an exec of `true`
 uses more (runc's init runs in the container's cgroup: about 14 ms here), so every exec waits
-for a period boundary, and how long depends on where in the period it reaches the engine. Run
-back to back, that is decided by the previous exec, which ends just after a boundary, and by
-how long the client takes from there to the engine: about 40 ms for docker (mid-period, a
-middling wait), about 100 ms for plat on a quiet machine (just past the next boundary, nearly a
-whole period to wait). That is the order of the runs, not the clients; with the pause every
-exec finds a full quota at a random point of its period, whichever client sends it.
+for a period boundary, and how long depends on where in the period it reaches the engine
+(measured at load 7 straight at the engine: 100-190 ms by the delay after the previous exec; at
+a random point, median 94 ms, 44-142). Run back to back, that point is set by the previous
+exec, which ends just after a boundary, and by how long each client takes from there to the
+engine (docker's CLI about 40 ms, plat about twice that): the order of the runs and each
+client's start-up modulo 100 ms, not the exec itself. With the pause every exec finds a full
+quota at a random point of its period, whichever client sends it.
 Run: .venv/bin/python bench/exec.py [--runs N] [--keys N] [--quick]
 """
 
