@@ -120,6 +120,22 @@ def hook_platd() -> None:
     else:
         _hook_prober_and_commits(*found)
     _hook_http()
+    hook_platd_exec()
+
+
+def hook_platd_exec() -> None:
+    """The steps of an exec session on platd's side (bench/exec_phases.py)."""
+    wrap("platd.services.tokens:principal_for", "auth")
+    wrap("platd.services.exec:resolve", "resolve")
+    wrap("platd.services.exec:start", "exec_start")
+    wrap("aiodocker.containers:DockerContainer.exec", "docker_exec_create")
+    wrap("aiodocker.stream:Stream.__aenter__", "docker_exec_attach")
+    wrap("platd.runtime.docker_exec:DockerExecSession.read", "exec_read")
+    wrap("platd.runtime.docker_exec:DockerExecSession.wait", "exec_wait")
+    wrap("platd.runtime.docker_exec:DockerExecSession._inspect", "docker_exec_inspect")
+    wrap("platd.runtime.docker_exec:DockerExecSession.close", "exec_close")
+    wrap("platd.services.exec:record_open", "audit_open")
+    wrap("platd.services.exec:record_close", "audit_close")
 
 
 def _hook_prober_and_commits(owner: Any, attr: str) -> None:
@@ -155,6 +171,8 @@ def _hook_http() -> None:
     call = getattr(owner, attr)
 
     async def traced_call(self: Any, scope: Any, receive: Any, send: Any) -> Any:
+        if scope.get("type") == "websocket":
+            return await _traced_websocket(call, self, scope, receive, send)
         if scope.get("type") != "http":
             return await call(self, scope, receive, send)
         path = f"{scope['method']} {scope['path'].rsplit('/', 1)[-1]}"
@@ -168,6 +186,39 @@ def _hook_http() -> None:
         return await call(self, scope, receive, traced_send)
 
     setattr(owner, attr, traced_call)
+
+
+async def _traced_websocket(call: Any, app: Any, scope: Any, receive: Any, send: Any) -> Any:
+    """A websocket's arrival, each message received and sent (its ASGI type), and the end."""
+    mark("ws>", path=scope["path"].rsplit("/", 1)[-1])
+
+    async def traced_receive() -> Any:
+        message = await receive()
+        mark("ws_recv", type=message["type"])
+        return message
+
+    async def traced_send(message: Any) -> None:
+        mark("ws_send>", type=message["type"])
+        await send(message)
+
+    try:
+        return await call(app, scope, traced_receive, traced_send)
+    finally:
+        mark("ws<")
+
+
+def _message_kind(_self: Any, message: Any) -> dict[str, Any]:
+    return {"kind": "bytes" if isinstance(message, bytes) else message[:20]}
+
+
+def hook_plat_exec() -> None:
+    """The steps of ``plat exec`` (bench/exec_phases.py)."""
+    wrap("tui.exec_session:connect", "connect")
+    wrap("tui.ws_import:load", "ws_import")
+    wrap("socket:create_connection", "tcp")
+    wrap("tui.exec_session:start", "start")
+    wrap("tui.exec_session:_Session._on_message", "message", _message_kind)
+    wrap("tui.exec_session:_Session.close", "close")
 
 
 def hook_plat() -> None:
@@ -190,10 +241,17 @@ def main() -> int:
         hook_platd()
         from platd.cli import main as program
     elif PROGRAM == "plat":
+        if args[:1] not in ([], ["daemon"]):
+            import gc
+
+            gc.disable()  # as tui.entry.run does while a command starts
         from tui.cli.main import main as program
 
-        hook_plat()
         mark("imported")
+        if args[:1] == ["exec"]:
+            hook_plat_exec()  # not hook_plat: exec makes no HTTP request, and its import costs
+        else:
+            hook_plat()
     else:
         raise SystemExit(f"usage: {sys.argv[0]} platd|plat ARGS...")
     sys.argv = [PROGRAM, *args]

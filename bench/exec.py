@@ -10,6 +10,17 @@
 
 Goal (issue 22; issue 6 asked for 2x): `plat exec ... true` within 1.5x of `docker exec`. A
 second table gives the fastest run of each, which a machine busy with other work disturbs least.
+
+Each timed run starts after a pause of one CPU-quota period and a random part of another. The
+manifest's cpu = 0.1 gives the container 10 ms of CPU per 100 ms period, and an exec of `true`
+uses more (runc's init runs in the container's cgroup: about 14 ms here), so every exec waits
+for a period boundary, and how long depends on where in the period it reaches the engine
+(measured at load 7 straight at the engine: 100-190 ms by the delay after the previous exec; at
+a random point, median 94 ms, 44-142). Run back to back, that point is set by the previous
+exec, which ends just after a boundary, and by how long each client takes from there to the
+engine (docker's CLI about 40 ms, plat about twice that): the order of the runs and each
+client's start-up modulo 100 ms, not the exec itself. With the pause every exec finds a full
+quota at a random point of its period, whichever client sends it.
 Run: .venv/bin/python bench/exec.py [--runs N] [--keys N] [--quick]
 """
 
@@ -46,6 +57,9 @@ def run_once(argv: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
+QUOTA_PERIOD = 0.1  # seconds: the kernel's default CFS period, which docker's --cpus uses
+
+
 def alternate(
     commands: dict[str, list[str]], env: dict[str, str], runs: int,
 ) -> dict[str, list[float]]:
@@ -53,12 +67,14 @@ def alternate(
         run_once(argv, env)
     samples: dict[str, list[float]] = {name: [] for name in commands}
     order = list(commands)
-    shuffle = random.Random(7).shuffle
+    rng = random.Random(7)
     for _ in range(runs):
         # A fresh order each round: whichever runs right after `docker exec` shares the CPU with
         # the engine still tearing that exec down, and that should not always be the same one.
-        shuffle(order)
+        rng.shuffle(order)
         for name in order:
+            # A full quota, at a random point of its period (the module's docstring says why).
+            time.sleep(QUOTA_PERIOD * (1 + rng.random()))
             samples[name].append(run_once(commands[name], env))
     return samples
 

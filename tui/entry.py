@@ -8,6 +8,7 @@ is on the screen: ``tui/prepaint.py``).
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -22,6 +23,11 @@ def run() -> None:
     handlers run.
     """
     argv = sys.argv[1:]
+    if argv[:1] not in ([], ["daemon"]):
+        # The CLI's start-up (imports, the command's parser) makes objects that live as long
+        # as the process: the cyclic garbage collector, which runs a dozen times meanwhile,
+        # would find nothing to free. tui.cli.main resumes it once the command line is parsed.
+        gc.disable()
     code = main(argv)
     if argv[:1] == ["daemon"]:
         sys.exit(code)

@@ -82,6 +82,20 @@ def exec_url(api: str, target: str) -> str:
                        "", ""))
 
 
+def socket_address(url: str) -> tuple[str | bytes, int]:
+    """(host, port) of ``url`` for ``socket.create_connection``, an ASCII host as bytes.
+
+    Given a str, the socket module encodes the host with the ``idna`` codec, whose first use
+    imports ``encodings.idna``, ``stringprep`` and ``unicodedata`` (about a millisecond of
+    plat's start, for the name of a daemon that is almost always an address or a plain
+    name). Bytes go to the resolver as they are; a name with other letters keeps its str.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = parts.port or (443 if parts.scheme == "wss" else 80)
+    return (host.encode("ascii") if host.isascii() else host), port
+
+
 def _tls(api: str) -> dict[str, Any]:
     """For wss: the CA pinned at login, as the HTTP client trusts it (``tui.cli.trust``)."""
     if not api.startswith("https://"):
@@ -109,6 +123,7 @@ def connect(r: SessionRequest) -> ClientConnection:
         compression=None,  # output is mostly small and often already compressed
         proxy=None,  # as the HTTP client: straight to the daemon
         legacy=False,  # websockets' way from 17.1 on: a context manager that connects
+        address=socket_address(url),  # passed on to socket.create_connection
         **_tls(r.api),
     )
     try:

@@ -88,6 +88,8 @@ QUICK = [
                  marks=[pytest.mark.docker, pytest.mark.slow]),
     pytest.param("exec.py", ["what", "what"], id="exec",
                  marks=[pytest.mark.docker, pytest.mark.slow]),
+    pytest.param("exec_phases.py", ["phase", "phase", "client"], id="exec_phases",
+                 marks=[pytest.mark.docker, pytest.mark.slow]),
     pytest.param("console.py", ["what"], id="console",
                  marks=[pytest.mark.docker, pytest.mark.slow]),
     pytest.param("logs.py", ["what", "what", "what"], id="logs",
@@ -101,8 +103,8 @@ QUICK = [
     pytest.param("status_cluster.py", ["what"], id="status_cluster", marks=pytest.mark.slow),
     pytest.param("revocation.py", ["what"], id="revocation", marks=pytest.mark.slow),
 ]
-NEEDS_DOCKER = {"deploy.py", "rollback.py", "rollout_phases.py", "exec.py", "logs.py",
-                "volumes.py", "console.py"}
+NEEDS_DOCKER = {"deploy.py", "rollback.py", "rollout_phases.py", "exec.py", "exec_phases.py",
+                "logs.py", "volumes.py", "console.py"}
 NEEDS_TOOLS = {"tui.py": ("tmux",), "ingress.py": ("haproxy", "wrk", "iperf3"),
                "cluster.py": ("serf", "ip", "iptables"), "console.py": ("chromium",)}
 

@@ -88,6 +88,15 @@ def test_client_and_server_agree_on_the_framing() -> None:
         "wss://h.example/plat/v1/envs/a/b/c/d/exec")
 
 
+def test_the_session_connects_where_the_api_address_says() -> None:
+    # ASCII names go to the resolver as bytes (no idna codec import); any other name as text.
+    assert client.socket_address("ws://127.0.0.1:7400/v1/x") == (b"127.0.0.1", 7400)
+    assert client.socket_address("ws://[::1]:7400/v1/x") == (b"::1", 7400)
+    assert client.socket_address("wss://Plat.Example/v1/x") == (b"plat.example", 443)
+    assert client.socket_address("ws://plat.example/v1/x") == (b"plat.example", 80)
+    assert client.socket_address("ws://bücher.example:7400/") == ("bücher.example", 7400)
+
+
 # --- plat instances ---------------------------------------------------------------------------
 
 

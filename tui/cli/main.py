@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parse(argv)
     except ParserExit as e:
         return e.code
+    _resume_collector()
     from tui.cli.settings import FileSettings
     from tui.cli.terminal import TerminalCtx
 
@@ -60,6 +61,17 @@ def main(argv: list[str] | None = None) -> int:
         print("  this is a bug in plat; run the command again with PLAT_DEBUG=1 to see where "
               "it happened, and report it", file=sys.stderr)
         return 1
+
+
+def _resume_collector() -> None:
+    """The cyclic garbage collector back on for the command, if ``tui.entry`` paused it for the
+    start-up; what the start-up made is frozen first (``gc.freeze``: modules, classes, the
+    parser), so that no collection walks those objects again."""
+    import gc
+
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 if __name__ == "__main__":
