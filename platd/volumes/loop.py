@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 from platd.volumes.backend import (
@@ -43,6 +44,7 @@ TOOLS = ("losetup", "mkfs.xfs", "xfs_growfs", "fsfreeze", "mount", "umount", "cp
 HELPER_ENV = "PLATD_VOLUME_HELPER"
 MAX_ANSWER = 16 * 1024 * 1024
 LOCAL_TOOLS = ("cp",)  # on files platd owns: no privilege needed
+DETACH_WAIT = 10.0  # seconds a detach waits for a device another process holds to be cleared
 
 
 def _helper() -> str | None:
@@ -212,8 +214,16 @@ class LoopBackend:
                 raise VolumeIOError(f"the image of volume {volume_id} is missing: {image}")
             mnt.mkdir(parents=True, exist_ok=True, mode=0o755)
             loops = self._loops(image)
-            loop = loops[0] if loops else self._new_loop(image)
-            _run("mount", "-t", "xfs", "-o", "nouuid", loop, str(mnt))
+            if loops:
+                try:
+                    _run("mount", "-t", "xfs", "-o", "nouuid", loops[0], str(mnt))
+                    return True
+                except VolumeIOError:
+                    # A device a detach left to be cleared (see detach) may vanish under the
+                    # mount: then the image gets a device of its own, as it would have anyway.
+                    if self._loops(image) == loops:
+                        raise
+            _run("mount", "-t", "xfs", "-o", "nouuid", self._new_loop(image), str(mnt))
             return True
 
     def _new_loop(self, image: Path) -> str:
@@ -231,6 +241,12 @@ class LoopBackend:
             if image.exists():
                 for loop in self._loops(image):
                     _run("losetup", "-d", loop)
+                # losetup -d only marks a device another process holds open (a probe reading
+                # its size, a backup tool) to be cleared when that one closes it: an attach in
+                # between would mount a device about to vanish. Wait for it, within a bound.
+                deadline = time.monotonic() + DETACH_WAIT
+                while self._loops(image) and time.monotonic() < deadline:
+                    time.sleep(0.05)
 
     def resize(self, volume_id: str, size: int) -> None:
         with self._lock:

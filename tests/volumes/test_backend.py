@@ -105,3 +105,28 @@ def test_a_volume_left_frozen_by_a_killed_platd_is_thawed_at_attach(
     # In a child with a timeout: a write to a frozen filesystem would hang, not fail.
     subprocess.run(["sh", "-c", f"echo again > {target} && sync"], check=True, timeout=20)
     assert target.read_text() == "again\n"
+
+
+def test_a_detach_waits_for_a_device_another_process_holds_and_a_reattach_mounts(
+        backend: LoopBackend, tmp_path: Path) -> None:
+    """``losetup -d`` on a device another process has open only marks it to be cleared when
+    that one closes it. Re-attaching in between reused the device and the mount failed as it
+    vanished (seen in CI: a detach and attach beside other tests probing loop devices)."""
+    import threading
+
+    backend.create("v1", 300 * MIB)
+    (mount_source(tmp_path, "v1") / "f").write_text("kept")
+    [loop] = loops_of(tmp_path)
+    holder = os.open(loop, os.O_RDONLY)  # as a probe of the device would
+    detached = threading.Thread(target=backend.detach, args=("v1",))
+    try:
+        detached.start()
+        detached.join(0.5)
+        assert detached.is_alive()  # still waiting for the device to be cleared
+    finally:
+        os.close(holder)
+    detached.join(30)
+    assert not detached.is_alive()
+    assert loops_of(tmp_path) == []
+    assert backend.attach("v1") is True
+    assert (mount_source(tmp_path, "v1") / "f").read_text() == "kept"
