@@ -12,6 +12,11 @@ SO_REUSEPORT so several engines may share a port (``workers`` > 1 starts more, e
 of its own, to use more than one core). A configuration change is handed to the loop through a
 queue and a wake-up pipe: new listeners open, removed ones close, and backend sets are swapped.
 Connections already established keep their backend until either side closes: that is draining.
+
+With several engines (processes) a change is applied by each at its own moment. Where that
+shows, ``apply(..., hold=True)`` leaves a listener not accepting until ``release``: its
+connections wait in the kernel's accept queue (the socket stays open, so nothing is reset), and
+the driver releases once every engine has the change (builtin_driver.py says why and when).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import cast
 
 from platd.ingress.model import ApplyResult, Backend, IngressConfig, Listener
 from platd.spec import proxy_v2
@@ -134,7 +140,8 @@ _NEW_STREAM = socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
 _STREAM = socket.SOCK_STREAM
 _IPPROTO_TCP, _TCP_NODELAY, _EINPROGRESS = socket.IPPROTO_TCP, socket.TCP_NODELAY, errno.EINPROGRESS
 _Job = tuple[Callable[[], object], Future[object]]
-_Sockets = dict[tuple[str, str, int], socket.socket]
+_Key = tuple[str, str, int]
+_Sockets = dict[_Key, socket.socket]
 _UNWATCHED = -1  # _End.mask of a socket taken out of the epoll set (hung up, pipe still full)
 LINGER_RESET = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # l_onoff=1, l_linger=0: close sends RST
 
@@ -150,6 +157,7 @@ class _Route:
     # the first instance, which a trickle of new connections would then always reach.
     next: int = field(default_factory=lambda: random.randrange(1 << 30))
     family: int = socket.AF_INET6  # a plain int: socket.family builds an enum on every access
+    held: bool = False  # out of the epoll set until ``release``: connections wait in its queue
     # (socket family, (host, port)) per backend, worked out once per change, not per connection.
     addrs: tuple[tuple[int, tuple[str, int]], ...] = ()
 
@@ -238,9 +246,17 @@ class Engine:
             os.write(self._wake_w, b"x")
         return fut
 
-    def apply(self, config: IngressConfig, sockets: _Sockets) -> None:
-        """Swap in ``config``; ``sockets`` holds already bound sockets for new listeners."""
-        self.call(lambda: self._apply(config, sockets)).result()
+    def apply(self, config: IngressConfig, sockets: _Sockets, hold: bool = False) -> set[_Key]:
+        """Swap in ``config``; ``sockets`` holds already bound sockets for new listeners.
+
+        With ``hold``, a listener whose new backend set shares no backend with its old one
+        (typically: none before, the first instance now) stops accepting until ``release``.
+        Returns the keys of the listeners held, from this change or an earlier one."""
+        return cast(set[_Key], self.call(lambda: self._apply(config, sockets, hold)).result())
+
+    def release(self) -> Future[object]:
+        """Accept again on held listeners (what queued meanwhile goes to the new backends)."""
+        return self.call(self._release)
 
     def listening(self) -> set[tuple[str, str, int]]:
         return set(self._routes)
@@ -297,7 +313,7 @@ class Engine:
             except BaseException as e:  # handed back to the caller
                 fut.set_exception(e)
 
-    def _apply(self, config: IngressConfig, sockets: _Sockets) -> None:
+    def _apply(self, config: IngressConfig, sockets: _Sockets, hold: bool) -> set[_Key]:
         wanted = config.by_key()
         for key in list(self._routes):
             if key not in wanted:
@@ -309,6 +325,14 @@ class Engine:
         for key, lst in wanted.items():
             existing = self._routes.get(key)
             if existing is not None:
+                if (hold and not existing.held and lst.backends
+                        and not set(lst.backends) & set(existing.backends)):
+                    # Another engine may still be on the old set, which refuses or reaches
+                    # instances this one no longer uses: accept once all have this one.
+                    self._by_listen_fd.pop(existing.sock.fileno(), None)
+                    with contextlib.suppress(OSError):
+                        self._ep.unregister(existing.sock.fileno())
+                    existing.held = True
                 existing.listener, existing.backends = lst, lst.backends
                 existing.addrs = _addrs(lst.backends)
                 existing.proxy_v2 = lst.proxy_v2
@@ -321,6 +345,14 @@ class Engine:
             self._routes[key] = route
             self._by_listen_fd[sock.fileno()] = route
             self._ep.register(sock.fileno(), EV_IN)
+        return {key for key, route in self._routes.items() if route.held}
+
+    def _release(self) -> None:
+        for route in self._routes.values():
+            if route.held:
+                route.held = False
+                self._by_listen_fd[route.sock.fileno()] = route
+                self._ep.register(route.sock.fileno(), EV_IN)
 
     # --- connections -------------------------------------------------------------------------
 
@@ -530,10 +562,13 @@ class Engine:
         self._pool.clear()
 
 
-def apply_locally(engine: Engine, config: IngressConfig) -> ApplyResult:
-    """Bind what is new (here, in the caller's thread, so errors are reported), then swap."""
+def apply_locally(engine: Engine, config: IngressConfig,
+                  hold: bool = False) -> tuple[ApplyResult, set[_Key]]:
+    """Bind what is new (here, in the caller's thread, so errors are reported), then swap.
+
+    Returns what could not be bound and the listeners held (see ``Engine.apply``)."""
     have = engine.listening()
-    failed: dict[tuple[str, str, int], str] = {}
+    failed: dict[_Key, str] = {}
     sockets: _Sockets = {}
     for key, lst in config.by_key().items():
         if key in have:
@@ -542,5 +577,5 @@ def apply_locally(engine: Engine, config: IngressConfig) -> ApplyResult:
             sockets[key] = open_listener(lst)
         except OSError as e:
             failed[key] = f"cannot listen on {lst.bind}: {e.strerror or e}"
-    engine.apply(config, sockets)
-    return ApplyResult(failed)
+    held = engine.apply(config, sockets, hold)
+    return ApplyResult(failed), held

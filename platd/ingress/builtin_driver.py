@@ -3,6 +3,21 @@
 Apart from the engine because this half is asyncio and process management (worker processes
 sharing ports with SO_REUSEPORT, replacing one that dies, handing each the configuration as a
 line of JSON), while the engine is a thread with an epoll loop that never touches asyncio.
+
+One change, several processes: each engine switches when it applies the change, and the
+kernel hashes every new connection onto any of them. Where the old and the new backend sets of
+a listener share no backend (above all: no instance before, the first healthy one now), a
+client could be served by a process that switched and then, on its next connection, be refused
+(accepted and closed: a reset, since it had spoken) by one that had not yet; CI saw it as the
+IPv4 request reset right after the IPv6 request was answered. So such a change is made in two
+steps: every engine applies it with ``hold`` (those listeners stop accepting; connections wait
+in the kernel's accept queue, the sockets stay open so none is reset), and once all answered
+they are released together. No connection is served by the new set before every process has
+it. Other changes need no hold: an engine still on an old set that shares a backend with the
+new one reaches an instance that serves (a refusal moves on to the next backend), and an
+instance leaves only after every engine dropped it (``IngressController.drain``). Handing one
+listening socket to all processes instead of a SO_REUSEPORT group would not help: whichever
+process accepts still decides with its own configuration.
 """
 
 from __future__ import annotations
@@ -42,7 +57,7 @@ class BuiltinDriver:
         self.workers = workers or default_workers()
         self._procs: list[asyncio.subprocess.Process] = []
         self._watchers: set[asyncio.Task[None]] = set()
-        self._last_line = b""  # the configuration every worker has applied, as sent
+        self._last_line = b""  # the configuration every worker has applied, without hold
         self._started = False
         self._closing = False
         self._lock = asyncio.Lock()
@@ -100,9 +115,11 @@ class BuiltinDriver:
             new = await self._spawn_one()
             self.restarts += 1
             if self._last_line:
+                # Its listeners are new: they open with the current backends, nothing to hold.
                 await self._send(new, self._last_line)
 
-    async def _send(self, proc: asyncio.subprocess.Process, line: bytes) -> None:
+    async def _send(self, proc: asyncio.subprocess.Process, line: bytes) -> dict[str, Any]:
+        """One request line to a worker, and its answer (empty if it gave none)."""
         assert proc.stdin is not None
         assert proc.stdout is not None
         try:
@@ -113,18 +130,31 @@ class BuiltinDriver:
             answer = b""
         if not answer:
             log.warning("ingress: built-in worker %d did not apply a change", proc.pid)
+            return {}
+        parsed: dict[str, Any] = json.loads(answer)
+        return parsed
 
     async def apply(self, config: IngressConfig) -> ApplyResult:
         config = self._local_only(config)
         async with self._lock:
             if config.listeners and not self._procs and self.workers > 1:
                 await self._spawn_workers()
-            result = await asyncio.to_thread(apply_locally, self.engine, config)
+            alive = [p for p in self._procs if p.returncode is None]
+            hold = bool(alive)  # one engine alone switches at once: nothing to hold
+            result, held = await asyncio.to_thread(apply_locally, self.engine, config, hold)
             # Workers bind only what the main engine could bind: what failed is reported once.
             ok = IngressConfig(tuple(x for x in config.listeners if x.key not in result.failed))
-            self._last_line = (json.dumps(config_to_wire(ok)) + "\n").encode()
-            alive = [p for p in self._procs if p.returncode is None]
-            await asyncio.gather(*(self._send(proc, self._last_line) for proc in alive))
+            self._last_line = _line({"listeners": config_to_wire(ok), "hold": False})
+            line = _line({"listeners": config_to_wire(ok), "hold": hold})
+            try:
+                answers = await asyncio.gather(*(self._send(proc, line) for proc in alive))
+                if held or any(a.get("held") for a in answers):
+                    release = _line({"release": True})
+                    await asyncio.gather(asyncio.wrap_future(self.engine.release()),
+                                         *(self._send(proc, release) for proc in alive))
+            except BaseException:
+                self.engine.release()  # a later change releases the workers (held is all held)
+                raise
             return result
 
     async def close(self) -> None:
@@ -163,6 +193,10 @@ class BuiltinDriver:
         return IngressConfig(tuple(
             dataclasses.replace(lst, backends=tuple(b for b in lst.backends if not b.hop))
             for lst in config.listeners))
+
+
+def _line(request: dict[str, object]) -> bytes:
+    return (json.dumps(request) + "\n").encode()
 
 
 def config_to_wire(config: IngressConfig) -> list[dict[str, object]]:

@@ -1,7 +1,10 @@
 """A built-in ingress worker process: one more ``Engine`` on the same listeners (SO_REUSEPORT).
 
-platd writes the whole configuration as one JSON line per change on stdin; the worker applies
-it and answers one JSON line. When stdin closes (platd stopped or died), the worker exits.
+platd writes one JSON line per request on stdin and reads one JSON line back for each:
+``{"listeners": [...], "hold": bool}`` (the whole configuration; the answer names the
+listeners that could not be bound and those held, see ``Engine.apply``) or ``{"release":
+true}`` (accept again on held listeners, once every process has the change). When stdin
+closes (platd stopped or died), the worker exits.
 """
 
 from __future__ import annotations
@@ -20,9 +23,16 @@ def main() -> int:
     engine.start()
     try:
         for line in sys.stdin:
-            config = config_from_wire(json.loads(line))
-            result = apply_locally(engine, config)
-            sys.stdout.write(json.dumps({"failed": [list(k) for k in result.failed]}) + "\n")
+            request = json.loads(line)
+            if request.get("release"):
+                engine.release().result()
+                answer: dict[str, object] = {"released": True}
+            else:
+                config = config_from_wire(request["listeners"])
+                result, held = apply_locally(engine, config, bool(request.get("hold")))
+                answer = {"failed": [list(k) for k in result.failed],
+                          "held": [list(k) for k in sorted(held)]}
+            sys.stdout.write(json.dumps(answer) + "\n")
             sys.stdout.flush()
     finally:
         engine.stop()
