@@ -509,7 +509,7 @@ class Reconciler:
     async def _watch_runtime(self) -> None:
         while True:
             try:
-                async for event in self.runtime.events():
+                async for event in self.runtime.events(self.store.host_id):
                     if not self._caused_here(event):
                         self.poke()
             except RuntimeError_ as e:

@@ -171,17 +171,23 @@ class DockerRuntime:
 
         return follow_logs(self._client, container_id, cursor, stop)
 
-    async def events(self) -> AsyncGenerator[RuntimeEvent, None]:
-        """Lifecycle events of plat containers from the moment of the first ``anext``, forever.
+    async def events(self, host_id: str | None = None) -> AsyncGenerator[RuntimeEvent, None]:
+        """Lifecycle events of plat containers (with ``host_id``: of those that host owns) from
+        the moment of the first ``anext``, forever.
+
+        An engine shared by several hosts (tests, benchmarks, a cluster tried out on one
+        machine) reports every host's containers: each of their events woke a pass of every
+        host's reconciler, and a pass under way holds up the one a rollout waits for.
 
         If the engine closes the stream, it is reopened from just after the last event seen, so
         nothing is lost; if the engine cannot be reached, ``RuntimeError_`` ends the iteration
         and the caller should re-list (``list_instances``) once it reconnects.
         """
         docker = self._client()
-        filters = json.dumps(
-            {"type": ["container"], "label": [f"{LABELS['managed']}=1"], "event": EVENT_ACTIONS}
-        )
+        labels = [f"{LABELS['managed']}=1"]
+        if host_id is not None:
+            labels.append(f"{LABELS['host']}={host_id}")  # labels filter together (AND)
+        filters = json.dumps({"type": ["container"], "label": labels, "event": EVENT_ACTIONS})
         since_ns = time.time_ns()
         while True:
             params = {"filters": filters, "since": _since(since_ns)}

@@ -267,6 +267,42 @@ def test_exit_code_logs_and_events(run: Run, make_spec: SpecFactory) -> None:
 
 
 @docker
+def test_a_hosts_events_leave_out_the_containers_of_another_host_on_the_engine(
+    run: Run, make_spec: SpecFactory, host_id: str,
+) -> None:
+    """Every host on one engine (tests, a cluster tried on one machine) would otherwise be
+    told of the others' containers, each event waking a reconcile pass of its own."""
+    theirs_spec = make_spec(command=("sh", "-c", "exit 0"), host_id=f"{host_id}-other")
+    ours_spec = make_spec(command=("sh", "-c", "exit 0"))
+
+    async def body(rt: DockerRuntime) -> tuple[str, str, list[RuntimeEvent]]:
+        events = rt.events(host_id)
+        first = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(0.1)  # the stream starts from the moment it is first awaited
+        theirs = await rt.create(theirs_spec)
+        try:
+            await rt.start(theirs)
+            await wait_for(lambda: rt.inspect(theirs), lambda o: o.state == "exited")
+            ours = await rt.create(ours_spec)
+            await rt.start(ours)
+            seen: list[RuntimeEvent] = []
+            async with asyncio.timeout(20):
+                event = await first
+                while True:
+                    seen.append(event)
+                    if event.container_id == ours and event.action == "die":
+                        return theirs, ours, seen
+                    event = await anext(events)
+        finally:
+            await events.aclose()
+            await rt.remove(theirs)
+
+    _theirs, ours, seen = run(body)
+    assert {e.container_id for e in seen} == {ours}
+    assert [e.action for e in seen] == ["start", "die"]
+
+
+@docker
 def test_oom_kill_is_observed(run: Run, make_spec: SpecFactory) -> None:
     """Docker 20.10 on cgroup v1 loses some OOM notices (no "oom" event, OOMKilled false, seen in
     about one run in six here): the engine's flake, so a few attempts are allowed. What is tested
