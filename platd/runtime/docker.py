@@ -226,6 +226,9 @@ class DockerRuntime:
             labels.append(f"{LABELS['host']}={host_id}")  # labels filter together (AND)
         filters = json.dumps({"type": ["container"], "label": labels, "event": EVENT_ACTIONS})
         since_ns = time.time_ns()
+        # Events before this stream began (a lost one's last moments) may never be heard:
+        # no earlier inspection stands in for a new one.
+        self._reusable.clear()
         while True:
             params = {"filters": filters, "since": _since(since_ns)}
             try:
