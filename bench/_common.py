@@ -213,6 +213,13 @@ def remove_containers(label: str) -> None:
 
 def wait_no_containers(d: Daemon, timeout: float = 60) -> None:
     """Wait until the daemon has removed all its containers (after a delete or a scale to 0)."""
+    wait_containers(d, 0, timeout)
+
+
+def wait_containers(d: Daemon, count: int, timeout: float = 60) -> None:
+    """Wait until the daemon has ``count`` containers left: the ones a rollout replaced are
+    stopped and removed (`plat deploy` returns before that, while they still stop)."""
     deadline = time.monotonic() + timeout
-    while _containers(f"dev.plat.host={d.host_id}") and time.monotonic() < deadline:
-        time.sleep(0.1)
+    while (len(_containers(f"dev.plat.host={d.host_id}")) != count
+           and time.monotonic() < deadline):
+        time.sleep(0.02 if count else 0.1)

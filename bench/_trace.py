@@ -93,6 +93,12 @@ def _step(*_args: Any, **f: Any) -> dict[str, Any]:
     return {"step": f.get("step"), "outcome": f.get("outcome"), "status": f.get("status")}
 
 
+def _verdicts(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The status of the release verdicts written with the instance rows, if any."""
+    verdicts = kwargs.get("verdicts", args[3] if len(args) > 3 else ())
+    return {"status": ",".join(str(getattr(v, "status", "?")) for v in verdicts) or None}
+
+
 def hook_platd() -> None:
     wrap("platd.services.releases:prepare_deploy", "prepare_deploy")
     wrap("platd.services.releases:commit_deploy", "commit_deploy")
@@ -106,7 +112,7 @@ def hook_platd() -> None:
     wrap("platd.runtime.docker:DockerRuntime.list_instances", "docker_list")
     wrap("platd.runtime.docker:DockerRuntime.inspect", "docker_inspect")
     wrap("platd.reconcile.loop:load_desired", "load_desired")
-    wrap("platd.reconcile.observed:write_instances", "write_instances")
+    wrap("platd.reconcile.observed:write_instances", "write_instances", _verdicts)
     wrap("platd.reconcile.executor:Executor._stop", "stop_task")
     wrap("platd.logs.collector:Collector.drain", "logs_drain")
     wrap("platd.ingress.controller:IngressController.drain", "ingress_drain")

@@ -3,7 +3,12 @@
 - floor x1 / xN: `docker run -d` of the sample image with the manifest's cpu and memory limits
   on a user-defined bridge network plus polling health until 200 (as in bench/deploy.py, which
   says why the limits and the network); x1 on the default bridge is shown too.
-- rollback: from v2 back to v1 (image already on the host), until plat reports it converged.
+- rollback: from v2 back to v1 (image already on the host), until plat reports it converged,
+  once v2's deploy has settled (the v1 instance it replaced is stopped and removed), as the
+  floor's `docker run` starts on an engine that is not stopping a container. Also shown: the
+  same rollback right after `plat deploy` of v2 returned, while the engine still stops the
+  instance that deploy replaced (a stop beside a `docker run` costs it 100-200 ms of engine
+  and CPU time here, measured with the docker CLI alone; bench/rollout_phases.py shows it).
 - fresh deploy: a new release of the same image into a fresh env, for comparison.
 - scale 1 -> N (10): `plat scale web --count N` until status shows N current healthy instances.
 
@@ -24,6 +29,7 @@ from _common import (
     remove_containers,
     running_daemon,
     timed,
+    wait_containers,
     wait_no_containers,
 )
 from deploy import bridge_network, floor_once, manifest
@@ -53,7 +59,7 @@ def main() -> None:
             defaults1: list[float] = []
             bares1: list[float] = []
             floors_n: list[float] = []
-            rollbacks, fresh, scales = [], [], []
+            rollbacks, right_after, fresh, scales = [], [], [], []
             one = manifest(tmp / "one.toml", 1)
             for n in range(args.runs):
                 # The floors of each round beside plat's runs: load that changes during the
@@ -65,9 +71,16 @@ def main() -> None:
                 target = d.make_env(f"bench/shop/hello/rb{n}")
                 _ok(d.plat("deploy", "-f", str(one), "--target", target))
                 _ok(d.plat("deploy", "-f", str(one), "--image", IMAGE_V2, "--target", target))
+                wait_containers(d, 1)
                 rollbacks.append(
                     timed(lambda t=target: _ok(d.plat("rollback", "v1", "--target", t)))
                 )
+                wait_containers(d, 1)
+                _ok(d.plat("deploy", "-f", str(one), "--image", IMAGE_V2, "--target", target))
+                right_after.append(
+                    timed(lambda t=target: _ok(d.plat("rollback", "v1", "--target", t)))
+                )
+                wait_containers(d, 1)
                 fresh_target = d.make_env(f"bench/shop/hello/fresh{n}")
                 fresh.append(
                     timed(
@@ -100,6 +113,8 @@ def main() -> None:
                 ("plat rollback v2 -> v1 to healthy", median_of(rollbacks), floor1, "<= 1.2x"),
                 ("  the same against the default-bridge floor", median_of(rollbacks), default1,
                  ""),
+                ("  the same right after the deploy of v2 returned", median_of(right_after),
+                 floor1, ""),
                 ("plat deploy of the same release, fresh env", median_of(fresh), floor1, ""),
                 (f"docker run x{n} + health, user-defined bridge (floor)", floor_n, None, ""),
                 (f"plat scale 1 -> {n} to healthy", median_of(scales), floor_n, "compare"),

@@ -9,6 +9,11 @@ two marks, and the phases add up to the whole command. The docker floor (with th
 cpu and memory limits, on a user-defined bridge network, as in bench/deploy.py) is split into
 `docker run -d`, `docker port` and health polls every 50 ms.
 
+The rollback is timed twice: once v2's deploy has settled (the v1 instance it replaced is
+stopped and removed, as bench/rollback.py times it), and right after `plat deploy` of v2 returned,
+while the engine still stops that instance; the row "(beside) the engine stopping or removing
+another instance" says how much of create + start ran beside such a stop.
+
 Tracing adds a few milliseconds (a file append per mark); compare phases, and take the totals
 from bench/deploy.py and bench/rollback.py. A phase whose marks are missing (a wrapped function
 was renamed) shows "-". Nothing here asserts.
@@ -35,6 +40,7 @@ from _common import (
     print_grid,
     remove_containers,
     running_daemon,
+    wait_containers,
     wait_no_containers,
 )
 from deploy import IMAGE, LIMITS, bridge_network, healthy, manifest
@@ -119,6 +125,29 @@ def _span(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else b - a
 
 
+def _engine_busy(marks: Marks, start: float | None, end: float | None) -> float | None:
+    """Seconds of ``start``..``end`` in which platd had a stop or a remove under way in the
+    engine (one that began before the marks, the plat command's spawn, counts from there)."""
+    if start is None or end is None:
+        return None
+    spans: list[tuple[float, float]] = []
+    for call in ("docker_stop", "docker_remove"):
+        began: list[float] = []
+        for m in marks:
+            if m["n"] == call + ">":
+                began.append(float(m["t"]))
+            elif m["n"] == call + "<":
+                spans.append((began.pop(0) if began else float("-inf"), float(m["t"])))
+        spans += [(b, float("inf")) for b in began]
+    busy, reached = 0.0, start
+    for a, b in sorted(spans):
+        a, b = max(a, reached), min(b, end)
+        if b > a:
+            busy += b - a
+            reached = b
+    return busy
+
+
 # The rows not indented follow one another and add up to the total; indented rows are parts of
 # the row above or happen beside it.
 PHASES = [
@@ -132,6 +161,8 @@ PHASES = [
     "release committed -> docker create",
     "  of which waiting for a pass to start",
     "docker create + start",
+    "  docker create",
+    "  (beside) the engine stopping or removing another instance",
     "started -> first health probe",
     "first probe -> healthy probe",
     "healthy -> converged committed",
@@ -159,10 +190,15 @@ def phases(marks: Marks, post: str) -> tuple[dict[str, float | None], int | None
     pass_starts = tl.last("pass>", create)
     wake = (None if create is None or committed is None
             else max(0.0, (pass_starts or committed) - committed))
+    created = tl.first("docker_create<", create)
     running = tl.first("docker_start<", create)
     probe = tl.first("probe>", running)
     healthy_at = tl.first("probe<", probe, ok=True)
-    converged = tl.first("commit", tl.first("mark>", healthy_at, status="converged"))
+    # The verdict is written on its own (mark) or with the pass's instance rows.
+    verdict = [t for t in (tl.first("mark>", healthy_at, status="converged"),
+                           tl.first("write_instances>", healthy_at, status="converged"))
+               if t is not None]
+    converged = tl.first("commit", min(verdict) if verdict else None)
     seen = tl.first("request<", converged, path="GET events wait")
     followed_by = tl.first("request>", seen)
     concluded = tl.first("request<", followed_by) if followed_by is not None else seen
@@ -183,6 +219,8 @@ def phases(marks: Marks, post: str) -> tuple[dict[str, float | None], int | None
         _span(committed, create),
         wake,
         _span(create, running),
+        _span(create, created),
+        _engine_busy(marks, create, running),
         _span(running, probe),
         _span(probe, healthy_at),
         _span(healthy_at, converged),
@@ -237,18 +275,22 @@ def _spread(values: Sequence[float | None]) -> str:
     return f"{known[0]:.0f}-{known[-1]:.0f}" if len(known) > 1 else ""
 
 
-def report(runs: int, deploys: list[dict[str, float | None]],
-           rollbacks: list[dict[str, float | None]], probes: dict[str, list[int | None]],
-           floors: list[dict[str, float]]) -> None:
+def report(runs: int, columns: dict[str, list[dict[str, float | None]]],
+           probes: dict[str, list[int | None]], floors: list[dict[str, float]]) -> None:
     print(f"host: {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f}")
-    print_grid(f"Phases of plat deploy x1 and plat rollback v2 -> v1, to healthy; median ms of "
-               f"{runs} run(s) (range); indented rows are not added to the total",
-               ("phase", "deploy x1", "range", "rollback", "range"),
-               [(name, _ms([d[name] for d in deploys]), _spread([d[name] for d in deploys]),
-                 _ms([r[name] for r in rollbacks]), _spread([r[name] for r in rollbacks]))
+    header = ["phase"]
+    for name in columns:
+        header += [name, "range"]
+    print_grid(f"Phases of plat deploy x1 and plat rollback v2 -> v1 (once v2's deploy settled, "
+               f"and right after it returned), to healthy; median ms of {runs} run(s) (range); "
+               f"indented rows are not added to the total",
+               tuple(header),
+               [(name, *[cell for runs_of in columns.values()
+                         for cell in (_ms([r[name] for r in runs_of]),
+                                      _spread([r[name] for r in runs_of]))])
                 for name in PHASES]
-               + [("health probes sent until healthy", _count(probes["deploy"]), "",
-                   _count(probes["rollback"]), "")])
+               + [("health probes sent until healthy",
+                   *[cell for name in columns for cell in (_count(probes[name]), "")])])
     names = list(floors[0])
     print_grid(f"The floor split the same way: docker run x1 with the same limits, on a "
                f"user-defined bridge; median ms of "
@@ -266,9 +308,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7)
     args = parse_args(parser, quick={"runs": 1})
-    deploys: list[dict[str, float | None]] = []
-    rollbacks: list[dict[str, float | None]] = []
-    probes: dict[str, list[int | None]] = {"deploy": [], "rollback": []}
+    columns: dict[str, list[dict[str, float | None]]] = {
+        "deploy x1": [], "rollback": [], "right after": []}
+    probes: dict[str, list[int | None]] = {name: [] for name in columns}
     floors: list[dict[str, float]] = []
     with running_daemon("docker", kind=TracedDaemon) as (d, tmp), bridge_network() as network:
         assert isinstance(d, TracedDaemon)
@@ -279,21 +321,26 @@ def main() -> None:
                 target = d.make_env(f"bench/shop/hello/deploy{n}")
                 marks = traced_plat(d, "deploy", "-f", str(one), "--target", target)
                 got, count = phases(marks, "POST deploy")
-                deploys.append(got)
-                probes["deploy"].append(count)
+                columns["deploy x1"].append(got)
+                probes["deploy x1"].append(count)
                 back = d.make_env(f"bench/shop/hello/rollback{n}")
                 _ok(d.plat("deploy", "-f", str(one), "--target", back))
-                _ok(d.plat("deploy", "-f", str(one), "--image", IMAGE_V2, "--target", back))
-                marks = traced_plat(d, "rollback", "v1", "--target", back)
-                got, count = phases(marks, "POST rollback")
-                rollbacks.append(got)
-                probes["rollback"].append(count)
+                wait_containers(d, 2)  # the deploy x1 above and this one
+                for column in ("rollback", "right after"):
+                    _ok(d.plat("deploy", "-f", str(one), "--image", IMAGE_V2, "--target", back))
+                    if column == "rollback":
+                        wait_containers(d, 2)  # v2's deploy settled: its v1 instance removed
+                    marks = traced_plat(d, "rollback", "v1", "--target", back)
+                    got, count = phases(marks, "POST rollback")
+                    columns[column].append(got)
+                    probes[column].append(count)
+                    wait_containers(d, 2)
                 for env in (target, back):
                     d.plat("envs", "delete", env, "--yes")
                 wait_no_containers(d)
         finally:
             remove_containers("plat-bench=1")
-    report(args.runs, deploys, rollbacks, probes, floors)
+    report(args.runs, columns, probes, floors)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from platd.clock import Clock
@@ -63,25 +63,17 @@ class Executor:
         # Awaited between stop and remove (the log collector reads the container's last lines).
         self.before_remove = before_remove
         # Told each container this executor started, its spec hash (the prober probes it) and
-        # the write of its "running" event, if one is under way (no probe before it is done).
+        # the write of its "running" event, if one is under way (a health event waits for it).
         self.on_started = on_started or (lambda _container_id, _spec_hash, _recorded: None)
 
     async def execute(
-        self, plan: Plan, write_rows: Callable[[], Awaitable[None]] | None = None,
+        self, plan: Plan,
+        write_rows: Callable[[Sequence[observed.Verdict]], Awaitable[None]] | None = None,
     ) -> None:
-        """Carry out ``plan``. ``write_rows`` (the pass writes its instance rows) is awaited
-        once, before the first of: any stop (ingress drains by those rows), a converged
-        verdict (whoever reads "converged" finds the healthy instances it was decided on)."""
-        rows: asyncio.Future[None] | None = None
-
-        async def rows_first() -> None:
-            nonlocal rows
-            if write_rows is None:
-                return
-            if rows is None:
-                rows = asyncio.ensure_future(write_rows())
-            await rows
-
+        """Carry out ``plan``. ``write_rows(verdicts)`` (the pass writes its instance rows, and
+        the plan's converged verdicts in the same transaction) is awaited once, before any
+        stop (ingress drains by those rows), when the plan has a stop or a converged verdict:
+        whoever reads "converged" finds the healthy instances it was decided on."""
         failed_images = set()
         failed_releases = set()
         pulls = [a for a in plan.actions if isinstance(a, Pull)]
@@ -90,35 +82,42 @@ class Executor:
                 failed_images.add(pull.image)
                 if pull.fatal:
                     failed_releases.add(pull.release_id)
+        verdicts = [a for a in plan.actions if isinstance(a, MarkRelease)
+                    and a.release_id not in failed_releases]  # a failed pull decided those
+        stops = [a for a in plan.actions if isinstance(a, Stop)]
+        converged = [a for a in verdicts if a.status == "converged"]
         work = []
-        stops = []
         for action in plan.actions:
-            if isinstance(action, MarkRelease) and action.release_id in failed_releases:
-                continue  # the failed pull already decided this release's fate
             if isinstance(action, Create) and action.desired.image not in failed_images:
                 work.append(self._create(action))
             elif isinstance(action, Start):
                 work.append(self._start(action))
             elif isinstance(action, Restart):
                 work.append(self._restart(action))
-            elif isinstance(action, Stop):
-                stops.append(action)
-            elif isinstance(action, MarkRelease):
-                work.append(self._mark(action, rows_first))
             elif isinstance(action, Pending):
                 work.append(self._pending(action))
-        done = asyncio.gather(*work)
-        # Stops start after the rest is under way: the pass's rows and then a rollout's
-        # verdict (written with the stops of the old instances it replaces) take the store's
-        # one writer before the stops' events do, and `plat rollback` hears it one or two
-        # writes sooner.
-        if stops and write_rows is not None:
-            await asyncio.sleep(0)  # the verdict's task starts first, and with it the rows
+        tasks = [asyncio.ensure_future(w) for w in work]  # creates first: they are the longest
+        rows: asyncio.Future[None] | None = None
+        if write_rows is not None and (converged or stops):
+            rows = asyncio.ensure_future(write_rows([_verdict(a) for a in converged]))
+            tasks.append(rows)
+        marks = [asyncio.ensure_future(self._mark(a)) for a in verdicts
+                 if rows is None or a.status != "converged"]
+        tasks += marks
+        done = asyncio.gather(*tasks)
+        if stops:
+            # The stops' events wait for the rows and the verdicts: a rollout's verdict lands
+            # before the events of the stops of the old instances it replaces, so a follower
+            # (`plat rollback`) is not woken by those first to ask once more, and the verdict
+            # never waits behind them for the store's one writer.
             try:
-                await rows_first()
+                if rows is not None:
+                    await rows  # no stop without the rows: ingress would drain by stale ones
             except BaseException:
-                await asyncio.gather(done, return_exceptions=True)
-                raise  # no stop without the rows: ingress would drain by stale ones
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+            if marks:
+                await asyncio.wait(marks)
         for stop in stops:
             self._stop_in_background(stop)
         await done
@@ -250,8 +249,8 @@ class Executor:
         recorded = asyncio.ensure_future(self._event(
             **where, step="create", outcome="ok", message=f"instance {instance_id} is running"
         ))
-        # Inspected (for its address) while that is written, and probed once it is, so that
-        # the history says "running" before it says "healthy".
+        # Inspected (for its address) and probed while that is written; its health event waits
+        # for the write, so that the history says "running" before it says "healthy".
         self.on_started(container_id, d.spec_hash, recorded)
         await recorded
 
@@ -402,11 +401,8 @@ class Executor:
             self.ledger.stopping.discard(inst.container_id)
             self.poke()
 
-    async def _mark(self, action: MarkRelease,
-                    rows_first: Callable[[], Awaitable[None]]) -> None:
+    async def _mark(self, action: MarkRelease) -> None:
         message = action.message or _default_message(action)
-        if action.status == "converged":
-            await rows_first()
         if action.status in ("failed", "degraded") and action.instance is not None:
             lines = await self._last_lines(action.instance.container_id)
             if lines:
@@ -449,6 +445,14 @@ class Executor:
         """Wait for stops in flight (used on shutdown and by tests)."""
         if self._stop_tasks:
             await asyncio.gather(*self._stop_tasks, return_exceptions=True)
+
+
+def _verdict(action: MarkRelease) -> observed.Verdict:
+    return observed.Verdict(
+        env_id=action.env_id, release_id=action.release_id, status=action.status,
+        step=action.step, category=action.category,
+        message=action.message or _default_message(action),
+    )
 
 
 def _default_message(action: MarkRelease) -> str:

@@ -22,7 +22,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +115,8 @@ class Reconciler:
         # Containers just started, as inspected right after their start (monotonic time of
         # the inspection, the container): probed before a pass has listed them.
         self._fresh: dict[str, tuple[float, ObservedContainer]] = {}
+        # The write of each such container's "running" event while it is under way.
+        self._recorded: dict[str, asyncio.Future[None]] = {}
         self._probe_now = asyncio.Event()
         self._probing = False
         # Probes under way, one per container at most, and the first error one of them raised.
@@ -290,14 +292,14 @@ class Reconciler:
         plan, held_for = self._hold_back(plan, now)
         pending = {(a.desired.env_id, a.desired.workload): a for a in plan.actions
                    if isinstance(a, Pending)}
-        async def rows_of_this_pass() -> None:
+        async def rows_of_this_pass(verdicts: Sequence[observed_service.Verdict]) -> None:
             # Before stops: they drain ingress first, which reads instance rows, and those must
             # already show the instances that became healthy this pass, or the new set would
-            # look empty. Before a converged verdict: `plat status` right after it must not
+            # look empty. With a converged verdict: `plat status` right after it must not
             # show the instances as they were before they turned healthy.
             await asyncio.to_thread(
                 observed_service.write_instances, self.store, self.clock,
-                self._rows(views, pending),
+                self._rows(views, pending), verdicts,
             )
 
         await self.executor.execute(plan, write_rows=rows_of_this_pass)
@@ -507,7 +509,7 @@ class Reconciler:
     async def _watch_runtime(self) -> None:
         while True:
             try:
-                async for event in self.runtime.events():
+                async for event in self.runtime.events(self.store.host_id):
                     if not self._caused_here(event):
                         self.poke()
             except RuntimeError_ as e:
@@ -554,14 +556,19 @@ class Reconciler:
         except RuntimeError_ as e:
             log.debug("inspecting started container %s failed: %s", container_id, e)
             return  # the next pass lists it
-        if recorded is not None:
-            # Its "running" event first (shielded: its writer awaits it too, and a cancelled
-            # inspection must not cancel the write). Its failure is the executor's to report.
-            with contextlib.suppress(Exception):
-                await asyncio.shield(recorded)
         if o is not None:
+            # Probed while its "running" event is still being written: a health event waits
+            # for that write (``_probe_one``), the probe does not (measured: 2-8 ms of a
+            # rollout, more while other writes queue for the store).
+            if recorded is not None and not recorded.done():
+                self._recorded[container_id] = recorded
+                recorded.add_done_callback(
+                    functools.partial(self._forget_recorded, container_id))
             self._fresh[container_id] = (inspected_at, o)
             self._probe_now.set()
+
+    def _forget_recorded(self, container_id: str, _written: asyncio.Future[None]) -> None:
+        self._recorded.pop(container_id, None)
 
     def _watched(self) -> list[ObservedContainer]:
         """What the prober looks at: the last pass's containers, each replaced by a newer
@@ -659,6 +666,13 @@ class Reconciler:
             # The pass reads health from the ledger: wake it before the event is written, so
             # a rollout moves on without waiting for the write (measured: 25-47 ms).
             self.poke()
+            recorded = self._recorded.get(o.container_id)
+            if recorded is not None:
+                # Its "running" event first, so that the history says "running" before it
+                # says "healthy" (shielded: the executor awaits that write too, and a
+                # cancelled probe must not cancel it). Its failure is the executor's to report.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(recorded)
             await asyncio.to_thread(
                 observed_service.record_event, self.store, self.clock, env_id=o.env_id,
                 release_id=o.release_id, workload=o.workload, instance_id=o.instance_id,

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from platd.clock import Clock
 from platd.spec.errors import StorageFull
@@ -40,6 +41,18 @@ class InstanceRow:
     ip: str | None = None  # bridge address, for ingress
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """Where a release stands on this host, as ``mark_release`` writes it."""
+
+    env_id: str
+    release_id: str
+    status: str
+    step: str | None
+    category: str | None
+    message: str
+
+
 def load_restarts(store: Store) -> dict[str, int]:
     """Restart counts survive a daemon restart; everything else is re-observed."""
     with store.read() as session:
@@ -49,8 +62,14 @@ def load_restarts(store: Store) -> dict[str, int]:
         return {r.id: r.restarts for r in rows}
 
 
-def write_instances(store: Store, clock: Clock, rows: list[InstanceRow]) -> None:
-    """Replace this host's instance rows with ``rows``; vanished ones become tombstones."""
+def write_instances(
+    store: Store, clock: Clock, rows: list[InstanceRow], verdicts: Sequence[Verdict] = (),
+) -> None:
+    """Replace this host's instance rows with ``rows``; vanished ones become tombstones.
+
+    ``verdicts`` are written in the same transaction: whoever reads a converged verdict finds
+    the healthy instances it was decided on, and a rollout's last step is one commit, not two
+    one after the other (each a thread hop and a commit the user waits for)."""
     now = clock.time()
     seen = {r.instance_id for r in rows}
     with store.write() as session:
@@ -78,6 +97,8 @@ def write_instances(store: Store, clock: Clock, rows: list[InstanceRow]) -> None
             if instance_id not in seen and not row.deleted:
                 row.deleted, row.state, row.updated_at = True, "gone", now
                 session.add(row)
+        for verdict in verdicts:
+            _mark(session, store, clock, verdict)
 
 
 def mark_engine_unreachable(store: Store, clock: Clock, reason: str) -> None:
@@ -108,26 +129,32 @@ def mark_release(
     category: str | None, message: str,
 ) -> None:
     with store.write() as session:
-        state_id = f"{release_id}:{store.host_id}"
-        state = session.get(ReleaseState, state_id) or ReleaseState(
-            id=state_id, release_id=release_id, host_id=store.host_id, status=status, updated_at=0,
-        )
-        env = session.get(Env, env_id)
-        if env is not None and env.current_release_id == release_id:
-            # The verdict answers to the rollout the env's latest pointer move started.
-            state.change_id = env.current_change_id
-        state.status, state.step, state.category, state.message = status, step, category, message
-        state.updated_at = clock.time()
-        session.add(state)
-        outcome = {"rolling": "started", "converged": "ok", "failed": "failed",
-                   "degraded": "failed"}[status]
-        # A degraded release's rollout had ended: its verdict is the watch's, not a rollout's
-        # (a follower waits for the rollout step and has already concluded).
-        eventlog.record(
-            session, clock, env_id=env_id, release_id=release_id,
-            step="watch" if status == "degraded" else "rollout",
-            outcome=outcome, category=category, message=message,
-        )
+        _mark(session, store, clock, Verdict(env_id, release_id, status, step, category, message))
+
+
+def _mark(session: Session, store: Store, clock: Clock, v: Verdict) -> None:
+    state_id = f"{v.release_id}:{store.host_id}"
+    state = session.get(ReleaseState, state_id) or ReleaseState(
+        id=state_id, release_id=v.release_id, host_id=store.host_id, status=v.status,
+        updated_at=0,
+    )
+    env = session.get(Env, v.env_id)
+    if env is not None and env.current_release_id == v.release_id:
+        # The verdict answers to the rollout the env's latest pointer move started.
+        state.change_id = env.current_change_id
+    state.status, state.step, state.category, state.message = (
+        v.status, v.step, v.category, v.message)
+    state.updated_at = clock.time()
+    session.add(state)
+    outcome = {"rolling": "started", "converged": "ok", "failed": "failed",
+               "degraded": "failed"}[v.status]
+    # A degraded release's rollout had ended: its verdict is the watch's, not a rollout's
+    # (a follower waits for the rollout step and has already concluded).
+    eventlog.record(
+        session, clock, env_id=v.env_id, release_id=v.release_id,
+        step="watch" if v.status == "degraded" else "rollout",
+        outcome=outcome, category=v.category, message=v.message,
+    )
 
 
 def record_event(store: Store, clock: Clock, **fields: Any) -> None:

@@ -201,8 +201,9 @@ class Runtime(Protocol):
         ``stop`` is set and everything it wrote until then has been yielded."""
         ...
 
-    def events(self) -> AsyncIterator[RuntimeEvent]:
-        """Lifecycle events of plat-managed containers, forever."""
+    def events(self, host_id: str | None = None) -> AsyncIterator[RuntimeEvent]:
+        """Lifecycle events of plat-managed containers (with ``host_id``: only of those that
+        host owns), forever."""
         ...
 
     async def exec(

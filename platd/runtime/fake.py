@@ -235,7 +235,7 @@ class FakeRuntime:
             else:
                 await asyncio.sleep(0.01)
 
-    async def events(self) -> AsyncGenerator[RuntimeEvent, None]:
+    async def events(self, host_id: str | None = None) -> AsyncGenerator[RuntimeEvent, None]:
         while True:
             yield await self._events.get()
 

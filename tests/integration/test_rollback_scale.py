@@ -33,6 +33,8 @@ def test_rollback_restores_digest_config_and_secret_versions(
     assert d.plat("config", "set", "GREETING=from-v2").code == 0
     assert d.plat("secrets", "update", "db", "--set", "PASSWORD=secret-v2").code == 0
     assert d.plat("deploy", "-f", str(manifest(tmp_path, count=1, image=HELLO_V2))).code == 0
+    # The v1 instance stops after the verdict `plat deploy` returned on.
+    wait_for(lambda: len(running(d)) == 1)
     (c,) = running(d)
     assert "GREETING=from-v2" in docker_exec(c.id, "env")
 

@@ -147,6 +147,7 @@ def test_an_image_removed_with_docker_rmi_is_pulled_again(
     assert not present(v2["images"]["web"])
     r = d.plat("deploy", "-f", str(manifest(tmp_path, count=1, image=second, memory="72M")))
     assert r.code == 0, (r.out, r.err)
+    wait_for(lambda: len(running(d)) == 1)  # the replaced instance stops after the verdict
     (c,) = running(d)
     assert c.image == v2["images"]["web"]
 

@@ -6,6 +6,7 @@ The pure translation helpers at the bottom need no engine and always run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import socket
 import tarfile
@@ -264,6 +265,85 @@ def test_exit_code_logs_and_events(run: Run, make_spec: SpecFactory) -> None:
     assert [e.action for e in seen] == ["start", "die"]
     assert seen[1].exit_code == 3
     assert {e.instance_id for e in seen} == {spec.instance_id}
+
+
+@docker
+def test_a_hosts_events_leave_out_the_containers_of_another_host_on_the_engine(
+    run: Run, make_spec: SpecFactory, host_id: str,
+) -> None:
+    """Every host on one engine (tests, a cluster tried on one machine) would otherwise be
+    told of the others' containers, each event waking a reconcile pass of its own."""
+    theirs_spec = make_spec(command=("sh", "-c", "exit 0"), host_id=f"{host_id}-other")
+    ours_spec = make_spec(command=("sh", "-c", "exit 0"))
+
+    async def body(rt: DockerRuntime) -> tuple[str, str, list[RuntimeEvent]]:
+        events = rt.events(host_id)
+        first = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(0.1)  # the stream starts from the moment it is first awaited
+        theirs = await rt.create(theirs_spec)
+        try:
+            await rt.start(theirs)
+            await wait_for(lambda: rt.inspect(theirs), lambda o: o.state == "exited")
+            ours = await rt.create(ours_spec)
+            await rt.start(ours)
+            seen: list[RuntimeEvent] = []
+            async with asyncio.timeout(20):
+                event = await first
+                while True:
+                    seen.append(event)
+                    if event.container_id == ours and event.action == "die":
+                        return theirs, ours, seen
+                    event = await anext(events)
+        finally:
+            await events.aclose()
+            await rt.remove(theirs)
+
+    _theirs, ours, seen = run(body)
+    assert {e.container_id for e in seen} == {ours}
+    assert [e.action for e in seen] == ["start", "die"]
+
+
+@docker
+def test_a_listing_after_a_restart_outside_platd_shows_the_new_start(
+    run: Run, make_spec: SpecFactory, host_id: str,
+) -> None:
+    """A listing does not inspect a container it inspected running a moment ago, unless the
+    engine said something happened to it: a `docker restart` between two listings (its die
+    read from the event stream, as the reconciler reads it) shows in the second."""
+    spec = make_spec()
+
+    async def body(rt: DockerRuntime) -> tuple[ObservedContainer, ObservedContainer]:
+        events = rt.events(host_id)
+        pending = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(0.1)  # the stream starts from the moment it is first awaited
+        cid = await rt.create(spec)
+        await rt.start(cid)
+        try:
+            [first] = await rt.list_instances(host_id)
+            await asyncio.sleep(1.1)  # a start time that differs in whole seconds too
+            restart = await asyncio.create_subprocess_exec(
+                "docker", "restart", "-t", "0", cid, stdout=asyncio.subprocess.DEVNULL)
+            assert await restart.wait() == 0
+            actions: list[str] = []  # ours: start; the restart's: kill, die, stop, start
+            async with asyncio.timeout(20):
+                while not ("die" in actions and actions[-1] == "start"):
+                    event = await pending
+                    if event.container_id == cid:
+                        actions.append(event.action)
+                    pending = asyncio.ensure_future(anext(events))
+            [again] = await rt.list_instances(host_id)
+            return first, again
+        finally:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending
+            await events.aclose()
+
+    first, again = run(body)
+    assert first.state == again.state == "running"
+    assert first.started_at is not None
+    assert again.started_at is not None
+    assert again.started_at > first.started_at + 1
 
 
 @docker
