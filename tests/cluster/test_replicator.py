@@ -180,7 +180,9 @@ def test_a_healed_cut_converges_while_gossip_still_calls_the_other_side_failed(
             members = await hosts.replicators["host-0"].gossip.members()
             assert {m.name: m.status for m in members if m.name != "host-0"} == \
                 {"host-1": "failed", "host-2": "failed"}
-            assert hosts.replicators["host-0"].reached_failed >= 1
+            # A side reached the other while gossip called it failed (which side first
+            # depends on the schedule; the one reached pulls back at once).
+            assert sum(r.reached_failed for r in hosts.replicators.values()) >= 1
 
     asyncio.run(scenario())
 
