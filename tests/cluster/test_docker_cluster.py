@@ -65,7 +65,10 @@ def containers(host_ids: list[str], *, running: bool = True) -> list[dict[str, s
         ids = _docker("ps", "-q", *([] if running else ["-a"]),
                       "--filter", f"label={HOST_LABEL}={host_id}").split()
         for cid in ids:
-            labels = json.loads(_docker("inspect", "-f", "{{json .Config.Labels}}", cid) or "{}")
+            inspected = _docker("inspect", "-f", "{{json .Config.Labels}}", cid).strip()
+            if not inspected:
+                continue  # removed between the listing and the inspect: it is not there
+            labels = json.loads(inspected)
             found.append({"id": cid, "host": labels.get(HOST_LABEL, ""),
                           "instance": labels.get("dev.plat.instance", ""),
                           "env": labels.get("dev.plat.env", ""),
