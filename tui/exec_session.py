@@ -3,7 +3,10 @@
 Imported only by the exec command and the TUI's exec screen. The websocket is the
 ``websockets`` package's synchronous client (RFC 6455, TLS for ``https://`` API addresses):
 platd's server side is uvicorn's websockets implementation, and the framing on top is
-specified in docs/exec.md (server side: ``platd/api/exec.py``). A ``Wire`` drives one open
+specified in docs/exec.md (server side: ``platd/api/exec.py``). The session's process is
+started first, over plain HTTP on a thread, while this process imports the websocket library
+(more than half of what ``plat exec`` spends before a command runs); the websocket then attaches
+to the process's session and gets its output from the first byte. A ``Wire`` drives one open
 session from threads: a receiving thread hands output to the terminal as it arrives, a sending
 thread writes stdin and control messages, so neither a silent remote nor one that stops reading
 ever blocks the other direction, the signals or the terminal.
@@ -37,7 +40,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from platd import __version__
-from platd.spec.errors import DaemonUnreachable, PlatError, from_wire
+from platd.spec.errors import DaemonUnreachable, NotFound, PlatError, from_wire
 
 if TYPE_CHECKING:
     from websockets.sync.client import ClientConnection
@@ -74,12 +77,13 @@ def run(request: SessionRequest) -> int:
         session.close()
 
 
-def exec_url(api: str, target: str) -> str:
+def exec_url(api: str, target: str, session: str | None = None) -> str:
     parts = urlsplit(api if "://" in api else f"http://{api}")
     scheme = "wss" if parts.scheme == "https" else "ws"
     env_path = "/".join(quote(p, safe="") for p in target.split("/"))
+    query = f"session={quote(session, safe='')}" if session else ""
     return urlunsplit((scheme, parts.netloc, f"{parts.path.rstrip('/')}/v1/envs/{env_path}/exec",
-                       "", ""))
+                       query, ""))
 
 
 def socket_address(url: str) -> tuple[str | bytes, int]:
@@ -105,11 +109,12 @@ def _tls(api: str) -> dict[str, Any]:
     return {"ssl": trust.context(api)}
 
 
-def connect(r: SessionRequest) -> ClientConnection:
-    """The websocket to platd's exec route for ``r``; refusals of the upgrade become errors."""
+def connect(r: SessionRequest, session: str | None = None) -> ClientConnection:
+    """The websocket to platd's exec route for ``r`` (attached to the started ``session`` if
+    given); refusals of the upgrade become errors."""
     from tui import ws_import
 
-    url = exec_url(r.api, r.target)
+    url = exec_url(r.api, r.target, session)
     # First, so websockets comes in leanly (ssl only for a wss:// address).
     ws_import.load(tls=url.startswith("wss:"))
     from websockets.exceptions import InvalidHandshake, InvalidStatus
@@ -140,17 +145,46 @@ def connect(r: SessionRequest) -> ClientConnection:
         ) from e
 
 
+def _what(r: SessionRequest, rows: int, cols: int, term: str) -> dict[str, Any]:
+    return {"instance": r.instance, "workload": r.workload, "cmd": r.cmd, "tty": r.tty,
+            "stdin": r.stdin, "rows": rows, "cols": cols, "term": term}
+
+
 def start(ws: ClientConnection, r: SessionRequest, rows: int, cols: int,
           term: str) -> dict[str, Any]:
     """Send ``start`` and wait for ``started``: platd chooses the instance by the rules in
     docs/exec.md (a refusal, with ``details.instances`` when several are running, is raised)."""
+    return _started(ws, {"type": "start", **_what(r, rows, cols, term)})
+
+
+def open_session(r: SessionRequest, rows: int, cols: int,
+                 term: str) -> tuple[ClientConnection, dict[str, Any]]:
+    """The websocket of a running session and platd's ``started`` message.
+
+    The process is started over HTTP on a thread while the websocket library is imported,
+    then the websocket attaches to it. A session that platd starts only on the websocket (an
+    instance on another host, relayed; a platd older than this plat) is started there."""
+    from tui import ws_import
+
+    opening = _Opening(r, _what(r, rows, cols, term))
+    ws_import.load(tls=r.api.startswith("https://"))
+    session = opening.session()
+    ws = connect(r, session)
+    try:
+        return ws, _started(ws, None) if session else start(ws, r, rows, cols, term)
+    except BaseException:
+        ws.close()
+        raise
+
+
+def _started(ws: ClientConnection, start_message: dict[str, Any] | None) -> dict[str, Any]:
+    """Send ``start_message`` (None: the process is started already) and wait for
+    ``started``; a refusal is raised."""
     from websockets.exceptions import ConnectionClosed
 
     try:
-        ws.send(json.dumps({
-            "type": "start", "instance": r.instance, "workload": r.workload, "cmd": r.cmd,
-            "tty": r.tty, "stdin": r.stdin, "rows": rows, "cols": cols, "term": term,
-        }))
+        if start_message is not None:
+            ws.send(json.dumps(start_message))
         reply = _decode(ws.recv(timeout=START_TIMEOUT))
     except TimeoutError:
         raise PlatError(f"platd did not start the command within {START_TIMEOUT:g}s",
@@ -162,6 +196,40 @@ def start(ws: ClientConnection, r: SessionRequest, rows: int, cols: int,
     if reply.get("type") != "started":
         raise PlatError(f"platd answered the exec start with {reply.get('type')!r}")
     return reply
+
+
+class _Opening(threading.Thread):
+    """``POST .../exec/sessions`` on its own thread: the process starts while the caller
+    imports the websocket library (the thread mostly waits for platd's answer)."""
+
+    def __init__(self, r: SessionRequest, what: dict[str, Any]) -> None:
+        from tui.client import Client
+
+        super().__init__(name="plat-exec-open", daemon=True)
+        self.client = Client(r.api, r.token, timeout=START_TIMEOUT)
+        self.path = self.client.env_path(r.target, "/exec/sessions")
+        self.what = what
+        self.answer: Any = None
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.answer = self.client.post(self.path, self.what)
+        except BaseException as e:  # raised by session(), on the caller's thread
+            self.error = e
+        finally:
+            self.client.close()
+
+    def session(self) -> str | None:
+        """The started session's id; None when it is to be started on the websocket."""
+        self.join()
+        if self.error is not None:
+            if isinstance(self.error, NotFound) and str(self.error).startswith("no API route"):
+                return None  # a platd older than this plat
+            raise self.error
+        found = self.answer.get("session") if isinstance(self.answer, dict) else None
+        return found if isinstance(found, str) else None
 
 
 class Wire:
@@ -234,12 +302,8 @@ class _Session:
         self.interrupts = 0
 
     def run(self) -> int:
-        ws = connect(self.request)
-        try:
-            started = self._start(ws)
-        except BaseException:
-            ws.close()
-            raise
+        rows, cols = _terminal_size() if self.request.tty else (0, 0)
+        ws, started = open_session(self.request, rows, cols, os.environ.get("TERM") or "xterm")
         self.wire = Wire(ws)
         if self.request.as_json:
             line = json.dumps(started, sort_keys=True)
@@ -260,10 +324,6 @@ class _Session:
             # the TCP connection to end would only delay plat's exit. A session left early
             # waits for platd to take the close frame, so it hangs the process up at once.
             self.wire.close(wait=0 if self.code is not None else CLOSE_TIMEOUT)
-
-    def _start(self, ws: ClientConnection) -> dict[str, Any]:
-        rows, cols = _terminal_size() if self.request.tty else (0, 0)
-        return start(ws, self.request, rows, cols, os.environ.get("TERM") or "xterm")
 
     def _receive(self, wire: Wire, woken: int) -> None:
         """The receiving thread: output to this terminal as it comes, until ``exit``."""

@@ -30,6 +30,7 @@ from platd.api.access import Access
 from platd.api.allow import options_allow
 from platd.api.context import ApiContext
 from platd.api.deps import Svc, provide_principal
+from platd.api.exec_waiting import WaitingSessions
 from platd.api.guard import body_guard
 from platd.cluster.node import ClusterNode
 from platd.logs.service import LogService
@@ -89,7 +90,8 @@ def create_app(ctx: ApiContext) -> Litestar:
     access = Access(ctx.services, device_ttl=ctx.device_ttl,
                     device_interval=ctx.device_interval)
     return Litestar(
-        state=State({"access": access, "ca": ctx.ca_pem, "cluster": ctx.cluster}),
+        state=State({"access": access, "ca": ctx.ca_pem, "cluster": ctx.cluster,
+                     "exec_waiting": WaitingSessions(ctx.services)}),
         route_handlers=[health, tls_ca, openapi_document, tenancy.router, envs.router,
                         exec_api.router, exec_api.peer_router, logs_api.router, volumes_api.router,
                         endpoints_api.env_router, endpoints_api.org_router,

@@ -3,6 +3,9 @@
 ``GET /v1/envs/{org}/{project}/{app}/{env}/exec`` upgrades to a websocket, authenticated by the
 same bearer token as every other route (the ``Authorization`` header of the upgrade request),
 before the upgrade is accepted: a missing or invalid token is answered 401 with no websocket.
+``POST .../exec/sessions`` starts the process first and the websocket attaches to it
+(``?session=ID``): the client imports its websocket library while the command already runs
+(``platd.api.exec_waiting``).
 The framing is specified in docs/exec.md: a JSON ``start`` message, binary frames whose first
 byte names the stream (0 stdin, 1 stdout, 2 stderr), JSON control messages (``resize``, ``eof``,
 ``signal``), and a final JSON ``exit`` message. Errors are sent as ``{"type": "error", "error":
@@ -21,12 +24,14 @@ import signal
 from typing import Any, Literal
 
 import msgspec
-from litestar import Router, WebSocket, get, websocket
+from litestar import Request, Router, WebSocket, get, post, websocket
+from litestar.datastructures import State
 from litestar.exceptions import WebSocketDisconnect
 from litestar.types.asgi_types import WebSocketResponseStartEvent
 
 from platd.api.access import Access, LiveSession
 from platd.api.deps import Caller, Cluster, Svc, bearer_token, target
+from platd.api.exec_waiting import Waiting, WaitingSessions
 from platd.auth.tokens import Principal
 from platd.runtime.base import ExecSession, RuntimeError_
 from platd.services import exec as exec_service
@@ -43,8 +48,9 @@ SIGNALS = {"INT": signal.SIGINT, "QUIT": signal.SIGQUIT, "TERM": signal.SIGTERM,
 MAX_SIZE = exec_service.MAX_SIZE
 
 
-class Start(msgspec.Struct, forbid_unknown_fields=True):
-    type: Literal["start"]
+class Open(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What a session runs, and where: the body of ``POST .../exec/sessions``."""
+
     instance: str | None = None  # without it: the only running instance of the workload
     workload: str | None = None
     cmd: list[str] = []
@@ -53,6 +59,12 @@ class Start(msgspec.Struct, forbid_unknown_fields=True):
     rows: int = 0
     cols: int = 0
     term: str | None = None
+
+
+class Start(Open, kw_only=True):
+    """The first message of a session that starts on its websocket."""
+
+    type: Literal["start"]
 
 
 class Control(msgspec.Struct):
@@ -67,18 +79,22 @@ class Control(msgspec.Struct):
 @websocket("/exec")
 async def exec_session(
     socket: WebSocket[Any, Any, Any], svc: Svc, cluster: Cluster, org: str, project: str,
-    app: str, env: str,
+    app: str, env: str, session: str | None = None,
 ) -> None:
     try:
         # Authenticated before the upgrade is accepted: a caller without a valid token gets
         # an HTTP error answer (the API's wire error), never an open socket.
         bearer = bearer_token(socket.headers.get("authorization", ""))
         principal = tokens.principal_for(svc, bearer)
+        waiting = _waiting(socket.app.state).claim(session, principal) if session else None
     except PlatError as e:
         await _deny(socket, e)
         return
     await socket.accept()
     bridge = _Bridge(socket)
+    if waiting is not None:
+        await attend(bridge, svc, socket.app.state.access, waiting, bearer)
+        return
     try:
         # The start message is read first so that every other refusal answers it.
         start = await _receive_start(socket)
@@ -109,21 +125,33 @@ async def serve(bridge: Bridge, svc: ServiceContext, access: Access, principal: 
     caller's token, re-checked on every change of access; None for a session another host
     relays, which that host authorized."""
     try:
-        cmd = start.cmd or list(exec_service.SHELL)
-        process = await exec_service.start(
-            svc, where, cmd, tty=start.tty, stdin=start.stdin, rows=start.rows,
-            cols=start.cols, term=start.term,
-        )
+        waiting = await _start_process(svc, principal, where, start)
     except PlatError as e:
         await bridge.fail(e)
         return
-    except WebSocketDisconnect:
-        return
+    await attend(bridge, svc, access, waiting, bearer)
+
+
+async def _start_process(svc: ServiceContext, principal: Principal,
+                         where: exec_service.ExecTarget, start: Open) -> Waiting:
+    cmd = start.cmd or list(exec_service.SHELL)
+    process = await exec_service.start(
+        svc, where, cmd, tty=start.tty, stdin=start.stdin, rows=start.rows, cols=start.cols,
+        term=start.term,
+    )
     # The opening event is written while the session runs, off the path of the first byte; the
     # closing event waits for it, and is written before the client learns the exit code.
     opened = asyncio.create_task(asyncio.to_thread(
         exec_service.record_open, svc, principal, where, cmd, tty=start.tty
     ))
+    return Waiting(principal, where, cmd, start.tty, start.stdin, process, opened)
+
+
+async def attend(bridge: Bridge, svc: ServiceContext, access: Access, waiting: Waiting,
+                 bearer: str | None) -> None:
+    """A started process's session, from the ``started`` message to the ``exit`` one."""
+    principal, where, cmd, process = (waiting.principal, waiting.where, waiting.cmd,
+                                      waiting.process)
     exit_code: int | None = None
     ended_by: str | None = "the client disconnected"
     # Ended at once if the caller loses access meanwhile (a revoked token, a removed member).
@@ -132,7 +160,7 @@ async def serve(bridge: Bridge, svc: ServiceContext, access: Access, principal: 
     try:
         await bridge.send_json({
             "type": "started", "instance": {**where.describe(), "host_name": svc.host.name},
-            "cmd": cmd, "tty": start.tty, "stdin": start.stdin,
+            "cmd": cmd, "tty": waiting.tty, "stdin": waiting.stdin,
         })
         ended_by = await bridge.run(process, live)
         if ended_by is None:
@@ -142,13 +170,38 @@ async def serve(bridge: Bridge, svc: ServiceContext, access: Access, principal: 
     finally:
         access.close(live)
         await process.close()
-        started = await opened
+        started = await waiting.opened
         await asyncio.to_thread(
             exec_service.record_close, svc, principal, where, cmd, started=started,
             exit_code=exit_code, ended_by=ended_by,
         )
     if ended_by is None:
         await bridge.finish(exit_code)
+
+
+@post("/exec/sessions", status_code=201)
+async def open_session(
+    request: Request[Any, Any, State], svc: Svc, cluster: Cluster, principal: Caller, org: str,
+    project: str, app: str, env: str, data: Open,
+) -> dict[str, str | None]:
+    """Start the process now; the websocket that attaches to it (``?session=ID``) gets its
+    output from the first byte (``platd.api.exec_waiting`` says why)."""
+    waiting_sessions = _waiting(request.app.state)
+    waiting_sessions.check_room()
+    exec_service.check_request(data.cmd, data.rows, data.cols)
+    where = await asyncio.to_thread(
+        exec_service.resolve, svc, principal, target(org, project, app, env), data.instance,
+        data.workload, relay=cluster is not None,
+    )
+    if where.host_id != svc.host.id:
+        return {"session": None}  # relayed: the client starts it on its websocket
+    waiting = await _start_process(svc, principal, where, data)
+    return {"session": waiting_sessions.add(waiting)}
+
+
+def _waiting(state: State) -> WaitingSessions:
+    found: WaitingSessions = state.exec_waiting
+    return found
 
 
 async def _deny(socket: WebSocket[Any, Any, Any], error: PlatError) -> None:
@@ -341,5 +394,5 @@ async def peer_exec(socket: WebSocket[Any, Any, Any], svc: Svc, cluster: Cluster
 
 
 router = Router(path="/v1/envs/{org:str}/{project:str}/{app:str}/{env:str}",
-                route_handlers=[exec_session, list_instances])
+                route_handlers=[exec_session, open_session, list_instances])
 peer_router = Router(path="/", route_handlers=[peer_exec])

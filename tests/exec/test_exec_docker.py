@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from exec_support import Term, deploy, exec_events, instances
+from exec_support import TARGET, Term, deploy, exec_events, instances
 
 from tests.conftest import PLAT, Daemon, _remove_containers
 
@@ -275,3 +275,35 @@ def _child_of(pid: int) -> int:
                 return int(stat.parent.name)
         time.sleep(0.05)
     raise AssertionError(f"process {pid} has no child")
+
+
+def test_the_process_runs_before_its_websocket_attaches_and_loses_no_output(
+    d: Daemon, box: dict,  # type: ignore[type-arg]
+) -> None:
+    """plat exec starts the process over HTTP while it imports its websocket library: the
+    command runs at once, and what it wrote before the websocket attached still arrives."""
+    from websockets.sync.client import connect
+
+    from tui import exec_session
+
+    marker = f"/tmp/early-{os.getpid()}-{time.monotonic_ns()}"
+    status, answer = d.api("POST", f"/v1/envs/{TARGET}/exec/sessions", {
+        "instance": box["id"], "cmd": ["sh", "-c", f"echo first; touch {marker}; echo second"],
+    })
+    assert status == 201, answer
+    container = box["container_id"]
+    for _ in range(100):  # it runs with no websocket open
+        if subprocess.run(["docker", "exec", container, "test", "-e", marker]).returncode == 0:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the command did not run before its websocket attached")
+    url = exec_session.exec_url(d.url, TARGET, answer["session"])
+    with connect(url, additional_headers={"Authorization": f"Bearer {d.token}"}, proxy=None,
+                 open_timeout=10) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "started"
+        output = b""
+        while not (message := ws.recv(timeout=10)) or isinstance(message, bytes):
+            output += message[1:]
+        assert json.loads(message) == {"type": "exit", "code": 0}
+    assert output == b"first\nsecond\n"

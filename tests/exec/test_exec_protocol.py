@@ -215,3 +215,67 @@ def test_a_client_that_vanishes_still_leaves_an_audit_event(d: Daemon) -> None:
             break
         time.sleep(0.1)
     assert "no exit code (the client disconnected)" in events[1]["message"]
+
+
+# --- sessions started over HTTP, attached by the websocket ------------------------------------
+
+
+def open_early(d: Daemon, token: str | None = None, **fields: Any) -> tuple[int, Any]:
+    return d.api("POST", f"/v1/envs/{TARGET}/exec/sessions", fields, token=token)
+
+
+def attach(d: Daemon, session_id: str, token: str | None = None) -> Any:
+    url = client.exec_url(d.url, TARGET, session_id)
+    headers = {"Authorization": f"Bearer {token if token is not None else d.token}"}
+    return connect(url, additional_headers=headers, proxy=None, open_timeout=10)
+
+
+def test_a_session_started_over_http_is_attached_once_by_the_token_that_opened_it(
+    d: Daemon,
+) -> None:
+    box = instances(d, "box")[0]
+    status, answer = open_early(d, workload="box", cmd=["echo", "early"])
+    assert status == 201, answer
+    session_id = answer["session"]
+    r = d.plat("tokens", "create", "--org", "acme", "--role", "deployer", "--json")
+    other = r.json()["token"]
+    with pytest.raises(InvalidStatus) as refused:  # another caller cannot take it over
+        attach(d, session_id, token=other).close()
+    assert refused.value.response.status_code == 404
+    with attach(d, session_id) as ws:
+        started = json.loads(ws.recv(timeout=10))  # no start message: it runs already
+        assert started["type"] == "started"
+        assert started["instance"]["id"] == box["id"]
+        assert started["cmd"] == ["echo", "early"]
+        assert ws.recv(timeout=10) == b"\x01echo early\n"
+        assert json.loads(ws.recv(timeout=10)) == {"type": "exit", "code": 0}
+    with pytest.raises(InvalidStatus) as again:  # attached once
+        attach(d, session_id).close()
+    error = json.loads(bytes(again.value.response.body or b""))["error"]
+    assert again.value.response.status_code == 404
+    assert "attached once" in error["message"]
+    assert session_id not in json.dumps(error)
+
+
+def test_a_session_started_over_http_is_refused_as_a_websocket_start_would_be(d: Daemon) -> None:
+    status, answer = open_early(d, workload="web", cmd=["true"])
+    assert status == 422
+    assert answer["error"]["code"] == "invalid_input"
+    assert [i["id"] for i in answer["error"]["details"]["instances"]] == [
+        i["id"] for i in instances(d, "web")]
+    status, answer = open_early(d, workload="box", cmd=["true"], rows=10**6)
+    assert status == 422
+    status, answer = open_early(d, workload="box", cmd=["true"], token="plat_not-a-token")
+    assert status == 401
+    status, answer = open_early(d, workload="box", typo=True)
+    assert status == 422  # unknown fields are refused, as in the start message
+
+
+def test_the_cli_starts_the_process_before_its_websocket_opens(d: Daemon) -> None:
+    """plat exec opens the session over HTTP first (the events say one session ran, whole)."""
+    seen = len(exec_events(d))
+    r = d.plat("exec", "box", "--", "sh", "-c", "exit 3")
+    assert r.code == 3, r.err
+    events = exec_events(d)[seen:]
+    assert len(events) == 2
+    assert "ended with exit code 3" in events[1]["message"]

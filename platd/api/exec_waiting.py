@@ -1,0 +1,115 @@
+"""Exec sessions whose process starts before their websocket: ``POST .../exec/sessions``.
+
+Before it can open the exec websocket, ``plat exec`` must import a websocket library: more than
+half of the CPU it spends before a command runs (~25 ms on a 2-core machine). Asked over plain
+HTTP first, platd starts the process at once and the client imports the library while the
+command already runs; its websocket then attaches to the session (``GET .../exec?session=ID``)
+and gets the output that waited in the engine's stream, from the first byte, then the exit code,
+as in any session (docs/exec.md, "Protocol").
+
+A waiting session is a capability, so it is narrow: a random id, good once, only for the token
+that opened it, and for ``ATTACH_WITHIN`` seconds. One nobody attaches to is hung up as a
+session whose client left (stdin closed, SIGHUP, then SIGKILL) and its closing event says so.
+At most ``MAX_WAITING`` wait at once: a client that opens sessions and never attaches holds
+processes only that long. An instance on another host of the cluster is reached by relaying the
+websocket, so for one of those platd starts nothing and answers ``{"session": null}``: the client
+sends the start message on its websocket as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass, field
+
+from platd.auth.tokens import Principal
+from platd.runtime.base import ExecSession
+from platd.services import exec as exec_service
+from platd.services.context import ServiceContext
+from platd.spec.errors import NotFound, StoreBusy
+
+log = logging.getLogger("platd.exec")
+
+ATTACH_WITHIN = 10.0  # seconds a started process waits for its websocket
+MAX_WAITING = 32
+
+
+@dataclass
+class Waiting:
+    """A started process and what its session needs once a websocket attaches."""
+
+    principal: Principal
+    where: exec_service.ExecTarget
+    cmd: list[str]
+    tty: bool
+    stdin: bool
+    process: ExecSession
+    opened: asyncio.Task[float]  # the opening audit event, written meanwhile
+    timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+
+class WaitingSessions:
+    """The sessions opened over HTTP that no websocket has attached to yet."""
+
+    def __init__(self, svc: ServiceContext, *, attach_within: float = ATTACH_WITHIN,
+                 limit: int = MAX_WAITING) -> None:
+        self.svc = svc
+        self.attach_within = attach_within
+        self.limit = limit
+        self._waiting: dict[str, Waiting] = {}
+        self._hanging_up: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def check_room(self) -> None:
+        """Refuses a new session while ``limit`` wait (before anything is started)."""
+        if len(self._waiting) >= self.limit:
+            raise StoreBusy(
+                f"{self.limit} exec sessions are waiting for their clients on this host",
+                hint=f"try again in {self.attach_within:g}s; sessions nobody attaches to are "
+                "hung up then",
+            )
+
+    def add(self, waiting: Waiting) -> str:
+        session_id = secrets.token_urlsafe(24)
+        waiting.timer = asyncio.get_running_loop().call_later(
+            self.attach_within, self._expire, session_id)
+        self._waiting[session_id] = waiting
+        return session_id
+
+    def claim(self, session_id: str, principal: Principal) -> Waiting:
+        """The session, taken out: it is attached once, by the token that opened it."""
+        waiting = self._waiting.get(session_id)
+        if waiting is None or waiting.principal.token_id != principal.token_id:
+            # The same words whether the id is unknown, expired or another token's.
+            raise NotFound(
+                "no exec session waits under that id: a session is attached once, by the "
+                f"token that opened it, within {self.attach_within:g}s",
+                hint="run plat exec again",
+            )
+        del self._waiting[session_id]
+        if waiting.timer is not None:
+            waiting.timer.cancel()
+        return waiting
+
+    def _expire(self, session_id: str) -> None:
+        waiting = self._waiting.pop(session_id, None)
+        if waiting is None:
+            return
+        reason = f"no client attached within {self.attach_within:g}s"
+        task = asyncio.create_task(self._hang_up(waiting, reason), name="exec-hang-up")
+        self._hanging_up.add(task)
+        task.add_done_callback(self._hanging_up.discard)
+
+    async def _hang_up(self, waiting: Waiting, reason: str) -> None:
+        try:
+            await waiting.process.close()
+            started = await waiting.opened
+            await asyncio.to_thread(
+                exec_service.record_close, self.svc, waiting.principal, waiting.where,
+                waiting.cmd, started=started, exit_code=None, ended_by=reason,
+            )
+        except Exception:  # logged: a timer callback has nobody else to tell
+            log.exception("hanging up an exec session nobody attached to failed")
