@@ -103,8 +103,11 @@ def test_exec_picker_then_terminal_pane_then_back(tui_daemon: Daemon) -> None:
             first = options.get_option_at_index(0).id
             assert first in expected
             await pilot.press("enter")
+            # The banner is updated from the session's thread just after the session is set.
             await wait_for(pilot, lambda: isinstance(app.screen, ExecScreen)
-                           and app.screen.session is not None)
+                           and app.screen.session is not None
+                           and "plat: exec in" in str(app.screen.query_one("#exec-banner")
+                                                      .render()))
             screen = app.screen
             banner = str(screen.query_one("#exec-banner").render())
             assert f"plat: exec in instance {first} (workload web" in banner
@@ -134,10 +137,11 @@ def test_exec_from_a_selected_instance_asks_nothing(tui_daemon: Daemon) -> None:
             await wait_for(pilot, lambda: table.row_count == 1)
             table.focus()
             await pilot.press("x")
+            chosen = str(table.get_row_at(0)[0])
+            # The banner is updated from the session's thread just after the session is set.
             await wait_for(pilot, lambda: isinstance(app.screen, ExecScreen)
-                           and app.screen.session is not None)
-            assert str(table.get_row_at(0)[0]) in str(app.screen.query_one("#exec-banner")
-                                                     .render())
+                           and app.screen.session is not None
+                           and chosen in str(app.screen.query_one("#exec-banner").render()))
             await pilot.press("ctrl+right_square_bracket")
             await wait_for(pilot, lambda: not isinstance(app.screen, ExecScreen))
             assert app.focused is table
