@@ -219,10 +219,13 @@ def _message_kind(_self: Any, message: Any) -> dict[str, Any]:
 
 def hook_plat_exec() -> None:
     """The steps of ``plat exec`` (bench/exec_phases.py)."""
+    wrap("tui.exec_session:open_session", "open")
+    wrap("tui.exec_session:_Opening.run", "post")
+    wrap("tui.exec_session:_Opening.session", "joined")
     wrap("tui.exec_session:connect", "connect")
     wrap("tui.ws_import:load", "ws_import")
     wrap("socket:create_connection", "tcp")
-    wrap("tui.exec_session:start", "start")
+    wrap("tui.exec_session:_started", "attach")
     wrap("tui.exec_session:_Session._on_message", "message", _message_kind)
     wrap("tui.exec_session:_Session.close", "close")
 
@@ -255,7 +258,9 @@ def main() -> int:
 
         mark("imported")
         if args[:1] == ["exec"]:
-            hook_plat_exec()  # not hook_plat: exec makes no HTTP request, and its import costs
+            # Not hook_plat: importing tui.client here would take the HTTP client's import
+            # out of the phase it belongs to.
+            hook_plat_exec()
         else:
             hook_plat()
     else:

@@ -2,10 +2,11 @@
 same way at the engine, all in one run.
 
 bench/exec.py says how long; this says where. platd and plat run through bench/_trace.py, which
-wraps a few of their functions to write wall-clock marks to one file (plat's imports, the TCP
-connection, the websocket handshake, the start message and its answer, the token check, the
-instance lookup, docker's exec create and attach, the end of the output, the exec inspect for the
-exit code, the audit events, the exit message, the process exit). Each phase is the time between
+wraps a few of their functions to write wall-clock marks to one file (plat's imports, the POST
+that starts the process on plat's thread beside the websockets import, the instance lookup,
+docker's exec create and attach, the websocket's TCP connection and handshake, the token check,
+the started message, the end of the output, the exec inspect for the exit code, the audit
+events, the exit message, the process exit). Each phase is the time between
 two marks; the rows not indented follow one another and add up to the whole command. The floor
 is the same exec made straight at the engine (aiodocker, as platd does): create, start/attach,
 the output's end, inspect; and `docker exec` whole, for its CLI's share.
@@ -40,19 +41,21 @@ from exec import MANIFEST, QUOTA_PERIOD, TARGET
 from rollout_phases import Marks, Timeline, TracedDaemon, _span, traced_plat
 
 # The rows not indented follow one another and add up to the total; indented rows are parts of
-# the row above.
+# the row above, or run beside it (the POST, on plat's thread, runs beside the websockets import).
 PHASES = [
     "plat: interpreter start",
     "plat: imports, arguments, settings",
+    "plat: HTTP client import, POST sent",
     "plat: websockets import",
-    "plat: TCP connect",
-    "websocket handshake",
+    "  POST sent -> answered (plat's thread, beside the import)",
+    "    platd: instance lookup (DB)",
+    "    platd: docker exec create",
+    "    platd: docker exec start/attach",
+    "plat: waiting for the POST's answer after the import",
+    "TCP connect and websocket handshake",
     "  platd: token check",
-    "start sent -> started received",
-    "  platd: instance lookup (DB)",
-    "  platd: docker exec create",
-    "  platd: docker exec start/attach",
-    "started -> output ends (the engine runs it)",
+    "handshake -> started received",
+    "started -> output ends (read from the engine)",
     "output end -> exit code (exec inspect)",
     "exit code -> audit event written",
     "audit written -> exit message sent",
@@ -67,13 +70,14 @@ def phases(marks: Marks) -> dict[str, float | None]:
     spawn = tl.first("spawn", 0.0)
     started = next((float(m["at"]) for m in marks if m["n"] == "started" and m["p"] == "plat"),
                    None)
-    imports_done = tl.first("ws_import>", started)
-    imported = tl.first("ws_import<", imports_done)
-    tcp_start, tcp_done = tl.first("tcp>", imported), tl.first("tcp<", imported)
-    handshake = tl.first("connect<", tcp_done)
-    sent = tl.first("start>", handshake)
-    answered = tl.first("start<", sent)
-    read_end = tl.last("exec_read<", tl.first("exec_wait>", answered))
+    opening = tl.first("open>", started)
+    posted, answered = tl.first("post>", opening), tl.first("post<", opening)
+    importing = tl.first("ws_import>", opening)
+    imported = tl.first("ws_import<", importing)
+    joined = tl.first("joined<", imported)
+    handshake = tl.first("connect<", joined)
+    attached = tl.first("attach<", handshake)
+    read_end = tl.last("exec_read<", tl.first("exec_wait>", attached))
     code = tl.first("exec_wait<", read_end)
     audited = tl.first("audit_close<", code)
     exit_sent = tl.first("ws_send>", audited, type="websocket.send")
@@ -81,16 +85,18 @@ def phases(marks: Marks) -> dict[str, float | None]:
     exited = tl.first("done", received)
     return dict(zip(PHASES, [
         _span(spawn, started),
-        _span(started, imports_done),
-        _span(imports_done, imported),
-        _span(tcp_start, tcp_done),
-        _span(tcp_done, handshake),
-        _span(tl.first("auth>", tcp_done), tl.first("auth<", tcp_done)),
-        _span(sent, answered),
-        _span(tl.first("resolve>", sent), tl.first("resolve<", sent)),
-        _span(tl.first("docker_exec_create>", sent), tl.first("docker_exec_create<", sent)),
-        _span(tl.first("docker_exec_attach>", sent), tl.first("docker_exec_attach<", sent)),
-        _span(answered, read_end),
+        _span(started, opening),
+        _span(opening, importing),
+        _span(importing, imported),
+        _span(posted, answered),
+        _span(tl.first("resolve>", posted), tl.first("resolve<", posted)),
+        _span(tl.first("docker_exec_create>", posted), tl.first("docker_exec_create<", posted)),
+        _span(tl.first("docker_exec_attach>", posted), tl.first("docker_exec_attach<", posted)),
+        _span(imported, joined),
+        _span(joined, handshake),
+        _span(tl.first("auth>", joined), tl.first("auth<", joined)),
+        _span(handshake, attached),
+        _span(attached, read_end),
         _span(read_end, code),
         _span(code, audited),
         _span(audited, exit_sent),
