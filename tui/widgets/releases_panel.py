@@ -18,6 +18,7 @@ from platd.spec.errors import PlatError
 from tui.answers import read
 from tui.render.connection import pane_retrying
 from tui.widgets.failures import SaysWorkerFailures
+from tui.widgets.table_fill import fill
 
 REFRESH_SECONDS = 2.0
 HELP = "select a release and press b to roll back to it"
@@ -89,9 +90,7 @@ class ReleasesPanel(SaysWorkerFailures, Vertical):
         self.note(HELP)
         table = self.query_one(DataTable)
         selected = table.cursor_row
-        table.clear()
-        for key, cells in rows:
-            table.add_row(*cells, key=key)
+        fill(table, rows)
         if rows:
             table.move_cursor(row=min(selected, len(rows) - 1))
 

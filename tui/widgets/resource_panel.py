@@ -19,6 +19,7 @@ from platd.spec.errors import PlatError
 from tui.answers import read
 from tui.render.connection import pane_retrying
 from tui.widgets.failures import SaysWorkerFailures
+from tui.widgets.table_fill import fill
 
 REFRESH_SECONDS = 2.0
 
@@ -116,9 +117,7 @@ class ResourcePanel(SaysWorkerFailures, Vertical):
         self._set_note(note)
         table = self.query_one(DataTable)
         selected = table.cursor_row
-        table.clear()
-        for key, cells in rows:
-            table.add_row(*["-" if c is None else str(c) for c in cells], key=key)
+        fill(table, [(key, ["-" if c is None else str(c) for c in cells]) for key, cells in rows])
         if rows:
             table.move_cursor(row=min(selected, len(rows) - 1))
 

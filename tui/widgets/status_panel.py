@@ -14,6 +14,7 @@ from textual.worker import get_current_worker
 from platd.spec.errors import PlatError
 from tui.answers import read
 from tui.widgets.failures import SaysWorkerFailures
+from tui.widgets.table_fill import fill
 
 REFRESH_SECONDS = 1.0
 
@@ -93,14 +94,8 @@ class StatusPanel(SaysWorkerFailures, Vertical):
         if not self.query("#instances"):
             return  # the app is closing
         self.query_one("#status-summary", Static).update(view.summary)
-        workloads = self.query_one("#workloads", DataTable)
-        workloads.clear()
-        for row in view.workloads:
-            workloads.add_row(*row)
-        instances = self.query_one("#instances", DataTable)
-        instances.clear()
-        for row in view.instances:
-            instances.add_row(*row, key=row[0])
+        fill(self.query_one("#workloads", DataTable), [(None, row) for row in view.workloads])
+        fill(self.query_one("#instances", DataTable), [(row[0], row) for row in view.instances])
 
 
 class StatusView(NamedTuple):
