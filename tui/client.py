@@ -41,9 +41,12 @@ NOT_ANSWERED = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionReset
 
 class Client:
     def __init__(self, api: str, token: str | None, timeout: float = DEFAULT_TIMEOUT, *,
-                 ca: str | None = None, verify: bool = True) -> None:
+                 ca: str | None = None, verify: bool = True,
+                 connect_timeout: float | None = None) -> None:
         """``ca``: the CA to trust for an https API (default: the one pinned at login,
-        ``tui.cli.trust``); ``verify=False`` only to fetch that CA before it is accepted."""
+        ``tui.cli.trust``); ``verify=False`` only to fetch that CA before it is accepted.
+        ``connect_timeout``: a shorter bound for opening the connection than ``timeout``,
+        which bounds the wait for an answer (a daemon that is not there is said so soon)."""
         parts = urlsplit(api if "://" in api else f"http://{api}")
         try:
             port = parts.port
@@ -62,6 +65,7 @@ class Client:
         self._aborted = False
         self._ca = ca
         self._verify = verify
+        self._connect_timeout = connect_timeout
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         conn = self._conn
@@ -139,6 +143,11 @@ class Client:
                 raise DaemonUnreachable("the client was closed", hint=[])
             conn = self._connection(timeout or self.timeout)
             try:
+                if conn.sock is None and self._connect_timeout is not None:
+                    conn.timeout = self._connect_timeout
+                    conn.connect()
+                    if conn.sock is not None:
+                        conn.sock.settimeout(timeout or self.timeout)
                 conn.request(method, path, body=payload, headers=headers)
                 response = conn.getresponse()
                 status, data = response.status, response.read()

@@ -52,6 +52,7 @@ HIGH_WATER = 1024 * 1024  # unsent bytes at which plat stops reading stdin
 CONNECT_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 1.0  # for platd's answer to our close frame when plat leaves a session
 START_TIMEOUT = 120.0  # platd may have to wait for a busy Docker engine
+CANCEL_TIMEOUT = 2.0  # for hanging up a session plat gives up on before attaching
 DETACH_AFTER = 3  # Ctrl-C presses without a TTY before plat stops waiting for the command
 READER_DONE = b"\0"  # on the wake-up pipe, beside signal numbers (none is 0)
 
@@ -167,9 +168,15 @@ def open_session(r: SessionRequest, rows: int, cols: int,
     from tui import ws_import
 
     opening = _Opening(r, _what(r, rows, cols, term))
-    ws_import.load(tls=r.api.startswith("https://"))
-    session = opening.session()
-    ws = connect(r, session)
+    try:
+        ws_import.load(tls=r.api.startswith("https://"))
+        session = opening.session()
+        ws = connect(r, session)
+    except BaseException:
+        # The websocket will not come (it failed, Ctrl-C): the process is hung up now
+        # rather than left to run unseen until platd gives up on it.
+        opening.cancel()
+        raise
     try:
         return ws, _started(ws, None) if session else start(ws, r, rows, cols, term)
     except BaseException:
@@ -206,7 +213,9 @@ class _Opening(threading.Thread):
         from tui.client import Client
 
         super().__init__(name="plat-exec-open", daemon=True)
-        self.client = Client(r.api, r.token, timeout=START_TIMEOUT)
+        self.client = Client(r.api, r.token, timeout=START_TIMEOUT,
+                             connect_timeout=CONNECT_TIMEOUT)
+        self.request = r
         self.path = self.client.env_path(r.target, "/exec/sessions")
         self.what = what
         self.answer: Any = None
@@ -230,6 +239,20 @@ class _Opening(threading.Thread):
             raise self.error
         found = self.answer.get("session") if isinstance(self.answer, dict) else None
         return found if isinstance(found, str) else None
+
+    def cancel(self) -> None:
+        """Best effort: hang up the session this opened, if it did (``DELETE``)."""
+        from tui.client import Client
+
+        self.join(CANCEL_TIMEOUT)
+        found = self.answer.get("session") if isinstance(self.answer, dict) else None
+        if not isinstance(found, str):
+            return
+        # A client of its own: the thread's may still be in its request.
+        client = Client(self.request.api, self.request.token, timeout=CANCEL_TIMEOUT)
+        with contextlib.suppress(PlatError, OSError):
+            client.request("DELETE", f"{self.path}/{quote(found, safe='')}")
+        client.close()
 
 
 class Wire:

@@ -24,7 +24,7 @@ import signal
 from typing import Any, Literal
 
 import msgspec
-from litestar import Request, Router, WebSocket, get, post, websocket
+from litestar import Request, Router, WebSocket, delete, get, post, websocket
 from litestar.datastructures import State
 from litestar.exceptions import WebSocketDisconnect
 from litestar.types.asgi_types import WebSocketResponseStartEvent
@@ -86,15 +86,17 @@ async def exec_session(
         # an HTTP error answer (the API's wire error), never an open socket.
         bearer = bearer_token(socket.headers.get("authorization", ""))
         principal = tokens.principal_for(svc, bearer)
-        waiting = _waiting(socket.app.state).claim(session, principal) if session else None
+        sessions = _waiting(socket.app.state)
+        waiting = (sessions.claim(session, principal, target(org, project, app, env))
+                   if session else None)
     except PlatError as e:
         await _deny(socket, e)
         return
+    if waiting is not None:
+        await _attach(socket, svc, sessions, waiting, bearer)
+        return
     await socket.accept()
     bridge = _Bridge(socket)
-    if waiting is not None:
-        await attend(bridge, svc, socket.app.state.access, waiting, bearer)
-        return
     try:
         # The start message is read first so that every other refusal answers it.
         start = await _receive_start(socket)
@@ -147,6 +149,28 @@ async def _start_process(svc: ServiceContext, principal: Principal,
     return Waiting(principal, where, cmd, start.tty, start.stdin, process, opened)
 
 
+async def _attach(socket: WebSocket[Any, Any, Any], svc: ServiceContext,
+                  sessions: WaitingSessions, waiting: Waiting, bearer: str | None) -> None:
+    """Hand a claimed session to its websocket; one refused or abandoned on the way is hung
+    up (and its closing event written)."""
+    reason = "the client left before attaching"
+    attending = False
+    try:
+        try:
+            # Checked again: the caller's role may have changed since the process started.
+            await asyncio.to_thread(exec_service.authorize, svc, bearer, waiting.where.target)
+        except PlatError as e:
+            reason = f"refused when attaching: {e.message}"
+            await _deny(socket, e)
+            return
+        await socket.accept()
+        attending = True
+        await attend(_Bridge(socket), svc, socket.app.state.access, waiting, bearer)
+    finally:
+        if not attending:
+            sessions.hang_up(waiting, reason)
+
+
 async def attend(bridge: Bridge, svc: ServiceContext, access: Access, waiting: Waiting,
                  bearer: str | None) -> None:
     """A started process's session, from the ``started`` message to the ``exit`` one."""
@@ -154,13 +178,15 @@ async def attend(bridge: Bridge, svc: ServiceContext, access: Access, waiting: W
                                       waiting.process)
     exit_code: int | None = None
     ended_by: str | None = "the client disconnected"
-    # Ended at once if the caller loses access meanwhile (a revoked token, a removed member).
-    live = (access.open(bearer, where.target, principal.expires_at) if bearer is not None
-            else LiveSession(None, where.target))
+    live: LiveSession | None = None
     try:
+        # Ended at once if the caller loses access meanwhile (a revoked token, a removed member).
+        live = (access.open(bearer, where.target, principal.expires_at) if bearer is not None
+                else LiveSession(None, where.target))
         await bridge.send_json({
             "type": "started", "instance": {**where.describe(), "host_name": svc.host.name},
             "cmd": cmd, "tty": waiting.tty, "stdin": waiting.stdin,
+            "prestarted": waiting.prestarted,
         })
         ended_by = await bridge.run(process, live)
         if ended_by is None:
@@ -168,7 +194,8 @@ async def attend(bridge: Bridge, svc: ServiceContext, access: Access, waiting: W
     except WebSocketDisconnect:
         pass
     finally:
-        access.close(live)
+        if live is not None:
+            access.close(live)
         await process.close()
         started = await waiting.opened
         await asyncio.to_thread(
@@ -186,17 +213,34 @@ async def open_session(
 ) -> dict[str, str | None]:
     """Start the process now; the websocket that attaches to it (``?session=ID``) gets its
     output from the first byte (``platd.api.exec_waiting`` says why)."""
-    waiting_sessions = _waiting(request.app.state)
-    waiting_sessions.check_room()
     exec_service.check_request(data.cmd, data.rows, data.cols)
-    where = await asyncio.to_thread(
-        exec_service.resolve, svc, principal, target(org, project, app, env), data.instance,
-        data.workload, relay=cluster is not None,
-    )
-    if where.host_id != svc.host.id:
-        return {"session": None}  # relayed: the client starts it on its websocket
-    waiting = await _start_process(svc, principal, where, data)
-    return {"session": waiting_sessions.add(waiting)}
+    sessions = _waiting(request.app.state)
+    if not sessions.reserve(principal.token_id):
+        return {"session": None}  # no room: the client starts it on its websocket
+    try:
+        where = await asyncio.to_thread(
+            exec_service.resolve, svc, principal, target(org, project, app, env),
+            data.instance, data.workload, relay=cluster is not None,
+        )
+        if where.host_id != svc.host.id:
+            sessions.unreserve(principal.token_id)
+            return {"session": None}  # relayed: the client starts it on its websocket
+        waiting = await _start_process(svc, principal, where, data)
+    except BaseException:
+        sessions.unreserve(principal.token_id)
+        raise
+    waiting.prestarted = True
+    return {"session": sessions.add(waiting)}
+
+
+@delete("/exec/sessions/{session_id:str}", status_code=204)
+async def cancel_session(request: Request[Any, Any, State], principal: Caller, org: str,
+                         project: str, app: str, env: str, session_id: str) -> None:
+    """A client that gives up before attaching (its websocket failed, Ctrl-C) hangs the
+    process up at once instead of leaving it to run unseen until the attach time is over."""
+    sessions = _waiting(request.app.state)
+    waiting = sessions.claim(session_id, principal, target(org, project, app, env))
+    sessions.hang_up(waiting, "the client gave up before attaching")
 
 
 def _waiting(state: State) -> WaitingSessions:
@@ -394,5 +438,5 @@ async def peer_exec(socket: WebSocket[Any, Any, Any], svc: Svc, cluster: Cluster
 
 
 router = Router(path="/v1/envs/{org:str}/{project:str}/{app:str}/{env:str}",
-                route_handlers=[exec_session, open_session, list_instances])
+                route_handlers=[exec_session, open_session, cancel_session, list_instances])
 peer_router = Router(path="/", route_handlers=[peer_exec])

@@ -269,13 +269,47 @@ def test_a_session_started_over_http_is_refused_as_a_websocket_start_would_be(d:
     assert status == 401
     status, answer = open_early(d, workload="box", typo=True)
     assert status == 422  # unknown fields are refused, as in the start message
+    r = d.plat("tokens", "create", "--org", "acme", "--role", "viewer", "--json")
+    status, answer = open_early(d, token=r.json()["token"], workload="box", cmd=["true"])
+    assert status == 403
+    assert "this needs deployer" in answer["error"]["message"]
+
+
+def test_a_session_is_attached_only_in_the_env_it_was_opened_in(d: Daemon) -> None:
+    d.make_env("acme/shop/tools/staging")
+    status, answer = open_early(d, workload="box", cmd=["true"])
+    assert status == 201
+    url = client.exec_url(d.url, "acme/shop/tools/staging", answer["session"])
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url, additional_headers={"Authorization": f"Bearer {d.token}"}, proxy=None,
+                open_timeout=10).close()
+    assert refused.value.response.status_code == 404
+    with attach(d, answer["session"]) as ws:  # the wrong try took nothing
+        assert json.loads(ws.recv(timeout=10))["type"] == "started"
+
+
+def test_a_client_that_gives_up_before_attaching_hangs_the_process_up(d: Daemon) -> None:
+    seen = len(exec_events(d))
+    status, answer = open_early(d, workload="box", cmd=["cat"], stdin=True)
+    assert status == 201
+    path = f"/v1/envs/{TARGET}/exec/sessions/{answer['session']}"
+    r = d.plat("tokens", "create", "--org", "acme", "--role", "deployer", "--json")
+    assert d.api("DELETE", path, token=r.json()["token"])[0] == 404  # not another token's
+    assert d.api("DELETE", path)[0] == 204
+    assert d.api("DELETE", path)[0] == 404  # once
+    for _ in range(100):
+        events = exec_events(d)[seen:]
+        if len(events) == 2:
+            break
+        time.sleep(0.1)
+    assert "no exit code (the client gave up before attaching)" in events[1]["message"]
+    with pytest.raises(InvalidStatus):
+        attach(d, answer["session"]).close()
 
 
 def test_the_cli_starts_the_process_before_its_websocket_opens(d: Daemon) -> None:
-    """plat exec opens the session over HTTP first (the events say one session ran, whole)."""
-    seen = len(exec_events(d))
-    r = d.plat("exec", "box", "--", "sh", "-c", "exit 3")
+    r = d.plat("exec", "box", "--json", "--", "sh", "-c", "exit 3")
     assert r.code == 3, r.err
-    events = exec_events(d)[seen:]
-    assert len(events) == 2
-    assert "ended with exit code 3" in events[1]["message"]
+    started = json.loads(r.err.splitlines()[0])
+    assert started["type"] == "started"
+    assert started["prestarted"] is True  # attached to the process the POST started

@@ -105,3 +105,29 @@ def test_a_session_of_someone_else_stays_open(d: Daemon) -> None:
         assert term.wait() == 0
     finally:
         term.close()
+
+
+def test_a_role_lowered_before_the_attach_refuses_it_and_hangs_the_process_up(d: Daemon) -> None:
+    """plat exec starts the process over HTTP and attaches its websocket a moment later: the
+    role is checked again then, and the process of a session refused there does not run on."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    from tui.exec_session import exec_url
+
+    make_user(d, ORG, "late", "deployer")
+    token = user_token(d, "late")
+    status, answer = d.api("POST", f"/v1/envs/{TARGET}/exec/sessions",
+                           {"workload": "box", "cmd": ["cat"], "stdin": True}, token=token)
+    assert status == 201, answer
+    r = d.plat("members", "set-role", "late", "viewer", "--org", ORG)
+    assert r.code == 0, r.err
+    with pytest.raises(InvalidStatus) as refused:
+        connect(exec_url(d.url, TARGET, answer["session"]), proxy=None, open_timeout=10,
+                additional_headers={"Authorization": f"Bearer {token}"}).close()
+    assert refused.value.response.status_code == 403
+    deadline = time.monotonic() + 5
+    while "refused when attaching" not in exec_events(d)[-1]["message"]:
+        assert time.monotonic() < deadline, exec_events(d)[-1]
+        time.sleep(0.1)
+    assert "needs deployer" in exec_events(d)[-1]["message"]
