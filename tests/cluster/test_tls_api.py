@@ -154,3 +154,30 @@ def test_another_ca_at_the_pinned_address_is_refused(host: Host, tmp_path: Path)
         assert "is not the one given" in again.stderr
     finally:
         impostor.stop()
+
+
+def test_exec_over_tls_starts_its_process_and_attaches_trusting_the_pinned_ca(
+    host: Host, tmp_path: Path,
+) -> None:
+    """plat exec's two requests (the POST that starts the process, then the websocket that
+    attaches to it) both go over TLS to the pinned CA."""
+    node, config = host.node, tmp_path / "cfg"
+    api = f"https://{node.ip}:{API_PORT}"
+    right = node.run(PLATD, "ca", "--data", str(host.data)).stdout.strip()
+    assert plat(node, config, "login", "--api", api, "--token-stdin", "--ca-fingerprint", right,
+                stdin=host.token).returncode == 0
+    target = "acme/shop/tools/prod"
+    parts = target.split("/")
+    for depth, plural in enumerate(("orgs", "projects", "apps", "envs"), start=1):
+        made = plat(node, config, plural, "create", "/".join(parts[:depth]))
+        assert made.returncode == 0, made.stderr
+    manifest = tmp_path / "plat.toml"
+    manifest.write_text('app = "tools"\n[workloads.box]\nimage = "127.0.0.1:5000/busybox:latest"\n'
+                        'command = ["sleep", "1000000"]\nmin_ready = "1s"\n')
+    deployed = plat(node, config, "deploy", "-f", str(manifest), "--target", target)
+    assert deployed.returncode == 0, deployed.stderr
+    r = plat(node, config, "exec", "box", "--target", target, "--json", "--", "echo", "over-tls")
+    assert r.returncode == 0, r.stderr
+    started = json.loads(r.stderr.splitlines()[0])
+    assert started["prestarted"] is True
+    assert r.stdout == "echo over-tls\n"  # the fake runtime's process prints its command line
