@@ -239,6 +239,9 @@ class Reconciler:
 
     async def pass_once(self, recovering: bool = False) -> float | None:
         listed_at = time.monotonic()
+        # Read before the desired state: a sync that lifts the fence during this pass brought
+        # assignments the desired state read below may predate (see ``_fence``).
+        began_fenced = self._fenced is not None and self._fenced()
         # The engine's list and the database's desired state are read at once: neither needs
         # the other, and one after the other they cost every pass (the one a deploy's commit
         # wakes, the one that marks it converged) the shorter of the two (3-10 ms).
@@ -251,15 +254,16 @@ class Reconciler:
         # delayed the deploy's create. Awaited before the pass ends: one at a time.
         preparing = asyncio.create_task(self._prepare_envs(), name="prepare-envs")
         try:
-            return await self._plan_and_act(observed, desired, status, listed_at, recovering)
+            return await self._plan_and_act(observed, desired, status, listed_at, recovering,
+                                            began_fenced)
         finally:
             await preparing
 
     async def _plan_and_act(
         self, observed: list[ObservedContainer], desired: list[DesiredWorkload],
-        status: dict[str, str], listed_at: float, recovering: bool,
+        status: dict[str, str], listed_at: float, recovering: bool, began_fenced: bool,
     ) -> float | None:
-        desired = await self._fence(desired, observed)
+        desired = await self._fence(desired, observed, began_fenced)
         desired = planner.keep_surplus_only_if_running(
             desired, Counter(o.spec_hash for o in observed if o.state == "running"))
         self._observed = observed
@@ -314,10 +318,17 @@ class Reconciler:
 
     async def _fence(
         self, desired: list[DesiredWorkload], observed: list[ObservedContainer],
+        began_fenced: bool,
     ) -> list[DesiredWorkload]:
         """Nothing runs on a host cut off from the cluster past half the grace period: the
-        others place its instances again, and an instance must never run twice."""
-        fenced = self._fenced is not None and self._fenced()
+        others place its instances again, and an instance must never run twice.
+
+        A pass that began fenced stays fenced to its end. The fence lifts once a sync has
+        brought what the others placed meanwhile (``Membership.synced``), and this pass's
+        desired state may have been read before that sync merged: it would start the host's
+        old slots beside their replacements (6 instances for 4 after a healed partition). The
+        lifted fence wakes the next pass, which reads the new assignments."""
+        fenced = began_fenced or (self._fenced is not None and self._fenced())
         if fenced != self._was_fenced:
             self._was_fenced = fenced
             words = ("this host is cut off from most of the cluster: its instances stop, since "

@@ -3,8 +3,9 @@
 Placement asks this on every computation (a deploy, a scale, the re-placement watch): Serf
 says a member is alive or failed but not since when, and a failed host keeps its instances for
 a grace period before they move. ``update`` is fed the member list every second by the cluster
-node; the first time a host is seen not alive starts its clock. No I/O here (a lock: the
-API's worker threads read it while the node's task writes it).
+node; the first time a host is seen not alive starts its clock, and a host back from being cut
+off starts it again for those it still does not see (it could not tell their absence from its
+own). No I/O here (a lock: the API's worker threads read it while the node's task writes it).
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ class Membership:
             minority = len(alive) * 2 < len(state) or (
                 len(alive) * 2 == len(state) and min(state) not in alive)
             if not minority:
+                if self._cut_off_since is not None:
+                    # Back in the majority. While cut off, this host could not tell the
+                    # others' absence from its own; gossip re-merges one member at a time, so
+                    # a peer it does not see yet may be alive: its grace starts now, or this
+                    # host (the smallest id alive, as it sees it) would move that live host's
+                    # slots onto itself and both would run them.
+                    for host, word in state.items():
+                        if word != "alive":
+                            self._since[host] = now
                 self._cut_off_since = None
             elif self._cut_off_since is None:
                 self._cut_off_since = now

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.cluster.netns import Lab
-from tests.cluster.platd_cluster import Host, alive_count, make_cluster, wait_for
+from tests.cluster.platd_cluster import API_PORT, Host, alive_count, make_cluster, wait_for
 from tests.cluster.test_cluster_platd import _actions_by
 
 pytestmark = pytest.mark.slow
@@ -226,15 +226,12 @@ def test_drain_moves_every_instance_without_losing_healthy_capacity(
     assert listed[f"h{drained.node.index}"]["cordoned"] is False
 
 
-def test_a_cut_off_host_stops_its_instances_before_they_run_elsewhere(
-    make_lab: Callable[[int], Lab], serf_program: str, tmp_path: Path
-) -> None:
-    """A partition, not a crash: the cut-off host is alive and would go on running what the
-    others place again. It fences itself (stops them) after half the grace period; the others
-    re-place after the whole grace: at no moment do both run the same slots. (A grace of 12 s:
-    the half between fencing and re-placing must outlast a loaded machine's slower failure
-    detection and reconciler pass on one side.) Healed, no view counts the cut-off host's rows
-    from before the partition until it has been heard from again."""
+def cut_off_until_replaced(
+    make_lab: Callable[[int], Lab], tmp_path: Path
+) -> tuple[Lab, list[Host], Host]:
+    """Three hosts running site's 4 instances; one holding some cut off until it has fenced
+    itself and the others run all 4: at no moment do both sides run the same slots. Returns
+    the lab, the hosts and the cut-off host (still cut off)."""
     lab = make_lab(3)
     hosts = make_cluster(lab, tmp_path, settings=f"host_grace_seconds = {GRACE * 4}\n")
     h0 = hosts[0]
@@ -259,11 +256,62 @@ def test_a_cut_off_host_stops_its_instances_before_they_run_elsewhere(
     assert most <= 4, f"{most} instances ran at once for 4 slots"
     events = cut.ok("GET", f"/v1/envs/{TARGET}/events?limit=200")["events"]
     assert any(e["step"] == "fence" and "cut off" in e["message"] for e in events)
-    lab.heal()
-    wait_for(lambda: alive_count(h0) == 3 and alive_count(cut) == 3, 30, "healed")
-    deadline = time.monotonic() + 8
+    return lab, hosts, cut
+
+
+def never_more_than_4(viewers: list[Host], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        for viewer in (h0, cut):
+        for viewer in viewers:
             counts = healthy_on(viewer)
             assert sum(counts.values()) <= 4, counts
         time.sleep(0.3)
+
+
+def test_a_cut_off_host_stops_its_instances_before_they_run_elsewhere(
+    make_lab: Callable[[int], Lab], serf_program: str, tmp_path: Path
+) -> None:
+    """A partition, not a crash: the cut-off host is alive and would go on running what the
+    others place again. It fences itself (stops them) after half the grace period; the others
+    re-place after the whole grace: at no moment do both run the same slots. (A grace of 12 s:
+    the half between fencing and re-placing must outlast a loaded machine's slower failure
+    detection and reconciler pass on one side.) Healed, the cut-off host starts nothing (what
+    it ran moved while it was away), and no view counts its rows from before the partition
+    until it has been heard from again."""
+    lab, hosts, cut = cut_off_until_replaced(make_lab, tmp_path)
+    h0 = hosts[0]
+    before = {e["id"] for e in _actions_by(cut, cut.host_id)}
+    lab.heal()
+    wait_for(lambda: alive_count(h0) == 3 and alive_count(cut) == 3, 30, "healed")
+    never_more_than_4([h0, cut], 8)
+    # Its reconciler's actions are events it records: a create of an old slot, however brief
+    # (between two samples above), is a duplicate all the same.
+    started = [e for e in _actions_by(cut, cut.host_id) if e["id"] not in before]
+    assert started == []
+
+
+def test_a_host_seen_again_before_its_rows_can_be_pulled_is_not_counted(
+    make_lab: Callable[[int], Lab], serf_program: str, tmp_path: Path
+) -> None:
+    """Gossip heals first, the hosts' APIs answer each other only later (a firewall letting
+    gossip through, or APIs slower to come back than Serf): every host sees the cut-off host
+    alive again while none can pull its rows, which still say its instances run, healthy; and
+    it sees the others while it cannot pull what they placed meanwhile. No view counts those
+    rows until they have been pulled again; the cut-off host stays fenced until a sync has
+    brought the re-placement, then runs nothing of what moved."""
+    lab, hosts, cut = cut_off_until_replaced(make_lab, tmp_path)
+    h0 = hosts[0]
+    before = {e["id"] for e in _actions_by(cut, cut.host_id)}
+    # Gossip heals; the API port stays cut between the two sides.
+    lab.partition([lab[cut.node.index]], [lab[h.node.index] for h in hosts if h is not cut],
+                  ports=[API_PORT])
+    wait_for(lambda: alive_count(h0) == 3 and alive_count(cut) == 3, 30, "gossip healed")
+    for viewer in (h0, cut):
+        assert healthy_on(viewer)[cut.host_id] == 0
+    never_more_than_4([h0, cut], 4)
+    lab.heal()
+    # The cut-off host counts the others' instances once it has pulled their rows.
+    wait_for(lambda: sum(healthy_on(cut).values()) == 4, 40, "the others heard from again")
+    never_more_than_4([h0, cut], 4)
+    started = [e for e in _actions_by(cut, cut.host_id) if e["id"] not in before]
+    assert started == []

@@ -229,3 +229,37 @@ def test_a_sync_during_the_partition_does_not_unfence() -> None:
     m.update([("a", "failed"), ("b", "alive")], now=10)  # cut off again before any sync
     m.synced()
     assert m.fenced()
+
+
+def test_a_host_back_in_the_majority_gives_those_it_still_cannot_see_a_fresh_grace() -> None:
+    """Cut off, a host cannot tell the others' absence from its own, yet gossip marks them
+    failed and their clocks run. Healed, Serf re-merges one member at a time: seeing one peer
+    again puts it back in the majority (and it may be the smallest id alive, the one that
+    re-places) while the other, alive all along, is still failed to it. That one's grace
+    starts when this host can tell again, or it would move a live host's slots onto itself:
+    the live host stops them, this one starts them, and views count both at once."""
+    me, first, later = "id-h1", "id-h2", "id-h0"
+    m = Membership(me, grace=12)
+    m.update([(later, "alive"), (me, "alive"), (first, "alive")], now=0)
+    m.update([(later, "failed"), (me, "alive"), (first, "failed")], now=10)  # cut off
+    m.update([(later, "failed"), (me, "alive"), (first, "failed")], now=25)
+    assert m.cut_off()
+    m.update([(later, "failed"), (me, "alive"), (first, "alive")], now=26)  # one peer back
+    assert not m.cut_off()
+    assert m.state(later) == ("failed", 26)
+    hosts = fleet(**{name: {"state": m.state(f"id-{name}")[0],
+                            "failed_since": m.state(f"id-{name}")[1]}
+                     for name in ("h0", "h1", "h2")})
+    current = {"env/web": Current((later, me, first, later), 1)}
+    (kept,) = assign([WEB], hosts, current, now=27, grace=12)
+    assert not kept.changed  # h0's slots stay on h0: it is not gone, this host was
+    (moved,) = assign([WEB], hosts, current, now=38, grace=12)
+    assert moved.hosts.count(later) == 0  # still unseen a whole grace after the heal: it is
+
+
+def test_the_majority_side_keeps_the_failure_clock_of_the_host_it_lost() -> None:
+    m = Membership("id-h0", grace=12)
+    m.update([("id-h0", "alive"), ("id-h1", "alive"), ("id-h2", "alive")], now=0)
+    m.update([("id-h0", "alive"), ("id-h1", "failed"), ("id-h2", "alive")], now=10)
+    m.update([("id-h0", "alive"), ("id-h1", "failed"), ("id-h2", "alive")], now=25)
+    assert m.state("id-h1") == ("failed", 10)
