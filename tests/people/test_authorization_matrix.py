@@ -80,7 +80,8 @@ ROUTES: dict[tuple[str, str], str] = {
         ("POST", "/volumes/{name}/snapshots"),
         ("POST", "/volumes/{name}/snapshots/{snapshot}/restore"),
         ("DELETE", "/volumes/{name}/snapshots/{snapshot}"), ("POST", "/endpoints"),
-        ("PATCH", "/endpoints/{name}"), ("DELETE", "/endpoints/{name}"), ("WS", "/exec"))},
+        ("PATCH", "/endpoints/{name}"), ("DELETE", "/endpoints/{name}"), ("WS", "/exec"),
+        ("POST", "/exec/sessions"), ("DELETE", "/exec/sessions/{session_id}"))},
     **dict.fromkeys((
         ("POST", "/v1/tokens"), ("DELETE", "/v1/tokens/{token_id}"),
         ("POST", "/v1/tree/{plural}"), ("DELETE", "/v1/tree/{plural}/{path}"),
@@ -90,7 +91,10 @@ ROUTES: dict[tuple[str, str], str] = {
 SCOPED = ("viewer", "deployer", "owner")
 # What a member above whose role a route is gets in their own org: 403, but a token they cannot
 # list (an org token, another person's) is not found for them.
-ABOVE_THE_ROLE = {("DELETE", "/v1/tokens/{token_id}"): (403, 404)}
+ABOVE_THE_ROLE = {("DELETE", "/v1/tokens/{token_id}"): (403, 404),
+                  # a session is cancelled only by the token that opened it, which a role below
+                  # deployer never did: there is none for them
+                  ("DELETE", E + "/exec/sessions/{session_id}"): (404,)}
 # Host routes on this daemon, which is in no cluster: 401/403, or 409 "not in a cluster" (the
 # peer routes' query is checked first: 422). Never a 2xx.
 HOST_REFUSALS = (401, 403, 409, 422)
@@ -180,7 +184,7 @@ def _fill(template: str, w: dict[str, Any], plural: str = "projects") -> str:
             .replace("{path}", f"{w['org']}/shop").replace("{name}", _name(template, w))
             .replace("{release}", w["release"]).replace("{instance}", w["instance"])
             .replace("{snapshot}", "1").replace("{host}", "nohost")
-            .replace("{action}", "drain"))
+            .replace("{action}", "drain").replace("{session_id}", "none"))
 
 
 def _body(method: str, path: str, w: dict[str, Any]) -> Any:
