@@ -14,6 +14,8 @@ import pytest
 from console_support import CHROMIUM, chromium, make_user, run, screen, sign_in, wait_ready
 from daemon_support import Daemon, stop_daemon
 
+from tests.conftest import _remove_containers, _remove_env_networks
+
 pytestmark = [
     pytest.mark.docker,
     pytest.mark.slow,
@@ -53,6 +55,8 @@ def d(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     finally:
         daemon.plat("scale", "box", "--count", "0", "--target", TARGET)
         stop_daemon(daemon)
+        _remove_containers(daemon.host_id)  # the scale may not have finished its stop
+        _remove_env_networks(daemon.data)
 
 
 def _wait_screen(page: Any, text: str, timeout: float = 20, squeeze: bool = False) -> str:

@@ -22,6 +22,7 @@ import pytest
 from console_support import CHROMIUM, chromium, make_user, screen, sign_in, wait_ready
 from daemon_support import Daemon, stop_daemon
 
+from tests.conftest import _remove_containers, _remove_env_networks
 from tests.endpoints.conftest import free_port
 
 pytestmark = [
@@ -67,6 +68,8 @@ def d(tmp_path_factory: pytest.TempPathFactory, docker_services: None) -> Iterat
         yield daemon
     finally:
         stop_daemon(daemon)
+        _remove_containers(daemon.host_id)  # the guide's deploy: not left running
+        _remove_env_networks(daemon.data)
 
 
 def _step(page: Any, step: int, index: int, expect: str, code: int, timeout: float = 120) -> str:
