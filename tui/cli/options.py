@@ -29,13 +29,29 @@ def _translate_once() -> None:
     `plat envs list`, 230 for `plat --help`), and each time gettext searches the locale
     directories for a catalogue anew (importing ``locale`` to normalise $LANG on the way): about
     a tenth of building a parser. The catalogue cannot change while plat runs, so it is looked
-    up once, the way ``gettext.gettext`` would, and argparse uses that one."""
+    up once, the way ``gettext.gettext`` would, and argparse uses that one. When gettext's
+    search could find nothing (the language is C, or the locale directory does not exist)
+    it is skipped, and the import of ``locale`` it makes (about a millisecond)."""
     import gettext
 
     domain = gettext.textdomain()
-    found = gettext.translation(domain, gettext.bindtextdomain(domain), fallback=True)
+    localedir = gettext.bindtextdomain(domain)
+    found = (gettext.translation(domain, localedir, fallback=True)
+             if _may_have_catalogue(localedir) else gettext.NullTranslations())
     setattr(argparse, "_", found.gettext)  # noqa: B010  (argparse's stub does not declare them)
     setattr(argparse, "ngettext", found.ngettext)  # noqa: B010
+
+
+def _may_have_catalogue(localedir: str | None) -> bool:
+    """False where ``gettext.find`` looks for no file at all: its first language (from the
+    variables it reads, in its order) is C or POSIX, or the directory is not there."""
+    if localedir is None or not os.path.isdir(localedir):
+        return False
+    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(variable)
+        if value:
+            return value.split(":")[0] not in ("C", "POSIX")
+    return False  # none set: gettext's language is C
 
 
 _translate_once()
