@@ -163,7 +163,10 @@ def test_an_exec_tty_follows_resizes_takes_ctrl_c_and_paste(d: Any) -> None:
         rows, cols = page.evaluate(size)
         page.keyboard.type("stty size")
         page.keyboard.press("Enter")
-        _wait_screen(page, f"\n{rows} {cols}")  # the remote TTY has the page's size
+        # The remote TTY has the page's size. Not anchored at the line's start: busybox's
+        # shell asks the terminal where its cursor is after each prompt, and an answer that
+        # reaches the TTY after the typed line (keys typed at machine speed) is echoed there.
+        _wait_screen(page, f"{rows} {cols}\n")
         # A smaller window: the terminal refits and the remote TTY follows.
         page.set_viewport_size({"width": 700, "height": 420})
         page.wait_for_function(f"() => window.platConsole.term.cols < {cols}")
