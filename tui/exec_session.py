@@ -237,6 +237,9 @@ class _Opening(threading.Thread):
             if isinstance(self.error, NotFound) and str(self.error).startswith("no API route"):
                 return None  # a platd older than this plat
             raise self.error
+        return self._opened()
+
+    def _opened(self) -> str | None:
         found = self.answer.get("session") if isinstance(self.answer, dict) else None
         return found if isinstance(found, str) else None
 
@@ -245,8 +248,8 @@ class _Opening(threading.Thread):
         from tui.client import Client
 
         self.join(CANCEL_TIMEOUT)
-        found = self.answer.get("session") if isinstance(self.answer, dict) else None
-        if not isinstance(found, str):
+        found = self._opened()
+        if found is None:
             return
         # A client of its own: the thread's may still be in its request.
         client = Client(self.request.api, self.request.token, timeout=CANCEL_TIMEOUT)

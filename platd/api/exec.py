@@ -135,7 +135,8 @@ async def serve(bridge: Bridge, svc: ServiceContext, access: Access, principal: 
 
 
 async def _start_process(svc: ServiceContext, principal: Principal,
-                         where: exec_service.ExecTarget, start: Open) -> Waiting:
+                         where: exec_service.ExecTarget, start: Open,
+                         prestarted: bool = False) -> Waiting:
     cmd = start.cmd or list(exec_service.SHELL)
     process = await exec_service.start(
         svc, where, cmd, tty=start.tty, stdin=start.stdin, rows=start.rows, cols=start.cols,
@@ -146,7 +147,7 @@ async def _start_process(svc: ServiceContext, principal: Principal,
     opened = asyncio.create_task(asyncio.to_thread(
         exec_service.record_open, svc, principal, where, cmd, tty=start.tty
     ))
-    return Waiting(principal, where, cmd, start.tty, start.stdin, process, opened)
+    return Waiting(principal, where, cmd, start.tty, start.stdin, process, opened, prestarted)
 
 
 async def _attach(socket: WebSocket[Any, Any, Any], svc: ServiceContext,
@@ -174,18 +175,17 @@ async def _attach(socket: WebSocket[Any, Any, Any], svc: ServiceContext,
 async def attend(bridge: Bridge, svc: ServiceContext, access: Access, waiting: Waiting,
                  bearer: str | None) -> None:
     """A started process's session, from the ``started`` message to the ``exit`` one."""
-    principal, where, cmd, process = (waiting.principal, waiting.where, waiting.cmd,
-                                      waiting.process)
+    where, process = waiting.where, waiting.process
     exit_code: int | None = None
     ended_by: str | None = "the client disconnected"
     live: LiveSession | None = None
     try:
         # Ended at once if the caller loses access meanwhile (a revoked token, a removed member).
-        live = (access.open(bearer, where.target, principal.expires_at) if bearer is not None
-                else LiveSession(None, where.target))
+        live = (access.open(bearer, where.target, waiting.principal.expires_at)
+                if bearer is not None else LiveSession(None, where.target))
         await bridge.send_json({
             "type": "started", "instance": {**where.describe(), "host_name": svc.host.name},
-            "cmd": cmd, "tty": waiting.tty, "stdin": waiting.stdin,
+            "cmd": waiting.cmd, "tty": waiting.tty, "stdin": waiting.stdin,
             "prestarted": waiting.prestarted,
         })
         ended_by = await bridge.run(process, live)
@@ -196,12 +196,7 @@ async def attend(bridge: Bridge, svc: ServiceContext, access: Access, waiting: W
     finally:
         if live is not None:
             access.close(live)
-        await process.close()
-        started = await waiting.opened
-        await asyncio.to_thread(
-            exec_service.record_close, svc, principal, where, cmd, started=started,
-            exit_code=exit_code, ended_by=ended_by,
-        )
+        await waiting.end(svc, exit_code=exit_code, ended_by=ended_by)
     if ended_by is None:
         await bridge.finish(exit_code)
 
@@ -225,11 +220,10 @@ async def open_session(
         if where.host_id != svc.host.id:
             sessions.unreserve(principal.token_id)
             return {"session": None}  # relayed: the client starts it on its websocket
-        waiting = await _start_process(svc, principal, where, data)
+        waiting = await _start_process(svc, principal, where, data, prestarted=True)
     except BaseException:
         sessions.unreserve(principal.token_id)
         raise
-    waiting.prestarted = True
     return {"session": sessions.add(waiting)}
 
 

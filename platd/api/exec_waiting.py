@@ -52,6 +52,16 @@ class Waiting:
     prestarted: bool = False  # started by POST .../exec/sessions, before its websocket
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
+    async def end(self, svc: ServiceContext, *, exit_code: int | None, ended_by: str | None,
+                  ) -> None:
+        """Hang the process up if it still runs, and write the session's closing event."""
+        await self.process.close()
+        started = await self.opened
+        await asyncio.to_thread(
+            exec_service.record_close, svc, self.principal, self.where, self.cmd,
+            started=started, exit_code=exit_code, ended_by=ended_by,
+        )
+
 
 class WaitingSessions:
     """The sessions opened over HTTP that no websocket has attached to yet."""
@@ -129,11 +139,6 @@ class WaitingSessions:
 
     async def _hang_up(self, waiting: Waiting, reason: str) -> None:
         try:
-            await waiting.process.close()
-            started = await waiting.opened
-            await asyncio.to_thread(
-                exec_service.record_close, self.svc, waiting.principal, waiting.where,
-                waiting.cmd, started=started, exit_code=None, ended_by=reason,
-            )
+            await waiting.end(self.svc, exit_code=None, ended_by=reason)
         except Exception:  # logged: a timer callback has nobody else to tell
             log.exception("hanging up an exec session nobody attached to failed")
