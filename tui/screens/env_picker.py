@@ -23,7 +23,7 @@ class EnvPicker(SaysWorkerFailures, ModalScreen[str | None]):
                            background: $surface; padding: 0 1; }
     EnvPicker OptionList { height: auto; max-height: 20; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("r", "reload", "Try again")]
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -39,8 +39,9 @@ class EnvPicker(SaysWorkerFailures, ModalScreen[str | None]):
         try:
             paths = _all_envs(clients)
         except PlatError as e:
+            # A timeout or a wrong answer is often passing: the picker stays, and r asks again.
             self.app.call_from_thread(self.query_one("#picker-title", Static).update,
-                                      f"[red]{escape(e.message)}[/]")
+                                      f"[red]{escape(e.message)}[/] (press r to try again)")
             return
         self.app.call_from_thread(self.show, paths)
 
@@ -57,6 +58,10 @@ class EnvPicker(SaysWorkerFailures, ModalScreen[str | None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
+
+    def action_reload(self) -> None:
+        self.query_one("#picker-title", Static).update("Pick an env (org/project/app/env):")
+        self.load()
 
     def action_cancel(self) -> None:
         self.dismiss(None)
