@@ -89,7 +89,13 @@ class ChangeRecorder:
                 self.local_writes = True
                 continue
             if not self.remote:
-                obj.hlc, obj.origin = self.clock.now(), self.host_id
+                # An update must supersede the version it changes, even one stamped ahead of
+                # this host's clock (merged from a peer whose clock runs ahead, before the
+                # clock saw it): stamped below it, the update would lose everywhere but here,
+                # and this host would keep its version while every peer kept the other one.
+                held = obj.hlc or 0
+                obj.hlc = self.clock.observe(held) if held else self.clock.now()
+                obj.origin = self.host_id
             self.ids.setdefault(table.name, set()).add(obj.id)
             self.top = max(self.top, obj.hlc)
 

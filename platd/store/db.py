@@ -271,8 +271,9 @@ class Store:
         recorder = ChangeRecorder(self.clock, self.host_id, remote=True)
         with self._transaction(recorder) as session:
             top = replication.merge(session, rows, through)
-        if top:
-            self.clock.observe(top)
+            if top:
+                # Before the write lock goes: a local write after this merge stamps past it.
+                self.clock.observe(top)
         # Rows that lost the merge count too: they are superseded here, so not needed again.
         marks = dict(through or {})
         for item in rows:

@@ -139,6 +139,47 @@ def Store_at(directory: Path, host_id: str) -> Any:
     return Store(directory / "state.db", host_id, HybridLogicalClock(lambda: 1))
 
 
+def test_an_update_supersedes_the_version_it_changes_even_one_stamped_ahead_of_the_clock(
+        tmp_path: Path) -> None:
+    """Found by the replication campaign in CI: host-1, its clock 8 s behind host-0's, merged
+    an env from host-0 and deployed to it before its clock had seen the merged stamp. The
+    deploy's row got a smaller stamp than the version it replaced: it lost on every peer but
+    kept its place on host-1, whose marks said it had everything. The hosts never converged."""
+    ahead = make_store(tmp_path / "a", "host-a", HybridLogicalClock(lambda: 2_000_000))
+    behind = make_store(tmp_path / "b", "host-b", HybridLogicalClock(lambda: 1_000_000))
+    with ahead.write() as session:
+        session.add(Org(id="o1", name="acme", created_at=0.0))
+    behind.apply_remote(ahead.rows_since("host-a", 0))
+    # The update lands before the clock has observed the merge (the race the campaign hit).
+    behind.clock = HybridLogicalClock(lambda: 1_000_000)
+    with behind.write() as session:
+        org = session.get(Org, "o1")
+        assert org is not None
+        org.name = "hooli"
+        session.add(org)
+    ahead.apply_remote(behind.rows_since("host-b", 0))
+    for store in (ahead, behind):
+        with store.read() as session:
+            org = session.get(Org, "o1")
+        assert org is not None
+        assert org.name == "hooli", store.host_id
+    assert ahead.digest() == behind.digest()
+
+
+def test_a_merge_moves_the_clock_before_any_write_can_follow_it(tmp_path: Path) -> None:
+    """Listeners run after the write lock is released, so a write may already be waiting:
+    the clock has seen the merged stamps by then."""
+    ahead = make_store(tmp_path / "a", "host-a", HybridLogicalClock(lambda: 2_000_000))
+    behind = make_store(tmp_path / "b", "host-b", HybridLogicalClock(lambda: 1_000_000))
+    with ahead.write() as session:
+        session.add(Org(id="o1", name="acme", created_at=0.0))
+    seen: list[int] = []
+    behind.listeners.append(lambda _changes: seen.append(behind.clock.last))
+    behind.apply_remote(ahead.rows_since("host-a", 0))
+    assert len(seen) == 1
+    assert seen[0] > ahead.clock.last
+
+
 def test_apply_remote_keeps_stamps_and_the_larger_stamp_wins(tmp_path: Path) -> None:
     a = make_store(tmp_path / "a", "host-a")
     b = make_store(tmp_path / "b", "host-b")
