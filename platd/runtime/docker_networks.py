@@ -6,6 +6,9 @@ are instead attached to their own user-defined bridge, ``plat-env-<env id>``: Do
 rules drop traffic between two such bridges, while the host itself (health probes, the ingress
 data plane) still reaches every instance at its address on its bridge. Inside one env, the
 workload's name is a DNS alias on that network (``web``, ``db``), so workloads find each other.
+Docker's isolation rules open for a moment whenever any network is created, so before its
+first network platd also loads a table of its own that drops traffic between the pool's
+subnets (``env_firewall``).
 
 Subnets are not left to Docker's default pools (about thirty /16s and /20s in all, quickly
 exhausted by one network per env): each network gets a small subnet of the pool the operator
@@ -35,6 +38,7 @@ import asyncio
 import contextlib
 import ipaddress
 import json
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -42,9 +46,12 @@ import aiodocker
 import aiohttp
 from aiodocker.exceptions import DockerError
 
+from platd.runtime import env_firewall
 from platd.runtime.base import LABELS, RuntimeError_
 
 __all__ = ["DEFAULT_POOL", "DEFAULT_PREFIX", "EnvNetworks", "free_subnet", "network_name"]
+
+log = logging.getLogger("platd.runtime")
 
 DEFAULT_POOL = "10.213.0.0/16"
 DEFAULT_PREFIX = 24
@@ -84,6 +91,7 @@ class EnvNetworks:
         self.release_delay = RELEASE_DELAY
         self._pending: dict[str, asyncio.Task[None]] = {}
         self._known: set[str] = set()  # names of networks known to exist
+        self._firewall_tried = False
 
     def forget(self, env_id: str) -> None:
         """The env's network turned out to be gone: the next ``ensure`` looks again."""
@@ -97,6 +105,7 @@ class EnvNetworks:
         async with self._lock:
             if name in self._known:
                 return name
+            await self._firewall()
             await self._settle(name)
             if await self._exists(name):
                 self._known.add(name)
@@ -126,6 +135,18 @@ class EnvNetworks:
                                         f"Docker engine ({exc})") from exc
             raise RuntimeError_(f"creating network {name}: every subnet tried was taken "
                                 "meanwhile; it is tried again on the next pass")
+
+    async def _firewall(self) -> None:
+        """Load plat's own table between env networks, once per daemon, before the first
+        network is used (see ``env_firewall``: Docker's rules open for a moment whenever a
+        network is created)."""
+        if self._firewall_tried:
+            return
+        self._firewall_tried = True
+        why = await asyncio.to_thread(env_firewall.install, self._pool, self._prefix)
+        if why is not None:
+            log.warning("instances of different envs are kept apart by Docker's rules alone, "
+                        "which open for a moment whenever a network is created: %s", why)
 
     def release_soon(self, env_id: str) -> None:
         """``release`` after ``release_delay``, if the env still has no container then."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -15,9 +16,10 @@ from typing import Any
 
 import pytest
 
+from platd.runtime import env_firewall
 from platd.runtime.base import InstanceSpec, ObservedContainer
 from platd.runtime.docker import DockerRuntime
-from platd.runtime.docker_networks import free_subnet, network_name
+from platd.runtime.docker_networks import DEFAULT_POOL, DEFAULT_PREFIX, free_subnet, network_name
 
 docker = pytest.mark.docker
 SpecFactory = Callable[..., InstanceSpec]
@@ -102,6 +104,66 @@ def test_an_instance_of_org_a_cannot_connect_to_an_instance_of_org_b(
         await _gone(rt, env_b)
 
     run(body)
+
+
+def _iptables(action: str, source: str, dest: str) -> None:
+    subprocess.run(["iptables", action, "FORWARD", *(["1"] if action == "-I" else []),
+                    "-s", source, "-d", dest, "-j", "ACCEPT"], check=True, capture_output=True)
+
+
+@docker
+def test_envs_stay_apart_while_dockers_own_isolation_is_open(
+    run: Run, make_spec: SpecFactory, host_id: str
+) -> None:
+    """Docker deletes and re-inserts the jump to its isolation rules whenever any network is
+    created; CI once saw an instance of one org fetch a page from another's in that moment.
+    Here Docker's rules are opened for exactly one pair of instances (an ACCEPT put first in
+    its FORWARD chain), and plat's own table still keeps them apart."""
+    env_a, env_b = f"env-a-{uuid.uuid4().hex[:8]}", f"env-b-{uuid.uuid4().hex[:8]}"
+    server_a = make_spec(env_id=env_a, env_path="org-a/shop/web/prod")
+    intruder_b = make_spec(env_id=env_b, env_path="org-b/evil/probe/prod")
+    table = env_firewall.table_name(DEFAULT_POOL)
+
+    async def body(rt: DockerRuntime) -> None:
+        for spec in (server_a, intruder_b):
+            await rt.start(await rt.create(spec))
+        observed = {o.instance_id: o for o in await _running(rt, host_id, 2)}
+        target, intruder = observed[server_a.instance_id], observed[intruder_b.instance_id]
+        assert target.ip is not None
+        assert intruder.ip is not None
+        listed = subprocess.run(["nft", "list", "table", "inet", table], capture_output=True,
+                                text=True, check=True).stdout
+        assert f"ip saddr {DEFAULT_POOL} ip daddr {DEFAULT_POOL}" in listed
+
+        opened: list[tuple[str, str]] = []
+        try:
+            for pair in ((intruder.ip, target.ip), (target.ip, intruder.ip)):
+                _iptables("-I", *pair)
+                opened.append(pair)
+            code, out = await _run_in(rt, intruder.container_id, GET.format(target=target.ip))
+            assert code != 0, out
+            assert "200 OK" not in out
+            # Without plat's table, the opening is real: the same probe gets through.
+            subprocess.run(["nft", "delete", "table", "inet", table], check=True)
+            code, out = await _run_in(rt, intruder.container_id, GET.format(target=target.ip))
+            assert "200 OK" in out, (code, out)
+        finally:
+            for pair in opened:
+                _iptables("-D", *pair)
+            assert env_firewall.install(DEFAULT_POOL, DEFAULT_PREFIX) is None
+
+    run(body)
+
+
+def test_the_table_drops_only_traffic_between_two_subnets_of_the_pool() -> None:
+    script = env_firewall.render("10.213.0.0/22", 24)
+    name = "plat_envs_10_213_0_0_22"
+    assert f"table inet {name}\ndelete table inet {name}\ntable inet {name} {{" in script
+    assert ("elements = { 10.213.0.0/24 . 10.213.0.0/24, 10.213.1.0/24 . 10.213.1.0/24, "
+            "10.213.2.0/24 . 10.213.2.0/24, 10.213.3.0/24 . 10.213.3.0/24 }") in script
+    assert ("ip saddr 10.213.0.0/22 ip daddr 10.213.0.0/22 ip saddr . ip daddr != @same_env "
+            "counter drop") in script
+    assert "type filter hook forward priority filter - 10; policy accept;" in script
 
 
 def test_free_subnet_skips_every_overlap() -> None:
