@@ -6,9 +6,9 @@ are instead attached to their own user-defined bridge, ``plat-env-<env id>``: Do
 rules drop traffic between two such bridges, while the host itself (health probes, the ingress
 data plane) still reaches every instance at its address on its bridge. Inside one env, the
 workload's name is a DNS alias on that network (``web``, ``db``), so workloads find each other.
-Docker's isolation rules open for a moment whenever any network is created, so before its
-first network platd also loads a table of its own that drops traffic between the pool's
-subnets (``env_firewall``).
+Docker's isolation rules open for a moment whenever any network is created, so platd also loads
+a table of its own that drops traffic between the pool's subnets (``env_firewall``): at start,
+and again before it creates a network if the table has gone meanwhile.
 
 Subnets are not left to Docker's default pools (about thirty /16s and /20s in all, quickly
 exhausted by one network per env): each network gets a small subnet of the pool the operator
@@ -91,7 +91,7 @@ class EnvNetworks:
         self.release_delay = RELEASE_DELAY
         self._pending: dict[str, asyncio.Task[None]] = {}
         self._known: set[str] = set()  # names of networks known to exist
-        self._firewall_tried = False
+        self._firewall_said: str | None = None  # the last reason it could not be loaded
 
     def forget(self, env_id: str) -> None:
         """The env's network turned out to be gone: the next ``ensure`` looks again."""
@@ -105,11 +105,11 @@ class EnvNetworks:
         async with self._lock:
             if name in self._known:
                 return name
-            await self._firewall()
             await self._settle(name)
             if await self._exists(name):
                 self._known.add(name)
                 return name
+            await self.firewall()
             refused: list[str] = []
             for _ in range(_ATTEMPTS):
                 subnet = free_subnet(self._pool, self._prefix, await self._subnets() + refused)
@@ -136,17 +136,18 @@ class EnvNetworks:
             raise RuntimeError_(f"creating network {name}: every subnet tried was taken "
                                 "meanwhile; it is tried again on the next pass")
 
-    async def _firewall(self) -> None:
-        """Load plat's own table between env networks, once per daemon, before the first
-        network is used (see ``env_firewall``: Docker's rules open for a moment whenever a
-        network is created)."""
-        if self._firewall_tried:
-            return
-        self._firewall_tried = True
-        why = await asyncio.to_thread(env_firewall.install, self._pool, self._prefix)
-        if why is not None:
+    async def firewall(self) -> None:
+        """Load plat's own table between env networks unless it is in place (see
+        ``env_firewall``: Docker's rules open for a moment whenever a network is created).
+        Best effort: a reason it cannot be loaded is logged once, until it changes."""
+        try:
+            why = await asyncio.to_thread(env_firewall.ensure, self._pool, self._prefix)
+        except Exception as e:  # never a reason to fail a deploy: Docker's rules still apply
+            why = f"{type(e).__name__}: {e}"
+        if why is not None and why != self._firewall_said:
             log.warning("instances of different envs are kept apart by Docker's rules alone, "
                         "which open for a moment whenever a network is created: %s", why)
+        self._firewall_said = why
 
     def release_soon(self, env_id: str) -> None:
         """``release`` after ``release_delay``, if the env still has no container then."""
@@ -180,8 +181,10 @@ class EnvNetworks:
                     await (await self._client().networks.get(network_name(env_id))).delete()
 
     async def prune(self) -> None:
-        """Remove every plat network whose env has no container left on the engine (their
-        containers were removed behind platd's back, e.g. ``docker rm``; best effort)."""
+        """Load plat's table between env networks, and remove every plat network whose env has
+        no container left on the engine (their containers were removed behind platd's back,
+        e.g. ``docker rm``; best effort)."""
+        await self.firewall()
         with contextlib.suppress(DockerError, aiohttp.ClientError):
             managed = {"label": [f"{LABELS['managed']}=1"]}
             for network in await self._client().networks.list(filters=managed):

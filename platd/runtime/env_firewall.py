@@ -9,7 +9,9 @@ at the FORWARD chain taken while networks were being created and removed, and CI
 instance of one org fetch a page from an instance of another.
 
 So platd loads its own nftables table for the instance network pool (``inet plat_envs_<pool>``)
-before it makes its first env network: forwarded traffic from one of the pool's subnets to
+when it starts (its first look at the engine) and, if the table has gone meanwhile (a reboot,
+an ``nft flush ruleset``), again before it creates a network: forwarded traffic from one of
+the pool's subnets to
 another is dropped. Same-subnet traffic (an env's instances talking to each other, which
 br_netfilter passes through the forward hook too) is allowed by a set of (subnet, subnet) pairs,
 one per subnet of the pool: 256 for the default /16, 65,536 for the largest pool allowed (/8),
@@ -31,7 +33,7 @@ import os
 import shutil
 import subprocess
 
-__all__ = ["install", "render", "table_name"]
+__all__ = ["ensure", "install", "loaded", "render", "table_name"]
 
 NFT_TIMEOUT = 30.0  # seconds; a /8 pool loads in about one
 
@@ -71,11 +73,30 @@ def render(pool: str, prefix: int) -> str:
     )
 
 
+def _nft() -> str | None:
+    # sbin is not on every PATH (a user's shell, some service managers).
+    return shutil.which("nft") or next(
+        (p for p in ("/usr/sbin/nft", "/sbin/nft") if os.access(p, os.X_OK)), None)
+
+
+def loaded(pool: str) -> bool:
+    """Whether the table's chain is in place (blocking). It goes with a reboot or an
+    ``nft flush ruleset`` (Debian's /etc/nftables.conf begins with one). Only the chain is
+    listed: the set of a /8 pool has 65,536 elements."""
+    nft = _nft()
+    if nft is None:
+        return False
+    try:
+        done = subprocess.run([nft, "list", "chain", "inet", table_name(pool), "forward"],
+                              capture_output=True, timeout=NFT_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
 def install(pool: str, prefix: int) -> str | None:
     """Load the table; None when it is in place, else why not (blocking: run it in a thread)."""
-    # sbin is not on every PATH (a user's shell, some service managers).
-    nft = shutil.which("nft") or next(
-        (p for p in ("/usr/sbin/nft", "/sbin/nft") if os.access(p, os.X_OK)), None)
+    nft = _nft()
     if nft is None:
         return "nft is not installed (apt-get install nftables)"
     try:
@@ -86,3 +107,8 @@ def install(pool: str, prefix: int) -> str | None:
     if done.returncode != 0:
         return f"nft refused the table: {(done.stderr or done.stdout).strip()[:300]}"
     return None
+
+
+def ensure(pool: str, prefix: int) -> str | None:
+    """``install`` unless the table is loaded already (blocking)."""
+    return None if loaded(pool) else install(pool, prefix)

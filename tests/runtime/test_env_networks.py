@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import re
 import socket
 import subprocess
 import time
@@ -106,9 +108,29 @@ def test_an_instance_of_org_a_cannot_connect_to_an_instance_of_org_b(
     run(body)
 
 
-def _iptables(action: str, source: str, dest: str) -> None:
-    subprocess.run(["iptables", action, "FORWARD", *(["1"] if action == "-I" else []),
-                    "-s", source, "-d", dest, "-j", "ACCEPT"], check=True, capture_output=True)
+TABLE = env_firewall.table_name(DEFAULT_POOL)
+
+
+def _needs_root() -> None:
+    if os.geteuid() != 0 and not os.environ.get("CI"):
+        pytest.skip("nft and iptables need root")
+
+
+def _open_docker_for(source: str, dest: str, tag: str, *, close: bool = False) -> None:
+    """An ACCEPT in DOCKER-USER, the chain Docker jumps to first from FORWARD: Docker's own
+    isolation rules never see this pair's packets."""
+    subprocess.run(["iptables", "-D" if close else "-I", "DOCKER-USER", "-s", source, "-d", dest,
+                    "-m", "comment", "--comment", tag, "-j", "ACCEPT"],
+                   check=not close, capture_output=True)
+
+
+def _drops() -> int:
+    """Packets plat's table has dropped since it was loaded."""
+    listed = subprocess.run(["nft", "list", "chain", "inet", TABLE, "forward"],
+                            capture_output=True, text=True, check=True).stdout
+    found = re.search(r"counter packets (\d+)", listed)
+    assert found, listed
+    return int(found[1])
 
 
 @docker
@@ -117,12 +139,13 @@ def test_envs_stay_apart_while_dockers_own_isolation_is_open(
 ) -> None:
     """Docker deletes and re-inserts the jump to its isolation rules whenever any network is
     created; CI once saw an instance of one org fetch a page from another's in that moment.
-    Here Docker's rules are opened for exactly one pair of instances (an ACCEPT put first in
-    its FORWARD chain), and plat's own table still keeps them apart."""
+    Here Docker's rules are opened for exactly one pair of instances, and plat's own table
+    still keeps them apart: the probe fails, and the table counts the packets it dropped."""
+    _needs_root()
     env_a, env_b = f"env-a-{uuid.uuid4().hex[:8]}", f"env-b-{uuid.uuid4().hex[:8]}"
     server_a = make_spec(env_id=env_a, env_path="org-a/shop/web/prod")
     intruder_b = make_spec(env_id=env_b, env_path="org-b/evil/probe/prod")
-    table = env_firewall.table_name(DEFAULT_POOL)
+    tag = f"plat-test-{uuid.uuid4().hex[:8]}"
 
     async def body(rt: DockerRuntime) -> None:
         for spec in (server_a, intruder_b):
@@ -131,26 +154,38 @@ def test_envs_stay_apart_while_dockers_own_isolation_is_open(
         target, intruder = observed[server_a.instance_id], observed[intruder_b.instance_id]
         assert target.ip is not None
         assert intruder.ip is not None
-        listed = subprocess.run(["nft", "list", "table", "inet", table], capture_output=True,
-                                text=True, check=True).stdout
-        assert f"ip saddr {DEFAULT_POOL} ip daddr {DEFAULT_POOL}" in listed
-
-        opened: list[tuple[str, str]] = []
+        pairs = ((intruder.ip, target.ip), (target.ip, intruder.ip))
         try:
-            for pair in ((intruder.ip, target.ip), (target.ip, intruder.ip)):
-                _iptables("-I", *pair)
-                opened.append(pair)
+            for pair in pairs:
+                _open_docker_for(*pair, tag)
+            before = _drops()
             code, out = await _run_in(rt, intruder.container_id, GET.format(target=target.ip))
             assert code != 0, out
             assert "200 OK" not in out
-            # Without plat's table, the opening is real: the same probe gets through.
-            subprocess.run(["nft", "delete", "table", "inet", table], check=True)
-            code, out = await _run_in(rt, intruder.container_id, GET.format(target=target.ip))
-            assert "200 OK" in out, (code, out)
+            assert _drops() > before
         finally:
-            for pair in opened:
-                _iptables("-D", *pair)
-            assert env_firewall.install(DEFAULT_POOL, DEFAULT_PREFIX) is None
+            for pair in pairs:
+                _open_docker_for(*pair, tag, close=True)
+
+    run(body)
+
+
+@docker
+def test_the_table_is_loaded_again_before_a_network_is_made_once_it_has_gone(
+    run: Run, make_spec: SpecFactory
+) -> None:
+    """A reboot or an ``nft flush ruleset`` takes the table away."""
+    _needs_root()
+    spec = make_spec(env_id=f"env-d-{uuid.uuid4().hex[:8]}", env_path="org-d/p/a/e")
+
+    async def body(rt: DockerRuntime) -> None:
+        subprocess.run(["nft", "delete", "table", "inet", TABLE], capture_output=True)
+        try:
+            assert not env_firewall.loaded(DEFAULT_POOL)
+            await rt.create(spec)
+            assert env_firewall.loaded(DEFAULT_POOL)
+        finally:
+            assert env_firewall.ensure(DEFAULT_POOL, DEFAULT_PREFIX) is None
 
     run(body)
 

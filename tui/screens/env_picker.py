@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
 
 from platd.spec.errors import PlatError
 from tui.answers import read
@@ -39,11 +40,14 @@ class EnvPicker(SaysWorkerFailures, ModalScreen[str | None]):
         try:
             paths = _all_envs(clients)
         except PlatError as e:
+            if get_current_worker().is_cancelled:  # r pressed meanwhile: the new load answers
+                return
             # A timeout or a wrong answer is often passing: the picker stays, and r asks again.
             self.app.call_from_thread(self.query_one("#picker-title", Static).update,
                                       f"[red]{escape(e.message)}[/] (press r to try again)")
             return
-        self.app.call_from_thread(self.show, paths)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.show, paths)
 
     def show(self, paths: list[str]) -> None:
         options = self.query_one(OptionList)
