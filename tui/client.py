@@ -13,27 +13,29 @@ Imported only when a command first talks to the daemon (``Ctx.client``): ``http.
 
 from __future__ import annotations
 
-from tui.lazy_modules import LEFT_FOR_FIRST_USE, defer
+from tui.lazy_modules import defer_unused
 
 # Modules http.client (through email and socket) imports at its top that a request over
 # http:// never uses are imported on first use instead: a fifth of what a read command spends
 # before its first byte is sent (tui.lazy_modules says which is for what).
-for _module in LEFT_FOR_FIRST_USE:
-    defer(_module)
+defer_unused()
 
 import contextlib
 import http.client
 import json
 import socket
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from platd.spec.errors import DaemonUnreachable, InvalidInput, PlatError, from_wire
+from tui.api_paths import env_path, item_path, with_query
+from tui.early_get import DEFAULT_TIMEOUT
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from typing import Any
 
-DEFAULT_TIMEOUT = 30.0
+    from tui.early_get import Sent
+
 # The daemon closed the connection before answering (an idle kept-alive one it had timed out,
 # or a restart): the request never reached a handler and may be sent again on a new connection.
 NOT_ANSWERED = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
@@ -66,6 +68,7 @@ class Client:
         self._ca = ca
         self._verify = verify
         self._connect_timeout = connect_timeout
+        self._early: Sent | None = None
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         conn = self._conn
@@ -87,9 +90,19 @@ class Client:
         return conn
 
     def close(self) -> None:
+        if self._early is not None:
+            self._early.close()
+            self._early = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def adopt(self, early: Sent) -> None:
+        """A GET sent before this client was built (``tui.early_get``): the request for the
+        same path reads its answer instead of sending it again."""
+        if self._early is not None:
+            self._early.close()
+        self._early = early
 
     def abort(self) -> None:
         """From another thread: end a request in progress (a long poll) and refuse new ones,
@@ -120,13 +133,7 @@ class Client:
     ) -> tuple[int, Any]:
         """One request: (status, decoded JSON body), whatever the status (the device flow's
         token endpoint answers in OAuth's error form, not plat's)."""
-        if query:
-            clean = {k: v for k, v in query.items() if v is not None}
-            if clean:
-                try:
-                    path += "?" + urlencode(clean)
-                except UnicodeEncodeError:
-                    raise _not_text(", ".join(clean)) from None
+        path = with_query(path, query)
         headers = {"Accept": "application/json", **(headers or {})}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -138,7 +145,15 @@ class Client:
                                hint="pass an ordinary number, e.g. --cpu 0.5") from None
         if payload is not None:
             headers["Content-Type"] = content_type
-        for attempt in (1, 2):
+        early, self._early = self._early, None
+        if early is not None and (method != "GET" or payload is not None or early.path != path
+                                  or len(headers) != 1 + bool(self.token)):
+            early.close()  # sent for another request than this one
+            early = None
+        answered = self._read_early(early, timeout or self.timeout) if early else None
+        if answered is not None:
+            status, data = answered
+        for attempt in (1, 2) if answered is None else ():
             if self._aborted:
                 raise DaemonUnreachable("the client was closed", hint=[])
             conn = self._connection(timeout or self.timeout)
@@ -170,6 +185,30 @@ class Client:
             decoded = None
         return status, decoded
 
+    def _read_early(self, early: Sent, timeout: float) -> tuple[int, bytes] | None:
+        """The answer to a GET sent early, read by ``http.client`` (None: none came whole; the
+        GET changed nothing, so it is sent again the ordinary way). Its connection is kept for
+        the next request when the daemon keeps it open."""
+        if self._aborted:
+            early.close()
+            raise DaemonUnreachable("the client was closed", hint=[])
+        try:
+            early.sock.settimeout(timeout)
+            response = http.client.HTTPResponse(early.sock, method="GET")
+            response.begin()
+            status, data = response.status, response.read()
+        except TimeoutError as e:  # as on the ordinary way: a daemon that is slow is said so
+            early.close()
+            raise self._unreachable(e) from e
+        except (OSError, http.client.HTTPException, ValueError):
+            early.close()
+            return None
+        if response.will_close:
+            early.close()
+        else:
+            self._connection(timeout).sock = early.sock
+        return status, data
+
     def _unreachable(self, e: BaseException) -> PlatError:
         if type(e).__name__ == "SSLCertVerificationError":
             return DaemonUnreachable(
@@ -191,13 +230,10 @@ class Client:
 
     # Convenience for routes scoped to an env.
     def env_path(self, target: str, rest: str = "") -> str:
-        parts = [_quote_text(p, "target") for p in target.split("/")]
-        return "/v1/envs/" + "/".join(parts) + rest
+        return env_path(target, rest)
 
     def item_path(self, target: str, collection: str, name: str, what: str) -> str:
-        """``/v1/envs/TARGET/COLLECTION/NAME``, with NAME one path segment whatever it holds
-        (an empty one would name the collection itself: ``describe instance ''``)."""
-        return self.env_path(target, f"/{collection}/{segment(name, what)}")
+        return item_path(target, collection, name, what)
 
     def get(self, path: str, **query: Any) -> Any:
         return self.request("GET", path, query=query)
@@ -237,27 +273,3 @@ def _reason(e: BaseException) -> str:
     if isinstance(e, http.client.HTTPException | ValueError):
         return f"an answer that is not valid HTTP ({type(e).__name__}: {e})"
     return getattr(e, "strerror", None) or str(e) or type(e).__name__
-
-
-def segment(name: str, what: str) -> str:
-    """``name`` as one URL path segment; an empty or blank name is refused, naming ``what``."""
-    if not name.strip():
-        raise InvalidInput(f"the {what} must not be empty",
-                           hint=f"pass the {what}; list them with plat status or plat --help")
-    if name in (".", ".."):  # a dot segment would be resolved away, naming another route
-        return name.replace(".", "%2E")
-    return _quote_text(name, what)
-
-
-def _quote_text(text: str, what: str) -> str:
-    """``quote``, refusing text that holds bytes a terminal passed undecoded (not UTF-8)."""
-    try:
-        return quote(text, safe="")
-    except UnicodeEncodeError:
-        raise _not_text(what) from None
-
-
-def _not_text(what: str) -> InvalidInput:
-    return InvalidInput(f"the {what} given is not UTF-8 text",
-                        hint="names and values plat sends are UTF-8; check the terminal's "
-                        "encoding (locale) and retype it")

@@ -77,3 +77,11 @@ def defer(name: str) -> None:
         # ``import urllib.request`` finds the stand-in in sys.modules; the name ``urllib.request``
         # is then looked up on the package.
         setattr(importlib.import_module(parent), child, stand_in)
+
+
+def defer_unused() -> None:
+    """Put stand-ins in place for every module of ``LEFT_FOR_FIRST_USE`` not imported yet: called
+    at the top of each module that imports ``http.client``, ``socket`` or ``urllib.parse``
+    before anything else of it is imported."""
+    for name in LEFT_FOR_FIRST_USE:
+        defer(name)

@@ -61,6 +61,10 @@ class Ctx(Protocol):
     def client(self) -> Client:
         """The daemon client for ``settings.api`` and ``settings.token`` (built on first use)."""
 
+    def get(self, path: str, **query: Any) -> Any:
+        """``client.get(path, **query)``; before the client is built, the request is sent
+        first, so the daemon answers while the client's modules load (``tui.early_get``)."""
+
     @property
     def interactive(self) -> bool:
         """A person reads this front end's notes and can answer ``ask``."""
@@ -177,6 +181,17 @@ class BaseCtx:
                 raise no_daemon()
             self._client = Client(api, self.settings.token)
         return self._client
+
+    def get(self, path: str, **query: Any) -> Any:
+        if self._client is None and self.settings.api:
+            from tui import early_get
+            from tui.api_paths import with_query
+
+            sent = early_get.send(self.settings.api, self.settings.token,
+                                  with_query(path, query), early_get.DEFAULT_TIMEOUT)
+            if sent is not None:
+                self.client.adopt(sent)
+        return self.client.get(path, **query)
 
     def target(self) -> str:
         """ORG/PROJECT/APP/ENV from --target, the single-level flags and the default target."""

@@ -308,7 +308,7 @@ def tokens_list(ctx: Ctx) -> int:
 
 def tokens_revoke(ctx: Ctx) -> int:
     from platd.spec.errors import NotFound
-    from tui.client import segment
+    from tui.api_paths import segment
     from tui.render.confirm import DELETE_CONSEQUENCES
 
     token_id = ctx.args.id

@@ -178,6 +178,6 @@ def exposed(ctx: Ctx) -> int:
 
 def _segment(text: str) -> str:
     """``text`` as one URL path segment; empty or undecodable text is refused."""
-    from tui.client import segment
+    from tui.api_paths import segment
 
     return segment(text, "name")

@@ -36,13 +36,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def status(ctx: Ctx) -> int:
+    from tui.api_paths import env_path
     from tui.render.status import status_lines
 
     target = ctx.target()
     # ?cluster=1: the cluster line's facts in the same answer (asked for: the TUI's status
     # polls leave gossip alone). An older platd ignores the query and its answer has no
     # ``cluster``: it is asked the way it understands.
-    s = ctx.client.get(ctx.client.env_path(target, "/status"), cluster=1)
+    s = ctx.get(env_path(target, "/status"), cluster=1)
     lines = status_lines(s)
     cluster = s["cluster"] if "cluster" in s else _cluster(ctx)
     line = _cluster_line(cluster)

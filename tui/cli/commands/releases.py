@@ -40,10 +40,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def releases(ctx: Ctx) -> int:
+    from tui.api_paths import env_path
     from tui.render.releases import releases_lines
 
     target = ctx.target()
-    r = ctx.client.get(ctx.client.env_path(target, "/releases"))
+    r = ctx.get(env_path(target, "/releases"))
     ctx.out(r, releases_lines(r))
     return 0
 

@@ -105,7 +105,7 @@ def list_(ctx: Ctx) -> int:
                 hint=f"for example: plat {plural} list {_example(LEVELS[depth - 1])}",
             )
         parent = "/".join(default[:depth])
-    rows = ctx.client.get(f"/v1/tree/{plural}", parent=parent or "")
+    rows = ctx.get(f"/v1/tree/{plural}", parent=parent or "")
     ctx.out(
         rows,
         table(
@@ -119,7 +119,7 @@ def list_(ctx: Ctx) -> int:
 
 
 def delete(ctx: Ctx) -> int:
-    from tui.client import segment
+    from tui.api_paths import segment
     from tui.render.confirm import DELETE_CONSEQUENCES
 
     plural = ctx.args.plural
