@@ -44,6 +44,10 @@ class Sent:
         self.sock.close()
 
 
+def _plain(text: str) -> bool:
+    return text.isascii() and text.isprintable() and " " not in text
+
+
 def request_head(host: str, port: int, path: str, token: str | None) -> bytes:
     """The bytes ``http.client`` sends for ``GET path`` with ``tui.client``'s headers."""
     host_header = host if port == 80 else f"{host}:{port}"
@@ -64,8 +68,8 @@ def send(api: str, token: str | None, path: str, timeout: float) -> Sent | None:
         return None
     if parts.scheme != "http" or not host or not host.isascii() or ":" in host:
         return None
-    if not (path.isascii() and path.isprintable()) or (token and not token.isascii()):
-        return None  # what http.client would refuse or encode: let it
+    if not _plain(path) or (token and not _plain(token)):
+        return None  # what http.client would refuse or encode (a line break: a header more)
     try:
         # The host as bytes: an ASCII name needs no IDNA codec (as tui.client._open_socket).
         name: Any = host.encode()

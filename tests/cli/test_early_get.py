@@ -106,6 +106,15 @@ def test_what_the_ordinary_way_must_handle_is_not_sent_early(api: str) -> None:
     assert early_get.send(api, None, "/v1/x", 1.0) is None
 
 
+@pytest.mark.parametrize(("path", "token"), [("/v1/x", "tok\r\nX-Evil: 1"), ("/v1/x y", None),
+                                             ("/v1/é", None), ("/v1/x", "tök")])
+def test_what_http_client_would_refuse_or_encode_is_not_sent_early(
+        serve: Callable[[Handler], Server], path: str, token: str | None) -> None:
+    server = serve(json_answer())
+    assert early_get.send(f"http://127.0.0.1:{server.port}", token, path, 1.0) is None
+    assert server.requests == []
+
+
 def test_nobody_listening_is_left_to_the_ordinary_way() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
