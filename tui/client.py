@@ -134,6 +134,7 @@ class Client:
         """One request: (status, decoded JSON body), whatever the status (the device flow's
         token endpoint answers in OAuth's error form, not plat's)."""
         path = with_query(path, query)
+        extra_headers = bool(headers)
         headers = {"Accept": "application/json", **(headers or {})}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -147,7 +148,7 @@ class Client:
             headers["Content-Type"] = content_type
         early, self._early = self._early, None
         if early is not None and (method != "GET" or payload is not None or early.path != path
-                                  or len(headers) != 1 + bool(self.token)):
+                                  or extra_headers):
             early.close()  # sent for another request than this one
             early = None
         answered = self._read_early(early, timeout or self.timeout) if early else None
@@ -189,24 +190,36 @@ class Client:
         """The answer to a GET sent early, read by ``http.client`` (None: none came whole; the
         GET changed nothing, so it is sent again the ordinary way). Its connection is kept for
         the next request when the daemon keeps it open."""
+        # (abort() cannot end this read; the TUI, which aborts, never sends early: its
+        # commands run with a client built beforehand.)
         if self._aborted:
             early.close()
             raise DaemonUnreachable("the client was closed", hint=[])
+        if early.sock is None:  # the connection could not be made: said, not tried again
+            raise self._unreachable(early.error or OSError("no connection")) from early.error
+        response = None
         try:
             early.sock.settimeout(timeout)
             response = http.client.HTTPResponse(early.sock, method="GET")
             response.begin()
             status, data = response.status, response.read()
         except TimeoutError as e:  # as on the ordinary way: a daemon that is slow is said so
+            if response is not None:
+                response.close()
             early.close()
             raise self._unreachable(e) from e
         except (OSError, http.client.HTTPException, ValueError):
+            if response is not None:
+                response.close()
             early.close()
             return None
         if response.will_close:
             early.close()
         else:
-            self._connection(timeout).sock = early.sock
+            conn = self._connection(timeout)
+            if conn.sock is not None:
+                conn.close()
+            conn.sock = early.sock
         return status, data
 
     def _unreachable(self, e: BaseException) -> PlatError:

@@ -11,8 +11,8 @@ Only the request is written here: a GET's request line and the headers ``tui.cli
 standard library's ``http.client.HTTPResponse`` (``Client.exchange``), so chunking, keep-alive
 and every edge of a response stay the library's, and a response that cannot be read sends the
 GET again the ordinary way (a GET changes nothing). For anything but ``http://`` to a host name
-in ASCII or an IPv4 address, or when the connection cannot be made, ``send`` returns None and
-the request goes the ordinary way, which says what went wrong.
+in ASCII or an IPv4 address, ``send`` returns None and the request goes the ordinary way. A
+connection that cannot be made is said as the ordinary way says it, without a second try.
 """
 
 from __future__ import annotations
@@ -34,14 +34,19 @@ DEFAULT_TIMEOUT = 30.0
 
 
 class Sent:
-    """A GET on its way: the socket its answer comes on, and the path (with its query) asked."""
+    """A GET on its way: the socket its answer comes on, and the path (with its query) asked;
+    or, with no socket, why the connection could not be made (said as the ordinary way would
+    say it, without trying again: a daemon that is not there is not waited for twice)."""
 
-    def __init__(self, sock: socket.socket, path: str) -> None:
+    def __init__(self, sock: socket.socket | None, path: str,
+                 error: OSError | None = None) -> None:
         self.sock = sock
         self.path = path
+        self.error = error
 
     def close(self) -> None:
-        self.sock.close()
+        if self.sock is not None:
+            self.sock.close()
 
 
 def _plain(text: str) -> bool:
@@ -74,8 +79,8 @@ def send(api: str, token: str | None, path: str, timeout: float) -> Sent | None:
         # The host as bytes: an ASCII name needs no IDNA codec (as tui.client._open_socket).
         name: Any = host.encode()
         sock = socket.create_connection((name, port), timeout)
-    except OSError:
-        return None
+    except OSError as e:
+        return Sent(None, path, e)
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as http.client does
         sock.sendall(request_head(host, port, path, token))

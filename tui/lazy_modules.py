@@ -1,7 +1,8 @@
 """Modules imported on first use instead of at start: the stand-in (``Deferred``) that the
-CLI's HTTP client (``tui.client``) and ``plat exec``'s websocket import (``tui.ws_import``)
-put in ``sys.modules`` for modules the libraries they use import at their top but plat's use
-of them does not touch on the way to its first answer.
+CLI's HTTP client (``tui.client``, and before it ``tui.api_paths`` and ``tui.early_get``) and
+``plat exec``'s websocket import (``tui.ws_import``) put in ``sys.modules`` for modules the
+libraries they use import at their top but plat's use of them does not touch on the way to its
+first answer.
 
 Start-up is what a user feels of every read command (issue 22: within 3x ``docker ps``), and
 part of what the standard library's ``http.client`` and the ``websockets`` package import is

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 
 import pytest
 
 from platd.spec.errors import DaemonUnreachable
 from tests.cli.test_http_client import Handler, Server, json_answer
 from tui import early_get
+from tui.cli.transcript import TranscriptCtx
 from tui.client import Client
 
 
@@ -115,8 +117,49 @@ def test_what_http_client_would_refuse_or_encode_is_not_sent_early(
     assert server.requests == []
 
 
-def test_nobody_listening_is_left_to_the_ordinary_way() -> None:
+def _dead_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    assert early_get.send(f"http://127.0.0.1:{port}", None, "/v1/x", 1.0) is None
+        return int(probe.getsockname()[1])
+
+
+def test_a_command_sends_its_get_before_the_client_is_built(
+        serve: Callable[[Handler], Server]) -> None:
+    server = serve(json_answer(b'{"n": 2}'))
+    settings = SimpleNamespace(api=f"http://127.0.0.1:{server.port}", token="tok-9",
+                               default_target=None, reconnect_timeout=None)
+    ctx = TranscriptCtx(settings)  # type: ignore[arg-type]
+    sent: list[str] = []
+    original = early_get.send
+
+    def spy(api: str, token: str | None, path: str, timeout: float) -> early_get.Sent | None:
+        sent.append(path)
+        return original(api, token, path, timeout)
+
+    early_get.send, saved = spy, early_get.send
+    try:
+        assert ctx.get("/v1/x", a=1) == {"n": 2}
+        assert ctx.get("/v1/y") == {"n": 2}  # the client is built now: the ordinary way
+    finally:
+        early_get.send = saved
+    assert sent == ["/v1/x?a=1"]
+    assert [r.split(b"\r\n")[0] for r in server.requests] == [
+        b"GET /v1/x?a=1 HTTP/1.1", b"GET /v1/y HTTP/1.1"]
+    assert server.connections == 1
+
+
+def test_a_daemon_that_is_not_there_is_said_so_after_one_try(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    tries: list[object] = []
+    connect = socket.create_connection
+
+    def counted(*args: object, **kw: object) -> socket.socket:
+        tries.append(args)
+        return connect(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "create_connection", counted)
+    settings = SimpleNamespace(api=f"http://127.0.0.1:{_dead_port()}", token=None,
+                               default_target=None, reconnect_timeout=None)
+    with pytest.raises(DaemonUnreachable, match=r"cannot reach platd.*refused"):
+        TranscriptCtx(settings).get("/v1/x")  # type: ignore[arg-type]
+    assert len(tries) == 1
