@@ -136,14 +136,12 @@ class EnvNetworks:
             raise RuntimeError_(f"creating network {name}: every subnet tried was taken "
                                 "meanwhile; it is tried again on the next pass")
 
-    async def firewall(self, *, reload: bool = False) -> None:
-        """Load plat's own table between env networks unless it is in place (``reload``: even
-        then, as at start, so a newer platd's rules replace an older one's; see
-        ``env_firewall``: Docker's rules open for a moment whenever a network is created).
-        Best effort: a reason it cannot be loaded is logged once, until it changes."""
-        load = env_firewall.install if reload else env_firewall.ensure
+    async def firewall(self) -> None:
+        """Load plat's own table between env networks unless it is in place with this platd's
+        rule (see ``env_firewall``: Docker's rules open for a moment whenever a network is
+        created). Best effort: a reason it cannot be loaded is logged once, until it changes."""
         try:
-            why = await asyncio.to_thread(load, self._pool, self._prefix)
+            why = await asyncio.to_thread(env_firewall.ensure, self._pool, self._prefix)
         except Exception as e:  # never a reason to fail a deploy: Docker's rules still apply
             why = f"{type(e).__name__}: {e}"
         if why is not None and why != self._firewall_said:
@@ -186,7 +184,7 @@ class EnvNetworks:
         """Load plat's table between env networks, and remove every plat network whose env has
         no container left on the engine (their containers were removed behind platd's back,
         e.g. ``docker rm``; best effort)."""
-        await self.firewall(reload=True)
+        await self.firewall()
         with contextlib.suppress(DockerError, aiohttp.ClientError):
             managed = {"label": [f"{LABELS['managed']}=1"]}
             for network in await self._client().networks.list(filters=managed):

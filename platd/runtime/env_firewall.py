@@ -9,9 +9,9 @@ at the FORWARD chain taken while networks were being created and removed, and CI
 instance of one org fetch a page from an instance of another.
 
 So platd loads its own nftables table for the instance network pool (``inet plat_envs_<pool>``)
-when it starts (its first look at the engine) and, if the table has gone meanwhile (a reboot,
-an ``nft flush ruleset``), again before it creates a network: forwarded traffic from one of
-the pool's subnets to
+when it starts (its first look at the engine) and again before it creates a network, unless
+it is there with this platd's rule (it goes with a reboot or an ``nft flush ruleset``; an
+older platd may have loaded other rules): forwarded traffic from one of the pool's subnets to
 another is dropped. Same-subnet traffic (an env's instances talking to each other, which
 br_netfilter passes through the forward hook too) is allowed by a set of (subnet, subnet) pairs,
 one per subnet of the pool: 256 for the default /16, 65,536 for the largest pool allowed (/8),
@@ -45,6 +45,10 @@ def table_name(pool: str) -> str:
     return "plat_envs_" + str(network).replace(".", "_").replace("/", "_")
 
 
+def _rule(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
+    return f"ip saddr {network} ip daddr {network} ip saddr . ip daddr != @same_env counter drop"
+
+
 def render(pool: str, prefix: int) -> str:
     """The nft script for ``pool`` cut into ``/prefix`` subnets (pure: no I/O)."""
     network = ipaddress.ip_network(pool, strict=False)
@@ -66,8 +70,7 @@ def render(pool: str, prefix: int) -> str:
         "\t}\n"
         "\tchain forward {\n"
         "\t\ttype filter hook forward priority filter - 10; policy accept;\n"
-        f"\t\tip saddr {network} ip daddr {network} ip saddr . ip daddr != @same_env "
-        "counter drop\n"
+        f"\t\t{_rule(network)}\n"
         "\t}\n"
         "}\n"
     )
@@ -80,18 +83,20 @@ def _nft() -> str | None:
 
 
 def loaded(pool: str) -> bool:
-    """Whether the table's chain is in place (blocking). It goes with a reboot or an
-    ``nft flush ruleset`` (Debian's /etc/nftables.conf begins with one). Only the chain is
-    listed: the set of a /8 pool has 65,536 elements."""
+    """Whether the table's chain is in place with this platd's rule (blocking). It goes with a
+    reboot or an ``nft flush ruleset`` (Debian's /etc/nftables.conf begins with one), and an
+    older platd may have loaded other rules. Only the chain is listed: the set of a /8 pool
+    has 65,536 elements. Not loading a table already right keeps its drop counter."""
     nft = _nft()
     if nft is None:
         return False
     try:
         done = subprocess.run([nft, "list", "chain", "inet", table_name(pool), "forward"],
-                              capture_output=True, timeout=NFT_TIMEOUT, check=False)
+                              capture_output=True, text=True, timeout=NFT_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
-    return done.returncode == 0
+    rule = _rule(ipaddress.ip_network(pool, strict=False)).replace(" counter drop", " counter")
+    return done.returncode == 0 and rule in done.stdout
 
 
 def install(pool: str, prefix: int) -> str | None:

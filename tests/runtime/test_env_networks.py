@@ -190,6 +190,20 @@ def test_the_table_is_loaded_again_before_a_network_is_made_once_it_has_gone(
     run(body)
 
 
+def test_a_table_of_that_name_without_this_platds_rule_is_replaced() -> None:
+    """An older platd's table, or one damaged in place: loaded again, not taken as it is."""
+    _needs_root()
+    hollow = (f"table inet {TABLE}\ndelete table inet {TABLE}\ntable inet {TABLE} {{\n"
+              "\tchain forward {\n\t\ttype filter hook forward priority filter - 10; "
+              "policy accept;\n\t}\n}\n")
+    try:
+        subprocess.run(["nft", "-f", "-"], input=hollow, text=True, check=True)
+        assert not env_firewall.loaded(DEFAULT_POOL)
+    finally:
+        assert env_firewall.ensure(DEFAULT_POOL, DEFAULT_PREFIX) is None
+    assert env_firewall.loaded(DEFAULT_POOL)
+
+
 def test_the_table_drops_only_traffic_between_two_subnets_of_the_pool() -> None:
     script = env_firewall.render("10.213.0.0/22", 24)
     name = "plat_envs_10_213_0_0_22"
