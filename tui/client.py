@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from platd.spec.errors import DaemonUnreachable, InvalidInput, PlatError, from_wire
 from tui.api_paths import env_path, item_path, with_query
-from tui.early_get import DEFAULT_TIMEOUT
+from tui.early_get import DEFAULT_TIMEOUT, open_socket
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class Client:
                     self._host, self._port, timeout=timeout, context=context)
             else:
                 conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
-            setattr(conn, "_create_connection", _open_socket)  # noqa: B010 - http.client's hook
+            setattr(conn, "_create_connection", open_socket)  # noqa: B010 - http.client's hook
             self._conn = conn
         conn.timeout = timeout
         if conn.sock is not None:
@@ -259,14 +259,6 @@ class Client:
 
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
-
-
-def _open_socket(address: tuple[str, int], *args: Any) -> socket.socket:
-    """``socket.create_connection``, with an ASCII host name given as bytes: such a name needs
-    no IDNA encoding, and applying it would import the codec (~2 ms of every command)."""
-    host, port = address
-    name: Any = host.encode() if host.isascii() else host  # getaddrinfo takes bytes too
-    return socket.create_connection((name, port), *args)
 
 
 def _reason(e: BaseException) -> str:
